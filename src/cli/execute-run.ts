@@ -1,0 +1,81 @@
+import { ReinError } from "../core/errors.js";
+import type { SessionResult } from "../core/run-loop.js";
+import { createHarness, type HarnessConfig } from "../harness.js";
+import { UnsafeLocalProcess } from "../sandbox/unsafe-local-process.js";
+import { verifyAuditFile } from "../telemetry/audit-verify.js";
+import { LiveView } from "./live-view.js";
+
+export interface RunCommandOptions {
+  readonly task: string;
+  readonly model: string;
+  readonly workspace: string;
+  readonly maxTurns?: number;
+  readonly timeoutMs?: number;
+  readonly json: boolean;
+  readonly auditDir: string | false;
+  readonly unsafeLocalShell: boolean;
+  readonly system?: string;
+}
+
+/** Exit codes: 0 completed, 1 failed, 3 incomplete (a limit stopped it), 130 cancelled. */
+export function exitCodeOf(result: SessionResult): number {
+  return result.status === "completed"
+    ? 0
+    : result.status === "failed"
+      ? 1
+      : result.status === "cancelled"
+        ? 130
+        : 3;
+}
+
+/** What `rein run` and `rein demo` share: build the harness, run, render live, summarise. */
+export async function executeRun(options: RunCommandOptions): Promise<number> {
+  const config: HarnessConfig = {
+    model: options.model,
+    workspace: options.workspace,
+    audit: options.auditDir === false ? false : { dir: options.auditDir },
+    limits: {
+      ...(options.maxTurns !== undefined ? { maxTurns: options.maxTurns } : {}),
+      ...(options.timeoutMs !== undefined ? { sessionTimeoutMs: options.timeoutMs } : {}),
+    },
+    ...(options.system !== undefined ? { system: options.system } : {}),
+    ...(options.unsafeLocalShell
+      ? { sandbox: new UnsafeLocalProcess({ workspace: options.workspace }) }
+      : {}),
+  };
+  const harness = createHarness(config);
+  const session = harness.session();
+  const view = options.json ? undefined : new LiveView(process.stdout);
+
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) process.exit(130);
+    process.stderr.write("\nrein: interrupted; cancelling the run (press Ctrl-C again to exit at once)\n");
+    session.cancel("interrupted (SIGINT)");
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    const stream = session.stream(options.task);
+    for await (const event of stream) {
+      if (view) view.handle(event);
+      else process.stdout.write(`${JSON.stringify(event)}\n`);
+    }
+    const result = await stream.result;
+    await session.close();
+    const file = harness.auditFile(session.id);
+    let audit: { file: string; records: number; headHash: string } | undefined;
+    if (file) {
+      const verified = verifyAuditFile(file);
+      if (!verified.ok)
+        throw new ReinError(
+          "REIN_AUDIT_UNREADABLE",
+          `The audit trail ${file} failed verification: ${verified.reason}`,
+        );
+      audit = { file, records: verified.records, headHash: verified.headHash };
+    }
+    view?.summary(result, audit);
+    return exitCodeOf(result);
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}

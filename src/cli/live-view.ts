@@ -1,0 +1,132 @@
+import { styleText } from "node:util";
+import type { ReinEvent } from "../core/events.js";
+import type { SessionResult } from "../core/run-loop.js";
+
+type Style = Parameters<typeof styleText>[0];
+
+/** The human view of a run: turns, tool calls with their risk and decision, result summaries, a final summary. */
+export class LiveView {
+  readonly #out: NodeJS.WritableStream & { isTTY?: boolean };
+  #inText = false;
+
+  constructor(out: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout) {
+    this.#out = out;
+  }
+
+  #paint(style: Style, text: string): string {
+    return styleText(style, text, { stream: this.#out as NodeJS.WriteStream });
+  }
+
+  #line(text = ""): void {
+    if (this.#inText) {
+      this.#out.write("\n");
+      this.#inText = false;
+    }
+    this.#out.write(`${text}\n`);
+  }
+
+  handle(event: ReinEvent): void {
+    switch (event.type) {
+      case "session_started":
+        this.#line(
+          this.#paint(
+            "dim",
+            `rein · session ${event.sessionId} · model ${event.data.model} · workspace ${event.data.workspace ?? "(none)"}`,
+          ),
+        );
+        this.#line(this.#paint("dim", `tools: ${event.data.tools.join(", ") || "(none)"}`));
+        return;
+      case "run_started":
+        this.#line(`${this.#paint("bold", "task:")} ${event.data.task}`);
+        return;
+      case "model_call_started":
+        this.#line(this.#paint("cyan", `── turn ${event.data.turn} ${"─".repeat(40)}`));
+        return;
+      case "text_delta":
+        if (!this.#inText) this.#out.write("  ");
+        this.#out.write(event.data.delta.replaceAll("\n", "\n  "));
+        this.#inText = true;
+        return;
+      case "tool_call_requested":
+        this.#line(
+          `  ${this.#paint("bold", "→")} ${event.data.tool} ${truncate(JSON.stringify(event.data.input) ?? "", 100)}`,
+        );
+        return;
+      case "tool_call_decided": {
+        const risk = event.data.risk;
+        const level = risk
+          ? this.#paint(riskStyle(risk.level), risk.level)
+          : this.#paint("dim", "unclassified");
+        const notes = event.data.stages
+          .filter(
+            (s) =>
+              s.outcome === "deny" ||
+              s.outcome === "raise" ||
+              (s.stage === "approve" && s.outcome === "skipped"),
+          )
+          .map((s) => `${s.stage}: ${s.note ?? s.outcome}`);
+        const verdict =
+          event.data.verdict === "allow" ? this.#paint("green", "allowed") : this.#paint("red", "denied");
+        this.#line(`    ${level} · ${verdict}${risk ? this.#paint("dim", ` · ${risk.reason}`) : ""}`);
+        for (const note of notes) this.#line(this.#paint("dim", `      ${note}`));
+        return;
+      }
+      case "tool_call_finished": {
+        const d = event.data;
+        const mark = d.ok ? this.#paint("green", "✓") : this.#paint("red", "✗");
+        this.#line(
+          `    ${mark} ${truncate(d.content.replaceAll(/\s+/g, " "), 120)}${this.#paint("dim", ` (${d.durationMs.toFixed(1)} ms)`)}`,
+        );
+        return;
+      }
+      case "limit_warning":
+        this.#line(this.#paint("yellow", `  ! turn ${event.data.turn} of at most ${event.data.max}`));
+        return;
+      default:
+        return;
+    }
+  }
+
+  summary(
+    result: SessionResult,
+    audit: { file: string; records: number; headHash: string } | undefined,
+  ): void {
+    const r = result.stopReason;
+    const detail =
+      r.type === "completed"
+        ? ""
+        : r.type === "error"
+          ? ` (${r.code}: ${r.message})`
+          : r.type === "max_turns"
+            ? ` (limit ${r.limit})`
+            : r.type === "timeout"
+              ? ` (${r.scope}, ${r.limitMs} ms)`
+              : r.type === "cancelled"
+                ? ` (${r.reason})`
+                : "";
+    const u = result.usage;
+    const style: Style =
+      result.status === "completed" ? "green" : result.status === "failed" ? "red" : "yellow";
+    this.#line(this.#paint("cyan", `── ${"─".repeat(45)}`));
+    this.#line(`${this.#paint(["bold", style], `stop: ${r.type}`)}${detail}`);
+    this.#line(
+      `turns ${result.turns} · tool calls ${result.toolCalls} · tokens ${u.inputTokens + u.outputTokens} (in ${u.inputTokens}, out ${u.outputTokens}, cache read ${u.cacheReadTokens}, cache write ${u.cacheWriteTokens}) · cost $${result.costUsd.toFixed(4)} · ${(result.durationMs / 1000).toFixed(2)} s`,
+    );
+    if (audit)
+      this.#line(`audit: ${audit.file} (${audit.records} records, head ${audit.headHash.slice(0, 16)}…)`);
+  }
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function riskStyle(level: string): Style {
+  return level === "LOW"
+    ? "green"
+    : level === "MEDIUM"
+      ? "yellow"
+      : level === "HIGH"
+        ? "red"
+        : ["bold", "red"];
+}

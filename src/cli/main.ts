@@ -1,0 +1,119 @@
+import { createRequire } from "node:module";
+import { resolve } from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import { ReinError } from "../core/errors.js";
+import { verifyAuditFile } from "../telemetry/audit-verify.js";
+import { demoCommand } from "./demo-command.js";
+import { parseDuration } from "./duration.js";
+import { executeRun } from "./execute-run.js";
+
+const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
+
+function positiveInt(flag: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new InvalidArgumentError(`${flag} must be a positive integer, got "${value}".`);
+    return n;
+  };
+}
+
+function duration(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined)
+    throw new InvalidArgumentError(
+      `"${value}" is not a duration (examples: 90s, 5m, 1h, 500ms; a bare number is seconds).`,
+    );
+  return ms;
+}
+
+function program(): Command {
+  const cli = new Command("rein")
+    .description("Rein: the controlled runtime between an LLM and real files, shells, networks and money.")
+    .version(version, "-v, --version")
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  cli
+    .command("run")
+    .description("run an agent on a task")
+    .argument("<task>", "what the agent should do")
+    .option(
+      "--model <model>",
+      "model: scripted:demo (default; no key needed) or scripted:<script file>",
+      "scripted:demo",
+    )
+    .option("--workspace <dir>", "the directory the agent's file tools work in", ".")
+    .option("--max-turns <n>", "model calls allowed in the run (default 50)", positiveInt("--max-turns"))
+    .option("--timeout <duration>", "wall-clock limit of the run, e.g. 90s or 10m (default 30m)", duration)
+    .option("--system <prompt>", "system prompt")
+    .option("--json", "print events as JSON lines on stdout instead of the live view")
+    .option("--audit-dir <dir>", "where audit trails are written", ".rein/audit")
+    .option("--no-audit", "do not write an audit trail")
+    .option(
+      "--unsafe-local-shell",
+      "enable run_shell WITHOUT isolation (until sandboxes land); only for throwaway workspaces",
+    )
+    .action(async (task: string, o) => {
+      process.exitCode = await executeRun({
+        task,
+        model: o.model,
+        workspace: resolve(o.workspace),
+        maxTurns: o.maxTurns,
+        timeoutMs: o.timeout,
+        system: o.system,
+        json: Boolean(o.json),
+        auditDir: o.audit === false ? false : resolve(o.auditDir),
+        unsafeLocalShell: Boolean(o.unsafeLocalShell),
+      });
+    });
+
+  cli
+    .command("demo")
+    .description("an agent asked to clean up temp files tries rm -rf and curl | sh, in a throwaway workspace")
+    .option("--json", "print events as JSON lines on stdout")
+    .option("--keep", "keep the temporary workspace afterwards")
+    .option("--audit-dir <dir>", "where the audit trail is written", ".rein/audit")
+    .option("--no-audit", "do not write an audit trail")
+    .action(async (o) => {
+      process.exitCode = await demoCommand({
+        json: Boolean(o.json),
+        keep: Boolean(o.keep),
+        auditDir: o.audit === false ? false : resolve(o.auditDir),
+      });
+    });
+
+  const audit = cli.command("audit").description("work with audit trails");
+  audit
+    .command("verify")
+    .description("check an audit trail's hash chain; exits 1 if it was tampered with")
+    .argument("<file>", "an audit trail (.jsonl)")
+    .option("--json", "print the verdict as JSON")
+    .action((file: string, o) => {
+      const verdict = verifyAuditFile(file);
+      if (o.json) process.stdout.write(`${JSON.stringify(verdict)}\n`);
+      else if (verdict.ok)
+        process.stdout.write(`ok: ${verdict.records} records, chain intact, head ${verdict.headHash}\n`);
+      else
+        process.stdout.write(
+          `TAMPERED: ${file} line ${verdict.line}: ${verdict.reason} (${verdict.records} records verified before it)\n`,
+        );
+      process.exitCode = verdict.ok ? 0 : 1;
+    });
+  return cli;
+}
+
+/** Entry point of the `rein` binary. */
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    await program().parseAsync([...argv], { from: "user" });
+  } catch (err) {
+    if (err instanceof ReinError) {
+      process.stderr.write(`rein: ${err.message}\nrein: error code ${err.code}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`rein: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = 70;
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Rein's exceptions. Expected outcomes (a denied call, a stopped run) are values, not exceptions;
+ * these are for broken input, broken infrastructure and bugs. Every code is documented in
+ * docs/errors.md (a test enforces it), and codes never change meaning once released.
+ */
+export const ERROR_CODES = [
+  "REIN_CONFIG_INVALID",
+  "REIN_SCRIPT_NOT_FOUND",
+  "REIN_SCRIPT_INVALID",
+  "REIN_SCRIPT_EXHAUSTED",
+  "REIN_MODEL_UNKNOWN",
+  "REIN_MODEL_CALL_FAILED",
+  "REIN_MODEL_RESPONSE_INVALID",
+  "REIN_PRICE_UNKNOWN",
+  "REIN_TOOL_DEFINITION_INVALID",
+  "REIN_TOOL_DUPLICATE",
+  "REIN_TOOL_BLOCKED",
+  "REIN_WORKSPACE_INVALID",
+  "REIN_SESSION_BUSY",
+  "REIN_SESSION_CLOSED",
+  "REIN_INPUT_INVALID",
+  "REIN_HOOK_FAILED",
+  "REIN_AUDIT_WRITE_FAILED",
+  "REIN_AUDIT_UNREADABLE",
+  "REIN_SANDBOX_FAILED",
+  "REIN_NODE_VERSION",
+  "REIN_INTERNAL",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Base class of every error Rein throws on purpose. `code` is stable; `message` says what, where and what to do. */
+export class ReinError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
+  }
+
+  toJSON(): { code: ErrorCode; name: string; message: string; details: Readonly<Record<string, unknown>> } {
+    return { code: this.code, name: this.name, message: this.message, details: this.details };
+  }
+}
+
+/** Invalid configuration: a harness option, a CLI flag or a config file field. */
+export class ConfigError extends ReinError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("REIN_CONFIG_INVALID", message, details);
+  }
+}
+
+/** A problem with a model: unknown id, failed call, malformed response, missing price. */
+export class ModelError extends ReinError {}
+
+/** A scripted-model script that cannot be read or played. `file`, `turn` and `field` locate the fault. */
+export class ScriptError extends ModelError {
+  constructor(
+    code: "REIN_SCRIPT_NOT_FOUND" | "REIN_SCRIPT_INVALID" | "REIN_SCRIPT_EXHAUSTED",
+    message: string,
+    readonly location: { file: string; turn?: number; field?: string; line?: number },
+  ) {
+    super(code, message, { ...location });
+  }
+}
+
+/** No price is known for a model and none was configured; cost is never silently $0. */
+export class PriceUnknownError extends ModelError {
+  constructor(model: string) {
+    super(
+      "REIN_PRICE_UNKNOWN",
+      `No price is known for model "${model}". Add it to the harness option pricing.overrides ` +
+        `(USD per million tokens: input, output, cacheRead, cacheWrite), or set pricing.onUnknown to "zero" to accept $0 knowingly.`,
+      { model },
+    );
+  }
+}
+
+/** A tool definition or registration that cannot be accepted. */
+export class ToolDefinitionError extends ReinError {}
+
+/** A session used wrongly: a second concurrent run, a run after close. */
+export class SessionError extends ReinError {}
+
+/** A user hook threw; the decision it guarded failed closed. */
+export class HookError extends ReinError {
+  constructor(hook: string, cause: unknown) {
+    super(
+      "REIN_HOOK_FAILED",
+      `Hook ${hook} threw: ${errorMessage(cause)}. The guarded action was refused (fail closed).`,
+      { hook },
+      { cause },
+    );
+  }
+}
+
+/** The audit trail could not be written or read. */
+export class AuditError extends ReinError {}
+
+/** A sandbox could not run a command (as opposed to a command that ran and failed). */
+export class SandboxError extends ReinError {
+  constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super("REIN_SANDBOX_FAILED", message, details, options);
+  }
+}
+
+/** The message of anything thrown, without trusting its shape. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === "string") return err;
+  try {
+    return JSON.stringify(err) ?? String(err);
+  } catch {
+    return String(err);
+  }
+}

@@ -1,0 +1,118 @@
+import type { ApprovalDecision } from "../approvals/approval-gate.js";
+import type { ModelStopReason } from "../models/model.js";
+import type { RiskAssessment } from "../policy/risk.js";
+import type { AssistantMessage, Usage } from "./messages.js";
+import type { RunStatus, StopReason } from "./stop-reason.js";
+
+/** Version of the event envelope. Readers must refuse a `v` they do not know. */
+export const EVENT_VERSION = 1;
+
+/** One stage of the tool-call pipeline and what it decided for a call. */
+export interface StageRecord {
+  readonly stage: "validate" | "classify" | "guards" | "hooks" | "approve" | "execute" | "post_process";
+  readonly outcome: "pass" | "deny" | "raise" | "skipped";
+  /** Which module decided (`policy:tool-profile`, `guard:budget`, `slot:unfilled`, …). */
+  readonly by: string;
+  readonly note?: string;
+}
+
+/** The payload of every event type. The envelope adds `v`, `seq`, ids, `ts` and `type`. */
+export interface EventDataMap {
+  session_started: {
+    readonly model: string;
+    readonly tools: readonly string[];
+    readonly workspace: string | null;
+  };
+  run_started: {
+    readonly task: string;
+    readonly limits: {
+      readonly maxTurns: number;
+      readonly sessionTimeoutMs: number;
+      readonly modelCallTimeoutMs: number;
+    };
+  };
+  model_call_started: { readonly turn: number; readonly model: string };
+  text_delta: { readonly turn: number; readonly delta: string };
+  model_call_finished: {
+    readonly turn: number;
+    readonly model: string;
+    readonly stopReason: ModelStopReason;
+    readonly usage: Usage;
+    readonly costUsd: number;
+    readonly durationMs: number;
+    /** The assistant message as appended to the history (a reference, not a copy). */
+    readonly message: AssistantMessage;
+  };
+  tool_call_requested: {
+    readonly turn: number;
+    readonly callId: string;
+    readonly tool: string;
+    readonly input: unknown;
+  };
+  tool_call_decided: {
+    readonly turn: number;
+    readonly callId: string;
+    readonly tool: string;
+    readonly verdict: "allow" | "deny";
+    readonly risk: RiskAssessment | null;
+    readonly approval: ApprovalDecision | null;
+    readonly stages: readonly StageRecord[];
+  };
+  tool_call_started: {
+    readonly turn: number;
+    readonly callId: string;
+    readonly tool: string;
+    readonly idempotencyKey: string;
+  };
+  tool_call_finished: {
+    readonly turn: number;
+    readonly callId: string;
+    readonly tool: string;
+    readonly executed: boolean;
+    readonly ok: boolean;
+    readonly errorType: string | null;
+    /** Exactly what the model reads, after post-processing. */
+    readonly content: string;
+    readonly truncated: boolean;
+    readonly durationMs: number;
+    /** What the execute and post-process stages did. */
+    readonly stages: readonly StageRecord[];
+  };
+  limit_warning: { readonly limit: "max_turns"; readonly turn: number; readonly max: number };
+  run_ended: {
+    readonly status: Exclude<RunStatus, "queued" | "running" | "requires_action">;
+    readonly stopReason: StopReason;
+    readonly turns: number;
+    readonly usage: Usage;
+    readonly costUsd: number;
+    readonly durationMs: number;
+    readonly finalText: string;
+  };
+  session_ended: { readonly runs: number; readonly usage: Usage; readonly costUsd: number };
+}
+
+export type EventType = keyof EventDataMap;
+
+/** The envelope every event carries. `seq` is per session, monotonic, assigned before anyone sees the event. */
+export interface EventEnvelope<T extends EventType = EventType> {
+  readonly v: typeof EVENT_VERSION;
+  readonly seq: number;
+  readonly sessionId: string;
+  readonly runId: string;
+  readonly tenantId: string;
+  /** Unix epoch milliseconds. */
+  readonly ts: number;
+  readonly type: T;
+  readonly data: EventDataMap[T];
+}
+
+/** Any Rein event; narrow on `type`. */
+export type ReinEvent = { [T in EventType]: EventEnvelope<T> }[EventType];
+
+/** Something that consumes the event stream as it is appended (audit trail, metrics, live view). */
+export interface EventSink {
+  readonly name: string;
+  /** Called synchronously, in `seq` order. A sink that throws is reported but never breaks the run. */
+  handle(event: ReinEvent): void;
+  close?(): Promise<void> | void;
+}

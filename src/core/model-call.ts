@@ -1,0 +1,146 @@
+import type { ModelResponse } from "../models/model.js";
+import { isAbortCause, scopedSignal } from "./abort.js";
+import { errorMessage, ReinError } from "./errors.js";
+import type { AssistantMessage } from "./messages.js";
+import { addUsage } from "./messages.js";
+import type { RunContext } from "./run-context.js";
+import type { StopReason } from "./stop-reason.js";
+
+export type ModelCallOutcome =
+  | { readonly ok: true; readonly message: AssistantMessage; readonly response: ModelResponse }
+  | { readonly ok: false; readonly stop: StopReason };
+
+/** Turns an abort cause into the stop reason it means. */
+export function stopFromAbort(reason: unknown): StopReason {
+  if (isAbortCause(reason)) {
+    if (reason.kind === "cancelled") return { type: "cancelled", reason: reason.reason };
+    if (reason.kind === "fatal") return { type: "error", code: reason.code, message: reason.message };
+    return {
+      type: "timeout",
+      scope: reason.scope === "tool" ? "session" : reason.scope,
+      limitMs: reason.limitMs,
+    };
+  }
+  return { type: "cancelled", reason: errorMessage(reason) };
+}
+
+function errorStop(err: unknown, fallbackCode: string): StopReason {
+  return err instanceof ReinError
+    ? { type: "error", code: err.code, message: err.message }
+    : { type: "error", code: fallbackCode, message: errorMessage(err) };
+}
+
+/**
+ * One model call: reserve its worst-case cost, call with a timeout, settle the reservation with the
+ * real usage, append the assistant message to the history (in place), and record it.
+ */
+export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
+  const { deps, turn } = ctx;
+  const { model, pricing, ledger, limits } = deps;
+  const scope = { tenantId: deps.tenantId, sessionId: deps.sessionId };
+  const key = `${ctx.runId}:${turn}`;
+  ctx.emit("model_call_started", { turn, model: model.id });
+
+  try {
+    ledger.reserve(scope, {
+      key,
+      model: model.id,
+      estimateUsd: pricing.worstCase(model.id, 0, deps.maxTokens),
+    });
+  } catch (err) {
+    return { ok: false, stop: errorStop(err, "REIN_PRICE_UNKNOWN") };
+  }
+
+  const timeout = scopedSignal(ctx.signal, limits.modelCallTimeoutMs, () => ({
+    kind: "timeout",
+    scope: "model_call",
+    limitMs: limits.modelCallTimeoutMs,
+  }));
+  const started = performance.now();
+  let response: ModelResponse;
+  try {
+    if (deps.hooks.beforeModelCall) await deps.hooks.beforeModelCall({ turn, messages: deps.history });
+    response = await model.generate({
+      system: deps.system,
+      messages: deps.history,
+      tools: deps.tools.specs(),
+      maxTokens: deps.maxTokens,
+      signal: timeout.signal,
+      onTextDelta: (delta) => ctx.emit("text_delta", { turn, delta }),
+    });
+    if (timeout.signal.aborted) throw timeout.signal.reason;
+    checkResponse(response);
+  } catch (err) {
+    ledger.release(scope, key);
+    if (timeout.signal.aborted) return { ok: false, stop: stopFromAbort(timeout.signal.reason) };
+    return { ok: false, stop: errorStop(err, "REIN_MODEL_CALL_FAILED") };
+  } finally {
+    timeout.dispose();
+  }
+
+  let costUsd: number;
+  try {
+    costUsd = pricing.cost(response.model, response.usage);
+  } catch (err) {
+    ledger.release(scope, key);
+    return { ok: false, stop: errorStop(err, "REIN_PRICE_UNKNOWN") };
+  }
+  ledger.settle(scope, key, { usage: response.usage, costUsd });
+  addUsage(ctx.usage, response.usage);
+  ctx.costUsd += costUsd;
+
+  const message: AssistantMessage = { role: "assistant", content: response.content };
+  deps.history.push(message);
+  ctx.emit("model_call_finished", {
+    turn,
+    model: response.model,
+    stopReason: response.stopReason,
+    usage: response.usage,
+    costUsd,
+    durationMs: performance.now() - started,
+    message,
+  });
+  if (deps.hooks.afterModelCall) {
+    try {
+      await deps.hooks.afterModelCall({ turn, message });
+    } catch (err) {
+      return {
+        ok: false,
+        stop: {
+          type: "error",
+          code: "REIN_HOOK_FAILED",
+          message: `afterModelCall hook threw: ${errorMessage(err)}`,
+        },
+      };
+    }
+  }
+  return { ok: true, message, response };
+}
+
+/** Checks the shape of one response (O(its own content), never the history). */
+function checkResponse(response: ModelResponse): void {
+  const bad = (what: string) => {
+    throw new ReinError("REIN_MODEL_RESPONSE_INVALID", `The model returned an invalid response: ${what}.`);
+  };
+  if (!response || !Array.isArray(response.content)) bad("content is not an array");
+  if (typeof response.model !== "string" || response.model === "") bad("model is missing");
+  const u = response.usage;
+  if (
+    !u ||
+    ![u.inputTokens, u.outputTokens, u.cacheReadTokens, u.cacheWriteTokens].every(
+      (n) => Number.isFinite(n) && n >= 0,
+    )
+  ) {
+    bad("usage must hold four non-negative token counts");
+  }
+  const ids = new Set<string>();
+  for (const block of response.content) {
+    if (block.type === "tool_use") {
+      if (typeof block.id !== "string" || block.id === "" || typeof block.name !== "string")
+        bad("a tool_use block lacks an id or name");
+      if (ids.has(block.id)) bad(`tool_use id "${block.id}" appears twice`);
+      ids.add(block.id);
+    } else if (block.type !== "text")
+      bad(`unexpected content block type "${(block as { type: string }).type}"`);
+  }
+}

@@ -1,0 +1,118 @@
+import { createHash } from "node:crypto";
+import type { ApprovalDecision, ApprovalRequest } from "../../approvals/approval-gate.js";
+import type { RiskAssessment } from "../../policy/risk.js";
+import { scopedSignal } from "../abort.js";
+import { errorMessage } from "../errors.js";
+import type { StageRecord } from "../events.js";
+import type { RunContext } from "../run-context.js";
+
+const NOT_REQUIRED: StageRecord = Object.freeze({
+  stage: "approve",
+  outcome: "pass",
+  by: "approvals",
+  note: "not required at this level",
+});
+const UNFILLED: StageRecord = Object.freeze({
+  stage: "approve",
+  outcome: "skipped",
+  by: "slot:unfilled",
+  note: "no approval gate configured; the call runs (trust modes and gates arrive with the policy issue)",
+});
+
+export interface ApproveResult {
+  readonly allowed: boolean;
+  readonly decision: ApprovalDecision | null;
+  readonly reason: string;
+  readonly record: StageRecord;
+}
+
+/** sha256 of the tool name and canonical (key-sorted) JSON of the input: a decision binds to these exact arguments. */
+export function argsHash(tool: string, input: unknown): string {
+  return createHash("sha256").update(tool).update("\u0000").update(canonicalJson(input)).digest("hex");
+}
+
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(",")}}`;
+}
+
+/** Stage 4: ask the approval gate when the level (or a hook) requires it. A gate that throws or times out denies. */
+export async function approveCall(
+  ctx: RunContext,
+  call: { callId: string; tool: string; input: unknown },
+  risk: RiskAssessment,
+  forced: boolean,
+): Promise<ApproveResult> {
+  const slot = ctx.deps.approvals;
+  const required = forced || slot?.requireFor.has(risk.level) === true;
+  if (!slot) {
+    if (forced) {
+      const reason = "approval was required but no approval gate is configured";
+      return {
+        allowed: false,
+        decision: null,
+        reason,
+        record: { stage: "approve", outcome: "deny", by: "approvals", note: reason },
+      };
+    }
+    return {
+      allowed: true,
+      decision: null,
+      reason: "",
+      record: risk.level === "HIGH" ? UNFILLED : NOT_REQUIRED,
+    };
+  }
+  if (!required) return { allowed: true, decision: null, reason: "", record: NOT_REQUIRED };
+
+  const request: ApprovalRequest = {
+    id: ctx.deps.newId("apr"),
+    tenantId: ctx.deps.tenantId,
+    sessionId: ctx.deps.sessionId,
+    runId: ctx.runId,
+    callId: call.callId,
+    tool: call.tool,
+    input: call.input,
+    argsHash: argsHash(call.tool, call.input),
+    risk,
+    requestedAt: Date.now(),
+  };
+  const by = `gate:${slot.gate.name}`;
+  const scope = scopedSignal(ctx.signal, slot.timeoutMs, () => ({
+    kind: "timeout",
+    scope: "tool",
+    limitMs: slot.timeoutMs,
+  }));
+  let decision: ApprovalDecision;
+  try {
+    decision = await new Promise<ApprovalDecision>((resolve, reject) => {
+      scope.signal.addEventListener("abort", () => reject(scope.signal.reason), { once: true });
+      slot.gate.decide(request, scope.signal).then(resolve, reject);
+    });
+  } catch (err) {
+    const timedOut = scope.signal.aborted && !ctx.signal.aborted;
+    decision = timedOut
+      ? { outcome: "timeout", by, resolution: "denied" }
+      : {
+          outcome: "denied",
+          by,
+          reason: ctx.signal.aborted
+            ? "the run was stopped"
+            : `gate failed: ${errorMessage(err)} (fail closed)`,
+        };
+  } finally {
+    scope.dispose();
+  }
+  if (decision.outcome === "approved") {
+    return { allowed: true, decision, reason: "", record: { stage: "approve", outcome: "pass", by } };
+  }
+  const reason =
+    decision.outcome === "denied" ? decision.reason : `no decision within ${slot.timeoutMs} ms; denied`;
+  return {
+    allowed: false,
+    decision,
+    reason,
+    record: { stage: "approve", outcome: "deny", by, note: reason },
+  };
+}

@@ -1,0 +1,52 @@
+import type { Tool } from "../../tools/tool.js";
+import { isAbortCause, raceAbort, scopedSignal } from "../abort.js";
+import { errorMessage } from "../errors.js";
+import type { RunContext } from "../run-context.js";
+import { errorOutcome, okOutcome, ToolFailure, type ToolOutcome } from "../tool-result.js";
+
+/**
+ * Stage 5: run the tool with its timeout and the run's signal. `tool_call_started` is recorded before
+ * and `tool_call_finished` after (by the caller), so a call started but never finished is visible
+ * after a crash and is not blindly re-run.
+ */
+export async function executeCall(
+  ctx: RunContext,
+  tool: Tool,
+  input: unknown,
+  callId: string,
+  idempotencyKey: string,
+): Promise<ToolOutcome> {
+  const limitMs = tool.timeoutMs ?? ctx.deps.limits.toolTimeoutMs;
+  const scope = scopedSignal(ctx.signal, limitMs, () => ({ kind: "timeout", scope: "tool", limitMs }));
+  try {
+    const value = await raceAbort(
+      tool.execute(input, {
+        signal: scope.signal,
+        callId,
+        idempotencyKey,
+        sessionId: ctx.deps.sessionId,
+        runId: ctx.runId,
+        tenantId: ctx.deps.tenantId,
+        turn: ctx.turn,
+      }),
+      scope.signal,
+    );
+    return okOutcome(value, ctx.deps.limits.maxToolOutputBytes);
+  } catch (err) {
+    if (scope.signal.aborted) {
+      const cause = scope.signal.reason;
+      if (isAbortCause(cause) && cause.kind === "timeout" && cause.scope === "tool") {
+        return errorOutcome(
+          "timeout",
+          `Tool "${tool.name}" did not finish within ${limitMs} ms and was aborted.`,
+        );
+      }
+      const why = isAbortCause(cause) ? (cause.kind === "cancelled" ? cause.reason : cause.kind) : "aborted";
+      return errorOutcome("cancelled", `Tool "${tool.name}" was stopped because the run ended (${why}).`);
+    }
+    if (err instanceof ToolFailure) return errorOutcome(err.type, err.message, err.details);
+    return errorOutcome("tool_error", `Tool "${tool.name}" failed: ${errorMessage(err)}`);
+  } finally {
+    scope.dispose();
+  }
+}

@@ -1,0 +1,64 @@
+import { errorMessage } from "../errors.js";
+import type { StageRecord } from "../events.js";
+import type { HookToolCall } from "../hooks.js";
+import type { RunContext } from "../run-context.js";
+import { errorOutcome, type ToolOutcome } from "../tool-result.js";
+
+const UNFILLED: StageRecord = Object.freeze({
+  stage: "post_process",
+  outcome: "skipped",
+  by: "slot:unfilled",
+  note: "no result processors configured (redaction, injection scanning and spotlighting plug in here)",
+});
+
+/**
+ * Stage 6: result processors (redaction, injection defence) then the user's `afterToolCall` hook.
+ * A processor or hook that throws replaces the result with an error: content that could not be
+ * cleaned never reaches the model (fail closed).
+ */
+export async function postProcess(
+  ctx: RunContext,
+  call: HookToolCall,
+  outcome: ToolOutcome,
+): Promise<{ outcome: ToolOutcome; records: readonly StageRecord[] }> {
+  const { resultProcessors, hooks, tenantId, sessionId } = ctx.deps;
+  if (resultProcessors.length === 0 && !hooks.afterToolCall) return { outcome, records: [UNFILLED] };
+  const records: StageRecord[] = [];
+  let current = outcome;
+  for (const processor of resultProcessors) {
+    const by = `processor:${processor.name}`;
+    try {
+      current = await processor.process(current, {
+        tenantId,
+        sessionId,
+        tool: call.tool,
+        callId: call.callId,
+      });
+      records.push({ stage: "post_process", outcome: "pass", by });
+    } catch (err) {
+      records.push({ stage: "post_process", outcome: "deny", by, note: errorMessage(err) });
+      return {
+        outcome: errorOutcome("tool_error", `The result was withheld: processor "${processor.name}" failed.`),
+        records,
+      };
+    }
+  }
+  if (hooks.afterToolCall) {
+    try {
+      current = (await hooks.afterToolCall(call, current)) ?? current;
+      records.push({ stage: "post_process", outcome: "pass", by: "hook:afterToolCall" });
+    } catch (err) {
+      records.push({
+        stage: "post_process",
+        outcome: "deny",
+        by: "hook:afterToolCall",
+        note: errorMessage(err),
+      });
+      return {
+        outcome: errorOutcome("tool_error", "The result was withheld: the afterToolCall hook failed."),
+        records,
+      };
+    }
+  }
+  return { outcome: current, records };
+}

@@ -1,0 +1,187 @@
+import type { ApprovalDecision } from "../../approvals/approval-gate.js";
+import type { RiskAssessment } from "../../policy/risk.js";
+import type { Tool } from "../../tools/tool.js";
+import type { StageRecord } from "../events.js";
+import type { HookToolCall } from "../hooks.js";
+import type { ToolResultBlock, ToolUseBlock } from "../messages.js";
+import type { RunContext } from "../run-context.js";
+import { errorOutcome, outcomeContent, type ToolOutcome } from "../tool-result.js";
+import { approveCall } from "./approve.js";
+import { classifyCall } from "./classify.js";
+import { executeCall } from "./execute.js";
+import { guardCall } from "./guards.js";
+import { runBeforeToolCallHook } from "./hooks.js";
+import { postProcess } from "./post-process.js";
+import { validateCall } from "./validate.js";
+
+/** A call after stages 1–4: either cleared to execute, or already answered with an error outcome. */
+export type Decided =
+  | {
+      readonly allowed: true;
+      readonly call: ToolUseBlock;
+      readonly tool: Tool;
+      readonly hookCall: HookToolCall;
+    }
+  | { readonly allowed: false; readonly call: ToolUseBlock; readonly outcome: ToolOutcome };
+
+const NOT_EXECUTED: readonly StageRecord[] = Object.freeze([
+  Object.freeze({
+    stage: "execute",
+    outcome: "skipped",
+    by: "pipeline",
+    note: "denied before execution",
+  } as const),
+]);
+
+/** Stages 1–4 for one call, ending with a `tool_call_decided` event. */
+export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<Decided> {
+  const { turn } = ctx;
+  ctx.emit("tool_call_requested", { turn, callId: call.id, tool: call.name, input: call.input });
+  const stages: StageRecord[] = [];
+  let risk: RiskAssessment | null = null;
+  let approval: ApprovalDecision | null = null;
+  const deny = (outcome: ToolOutcome): Decided => {
+    ctx.emit("tool_call_decided", {
+      turn,
+      callId: call.id,
+      tool: call.name,
+      verdict: "deny",
+      risk,
+      approval,
+      stages,
+    });
+    return { allowed: false, call, outcome };
+  };
+
+  const validated = validateCall(ctx, call);
+  stages.push(validated.record);
+  if (!validated.ok) return deny(validated.outcome);
+  const { tool, input } = validated;
+
+  const classified = await classifyCall(ctx, tool, input);
+  stages.push(classified.record);
+  risk = classified.risk;
+  if (risk.level === "BLOCK")
+    return deny(errorOutcome("blocked", `Blocked by policy: ${risk.reason} (rule ${risk.rule}).`));
+
+  const guarded = await guardCall(ctx, tool, call.id, input, risk);
+  stages.push(...guarded.records);
+  if (!guarded.ok) return deny(errorOutcome("guard_denied", guarded.reason));
+  risk = guarded.risk;
+
+  const hookCall: HookToolCall = {
+    sessionId: ctx.deps.sessionId,
+    runId: ctx.runId,
+    turn,
+    callId: call.id,
+    tool: tool.name,
+    input,
+    risk,
+  };
+  const hooked = await runBeforeToolCallHook(ctx, hookCall);
+  stages.push(hooked.record);
+  if (!hooked.ok) return deny(errorOutcome("permission_denied", hooked.reason));
+
+  const approved = await approveCall(
+    ctx,
+    { callId: call.id, tool: tool.name, input },
+    risk,
+    hooked.requireApproval,
+  );
+  stages.push(approved.record);
+  approval = approved.decision;
+  if (!approved.allowed)
+    return deny(errorOutcome("permission_denied", `Permission denied: ${approved.reason}`));
+
+  ctx.emit("tool_call_decided", {
+    turn,
+    callId: call.id,
+    tool: tool.name,
+    verdict: "allow",
+    risk,
+    approval,
+    stages,
+  });
+  return { allowed: true, call, tool, hookCall };
+}
+
+/** Stages 5–7: execute (if allowed), post-process, record. Always yields the block the model reads. */
+export async function completeCall(ctx: RunContext, decided: Decided): Promise<ToolResultBlock> {
+  const { call } = decided;
+  const turn = ctx.turn;
+  let outcome: ToolOutcome;
+  let stages: readonly StageRecord[] = NOT_EXECUTED;
+  let durationMs = 0;
+  if (decided.allowed) {
+    const idempotencyKey = `${ctx.deps.sessionId}:${turn}:${call.id}`;
+    ctx.emit("tool_call_started", { turn, callId: call.id, tool: decided.tool.name, idempotencyKey });
+    const started = performance.now();
+    const raw = await executeCall(ctx, decided.tool, decided.hookCall.input, call.id, idempotencyKey);
+    durationMs = performance.now() - started;
+    const processed = await postProcess(ctx, decided.hookCall, raw);
+    outcome = processed.outcome;
+    stages = processed.records;
+    await afterToolCallGuards(ctx, decided, outcome);
+  } else {
+    outcome = decided.outcome;
+  }
+  ctx.toolCalls++;
+  const content = outcomeContent(outcome);
+  ctx.emit("tool_call_finished", {
+    turn,
+    callId: call.id,
+    tool: call.name,
+    executed: decided.allowed,
+    ok: outcome.ok,
+    errorType: outcome.ok ? null : outcome.error.type,
+    content,
+    truncated: outcome.ok && outcome.truncated,
+    durationMs,
+    stages,
+  });
+  return outcome.ok
+    ? { type: "tool_result", tool_use_id: call.id, content }
+    : { type: "tool_result", tool_use_id: call.id, content, is_error: true };
+}
+
+async function afterToolCallGuards(
+  ctx: RunContext,
+  decided: Decided & { allowed: true },
+  outcome: ToolOutcome,
+): Promise<void> {
+  for (const guard of ctx.deps.guards) {
+    if (!guard.afterToolCall) continue;
+    const verdict = await guard.afterToolCall(
+      { tool: decided.tool, callId: decided.call.id, input: decided.hookCall.input },
+      { ok: outcome.ok, errorType: outcome.ok ? null : outcome.error.type },
+      { tenantId: ctx.deps.tenantId, sessionId: ctx.deps.sessionId, runId: ctx.runId, turn: ctx.turn },
+    );
+    if (verdict?.action === "stop") ctx.pendingStop ??= verdict.stop;
+  }
+}
+
+/**
+ * Runs all tool calls of one turn in order. Consecutive calls of read-only tools execute concurrently;
+ * any other call runs alone, after everything before it has finished. Results keep the calls' order.
+ */
+export async function runToolCalls(
+  ctx: RunContext,
+  calls: readonly ToolUseBlock[],
+): Promise<ToolResultBlock[]> {
+  const results: ToolResultBlock[] = [];
+  let batch: Promise<ToolResultBlock>[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    for (const block of await Promise.all(batch)) results.push(block);
+    batch = [];
+  };
+  for (const call of calls) {
+    const readOnly = ctx.deps.tools.get(call.name)?.readOnly === true;
+    if (!readOnly) await flush();
+    const decided = await decideCall(ctx, call);
+    if (readOnly && decided.allowed) batch.push(completeCall(ctx, decided));
+    else results.push(await completeCall(ctx, decided));
+  }
+  await flush();
+  return results;
+}

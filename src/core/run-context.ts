@@ -1,0 +1,74 @@
+import type { ApprovalGate } from "../approvals/approval-gate.js";
+import type { Guard } from "../guards/guard.js";
+import type { Ledger } from "../guards/ledger.js";
+import type { Model } from "../models/model.js";
+import type { PriceBook } from "../models/pricing.js";
+import type { Policy } from "../policy/policy.js";
+import type { RiskLevel } from "../policy/risk.js";
+import type { ResultProcessor } from "../security/result-processor.js";
+import type { EventLog } from "../state/event-log.js";
+import type { ToolRouter } from "../tools/tool.js";
+import type { EventDataMap, EventSink, EventType } from "./events.js";
+import type { Hooks } from "./hooks.js";
+import type { Message, Usage } from "./messages.js";
+import type { StopReason } from "./stop-reason.js";
+
+export interface Limits {
+  /** Model calls per run. */
+  readonly maxTurns: number;
+  /** A `limit_warning` is emitted when this fraction of `maxTurns` is reached (default 2/3). */
+  readonly warnAtFraction: number;
+  readonly modelCallTimeoutMs: number;
+  readonly toolTimeoutMs: number;
+  /** Wall-clock limit of one run. */
+  readonly sessionTimeoutMs: number;
+  /** Cap on what one tool result may put into the context. */
+  readonly maxToolOutputBytes: number;
+}
+
+export interface ApprovalSlot {
+  readonly gate: ApprovalGate;
+  /** Levels that need a decision (default: HIGH). BLOCK never reaches a gate. */
+  readonly requireFor: ReadonlySet<RiskLevel>;
+  /** An unanswered approval is denied after this long. */
+  readonly timeoutMs: number;
+}
+
+/** Everything a session needs, as interfaces. Composed by `createHarness`; core never builds an implementation. */
+export interface SessionDeps {
+  readonly tenantId: string;
+  readonly sessionId: string;
+  readonly model: Model;
+  readonly tools: ToolRouter;
+  readonly policy: Policy;
+  readonly guards: readonly Guard[];
+  readonly approvals: ApprovalSlot | undefined;
+  readonly resultProcessors: readonly ResultProcessor[];
+  readonly hooks: Hooks;
+  readonly ledger: Ledger;
+  readonly pricing: PriceBook;
+  readonly eventLog: EventLog;
+  readonly sinks: readonly EventSink[];
+  readonly limits: Limits;
+  readonly system: string | undefined;
+  readonly maxTokens: number;
+  readonly workspace: string | null;
+  /** The conversation so far; the session appends to this array in place and never copies it. */
+  readonly history: Message[];
+  readonly newId: (prefix: string) => string;
+}
+
+/** The state of one run, shared by the loop, the step and the pipeline stages. */
+export interface RunContext {
+  readonly deps: SessionDeps;
+  readonly runId: string;
+  /** Aborts on cancel, on the run's wall-clock timeout, and on a fatal sink failure. */
+  readonly signal: AbortSignal;
+  readonly emit: <T extends EventType>(type: T, data: EventDataMap[T]) => void;
+  turn: number;
+  toolCalls: number;
+  readonly usage: Usage;
+  costUsd: number;
+  /** Set by a stage that must end the run after the current step (e.g. a guard's `stop`). */
+  pendingStop: StopReason | undefined;
+}

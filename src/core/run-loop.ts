@@ -1,0 +1,90 @@
+import { errorMessage } from "./errors.js";
+import { type emptyUsage, type Message, textOf } from "./messages.js";
+import { stopFromAbort } from "./model-call.js";
+import type { RunContext } from "./run-context.js";
+import { type StepOutcome, step } from "./step.js";
+import { type RunStatus, type StopReason, statusOf } from "./stop-reason.js";
+
+/** What `run()` resolves to, and what `stream().result` holds. */
+export interface SessionResult {
+  readonly sessionId: string;
+  readonly runId: string;
+  readonly status: Extract<RunStatus, "completed" | "failed" | "cancelled" | "incomplete">;
+  readonly stopReason: StopReason;
+  /** The text of the last assistant message. */
+  readonly finalText: string;
+  /** Model calls in this run. */
+  readonly turns: number;
+  readonly toolCalls: number;
+  /** Tokens and cost of this run (the session's totals are in the ledger). */
+  readonly usage: ReturnType<typeof emptyUsage>;
+  readonly costUsd: number;
+  readonly durationMs: number;
+  /** The session's whole history, by reference. */
+  readonly messages: readonly Message[];
+  /** `seq` of this run's `run_ended` event: a reader resuming after it sees only later runs. */
+  readonly lastSeq: number;
+}
+
+/**
+ * The loop: step until a step says stop. Both `run()` and `stream()` drive this one function.
+ * Anything thrown from a step is a bug or broken infrastructure: it ends the run with an `error`
+ * stop reason and never escapes as an unhandled rejection.
+ */
+export async function driveRun(
+  ctx: RunContext,
+  task: string,
+  started: number,
+  lastSeq: () => number,
+): Promise<SessionResult> {
+  const { deps } = ctx;
+  ctx.emit("run_started", {
+    task,
+    limits: {
+      maxTurns: deps.limits.maxTurns,
+      sessionTimeoutMs: deps.limits.sessionTimeoutMs,
+      modelCallTimeoutMs: deps.limits.modelCallTimeoutMs,
+    },
+  });
+  deps.history.push({ role: "user", content: [{ type: "text", text: task }] });
+
+  let outcome: StepOutcome;
+  try {
+    do {
+      outcome = ctx.signal.aborted
+        ? { type: "stop", reason: stopFromAbort(ctx.signal.reason) }
+        : await step(ctx);
+    } while (outcome.type === "continue");
+  } catch (err) {
+    outcome = { type: "stop", reason: { type: "error", code: "REIN_INTERNAL", message: errorMessage(err) } };
+  }
+
+  const stopReason = outcome.reason;
+  const last = deps.history.at(-1);
+  const finalText = last?.role === "assistant" ? textOf(last.content) : "";
+  const status = statusOf(stopReason);
+  const durationMs = performance.now() - started;
+  ctx.emit("run_ended", {
+    status,
+    stopReason,
+    turns: ctx.turn,
+    usage: ctx.usage,
+    costUsd: ctx.costUsd,
+    durationMs,
+    finalText,
+  });
+  return {
+    sessionId: deps.sessionId,
+    runId: ctx.runId,
+    status,
+    stopReason,
+    finalText,
+    turns: ctx.turn,
+    toolCalls: ctx.toolCalls,
+    usage: ctx.usage,
+    costUsd: ctx.costUsd,
+    durationMs,
+    messages: deps.history,
+    lastSeq: lastSeq(),
+  };
+}

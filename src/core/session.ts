@@ -1,0 +1,173 @@
+import type { AbortCause } from "./abort.js";
+import { SessionError } from "./errors.js";
+import { EventChannel } from "./event-channel.js";
+import { EVENT_VERSION, type EventDataMap, type EventType, type ReinEvent } from "./events.js";
+import { emptyUsage, type Message } from "./messages.js";
+import type { RunContext, SessionDeps } from "./run-context.js";
+import { driveRun, type SessionResult } from "./run-loop.js";
+
+export interface RunOptions {
+  /** Aborting it cancels the run (same as `session.cancel()`). */
+  readonly signal?: AbortSignal;
+}
+
+/** `stream()`'s return: the events as they happen, and the run's result. Breaking out of the loop cancels the run. */
+export interface RunStream extends AsyncIterable<ReinEvent> {
+  readonly result: Promise<SessionResult>;
+}
+
+/**
+ * A conversation with its state. One run at a time; each `run(task)` appends to the same history.
+ * Create one with `harness.session()`.
+ */
+export class Session {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly #deps: SessionDeps;
+  #seq: number;
+  #runs = 0;
+  #active: { controller: AbortController; channel: EventChannel<ReinEvent> | undefined } | undefined;
+  #closed = false;
+
+  constructor(deps: SessionDeps) {
+    this.#deps = deps;
+    this.id = deps.sessionId;
+    this.tenantId = deps.tenantId;
+    this.#seq = deps.eventLog.lastSeq({ tenantId: deps.tenantId, sessionId: deps.sessionId });
+  }
+
+  /** The conversation so far (live, by reference). */
+  get messages(): readonly Message[] {
+    return this.#deps.history;
+  }
+
+  /** Whether a run is in progress. */
+  get running(): boolean {
+    return this.#active !== undefined;
+  }
+
+  /** Runs `task` to a stop and resolves with the result. Never rejects for an expected stop (see `stopReason`). */
+  run(task: string, options: RunOptions = {}): Promise<SessionResult> {
+    return this.#start(task, options, undefined);
+  }
+
+  /** Runs `task` and yields every event as it is appended. */
+  stream(task: string, options: RunOptions = {}): RunStream {
+    const channel = new EventChannel<ReinEvent>(() => this.cancel("the stream's reader stopped reading"));
+    const result = this.#start(task, options, channel);
+    result.then(
+      () => channel.end(),
+      () => channel.end(),
+    );
+    return { result, [Symbol.asyncIterator]: () => channel[Symbol.asyncIterator]() };
+  }
+
+  /** Cancels the run in progress: the in-flight model call and tools are aborted. */
+  cancel(reason = "cancelled by the caller"): void {
+    this.#active?.controller.abort({ kind: "cancelled", reason } satisfies AbortCause);
+  }
+
+  /** Ends the session: emits `session_ended` and closes the event sinks. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#active) this.cancel("the session was closed");
+    this.#closed = true;
+    const totals = this.#deps.ledger.totals({ tenantId: this.tenantId, sessionId: this.id });
+    this.#emit("", "session_ended", { runs: this.#runs, usage: totals.usage, costUsd: totals.costUsd });
+    await this.#deps.eventLog.flush();
+    for (const sink of this.#deps.sinks) await sink.close?.();
+  }
+
+  async #start(
+    task: string,
+    options: RunOptions,
+    channel: EventChannel<ReinEvent> | undefined,
+  ): Promise<SessionResult> {
+    if (this.#closed)
+      throw new SessionError("REIN_SESSION_CLOSED", `Session ${this.id} is closed; create a new session.`);
+    if (this.#active) {
+      throw new SessionError(
+        "REIN_SESSION_BUSY",
+        `Session ${this.id} already has a run in progress; one run at a time per session.`,
+      );
+    }
+    if (typeof task !== "string" || task.trim() === "") {
+      throw new SessionError("REIN_INPUT_INVALID", "run(task): task must be a non-empty string.", {
+        field: "task",
+      });
+    }
+    const deps = this.#deps;
+    const controller = new AbortController();
+    this.#active = { controller, channel };
+    const runId = deps.newId("run");
+    const limitMs = deps.limits.sessionTimeoutMs;
+    const timer = setTimeout(
+      () => controller.abort({ kind: "timeout", scope: "session", limitMs } satisfies AbortCause),
+      limitMs,
+    );
+    const external = options.signal;
+    const onExternal = () =>
+      this.cancel(
+        external?.reason === undefined ? "aborted by the caller's signal" : String(external.reason),
+      );
+    if (external?.aborted) onExternal();
+    else external?.addEventListener("abort", onExternal, { once: true });
+
+    if (this.#runs++ === 0) {
+      this.#emit(runId, "session_started", {
+        model: deps.model.id,
+        tools: deps.tools.names(),
+        workspace: deps.workspace,
+      });
+    }
+    const ctx: RunContext = {
+      deps,
+      runId,
+      signal: controller.signal,
+      emit: (type, data) => this.#emit(runId, type, data),
+      turn: 0,
+      toolCalls: 0,
+      usage: emptyUsage(),
+      costUsd: 0,
+      pendingStop: undefined,
+    };
+    try {
+      return await driveRun(ctx, task, performance.now(), () => this.#seq);
+    } finally {
+      clearTimeout(timer);
+      external?.removeEventListener("abort", onExternal);
+      this.#active = undefined;
+    }
+  }
+
+  /** Appends one event: assigns `seq`, writes the log, feeds the sinks, then the live stream. */
+  #emit<T extends EventType>(runId: string, type: T, data: EventDataMap[T]): void {
+    const deps = this.#deps;
+    const event = {
+      v: EVENT_VERSION,
+      seq: ++this.#seq,
+      sessionId: deps.sessionId,
+      runId,
+      tenantId: deps.tenantId,
+      ts: Date.now(),
+      type,
+      data,
+    } as ReinEvent;
+    deps.eventLog.append(event);
+    for (const sink of deps.sinks) {
+      try {
+        sink.handle(event);
+      } catch (err) {
+        // A failing sink (e.g. the audit trail cannot write) must not be silently skipped: stop the run.
+        this.#active?.controller.abort({
+          kind: "fatal",
+          code: (err as { code?: string }).code?.startsWith("REIN_")
+            ? (err as { code: string }).code
+            : "REIN_INTERNAL",
+          message: `event sink "${sink.name}" failed: ${(err as Error).message}`,
+        } satisfies AbortCause);
+      }
+    }
+    this.#active?.channel?.push(event);
+  }
+}

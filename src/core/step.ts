@@ -1,0 +1,40 @@
+import type { ToolUseBlock } from "./messages.js";
+import { callModel, stopFromAbort } from "./model-call.js";
+import { runToolCalls } from "./pipeline/tool-call.js";
+import type { RunContext } from "./run-context.js";
+import type { StopReason } from "./stop-reason.js";
+
+/** How a step ended: the run goes on, or it stops for a typed reason. */
+export type StepOutcome =
+  | { readonly type: "continue" }
+  | { readonly type: "stop"; readonly reason: StopReason };
+
+const CONTINUE: StepOutcome = Object.freeze({ type: "continue" });
+
+/**
+ * One step: a model call, then every tool call it asked for through the pipeline, then the results
+ * appended as one user message. Its cost does not depend on the length of the history.
+ */
+export async function step(ctx: RunContext): Promise<StepOutcome> {
+  ctx.turn++;
+  const { maxTurns, warnAtFraction } = ctx.deps.limits;
+  if (ctx.turn === Math.max(1, Math.ceil(maxTurns * warnAtFraction)) && ctx.turn < maxTurns) {
+    ctx.emit("limit_warning", { limit: "max_turns", turn: ctx.turn, max: maxTurns });
+  }
+
+  const called = await callModel(ctx);
+  if (!called.ok) return { type: "stop", reason: called.stop };
+
+  const calls: ToolUseBlock[] = [];
+  for (const block of called.message.content) if (block.type === "tool_use") calls.push(block);
+  if (calls.length === 0) return { type: "stop", reason: { type: "completed" } };
+
+  // Every tool_use gets its tool_result, even when the run is stopping: the history stays valid for the next run.
+  const results = await runToolCalls(ctx, calls);
+  ctx.deps.history.push({ role: "user", content: results });
+
+  if (ctx.signal.aborted) return { type: "stop", reason: stopFromAbort(ctx.signal.reason) };
+  if (ctx.pendingStop) return { type: "stop", reason: ctx.pendingStop };
+  if (ctx.turn >= maxTurns) return { type: "stop", reason: { type: "max_turns", limit: maxTurns } };
+  return CONTINUE;
+}

@@ -1,0 +1,39 @@
+/**
+ * Why a run ended. Every ending has one of these; never a bare string.
+ * `cost_ceiling`, `stalled` and `circuit_open` are produced by guards (see guards/guard.ts).
+ */
+export type StopReason =
+  | { readonly type: "completed" }
+  | { readonly type: "max_turns"; readonly limit: number }
+  | { readonly type: "timeout"; readonly scope: "session" | "model_call"; readonly limitMs: number }
+  | { readonly type: "cancelled"; readonly reason: string }
+  | { readonly type: "error"; readonly code: string; readonly message: string }
+  | { readonly type: "cost_ceiling"; readonly limitUsd: number; readonly spentUsd: number }
+  | { readonly type: "stalled"; readonly diagnostic: string }
+  | { readonly type: "circuit_open"; readonly circuit: string };
+
+export type StopReasonType = StopReason["type"];
+
+/** Run status, as the HTTP API and workers will expose it. */
+export type RunStatus =
+  | "queued"
+  | "running"
+  | "requires_action"
+  | "completed"
+  | "failed"
+  | "cancelled"
+  | "incomplete";
+
+/** The terminal status a stop reason maps to. */
+export function statusOf(reason: StopReason): "completed" | "failed" | "cancelled" | "incomplete" {
+  switch (reason.type) {
+    case "completed":
+      return "completed";
+    case "cancelled":
+      return "cancelled";
+    case "error":
+      return "failed";
+    default:
+      return "incomplete";
+  }
+}

@@ -1,0 +1,260 @@
+import { randomUUID } from "node:crypto";
+import { resolve } from "node:path";
+import { z } from "zod";
+import type { ApprovalGate } from "./approvals/approval-gate.js";
+import { ConfigError } from "./core/errors.js";
+import type { EventSink } from "./core/events.js";
+import type { Hooks } from "./core/hooks.js";
+import type { Message } from "./core/messages.js";
+import type { Limits } from "./core/run-context.js";
+import { Session } from "./core/session.js";
+import type { Guard } from "./guards/guard.js";
+import type { Ledger } from "./guards/ledger.js";
+import { MemoryLedger } from "./guards/memory-ledger.js";
+import type { Model } from "./models/model.js";
+import { type Price, PriceBook } from "./models/pricing.js";
+import { resolveModel } from "./models/resolve-model.js";
+import type { Policy } from "./policy/policy.js";
+import { RISK_LEVELS, type RiskLevel } from "./policy/risk.js";
+import { ToolProfilePolicy } from "./policy/tool-profile-policy.js";
+import type { Sandbox } from "./sandbox/sandbox.js";
+import type { ResultProcessor } from "./security/result-processor.js";
+import type { EventLog } from "./state/event-log.js";
+import { MemoryEventLog } from "./state/memory-event-log.js";
+import { AuditTrail } from "./telemetry/audit-trail.js";
+import { workspaceTools } from "./tools/builtin/index.js";
+import { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
+import { ToolRegistry } from "./tools/registry.js";
+import type { Tool } from "./tools/tool.js";
+
+/** Defaults are safe: limited turns and time, capped outputs, an audit trail on. */
+export const DEFAULT_LIMITS: Limits = Object.freeze({
+  maxTurns: 50,
+  warnAtFraction: 2 / 3,
+  modelCallTimeoutMs: 120_000,
+  toolTimeoutMs: 60_000,
+  sessionTimeoutMs: 30 * 60_000,
+  maxToolOutputBytes: 64 * 1024,
+});
+
+const isObjectWith =
+  (...keys: string[]) =>
+  (v: unknown) =>
+    typeof v === "object" && v !== null && keys.every((k) => k in v);
+
+const positiveInt = z.int().positive();
+const positiveMs = z.number().positive().max(2_147_483_647);
+
+const ConfigSchema = z.strictObject({
+  model: z.union([
+    z.string().min(1),
+    z.custom<Model>(isObjectWith("id", "generate"), "expected a Model object or a model string"),
+  ]),
+  tools: z
+    .array(z.custom<Tool>(isObjectWith("name", "parse", "execute"), "expected a tool made with defineTool"))
+    .default([]),
+  workspace: z.string().min(1).optional(),
+  builtinTools: z.union([z.boolean(), z.array(z.enum(BUILTIN_TOOL_NAMES))]).default(true),
+  sandbox: z.custom<Sandbox>(isObjectWith("exec", "capabilities"), "expected a Sandbox").optional(),
+  system: z.string().optional(),
+  maxTokens: positiveInt.default(4096),
+  limits: z
+    .strictObject({
+      maxTurns: positiveInt,
+      warnAtFraction: z.number().gt(0).lte(1),
+      modelCallTimeoutMs: positiveMs,
+      toolTimeoutMs: positiveMs,
+      sessionTimeoutMs: positiveMs,
+      maxToolOutputBytes: positiveInt,
+    })
+    .partial()
+    .default({}),
+  policy: z.custom<Policy>(isObjectWith("name", "classify"), "expected a Policy").optional(),
+  guards: z.array(z.custom<Guard>(isObjectWith("name"), "expected a Guard")).default([]),
+  approvals: z
+    .strictObject({
+      gate: z.custom<ApprovalGate>(isObjectWith("name", "decide"), "expected an ApprovalGate"),
+      requireFor: z.array(z.enum(RISK_LEVELS)).default(["HIGH"]),
+      timeoutMs: positiveMs.default(10 * 60_000),
+    })
+    .optional(),
+  resultProcessors: z
+    .array(z.custom<ResultProcessor>(isObjectWith("name", "process"), "expected a ResultProcessor"))
+    .default([]),
+  hooks: z
+    .custom<Hooks>((v) => typeof v === "object" && v !== null, "expected an object of hook functions")
+    .default({}),
+  pricing: z
+    .strictObject({
+      overrides: z
+        .record(
+          z.string(),
+          z.custom<Price>((v) => typeof v === "object" && v !== null),
+        )
+        .optional(),
+      onUnknown: z.enum(["error", "zero"]).optional(),
+    })
+    .default({}),
+  audit: z
+    .union([z.literal(false), z.strictObject({ dir: z.string().min(1) })])
+    .default({ dir: ".rein/audit" }),
+  tenantId: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "use 1-64 letters, digits, '.', '_' or '-'")
+    .default("local"),
+  eventLog: z.custom<EventLog>(isObjectWith("append", "read"), "expected an EventLog").optional(),
+  ledger: z.custom<Ledger>(isObjectWith("reserve", "settle"), "expected a Ledger").optional(),
+  sinks: z.array(z.custom<EventSink>(isObjectWith("name", "handle"), "expected an EventSink")).default([]),
+});
+
+/** Options of `createHarness`. Every field but `model` has a safe default. */
+export type HarnessConfig = z.input<typeof ConfigSchema>;
+
+export interface SessionOptions {
+  /** Defaults to a new random id. */
+  readonly id?: string;
+  /** Prior conversation to continue. The session appends to this array in place. */
+  readonly history?: Message[];
+  /** Extra sinks for this session only (e.g. a live renderer). */
+  readonly sinks?: readonly EventSink[];
+}
+
+/** A configured harness: make sessions from it. */
+export interface Harness {
+  readonly model: Model;
+  readonly tools: readonly string[];
+  readonly limits: Limits;
+  readonly eventLog: EventLog;
+  readonly ledger: Ledger;
+  readonly pricing: PriceBook;
+  session(options?: SessionOptions): Session;
+  /** The audit trail file of a session, or undefined when auditing is off. */
+  auditFile(sessionId: string): string | undefined;
+}
+
+function configError(error: z.ZodError): ConfigError {
+  const lines = error.issues.map((i) => `config.${i.path.map(String).join(".") || "(root)"}: ${i.message}`);
+  return new ConfigError(`createHarness: invalid configuration:\n  ${lines.join("\n  ")}`, {
+    fields: error.issues.map((i) => i.path.map(String).join(".")),
+  });
+}
+
+/**
+ * Builds a harness: the model, tools, policy, limits and sinks every session of it shares.
+ *
+ * @example
+ * const harness = createHarness({ model: "scripted:demo", workspace: "./project" });
+ * const result = await harness.session().run("clean up old temp files");
+ * console.log(result.stopReason, result.costUsd);
+ */
+export function createHarness(config: HarnessConfig): Harness {
+  const parsed = ConfigSchema.safeParse(config);
+  if (!parsed.success) throw configError(parsed.error);
+  const c = parsed.data;
+
+  const model = typeof c.model === "string" ? resolveModel(c.model) : c.model;
+  const pricing = new PriceBook(c.pricing);
+  pricing.priceOf(model.id); // an unknown price is an error now, not a surprise at the first call
+
+  const registry = new ToolRegistry();
+  const workspace = c.workspace === undefined ? null : resolve(c.workspace);
+  if (workspace !== null && c.builtinTools !== false) {
+    const wanted = new Set<BuiltinToolName>(c.builtinTools === true ? BUILTIN_TOOL_NAMES : c.builtinTools);
+    if (wanted.has("run_shell") && !c.sandbox && c.builtinTools !== true) {
+      throw new ConfigError(
+        'builtinTools lists "run_shell" but no sandbox is configured: pass config.sandbox.',
+        {
+          field: "builtinTools",
+        },
+      );
+    }
+    if (c.sandbox && c.sandbox.workspace !== workspace) {
+      throw new ConfigError(
+        `config.sandbox serves ${c.sandbox.workspace} but config.workspace is ${workspace}.`,
+        {
+          field: "sandbox",
+        },
+      );
+    }
+    for (const tool of workspaceTools({ workspace, sandbox: c.sandbox }))
+      if (wanted.has(tool.name as BuiltinToolName)) registry.register(tool);
+  } else if (c.builtinTools !== true && c.builtinTools !== false && workspace === null) {
+    throw new ConfigError(
+      "builtinTools needs config.workspace: the built-in tools work inside a workspace.",
+      { field: "workspace" },
+    );
+  }
+  for (const tool of c.tools) registry.register(tool);
+
+  const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...c.limits });
+  const eventLog = c.eventLog ?? new MemoryEventLog();
+  const ledger = c.ledger ?? new MemoryLedger();
+  const policy = c.policy ?? new ToolProfilePolicy();
+  const auditDir = c.audit === false ? undefined : resolve(c.audit.dir);
+  if (
+    auditDir &&
+    workspace &&
+    (auditDir === workspace || auditDir.startsWith(`${workspace}/`)) &&
+    !auditDir.startsWith(`${workspace}/.rein/`)
+  ) {
+    throw new ConfigError(
+      `config.audit.dir ${auditDir} is inside the workspace, where the agent could rewrite it; put it outside, or under the workspace's reserved .rein/ folder.`,
+      { field: "audit.dir" },
+    );
+  }
+  const approvals = c.approvals && {
+    gate: c.approvals.gate,
+    requireFor: new Set<RiskLevel>(c.approvals.requireFor.filter((l) => l !== "BLOCK")),
+    timeoutMs: c.approvals.timeoutMs,
+  };
+  const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll("-", "")}`;
+  const auditFile = (sessionId: string) => (auditDir ? resolve(auditDir, `${sessionId}.jsonl`) : undefined);
+
+  return {
+    model,
+    tools: registry.names(),
+    limits,
+    eventLog,
+    ledger,
+    pricing,
+    auditFile,
+    session(options: SessionOptions = {}): Session {
+      const sessionId = options.id ?? newId("ses");
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(sessionId)) {
+        throw new ConfigError(
+          `session id ${JSON.stringify(sessionId)} is invalid: use letters, digits, '.', '_' or '-'.`,
+          {
+            field: "id",
+          },
+        );
+      }
+      if (options.history !== undefined && !Array.isArray(options.history)) {
+        throw new ConfigError("session history must be an array of messages.", { field: "history" });
+      }
+      const file = auditFile(sessionId);
+      const sinks: EventSink[] = [...c.sinks, ...(options.sinks ?? [])];
+      if (file) sinks.unshift(new AuditTrail(file));
+      return new Session({
+        tenantId: c.tenantId,
+        sessionId,
+        model,
+        tools: registry,
+        policy,
+        guards: c.guards,
+        approvals,
+        resultProcessors: c.resultProcessors,
+        hooks: c.hooks,
+        ledger,
+        pricing,
+        eventLog,
+        sinks,
+        limits,
+        system: c.system,
+        maxTokens: c.maxTokens,
+        workspace,
+        history: options.history ?? [],
+        newId,
+      });
+    },
+  };
+}

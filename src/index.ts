@@ -1,0 +1,77 @@
+/**
+ * Rein: the controlled runtime between an LLM and real files, shells, networks and money.
+ * This file is the whole public API; nothing else is exported by accident.
+ */
+
+export type { ApprovalDecision, ApprovalGate, ApprovalRequest } from "./approvals/approval-gate.js";
+export { callbackGate } from "./approvals/callback-gate.js";
+export type { AbortCause } from "./core/abort.js";
+export {
+  AuditError,
+  ConfigError,
+  ERROR_CODES,
+  type ErrorCode,
+  HookError,
+  ModelError,
+  PriceUnknownError,
+  ReinError,
+  SandboxError,
+  ScriptError,
+  SessionError,
+  ToolDefinitionError,
+} from "./core/errors.js";
+export {
+  EVENT_VERSION,
+  type EventDataMap,
+  type EventEnvelope,
+  type EventSink,
+  type EventType,
+  type ReinEvent,
+  type StageRecord,
+} from "./core/events.js";
+export type { BeforeToolCallAnswer, Hooks, HookToolCall } from "./core/hooks.js";
+export type {
+  AssistantMessage,
+  ContentBlock,
+  Message,
+  TextBlock,
+  ToolResultBlock,
+  ToolUseBlock,
+  Usage,
+  UserMessage,
+} from "./core/messages.js";
+export type { Limits } from "./core/run-context.js";
+export type { SessionResult } from "./core/run-loop.js";
+export { type RunOptions, type RunStream, Session } from "./core/session.js";
+export { type RunStatus, type StopReason, type StopReasonType, statusOf } from "./core/stop-reason.js";
+export { TOOL_ERROR_TYPES, ToolFailure, type ToolOutcome } from "./core/tool-result.js";
+export type { Guard, GuardContext, GuardToolCall, GuardVerdict } from "./guards/guard.js";
+export type { Ledger, LedgerScope, LedgerTotals } from "./guards/ledger.js";
+export { MemoryLedger } from "./guards/memory-ledger.js";
+export {
+  createHarness,
+  DEFAULT_LIMITS,
+  type Harness,
+  type HarnessConfig,
+  type SessionOptions,
+} from "./harness.js";
+export type { Model, ModelRequest, ModelResponse, ModelStopReason, ToolSpec } from "./models/model.js";
+export { type Price, PriceBook, type PriceBookOptions } from "./models/pricing.js";
+export { ScriptedModel, scriptedModel } from "./models/providers/scripted/scripted-model.js";
+export { BUNDLED_SCRIPTS, bundledScriptPath, resolveModel } from "./models/resolve-model.js";
+export type { Policy, PolicyCall } from "./policy/policy.js";
+export { RISK_LEVELS, type RiskAssessment, type RiskLevel, type RiskProfile } from "./policy/risk.js";
+export { ToolProfilePolicy } from "./policy/tool-profile-policy.js";
+export type { ExecOptions, ExecResult, Sandbox, SandboxCapabilities } from "./sandbox/sandbox.js";
+export { UnsafeLocalProcess } from "./sandbox/unsafe-local-process.js";
+export type { ResultContext, ResultProcessor } from "./security/result-processor.js";
+export type { EventLog, LogScope } from "./state/event-log.js";
+export { MemoryEventLog } from "./state/memory-event-log.js";
+export { AUDIT_VERSION, type AuditRecord, GENESIS_HASH } from "./telemetry/audit-record.js";
+export { AuditTrail } from "./telemetry/audit-trail.js";
+export { type AuditVerification, verifyAuditFile } from "./telemetry/audit-verify.js";
+export { workspaceTools } from "./tools/builtin/index.js";
+export { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
+export { defineTool, type ToolDefinition } from "./tools/define-tool.js";
+export { ToolRegistry } from "./tools/registry.js";
+export type { ParseResult, Tool, ToolContext, ToolRouter } from "./tools/tool.js";

@@ -1,0 +1,103 @@
+import { z } from "zod";
+import { ConfigError, PriceUnknownError } from "../core/errors.js";
+import type { Usage } from "../core/messages.js";
+import bundledTable from "./pricing.json" with { type: "json" };
+
+/** USD per million tokens. */
+export interface Price {
+  readonly input: number;
+  readonly output: number;
+  readonly cacheRead: number;
+  readonly cacheWrite: number;
+}
+
+export const PriceSchema = z.strictObject({
+  input: z.number().nonnegative(),
+  output: z.number().nonnegative(),
+  cacheRead: z.number().nonnegative(),
+  cacheWrite: z.number().nonnegative(),
+  note: z.string().optional(),
+});
+
+const TableSchema = z.strictObject({
+  unit: z.literal("USD per million tokens"),
+  checked: z.iso.date(),
+  source: z.string(),
+  models: z.record(z.string(), PriceSchema),
+});
+
+export type PriceTable = z.infer<typeof TableSchema>;
+
+let cachedTable: PriceTable | undefined;
+
+/** The bundled price table (data in `pricing.json`, with the date its prices were checked). */
+export function bundledPriceTable(): PriceTable {
+  cachedTable ??= TableSchema.parse(bundledTable);
+  return cachedTable;
+}
+
+export interface PriceBookOptions {
+  /** Prices for models missing from the table, or to override it. Keys are model ids (`provider:model`, or `provider:*`). */
+  readonly overrides?: Readonly<Record<string, Price>>;
+  /** What to do with a model that has no price: `error` (default) or `zero`, an explicit choice to count it as free. */
+  readonly onUnknown?: "error" | "zero";
+}
+
+/** Looks up prices and computes costs. An unknown model is an error unless the caller chose otherwise. */
+export class PriceBook {
+  readonly checked: string;
+  readonly #prices = new Map<string, Price>();
+  readonly #onUnknown: "error" | "zero";
+
+  constructor(options: PriceBookOptions = {}, table: PriceTable = bundledPriceTable()) {
+    this.checked = table.checked;
+    for (const [id, price] of Object.entries(table.models)) this.#prices.set(id, price);
+    for (const [id, price] of Object.entries(options.overrides ?? {})) {
+      const parsed = PriceSchema.safeParse(price);
+      if (!parsed.success) {
+        throw new ConfigError(
+          `pricing.overrides["${id}"] is invalid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+          {
+            field: `pricing.overrides.${id}`,
+          },
+        );
+      }
+      this.#prices.set(id, parsed.data);
+    }
+    this.#onUnknown = options.onUnknown ?? "error";
+  }
+
+  /** The price of a model, or undefined. Exact id first, then `provider:*`. */
+  find(model: string): Price | undefined {
+    const exact = this.#prices.get(model);
+    if (exact) return exact;
+    const colon = model.indexOf(":");
+    return colon > 0 ? this.#prices.get(`${model.slice(0, colon)}:*`) : undefined;
+  }
+
+  /** The price of a model; throws `PriceUnknownError` unless `onUnknown` is `zero`. */
+  priceOf(model: string): Price {
+    const price = this.find(model);
+    if (price) return price;
+    if (this.#onUnknown === "zero") return { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+    throw new PriceUnknownError(model);
+  }
+
+  /** Cost in USD of one call's usage. Input tokens exclude cache reads and writes (Anthropic's convention). */
+  cost(model: string, usage: Usage): number {
+    const p = this.priceOf(model);
+    return (
+      (usage.inputTokens * p.input +
+        usage.outputTokens * p.output +
+        usage.cacheReadTokens * p.cacheRead +
+        usage.cacheWriteTokens * p.cacheWrite) /
+      1_000_000
+    );
+  }
+
+  /** The most a call can cost before it is made: its estimated input plus `maxTokens` of output. */
+  worstCase(model: string, estimatedInputTokens: number, maxTokens: number): number {
+    const p = this.priceOf(model);
+    return (estimatedInputTokens * p.input + maxTokens * p.output) / 1_000_000;
+  }
+}

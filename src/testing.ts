@@ -1,0 +1,51 @@
+/**
+ * Test doubles and probes, as `rein/testing`. The scripted model is the first-class test double for models.
+ */
+import type { EventSink, EventType, ReinEvent } from "./core/events.js";
+import type { Message } from "./core/messages.js";
+
+export { ScriptedModel, scriptedModel } from "./models/providers/scripted/scripted-model.js";
+
+/** A sink that keeps every event, for assertions. */
+export function recordingSink(): EventSink & {
+  readonly events: ReinEvent[];
+  ofType<T extends EventType>(type: T): Extract<ReinEvent, { type: T }>[];
+} {
+  const events: ReinEvent[] = [];
+  return {
+    name: "recording",
+    events,
+    handle(event) {
+      events.push(event);
+    },
+    ofType<T extends EventType>(type: T) {
+      return events.filter((e): e is Extract<ReinEvent, { type: T }> => e.type === type);
+    },
+  };
+}
+
+/**
+ * A history array that counts how many of its elements are read. Pass it as `session({ history })`:
+ * a loop that copies, re-validates or re-scans the history each step reads O(history) elements per
+ * step, and the count shows it.
+ */
+export function countingHistory(): { history: Message[]; readonly reads: number; reset(): void } {
+  let reads = 0;
+  const target: Message[] = [];
+  const history = new Proxy(target, {
+    get(t, key, receiver) {
+      if (typeof key === "string" && key.length > 0 && key.charCodeAt(0) >= 48 && key.charCodeAt(0) <= 57)
+        reads++;
+      return Reflect.get(t, key, receiver);
+    },
+  });
+  return {
+    history,
+    get reads() {
+      return reads;
+    },
+    reset() {
+      reads = 0;
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import { z } from "zod";
+import { ToolDefinitionError } from "../core/errors.js";
+import type { RiskProfile } from "../policy/risk.js";
+import type { ParseResult, Tool, ToolContext } from "./tool.js";
+
+const TOOL_NAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
+
+export interface ToolDefinition<S extends z.ZodType> {
+  /** 1–64 characters: letters, digits, `_` and `-`, starting with a letter (what every provider accepts). */
+  name: string;
+  description: string;
+  /** The single source of truth for validation and for the JSON Schema the model sees. */
+  input: S;
+  risk?: RiskProfile;
+  idempotent?: boolean;
+  readOnly?: boolean;
+  timeoutMs?: number;
+  execute(input: z.output<S>, context: ToolContext): unknown | Promise<unknown>;
+}
+
+/**
+ * Defines a tool from a zod schema. The JSON Schema is generated once, here.
+ *
+ * @example
+ * const add = defineTool({
+ *   name: "add",
+ *   description: "Adds two numbers",
+ *   input: z.object({ a: z.number(), b: z.number() }),
+ *   risk: { level: "LOW", reason: "pure computation" },
+ *   execute: ({ a, b }) => a + b,
+ * });
+ */
+export function defineTool<S extends z.ZodType>(definition: ToolDefinition<S>): Tool {
+  const { name, description, input, execute } = definition;
+  if (typeof name !== "string" || !TOOL_NAME.test(name)) {
+    throw new ToolDefinitionError(
+      "REIN_TOOL_DEFINITION_INVALID",
+      `Tool name ${JSON.stringify(name)} is invalid: use 1-64 letters, digits, "_" or "-", starting with a letter.`,
+      { name },
+    );
+  }
+  if (typeof description !== "string" || description.trim() === "") {
+    throw new ToolDefinitionError(
+      "REIN_TOOL_DEFINITION_INVALID",
+      `Tool "${name}" needs a non-empty description.`,
+      { name },
+    );
+  }
+  if (!(input instanceof z.ZodType)) {
+    throw new ToolDefinitionError(
+      "REIN_TOOL_DEFINITION_INVALID",
+      `Tool "${name}": input must be a zod schema.`,
+      { name },
+    );
+  }
+  if (typeof execute !== "function") {
+    throw new ToolDefinitionError(
+      "REIN_TOOL_DEFINITION_INVALID",
+      `Tool "${name}": execute must be a function.`,
+      { name },
+    );
+  }
+  if (
+    definition.timeoutMs !== undefined &&
+    !(Number.isFinite(definition.timeoutMs) && definition.timeoutMs > 0)
+  ) {
+    throw new ToolDefinitionError(
+      "REIN_TOOL_DEFINITION_INVALID",
+      `Tool "${name}": timeoutMs must be a positive number.`,
+      {
+        name,
+      },
+    );
+  }
+  let inputSchema: Record<string, unknown>;
+  try {
+    inputSchema = z.toJSONSchema(input, { io: "input", unrepresentable: "throw" }) as Record<string, unknown>;
+  } catch (err) {
+    throw new ToolDefinitionError(
+      "REIN_TOOL_DEFINITION_INVALID",
+      `Tool "${name}": its input schema cannot be expressed as JSON Schema for the model (${(err as Error).message}).`,
+      { name },
+    );
+  }
+  delete inputSchema.$schema;
+  if (inputSchema.type !== "object") {
+    throw new ToolDefinitionError(
+      "REIN_TOOL_DEFINITION_INVALID",
+      `Tool "${name}": input must be an object schema (z.object(...)); providers require tool input to be a JSON object.`,
+      { name },
+    );
+  }
+  return {
+    name,
+    description,
+    inputSchema: Object.freeze(inputSchema),
+    risk: definition.risk,
+    idempotent: definition.idempotent ?? false,
+    readOnly: definition.readOnly ?? false,
+    timeoutMs: definition.timeoutMs,
+    parse(raw: unknown): ParseResult {
+      const result = input.safeParse(raw);
+      if (result.success) return { ok: true, value: result.data };
+      const issues = result.error.issues.map((issue) => ({
+        path: issue.path.length ? issue.path.map(String).join(".") : "(input)",
+        message: issue.message,
+      }));
+      return { ok: false, message: issues.map((i) => `${i.path}: ${i.message}`).join("; "), issues };
+    },
+    execute: (value, context) => Promise.resolve(execute(value as z.output<S>, context)),
+  };
+}

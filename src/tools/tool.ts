@@ -1,0 +1,52 @@
+import type { ToolSpec } from "../models/model.js";
+import type { RiskProfile } from "../policy/risk.js";
+
+/** What a tool's `execute` receives besides its input. */
+export interface ToolContext {
+  /** Aborted on cancel, on the tool's timeout, and on the session's wall-clock timeout. Honour it. */
+  readonly signal: AbortSignal;
+  readonly callId: string;
+  /** Stable across a crash and a retry of the same call; pass it to external systems that dedupe. */
+  readonly idempotencyKey: string;
+  readonly sessionId: string;
+  readonly runId: string;
+  readonly tenantId: string;
+  readonly turn: number;
+}
+
+export type ParseResult =
+  | { readonly ok: true; readonly value: unknown }
+  | {
+      readonly ok: false;
+      readonly message: string;
+      readonly issues: readonly { path: string; message: string }[];
+    };
+
+/**
+ * A tool the model can call. Build one with `defineTool`; the pipeline validates input with `parse`
+ * before `execute` ever sees it.
+ */
+export interface Tool {
+  readonly name: string;
+  readonly description: string;
+  /** JSON Schema of the input, as sent to the model. */
+  readonly inputSchema: Readonly<Record<string, unknown>>;
+  /** The tool's own risk profile. A tool that declares none is treated as HIGH. */
+  readonly risk: RiskProfile | undefined;
+  /** Safe to re-run after a crash with the same idempotency key. */
+  readonly idempotent: boolean;
+  /** Touches nothing: consecutive read-only calls of one turn may run concurrently. */
+  readonly readOnly: boolean;
+  /** Overrides the harness's per-tool timeout. */
+  readonly timeoutMs: number | undefined;
+  parse(input: unknown): ParseResult;
+  execute(input: unknown, context: ToolContext): Promise<unknown>;
+}
+
+/** Looks tools up by name and lists them for the model. */
+export interface ToolRouter {
+  get(name: string): Tool | undefined;
+  /** The same array on every call (the loop passes it to every model call without rebuilding it). */
+  specs(): readonly ToolSpec[];
+  names(): readonly string[];
+}
