@@ -1,5 +1,5 @@
 import type { GuardContext } from "../../guards/guard.js";
-import { maxRisk, type RiskAssessment } from "../../policy/risk.js";
+import type { RiskAssessment, RiskLevel } from "../../policy/risk.js";
 import type { Tool } from "../../tools/tool.js";
 import { errorMessage } from "../errors.js";
 import type { StageRecord } from "../events.js";
@@ -11,6 +11,9 @@ const UNFILLED: StageRecord = Object.freeze({
   by: "slot:unfilled",
   note: "no guards configured (budget, stall and circuit guards plug in here)",
 });
+
+const RANK: Readonly<Record<RiskLevel, number>> = { LOW: 0, MEDIUM: 1, HIGH: 2, BLOCK: 3 };
+const maxRisk = (a: RiskLevel, b: RiskLevel): RiskLevel => (RANK[a] >= RANK[b] ? a : b);
 
 export type GuardResult =
   | { readonly ok: true; readonly risk: RiskAssessment; readonly records: readonly StageRecord[] }

@@ -33,6 +33,13 @@ const NOT_EXECUTED: readonly StageRecord[] = Object.freeze([
   } as const),
 ]);
 
+const STOPPING: StageRecord = Object.freeze({
+  stage: "validate",
+  outcome: "deny",
+  by: "pipeline",
+  note: "the run is stopping",
+});
+
 /** Stages 1–4 for one call, ending with a `tool_call_decided` event. */
 export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<Decided> {
   const { turn } = ctx;
@@ -53,6 +60,10 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
     return { allowed: false, call, outcome };
   };
 
+  if (ctx.pendingStop || ctx.signal.aborted) {
+    stages.push(STOPPING);
+    return deny(errorOutcome("cancelled", "Not run: the run is stopping."));
+  }
   const validated = validateCall(ctx, call);
   stages.push(validated.record);
   if (!validated.ok) return deny(validated.outcome);
@@ -168,20 +179,19 @@ export async function runToolCalls(
   ctx: RunContext,
   calls: readonly ToolUseBlock[],
 ): Promise<ToolResultBlock[]> {
-  const results: ToolResultBlock[] = [];
+  const ordered: Promise<ToolResultBlock>[] = [];
   let batch: Promise<ToolResultBlock>[] = [];
-  const flush = async () => {
-    if (batch.length === 0) return;
-    for (const block of await Promise.all(batch)) results.push(block);
-    batch = [];
-  };
   for (const call of calls) {
     const readOnly = ctx.deps.tools.get(call.name)?.readOnly === true;
-    if (!readOnly) await flush();
+    if (!readOnly && batch.length > 0) {
+      await Promise.all(batch);
+      batch = [];
+    }
     const decided = await decideCall(ctx, call);
-    if (readOnly && decided.allowed) batch.push(completeCall(ctx, decided));
-    else results.push(await completeCall(ctx, decided));
+    const completion = completeCall(ctx, decided);
+    ordered.push(completion);
+    if (readOnly && decided.allowed) batch.push(completion);
+    else await completion;
   }
-  await flush();
-  return results;
+  return Promise.all(ordered);
 }

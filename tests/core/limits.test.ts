@@ -1,0 +1,192 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { defineTool, type ReinEvent } from "../../src/index.js";
+import { recordingSink } from "../../src/testing.js";
+import { callTurn, deferred, echoTool, scriptHarness } from "../helpers.js";
+
+const loop = (n: number) => [{ ...callTurn("echo", { text: "again" }), repeat: n }, { say: "finished" }];
+
+describe("limits", () => {
+  it("stops at max turns with a typed reason, after a warning at 2/3 of the limit", async () => {
+    const sink = recordingSink();
+    const h = scriptHarness(loop(100), { tools: [echoTool], limits: { maxTurns: 9 }, sinks: [sink] });
+    const result = await h.session().run("loop");
+    expect(result.stopReason).toEqual({ type: "max_turns", limit: 9 });
+    expect(result.status).toBe("incomplete");
+    expect(result.turns).toBe(9);
+    expect(sink.ofType("limit_warning").map((e) => e.data)).toEqual([
+      { limit: "max_turns", turn: 6, max: 9 },
+    ]);
+    // The history stays valid: the last tool_use has its result.
+    expect(result.messages.at(-1)?.role).toBe("user");
+  });
+
+  it("warns at a configured fraction", async () => {
+    const sink = recordingSink();
+    const h = scriptHarness(loop(100), {
+      tools: [echoTool],
+      limits: { maxTurns: 10, warnAtFraction: 0.5 },
+      sinks: [sink],
+    });
+    await h.session().run("loop");
+    expect(sink.ofType("limit_warning").map((e) => e.data.turn)).toEqual([5]);
+  });
+
+  it("times out a slow model call", async () => {
+    const h = scriptHarness([{ delay_ms: 60_000, say: "too late" }], { limits: { modelCallTimeoutMs: 30 } });
+    const result = await h.session().run("go");
+    expect(result.stopReason).toEqual({ type: "timeout", scope: "model_call", limitMs: 30 });
+    expect(result.status).toBe("incomplete");
+  });
+
+  it("times out a tool, returns a timeout result to the model, and the run continues", async () => {
+    let aborted = false;
+    const hang = defineTool({
+      name: "hang",
+      description: "never finishes unless aborted",
+      input: z.object({}),
+      risk: { level: "LOW", reason: "test" },
+      execute: (_input, ctx) =>
+        new Promise((_, reject) => {
+          ctx.signal.addEventListener("abort", () => {
+            aborted = true;
+            reject(new Error("aborted"));
+          });
+        }),
+    });
+    const h = scriptHarness(
+      [callTurn("hang"), { when: [{ if: { error: "timeout" }, say: "it timed out" }], say: "no timeout?" }],
+      { tools: [hang], limits: { toolTimeoutMs: 25 } },
+    );
+    const result = await h.session().run("go");
+    expect(aborted).toBe(true);
+    expect(result.stopReason.type).toBe("completed");
+    expect(result.finalText).toBe("it timed out");
+    const block = result.messages[2]?.content[0];
+    expect(block).toMatchObject({ type: "tool_result", is_error: true });
+    expect(JSON.parse((block as { content: string }).content)).toEqual({
+      error: { type: "timeout", message: 'Tool "hang" did not finish within 25 ms and was aborted.' },
+    });
+  });
+
+  it("a tool that ignores its signal still times out (its promise is abandoned, not awaited)", async () => {
+    const deaf = defineTool({
+      name: "deaf",
+      description: "ignores abort",
+      input: z.object({}),
+      risk: { level: "LOW", reason: "test" },
+      timeoutMs: 20,
+      execute: () => new Promise(() => {}),
+    });
+    const h = scriptHarness([callTurn("deaf"), { say: "after" }], { tools: [deaf] });
+    const result = await h.session().run("go");
+    expect(result.finalText).toBe("after");
+    expect(result.messages[2]?.content[0]).toMatchObject({ is_error: true });
+  });
+
+  it("ends the run at the session wall-clock timeout, aborting the tool in flight", async () => {
+    const started = deferred();
+    let toolSignal: AbortSignal | undefined;
+    const wait = defineTool({
+      name: "wait",
+      description: "waits for abort",
+      input: z.object({}),
+      risk: { level: "LOW", reason: "test" },
+      execute: (_i, ctx) => {
+        toolSignal = ctx.signal;
+        started.resolve();
+        return new Promise((_, reject) =>
+          ctx.signal.addEventListener("abort", () => reject(new Error("stop"))),
+        );
+      },
+    });
+    const h = scriptHarness([callTurn("wait"), { say: "never" }], {
+      tools: [wait],
+      limits: { sessionTimeoutMs: 40 },
+    });
+    const result = await h.session().run("go");
+    await started.promise;
+    expect(toolSignal?.aborted).toBe(true);
+    expect(result.stopReason).toEqual({ type: "timeout", scope: "session", limitMs: 40 });
+    const content = (result.messages.at(-1)?.content[0] as { content: string }).content;
+    expect(JSON.parse(content).error.type).toBe("cancelled");
+  });
+
+  it("cancel() aborts the in-flight model call", async () => {
+    const h = scriptHarness([{ delay_ms: 60_000, say: "never" }]);
+    const session = h.session();
+    const stream = session.stream("go");
+    const types: string[] = [];
+    for await (const e of stream) {
+      types.push(e.type);
+      if (e.type === "model_call_started") session.cancel("user pressed stop");
+    }
+    const result = await stream.result;
+    expect(result.stopReason).toEqual({ type: "cancelled", reason: "user pressed stop" });
+    expect(result.status).toBe("cancelled");
+    expect(types).not.toContain("model_call_finished");
+    expect(types.at(-1)).toBe("run_ended");
+  });
+
+  it("cancel() aborts the tool in flight and the history keeps a result for every tool call", async () => {
+    const started = deferred<AbortSignal>();
+    const wait = defineTool({
+      name: "wait",
+      description: "waits",
+      input: z.object({}),
+      risk: { level: "LOW", reason: "test" },
+      execute: (_i, ctx) => {
+        started.resolve(ctx.signal);
+        return new Promise((_, reject) =>
+          ctx.signal.addEventListener("abort", () => reject(new Error("stop"))),
+        );
+      },
+    });
+    const h = scriptHarness([{ tool_calls: [{ tool: "wait" }, { tool: "wait" }] }, { say: "never" }], {
+      tools: [wait],
+    });
+    const session = h.session();
+    const running = session.run("go");
+    const signal = await started.promise;
+    session.cancel("enough");
+    const result = await running;
+    expect(signal.aborted).toBe(true);
+    expect(result.stopReason).toEqual({ type: "cancelled", reason: "enough" });
+    const results = result.messages.at(-1)?.content ?? [];
+    expect(results).toHaveLength(2);
+    for (const r of results)
+      expect(JSON.parse((r as { content: string }).content).error.type).toBe("cancelled");
+  });
+
+  it("an external AbortSignal cancels the run", async () => {
+    const h = scriptHarness([{ delay_ms: 60_000, say: "never" }]);
+    const controller = new AbortController();
+    const session = h.session();
+    const stream = session.stream("go", { signal: controller.signal });
+    for await (const e of stream) if (e.type === "model_call_started") controller.abort("caller gave up");
+    expect((await stream.result).stopReason).toEqual({ type: "cancelled", reason: "caller gave up" });
+  });
+
+  it("breaking out of stream() cancels the run", async () => {
+    const h = scriptHarness([{ delay_ms: 60_000, say: "never" }]);
+    const session = h.session();
+    const stream = session.stream("go");
+    for await (const e of stream) if (e.type === "model_call_started") break;
+    const result = await stream.result;
+    expect(result.stopReason.type).toBe("cancelled");
+    expect(session.running).toBe(false);
+  });
+
+  it("leaves no timer or abort listener behind", async () => {
+    const before = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const h = scriptHarness(loop(50), { tools: [echoTool] });
+    const events: ReinEvent[] = [];
+    const session = h.session();
+    const stream = session.stream("go");
+    for await (const e of stream) events.push(e);
+    await stream.result;
+    const after = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    expect(after).toBe(before);
+    expect(events.at(-1)?.type).toBe("run_ended");
+  });
+});
