@@ -49,3 +49,8 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   });
   return { promise, resolve };
 }
+
+/** The text of a tool_result block. */
+export function contentOf(block: unknown): string {
+  return (block as { content: string }).content;
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineTool, type ReinEvent } from "../../src/index.js";
 import { recordingSink } from "../../src/testing.js";
-import { callTurn, deferred, echoTool, scriptHarness } from "../helpers.js";
+import { callTurn, contentOf, deferred, echoTool, scriptHarness } from "../helpers.js";
 
 const loop = (n: number) => [{ ...callTurn("echo", { text: "again" }), repeat: n }, { say: "finished" }];
 
@@ -64,7 +64,7 @@ describe("limits", () => {
     expect(result.finalText).toBe("it timed out");
     const block = result.messages[2]?.content[0];
     expect(block).toMatchObject({ type: "tool_result", is_error: true });
-    expect(JSON.parse((block as { content: string }).content)).toEqual({
+    expect(JSON.parse(contentOf(block))).toEqual({
       error: { type: "timeout", message: 'Tool "hang" did not finish within 25 ms and was aborted.' },
     });
   });
@@ -108,7 +108,7 @@ describe("limits", () => {
     await started.promise;
     expect(toolSignal?.aborted).toBe(true);
     expect(result.stopReason).toEqual({ type: "timeout", scope: "session", limitMs: 40 });
-    const content = (result.messages.at(-1)?.content[0] as { content: string }).content;
+    const content = contentOf(result.messages.at(-1)?.content[0]);
     expect(JSON.parse(content).error.type).toBe("cancelled");
   });
 
@@ -154,8 +154,7 @@ describe("limits", () => {
     expect(result.stopReason).toEqual({ type: "cancelled", reason: "enough" });
     const results = result.messages.at(-1)?.content ?? [];
     expect(results).toHaveLength(2);
-    for (const r of results)
-      expect(JSON.parse((r as { content: string }).content).error.type).toBe("cancelled");
+    for (const r of results) expect(JSON.parse(contentOf(r)).error.type).toBe("cancelled");
   });
 
   it("an external AbortSignal cancels the run", async () => {

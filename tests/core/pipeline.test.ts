@@ -9,10 +9,10 @@ import {
   ToolRegistry,
 } from "../../src/index.js";
 import { recordingSink } from "../../src/testing.js";
-import { callTurn, echoTool, scriptHarness } from "../helpers.js";
+import { callTurn, contentOf, echoTool, scriptHarness } from "../helpers.js";
 
 function errorOf(content: unknown): { type: string; message: string } {
-  return JSON.parse((content as { content: string }).content).error;
+  return JSON.parse(contentOf(content)).error;
 }
 
 const risky = defineTool({
@@ -121,7 +121,7 @@ describe("tool-call pipeline: every failure is a result, the loop continues", ()
       sinks: [sink],
     });
     const r = await h.session().run("go");
-    const content = (r.messages[2]?.content[0] as { content: string }).content;
+    const content = contentOf(r.messages[2]?.content[0]);
     expect(content).toBe(`${"x".repeat(1000)}\n[output truncated by Rein at 1000 bytes]`);
     expect(sink.ofType("tool_call_finished")[0]?.data.truncated).toBe(true);
   });
@@ -173,7 +173,7 @@ describe("tool-call pipeline: every failure is a result, the loop continues", ()
     expect(errorOf(a)).toEqual({ type: "blocked", message: "Blocked by policy: destroys / (rule no-root)." });
     expect(errorOf(b).type).toBe("blocked");
     expect(errorOf(b).message).toContain('policy "test" failed: rules file corrupt');
-    expect((c as { content: string }).content).toBe("nuked tmp");
+    expect(contentOf(c)).toBe("nuked tmp");
     expect(sink.ofType("tool_call_started")).toHaveLength(1);
     expect(sink.ofType("tool_call_finished").map((e) => e.data.executed)).toEqual([false, false, true]);
   });
@@ -202,7 +202,7 @@ describe("tool-call pipeline: every failure is a result, the loop continues", ()
       type: "permission_denied",
       message: "Permission denied: not on a Friday",
     });
-    expect((r.messages[2]?.content[1] as { content: string }).content).toBe("low");
+    expect(contentOf(r.messages[2]?.content[1])).toBe("low");
     expect(r.finalText).toBe("the harness said no");
   });
 
@@ -243,7 +243,7 @@ describe("tool-call pipeline: every failure is a result, the loop continues", ()
       sinks: [sink],
     });
     const r = await h.session().run("go");
-    expect((r.messages[2]?.content[0] as { content: string }).content).toBe("nuked x");
+    expect(contentOf(r.messages[2]?.content[0])).toBe("nuked x");
     expect(sink.ofType("tool_call_decided")[0]?.data.approval).toEqual({
       outcome: "approved",
       by: "callback",
@@ -284,7 +284,7 @@ describe("tool-call pipeline: every failure is a result, the loop continues", ()
     expect(errorOf(c).message).toBe(
       "Permission denied: approval was required but no approval gate is configured",
     );
-    expect((d as { content: string }).content).toBe("fine");
+    expect(contentOf(d)).toBe("fine");
   });
 
   it("afterToolCall can redact what the model, events and audit see", async () => {
@@ -298,7 +298,7 @@ describe("tool-call pipeline: every failure is a result, the loop continues", ()
       },
     });
     const r = await h.session().run("go");
-    expect((r.messages[2]?.content[0] as { content: string }).content).toBe("key=[REDACTED]");
+    expect(contentOf(r.messages[2]?.content[0])).toBe("key=[REDACTED]");
     expect(sink.ofType("tool_call_finished")[0]?.data.content).toBe("key=[REDACTED]");
   });
 
@@ -354,7 +354,7 @@ describe("tool-call pipeline: every failure is a result, the loop continues", ()
     const r = await h.session().run("go");
     const [a, b, c] = r.messages[2]?.content ?? [];
     expect(errorOf(a)).toEqual({ type: "guard_denied", message: "looks like a loop" });
-    expect((b as { content: string }).content).toBe("raise");
+    expect(contentOf(b)).toBe("raise");
     expect(asked).toEqual(["pure; raised by test-guard: tainted context"]);
     expect(errorOf(c).type).toBe("guard_denied");
     expect(r.stopReason).toEqual({ type: "stalled", diagnostic: "echo, echo, echo" });
