@@ -14,7 +14,7 @@ describe("error codes", () => {
   });
 
   it("every tool error type the pipeline produces is documented", () => {
-    const missing = TOOL_ERROR_TYPES.filter((t) => !doc.includes(`| \`${t}\` |`));
+    const missing = TOOL_ERROR_TYPES.filter((t) => !new RegExp(`^\\|\\s*\`${t}\`\\s*\\|\\s*\\S`, "m").test(doc));
     expect(missing).toEqual([]);
   });
 
