@@ -62,6 +62,14 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
     }
     const result = await stream.result;
     await session.close();
+    // Events after the run (session_ended) come from the log: a reader after seq N sees what a live reader saw.
+    for (const event of harness.eventLog.read(
+      { tenantId: session.tenantId, sessionId: session.id },
+      result.lastSeq,
+    )) {
+      if (view) view.handle(event);
+      else process.stdout.write(`${JSON.stringify(event)}\n`);
+    }
     const file = harness.auditFile(session.id);
     let audit: { file: string; records: number; headHash: string } | undefined;
     if (file) {

@@ -14,7 +14,9 @@ describe("error codes", () => {
   });
 
   it("every tool error type the pipeline produces is documented", () => {
-    const missing = TOOL_ERROR_TYPES.filter((t) => !new RegExp(`^\\|\\s*\`${t}\`\\s*\\|\\s*\\S`, "m").test(doc));
+    const missing = TOOL_ERROR_TYPES.filter(
+      (t) => !new RegExp(`^\\|\\s*\`${t}\`\\s*\\|\\s*\\S`, "m").test(doc),
+    );
     expect(missing).toEqual([]);
   });
 

@@ -348,7 +348,12 @@ describe("tool-call pipeline: every failure is a result, the loop continues", ()
       {
         tools: [echoTool],
         guards: [guard],
-        approvals: { gate: callbackGate((req) => (asked.push(req.risk.reason), { approve: true })) },
+        approvals: {
+          gate: callbackGate((req) => {
+            asked.push(req.risk.reason);
+            return { approve: true };
+          }),
+        },
       },
     );
     const r = await h.session().run("go");

@@ -1,0 +1,48 @@
+import type { Sandbox } from "../../sandbox/sandbox.js";
+import type { Tool } from "../tool.js";
+import { deleteFileTool } from "./delete-file.js";
+import { listDirectoryTool } from "./list-directory.js";
+import { readFileTool } from "./read-file.js";
+import { runShellTool } from "./run-shell.js";
+import { Workspace } from "./workspace-path.js";
+import { writeFileTool } from "./write-file.js";
+
+export { type DeleteFileResult, type DeleteFileToolOptions, deleteFileTool } from "./delete-file.js";
+export {
+  type DirectoryEntry,
+  type ListDirectoryResult,
+  type ListDirectoryToolOptions,
+  listDirectoryTool,
+} from "./list-directory.js";
+export { type ReadFileResult, type ReadFileToolOptions, readFileTool } from "./read-file.js";
+export { type RunShellResult, type RunShellToolOptions, runShellTool } from "./run-shell.js";
+export { parseWorkspacePath, RESERVED_DIR, Workspace } from "./workspace-path.js";
+export { type WriteFileResult, type WriteFileToolOptions, writeFileTool } from "./write-file.js";
+
+export interface WorkspaceToolsOptions {
+  /** The directory the agent works in; must exist. */
+  readonly workspace: string;
+  /** Where `run_shell` runs commands; without one there is no `run_shell`. */
+  readonly sandbox?: Sandbox;
+  /** Most bytes one `read_file` call returns. */
+  readonly maxReadBytes?: number;
+}
+
+/**
+ * The built-in workspace tools: read_file, write_file, list_directory, delete_file, and run_shell when a
+ * sandbox is given. They share one `Workspace`, so every path is confined the same way.
+ *
+ * @example
+ * const tools = workspaceTools({ workspace: "/home/me/project", sandbox: new UnsafeLocalProcess({ workspace: "/home/me/project" }) });
+ */
+export function workspaceTools(options: WorkspaceToolsOptions): Tool[] {
+  const workspace = new Workspace(options.workspace);
+  const tools = [
+    readFileTool({ workspace, maxReadBytes: options.maxReadBytes }),
+    writeFileTool({ workspace }),
+    listDirectoryTool({ workspace }),
+    deleteFileTool({ workspace }),
+  ];
+  if (options.sandbox) tools.push(runShellTool({ sandbox: options.sandbox, workspace }));
+  return tools;
+}
