@@ -1,9 +1,11 @@
 import { defineConfig } from "vitest/config";
+import SummaryReporter from "./tests/summary-reporter.js";
 
 export default defineConfig({
   test: {
     include: ["tests/**/*.test.ts"],
     testTimeout: 30_000,
     pool: "forks",
+    reporters: ["default", new SummaryReporter()],
   },
 });

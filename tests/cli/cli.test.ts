@@ -56,7 +56,7 @@ describe("rein CLI", () => {
     expect(node, "a Node < 22 on PATH (these machines ship Node 20)").toBeDefined();
     const r = rein(["--version"], { node: node! });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/Node\.js >= 22 is required .* this is Node 20\./);
+    expect(r.stderr).toMatch(/Node\.js >= 22 is required .* this is Node (1\d|2[01])\./);
     expect(r.stderr).toContain("REIN_NODE_VERSION");
   });
 
