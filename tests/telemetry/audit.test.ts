@@ -129,6 +129,20 @@ describe("audit trail", () => {
     expect(() => new AuditTrail(file)).toThrow(expect.objectContaining({ code: "REIN_AUDIT_UNREADABLE" }));
   });
 
+  it("audit trails written by v1 still verify (golden fixture; a format change must add a fixture, not break this)", () => {
+    const fixture = join(import.meta.dirname, "../fixtures/audit/v1-demo.jsonl");
+    expect(verifyAuditFile(fixture)).toMatchObject({
+      ok: true,
+      records: 7,
+      headHash: "7a79ae12d0158cff0876360e76bf029146ba7c2cb3a58418745d18d646e34478",
+    });
+    const copy = join(tempDir(), "copy.jsonl");
+    writeFileSync(copy, readFileSync(fixture));
+    const trail = new AuditTrail(copy);
+    expect(trail.records).toBe(7);
+    expect(trail.headHash).toBe("7a79ae12d0158cff0876360e76bf029146ba7c2cb3a58418745d18d646e34478");
+  });
+
   it("an unreadable file is a clear error", () => {
     expect(() => verifyAuditFile("/nonexistent/audit.jsonl")).toThrow(
       /Cannot read the audit trail \/nonexistent\/audit.jsonl/,
