@@ -34,13 +34,15 @@ export class MemoryLedger implements Ledger {
   }
 
   reserve(scope: LedgerScope, entry: { key: string; model: string; estimateUsd: number }): void {
+    const key = `${scope.sessionId}\u0000${entry.key}`;
     for (const a of this.#accounts(scope)) {
-      a.open.set(entry.key, entry.estimateUsd);
-      a.reservedUsd += entry.estimateUsd;
+      a.reservedUsd += entry.estimateUsd - (a.open.get(key) ?? 0);
+      a.open.set(key, entry.estimateUsd);
     }
   }
 
-  settle(scope: LedgerScope, key: string, actual: { usage: Usage; costUsd: number }): void {
+  settle(scope: LedgerScope, reservation: string, actual: { usage: Usage; costUsd: number }): void {
+    const key = `${scope.sessionId}\u0000${reservation}`;
     for (const a of this.#accounts(scope)) {
       a.reservedUsd -= a.open.get(key) ?? 0;
       a.open.delete(key);
@@ -50,7 +52,8 @@ export class MemoryLedger implements Ledger {
     }
   }
 
-  release(scope: LedgerScope, key: string): void {
+  release(scope: LedgerScope, reservation: string): void {
+    const key = `${scope.sessionId}\u0000${reservation}`;
     for (const a of this.#accounts(scope)) {
       a.reservedUsd -= a.open.get(key) ?? 0;
       a.open.delete(key);

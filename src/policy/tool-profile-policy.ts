@@ -1,3 +1,4 @@
+import type { Tool } from "../tools/tool.js";
 import type { Policy, PolicyCall } from "./policy.js";
 import type { RiskAssessment } from "./risk.js";
 
@@ -7,14 +8,23 @@ import type { RiskAssessment } from "./risk.js";
  */
 export class ToolProfilePolicy implements Policy {
   readonly name = "tool-profile";
+  /** The assessment depends only on the tool, so each tool's is built once and shared (frozen). */
+  readonly #cache = new WeakMap<Tool, RiskAssessment>();
 
   classify({ tool }: PolicyCall): RiskAssessment {
-    if (tool.risk)
-      return { level: tool.risk.level, reason: tool.risk.reason, rule: `tool-profile:${tool.name}` };
-    return {
-      level: "HIGH",
-      reason: `tool "${tool.name}" declares no risk profile`,
-      rule: "default:undeclared-tool",
-    };
+    let assessment = this.#cache.get(tool);
+    if (!assessment) {
+      assessment = Object.freeze(
+        tool.risk
+          ? { level: tool.risk.level, reason: tool.risk.reason, rule: `tool-profile:${tool.name}` }
+          : {
+              level: "HIGH",
+              reason: `tool "${tool.name}" declares no risk profile`,
+              rule: "default:undeclared-tool",
+            },
+      );
+      this.#cache.set(tool, assessment);
+    }
+    return assessment;
   }
 }
