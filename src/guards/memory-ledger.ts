@@ -18,7 +18,11 @@ export class MemoryLedger implements Ledger {
   readonly #sessions = new Map<string, Account>();
   readonly #tenants = new Map<string, Account>();
 
+  #last: { tenantId: string; sessionId: string; accounts: [Account, Account] } | undefined;
+
   #accounts(scope: LedgerScope): [Account, Account] {
+    const last = this.#last;
+    if (last && last.sessionId === scope.sessionId && last.tenantId === scope.tenantId) return last.accounts;
     const key = `${scope.tenantId}\u0000${scope.sessionId}`;
     let s = this.#sessions.get(key);
     if (!s) {
@@ -30,7 +34,9 @@ export class MemoryLedger implements Ledger {
       t = account();
       this.#tenants.set(scope.tenantId, t);
     }
-    return [s, t];
+    const accounts: [Account, Account] = [s, t];
+    this.#last = { tenantId: scope.tenantId, sessionId: scope.sessionId, accounts };
+    return accounts;
   }
 
   reserve(scope: LedgerScope, entry: { key: string; model: string; estimateUsd: number }): void {

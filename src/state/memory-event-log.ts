@@ -9,14 +9,19 @@ interface Stream {
 /** The in-process event log: an array per session, O(1) append, binary-searched reads. */
 export class MemoryEventLog implements EventLog {
   readonly #streams = new Map<string, Stream>();
+  /** The stream last appended to: a session appends many events in a row, so skip the key lookup. */
+  #last: { tenantId: string; sessionId: string; stream: Stream } | undefined;
 
   #stream(scope: LogScope): Stream {
+    const last = this.#last;
+    if (last && last.sessionId === scope.sessionId && last.tenantId === scope.tenantId) return last.stream;
     const key = `${scope.tenantId}\u0000${scope.sessionId}`;
     let s = this.#streams.get(key);
     if (!s) {
       s = { events: [], listeners: new Set() };
       this.#streams.set(key, s);
     }
+    this.#last = { tenantId: scope.tenantId, sessionId: scope.sessionId, stream: s };
     return s;
   }
 

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { ApprovalDecision } from "../approvals/approval-gate.js";
 import type { RiskAssessment } from "../policy/risk.js";
 
@@ -40,5 +40,5 @@ export interface AuditRecord {
 
 /** The hash of a record: sha256 over its JSON without the `hash` field (which includes `prevHash`, chaining it). */
 export function hashRecord(body: string): string {
-  return createHash("sha256").update(body).digest("hex");
+  return hash("sha256", body, "hex");
 }

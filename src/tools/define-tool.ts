@@ -3,6 +3,9 @@ import { ToolDefinitionError } from "../core/errors.js";
 import type { RiskProfile } from "../policy/risk.js";
 import type { ParseResult, Tool, ToolContext } from "./tool.js";
 
+/** JSON Schema per zod schema: tools rebuilt from the same schema (e.g. per harness) convert it once. */
+const schemaCache = new WeakMap<z.ZodType, Readonly<Record<string, unknown>>>();
+
 const TOOL_NAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
 
 export interface ToolDefinition<S extends z.ZodType> {
@@ -72,17 +75,8 @@ export function defineTool<S extends z.ZodType>(definition: ToolDefinition<S>): 
       },
     );
   }
-  let inputSchema: Record<string, unknown>;
-  try {
-    inputSchema = z.toJSONSchema(input, { io: "input", unrepresentable: "throw" }) as Record<string, unknown>;
-  } catch (err) {
-    throw new ToolDefinitionError(
-      "REIN_TOOL_DEFINITION_INVALID",
-      `Tool "${name}": its input schema cannot be expressed as JSON Schema for the model (${(err as Error).message}).`,
-      { name },
-    );
-  }
-  delete inputSchema.$schema;
+  const inputSchema = schemaCache.get(input) ?? jsonSchemaOf(name, input);
+  schemaCache.set(input, inputSchema);
   if (inputSchema.type !== "object") {
     throw new ToolDefinitionError(
       "REIN_TOOL_DEFINITION_INVALID",
@@ -93,7 +87,7 @@ export function defineTool<S extends z.ZodType>(definition: ToolDefinition<S>): 
   return {
     name,
     description,
-    inputSchema: Object.freeze(inputSchema),
+    inputSchema,
     risk: definition.risk,
     idempotent: definition.idempotent ?? false,
     readOnly: definition.readOnly ?? false,
@@ -109,4 +103,19 @@ export function defineTool<S extends z.ZodType>(definition: ToolDefinition<S>): 
     },
     execute: (value, context) => Promise.resolve(execute(value as z.output<S>, context)),
   };
+}
+
+function jsonSchemaOf(name: string, input: z.ZodType): Readonly<Record<string, unknown>> {
+  let schema: Record<string, unknown>;
+  try {
+    schema = z.toJSONSchema(input, { io: "input", unrepresentable: "throw" }) as Record<string, unknown>;
+  } catch (err) {
+    throw new ToolDefinitionError(
+      "REIN_TOOL_DEFINITION_INVALID",
+      `Tool "${name}": its input schema cannot be expressed as JSON Schema for the model (${(err as Error).message}).`,
+      { name },
+    );
+  }
+  delete schema.$schema;
+  return Object.freeze(schema);
 }
