@@ -4,7 +4,7 @@ import type { RiskAssessment } from "../../policy/risk.js";
 import { scopedSignal } from "../abort.js";
 import { errorMessage } from "../errors.js";
 import type { StageRecord } from "../events.js";
-import type { RunContext } from "../run-context.js";
+import type { ApprovalSlot, RunContext } from "../run-context.js";
 
 const NOT_REQUIRED: StageRecord = Object.freeze({
   stage: "approve",
@@ -38,34 +38,53 @@ function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(",")}}`;
 }
 
-/** Stage 4: ask the approval gate when the level (or a hook) requires it. A gate that throws or times out denies. */
-export async function approveCall(
+const PASS_NOT_REQUIRED: ApproveResult = Object.freeze({
+  allowed: true,
+  decision: null,
+  reason: "",
+  record: NOT_REQUIRED,
+});
+const PASS_UNFILLED: ApproveResult = Object.freeze({
+  allowed: true,
+  decision: null,
+  reason: "",
+  record: UNFILLED,
+});
+const NO_GATE_REASON = "approval was required but no approval gate is configured";
+const DENY_NO_GATE: ApproveResult = Object.freeze({
+  allowed: false,
+  decision: null,
+  reason: NO_GATE_REASON,
+  record: Object.freeze({
+    stage: "approve",
+    outcome: "deny",
+    by: "approvals",
+    note: NO_GATE_REASON,
+  } as const),
+});
+
+/**
+ * Stage 4: ask the approval gate when the level (or a hook) requires it. A gate that throws or times
+ * out denies. Synchronous when no gate has to be asked.
+ */
+export function approveCall(
   ctx: RunContext,
   call: { callId: string; tool: string; input: unknown },
   risk: RiskAssessment,
   forced: boolean,
-): Promise<ApproveResult> {
+): ApproveResult | Promise<ApproveResult> {
   const slot = ctx.deps.approvals;
-  const required = forced || slot?.requireFor.has(risk.level) === true;
-  if (!slot) {
-    if (forced) {
-      const reason = "approval was required but no approval gate is configured";
-      return {
-        allowed: false,
-        decision: null,
-        reason,
-        record: { stage: "approve", outcome: "deny", by: "approvals", note: reason },
-      };
-    }
-    return {
-      allowed: true,
-      decision: null,
-      reason: "",
-      record: risk.level === "HIGH" ? UNFILLED : NOT_REQUIRED,
-    };
-  }
-  if (!required) return { allowed: true, decision: null, reason: "", record: NOT_REQUIRED };
+  if (!slot) return forced ? DENY_NO_GATE : risk.level === "HIGH" ? PASS_UNFILLED : PASS_NOT_REQUIRED;
+  if (!forced && !slot.requireFor.has(risk.level)) return PASS_NOT_REQUIRED;
+  return askGate(ctx, slot, call, risk);
+}
 
+async function askGate(
+  ctx: RunContext,
+  slot: ApprovalSlot,
+  call: { callId: string; tool: string; input: unknown },
+  risk: RiskAssessment,
+): Promise<ApproveResult> {
   const request: ApprovalRequest = {
     id: ctx.deps.newId("apr"),
     tenantId: ctx.deps.tenantId,

@@ -19,8 +19,21 @@ export type GuardResult =
   | { readonly ok: true; readonly risk: RiskAssessment; readonly records: readonly StageRecord[] }
   | { readonly ok: false; readonly reason: string; readonly records: readonly StageRecord[] };
 
+const UNFILLED_RECORDS: readonly StageRecord[] = Object.freeze([UNFILLED]);
+
 /** Stage 3: runtime guards may deny the call, raise its level, or stop the run after this step. */
-export async function guardCall(
+export function guardCall(
+  ctx: RunContext,
+  tool: Tool,
+  callId: string,
+  input: unknown,
+  risk: RiskAssessment,
+): GuardResult | Promise<GuardResult> {
+  if (ctx.deps.guards.length === 0) return { ok: true, risk, records: UNFILLED_RECORDS };
+  return runGuards(ctx, tool, callId, input, risk);
+}
+
+async function runGuards(
   ctx: RunContext,
   tool: Tool,
   callId: string,
@@ -28,7 +41,6 @@ export async function guardCall(
   risk: RiskAssessment,
 ): Promise<GuardResult> {
   const guards = ctx.deps.guards;
-  if (guards.length === 0) return { ok: true, risk, records: [UNFILLED] };
   const gctx: GuardContext = {
     tenantId: ctx.deps.tenantId,
     sessionId: ctx.deps.sessionId,

@@ -15,9 +15,17 @@ export type HookResult =
   | { readonly ok: false; readonly reason: string; readonly record: StageRecord };
 
 /** The user's `beforeToolCall` hook: it can deny or require approval, never loosen. A throwing hook denies. */
-export async function runBeforeToolCallHook(ctx: RunContext, call: HookToolCall): Promise<HookResult> {
+const NO_HOOK: HookResult = Object.freeze({ ok: true, requireApproval: false, record: NONE });
+
+export function runBeforeToolCallHook(ctx: RunContext, call: HookToolCall): HookResult | Promise<HookResult> {
   const hook = ctx.deps.hooks.beforeToolCall;
-  if (!hook) return { ok: true, requireApproval: false, record: NONE };
+  return hook ? runHook(hook, call) : NO_HOOK;
+}
+
+async function runHook(
+  hook: NonNullable<RunContext["deps"]["hooks"]["beforeToolCall"]>,
+  call: HookToolCall,
+): Promise<HookResult> {
   let answer: BeforeToolCallAnswer;
   try {
     answer = await hook(call);

@@ -11,18 +11,30 @@ const UNFILLED: StageRecord = Object.freeze({
   note: "no result processors configured (redaction, injection scanning and spotlighting plug in here)",
 });
 
+const UNFILLED_RECORDS: readonly StageRecord[] = Object.freeze([UNFILLED]);
+
+export interface Processed {
+  readonly outcome: ToolOutcome;
+  readonly records: readonly StageRecord[];
+}
+
 /**
  * Stage 6: result processors (redaction, injection defence) then the user's `afterToolCall` hook.
  * A processor or hook that throws replaces the result with an error: content that could not be
  * cleaned never reaches the model (fail closed).
  */
-export async function postProcess(
+export function postProcess(
   ctx: RunContext,
   call: HookToolCall,
   outcome: ToolOutcome,
-): Promise<{ outcome: ToolOutcome; records: readonly StageRecord[] }> {
+): Processed | Promise<Processed> {
+  const { resultProcessors, hooks } = ctx.deps;
+  if (resultProcessors.length === 0 && !hooks.afterToolCall) return { outcome, records: UNFILLED_RECORDS };
+  return runProcessors(ctx, call, outcome);
+}
+
+async function runProcessors(ctx: RunContext, call: HookToolCall, outcome: ToolOutcome): Promise<Processed> {
   const { resultProcessors, hooks, tenantId, sessionId } = ctx.deps;
-  if (resultProcessors.length === 0 && !hooks.afterToolCall) return { outcome, records: [UNFILLED] };
   const records: StageRecord[] = [];
   let current = outcome;
   for (const processor of resultProcessors) {

@@ -69,13 +69,15 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
   if (!validated.ok) return deny(validated.outcome);
   const { tool, input } = validated;
 
-  const classified = await classifyCall(ctx, tool, input);
+  const c = classifyCall(ctx, tool, input);
+  const classified = c instanceof Promise ? await c : c;
   stages.push(classified.record);
   risk = classified.risk;
   if (risk.level === "BLOCK")
     return deny(errorOutcome("blocked", `Blocked by policy: ${risk.reason} (rule ${risk.rule}).`));
 
-  const guarded = await guardCall(ctx, tool, call.id, input, risk);
+  const g = guardCall(ctx, tool, call.id, input, risk);
+  const guarded = g instanceof Promise ? await g : g;
   stages.push(...guarded.records);
   if (!guarded.ok) return deny(errorOutcome("guard_denied", guarded.reason));
   risk = guarded.risk;
@@ -89,7 +91,8 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
     input,
     risk,
   };
-  const hooked = await runBeforeToolCallHook(ctx, hookCall);
+  const h = runBeforeToolCallHook(ctx, hookCall);
+  const hooked = h instanceof Promise ? await h : h;
   stages.push(hooked.record);
   if (!hooked.ok) return deny(errorOutcome("permission_denied", hooked.reason));
 
@@ -129,10 +132,11 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
     const started = performance.now();
     const raw = await executeCall(ctx, decided.tool, decided.hookCall.input, call.id, idempotencyKey);
     durationMs = performance.now() - started;
-    const processed = await postProcess(ctx, decided.hookCall, raw);
+    const p = postProcess(ctx, decided.hookCall, raw);
+    const processed = p instanceof Promise ? await p : p;
     outcome = processed.outcome;
     stages = processed.records;
-    await afterToolCallGuards(ctx, decided, outcome);
+    if (ctx.deps.guards.length > 0) await afterToolCallGuards(ctx, decided, outcome);
   } else {
     outcome = decided.outcome;
   }
