@@ -51,6 +51,16 @@ describe("rein CLI", () => {
     expect(r.stdout.trim()).toBe(version);
   });
 
+  it("node_modules/.bin/rein runs on the project's Node 24 when npm's PATH is in force", () => {
+    const bin = join(ROOT, "node_modules/.bin");
+    const r = spawnSync(join(bin, "rein"), ["--version"], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH}` },
+    });
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
   it("started with Node 20, exits 1 naming the Node version it needs", () => {
     const node = oldNode();
     expect(node, "a Node < 22 on PATH (these machines ship Node 20)").toBeDefined();
