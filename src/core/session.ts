@@ -27,6 +27,8 @@ export class Session {
   #seq: number;
   #runs = 0;
   #active: { controller: AbortController; channel: EventChannel<ReinEvent> | undefined } | undefined;
+  /** Settles when the run in progress has ended (its `run_ended` is appended). */
+  #settled: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(deps: SessionDeps) {
@@ -70,8 +72,11 @@ export class Session {
   /** Ends the session: emits `session_ended` and closes the event sinks. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.#active) this.cancel("the session was closed");
     this.#closed = true;
+    if (this.#active) {
+      this.cancel("the session was closed");
+      await this.#settled;
+    }
     const totals = this.#deps.ledger.totals({ tenantId: this.tenantId, sessionId: this.id });
     this.#emit("", "session_ended", { runs: this.#runs, usage: totals.usage, costUsd: totals.costUsd });
     await this.#deps.eventLog.flush();
@@ -99,6 +104,10 @@ export class Session {
     const deps = this.#deps;
     const controller = new AbortController();
     this.#active = { controller, channel };
+    let settle = () => {};
+    this.#settled = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
     const runId = deps.newId("run");
     const limitMs = deps.limits.sessionTimeoutMs;
     const timer = setTimeout(
@@ -137,6 +146,7 @@ export class Session {
       clearTimeout(timer);
       external?.removeEventListener("abort", onExternal);
       this.#active = undefined;
+      settle();
     }
   }
 

@@ -134,6 +134,17 @@ describe("session run", () => {
     await expect(session.run("three")).rejects.toMatchObject({ code: "REIN_SESSION_CLOSED" });
   });
 
+  it("close() during a run cancels it and ends the log with run_ended, then session_ended", async () => {
+    const log = new MemoryEventLog();
+    const h = scriptHarness([{ delay_ms: 60_000, say: "never" }], { eventLog: log });
+    const session = h.session();
+    const running = session.run("go");
+    await session.close();
+    expect((await running).stopReason).toEqual({ type: "cancelled", reason: "the session was closed" });
+    const types = log.read({ tenantId: "local", sessionId: session.id }, 0).map((e) => e.type);
+    expect(types.slice(-2)).toEqual(["run_ended", "session_ended"]);
+  });
+
   it("rejects an empty task with a clear error", async () => {
     const h = scriptHarness([{ say: "x" }]);
     await expect(h.session().run("  ")).rejects.toMatchObject({ code: "REIN_INPUT_INVALID" });
