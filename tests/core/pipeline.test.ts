@@ -126,6 +126,27 @@ describe("tool-call pipeline: every failure is a result, the loop continues", ()
     expect(sink.ofType("tool_call_finished")[0]?.data.truncated).toBe(true);
   });
 
+  it("caps a huge error message too", async () => {
+    const loud = defineTool({
+      name: "loud",
+      description: "throws a novel",
+      input: z.object({}),
+      risk: { level: "LOW", reason: "t" },
+      execute: () => {
+        throw new Error("e".repeat(50_000));
+      },
+    });
+    const h = scriptHarness([callTurn("loud"), { say: "ok" }], {
+      tools: [loud],
+      limits: { maxToolOutputBytes: 500 },
+    });
+    const r = await h.session().run("go");
+    const err = errorOf(r.messages[2]?.content[0]);
+    expect(err.type).toBe("tool_error");
+    expect(err.message.length).toBeLessThan(600);
+    expect(err.message.endsWith("… [truncated by Rein]")).toBe(true);
+  });
+
   it("a BLOCK tool cannot be registered", () => {
     const blocked = defineTool({
       name: "format_disk",

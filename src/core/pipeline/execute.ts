@@ -44,9 +44,15 @@ export async function executeCall(
       const why = isAbortCause(cause) ? (cause.kind === "cancelled" ? cause.reason : cause.kind) : "aborted";
       return errorOutcome("cancelled", `Tool "${tool.name}" was stopped because the run ended (${why}).`);
     }
-    if (err instanceof ToolFailure) return errorOutcome(err.type, err.message, err.details);
-    return errorOutcome("tool_error", `Tool "${tool.name}" failed: ${errorMessage(err)}`);
+    const cap = ctx.deps.limits.maxToolOutputBytes;
+    if (err instanceof ToolFailure) return errorOutcome(err.type, capText(err.message, cap), err.details);
+    return errorOutcome("tool_error", capText(`Tool "${tool.name}" failed: ${errorMessage(err)}`, cap));
   } finally {
     scope.dispose();
   }
+}
+
+/** Error messages are capped like outputs: a tool cannot flood the context by throwing. */
+function capText(text: string, maxChars: number): string {
+  return text.length > maxChars ? `${text.slice(0, maxChars)}… [truncated by Rein]` : text;
 }
