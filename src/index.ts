@@ -66,6 +66,7 @@ export type { ExecOptions, ExecResult, Sandbox, SandboxCapabilities } from "./sa
 export { UnsafeLocalProcess } from "./sandbox/unsafe-local-process.js";
 export type { ResultContext, ResultProcessor } from "./security/result-processor.js";
 export type { EventLog, LogScope } from "./state/event-log.js";
+export { historyFromEvents } from "./state/history-from-events.js";
 export { MemoryEventLog } from "./state/memory-event-log.js";
 export { AUDIT_VERSION, type AuditRecord, GENESIS_HASH } from "./telemetry/audit-record.js";
 export { AuditTrail } from "./telemetry/audit-trail.js";

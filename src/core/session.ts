@@ -122,7 +122,8 @@ export class Session {
     if (external?.aborted) onExternal();
     else external?.addEventListener("abort", onExternal, { once: true });
 
-    if (this.#runs++ === 0) {
+    this.#runs++;
+    if (this.#seq === 0) {
       this.#emit(runId, "session_started", {
         model: deps.model.id,
         tools: deps.tools.names(),
