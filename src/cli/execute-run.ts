@@ -54,11 +54,21 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
     session.cancel("interrupted (SIGINT)");
   };
   process.on("SIGINT", onSigint);
+  // A closed stdout (e.g. `rein run --json | head`) cancels the run quietly instead of crashing it.
+  let stdoutClosed = false;
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE" && err.code !== "ERR_STREAM_DESTROYED") throw err;
+    stdoutClosed = true;
+    session.cancel("stdout was closed");
+  });
+  const emitJson = (event: unknown) => {
+    if (!stdoutClosed) process.stdout.write(`${JSON.stringify(event)}\n`);
+  };
   try {
     const stream = session.stream(options.task);
     for await (const event of stream) {
       if (view) view.handle(event);
-      else process.stdout.write(`${JSON.stringify(event)}\n`);
+      else emitJson(event);
     }
     const result = await stream.result;
     await session.close();
@@ -68,7 +78,7 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
       result.lastSeq,
     )) {
       if (view) view.handle(event);
-      else process.stdout.write(`${JSON.stringify(event)}\n`);
+      else emitJson(event);
     }
     const file = harness.auditFile(session.id);
     let audit: { file: string; records: number; headHash: string } | undefined;

@@ -204,6 +204,30 @@ describe("rein CLI", () => {
     expect(rein(["audit", "verify", "/nonexistent.jsonl"]).stderr).toContain("REIN_AUDIT_UNREADABLE");
   });
 
+  it("a closed stdout (rein run --json | head) cancels the run quietly, without a stack trace", async () => {
+    for (const mode of [["--json"], []]) {
+      const file = script([
+        { tool_calls: [{ tool: "list_directory", input: {} }], repeat: 3000 },
+        { say: "done" },
+      ]);
+      const child = spawn(
+        process.execPath,
+        [BIN, "run", "x", "--model", `scripted:${file}`, "--max-turns", "5000", "--no-audit", ...mode],
+        { cwd: tempDir(), stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let err = "";
+      child.stderr.setEncoding("utf8");
+      child.stderr.on("data", (c: string) => {
+        err += c;
+      });
+      child.stdout.once("data", () => child.stdout.destroy());
+      const code = await new Promise<number | null>((r) => child.on("close", r));
+      expect(err).not.toContain("EPIPE");
+      expect(err).not.toMatch(/\n\s+at /);
+      expect(code).toBe(130);
+    }
+  });
+
   it("SIGINT cancels the run: exit 130, stop reason cancelled", async () => {
     const file = script([{ delay_ms: 60_000, say: "late" }]);
     const child = spawn(
