@@ -60,6 +60,12 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   let response: ModelResponse;
   try {
     if (deps.hooks.beforeModelCall) await deps.hooks.beforeModelCall({ turn, messages: deps.history });
+  } catch (err) {
+    timeout.dispose();
+    ledger.release(scope, key);
+    return { ok: false, stop: hookStop("beforeModelCall", err) };
+  }
+  try {
     response = await model.generate({
       system: deps.system,
       messages: deps.history,
@@ -104,17 +110,16 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
     try {
       await deps.hooks.afterModelCall({ turn, message });
     } catch (err) {
-      return {
-        ok: false,
-        stop: {
-          type: "error",
-          code: "REIN_HOOK_FAILED",
-          message: `afterModelCall hook threw: ${errorMessage(err)}`,
-        },
-      };
+      // The message is already in the history: stop after this step, so its tool calls still get
+      // (cancelled) results and the history stays valid.
+      ctx.pendingStop ??= hookStop("afterModelCall", err);
     }
   }
   return { ok: true, message, response };
+}
+
+function hookStop(hook: string, err: unknown): StopReason {
+  return { type: "error", code: "REIN_HOOK_FAILED", message: `${hook} hook threw: ${errorMessage(err)}` };
 }
 
 /** Checks the shape of one response (O(its own content), never the history). */

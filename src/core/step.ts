@@ -27,7 +27,7 @@ export async function step(ctx: RunContext): Promise<StepOutcome> {
 
   const calls: ToolUseBlock[] = [];
   for (const block of called.message.content) if (block.type === "tool_use") calls.push(block);
-  if (calls.length === 0) return { type: "stop", reason: { type: "completed" } };
+  if (calls.length === 0) return { type: "stop", reason: ctx.pendingStop ?? { type: "completed" } };
 
   // Every tool_use gets its tool_result, even when the run is stopping: the history stays valid for the next run.
   const results = await runToolCalls(ctx, calls);

@@ -387,6 +387,29 @@ describe("tool-call pipeline: every failure is a result, the loop continues", ()
     expect(r.status).toBe("incomplete");
   });
 
+  it("a throwing model hook ends the run with REIN_HOOK_FAILED (fail closed)", async () => {
+    for (const hooks of [
+      {
+        beforeModelCall: () => {
+          throw new Error("no budget service");
+        },
+      },
+      {
+        afterModelCall: () => {
+          throw new Error("logger down");
+        },
+      },
+    ]) {
+      const h = scriptHarness([callTurn("echo", { text: "x" }), { say: "ok" }], { tools: [echoTool], hooks });
+      const r = await h.session().run("go");
+      expect(r.stopReason).toMatchObject({ type: "error", code: "REIN_HOOK_FAILED" });
+      const calls = r.messages.flatMap((m) => m.content.filter((b) => b.type === "tool_use"));
+      const results = r.messages.flatMap((m) => m.content.filter((b) => b.type === "tool_result"));
+      expect(results.length).toBe(calls.length);
+      for (const result of results) expect(errorOf(result).type).toBe("cancelled");
+    }
+  });
+
   it("a failing model call ends the run with an error stop reason, never a throw", async () => {
     const h = scriptHarness([{ fail: "overloaded" }]);
     const r = await h.session().run("go");
