@@ -55,6 +55,12 @@ function program(): Command {
       "enable run_shell WITHOUT isolation (until sandboxes land); only for throwaway workspaces",
     )
     .action(async (task: string, o) => {
+      const keys = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"].filter((k) => process.env[k]);
+      if (o.model === "scripted:demo" && keys.length > 0 && !o.json) {
+        process.stderr.write(
+          `rein: ${keys.join(" and ")} ${keys.length > 1 ? "are" : "is"} set, but provider models are not in this version yet; using the scripted demo model.\n`,
+        );
+      }
       process.exitCode = await executeRun({
         task,
         model: o.model,

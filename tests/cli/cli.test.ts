@@ -8,11 +8,14 @@ import { tempDir } from "../helpers.js";
 const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = join(ROOT, "bin/rein.js");
 
-function rein(args: string[], options: { cwd?: string; node?: string; nodeArgs?: string[] } = {}) {
+function rein(
+  args: string[],
+  options: { cwd?: string; node?: string; nodeArgs?: string[]; env?: Record<string, string> } = {},
+) {
   const r = spawnSync(options.node ?? process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], {
     cwd: options.cwd ?? tempDir(),
     encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
+    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", ...options.env },
     timeout: 60_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -132,6 +135,14 @@ describe("rein CLI", () => {
     expect(r.code).toBe(3);
     const end = events(r.stdout).find((e) => e.type === "run_ended");
     expect(end?.type === "run_ended" && end.data.stopReason).toEqual({ type: "max_turns", limit: 2 });
+  });
+
+  it("rein run says so when an API key is set but the default scripted model is used", () => {
+    const r = rein(["run", "hi", "--workspace", tempDir(), "--no-audit"], {
+      env: { OPENAI_API_KEY: "sk-test" },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("OPENAI_API_KEY is set, but provider models are not in this version yet");
   });
 
   it("rein run stops at --timeout", () => {
