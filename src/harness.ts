@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { realpathSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
 import type { ApprovalGate } from "./approvals/approval-gate.js";
@@ -133,14 +132,6 @@ export interface Harness {
   auditFile(sessionId: string): string | undefined;
 }
 
-function realpathOrSelf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
-}
-
 function configError(error: z.ZodError): ConfigError {
   const lines = error.issues.map((i) => `config.${i.path.map(String).join(".") || "(root)"}: ${i.message}`);
   return new ConfigError(`createHarness: invalid configuration:\n  ${lines.join("\n  ")}`, {
@@ -174,14 +165,6 @@ export function createHarness(config: HarnessConfig): Harness {
         'builtinTools lists "run_shell" but no sandbox is configured: pass config.sandbox.',
         {
           field: "builtinTools",
-        },
-      );
-    }
-    if (c.sandbox && realpathOrSelf(c.sandbox.workspace) !== realpathOrSelf(workspace)) {
-      throw new ConfigError(
-        `config.sandbox serves ${c.sandbox.workspace} but config.workspace is ${workspace}.`,
-        {
-          field: "sandbox",
         },
       );
     }

@@ -8,34 +8,9 @@
  * "done" with no tool call. The model counts steps in a closure and never reads the prompt, so
  * any per-call growth in cost belongs to the SDK's own loop.
  */
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { installedVersion } from "../lib/installed-version.ts";
 
 const PACKAGE = "ai";
-
-/** Reads the installed package's own package.json so the label states the real version. */
-function installedVersion(pkg: string): string | undefined {
-  try {
-    let dir = dirname(fileURLToPath(import.meta.resolve(pkg)));
-    for (;;) {
-      try {
-        const json = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
-          name?: string;
-          version?: string;
-        };
-        if (json.name === pkg) return json.version;
-      } catch {
-        // no package.json here; keep walking up
-      }
-      const parent = dirname(dir);
-      if (parent === dir) return undefined;
-      dir = parent;
-    }
-  } catch {
-    return undefined;
-  }
-}
 
 const version = installedVersion(PACKAGE);
 

@@ -7,35 +7,11 @@
  * "done" with no tool call. The model counts turns in a closure and never reads the request, so
  * any per-call growth in cost belongs to the SDK's own loop.
  */
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+
 import type { Model, ModelRequest, ModelResponse, StreamEvent } from "@openai/agents";
+import { installedVersion } from "../lib/installed-version.ts";
 
 const PACKAGE = "@openai/agents";
-
-/** Reads the installed package's own package.json so the label states the real version. */
-function installedVersion(pkg: string): string | undefined {
-  try {
-    let dir = dirname(fileURLToPath(import.meta.resolve(pkg)));
-    for (;;) {
-      try {
-        const json = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
-          name?: string;
-          version?: string;
-        };
-        if (json.name === pkg) return json.version;
-      } catch {
-        // no package.json here; keep walking up
-      }
-      const parent = dirname(dir);
-      if (parent === dir) return undefined;
-      dir = parent;
-    }
-  } catch {
-    return undefined;
-  }
-}
 
 const version = installedVersion(PACKAGE);
 

@@ -1,4 +1,5 @@
 import { ReinError } from "../core/errors.js";
+import type { ReinEvent } from "../core/events.js";
 import type { SessionResult } from "../core/run-loop.js";
 import { createHarness, type HarnessConfig } from "../harness.js";
 import { UnsafeLocalProcess } from "../sandbox/unsafe-local-process.js";
@@ -61,25 +62,18 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
     stdoutClosed = true;
     session.cancel("stdout was closed");
   });
-  const emitJson = (event: unknown) => {
-    if (!stdoutClosed) process.stdout.write(`${JSON.stringify(event)}\n`);
+  const render = (event: ReinEvent) => {
+    if (view) view.handle(event);
+    else if (!stdoutClosed) process.stdout.write(`${JSON.stringify(event)}\n`);
   };
   try {
     const stream = session.stream(options.task);
-    for await (const event of stream) {
-      if (view) view.handle(event);
-      else emitJson(event);
-    }
+    for await (const event of stream) render(event);
     const result = await stream.result;
     await session.close();
     // Events after the run (session_ended) come from the log: a reader after seq N sees what a live reader saw.
-    for (const event of harness.eventLog.read(
-      { tenantId: session.tenantId, sessionId: session.id },
-      result.lastSeq,
-    )) {
-      if (view) view.handle(event);
-      else emitJson(event);
-    }
+    const scope = { tenantId: session.tenantId, sessionId: session.id };
+    for (const event of harness.eventLog.read(scope, result.lastSeq)) render(event);
     const file = harness.auditFile(session.id);
     let audit: { file: string; records: number; headHash: string } | undefined;
     if (file) {

@@ -39,6 +39,8 @@ export interface EventDataMap {
     readonly stopReason: ModelStopReason;
     readonly usage: Usage;
     readonly costUsd: number;
+    /** The session's settled spend after this call, as the ledger has it. */
+    readonly sessionCostUsd: number;
     readonly durationMs: number;
     /** The assistant message as appended to the history (a reference, not a copy). */
     readonly message: AssistantMessage;

@@ -2,7 +2,6 @@ import type { ModelResponse } from "../models/model.js";
 import { isAbortCause, scopedSignal } from "./abort.js";
 import { errorMessage, ReinError } from "./errors.js";
 import type { AssistantMessage } from "./messages.js";
-import { addUsage } from "./messages.js";
 import type { RunContext } from "./run-context.js";
 import type { StopReason } from "./stop-reason.js";
 
@@ -40,6 +39,13 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   const scope = { tenantId: deps.tenantId, sessionId: deps.sessionId };
   const key = `${ctx.runId}:${turn}`;
   ctx.emit("model_call_started", { turn, model: model.id });
+  if (deps.hooks.beforeModelCall) {
+    try {
+      await deps.hooks.beforeModelCall({ turn, messages: deps.history });
+    } catch (err) {
+      return { ok: false, stop: hookStop("beforeModelCall", err) };
+    }
+  }
 
   try {
     ledger.reserve(scope, {
@@ -58,13 +64,6 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   }));
   const started = performance.now();
   let response: ModelResponse;
-  try {
-    if (deps.hooks.beforeModelCall) await deps.hooks.beforeModelCall({ turn, messages: deps.history });
-  } catch (err) {
-    timeout.dispose();
-    ledger.release(scope, key);
-    return { ok: false, stop: hookStop("beforeModelCall", err) };
-  }
   try {
     response = await model.generate({
       system: deps.system,
@@ -92,8 +91,6 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
     return { ok: false, stop: errorStop(err, "REIN_PRICE_UNKNOWN") };
   }
   ledger.settle(scope, key, { usage: response.usage, costUsd });
-  addUsage(ctx.usage, response.usage);
-  ctx.costUsd += costUsd;
 
   const message: AssistantMessage = { role: "assistant", content: response.content };
   deps.history.push(message);
@@ -103,6 +100,7 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
     stopReason: response.stopReason,
     usage: response.usage,
     costUsd,
+    sessionCostUsd: ledger.totals(scope).costUsd,
     durationMs: performance.now() - started,
     message,
   });

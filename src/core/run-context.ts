@@ -10,7 +10,7 @@ import type { EventLog } from "../state/event-log.js";
 import type { ToolRouter } from "../tools/tool.js";
 import type { EventDataMap, EventSink, EventType } from "./events.js";
 import type { Hooks } from "./hooks.js";
-import type { Message, Usage } from "./messages.js";
+import type { Message } from "./messages.js";
 import type { StopReason } from "./stop-reason.js";
 
 export interface Limits {
@@ -67,8 +67,6 @@ export interface RunContext {
   readonly emit: <T extends EventType>(type: T, data: EventDataMap[T]) => void;
   turn: number;
   toolCalls: number;
-  readonly usage: Usage;
-  costUsd: number;
   /** Set by a stage that must end the run after the current step (e.g. a guard's `stop`). */
   pendingStop: StopReason | undefined;
 }

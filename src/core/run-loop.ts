@@ -1,5 +1,5 @@
 import { errorMessage } from "./errors.js";
-import { type emptyUsage, type Message, textOf } from "./messages.js";
+import { type Message, textOf, type Usage } from "./messages.js";
 import { stopFromAbort } from "./model-call.js";
 import type { RunContext } from "./run-context.js";
 import { type StepOutcome, step } from "./step.js";
@@ -16,8 +16,8 @@ export interface SessionResult {
   /** Model calls in this run. */
   readonly turns: number;
   readonly toolCalls: number;
-  /** Tokens and cost of this run (the session's totals are in the ledger). */
-  readonly usage: ReturnType<typeof emptyUsage>;
+  /** Tokens and cost of this run, read from the ledger (which also holds the session's totals). */
+  readonly usage: Usage;
   readonly costUsd: number;
   readonly durationMs: number;
   /** The session's whole history, by reference. */
@@ -31,13 +31,12 @@ export interface SessionResult {
  * Anything thrown from a step is a bug or broken infrastructure: it ends the run with an `error`
  * stop reason and never escapes as an unhandled rejection.
  */
-export async function driveRun(
-  ctx: RunContext,
-  task: string,
-  started: number,
-  lastSeq: () => number,
-): Promise<SessionResult> {
+export async function driveRun(ctx: RunContext, task: string, lastSeq: () => number): Promise<SessionResult> {
   const { deps } = ctx;
+  const started = performance.now();
+  const scope = { tenantId: deps.tenantId, sessionId: deps.sessionId };
+  // One run at a time per session, so the run's spend is the session's ledger delta: no second counter.
+  const before = deps.ledger.totals(scope);
   ctx.emit("run_started", {
     task,
     limits: {
@@ -64,12 +63,15 @@ export async function driveRun(
   const finalText = last?.role === "assistant" ? textOf(last.content) : "";
   const status = statusOf(stopReason);
   const durationMs = performance.now() - started;
+  const after = deps.ledger.totals(scope);
+  const usage = usageSince(before.usage, after.usage);
+  const costUsd = after.costUsd - before.costUsd;
   ctx.emit("run_ended", {
     status,
     stopReason,
     turns: ctx.turn,
-    usage: ctx.usage,
-    costUsd: ctx.costUsd,
+    usage,
+    costUsd,
     durationMs,
     finalText,
   });
@@ -81,10 +83,19 @@ export async function driveRun(
     finalText,
     turns: ctx.turn,
     toolCalls: ctx.toolCalls,
-    usage: ctx.usage,
-    costUsd: ctx.costUsd,
+    usage,
+    costUsd,
     durationMs,
     messages: deps.history,
     lastSeq: lastSeq(),
+  };
+}
+
+function usageSince(before: Usage, after: Usage): Usage {
+  return {
+    inputTokens: after.inputTokens - before.inputTokens,
+    outputTokens: after.outputTokens - before.outputTokens,
+    cacheReadTokens: after.cacheReadTokens - before.cacheReadTokens,
+    cacheWriteTokens: after.cacheWriteTokens - before.cacheWriteTokens,
   };
 }

@@ -1,8 +1,8 @@
 import type { AbortCause } from "./abort.js";
-import { SessionError } from "./errors.js";
+import { errorMessage, SessionError } from "./errors.js";
 import { EventChannel } from "./event-channel.js";
 import { EVENT_VERSION, type EventDataMap, type EventType, type ReinEvent } from "./events.js";
-import { emptyUsage, type Message } from "./messages.js";
+import type { Message } from "./messages.js";
 import type { RunContext, SessionDeps } from "./run-context.js";
 import { driveRun, type SessionResult } from "./run-loop.js";
 
@@ -26,9 +26,10 @@ export class Session {
   readonly #deps: SessionDeps;
   #seq: number;
   #runs = 0;
-  #active: { controller: AbortController; channel: EventChannel<ReinEvent> | undefined } | undefined;
-  /** Settles when the run in progress has ended (its `run_ended` is appended). */
-  #settled: Promise<void> = Promise.resolve();
+  /** The run in progress; `ended` settles once its `run_ended` is appended. */
+  #active:
+    | { controller: AbortController; channel: EventChannel<ReinEvent> | undefined; ended: Promise<void> }
+    | undefined;
   #closed = false;
 
   constructor(deps: SessionDeps) {
@@ -73,9 +74,10 @@ export class Session {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#active) {
+    const active = this.#active;
+    if (active) {
       this.cancel("the session was closed");
-      await this.#settled;
+      await active.ended;
     }
     const totals = this.#deps.ledger.totals({ tenantId: this.tenantId, sessionId: this.id });
     this.#emit("", "session_ended", { runs: this.#runs, usage: totals.usage, costUsd: totals.costUsd });
@@ -103,11 +105,11 @@ export class Session {
     }
     const deps = this.#deps;
     const controller = new AbortController();
-    this.#active = { controller, channel };
     let settle = () => {};
-    this.#settled = new Promise<void>((resolve) => {
+    const ended = new Promise<void>((resolve) => {
       settle = resolve;
     });
+    this.#active = { controller, channel, ended };
     const runId = deps.newId("run");
     const limitMs = deps.limits.sessionTimeoutMs;
     const timer = setTimeout(
@@ -137,12 +139,10 @@ export class Session {
       emit: (type, data) => this.#emit(runId, type, data),
       turn: 0,
       toolCalls: 0,
-      usage: emptyUsage(),
-      costUsd: 0,
       pendingStop: undefined,
     };
     try {
-      return await driveRun(ctx, task, performance.now(), () => this.#seq);
+      return await driveRun(ctx, task, () => this.#seq);
     } finally {
       clearTimeout(timer);
       external?.removeEventListener("abort", onExternal);
@@ -170,12 +170,11 @@ export class Session {
         sink.handle(event);
       } catch (err) {
         // A failing sink (e.g. the audit trail cannot write) must not be silently skipped: stop the run.
+        const code = (err as { code?: unknown }).code;
         this.#active?.controller.abort({
           kind: "fatal",
-          code: (err as { code?: string }).code?.startsWith("REIN_")
-            ? (err as { code: string }).code
-            : "REIN_INTERNAL",
-          message: `event sink "${sink.name}" failed: ${(err as Error).message}`,
+          code: typeof code === "string" && code.startsWith("REIN_") ? code : "REIN_INTERNAL",
+          message: `event sink "${sink.name}" failed: ${errorMessage(err)}`,
         } satisfies AbortCause);
       }
     }

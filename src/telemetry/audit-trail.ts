@@ -64,7 +64,7 @@ export class AuditTrail implements EventSink {
     switch (event.type) {
       case "model_call_finished":
         this.#turnCost = event.data.costUsd;
-        this.#sessionCost += event.data.costUsd;
+        this.#sessionCost = event.data.sessionCostUsd;
         return;
       case "tool_call_requested":
         this.#pending.set(event.data.callId, {

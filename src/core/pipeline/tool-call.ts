@@ -40,7 +40,10 @@ const STOPPING: StageRecord = Object.freeze({
   note: "the run is stopping",
 });
 
-/** Stages 1–4 for one call, ending with a `tool_call_decided` event. */
+/**
+ * Stages 1–4 for one call, ending with a `tool_call_decided` event. A stage answers synchronously when
+ * its slot has nothing to do; `x instanceof Promise ? await x : x` keeps such a stage off the event loop.
+ */
 export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<Decided> {
   const { turn } = ctx;
   ctx.emit("tool_call_requested", { turn, callId: call.id, tool: call.name, input: call.input });
@@ -96,12 +99,8 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
   stages.push(hooked.record);
   if (!hooked.ok) return deny(errorOutcome("permission_denied", hooked.reason));
 
-  const approved = await approveCall(
-    ctx,
-    { callId: call.id, tool: tool.name, input },
-    risk,
-    hooked.requireApproval,
-  );
+  const a = approveCall(ctx, { callId: call.id, tool: tool.name, input }, risk, hooked.requireApproval);
+  const approved = a instanceof Promise ? await a : a;
   stages.push(approved.record);
   approval = approved.decision;
   if (!approved.allowed)
