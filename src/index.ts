@@ -5,46 +5,8 @@
 
 export type { ApprovalDecision, ApprovalGate, ApprovalRequest } from "./approvals/approval-gate.js";
 export { callbackGate } from "./approvals/callback-gate.js";
-export type { AbortCause } from "./core/abort.js";
-export {
-  AuditError,
-  ConfigError,
-  ERROR_CODES,
-  type ErrorCode,
-  HookError,
-  ModelError,
-  PriceUnknownError,
-  ReinError,
-  SandboxError,
-  ScriptError,
-  SessionError,
-  ToolDefinitionError,
-} from "./core/errors.js";
-export {
-  EVENT_VERSION,
-  type EventDataMap,
-  type EventEnvelope,
-  type EventSink,
-  type EventType,
-  type ReinEvent,
-  type StageRecord,
-} from "./core/events.js";
-export type { BeforeToolCallAnswer, Hooks, HookToolCall } from "./core/hooks.js";
-export type {
-  AssistantMessage,
-  ContentBlock,
-  Message,
-  TextBlock,
-  ToolResultBlock,
-  ToolUseBlock,
-  Usage,
-  UserMessage,
-} from "./core/messages.js";
 export type { Limits } from "./core/run-context.js";
-export type { SessionResult } from "./core/run-loop.js";
 export { type RunOptions, type RunStream, Session } from "./core/session.js";
-export { type RunStatus, type StopReason, type StopReasonType, statusOf } from "./core/stop-reason.js";
-export { TOOL_ERROR_TYPES, ToolFailure, type ToolOutcome } from "./core/tool-result.js";
 export type { Guard, GuardContext, GuardToolCall, GuardVerdict } from "./guards/guard.js";
 export type { Ledger, LedgerScope, LedgerTotals } from "./guards/ledger.js";
 export { MemoryLedger } from "./guards/memory-ledger.js";
@@ -60,8 +22,46 @@ export { type Price, PriceBook, type PriceBookOptions } from "./models/pricing.j
 export { ScriptedModel, scriptedModel } from "./models/providers/scripted/scripted-model.js";
 export { BUNDLED_SCRIPTS, bundledScriptPath, resolveModel } from "./models/resolve-model.js";
 export type { Policy, PolicyCall } from "./policy/policy.js";
-export { RISK_LEVELS, type RiskAssessment, type RiskLevel, type RiskProfile } from "./policy/risk.js";
 export { ToolProfilePolicy } from "./policy/tool-profile-policy.js";
+export type { AbortCause } from "./protocol/abort.js";
+export {
+  AuditError,
+  ConfigError,
+  ERROR_CODES,
+  type ErrorCode,
+  HookError,
+  ModelError,
+  PriceUnknownError,
+  ReinError,
+  SandboxError,
+  ScriptError,
+  SessionError,
+  ToolDefinitionError,
+} from "./protocol/errors.js";
+export {
+  EVENT_VERSION,
+  type EventDataMap,
+  type EventEnvelope,
+  type EventSink,
+  type EventType,
+  type ReinEvent,
+  type StageRecord,
+} from "./protocol/events.js";
+export type { BeforeToolCallAnswer, Hooks, HookToolCall } from "./protocol/hooks.js";
+export type {
+  AssistantMessage,
+  ContentBlock,
+  Message,
+  TextBlock,
+  ToolResultBlock,
+  ToolUseBlock,
+  Usage,
+  UserMessage,
+} from "./protocol/messages.js";
+export { RISK_LEVELS, type RiskAssessment, type RiskLevel, type RiskProfile } from "./protocol/risk.js";
+export type { RunResult, SessionResult } from "./protocol/run-result.js";
+export { type RunStatus, type StopReason, type StopReasonType, statusOf } from "./protocol/stop-reason.js";
+export { TOOL_ERROR_TYPES, ToolFailure, type ToolOutcome } from "./protocol/tool-result.js";
 export type { ExecOptions, ExecResult, Sandbox, SandboxCapabilities } from "./sandbox/sandbox.js";
 export { UnsafeLocalProcess } from "./sandbox/unsafe-local-process.js";
 export type { ResultContext, ResultProcessor } from "./security/result-processor.js";

@@ -1,8 +1,8 @@
 /**
  * Test doubles and probes, as `rein/testing`. The scripted model is the first-class test double for models.
  */
-import type { EventSink, EventType, ReinEvent } from "./core/events.js";
-import type { Message } from "./core/messages.js";
+import type { EventSink, EventType, ReinEvent } from "./protocol/events.js";
+import type { Message } from "./protocol/messages.js";
 
 export { ScriptedModel, scriptedModel } from "./models/providers/scripted/scripted-model.js";
 

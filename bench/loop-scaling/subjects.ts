@@ -4,7 +4,7 @@
  * Each subject loads lazily, so a fresh child process only imports what it measures.
  */
 import { join } from "node:path";
-import type { Harness, Session, SessionResult } from "../../dist/index.js";
+import type { Harness, RunResult, Session } from "../../dist/index.js";
 
 export const SUBJECT_IDS = ["rein", "plain-loop", "serialise-loop", "openai-agents", "ai-sdk"] as const;
 export type SubjectId = (typeof SUBJECT_IDS)[number];
@@ -56,7 +56,7 @@ export function loadSubjects(workdir: string): Promise<Subject[]> {
 async function loadRein(workdir: string): Promise<Subject> {
   const rein = await import("../../dist/index.js");
   const { z } = await import("zod");
-  type Held = { harness: Harness; session: Session; result: SessionResult; events: number };
+  type Held = { harness: Harness; session: Session; result: RunResult; events: number };
   return {
     id: "rein",
     label: "Rein (dist, every CLI default on)",
@@ -169,7 +169,7 @@ const serialiseLoop: Subject = {
 };
 
 async function loadOpenAiAgents(): Promise<Subject> {
-  const peer = await import("../peers/openai-agents.ts");
+  const peer = await import("../peers/openai-agents.js");
   return {
     id: "openai-agents",
     label: peer.name,
@@ -187,7 +187,7 @@ async function loadOpenAiAgents(): Promise<Subject> {
 }
 
 async function loadAiSdk(): Promise<Subject> {
-  const peer = await import("../peers/ai-sdk.ts");
+  const peer = await import("../peers/ai-sdk.js");
   return {
     id: "ai-sdk",
     label: peer.name,

@@ -1,7 +1,7 @@
-import { ReinError } from "../core/errors.js";
-import type { ReinEvent } from "../core/events.js";
-import type { SessionResult } from "../core/run-loop.js";
 import { createHarness, type HarnessConfig } from "../harness.js";
+import { ReinError } from "../protocol/errors.js";
+import type { ReinEvent } from "../protocol/events.js";
+import type { RunResult } from "../protocol/run-result.js";
 import { UnsafeLocalProcess } from "../sandbox/unsafe-local-process.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
 import { LiveView } from "./live-view.js";
@@ -19,7 +19,7 @@ export interface RunCommandOptions {
 }
 
 /** Exit codes: 0 completed, 1 failed, 3 incomplete (a limit stopped it), 130 cancelled. */
-export function exitCodeOf(result: SessionResult): number {
+export function exitCodeOf(result: RunResult): number {
   return result.status === "completed"
     ? 0
     : result.status === "failed"

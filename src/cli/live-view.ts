@@ -1,6 +1,6 @@
 import { styleText } from "node:util";
-import type { ReinEvent } from "../core/events.js";
-import type { SessionResult } from "../core/run-loop.js";
+import type { ReinEvent } from "../protocol/events.js";
+import type { RunResult } from "../protocol/run-result.js";
 
 type Style = Parameters<typeof styleText>[0];
 
@@ -87,10 +87,7 @@ export class LiveView {
     }
   }
 
-  summary(
-    result: SessionResult,
-    audit: { file: string; records: number; headHash: string } | undefined,
-  ): void {
+  summary(result: RunResult, audit: { file: string; records: number; headHash: string } | undefined): void {
     const r = result.stopReason;
     const detail =
       r.type === "completed"

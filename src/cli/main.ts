@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { ReinError } from "../core/errors.js";
+import { ReinError } from "../protocol/errors.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
 import { demoCommand } from "./demo-command.js";
 import { parseDuration } from "./duration.js";

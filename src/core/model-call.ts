@@ -1,9 +1,9 @@
 import type { ModelResponse } from "../models/model.js";
-import { isAbortCause, scopedSignal } from "./abort.js";
-import { errorMessage, ReinError } from "./errors.js";
-import type { AssistantMessage } from "./messages.js";
+import { isAbortCause, scopedSignal } from "../protocol/abort.js";
+import { errorMessage, ReinError } from "../protocol/errors.js";
+import type { AssistantMessage } from "../protocol/messages.js";
+import type { StopReason } from "../protocol/stop-reason.js";
 import type { RunContext } from "./run-context.js";
-import type { StopReason } from "./stop-reason.js";
 
 export type ModelCallOutcome =
   | { readonly ok: true; readonly message: AssistantMessage; readonly response: ModelResponse }

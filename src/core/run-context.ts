@@ -4,14 +4,14 @@ import type { Ledger } from "../guards/ledger.js";
 import type { Model } from "../models/model.js";
 import type { PriceBook } from "../models/pricing.js";
 import type { Policy } from "../policy/policy.js";
-import type { RiskLevel } from "../policy/risk.js";
+import type { EventDataMap, EventSink, EventType } from "../protocol/events.js";
+import type { Hooks } from "../protocol/hooks.js";
+import type { Message } from "../protocol/messages.js";
+import type { RiskLevel } from "../protocol/risk.js";
+import type { StopReason } from "../protocol/stop-reason.js";
 import type { ResultProcessor } from "../security/result-processor.js";
 import type { EventLog } from "../state/event-log.js";
 import type { ToolRouter } from "../tools/tool.js";
-import type { EventDataMap, EventSink, EventType } from "./events.js";
-import type { Hooks } from "./hooks.js";
-import type { Message } from "./messages.js";
-import type { StopReason } from "./stop-reason.js";
 
 export interface Limits {
   /** Model calls per run. */

@@ -1,37 +1,17 @@
-import { errorMessage } from "./errors.js";
-import { type Message, textOf, type Usage } from "./messages.js";
+import { errorMessage } from "../protocol/errors.js";
+import { textOf, type Usage } from "../protocol/messages.js";
+import type { RunResult } from "../protocol/run-result.js";
+import { statusOf } from "../protocol/stop-reason.js";
 import { stopFromAbort } from "./model-call.js";
 import type { RunContext } from "./run-context.js";
 import { type StepOutcome, step } from "./step.js";
-import { type RunStatus, type StopReason, statusOf } from "./stop-reason.js";
-
-/** What `run()` resolves to, and what `stream().result` holds. */
-export interface SessionResult {
-  readonly sessionId: string;
-  readonly runId: string;
-  readonly status: Extract<RunStatus, "completed" | "failed" | "cancelled" | "incomplete">;
-  readonly stopReason: StopReason;
-  /** The text of the last assistant message. */
-  readonly finalText: string;
-  /** Model calls in this run. */
-  readonly turns: number;
-  readonly toolCalls: number;
-  /** Tokens and cost of this run, read from the ledger (which also holds the session's totals). */
-  readonly usage: Usage;
-  readonly costUsd: number;
-  readonly durationMs: number;
-  /** The session's whole history, by reference. */
-  readonly messages: readonly Message[];
-  /** `seq` of this run's `run_ended` event: a reader resuming after it sees only later runs. */
-  readonly lastSeq: number;
-}
 
 /**
  * The loop: step until a step says stop. Both `run()` and `stream()` drive this one function.
  * Anything thrown from a step is a bug or broken infrastructure: it ends the run with an `error`
  * stop reason and never escapes as an unhandled rejection.
  */
-export async function driveRun(ctx: RunContext, task: string, lastSeq: () => number): Promise<SessionResult> {
+export async function driveRun(ctx: RunContext, task: string, lastSeq: () => number): Promise<RunResult> {
   const { deps } = ctx;
   const started = performance.now();
   const scope = { tenantId: deps.tenantId, sessionId: deps.sessionId };

@@ -1,10 +1,11 @@
-import type { AbortCause } from "./abort.js";
-import { errorMessage, SessionError } from "./errors.js";
+import type { AbortCause } from "../protocol/abort.js";
+import { errorMessage, SessionError } from "../protocol/errors.js";
+import { EVENT_VERSION, type EventDataMap, type EventType, type ReinEvent } from "../protocol/events.js";
+import type { Message } from "../protocol/messages.js";
+import type { RunResult } from "../protocol/run-result.js";
 import { EventChannel } from "./event-channel.js";
-import { EVENT_VERSION, type EventDataMap, type EventType, type ReinEvent } from "./events.js";
-import type { Message } from "./messages.js";
 import type { RunContext, SessionDeps } from "./run-context.js";
-import { driveRun, type SessionResult } from "./run-loop.js";
+import { driveRun } from "./run-loop.js";
 
 export interface RunOptions {
   /** Aborting it cancels the run (same as `session.cancel()`). */
@@ -13,7 +14,7 @@ export interface RunOptions {
 
 /** `stream()`'s return: the events as they happen, and the run's result. Breaking out of the loop cancels the run. */
 export interface RunStream extends AsyncIterable<ReinEvent> {
-  readonly result: Promise<SessionResult>;
+  readonly result: Promise<RunResult>;
 }
 
 /**
@@ -50,7 +51,7 @@ export class Session {
   }
 
   /** Runs `task` to a stop and resolves with the result. Never rejects for an expected stop (see `stopReason`). */
-  run(task: string, options: RunOptions = {}): Promise<SessionResult> {
+  run(task: string, options: RunOptions = {}): Promise<RunResult> {
     return this.#start(task, options, undefined);
   }
 
@@ -89,7 +90,7 @@ export class Session {
     task: string,
     options: RunOptions,
     channel: EventChannel<ReinEvent> | undefined,
-  ): Promise<SessionResult> {
+  ): Promise<RunResult> {
     if (this.#closed)
       throw new SessionError("REIN_SESSION_CLOSED", `Session ${this.id} is closed; create a new session.`);
     if (this.#active) {

@@ -1,8 +1,8 @@
-import type { ToolUseBlock } from "./messages.js";
+import type { ToolUseBlock } from "../protocol/messages.js";
+import type { StopReason } from "../protocol/stop-reason.js";
 import { callModel, stopFromAbort } from "./model-call.js";
 import { runToolCalls } from "./pipeline/tool-call.js";
 import type { RunContext } from "./run-context.js";
-import type { StopReason } from "./stop-reason.js";
 
 /** How a step ended: the run goes on, or it stops for a typed reason. */
 export type StepOutcome =

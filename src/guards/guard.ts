@@ -1,4 +1,4 @@
-import type { StopReason } from "../core/stop-reason.js";
+import type { StopReason } from "../protocol/stop-reason.js";
 import type { Tool } from "../tools/tool.js";
 
 export interface GuardContext {

@@ -1,4 +1,4 @@
-import type { Usage } from "../core/messages.js";
+import type { Usage } from "../protocol/messages.js";
 
 export interface LedgerScope {
   readonly tenantId: string;

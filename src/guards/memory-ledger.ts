@@ -1,4 +1,4 @@
-import { addUsage, emptyUsage, type Usage } from "../core/messages.js";
+import { addUsage, emptyUsage, type Usage } from "../protocol/messages.js";
 import type { Ledger, LedgerScope, LedgerTotals } from "./ledger.js";
 
 interface Account {

@@ -1,4 +1,6 @@
-import type { AssistantMessage, Message, Usage } from "../core/messages.js";
+import type { AssistantMessage, Message, ModelStopReason, Usage } from "../protocol/messages.js";
+
+export type { ModelStopReason } from "../protocol/messages.js";
 
 /** A tool as the model sees it: name, description and a JSON Schema of its input. */
 export interface ToolSpec {
@@ -6,9 +8,6 @@ export interface ToolSpec {
   readonly description: string;
   readonly inputSchema: Readonly<Record<string, unknown>>;
 }
-
-/** Why the model stopped generating. `tool_use` means it wants tool results before continuing. */
-export type ModelStopReason = "end_turn" | "tool_use" | "max_tokens" | "stop_sequence" | "refusal";
 
 export interface ModelRequest {
   readonly system: string | undefined;

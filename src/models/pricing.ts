@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { ConfigError, PriceUnknownError } from "../core/errors.js";
-import type { Usage } from "../core/messages.js";
+import { ConfigError, PriceUnknownError } from "../protocol/errors.js";
+import type { Usage } from "../protocol/messages.js";
 import bundledTable from "./pricing.json" with { type: "json" };
 
 /** USD per million tokens. */

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { ModelError } from "../core/errors.js";
+import { ModelError } from "../protocol/errors.js";
 import type { Model } from "./model.js";
 import { scriptedModel } from "./providers/scripted/scripted-model.js";
 

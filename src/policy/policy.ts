@@ -1,5 +1,5 @@
+import type { RiskAssessment } from "../protocol/risk.js";
 import type { Tool } from "../tools/tool.js";
-import type { RiskAssessment } from "./risk.js";
 
 /** A call as the policy sees it: validated input and the tool's declared profile. */
 export interface PolicyCall {

@@ -1,6 +1,6 @@
+import type { RiskAssessment } from "../protocol/risk.js";
 import type { Tool } from "../tools/tool.js";
 import type { Policy, PolicyCall } from "./policy.js";
-import type { RiskAssessment } from "./risk.js";
 
 /**
  * The foundation's policy: a call has the level its tool declares. A tool that declares nothing is HIGH

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { realpathSync, statSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { ReinError, SandboxError } from "../core/errors.js";
+import { ReinError, SandboxError } from "../protocol/errors.js";
 import type { ExecOptions, ExecResult, Sandbox, SandboxCapabilities } from "./sandbox.js";
 
 /** Default cap on stdout and on stderr, each. */

@@ -1,4 +1,4 @@
-import type { ToolOutcome } from "../core/tool-result.js";
+import type { ToolOutcome } from "../protocol/tool-result.js";
 
 export interface ResultContext {
   readonly tenantId: string;

@@ -1,4 +1,4 @@
-import type { ReinEvent } from "../core/events.js";
+import type { ReinEvent } from "../protocol/events.js";
 
 export interface LogScope {
   readonly tenantId: string;

@@ -1,5 +1,5 @@
-import type { ReinEvent } from "../core/events.js";
-import type { Message, ToolResultBlock } from "../core/messages.js";
+import type { ReinEvent } from "../protocol/events.js";
+import type { Message, ToolResultBlock } from "../protocol/messages.js";
 
 /**
  * Rebuilds a session's conversation from its event log: the log is the history of record, so a

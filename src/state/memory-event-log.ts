@@ -1,4 +1,4 @@
-import type { ReinEvent } from "../core/events.js";
+import type { ReinEvent } from "../protocol/events.js";
 import type { EventLog, LogScope } from "./event-log.js";
 
 interface Stream {

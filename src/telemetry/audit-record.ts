@@ -1,6 +1,6 @@
 import { hash } from "node:crypto";
 import type { ApprovalDecision } from "../approvals/approval-gate.js";
-import type { RiskAssessment } from "../policy/risk.js";
+import type { RiskAssessment } from "../protocol/risk.js";
 
 export const AUDIT_VERSION = 1;
 /** `prevHash` of the first record of a chain. */

@@ -1,9 +1,9 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { ApprovalDecision } from "../approvals/approval-gate.js";
-import { AuditError } from "../core/errors.js";
-import type { EventSink, ReinEvent } from "../core/events.js";
-import type { RiskAssessment } from "../policy/risk.js";
+import { AuditError } from "../protocol/errors.js";
+import type { EventSink, ReinEvent } from "../protocol/events.js";
+import type { RiskAssessment } from "../protocol/risk.js";
 import { AUDIT_VERSION, type AuditRecord, GENESIS_HASH, hashRecord } from "./audit-record.js";
 
 const INPUT_MAX_CHARS = 4096;

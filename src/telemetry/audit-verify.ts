@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { AuditError } from "../core/errors.js";
+import { AuditError } from "../protocol/errors.js";
 import { GENESIS_HASH, hashRecord } from "./audit-record.js";
 
 export type AuditVerification =

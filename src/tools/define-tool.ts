@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { ToolDefinitionError } from "../core/errors.js";
-import type { RiskProfile } from "../policy/risk.js";
+import { ToolDefinitionError } from "../protocol/errors.js";
+import type { RiskProfile } from "../protocol/risk.js";
 import type { ParseResult, Tool, ToolContext } from "./tool.js";
 
 /** JSON Schema per zod schema: tools rebuilt from the same schema (e.g. per harness) convert it once. */

@@ -1,5 +1,5 @@
-import { ToolDefinitionError } from "../core/errors.js";
 import type { ToolSpec } from "../models/model.js";
+import { ToolDefinitionError } from "../protocol/errors.js";
 import type { Tool, ToolRouter } from "./tool.js";
 
 /** Holds the session's tools. BLOCK tools and duplicate names are refused at registration. */

@@ -1,5 +1,5 @@
 import type { ToolSpec } from "../models/model.js";
-import type { RiskProfile } from "../policy/risk.js";
+import type { RiskProfile } from "../protocol/risk.js";
 
 /** What a tool's `execute` receives besides its input. */
 export interface ToolContext {

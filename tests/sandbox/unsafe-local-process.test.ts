@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ReinError, SandboxError } from "../../src/core/errors.js";
+import { ReinError, SandboxError } from "../../src/protocol/errors.js";
 import { UnsafeLocalProcess } from "../../src/sandbox/unsafe-local-process.js";
 
 /** Gone, or a zombie waiting to be reaped (it holds no resources and runs no code). */

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import type { ApprovalDecision, ApprovalRequest } from "../../approvals/approval-gate.js";
-import type { RiskAssessment } from "../../policy/risk.js";
-import { scopedSignal } from "../abort.js";
-import { errorMessage } from "../errors.js";
-import type { StageRecord } from "../events.js";
+import { scopedSignal } from "../../protocol/abort.js";
+import { errorMessage } from "../../protocol/errors.js";
+import type { StageRecord } from "../../protocol/events.js";
+import type { RiskAssessment } from "../../protocol/risk.js";
 import type { ApprovalSlot, RunContext } from "../run-context.js";
 
 const NOT_REQUIRED: StageRecord = Object.freeze({

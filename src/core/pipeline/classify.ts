@@ -1,7 +1,7 @@
-import type { RiskAssessment } from "../../policy/risk.js";
+import { errorMessage } from "../../protocol/errors.js";
+import type { StageRecord } from "../../protocol/events.js";
+import type { RiskAssessment } from "../../protocol/risk.js";
 import type { Tool } from "../../tools/tool.js";
-import { errorMessage } from "../errors.js";
-import type { StageRecord } from "../events.js";
 import type { RunContext } from "../run-context.js";
 
 export interface Classified {

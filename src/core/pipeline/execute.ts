@@ -1,8 +1,8 @@
+import { isAbortCause, raceAbort, scopedSignal } from "../../protocol/abort.js";
+import { errorMessage } from "../../protocol/errors.js";
+import { errorOutcome, okOutcome, ToolFailure, type ToolOutcome } from "../../protocol/tool-result.js";
 import type { Tool } from "../../tools/tool.js";
-import { isAbortCause, raceAbort, scopedSignal } from "../abort.js";
-import { errorMessage } from "../errors.js";
 import type { RunContext } from "../run-context.js";
-import { errorOutcome, okOutcome, ToolFailure, type ToolOutcome } from "../tool-result.js";
 
 /**
  * Stage 5: run the tool with its timeout and the run's signal. `tool_call_started` is recorded before

@@ -1,8 +1,8 @@
 import type { GuardContext } from "../../guards/guard.js";
-import type { RiskAssessment, RiskLevel } from "../../policy/risk.js";
+import { errorMessage } from "../../protocol/errors.js";
+import type { StageRecord } from "../../protocol/events.js";
+import type { RiskAssessment, RiskLevel } from "../../protocol/risk.js";
 import type { Tool } from "../../tools/tool.js";
-import { errorMessage } from "../errors.js";
-import type { StageRecord } from "../events.js";
 import type { RunContext } from "../run-context.js";
 
 const UNFILLED: StageRecord = Object.freeze({

@@ -1,6 +1,6 @@
-import { errorMessage } from "../errors.js";
-import type { StageRecord } from "../events.js";
-import type { BeforeToolCallAnswer, HookToolCall } from "../hooks.js";
+import { errorMessage } from "../../protocol/errors.js";
+import type { StageRecord } from "../../protocol/events.js";
+import type { BeforeToolCallAnswer, HookToolCall } from "../../protocol/hooks.js";
 import type { RunContext } from "../run-context.js";
 
 const NONE: StageRecord = Object.freeze({

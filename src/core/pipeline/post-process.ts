@@ -1,8 +1,8 @@
-import { errorMessage } from "../errors.js";
-import type { StageRecord } from "../events.js";
-import type { HookToolCall } from "../hooks.js";
+import { errorMessage } from "../../protocol/errors.js";
+import type { StageRecord } from "../../protocol/events.js";
+import type { HookToolCall } from "../../protocol/hooks.js";
+import { errorOutcome, type ToolOutcome } from "../../protocol/tool-result.js";
 import type { RunContext } from "../run-context.js";
-import { errorOutcome, type ToolOutcome } from "../tool-result.js";
 
 const UNFILLED: StageRecord = Object.freeze({
   stage: "post_process",

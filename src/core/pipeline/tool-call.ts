@@ -1,11 +1,11 @@
 import type { ApprovalDecision } from "../../approvals/approval-gate.js";
-import type { RiskAssessment } from "../../policy/risk.js";
+import type { StageRecord } from "../../protocol/events.js";
+import type { HookToolCall } from "../../protocol/hooks.js";
+import type { ToolResultBlock, ToolUseBlock } from "../../protocol/messages.js";
+import type { RiskAssessment } from "../../protocol/risk.js";
+import { errorOutcome, outcomeContent, type ToolOutcome } from "../../protocol/tool-result.js";
 import type { Tool } from "../../tools/tool.js";
-import type { StageRecord } from "../events.js";
-import type { HookToolCall } from "../hooks.js";
-import type { ToolResultBlock, ToolUseBlock } from "../messages.js";
 import type { RunContext } from "../run-context.js";
-import { errorOutcome, outcomeContent, type ToolOutcome } from "../tool-result.js";
 import { approveCall } from "./approve.js";
 import { classifyCall } from "./classify.js";
 import { executeCall } from "./execute.js";

@@ -1,8 +1,8 @@
+import type { StageRecord } from "../../protocol/events.js";
+import type { ToolUseBlock } from "../../protocol/messages.js";
+import { errorOutcome, type ToolOutcome } from "../../protocol/tool-result.js";
 import type { Tool } from "../../tools/tool.js";
-import type { StageRecord } from "../events.js";
-import type { ToolUseBlock } from "../messages.js";
 import type { RunContext } from "../run-context.js";
-import { errorOutcome, type ToolOutcome } from "../tool-result.js";
 
 export type Validated =
   | { readonly ok: true; readonly tool: Tool; readonly input: unknown; readonly record: StageRecord }

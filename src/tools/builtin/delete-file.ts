@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import { z } from "zod";
-import { ToolFailure } from "../../core/tool-result.js";
+import { ToolFailure } from "../../protocol/tool-result.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";
 import { lstatOrUndefined, parseWorkspacePath, toWorkspace, type Workspace } from "./workspace-path.js";

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { ConfigError } from "../../core/errors.js";
-import { ToolFailure } from "../../core/tool-result.js";
+import { ConfigError } from "../../protocol/errors.js";
+import { ToolFailure } from "../../protocol/tool-result.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";
 import { toWorkspace, type Workspace } from "./workspace-path.js";

@@ -1,6 +1,6 @@
 import { realpathSync } from "node:fs";
 import { z } from "zod";
-import { ReinError } from "../../core/errors.js";
+import { ReinError } from "../../protocol/errors.js";
 import type { Sandbox } from "../../sandbox/sandbox.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";

@@ -10,8 +10,8 @@
 import { existsSync, constants as fsc, realpathSync, type Stats, statSync } from "node:fs";
 import fs, { type FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { ReinError } from "../../core/errors.js";
-import { ToolFailure } from "../../core/tool-result.js";
+import { ReinError } from "../../protocol/errors.js";
+import { ToolFailure } from "../../protocol/tool-result.js";
 
 /** The workspace directory the harness keeps for its own state and audit; the agent never touches it. */
 export const RESERVED_DIR = ".rein";

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ReinError } from "../../../src/core/errors.js";
+import { ReinError } from "../../../src/protocol/errors.js";
 import type { ExecOptions, ExecResult, Sandbox } from "../../../src/sandbox/sandbox.js";
 import { UnsafeLocalProcess } from "../../../src/sandbox/unsafe-local-process.js";
 import { runShellTool } from "../../../src/tools/builtin/run-shell.js";

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "vitest";
-import { ToolFailure } from "../../../src/core/tool-result.js";
+import { ToolFailure } from "../../../src/protocol/tool-result.js";
 import type { Tool, ToolContext } from "../../../src/tools/tool.js";
 
 /** A real temporary workspace and, beside it, a directory the agent must never reach. */

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ReinError } from "../../../src/core/errors.js";
+import { ReinError } from "../../../src/protocol/errors.js";
 import { parseWorkspacePath, Workspace } from "../../../src/tools/builtin/workspace-path.js";
 import { expectFailure, SECRET, type TempWorkspace, tempWorkspace } from "./workspace-fixture.js";
 

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { z } from "zod";
-import { ScriptError } from "../../../core/errors.js";
+import { ScriptError } from "../../../protocol/errors.js";
 import { type Script, scriptSchema } from "./script-schema.js";
 
 /** Loads a script file: `.json` files parse as JSON, anything else as YAML. Synchronous. */

@@ -1,6 +1,6 @@
 import { basename, extname } from "node:path";
-import { ModelError, ScriptError } from "../../../core/errors.js";
-import type { Message, TextBlock, ToolResultBlock, ToolUseBlock, Usage } from "../../../core/messages.js";
+import { ModelError, ScriptError } from "../../../protocol/errors.js";
+import type { Message, TextBlock, ToolResultBlock, ToolUseBlock, Usage } from "../../../protocol/messages.js";
 import type { Model, ModelRequest, ModelResponse, ModelStopReason } from "../../model.js";
 import { loadScript, validateScript } from "./load-script.js";
 import type { Script, ScriptBranch, ScriptCondition, ScriptTurn } from "./script-schema.js";

@@ -2,13 +2,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ScriptError } from "../../../../src/core/errors.js";
 import {
   loadScript,
   parseScript,
   validateScript,
 } from "../../../../src/models/providers/scripted/load-script.js";
 import { scriptedModel } from "../../../../src/models/providers/scripted/scripted-model.js";
+import { ScriptError } from "../../../../src/protocol/errors.js";
 
 /** The ScriptError `fn` throws; fails the test if it throws anything else or nothing. */
 function scriptError(fn: () => unknown): ScriptError {

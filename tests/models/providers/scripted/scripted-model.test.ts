@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ModelError, ScriptError } from "../../../../src/core/errors.js";
-import type { Message, ToolUseBlock } from "../../../../src/core/messages.js";
 import type { ModelRequest, ModelResponse } from "../../../../src/models/model.js";
 import type { Script } from "../../../../src/models/providers/scripted/script-schema.js";
 import { ScriptedModel, scriptedModel } from "../../../../src/models/providers/scripted/scripted-model.js";
+import { ModelError, ScriptError } from "../../../../src/protocol/errors.js";
+import type { Message, ToolUseBlock } from "../../../../src/protocol/messages.js";
 
 function request(messages: readonly Message[], extra: Partial<ModelRequest> = {}): ModelRequest {
   return {

@@ -1,7 +1,6 @@
-import type { ApprovalDecision } from "../approvals/approval-gate.js";
-import type { ModelStopReason } from "../models/model.js";
-import type { RiskAssessment } from "../policy/risk.js";
-import type { AssistantMessage, Usage } from "./messages.js";
+import type { ApprovalDecision } from "./approval.js";
+import type { AssistantMessage, ModelStopReason, Usage } from "./messages.js";
+import type { RiskAssessment } from "./risk.js";
 import type { RunStatus, StopReason } from "./stop-reason.js";
 
 /** Version of the event envelope. Readers must refuse a `v` they do not know. */

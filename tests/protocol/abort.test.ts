@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseDuration } from "../../src/cli/duration.js";
-import { raceAbort, scopedSignal } from "../../src/core/abort.js";
+import { raceAbort, scopedSignal } from "../../src/protocol/abort.js";
 
 describe("scopedSignal", () => {
   it("aborts with the parent's reason, or its own timeout cause", async () => {

@@ -65,3 +65,6 @@ export function textOf(content: readonly ContentBlock[]): string {
   for (const block of content) if (block.type === "text") out += block.text;
   return out;
 }
+
+/** Why the model stopped generating. `tool_use` means it wants tool results before continuing. */
+export type ModelStopReason = "end_turn" | "tool_use" | "max_tokens" | "stop_sequence" | "refusal";

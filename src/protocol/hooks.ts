@@ -1,5 +1,5 @@
-import type { RiskAssessment } from "../policy/risk.js";
 import type { Message } from "./messages.js";
+import type { RiskAssessment } from "./risk.js";
 import type { ToolOutcome } from "./tool-result.js";
 
 export interface HookToolCall {
