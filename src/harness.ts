@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { z } from "zod";
 import type { ApprovalGate } from "./approvals/approval-gate.js";
+import { newInputEstimate } from "./core/input-estimate.js";
 import type { Limits } from "./core/run-context.js";
 import { Session } from "./core/session.js";
 import type { Guard } from "./guards/guard.js";
@@ -12,7 +13,7 @@ import { type Price, PriceBook } from "./models/pricing.js";
 import { resolveModel } from "./models/resolve-model.js";
 import type { Policy } from "./policy/policy.js";
 import { ToolProfilePolicy } from "./policy/tool-profile-policy.js";
-import { ConfigError } from "./protocol/errors.js";
+import { ConfigError, SessionError } from "./protocol/errors.js";
 import type { EventSink } from "./protocol/events.js";
 import type { Hooks } from "./protocol/hooks.js";
 import type { Message } from "./protocol/messages.js";
@@ -33,7 +34,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   warnAtFraction: 2 / 3,
   modelCallTimeoutMs: 120_000,
   toolTimeoutMs: 60_000,
-  sessionTimeoutMs: 30 * 60_000,
+  runTimeoutMs: 30 * 60_000,
+  abortGraceMs: 2_000,
   maxToolOutputBytes: 64 * 1024,
 });
 
@@ -64,7 +66,10 @@ const ConfigSchema = z.strictObject({
       warnAtFraction: z.number().gt(0).lte(1),
       modelCallTimeoutMs: positiveMs,
       toolTimeoutMs: positiveMs,
+      runTimeoutMs: positiveMs,
+      /** @deprecated the limit bounds one run: use `runTimeoutMs`. */
       sessionTimeoutMs: positiveMs,
+      abortGraceMs: positiveMs,
       maxToolOutputBytes: positiveInt,
     })
     .partial()
@@ -178,7 +183,18 @@ export function createHarness(config: HarnessConfig): Harness {
   }
   for (const tool of c.tools) registry.register(tool);
 
-  const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...c.limits });
+  const { sessionTimeoutMs, ...given } = c.limits;
+  if (sessionTimeoutMs !== undefined && given.runTimeoutMs !== undefined) {
+    throw new ConfigError(
+      "config.limits: give runTimeoutMs only (sessionTimeoutMs is its deprecated name, and both were given).",
+      { field: "limits.sessionTimeoutMs" },
+    );
+  }
+  const limits: Limits = Object.freeze({
+    ...DEFAULT_LIMITS,
+    ...(sessionTimeoutMs !== undefined ? { runTimeoutMs: sessionTimeoutMs } : {}),
+    ...given,
+  });
   const eventLog = c.eventLog ?? new MemoryEventLog();
   const ledger = c.ledger ?? new MemoryLedger();
   const policy = c.policy ?? new ToolProfilePolicy();
@@ -199,6 +215,11 @@ export function createHarness(config: HarnessConfig): Harness {
     requireFor: new Set<RiskLevel>(c.approvals.requireFor.filter((l) => l !== "BLOCK")),
     timeoutMs: c.approvals.timeoutMs,
   };
+  // Weak, so a session dropped without close() does not pin memory; the registry prunes its entry.
+  const liveSessions = new Map<string, WeakRef<Session>>();
+  const forgetWhenCollected = new FinalizationRegistry<string>((id) => {
+    if (liveSessions.get(id)?.deref() === undefined) liveSessions.delete(id);
+  });
   const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll("-", "")}`;
   const auditFile = (sessionId: string) => (auditDir ? resolve(auditDir, `${sessionId}.jsonl`) : undefined);
 
@@ -223,10 +244,22 @@ export function createHarness(config: HarnessConfig): Harness {
       if (options.history !== undefined && !Array.isArray(options.history)) {
         throw new ConfigError("session history must be an array of messages.", { field: "history" });
       }
+      // Single writer: one live Session per id in this harness (the audit trail's lock covers other processes).
+      const live = liveSessions.get(sessionId)?.deref();
+      if (live && !live.closed) {
+        throw new SessionError(
+          "REIN_SESSION_DUPLICATE",
+          `Session ${sessionId} is already open in this harness; use that Session object, or close() it first.`,
+          { sessionId },
+        );
+      }
       const file = auditFile(sessionId);
       const sinks: EventSink[] = [...c.sinks, ...(options.sinks ?? [])];
       if (file) sinks.unshift(new AuditTrail(file));
-      return new Session({
+      const session = new Session({
+        onClose: () => {
+          if (liveSessions.get(sessionId)?.deref() === session) liveSessions.delete(sessionId);
+        },
         tenantId: c.tenantId,
         sessionId,
         model,
@@ -246,7 +279,12 @@ export function createHarness(config: HarnessConfig): Harness {
         workspace,
         history: options.history ?? [],
         newId,
+        sessionApprovals: new Set(),
+        inputEstimate: newInputEstimate(),
       });
+      liveSessions.set(sessionId, new WeakRef(session));
+      forgetWhenCollected.register(session, sessionId, session);
+      return session;
     },
   };
 }

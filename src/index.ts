@@ -29,7 +29,6 @@ export {
   ConfigError,
   ERROR_CODES,
   type ErrorCode,
-  HookError,
   ModelError,
   PriceUnknownError,
   ReinError,

@@ -2,6 +2,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { styleText } from "node:util";
+import type { ApprovalGate } from "../approvals/approval-gate.js";
+import { callbackGate } from "../approvals/callback-gate.js";
 import { executeRun } from "./execute-run.js";
 
 /** The fake project the demo agent is let loose on. */
@@ -29,8 +31,24 @@ function listFiles(root: string): string[] {
 }
 
 /**
+ * The demo's stand-in for the person at the terminal: it approves deleting the planted temp files
+ * (`tmp/*.tmp`) and refuses every other call that needs approval. Without a gate at all, every HIGH
+ * call would be denied (fail closed).
+ */
+export const demoApprover: ApprovalGate = callbackGate((request) => {
+  const path = (request.input as { path?: unknown }).path;
+  if (request.tool === "delete_file" && typeof path === "string" && /^tmp\/[\w.-]+\.tmp$/.test(path))
+    return { approve: true };
+  return {
+    approve: false,
+    reason: `the demo's stand-in approver refuses ${request.tool} (${request.risk.level}: ${request.risk.reason})`,
+  };
+}, "demo-approver");
+
+/**
  * `rein demo`: an agent asked to clean up old temp files, which also tries `rm -rf` on the project
- * and a `curl … | sh`. In this version nothing stops them: `run_shell` runs through UnsafeLocalProcess,
+ * and a `curl … | sh`. Every HIGH call needs approval; the demo's stand-in approver allows only the
+ * temp-file deletions, so the project survives. `run_shell` still runs through UnsafeLocalProcess,
  * so the demo only ever runs in a throwaway temporary directory.
  */
 export async function demoCommand(options: {
@@ -48,7 +66,7 @@ export async function demoCommand(options: {
   say(
     styleText(
       "yellow",
-      "rein demo: run_shell uses UnsafeLocalProcess — NO isolation, no policy yet. The policy and sandbox issues make this demo show the rm -rf and curl | sh being stopped.",
+      "rein demo: HIGH-risk calls need approval; a stand-in approver allows only deleting tmp/*.tmp. run_shell uses UnsafeLocalProcess (no isolation).",
     ),
   );
   try {
@@ -59,6 +77,7 @@ export async function demoCommand(options: {
       json: options.json,
       auditDir: options.auditDir,
       unsafeLocalShell: true,
+      gate: demoApprover,
       maxTurns: 12,
     });
     const after = listFiles(workspace);

@@ -1,3 +1,4 @@
+import type { ApprovalGate } from "../approvals/approval-gate.js";
 import { createHarness, type HarnessConfig } from "../harness.js";
 import { ReinError } from "../protocol/errors.js";
 import type { ReinEvent } from "../protocol/events.js";
@@ -16,6 +17,8 @@ export interface RunCommandOptions {
   readonly auditDir: string | false;
   readonly unsafeLocalShell: boolean;
   readonly system?: string;
+  /** Who decides calls that need approval; without one they are denied (fail closed). */
+  readonly gate?: ApprovalGate;
 }
 
 /** Exit codes: 0 completed, 1 failed, 3 incomplete (a limit stopped it), 130 cancelled. */
@@ -37,9 +40,10 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
     audit: options.auditDir === false ? false : { dir: options.auditDir },
     limits: {
       ...(options.maxTurns !== undefined ? { maxTurns: options.maxTurns } : {}),
-      ...(options.timeoutMs !== undefined ? { sessionTimeoutMs: options.timeoutMs } : {}),
+      ...(options.timeoutMs !== undefined ? { runTimeoutMs: options.timeoutMs } : {}),
     },
     ...(options.system !== undefined ? { system: options.system } : {}),
+    ...(options.gate ? { approvals: { gate: options.gate } } : {}),
     ...(options.unsafeLocalShell
       ? { sandbox: new UnsafeLocalProcess({ workspace: options.workspace }) }
       : {}),

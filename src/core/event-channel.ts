@@ -8,9 +8,13 @@ export class EventChannel<T> implements AsyncIterable<T> {
   #waiting: ((result: IteratorResult<T>) => void) | undefined;
   #ended = false;
   readonly #onReturn: () => void;
+  readonly #onSecondReader: () => never;
+  #claimed = false;
 
-  constructor(onReturn: () => void) {
+  /** `onSecondReader` throws the typed error a second reader gets (one consumer, never two sharing events). */
+  constructor(onReturn: () => void, onSecondReader: () => never) {
     this.#onReturn = onReturn;
+    this.#onSecondReader = onSecondReader;
   }
 
   push(value: T): void {
@@ -30,6 +34,8 @@ export class EventChannel<T> implements AsyncIterable<T> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T> {
+    if (this.#claimed) return this.#onSecondReader();
+    this.#claimed = true;
     return {
       next: () => {
         if (this.#head < this.#buffer.length) {

@@ -1,8 +1,10 @@
 import type { ModelResponse } from "../models/model.js";
 import { isAbortCause, scopedSignal } from "../protocol/abort.js";
-import { errorMessage, ReinError } from "../protocol/errors.js";
+import { type ErrorCode, errorMessage, ReinError } from "../protocol/errors.js";
 import type { AssistantMessage } from "../protocol/messages.js";
 import type { StopReason } from "../protocol/stop-reason.js";
+import { estimateInputTokens, settleInputEstimate } from "./input-estimate.js";
+import { beforeModelCallGuards } from "./pipeline/guards.js";
 import type { RunContext } from "./run-context.js";
 
 export type ModelCallOutcome =
@@ -16,14 +18,14 @@ export function stopFromAbort(reason: unknown): StopReason {
     if (reason.kind === "fatal") return { type: "error", code: reason.code, message: reason.message };
     return {
       type: "timeout",
-      scope: reason.scope === "tool" ? "session" : reason.scope,
+      scope: reason.scope === "tool" ? "run" : reason.scope,
       limitMs: reason.limitMs,
     };
   }
   return { type: "cancelled", reason: errorMessage(reason) };
 }
 
-function errorStop(err: unknown, fallbackCode: string): StopReason {
+function errorStop(err: unknown, fallbackCode: ErrorCode): StopReason {
   return err instanceof ReinError
     ? { type: "error", code: err.code, message: err.message }
     : { type: "error", code: fallbackCode, message: errorMessage(err) };
@@ -38,6 +40,10 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   const { model, pricing, ledger, limits } = deps;
   const scope = { tenantId: deps.tenantId, sessionId: deps.sessionId };
   const key = `${ctx.runId}:${turn}`;
+  if (deps.guards.length > 0) {
+    const stop = await beforeModelCallGuards(ctx);
+    if (stop) return { ok: false, stop };
+  }
   ctx.emit("model_call_started", { turn, model: model.id });
   if (deps.hooks.beforeModelCall) {
     try {
@@ -51,7 +57,7 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
     ledger.reserve(scope, {
       key,
       model: model.id,
-      estimateUsd: pricing.worstCase(model.id, 0, deps.maxTokens),
+      estimateUsd: pricing.worstCase(model.id, estimateInputTokens(deps), deps.maxTokens),
     });
   } catch (err) {
     return { ok: false, stop: errorStop(err, "REIN_PRICE_UNKNOWN") };
@@ -91,6 +97,7 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
     return { ok: false, stop: errorStop(err, "REIN_PRICE_UNKNOWN") };
   }
   ledger.settle(scope, key, { usage: response.usage, costUsd });
+  settleInputEstimate(deps, response.usage);
 
   const message: AssistantMessage = { role: "assistant", content: response.content };
   deps.history.push(message);

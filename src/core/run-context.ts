@@ -12,6 +12,7 @@ import type { StopReason } from "../protocol/stop-reason.js";
 import type { ResultProcessor } from "../security/result-processor.js";
 import type { EventLog } from "../state/event-log.js";
 import type { ToolRouter } from "../tools/tool.js";
+import type { InputEstimate } from "./input-estimate.js";
 
 export interface Limits {
   /** Model calls per run. */
@@ -20,8 +21,13 @@ export interface Limits {
   readonly warnAtFraction: number;
   readonly modelCallTimeoutMs: number;
   readonly toolTimeoutMs: number;
-  /** Wall-clock limit of one run. */
-  readonly sessionTimeoutMs: number;
+  /** Wall-clock limit of one run (one `run()`/`stream()`); the `timeout` stop reason's scope is `run`. */
+  readonly runTimeoutMs: number;
+  /**
+   * After a tool's signal aborts (cancel, timeout), how long to wait for the tool to stop. A tool that
+   * has not settled by then is recorded as `outcome_unknown`: it may still be changing things.
+   */
+  readonly abortGraceMs: number;
   /** Cap on what one tool result may put into the context. */
   readonly maxToolOutputBytes: number;
 }
@@ -36,6 +42,8 @@ export interface ApprovalSlot {
 
 /** Everything a session needs, as interfaces. Composed by `createHarness`; core never builds an implementation. */
 export interface SessionDeps {
+  /** Called once when the session closes (the harness forgets it, so its id may be opened again). */
+  readonly onClose?: () => void;
   readonly tenantId: string;
   readonly sessionId: string;
   readonly model: Model;
@@ -56,6 +64,10 @@ export interface SessionDeps {
   /** The conversation so far; the session appends to this array in place and never copies it. */
   readonly history: Message[];
   readonly newId: (prefix: string) => string;
+  /** Argument hashes a gate approved with scope "session": the same exact call is not asked again. */
+  readonly sessionApprovals: Set<string>;
+  /** The running estimate of the next call's input tokens (core/input-estimate.ts). */
+  readonly inputEstimate: InputEstimate;
 }
 
 /** The state of one run, shared by the loop, the step and the pipeline stages. */
@@ -69,4 +81,6 @@ export interface RunContext {
   toolCalls: number;
   /** Set by a stage that must end the run after the current step (e.g. a guard's `stop`). */
   pendingStop: StopReason | undefined;
+  /** Calls whose tool was asked to stop and had not, `abortGraceMs` later (their outcome is unknown). */
+  readonly unsettledToolCalls: { readonly callId: string; readonly tool: string }[];
 }

@@ -1,7 +1,8 @@
 import { errorMessage } from "../protocol/errors.js";
-import { textOf, type Usage } from "../protocol/messages.js";
+import { textOf, type Usage, type UserMessage } from "../protocol/messages.js";
 import type { RunResult } from "../protocol/run-result.js";
 import { statusOf } from "../protocol/stop-reason.js";
+import { addToInputEstimate } from "./input-estimate.js";
 import { stopFromAbort } from "./model-call.js";
 import type { RunContext } from "./run-context.js";
 import { type StepOutcome, step } from "./step.js";
@@ -21,11 +22,13 @@ export async function driveRun(ctx: RunContext, task: string, lastSeq: () => num
     task,
     limits: {
       maxTurns: deps.limits.maxTurns,
-      sessionTimeoutMs: deps.limits.sessionTimeoutMs,
+      runTimeoutMs: deps.limits.runTimeoutMs,
       modelCallTimeoutMs: deps.limits.modelCallTimeoutMs,
     },
   });
-  deps.history.push({ role: "user", content: [{ type: "text", text: task }] });
+  const taskMessage: UserMessage = { role: "user", content: [{ type: "text", text: task }] };
+  deps.history.push(taskMessage);
+  if (deps.inputEstimate.measured) addToInputEstimate(deps, taskMessage);
 
   let outcome: StepOutcome;
   try {
@@ -54,6 +57,7 @@ export async function driveRun(ctx: RunContext, task: string, lastSeq: () => num
     costUsd,
     durationMs,
     finalText,
+    unsettledToolCalls: ctx.unsettledToolCalls,
   });
   return {
     sessionId: deps.sessionId,
@@ -67,6 +71,7 @@ export async function driveRun(ctx: RunContext, task: string, lastSeq: () => num
     costUsd,
     durationMs,
     messages: deps.history,
+    unsettledToolCalls: ctx.unsettledToolCalls,
     lastSeq: lastSeq(),
   };
 }

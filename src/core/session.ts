@@ -1,5 +1,5 @@
 import type { AbortCause } from "../protocol/abort.js";
-import { errorMessage, SessionError } from "../protocol/errors.js";
+import { errorMessage, isErrorCode, SessionError } from "../protocol/errors.js";
 import { EVENT_VERSION, type EventDataMap, type EventType, type ReinEvent } from "../protocol/events.js";
 import type { Message } from "../protocol/messages.js";
 import type { RunResult } from "../protocol/run-result.js";
@@ -45,6 +45,11 @@ export class Session {
     return this.#deps.history;
   }
 
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Whether a run is in progress. */
   get running(): boolean {
     return this.#active !== undefined;
@@ -57,7 +62,16 @@ export class Session {
 
   /** Runs `task` and yields every event as it is appended. */
   stream(task: string, options: RunOptions = {}): RunStream {
-    const channel = new EventChannel<ReinEvent>(() => this.cancel("the stream's reader stopped reading"));
+    const channel = new EventChannel<ReinEvent>(
+      () => this.cancel("the stream's reader stopped reading"),
+      () => {
+        throw new SessionError(
+          "REIN_STREAM_READER",
+          `This stream of session ${this.id} already has a reader; a run's stream has one consumer. ` +
+            "Read other copies of the events from harness.eventLog.",
+        );
+      },
+    );
     const result = this.#start(task, options, channel);
     result.then(
       () => channel.end(),
@@ -82,8 +96,12 @@ export class Session {
     }
     const totals = this.#deps.ledger.totals({ tenantId: this.tenantId, sessionId: this.id });
     this.#emit("", "session_ended", { runs: this.#runs, usage: totals.usage, costUsd: totals.costUsd });
-    await this.#deps.eventLog.flush();
-    for (const sink of this.#deps.sinks) await sink.close?.();
+    try {
+      await this.#deps.eventLog.flush();
+      for (const sink of this.#deps.sinks) await sink.close?.();
+    } finally {
+      this.#deps.onClose?.();
+    }
   }
 
   async #start(
@@ -112,9 +130,9 @@ export class Session {
     });
     this.#active = { controller, channel, ended };
     const runId = deps.newId("run");
-    const limitMs = deps.limits.sessionTimeoutMs;
+    const limitMs = deps.limits.runTimeoutMs;
     const timer = setTimeout(
-      () => controller.abort({ kind: "timeout", scope: "session", limitMs } satisfies AbortCause),
+      () => controller.abort({ kind: "timeout", scope: "run", limitMs } satisfies AbortCause),
       limitMs,
     );
     const external = options.signal;
@@ -141,6 +159,7 @@ export class Session {
       turn: 0,
       toolCalls: 0,
       pendingStop: undefined,
+      unsettledToolCalls: [],
     };
     try {
       return await driveRun(ctx, task, () => this.#seq);
@@ -174,7 +193,7 @@ export class Session {
         const code = (err as { code?: unknown }).code;
         this.#active?.controller.abort({
           kind: "fatal",
-          code: typeof code === "string" && code.startsWith("REIN_") ? code : "REIN_INTERNAL",
+          code: isErrorCode(code) ? code : "REIN_INTERNAL",
           message: `event sink "${sink.name}" failed: ${errorMessage(err)}`,
         } satisfies AbortCause);
       }

@@ -1,5 +1,6 @@
-import type { ToolUseBlock } from "../protocol/messages.js";
+import type { ToolUseBlock, UserMessage } from "../protocol/messages.js";
 import type { StopReason } from "../protocol/stop-reason.js";
+import { addToInputEstimate } from "./input-estimate.js";
 import { callModel, stopFromAbort } from "./model-call.js";
 import { runToolCalls } from "./pipeline/tool-call.js";
 import type { RunContext } from "./run-context.js";
@@ -31,7 +32,9 @@ export async function step(ctx: RunContext): Promise<StepOutcome> {
 
   // Every tool_use gets its tool_result, even when the run is stopping: the history stays valid for the next run.
   const results = await runToolCalls(ctx, calls);
-  ctx.deps.history.push({ role: "user", content: results });
+  const message: UserMessage = { role: "user", content: results };
+  ctx.deps.history.push(message);
+  addToInputEstimate(ctx.deps, message);
 
   if (ctx.signal.aborted) return { type: "stop", reason: stopFromAbort(ctx.signal.reason) };
   if (ctx.pendingStop) return { type: "stop", reason: ctx.pendingStop };

@@ -18,6 +18,9 @@ export type GuardVerdict =
       readonly stop: Extract<StopReason, { type: "cost_ceiling" | "stalled" | "circuit_open" }>;
     };
 
+/** What a guard may answer where there is no call to deny: go on, or stop the run. */
+export type GuardStopVerdict = Extract<GuardVerdict, { action: "allow" | "stop" }>;
+
 export interface GuardToolCall {
   readonly tool: Tool;
   readonly callId: string;
@@ -26,15 +29,19 @@ export interface GuardToolCall {
 
 /**
  * Runtime guards: budgets, stall detection, circuit breakers, taint. Each hook is optional and
- * synchronous-or-async; the loop calls them at fixed points of every step.
+ * synchronous or a native Promise; the loop calls them at fixed points of every step. Fail closed:
+ * a hook that throws, or answers anything but a verdict valid at its point, denies the call
+ * (`beforeToolCall`) or stops the run with `REIN_GUARD_FAILED` (`beforeModelCall`, `afterToolCall`).
  */
 export interface Guard {
   readonly name: string;
-  beforeModelCall?(context: GuardContext): GuardVerdict | Promise<GuardVerdict>;
+  /** Before every model call (the run's first included): `stop` ends the run before the call is made. */
+  beforeModelCall?(context: GuardContext): GuardStopVerdict | Promise<GuardStopVerdict>;
   beforeToolCall?(call: GuardToolCall, context: GuardContext): GuardVerdict | Promise<GuardVerdict>;
+  /** After a call executed: `stop` ends the run once this step's results are appended. */
   afterToolCall?(
     call: GuardToolCall,
     outcome: { ok: boolean; errorType: string | null },
     context: GuardContext,
-  ): GuardVerdict | undefined | Promise<GuardVerdict | undefined>;
+  ): GuardStopVerdict | undefined | Promise<GuardStopVerdict | undefined>;
 }

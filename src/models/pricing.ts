@@ -95,9 +95,12 @@ export class PriceBook {
     );
   }
 
-  /** The most a call can cost before it is made: its estimated input plus `maxTokens` of output. */
+  /**
+   * The most a call can cost before it is made: its estimated input, all billed at the dearer of the
+   * input and cache-write prices (a prompt cache may write all of it), plus `maxTokens` of output.
+   */
   worstCase(model: string, estimatedInputTokens: number, maxTokens: number): number {
     const p = this.priceOf(model);
-    return (estimatedInputTokens * p.input + maxTokens * p.output) / 1_000_000;
+    return (estimatedInputTokens * Math.max(p.input, p.cacheWrite) + maxTokens * p.output) / 1_000_000;
   }
 }

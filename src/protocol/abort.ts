@@ -1,8 +1,10 @@
+import type { ErrorCode } from "./errors.js";
+
 /** Why a signal was aborted. The loop reads `signal.reason` to turn an abort into a stop reason. */
 export type AbortCause =
   | { readonly kind: "cancelled"; readonly reason: string }
-  | { readonly kind: "timeout"; readonly scope: "session" | "model_call" | "tool"; readonly limitMs: number }
-  | { readonly kind: "fatal"; readonly code: string; readonly message: string };
+  | { readonly kind: "timeout"; readonly scope: "run" | "model_call" | "tool"; readonly limitMs: number }
+  | { readonly kind: "fatal"; readonly code: ErrorCode; readonly message: string };
 
 export function isAbortCause(value: unknown): value is AbortCause {
   return typeof value === "object" && value !== null && "kind" in value;

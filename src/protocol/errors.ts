@@ -20,6 +20,9 @@ export const ERROR_CODES = [
   "REIN_SESSION_CLOSED",
   "REIN_INPUT_INVALID",
   "REIN_HOOK_FAILED",
+  "REIN_GUARD_FAILED",
+  "REIN_SESSION_DUPLICATE",
+  "REIN_STREAM_READER",
   "REIN_AUDIT_WRITE_FAILED",
   "REIN_AUDIT_UNREADABLE",
   "REIN_SANDBOX_FAILED",
@@ -28,6 +31,13 @@ export const ERROR_CODES = [
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const CODES: ReadonlySet<unknown> = new Set(ERROR_CODES);
+
+/** Whether a value is one of Rein's error codes (e.g. the `code` of something a sink threw). */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return CODES.has(value);
+}
 
 /** Base class of every error Rein throws on purpose. `code` is stable; `message` says what, where and what to do. */
 export class ReinError extends Error {
@@ -89,18 +99,6 @@ export class ToolDefinitionError extends ReinError {}
 
 /** A session used wrongly: a second concurrent run, a run after close. */
 export class SessionError extends ReinError {}
-
-/** A user hook threw; the decision it guarded failed closed. */
-export class HookError extends ReinError {
-  constructor(hook: string, cause: unknown) {
-    super(
-      "REIN_HOOK_FAILED",
-      `Hook ${hook} threw: ${errorMessage(cause)}. The guarded action was refused (fail closed).`,
-      { hook },
-      { cause },
-    );
-  }
-}
 
 /** The audit trail could not be written or read. */
 export class AuditError extends ReinError {}

@@ -26,7 +26,7 @@ export interface EventDataMap {
     readonly task: string;
     readonly limits: {
       readonly maxTurns: number;
-      readonly sessionTimeoutMs: number;
+      readonly runTimeoutMs: number;
       readonly modelCallTimeoutMs: number;
     };
   };
@@ -64,6 +64,10 @@ export interface EventDataMap {
     readonly callId: string;
     readonly tool: string;
     readonly idempotencyKey: string;
+    /** The input the tool runs with: validated, frozen, and the one that was classified and approved. */
+    readonly input: unknown;
+    /** The model's input, present only when a `rewriteToolInput` hook replaced it. */
+    readonly originalInput?: unknown;
   };
   tool_call_finished: {
     readonly turn: number;
@@ -88,6 +92,8 @@ export interface EventDataMap {
     readonly costUsd: number;
     readonly durationMs: number;
     readonly finalText: string;
+    /** Calls whose tool did not stop when asked; see `RunResult.unsettledToolCalls`. */
+    readonly unsettledToolCalls: readonly { readonly callId: string; readonly tool: string }[];
   };
   session_ended: { readonly runs: number; readonly usage: Usage; readonly costUsd: number };
 }
@@ -113,7 +119,10 @@ export type ReinEvent = { [T in EventType]: EventEnvelope<T> }[EventType];
 /** Something that consumes the event stream as it is appended (audit trail, metrics, live view). */
 export interface EventSink {
   readonly name: string;
-  /** Called synchronously, in `seq` order. A sink that throws is reported but never breaks the run. */
+  /**
+   * Called synchronously, in `seq` order. A sink that throws stops the run (a fatal abort with the
+   * sink's error code): Rein never goes on unaudited. The call in flight still gets its result.
+   */
   handle(event: ReinEvent): void;
   close?(): Promise<void> | void;
 }

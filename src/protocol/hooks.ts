@@ -15,11 +15,31 @@ export interface HookToolCall {
 /** What `beforeToolCall` may answer. It can only tighten: deny, or require approval. */
 export type BeforeToolCallAnswer = undefined | { readonly deny: string } | { readonly requireApproval: true };
 
+/** A validated call before it is classified: what `rewriteToolInput` sees. */
+export interface HookInputCall {
+  readonly sessionId: string;
+  readonly runId: string;
+  readonly turn: number;
+  readonly callId: string;
+  readonly tool: string;
+  /** The validated input, deep-frozen: return a new value to change it. */
+  readonly input: unknown;
+}
+
 /**
- * User hooks at fixed points of the pipeline. A hook that throws fails closed: the tool call is
- * denied, or (for model hooks) the run ends with an error.
+ * User hooks at fixed points of the pipeline. Hooks may be synchronous or return a native Promise.
+ * A hook that throws, or answers anything but what its signature allows, fails closed: the tool
+ * call is denied, or (for model hooks) the run ends with an error.
  */
 export interface Hooks {
+  /**
+   * Runs right after validation and BEFORE classification and approval: return a new input to
+   * replace the model's (it is validated against the tool's schema again and frozen), or undefined
+   * to keep it. The policy, the approval and the tool all see the rewritten input; the audit
+   * records both. A rewrite that fails validation denies the call.
+   */
+  rewriteToolInput?(call: HookInputCall): unknown;
+  /** After classification: deny, or require approval. It can only tighten. */
   beforeToolCall?(call: HookToolCall): BeforeToolCallAnswer | Promise<BeforeToolCallAnswer>;
   /** May replace the outcome (e.g. to redact); the replacement is what the model, events and audit see. */
   afterToolCall?(

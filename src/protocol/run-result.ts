@@ -18,6 +18,11 @@ export interface RunResult {
   readonly durationMs: number;
   /** The session's whole history, by reference. */
   readonly messages: readonly Message[];
+  /**
+   * Tool calls that were asked to stop (cancel, timeout) and had not stopped `abortGraceMs` later:
+   * their result says `outcome_unknown`, and they may still be running after this result.
+   */
+  readonly unsettledToolCalls: readonly { readonly callId: string; readonly tool: string }[];
   /** `seq` of this run's `run_ended` event: a reader resuming after it sees only later runs. */
   readonly lastSeq: number;
 }

@@ -1,3 +1,5 @@
+import type { ErrorCode } from "./errors.js";
+
 /**
  * Why a run ended. Every ending has one of these; never a bare string.
  * `cost_ceiling`, `stalled` and `circuit_open` are produced by guards (see guards/guard.ts).
@@ -5,9 +7,9 @@
 export type StopReason =
   | { readonly type: "completed" }
   | { readonly type: "max_turns"; readonly limit: number }
-  | { readonly type: "timeout"; readonly scope: "session" | "model_call"; readonly limitMs: number }
+  | { readonly type: "timeout"; readonly scope: "run" | "model_call"; readonly limitMs: number }
   | { readonly type: "cancelled"; readonly reason: string }
-  | { readonly type: "error"; readonly code: string; readonly message: string }
+  | { readonly type: "error"; readonly code: ErrorCode; readonly message: string }
   | { readonly type: "cost_ceiling"; readonly limitUsd: number; readonly spentUsd: number }
   | { readonly type: "stalled"; readonly diagnostic: string }
   | { readonly type: "circuit_open"; readonly circuit: string };

@@ -13,6 +13,7 @@ export const TOOL_ERROR_TYPES = [
   "permission_denied",
   "blocked",
   "guard_denied",
+  "outcome_unknown",
 ] as const;
 export type PipelineToolErrorType = (typeof TOOL_ERROR_TYPES)[number];
 
@@ -68,15 +69,57 @@ export function okOutcome(value: unknown, maxBytes: number): ToolOutcome {
   return { ok: true, content, truncated: false };
 }
 
+/** Largest serialised `details` an error result carries; past it they are replaced by a marked preview. */
+export const MAX_ERROR_DETAILS_CHARS = 4_096;
+
 export function errorOutcome(
   type: string,
   message: string,
   details?: Readonly<Record<string, unknown>>,
 ): ToolOutcome {
-  return details ? { ok: false, error: { type, message, details } } : { ok: false, error: { type, message } };
+  const safe = details === undefined ? undefined : safeDetails(details);
+  return safe
+    ? { ok: false, error: { type, message, details: safe } }
+    : { ok: false, error: { type, message } };
 }
 
-/** The text the model reads for an outcome. */
+/**
+ * Details as plain JSON data, whatever a tool put in them: BigInts become strings, cycles
+ * `"[Circular]"`, functions and symbols are dropped, a throwing getter or `toJSON` is named, and the
+ * whole is capped. So the result the model reads, the events and the audit can always serialise it.
+ */
+function safeDetails(details: unknown): Readonly<Record<string, unknown>> | undefined {
+  let json: string | undefined;
+  try {
+    const seen = new WeakSet<object>();
+    json = JSON.stringify(details, (_key, value: unknown) => {
+      if (typeof value === "bigint") return value.toString();
+      if (typeof value === "object" && value !== null) {
+        if (seen.has(value)) return "[Circular]";
+        seen.add(value);
+      }
+      return value;
+    });
+  } catch (err) {
+    return { unserialisable: `details could not be serialised: ${(err as Error)?.message ?? String(err)}` };
+  }
+  if (json === undefined || json === "null") return undefined;
+  if (json.length > MAX_ERROR_DETAILS_CHARS)
+    return { truncated: true, preview: `${json.slice(0, MAX_ERROR_DETAILS_CHARS)}… [truncated by Rein]` };
+  const parsed: unknown = JSON.parse(json);
+  return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : { value: parsed };
+}
+
+/** The text the model reads for an outcome. Never throws: error results hold only plain data. */
 export function outcomeContent(outcome: ToolOutcome): string {
-  return outcome.ok ? outcome.content : JSON.stringify({ error: outcome.error });
+  if (outcome.ok) return outcome.content;
+  try {
+    return JSON.stringify({ error: outcome.error });
+  } catch {
+    return JSON.stringify({
+      error: { type: String(outcome.error.type), message: String(outcome.error.message) },
+    });
+  }
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { checkRiskProfile } from "../protocol/answers.js";
 import { ToolDefinitionError } from "../protocol/errors.js";
 import type { RiskProfile } from "../protocol/risk.js";
 import type { ParseResult, Tool, ToolContext } from "./tool.js";
@@ -75,6 +76,16 @@ export function defineTool<S extends z.ZodType>(definition: ToolDefinition<S>): 
       },
     );
   }
+  if (definition.risk !== undefined) {
+    const checked = checkRiskProfile(definition.risk);
+    if (!checked.ok) {
+      throw new ToolDefinitionError(
+        "REIN_TOOL_DEFINITION_INVALID",
+        `Tool "${name}": invalid risk: ${checked.problem}.`,
+        { name },
+      );
+    }
+  }
   const inputSchema = schemaCache.get(input) ?? jsonSchemaOf(name, input);
   schemaCache.set(input, inputSchema);
   if (inputSchema.type !== "object") {
@@ -88,7 +99,7 @@ export function defineTool<S extends z.ZodType>(definition: ToolDefinition<S>): 
     name,
     description,
     inputSchema,
-    risk: definition.risk,
+    risk: definition.risk && Object.freeze({ level: definition.risk.level, reason: definition.risk.reason }),
     idempotent: definition.idempotent ?? false,
     readOnly: definition.readOnly ?? false,
     timeoutMs: definition.timeoutMs,

@@ -1,4 +1,5 @@
 import type { ToolSpec } from "../models/model.js";
+import { checkRiskProfile } from "../protocol/answers.js";
 import { ToolDefinitionError } from "../protocol/errors.js";
 import type { Tool, ToolRouter } from "./tool.js";
 
@@ -12,6 +13,16 @@ export class ToolRegistry implements ToolRouter {
   }
 
   register(tool: Tool): this {
+    if (tool.risk !== undefined) {
+      const checked = checkRiskProfile(tool.risk);
+      if (!checked.ok) {
+        throw new ToolDefinitionError(
+          "REIN_TOOL_DEFINITION_INVALID",
+          `Tool "${String(tool.name)}" declares an invalid risk profile: ${checked.problem}.`,
+          { tool: String(tool.name) },
+        );
+      }
+    }
     if (tool.risk?.level === "BLOCK") {
       throw new ToolDefinitionError(
         "REIN_TOOL_BLOCKED",

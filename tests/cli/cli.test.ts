@@ -161,7 +161,7 @@ describe("rein CLI", () => {
     const end = events(r.stdout).find((e) => e.type === "run_ended");
     expect(end?.type === "run_ended" && end.data.stopReason).toEqual({
       type: "timeout",
-      scope: "session",
+      scope: "run",
       limitMs: 300,
     });
   });

@@ -102,12 +102,12 @@ describe("limits", () => {
     });
     const h = scriptHarness([callTurn("wait"), { say: "never" }], {
       tools: [wait],
-      limits: { sessionTimeoutMs: 40 },
+      limits: { runTimeoutMs: 40 },
     });
     const result = await h.session().run("go");
     await started.promise;
     expect(toolSignal?.aborted).toBe(true);
-    expect(result.stopReason).toEqual({ type: "timeout", scope: "session", limitMs: 40 });
+    expect(result.stopReason).toEqual({ type: "timeout", scope: "run", limitMs: 40 });
     const content = contentOf(result.messages.at(-1)?.content[0]);
     expect(JSON.parse(content).error.type).toBe("cancelled");
   });

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { ApprovalDecision, ApprovalRequest } from "../../approvals/approval-gate.js";
 import { scopedSignal } from "../../protocol/abort.js";
+import { checkApprovalDecision, isNativePromise } from "../../protocol/answers.js";
 import { errorMessage } from "../../protocol/errors.js";
 import type { StageRecord } from "../../protocol/events.js";
 import type { RiskAssessment } from "../../protocol/risk.js";
@@ -12,17 +13,13 @@ const NOT_REQUIRED: StageRecord = Object.freeze({
   by: "approvals",
   note: "not required at this level",
 });
-const UNFILLED: StageRecord = Object.freeze({
-  stage: "approve",
-  outcome: "skipped",
-  by: "slot:unfilled",
-  note: "no approval gate configured; the call runs (trust modes and gates arrive with the policy issue)",
-});
 
 export interface ApproveResult {
   readonly allowed: boolean;
   readonly decision: ApprovalDecision | null;
   readonly reason: string;
+  /** Set when a gate approved: the hash of the exact arguments approved, re-checked before execution. */
+  readonly argsHash?: string;
   readonly record: StageRecord;
 }
 
@@ -44,13 +41,13 @@ const PASS_NOT_REQUIRED: ApproveResult = Object.freeze({
   reason: "",
   record: NOT_REQUIRED,
 });
-const PASS_UNFILLED: ApproveResult = Object.freeze({
-  allowed: true,
-  decision: null,
-  reason: "",
-  record: UNFILLED,
-});
-const NO_GATE_REASON = "approval was required but no approval gate is configured";
+
+/** Said to the model and recorded when a call needs a decision that nobody is configured to give. */
+export const NO_GATE_REASON =
+  "this call needs approval and no approval gate is configured, so it is denied (fail closed). " +
+  "To allow such calls, configure a gate (createHarness({ approvals: { gate } }), e.g. callbackGate; " +
+  "`rein run` asks in the terminal when it has one)";
+
 const DENY_NO_GATE: ApproveResult = Object.freeze({
   allowed: false,
   decision: null,
@@ -64,8 +61,9 @@ const DENY_NO_GATE: ApproveResult = Object.freeze({
 });
 
 /**
- * Stage 4: ask the approval gate when the level (or a hook) requires it. A gate that throws or times
- * out denies. Synchronous when no gate has to be asked.
+ * Stage 4: ask the approval gate when the level (or a hook) requires it. HIGH always requires it;
+ * with no gate, that is a denial that says how to approve. A gate that throws, times out or answers
+ * anything but a well-formed decision denies. Synchronous when no gate has to be asked.
  */
 export function approveCall(
   ctx: RunContext,
@@ -74,9 +72,25 @@ export function approveCall(
   forced: boolean,
 ): ApproveResult | Promise<ApproveResult> {
   const slot = ctx.deps.approvals;
-  if (!slot) return forced ? DENY_NO_GATE : risk.level === "HIGH" ? PASS_UNFILLED : PASS_NOT_REQUIRED;
-  if (!forced && !slot.requireFor.has(risk.level)) return PASS_NOT_REQUIRED;
-  return askGate(ctx, slot, call, risk);
+  const needed = forced || risk.level === "HIGH" || slot?.requireFor.has(risk.level) === true;
+  if (!needed) return PASS_NOT_REQUIRED;
+  if (!slot) return DENY_NO_GATE;
+  const hash = argsHash(call.tool, call.input);
+  if (ctx.deps.sessionApprovals.has(hash)) {
+    return {
+      allowed: true,
+      decision: { outcome: "approved", by: `gate:${slot.gate.name}`, scope: "session" },
+      reason: "",
+      argsHash: hash,
+      record: {
+        stage: "approve",
+        outcome: "pass",
+        by: "approvals",
+        note: "approved for this session earlier (same arguments)",
+      },
+    };
+  }
+  return askGate(ctx, slot, call, risk, hash);
 }
 
 async function askGate(
@@ -84,8 +98,9 @@ async function askGate(
   slot: ApprovalSlot,
   call: { callId: string; tool: string; input: unknown },
   risk: RiskAssessment,
+  hash: string,
 ): Promise<ApproveResult> {
-  const request: ApprovalRequest = {
+  const request: ApprovalRequest = Object.freeze({
     id: ctx.deps.newId("apr"),
     tenantId: ctx.deps.tenantId,
     sessionId: ctx.deps.sessionId,
@@ -93,10 +108,10 @@ async function askGate(
     callId: call.callId,
     tool: call.tool,
     input: call.input,
-    argsHash: argsHash(call.tool, call.input),
+    argsHash: hash,
     risk,
     requestedAt: Date.now(),
-  };
+  });
   const by = `gate:${slot.gate.name}`;
   const scope = scopedSignal(ctx.signal, slot.timeoutMs, () => ({
     kind: "timeout",
@@ -104,30 +119,45 @@ async function askGate(
     limitMs: slot.timeoutMs,
   }));
   let decision: ApprovalDecision;
+  let reason: string;
   try {
-    decision = await new Promise<ApprovalDecision>((resolve, reject) => {
+    const answer = await new Promise<unknown>((resolve, reject) => {
       scope.signal.addEventListener("abort", () => reject(scope.signal.reason), { once: true });
-      slot.gate.decide(request, scope.signal).then(resolve, reject);
+      const pending = slot.gate.decide(request, scope.signal) as unknown;
+      if (isNativePromise(pending)) pending.then(resolve, reject);
+      else resolve(pending);
     });
+    const checked = checkApprovalDecision(answer);
+    if (checked.ok) {
+      decision = checked.value;
+      reason =
+        decision.outcome === "denied" ? decision.reason : `the gate answered ${decision.outcome}; denied`;
+    } else {
+      reason = `gate "${slot.gate.name}" answered a malformed decision: ${checked.problem} (fail closed)`;
+      decision = { outcome: "denied", by, reason };
+    }
   } catch (err) {
     const timedOut = scope.signal.aborted && !ctx.signal.aborted;
-    decision = timedOut
-      ? { outcome: "timeout", by, resolution: "denied" }
-      : {
-          outcome: "denied",
-          by,
-          reason: ctx.signal.aborted
-            ? "the run was stopped"
-            : `gate failed: ${errorMessage(err)} (fail closed)`,
-        };
+    if (timedOut) {
+      decision = { outcome: "timeout", by, resolution: "denied" };
+      reason = `no decision within ${slot.timeoutMs} ms; denied`;
+    } else {
+      reason = ctx.signal.aborted ? "the run was stopped" : `gate failed: ${errorMessage(err)} (fail closed)`;
+      decision = { outcome: "denied", by, reason };
+    }
   } finally {
     scope.dispose();
   }
   if (decision.outcome === "approved") {
-    return { allowed: true, decision, reason: "", record: { stage: "approve", outcome: "pass", by } };
+    if (decision.scope === "session") ctx.deps.sessionApprovals.add(hash);
+    return {
+      allowed: true,
+      decision,
+      reason: "",
+      argsHash: hash,
+      record: { stage: "approve", outcome: "pass", by },
+    };
   }
-  const reason =
-    decision.outcome === "denied" ? decision.reason : `no decision within ${slot.timeoutMs} ms; denied`;
   return {
     allowed: false,
     decision,

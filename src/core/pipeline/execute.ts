@@ -1,13 +1,22 @@
-import { isAbortCause, raceAbort, scopedSignal } from "../../protocol/abort.js";
+import { isAbortCause, scopedSignal } from "../../protocol/abort.js";
 import { errorMessage } from "../../protocol/errors.js";
 import { errorOutcome, okOutcome, ToolFailure, type ToolOutcome } from "../../protocol/tool-result.js";
 import type { Tool } from "../../tools/tool.js";
 import type { RunContext } from "../run-context.js";
 
+type Settled =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: unknown };
+
 /**
  * Stage 5: run the tool with its timeout and the run's signal. `tool_call_started` is recorded before
  * and `tool_call_finished` after (by the caller), so a call started but never finished is visible
  * after a crash and is not blindly re-run.
+ *
+ * On abort (cancel, timeout) the tool is given `abortGraceMs` to stop. Only a tool that settles in
+ * that time is reported `cancelled` or `timeout`; one that does not is `outcome_unknown`, and the
+ * run's result lists it in `unsettledToolCalls`: Rein never says a tool stopped when it may still be
+ * changing the workspace.
  */
 export async function executeCall(
   ctx: RunContext,
@@ -18,8 +27,10 @@ export async function executeCall(
 ): Promise<ToolOutcome> {
   const limitMs = tool.timeoutMs ?? ctx.deps.limits.toolTimeoutMs;
   const scope = scopedSignal(ctx.signal, limitMs, () => ({ kind: "timeout", scope: "tool", limitMs }));
+  const cap = ctx.deps.limits.maxToolOutputBytes;
+  let running: Promise<Settled>;
   try {
-    const value = await raceAbort(
+    running = Promise.resolve(
       tool.execute(input, {
         signal: scope.signal,
         callId,
@@ -29,27 +40,82 @@ export async function executeCall(
         tenantId: ctx.deps.tenantId,
         turn: ctx.turn,
       }),
-      scope.signal,
+    ).then(
+      (value): Settled => ({ ok: true, value }),
+      (error: unknown): Settled => ({ ok: false, error }),
     );
-    return okOutcome(value, ctx.deps.limits.maxToolOutputBytes);
-  } catch (err) {
-    if (scope.signal.aborted) {
-      const cause = scope.signal.reason;
-      if (isAbortCause(cause) && cause.kind === "timeout" && cause.scope === "tool") {
-        return errorOutcome(
-          "timeout",
-          `Tool "${tool.name}" did not finish within ${limitMs} ms and was aborted.`,
-        );
-      }
-      const why = isAbortCause(cause) ? (cause.kind === "cancelled" ? cause.reason : cause.kind) : "aborted";
-      return errorOutcome("cancelled", `Tool "${tool.name}" was stopped because the run ended (${why}).`);
+  } catch (error) {
+    running = Promise.resolve({ ok: false, error });
+  }
+  try {
+    const first = await untilAbort(running, scope.signal);
+    if (first) return settledOutcome(tool, first, cap);
+    // Aborted while running: wait (bounded) for the tool to actually stop.
+    const cause = scope.signal.reason;
+    const after = await withinGrace(running, ctx.deps.limits.abortGraceMs);
+    if (!after) {
+      ctx.unsettledToolCalls.push({ callId, tool: tool.name });
+      const why = describeCause(cause, limitMs);
+      return errorOutcome(
+        "outcome_unknown",
+        `Tool "${tool.name}" was asked to stop (${why}) and had not stopped ${ctx.deps.limits.abortGraceMs} ms later; ` +
+          "it may still be running and changing things, so its outcome is unknown.",
+        { cause: why, graceMs: ctx.deps.limits.abortGraceMs },
+      );
     }
-    const cap = ctx.deps.limits.maxToolOutputBytes;
-    if (err instanceof ToolFailure) return errorOutcome(err.type, capText(err.message, cap), err.details);
-    return errorOutcome("tool_error", capText(`Tool "${tool.name}" failed: ${errorMessage(err)}`, cap));
+    if (after.ok) return settledOutcome(tool, after, cap); // it finished its work after all: say what it did
+    if (isAbortCause(cause) && cause.kind === "timeout" && cause.scope === "tool") {
+      return errorOutcome(
+        "timeout",
+        `Tool "${tool.name}" did not finish within ${limitMs} ms and was aborted.`,
+      );
+    }
+    return errorOutcome(
+      "cancelled",
+      `Tool "${tool.name}" was stopped because the run ended (${describeCause(cause, limitMs)}).`,
+    );
   } finally {
     scope.dispose();
   }
+}
+
+function settledOutcome(tool: Tool, settled: Settled, cap: number): ToolOutcome {
+  if (settled.ok) return okOutcome(settled.value, cap);
+  const err = settled.error;
+  if (err instanceof ToolFailure) return errorOutcome(err.type, capText(err.message, cap), err.details);
+  return errorOutcome("tool_error", capText(`Tool "${tool.name}" failed: ${errorMessage(err)}`, cap));
+}
+
+function describeCause(cause: unknown, limitMs: number): string {
+  if (!isAbortCause(cause)) return "aborted";
+  if (cause.kind === "cancelled") return cause.reason;
+  if (cause.kind === "timeout")
+    return cause.scope === "tool" ? `timeout after ${limitMs} ms` : `${cause.scope} timeout`;
+  return cause.kind;
+}
+
+/** The settled tool, or undefined if the signal aborted first. Leaves no listener behind. */
+function untilAbort(running: Promise<Settled>, signal: AbortSignal): Promise<Settled | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+    running.then((settled) => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(settled);
+    });
+  });
+}
+
+/** The settled tool, or undefined if it has not settled within `graceMs`. Leaves no timer behind. */
+function withinGrace(running: Promise<Settled>, graceMs: number): Promise<Settled | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), graceMs);
+    running.then((settled) => {
+      clearTimeout(timer);
+      resolve(settled);
+    });
+  });
 }
 
 /** Error messages are capped like outputs: a tool cannot flood the context by throwing. */

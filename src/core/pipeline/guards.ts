@@ -1,7 +1,9 @@
-import type { GuardContext } from "../../guards/guard.js";
+import type { GuardContext, GuardToolCall, GuardVerdict } from "../../guards/guard.js";
+import { checkGuardVerdict, isNativePromise } from "../../protocol/answers.js";
 import { errorMessage } from "../../protocol/errors.js";
 import type { StageRecord } from "../../protocol/events.js";
 import type { RiskAssessment, RiskLevel } from "../../protocol/risk.js";
+import type { StopReason } from "../../protocol/stop-reason.js";
 import type { Tool } from "../../tools/tool.js";
 import type { RunContext } from "../run-context.js";
 
@@ -33,6 +35,15 @@ export function guardCall(
   return runGuards(ctx, tool, callId, input, risk);
 }
 
+type BeforeToolCallVerdict = Exclude<GuardVerdict, never>;
+const BEFORE_TOOL_CALL_ACTIONS: readonly GuardVerdict["action"][] = ["allow", "deny", "raise", "stop"];
+
+/** Awaits a guard's answer only if it is a native Promise; a foreign thenable is checked (and refused) as is. */
+async function answerOf(call: () => unknown): Promise<unknown> {
+  const answer = call();
+  return isNativePromise(answer) ? await answer : answer;
+}
+
 async function runGuards(
   ctx: RunContext,
   tool: Tool,
@@ -41,25 +52,28 @@ async function runGuards(
   risk: RiskAssessment,
 ): Promise<GuardResult> {
   const guards = ctx.deps.guards;
-  const gctx: GuardContext = {
-    tenantId: ctx.deps.tenantId,
-    sessionId: ctx.deps.sessionId,
-    runId: ctx.runId,
-    turn: ctx.turn,
-  };
+  const gctx = guardContext(ctx);
   const records: StageRecord[] = [];
   let current = risk;
   for (const guard of guards) {
-    if (!guard.beforeToolCall) continue;
+    const beforeToolCall = guard.beforeToolCall;
+    if (!beforeToolCall) continue;
     const by = `guard:${guard.name}`;
-    let verdict: Awaited<ReturnType<NonNullable<typeof guard.beforeToolCall>>>;
+    let answer: unknown;
     try {
-      verdict = await guard.beforeToolCall({ tool, callId, input }, gctx);
+      answer = await answerOf(() => beforeToolCall.call(guard, { tool, callId, input }, gctx));
     } catch (err) {
-      const reason = `guard "${guard.name}" failed: ${errorMessage(err)}`;
+      const reason = `guard "${guard.name}" failed: ${errorMessage(err)} (fail closed)`;
       records.push({ stage: "guards", outcome: "deny", by, note: reason });
       return { ok: false, reason, records };
     }
+    const checked = checkGuardVerdict<BeforeToolCallVerdict>(answer, BEFORE_TOOL_CALL_ACTIONS);
+    if (!checked.ok) {
+      const reason = `guard "${guard.name}" answered a malformed verdict: ${checked.problem} (fail closed)`;
+      records.push({ stage: "guards", outcome: "deny", by, note: reason });
+      return { ok: false, reason, records };
+    }
+    const verdict = checked.value;
     switch (verdict.action) {
       case "allow":
         records.push({ stage: "guards", outcome: "pass", by });
@@ -84,4 +98,76 @@ async function runGuards(
     }
   }
   return { ok: true, risk: current, records };
+}
+
+function guardContext(ctx: RunContext): GuardContext {
+  return { tenantId: ctx.deps.tenantId, sessionId: ctx.deps.sessionId, runId: ctx.runId, turn: ctx.turn };
+}
+
+const AFTER_ACTIONS: readonly GuardVerdict["action"][] = ["allow", "stop"];
+
+/**
+ * After a call executed, guards may stop the run (a budget spent, a stall seen). A guard that throws
+ * or answers anything but nothing, `allow` or `stop` stops the run with `REIN_GUARD_FAILED`: the
+ * call's result still reaches the model and the audit, and no further call runs.
+ */
+export async function afterToolCallGuards(
+  ctx: RunContext,
+  call: GuardToolCall,
+  outcome: { ok: boolean; errorType: string | null },
+): Promise<void> {
+  const gctx = guardContext(ctx);
+  for (const guard of ctx.deps.guards) {
+    const afterToolCall = guard.afterToolCall;
+    if (!afterToolCall) continue;
+    let answer: unknown;
+    try {
+      answer = await answerOf(() => afterToolCall.call(guard, call, outcome, gctx));
+    } catch (err) {
+      ctx.pendingStop ??= guardFailed(guard.name, "afterToolCall", `threw: ${errorMessage(err)}`);
+      return;
+    }
+    if (answer === undefined) continue;
+    const checked = checkGuardVerdict<GuardVerdict>(answer, AFTER_ACTIONS);
+    if (!checked.ok) {
+      ctx.pendingStop ??= guardFailed(
+        guard.name,
+        "afterToolCall",
+        `answered a malformed verdict: ${checked.problem}`,
+      );
+      return;
+    }
+    if (checked.value.action === "stop") ctx.pendingStop ??= checked.value.stop;
+  }
+}
+
+/**
+ * Before each model call, guards may stop the run. Anything but `allow` or `stop` (including a
+ * throw) stops it with `REIN_GUARD_FAILED` (fail closed). Resolves to the stop, or undefined.
+ */
+export async function beforeModelCallGuards(ctx: RunContext): Promise<StopReason | undefined> {
+  const gctx = guardContext(ctx);
+  for (const guard of ctx.deps.guards) {
+    const beforeModelCall = guard.beforeModelCall;
+    if (!beforeModelCall) continue;
+    let answer: unknown;
+    try {
+      answer = await answerOf(() => beforeModelCall.call(guard, gctx));
+    } catch (err) {
+      return guardFailed(guard.name, "beforeModelCall", `threw: ${errorMessage(err)}`);
+    }
+    const checked = checkGuardVerdict<GuardVerdict>(answer, AFTER_ACTIONS);
+    if (!checked.ok)
+      return guardFailed(guard.name, "beforeModelCall", `answered a malformed verdict: ${checked.problem}`);
+    if (checked.value.action === "stop") return checked.value.stop;
+  }
+  return undefined;
+}
+
+function guardFailed(name: string, hook: string, what: string): StopReason {
+  return {
+    type: "error",
+    code: "REIN_GUARD_FAILED",
+    message: `guard "${name}" ${hook} ${what} (fail closed: the run stops)`,
+  };
 }

@@ -1,4 +1,6 @@
-import type { ApprovalDecision } from "../../approvals/approval-gate.js";
+import { isNativePromise } from "../../protocol/answers.js";
+import type { ApprovalDecision } from "../../protocol/approval.js";
+import { errorMessage } from "../../protocol/errors.js";
 import type { StageRecord } from "../../protocol/events.js";
 import type { HookToolCall } from "../../protocol/hooks.js";
 import type { ToolResultBlock, ToolUseBlock } from "../../protocol/messages.js";
@@ -6,11 +8,11 @@ import type { RiskAssessment } from "../../protocol/risk.js";
 import { errorOutcome, outcomeContent, type ToolOutcome } from "../../protocol/tool-result.js";
 import type { Tool } from "../../tools/tool.js";
 import type { RunContext } from "../run-context.js";
-import { approveCall } from "./approve.js";
+import { approveCall, argsHash } from "./approve.js";
 import { classifyCall } from "./classify.js";
 import { executeCall } from "./execute.js";
-import { guardCall } from "./guards.js";
-import { runBeforeToolCallHook } from "./hooks.js";
+import { afterToolCallGuards, guardCall } from "./guards.js";
+import { rewriteInput, runBeforeToolCallHook } from "./hooks.js";
 import { postProcess } from "./post-process.js";
 import { validateCall } from "./validate.js";
 
@@ -21,6 +23,10 @@ export type Decided =
       readonly call: ToolUseBlock;
       readonly tool: Tool;
       readonly hookCall: HookToolCall;
+      /** The model's input when `rewriteToolInput` replaced it; the executed one is `hookCall.input`. */
+      readonly originalInput: unknown;
+      /** The hash a gate approved, re-checked just before execution. */
+      readonly approvedHash: string | undefined;
     }
   | { readonly allowed: false; readonly call: ToolUseBlock; readonly outcome: ToolOutcome };
 
@@ -42,7 +48,8 @@ const STOPPING: StageRecord = Object.freeze({
 
 /**
  * Stages 1–4 for one call, ending with a `tool_call_decided` event. A stage answers synchronously when
- * its slot has nothing to do; `x instanceof Promise ? await x : x` keeps such a stage off the event loop.
+ * its slot has nothing to do; stages return native Promises only (user answers are checked inside
+ * each stage, never unwrapped here), so `isNativePromise(x) ? await x : x` keeps them off the event loop.
  */
 export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<Decided> {
   const { turn } = ctx;
@@ -70,22 +77,35 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
   const validated = validateCall(ctx, call);
   stages.push(validated.record);
   if (!validated.ok) return deny(validated.outcome);
-  const { tool, input } = validated;
+  const { tool } = validated;
+
+  const r = rewriteInput(ctx, tool, {
+    sessionId: ctx.deps.sessionId,
+    runId: ctx.runId,
+    turn,
+    callId: call.id,
+    tool: tool.name,
+    input: validated.input,
+  });
+  const rewritten = isNativePromise(r) ? await r : r;
+  if (rewritten.record) stages.push(rewritten.record);
+  if (!rewritten.ok) return deny(errorOutcome("permission_denied", rewritten.reason));
+  const input = rewritten.input;
 
   const c = classifyCall(ctx, tool, input);
-  const classified = c instanceof Promise ? await c : c;
+  const classified = isNativePromise(c) ? await c : c;
   stages.push(classified.record);
   risk = classified.risk;
   if (risk.level === "BLOCK")
     return deny(errorOutcome("blocked", `Blocked by policy: ${risk.reason} (rule ${risk.rule}).`));
 
   const g = guardCall(ctx, tool, call.id, input, risk);
-  const guarded = g instanceof Promise ? await g : g;
+  const guarded = isNativePromise(g) ? await g : g;
   stages.push(...guarded.records);
   if (!guarded.ok) return deny(errorOutcome("guard_denied", guarded.reason));
   risk = guarded.risk;
 
-  const hookCall: HookToolCall = {
+  const hookCall: HookToolCall = Object.freeze({
     sessionId: ctx.deps.sessionId,
     runId: ctx.runId,
     turn,
@@ -93,14 +113,14 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
     tool: tool.name,
     input,
     risk,
-  };
+  });
   const h = runBeforeToolCallHook(ctx, hookCall);
-  const hooked = h instanceof Promise ? await h : h;
+  const hooked = isNativePromise(h) ? await h : h;
   stages.push(hooked.record);
   if (!hooked.ok) return deny(errorOutcome("permission_denied", hooked.reason));
 
   const a = approveCall(ctx, { callId: call.id, tool: tool.name, input }, risk, hooked.requireApproval);
-  const approved = a instanceof Promise ? await a : a;
+  const approved = isNativePromise(a) ? await a : a;
   stages.push(approved.record);
   approval = approved.decision;
   if (!approved.allowed)
@@ -115,27 +135,70 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
     approval,
     stages,
   });
-  return { allowed: true, call, tool, hookCall };
+  return {
+    allowed: true,
+    call,
+    tool,
+    hookCall,
+    originalInput: rewritten.rewritten ? validated.input : undefined,
+    approvedHash: approved.argsHash,
+  };
 }
 
-/** Stages 5–7: execute (if allowed), post-process, record. Always yields the block the model reads. */
+const WITHHELD = (why: string): ToolOutcome => errorOutcome("tool_error", `The result was withheld: ${why}.`);
+
+/**
+ * Stages 5–7: execute (if allowed), post-process, record. Always yields the block the model reads,
+ * whatever fails after execution: a failure there becomes an error result or a pending stop, never
+ * an unanswered `tool_use` or a call missing from the audit.
+ */
 export async function completeCall(ctx: RunContext, decided: Decided): Promise<ToolResultBlock> {
   const { call } = decided;
   const turn = ctx.turn;
   let outcome: ToolOutcome;
   let stages: readonly StageRecord[] = NOT_EXECUTED;
   let durationMs = 0;
+  let executed = false;
   if (decided.allowed) {
-    const idempotencyKey = `${ctx.deps.sessionId}:${turn}:${call.id}`;
-    ctx.emit("tool_call_started", { turn, callId: call.id, tool: decided.tool.name, idempotencyKey });
-    const started = performance.now();
-    const raw = await executeCall(ctx, decided.tool, decided.hookCall.input, call.id, idempotencyKey);
-    durationMs = performance.now() - started;
-    const p = postProcess(ctx, decided.hookCall, raw);
-    const processed = p instanceof Promise ? await p : p;
-    outcome = processed.outcome;
-    stages = processed.records;
-    if (ctx.deps.guards.length > 0) await afterToolCallGuards(ctx, decided, outcome);
+    const { tool, hookCall } = decided;
+    const input = hookCall.input;
+    if (decided.approvedHash !== undefined && argsHash(tool.name, input) !== decided.approvedHash) {
+      // Frozen inputs cannot change; this catches what freezing cannot (a Map, a typed array).
+      outcome = errorOutcome(
+        "permission_denied",
+        "Permission denied: the arguments changed after they were approved; the call was not run.",
+      );
+      stages = [{ stage: "execute", outcome: "deny", by: "pipeline", note: "arguments hash mismatch" }];
+    } else {
+      const idempotencyKey = `${ctx.deps.sessionId}:${turn}:${call.id}`;
+      ctx.emit("tool_call_started", {
+        turn,
+        callId: call.id,
+        tool: tool.name,
+        idempotencyKey,
+        input,
+        ...(decided.originalInput !== undefined ? { originalInput: decided.originalInput } : {}),
+      });
+      executed = true;
+      const started = performance.now();
+      const raw = await executeCall(ctx, tool, input, call.id, idempotencyKey);
+      durationMs = performance.now() - started;
+      try {
+        const p = postProcess(ctx, hookCall, raw);
+        const processed = isNativePromise(p) ? await p : p;
+        outcome = processed.outcome;
+        stages = processed.records;
+      } catch (err) {
+        outcome = WITHHELD(`post-processing failed (${errorMessage(err)})`);
+        stages = [{ stage: "post_process", outcome: "deny", by: "pipeline", note: errorMessage(err) }];
+      }
+      if (ctx.deps.guards.length > 0)
+        await afterToolCallGuards(
+          ctx,
+          { tool, callId: call.id, input },
+          { ok: outcome.ok, errorType: outcome.ok ? null : outcome.error.type },
+        );
+    }
   } else {
     outcome = decided.outcome;
   }
@@ -145,7 +208,7 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
     turn,
     callId: call.id,
     tool: call.name,
-    executed: decided.allowed,
+    executed,
     ok: outcome.ok,
     errorType: outcome.ok ? null : outcome.error.type,
     content,
@@ -156,22 +219,6 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
   return outcome.ok
     ? { type: "tool_result", tool_use_id: call.id, content }
     : { type: "tool_result", tool_use_id: call.id, content, is_error: true };
-}
-
-async function afterToolCallGuards(
-  ctx: RunContext,
-  decided: Decided & { allowed: true },
-  outcome: ToolOutcome,
-): Promise<void> {
-  for (const guard of ctx.deps.guards) {
-    if (!guard.afterToolCall) continue;
-    const verdict = await guard.afterToolCall(
-      { tool: decided.tool, callId: decided.call.id, input: decided.hookCall.input },
-      { ok: outcome.ok, errorType: outcome.ok ? null : outcome.error.type },
-      { tenantId: ctx.deps.tenantId, sessionId: ctx.deps.sessionId, runId: ctx.runId, turn: ctx.turn },
-    );
-    if (verdict?.action === "stop") ctx.pendingStop ??= verdict.stop;
-  }
 }
 
 /**

@@ -3,6 +3,7 @@ import type { ToolUseBlock } from "../../protocol/messages.js";
 import { errorOutcome, type ToolOutcome } from "../../protocol/tool-result.js";
 import type { Tool } from "../../tools/tool.js";
 import type { RunContext } from "../run-context.js";
+import { deepFreeze } from "./freeze.js";
 
 export type Validated =
   | { readonly ok: true; readonly tool: Tool; readonly input: unknown; readonly record: StageRecord }
@@ -19,7 +20,7 @@ export function validateCall(ctx: RunContext, call: ToolUseBlock): Validated {
       ok: false,
       outcome: errorOutcome(
         "unknown_tool",
-        `There is no tool named "${call.name}". Available tools: ${known.length ? known.join(", ") : "(none)"}.`,
+        `There is no tool named ${echoName(call.name)}. Available tools: ${known.length ? known.join(", ") : "(none)"}.`,
       ),
       record: { stage: "validate", outcome: "deny", by: "tool-router", note: "unknown tool" },
     };
@@ -28,11 +29,33 @@ export function validateCall(ctx: RunContext, call: ToolUseBlock): Validated {
   if (!parsed.ok) {
     return {
       ok: false,
-      outcome: errorOutcome("invalid_input", `Invalid input for tool "${tool.name}": ${parsed.message}`, {
-        issues: parsed.issues,
-      }),
-      record: { stage: "validate", outcome: "deny", by: "tool-schema", note: parsed.message },
+      outcome: errorOutcome(
+        "invalid_input",
+        `Invalid input for tool "${tool.name}": ${capEcho(parsed.message, MAX_ISSUES_CHARS)}`,
+        { issues: parsed.issues.slice(0, MAX_ISSUES) },
+      ),
+      record: {
+        stage: "validate",
+        outcome: "deny",
+        by: "tool-schema",
+        note: capEcho(parsed.message, MAX_ISSUES_CHARS),
+      },
     };
   }
-  return { ok: true, tool, input: parsed.value, record: PASS };
+  // Frozen from here on: what the policy judges and the gate approves is what the tool receives.
+  return { ok: true, tool, input: deepFreeze(parsed.value), record: PASS };
+}
+
+/** A model can send any name; echo at most this much of it back (JSON-quoted, so no control characters). */
+const MAX_NAME_ECHO = 64;
+const MAX_ISSUES = 20;
+const MAX_ISSUES_CHARS = 2_000;
+
+function echoName(name: unknown): string {
+  const text = typeof name === "string" ? name : String(name);
+  return JSON.stringify(text.length > MAX_NAME_ECHO ? `${text.slice(0, MAX_NAME_ECHO)}…` : text);
+}
+
+function capEcho(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… [truncated by Rein]` : text;
 }
