@@ -161,28 +161,6 @@ export function createHarness(config: HarnessConfig): Harness {
   const pricing = new PriceBook(c.pricing);
   pricing.priceOf(model.id); // an unknown price is an error now, not a surprise at the first call
 
-  const registry = new ToolRegistry();
-  const workspace = c.workspace === undefined ? null : resolve(c.workspace);
-  if (workspace !== null && c.builtinTools !== false) {
-    const wanted = new Set<BuiltinToolName>(c.builtinTools === true ? BUILTIN_TOOL_NAMES : c.builtinTools);
-    if (wanted.has("run_shell") && !c.sandbox && c.builtinTools !== true) {
-      throw new ConfigError(
-        'builtinTools lists "run_shell" but no sandbox is configured: pass config.sandbox.',
-        {
-          field: "builtinTools",
-        },
-      );
-    }
-    for (const tool of workspaceTools({ workspace, sandbox: c.sandbox }))
-      if (wanted.has(tool.name as BuiltinToolName)) registry.register(tool);
-  } else if (c.builtinTools !== true && c.builtinTools !== false && workspace === null) {
-    throw new ConfigError(
-      "builtinTools needs config.workspace: the built-in tools work inside a workspace.",
-      { field: "workspace" },
-    );
-  }
-  for (const tool of c.tools) registry.register(tool);
-
   const { sessionTimeoutMs, ...given } = c.limits;
   if (sessionTimeoutMs !== undefined && given.runTimeoutMs !== undefined) {
     throw new ConfigError(
@@ -195,6 +173,32 @@ export function createHarness(config: HarnessConfig): Harness {
     ...(sessionTimeoutMs !== undefined ? { runTimeoutMs: sessionTimeoutMs } : {}),
     ...given,
   });
+  const registry = new ToolRegistry();
+  const workspace = c.workspace === undefined ? null : resolve(c.workspace);
+  if (workspace !== null && c.builtinTools !== false) {
+    const wanted = new Set<BuiltinToolName>(c.builtinTools === true ? BUILTIN_TOOL_NAMES : c.builtinTools);
+    if (wanted.has("run_shell") && !c.sandbox && c.builtinTools !== true) {
+      throw new ConfigError(
+        'builtinTools lists "run_shell" but no sandbox is configured: pass config.sandbox.',
+        {
+          field: "builtinTools",
+        },
+      );
+    }
+    for (const tool of workspaceTools({
+      workspace,
+      sandbox: c.sandbox,
+      shellMaxTimeoutMs: limits.toolTimeoutMs,
+    }))
+      if (wanted.has(tool.name as BuiltinToolName)) registry.register(tool);
+  } else if (c.builtinTools !== true && c.builtinTools !== false && workspace === null) {
+    throw new ConfigError(
+      "builtinTools needs config.workspace: the built-in tools work inside a workspace.",
+      { field: "workspace" },
+    );
+  }
+  for (const tool of c.tools) registry.register(tool);
+
   const eventLog = c.eventLog ?? new MemoryEventLog();
   const ledger = c.ledger ?? new MemoryLedger();
   const policy = c.policy ?? new ToolProfilePolicy();

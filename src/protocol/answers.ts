@@ -69,47 +69,55 @@ export function checkRiskAssessment(value: unknown): Checked<RiskAssessment> {
   if (typeof reason !== "string") return bad(`reason must be a string, got ${describeAnswer(reason)}`);
   if (typeof rule !== "string" || rule === "")
     return bad(`rule must be a non-empty string, got ${describeAnswer(rule)}`);
-  return { ok: true, value: value as unknown as RiskAssessment };
+  // Built from the values read once: a getter cannot answer differently later.
+  return { ok: true, value: { level, reason, rule } };
 }
 
 /** A tool's declared profile: `{ level, reason }` with a known level. */
 export function checkRiskProfile(value: unknown): Checked<{ level: RiskLevel; reason: string }> {
   if (!isRecord(value)) return bad(`expected { level, reason }, got ${describeAnswer(value)}`);
-  if (!isRiskLevel(value.level))
-    return bad(
-      `unknown risk level ${describeAnswer(value.level)} (expected exactly LOW, MEDIUM, HIGH or BLOCK)`,
-    );
-  if (typeof value.reason !== "string")
-    return bad(`reason must be a string, got ${describeAnswer(value.reason)}`);
-  return { ok: true, value: value as { level: RiskLevel; reason: string } };
+  const { level, reason } = value;
+  if (!isRiskLevel(level))
+    return bad(`unknown risk level ${describeAnswer(level)} (expected exactly LOW, MEDIUM, HIGH or BLOCK)`);
+  if (typeof reason !== "string") return bad(`reason must be a string, got ${describeAnswer(reason)}`);
+  return { ok: true, value: { level, reason } };
 }
 
 const GUARD_STOPS = new Set(["cost_ceiling", "stalled", "circuit_open"]);
 
-/** A guard's verdict (see guards/guard.ts). `allowed` lists the actions valid at this point of the pipeline. */
+/**
+ * A guard's verdict (see guards/guard.ts). `allowed` lists the actions valid at this point of the
+ * pipeline. The verdict returned is rebuilt from the values read once (a getter cannot flip it).
+ */
 export function checkGuardVerdict<T extends { action: string }>(
   value: unknown,
   allowed: readonly T["action"][],
 ): Checked<T> {
   if (!isRecord(value)) return bad(`expected a verdict { action, … }, got ${describeAnswer(value)}`);
-  const { action } = value;
+  const { action, reason, level, stop } = value;
   if (typeof action !== "string" || !allowed.includes(action))
     return bad(`action ${describeAnswer(action)} is not one of ${allowed.join(", ")} here`);
-  if (action === "deny" && typeof value.reason !== "string")
-    return bad("a deny verdict needs a string reason");
-  if (action === "raise") {
-    if (value.level !== "MEDIUM" && value.level !== "HIGH")
-      return bad(`a raise verdict's level must be MEDIUM or HIGH, got ${describeAnswer(value.level)}`);
-    if (typeof value.reason !== "string") return bad("a raise verdict needs a string reason");
+  switch (action) {
+    case "allow":
+      return { ok: true, value: { action } as unknown as T };
+    case "deny":
+      if (typeof reason !== "string") return bad("a deny verdict needs a string reason");
+      return { ok: true, value: { action, reason } as unknown as T };
+    case "raise":
+      if (level !== "MEDIUM" && level !== "HIGH")
+        return bad(`a raise verdict's level must be MEDIUM or HIGH, got ${describeAnswer(level)}`);
+      if (typeof reason !== "string") return bad("a raise verdict needs a string reason");
+      return { ok: true, value: { action, level, reason } as unknown as T };
+    case "stop": {
+      if (!isRecord(stop) || typeof stop.type !== "string" || !GUARD_STOPS.has(stop.type))
+        return bad(
+          `a stop verdict's stop must be a cost_ceiling, stalled or circuit_open reason, got ${describeAnswer(stop)}`,
+        );
+      return { ok: true, value: { action, stop: { ...stop } } as unknown as T };
+    }
+    default:
+      return bad(`unknown action ${describeAnswer(action)}`);
   }
-  if (action === "stop") {
-    const stop = value.stop;
-    if (!isRecord(stop) || typeof stop.type !== "string" || !GUARD_STOPS.has(stop.type))
-      return bad(
-        `a stop verdict's stop must be a cost_ceiling, stalled or circuit_open reason, got ${describeAnswer(stop)}`,
-      );
-  }
-  return { ok: true, value: value as T };
 }
 
 /** `beforeToolCall`'s answer: nothing, `{ deny: string }` or `{ requireApproval: true }`. */

@@ -20,7 +20,10 @@ export interface AuditRecord {
   readonly turn: number;
   readonly callId: string;
   readonly tool: string;
+  /** The input the tool ran with (for a call that did not run: the model's). */
   readonly input: unknown;
+  /** The model's input, when a `rewriteToolInput` hook replaced it before classification. */
+  readonly originalInput?: unknown;
   readonly output: {
     readonly ok: boolean;
     readonly errorType: string | null;

@@ -11,6 +11,7 @@ const SUMMARY_MAX_CHARS = 500;
 
 interface Pending {
   input: unknown;
+  originalInput?: unknown;
   risk: RiskAssessment | null;
   verdict: "allow" | "deny";
   approval: ApprovalDecision | null;
@@ -83,6 +84,15 @@ export class AuditTrail implements EventSink {
         }
         return;
       }
+      case "tool_call_started": {
+        // The executed input (a rewriteToolInput hook may have replaced the model's, which is kept too).
+        const p = this.#pending.get(event.data.callId);
+        if (p) {
+          p.input = event.data.input;
+          if (event.data.originalInput !== undefined) p.originalInput = event.data.originalInput;
+        }
+        return;
+      }
       case "tool_call_finished":
         this.#write(event);
         return;
@@ -112,6 +122,7 @@ export class AuditTrail implements EventSink {
       callId: d.callId,
       tool: d.tool,
       input: boundedInput(p?.input),
+      ...(p?.originalInput !== undefined ? { originalInput: boundedInput(p.originalInput) } : {}),
       output: {
         ok: d.ok,
         errorType: d.errorType,

@@ -121,11 +121,12 @@ async function askGate(
   let decision: ApprovalDecision;
   let reason: string;
   try {
-    const answer = await new Promise<unknown>((resolve, reject) => {
+    // Boxed: resolving a promise with a foreign thenable would adopt (run) it.
+    const { answer } = await new Promise<{ answer: unknown }>((resolve, reject) => {
       scope.signal.addEventListener("abort", () => reject(scope.signal.reason), { once: true });
       const pending = slot.gate.decide(request, scope.signal) as unknown;
-      if (isNativePromise(pending)) pending.then(resolve, reject);
-      else resolve(pending);
+      if (isNativePromise(pending)) pending.then((answer) => resolve({ answer }), reject);
+      else resolve({ answer: pending });
     });
     const checked = checkApprovalDecision(answer);
     if (checked.ok) {

@@ -38,10 +38,13 @@ export function guardCall(
 type BeforeToolCallVerdict = Exclude<GuardVerdict, never>;
 const BEFORE_TOOL_CALL_ACTIONS: readonly GuardVerdict["action"][] = ["allow", "deny", "raise", "stop"];
 
-/** Awaits a guard's answer only if it is a native Promise; a foreign thenable is checked (and refused) as is. */
-async function answerOf(call: () => unknown): Promise<unknown> {
+/**
+ * Awaits a guard's answer only if it is a native Promise; a foreign thenable is checked (and refused)
+ * as is. Boxed, because an async function returning a thenable would adopt (run) it.
+ */
+async function answerOf(call: () => unknown): Promise<{ readonly answer: unknown }> {
   const answer = call();
-  return isNativePromise(answer) ? await answer : answer;
+  return { answer: isNativePromise(answer) ? await answer : answer };
 }
 
 async function runGuards(
@@ -61,7 +64,7 @@ async function runGuards(
     const by = `guard:${guard.name}`;
     let answer: unknown;
     try {
-      answer = await answerOf(() => beforeToolCall.call(guard, { tool, callId, input }, gctx));
+      ({ answer } = await answerOf(() => beforeToolCall.call(guard, { tool, callId, input }, gctx)));
     } catch (err) {
       const reason = `guard "${guard.name}" failed: ${errorMessage(err)} (fail closed)`;
       records.push({ stage: "guards", outcome: "deny", by, note: reason });
@@ -122,7 +125,7 @@ export async function afterToolCallGuards(
     if (!afterToolCall) continue;
     let answer: unknown;
     try {
-      answer = await answerOf(() => afterToolCall.call(guard, call, outcome, gctx));
+      ({ answer } = await answerOf(() => afterToolCall.call(guard, call, outcome, gctx)));
     } catch (err) {
       ctx.pendingStop ??= guardFailed(guard.name, "afterToolCall", `threw: ${errorMessage(err)}`);
       return;
@@ -152,7 +155,7 @@ export async function beforeModelCallGuards(ctx: RunContext): Promise<StopReason
     if (!beforeModelCall) continue;
     let answer: unknown;
     try {
-      answer = await answerOf(() => beforeModelCall.call(guard, gctx));
+      ({ answer } = await answerOf(() => beforeModelCall.call(guard, gctx)));
     } catch (err) {
       return guardFailed(guard.name, "beforeModelCall", `threw: ${errorMessage(err)}`);
     }

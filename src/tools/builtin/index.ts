@@ -26,6 +26,8 @@ export interface WorkspaceToolsOptions {
   readonly sandbox?: Sandbox;
   /** Most bytes one `read_file` call returns. */
   readonly maxReadBytes?: number;
+  /** The largest `timeoutMs` a `run_shell` call may ask for (the harness passes its `toolTimeoutMs`). */
+  readonly shellMaxTimeoutMs?: number;
 }
 
 /**
@@ -43,6 +45,9 @@ export function workspaceTools(options: WorkspaceToolsOptions): Tool[] {
     listDirectoryTool({ workspace }),
     deleteFileTool({ workspace }),
   ];
-  if (options.sandbox) tools.push(runShellTool({ sandbox: options.sandbox, workspace }));
+  if (options.sandbox)
+    tools.push(
+      runShellTool({ sandbox: options.sandbox, workspace, maxTimeoutMs: options.shellMaxTimeoutMs }),
+    );
   return tools;
 }

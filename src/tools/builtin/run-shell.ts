@@ -16,7 +16,16 @@ export interface RunShellToolOptions {
   readonly workspace?: string | Workspace;
   /** Cap on stdout and on stderr, each (default: the sandbox's). */
   readonly maxOutputBytes?: number;
+  /**
+   * The largest `timeoutMs` a call may ask for (default 600,000). The harness sets it to its
+   * `toolTimeoutMs`, so the tool's schema, its own timeout and the harness's agree: a longer request
+   * is `invalid_input` naming the limit, and a command is always stopped by its own timeout first.
+   */
+  readonly maxTimeoutMs?: number;
 }
+
+/** How much longer than the command's own timeout the harness waits (kill, then collect output). */
+export const SHELL_TIMEOUT_SLACK_MS = 5_000;
 
 /** What `run_shell` returns to the model. */
 export interface RunShellResult {
@@ -29,17 +38,21 @@ export interface RunShellResult {
   readonly durationMs: number;
 }
 
-const input = z.object({
-  command: z.string().min(1).describe("Shell command, run with /bin/sh -c in the workspace"),
-  cwd: z.string().optional().describe('Working directory relative to the workspace root (default ".")'),
-  timeoutMs: z
-    .number()
-    .int()
-    .positive()
-    .max(MAX_SHELL_TIMEOUT_MS)
-    .optional()
-    .describe(`Kill the command after this many milliseconds (default ${DEFAULT_SHELL_TIMEOUT_MS})`),
-});
+function inputSchema(maxTimeoutMs: number, defaultTimeoutMs: number) {
+  return z.object({
+    command: z.string().min(1).describe("Shell command, run with /bin/sh -c in the workspace"),
+    cwd: z.string().optional().describe('Working directory relative to the workspace root (default ".")'),
+    timeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .max(maxTimeoutMs)
+      .optional()
+      .describe(
+        `Kill the command after this many milliseconds (default ${defaultTimeoutMs}, at most ${maxTimeoutMs})`,
+      ),
+  });
+}
 
 /**
  * `run_shell`: runs a shell command through a `Sandbox` (never spawns by itself). `cwd` is confined to the
@@ -50,6 +63,8 @@ const input = z.object({
  */
 export function runShellTool(options: RunShellToolOptions): Tool {
   const { sandbox, maxOutputBytes } = options;
+  const maxTimeoutMs = Math.min(options.maxTimeoutMs ?? MAX_SHELL_TIMEOUT_MS, MAX_SHELL_TIMEOUT_MS);
+  const defaultTimeoutMs = Math.min(DEFAULT_SHELL_TIMEOUT_MS, maxTimeoutMs);
   const workspace = toWorkspace(options.workspace ?? sandbox.workspace);
   if (realpathSync(sandbox.workspace) !== workspace.root) {
     throw new ReinError(
@@ -63,8 +78,10 @@ export function runShellTool(options: RunShellToolOptions): Tool {
     name: "run_shell",
     description:
       "Run a shell command (/bin/sh -c) in the workspace and return its exit code, stdout and stderr. " +
-      `The command is killed after timeoutMs (default ${DEFAULT_SHELL_TIMEOUT_MS} ms); background jobs end with it.`,
-    input,
+      `The command is killed after timeoutMs (default ${defaultTimeoutMs} ms, at most ${maxTimeoutMs}); background jobs end with it.`,
+    input: inputSchema(maxTimeoutMs, defaultTimeoutMs),
+    // The harness's own cut comes only after the command's timeout has fired and its output is in.
+    timeoutMs: maxTimeoutMs + SHELL_TIMEOUT_SLACK_MS,
     risk: { level: "HIGH", reason: `runs an arbitrary shell command (sandbox: ${sandbox.name})` },
     async execute({ command, cwd, timeoutMs }, context): Promise<RunShellResult> {
       let relative: string | undefined;
@@ -76,7 +93,7 @@ export function runShellTool(options: RunShellToolOptions): Tool {
       }
       const result = await sandbox.exec(command, {
         cwd: relative,
-        timeoutMs: timeoutMs ?? DEFAULT_SHELL_TIMEOUT_MS,
+        timeoutMs: timeoutMs ?? defaultTimeoutMs,
         maxOutputBytes,
         signal: context.signal,
       });

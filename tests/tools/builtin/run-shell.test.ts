@@ -169,3 +169,42 @@ describe("run_shell", () => {
     expect(() => runShellTool({ sandbox, workspace: t.outside })).toThrow(/is not the file tools' workspace/);
   });
 });
+
+describe("run_shell and the harness agree on timeouts", () => {
+  it("the schema's maximum is the harness's toolTimeoutMs; the tool's own deadline is never cut short by the harness", async () => {
+    const { createHarness } = await import("../../../src/index.js");
+    const { scriptedModel } = await import("../../../src/testing.js");
+    const dir = fs.mkdtempSync(path.join((await import("node:os")).tmpdir(), "rein-shell-"));
+    const sandbox = new RecordingSandbox(fs.realpathSync(dir));
+    const h = createHarness({
+      model: scriptedModel({
+        name: "t",
+        turns: [
+          { tool_calls: [{ tool: "run_shell", input: { command: "ls", timeoutMs: 5_000 } }] },
+          { tool_calls: [{ tool: "run_shell", input: { command: "ls", timeoutMs: 20_000 } }] },
+          { tool_calls: [{ tool: "run_shell", input: { command: "ls" } }] },
+          { say: "done" },
+        ],
+      }),
+      workspace: dir,
+      sandbox,
+      audit: false,
+      limits: { toolTimeoutMs: 10_000 },
+      approvals: {
+        gate: { name: "yes", decide: async () => ({ outcome: "approved", by: "yes", scope: "once" }) },
+      },
+    });
+    const r = await h.session().run("go");
+    // 5 s: within the harness's 10 s, passed to the sandbox as asked.
+    expect(sandbox.calls[0]?.options?.timeoutMs).toBe(5_000);
+    // 20 s: over the harness's limit, refused by the schema with the limit named (not cut at 10 s mid-run).
+    const second = JSON.parse((r.messages[4]?.content[0] as { content: string }).content);
+    expect(second.error.type).toBe("invalid_input");
+    expect(second.error.message).toMatch(/timeoutMs: .*10000/);
+    // No timeoutMs: the default is capped at the harness's limit.
+    expect(sandbox.calls[1]?.options?.timeoutMs).toBe(10_000);
+    expect(sandbox.calls).toHaveLength(2);
+    // The harness's own cut for run_shell comes after the command's deadline plus time to collect output.
+    expect(runShellTool({ sandbox, maxTimeoutMs: 10_000 }).timeoutMs).toBe(10_000 + 5_000);
+  });
+});
