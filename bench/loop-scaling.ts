@@ -10,11 +10,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Benchmark, BenchOptions, BenchOutput } from "./lib/bench.js";
-import { measure, median } from "./lib/measure.js";
-import type { ChildReport } from "./loop-scaling/child.js";
-import { type Cell, type ChildResult, report } from "./loop-scaling/report.js";
-import { loadSubjects, type Subject } from "./loop-scaling/subjects.js";
+import type { Benchmark, BenchOptions, BenchOutput } from "./lib/bench.ts";
+import { measure, median } from "./lib/measure.ts";
+import type { ChildReport } from "./loop-scaling/child.ts";
+import { type Cell, type ChildResult, report } from "./loop-scaling/report.ts";
+import { loadSubjects, type Subject } from "./loop-scaling/subjects.ts";
 
 interface Config {
   readonly sizes: readonly number[];

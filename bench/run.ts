@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Benchmark, formatTable } from "./lib/bench.js";
+import { type Benchmark, formatTable } from "./lib/bench.ts";
 
 /** Every benchmark, by name: each is `bench/<name>.ts` exporting a `Benchmark` as default. */
 const BENCHMARKS = ["loop-scaling"] as const;

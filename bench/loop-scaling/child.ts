@@ -3,8 +3,8 @@
  * `fork("child.ts", [subjectId, calls, workdir], { execArgv: ["--expose-gc"] })`.
  * Peak RSS is per process, so only a process that ran nothing else can attribute it to one subject.
  */
-import { measure } from "../lib/measure.js";
-import { loadSubject, SUBJECT_IDS, type SubjectId } from "./subjects.js";
+import { measure } from "../lib/measure.ts";
+import { loadSubject, SUBJECT_IDS, type SubjectId } from "./subjects.ts";
 
 export interface ChildReport {
   readonly ms: number;

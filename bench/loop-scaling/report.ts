@@ -1,8 +1,8 @@
 /** Turns the loop-scaling measurements into tables, target verdicts and the JSON payload. */
-import type { BenchOutput, Table } from "../lib/bench.js";
-import { MB, median } from "../lib/measure.js";
-import type { ChildReport } from "./child.js";
-import type { Subject, SubjectId } from "./subjects.js";
+import type { BenchOutput, Table } from "../lib/bench.ts";
+import { MB, median } from "../lib/measure.ts";
+import type { ChildReport } from "./child.ts";
+import type { Subject, SubjectId } from "./subjects.ts";
 
 export interface RunRecord {
   readonly ms: number;

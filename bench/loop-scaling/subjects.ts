@@ -169,7 +169,7 @@ const serialiseLoop: Subject = {
 };
 
 async function loadOpenAiAgents(): Promise<Subject> {
-  const peer = await import("../peers/openai-agents.js");
+  const peer = await import("../peers/openai-agents.ts");
   return {
     id: "openai-agents",
     label: peer.name,
@@ -187,7 +187,7 @@ async function loadOpenAiAgents(): Promise<Subject> {
 }
 
 async function loadAiSdk(): Promise<Subject> {
-  const peer = await import("../peers/ai-sdk.js");
+  const peer = await import("../peers/ai-sdk.ts");
   return {
     id: "ai-sdk",
     label: peer.name,

@@ -8,7 +8,7 @@
  * "done" with no tool call. The model counts steps in a closure and never reads the prompt, so
  * any per-call growth in cost belongs to the SDK's own loop.
  */
-import { installedVersion } from "../lib/installed-version.js";
+import { installedVersion } from "../lib/installed-version.ts";
 
 const PACKAGE = "ai";
 

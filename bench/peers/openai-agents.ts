@@ -9,7 +9,7 @@
  */
 
 import type { Model, ModelRequest, ModelResponse, StreamEvent } from "@openai/agents";
-import { installedVersion } from "../lib/installed-version.js";
+import { installedVersion } from "../lib/installed-version.ts";
 
 const PACKAGE = "@openai/agents";
 
