@@ -9,6 +9,7 @@ import { types } from "node:util";
 import type { ApprovalDecision } from "./approval.js";
 import type { BeforeToolCallAnswer } from "./hooks.js";
 import { RISK_LEVELS, type RiskAssessment, type RiskLevel } from "./risk.js";
+import { errorOutcome, type ToolOutcome } from "./tool-result.js";
 
 export type Checked<T> =
   | { readonly ok: true; readonly value: T }
@@ -154,4 +155,30 @@ export function checkApprovalDecision(value: unknown): Checked<ApprovalDecision>
   if (outcome === "timeout" && value.resolution === "denied")
     return { ok: true, value: { outcome, by, resolution: "denied" } };
   return bad(`unknown decision outcome in ${describeAnswer(value)}`);
+}
+
+/**
+ * A tool outcome handed back by a result processor or an `afterToolCall` hook: `{ ok: true, content,
+ * truncated }` or `{ ok: false, error: { type, message, details? } }`, rebuilt from values read once.
+ */
+export function checkToolOutcome(value: unknown): Checked<ToolOutcome> {
+  if (!isRecord(value)) return bad(`expected a tool outcome, got ${describeAnswer(value)}`);
+  const { ok } = value;
+  if (ok === true) {
+    const { content, truncated } = value;
+    if (typeof content !== "string")
+      return bad(`an ok outcome's content must be a string, got ${describeAnswer(content)}`);
+    if (typeof truncated !== "boolean") return bad("an ok outcome needs a boolean truncated");
+    return { ok: true, value: { ok, content, truncated } };
+  }
+  if (ok === false) {
+    const { error } = value;
+    if (!isRecord(error) || typeof error.type !== "string" || typeof error.message !== "string")
+      return bad(`an error outcome needs error: { type, message }, got ${describeAnswer(error)}`);
+    const details = error.details;
+    if (details !== undefined && !isRecord(details))
+      return bad("an error outcome's details must be an object");
+    return { ok: true, value: errorOutcome(error.type, error.message, details) };
+  }
+  return bad(`expected a tool outcome with ok: true or false, got ${describeAnswer(value)}`);
 }

@@ -312,3 +312,36 @@ describe("fail closed: gates that answer with a thenable", () => {
     expect(ran).toEqual([]);
   });
 });
+
+describe("fail closed: post-processing that answers garbage withholds the result", () => {
+  it.each([
+    ["a string", "secret leaked"],
+    ["ok without content", { ok: true }],
+    ["a thenable", thenableOf({ ok: true, content: "x", truncated: false })],
+  ])("an afterToolCall hook answering %s withholds the result; the run goes on", async (_, answer) => {
+    const { tool, ran } = recorder();
+    const h = scriptHarness([callTurn("act", { n: 1 }), { say: "after" }], {
+      tools: [tool],
+      hooks: { afterToolCall: () => answer as never },
+    });
+    const r = await h.session().run("go");
+    expect(ran).toEqual([{ n: 1 }]);
+    expect(errorOf(r.messages[2]?.content[0])).toEqual({
+      type: "tool_error",
+      message: "The result was withheld: the afterToolCall hook failed.",
+    });
+    expect(r.finalText).toBe("after");
+  });
+
+  it("a result processor answering garbage withholds the result", async () => {
+    const { tool } = recorder();
+    const h = scriptHarness([callTurn("act", { n: 1 }), { say: "after" }], {
+      tools: [tool],
+      resultProcessors: [{ name: "redactor", process: () => ({ ok: "yes" }) as never }],
+    });
+    const r = await h.session().run("go");
+    expect(errorOf(r.messages[2]?.content[0]).message).toBe(
+      'The result was withheld: processor "redactor" failed.',
+    );
+  });
+});

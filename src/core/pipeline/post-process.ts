@@ -1,3 +1,4 @@
+import { checkToolOutcome, isNativePromise } from "../../protocol/answers.js";
 import { errorMessage } from "../../protocol/errors.js";
 import type { StageRecord } from "../../protocol/events.js";
 import type { HookToolCall } from "../../protocol/hooks.js";
@@ -40,12 +41,16 @@ async function runProcessors(ctx: RunContext, call: HookToolCall, outcome: ToolO
   for (const processor of resultProcessors) {
     const by = `processor:${processor.name}`;
     try {
-      current = await processor.process(current, {
+      let answer: unknown = processor.process(current, {
         tenantId,
         sessionId,
         tool: call.tool,
         callId: call.callId,
       });
+      if (isNativePromise(answer)) answer = await answer;
+      const checked = checkToolOutcome(answer);
+      if (!checked.ok) throw new Error(`answered a malformed outcome: ${checked.problem}`);
+      current = checked.value;
       records.push({ stage: "post_process", outcome: "pass", by });
     } catch (err) {
       records.push({ stage: "post_process", outcome: "deny", by, note: errorMessage(err) });
@@ -57,7 +62,13 @@ async function runProcessors(ctx: RunContext, call: HookToolCall, outcome: ToolO
   }
   if (hooks.afterToolCall) {
     try {
-      current = (await hooks.afterToolCall(call, current)) ?? current;
+      let answer: unknown = hooks.afterToolCall(call, current);
+      if (isNativePromise(answer)) answer = await answer;
+      if (answer !== undefined) {
+        const checked = checkToolOutcome(answer);
+        if (!checked.ok) throw new Error(`answered a malformed outcome: ${checked.problem}`);
+        current = checked.value;
+      }
       records.push({ stage: "post_process", outcome: "pass", by: "hook:afterToolCall" });
     } catch (err) {
       records.push({
