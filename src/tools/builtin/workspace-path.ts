@@ -7,21 +7,36 @@
  * directory swapped for a symlink between the check and the open is therefore caught by the read-back,
  * not by a path check that is already stale.
  */
-import { existsSync, constants as fsc, realpathSync, type Stats, statSync } from "node:fs";
+import { type BigIntStats, existsSync, constants as fsc, realpathSync, type Stats, statSync } from "node:fs";
 import fs, { type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { ReinError } from "../../protocol/errors.js";
 import { ToolFailure } from "../../protocol/tool-result.js";
+import { quotePath as q, throwIfAborted, workspaceFailure } from "./workspace-failure.js";
 
 /** The workspace directory the harness keeps for its own state and audit; the agent never touches it. */
 export const RESERVED_DIR = ".rein";
+
+/** Longest name one path segment may have, in bytes (Linux NAME_MAX). */
+const NAME_MAX = 255;
 
 const DIR_FLAGS = fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW;
 // O_NONBLOCK: opening a FIFO that raced in after the lstat must not wait for a writer/reader.
 const READ_FLAGS = fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK;
 const WRITE_FLAGS = fsc.O_WRONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK;
 
-const q = (s: string): string => JSON.stringify(s);
+/**
+ * Whether `name` is the reserved directory's name. Compared case-insensitively on purpose: Linux ext4
+ * is case-sensitive, so there `.REIN` is a different directory, but a workspace on a case-insensitive
+ * file system (vfat, casefold ext4, a macOS share) would resolve `.REIN` to `.rein`. Refusing the
+ * look-alikes everywhere costs an agent nothing.
+ */
+export function isReservedName(name: string): boolean {
+  return name.toLowerCase() === RESERVED_DIR;
+}
+
+/** A device+inode key: what a directory IS, whatever name reaches it. */
+const identity = (st: Stats | BigIntStats): string => `${st.dev}:${st.ino}`;
 
 /** A verified open directory. `path` names exactly that directory, whatever happens to its name later. */
 export interface OpenDirectory {
@@ -31,6 +46,10 @@ export interface OpenDirectory {
   readonly realPath: string;
   /** Its path relative to the workspace root (`""` for the root itself). */
   readonly relative: string;
+  /** This is the workspace root, by identity (device and inode) or real path: the one holding `.rein`. */
+  readonly isRoot: boolean;
+  /** The device it lives on (a recursive walk does not cross onto another). */
+  readonly dev: bigint;
   close(): Promise<void>;
 }
 
@@ -40,17 +59,37 @@ export interface ParentAndName {
   readonly name: string;
   /** `dir.path/name`, for lstat/unlink/rm of the entry itself (never follows a final symlink by itself). */
   readonly entry: string;
+  /** The path ended in `/` (or `/.`): it names a directory, so a file or symlink there is refused. */
+  readonly trailingSlash: boolean;
+}
+
+/** A model-supplied path, checked lexically. */
+export interface WorkspacePath {
+  /** Normalised segments; `[]` is the root. */
+  readonly segments: string[];
+  /** Ends in `/`, `/.` or `/..`: it can only name a directory. */
+  readonly trailingSlash: boolean;
 }
 
 /**
  * Checks a model-supplied path lexically and returns its normalised segments (`[]` is the root).
- * Refuses NUL bytes and empty paths (`invalid_path`), absolute paths, `..` that climbs above the root and
- * anything under `.rein` (`outside_workspace`).
+ * Refuses NUL bytes, empty paths and names over 255 bytes (`invalid_path`), absolute paths, `..` that
+ * climbs above the root and anything under `.rein` (`outside_workspace`).
  *
  * @example
  * parseWorkspacePath("src/../README.md"); // ["README.md"]
  */
 export function parseWorkspacePath(input: string): string[] {
+  return splitWorkspacePath(input).segments;
+}
+
+/**
+ * {@link parseWorkspacePath}, also telling whether the path ends in a slash (names a directory).
+ *
+ * @example
+ * splitWorkspacePath("src/"); // { segments: ["src"], trailingSlash: true }
+ */
+export function splitWorkspacePath(input: string): WorkspacePath {
   if (input === "")
     throw new ToolFailure("invalid_path", "The path is empty; give a path relative to the workspace.");
   if (input.includes("\0")) throw new ToolFailure("invalid_path", `Path ${q(input)} contains a NUL byte.`);
@@ -61,20 +100,37 @@ export function parseWorkspacePath(input: string): string[] {
     );
   }
   const segments: string[] = [];
-  for (const segment of input.split("/")) {
+  const raw = input.split("/");
+  for (const segment of raw) {
     if (segment === "" || segment === ".") continue;
-    if (segment !== "..") segments.push(segment);
-    else if (segments.pop() === undefined) {
+    if (segment !== "..") {
+      if (Buffer.byteLength(segment) > NAME_MAX) {
+        throw new ToolFailure(
+          "invalid_path",
+          `Path ${q(input)} has a name of ${Buffer.byteLength(segment)} bytes; names are at most ${NAME_MAX} bytes.`,
+        );
+      }
+      segments.push(segment);
+    } else if (segments.pop() === undefined) {
       throw new ToolFailure("outside_workspace", `Path ${q(input)} leaves the workspace through "..".`);
     }
   }
-  if (segments[0]?.toLowerCase() === RESERVED_DIR) {
+  if (segments[0] !== undefined && isReservedName(segments[0])) {
     throw new ToolFailure(
       "outside_workspace",
       `Path ${q(input)} is inside ${RESERVED_DIR}/, which is reserved for the harness.`,
     );
   }
-  return segments;
+  const last = raw[raw.length - 1];
+  return { segments, trailingSlash: raw.length > 1 && (last === "" || last === "." || last === "..") };
+}
+
+/** The refusal for an entry named `.rein` in the root, however the path reached the root. */
+function reservedFailure(input: string): ToolFailure {
+  return new ToolFailure(
+    "outside_workspace",
+    `Path ${q(input)} reaches ${RESERVED_DIR}/ in the workspace root, which is reserved for the harness.`,
+  );
 }
 
 /** Describes a non-regular file for a refusal message. */
@@ -108,6 +164,8 @@ export async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
 export class Workspace {
   /** The root's real path. */
   readonly root: string;
+  /** The root's device and inode: a directory with this identity is the root, whatever path reached it. */
+  readonly #rootId: string;
 
   /** @throws ReinError `REIN_WORKSPACE_INVALID` if `root` is not an existing directory. */
   constructor(root: string) {
@@ -122,7 +180,8 @@ export class Workspace {
         { cause: err },
       );
     }
-    if (!statSync(real).isDirectory()) {
+    const st = statSync(real, { bigint: true });
+    if (!st.isDirectory()) {
       throw new ReinError("REIN_WORKSPACE_INVALID", `Workspace ${q(root)} is not a directory.`, { root });
     }
     if (!existsSync("/proc/self/fd")) {
@@ -133,16 +192,30 @@ export class Workspace {
       );
     }
     this.root = real;
+    this.#rootId = identity(st);
   }
 
   /** Opens a directory (following symlinks only while they stay inside), optionally creating missing ones. */
-  async openDirectory(input: string, options: { create?: boolean } = {}): Promise<OpenDirectory> {
-    return this.#walk(parseWorkspacePath(input), input, options.create ?? false);
+  async openDirectory(
+    input: string,
+    options: { create?: boolean; signal?: AbortSignal } = {},
+  ): Promise<OpenDirectory> {
+    try {
+      return await this.#walk(parseWorkspacePath(input), input, options);
+    } catch (err) {
+      throw workspaceFailure(err, input);
+    }
   }
 
-  /** Opens the parent of `input` and names the entry; refuses the root itself (it has no parent here). */
-  async openParent(input: string, options: { create?: boolean } = {}): Promise<ParentAndName> {
-    const segments = parseWorkspacePath(input);
+  /**
+   * Opens the parent of `input` and names the entry; refuses the root itself (it has no parent here) and
+   * an entry named `.rein` in the root, whichever route (`docs/up/.rein` with `docs/up -> ..`) led there.
+   */
+  async openParent(
+    input: string,
+    options: { create?: boolean; signal?: AbortSignal } = {},
+  ): Promise<ParentAndName> {
+    const { segments, trailingSlash } = splitWorkspacePath(input);
     const name = segments.pop();
     if (name === undefined) {
       throw new ToolFailure(
@@ -150,23 +223,38 @@ export class Workspace {
         `Path ${q(input)} is the workspace root itself, not an entry in it.`,
       );
     }
-    const dir = await this.#walk(segments, input, options.create ?? false);
-    return { dir, name, entry: `${dir.path}/${name}` };
+    let dir: OpenDirectory;
+    try {
+      dir = await this.#walk(segments, input, options);
+    } catch (err) {
+      throw workspaceFailure(err, input);
+    }
+    if (dir.isRoot && isReservedName(name)) {
+      await dir.close();
+      throw reservedFailure(input);
+    }
+    return { dir, name, entry: `${dir.path}/${name}`, trailingSlash };
   }
 
-  /** Opens a regular file for reading. Never opens a FIFO, device, socket or directory. */
+  /**
+   * Opens a regular file for reading. Never opens a FIFO, device, socket or directory, nor a file with
+   * a second hard link (that other name may be outside the workspace or in `.rein/`).
+   */
   async openForRead(input: string): Promise<{ handle: FileHandle; size: number }> {
-    const { dir, entry } = await this.openParent(input);
+    const { dir, entry, trailingSlash } = await this.openParent(input);
     try {
-      const target = await this.#finalTarget(entry, input, "read");
-      const handle = await this.#openFile(target, READ_FLAGS, input);
+      const target = await this.#finalTarget(entry, input, "read", trailingSlash);
+      const handle = await fs.open(target, READ_FLAGS);
       try {
         const st = await this.#checkOpenedFile(handle, input);
+        if (st.nlink > 1) throw hardLinkFailure(input, st.nlink, "read");
         return { handle, size: st.size };
       } catch (err) {
         await handle.close();
         throw err;
       }
+    } catch (err) {
+      throw workspaceFailure(err, input);
     } finally {
       await dir.close();
     }
@@ -175,38 +263,95 @@ export class Workspace {
   /**
    * Replaces a regular file's content, creating it if missing. The file is opened without `O_TRUNC`, its
    * real path verified, and only then truncated, so no race can ever truncate a file outside the root.
+   * Every refusal comes before the file is created, or removes the file this call created: a refused
+   * write leaves no file behind. `signal` is checked before creating and again before truncating.
    */
   async writeFile(
     input: string,
-    content: string,
-    options: { createDirectories?: boolean } = {},
+    content: string | Uint8Array,
+    options: { createDirectories?: boolean; signal?: AbortSignal } = {},
   ): Promise<{ bytes: number; created: boolean }> {
-    const { dir, entry } = await this.openParent(input, { create: options.createDirectories ?? false });
+    const { signal } = options;
+    if (splitWorkspacePath(input).trailingSlash) {
+      throw new ToolFailure(
+        "invalid_path",
+        `Path ${q(input)} ends with "/", which names a directory; give the file's name.`,
+      );
+    }
+    throwIfAborted(signal, "write_file", input, "before writing anything");
+    const { dir, entry } = await this.openParent(input, {
+      create: options.createDirectories ?? false,
+      signal,
+    });
     let handle: FileHandle | undefined;
     let created = false;
     try {
+      throwIfAborted(signal, "write_file", input, "before writing the file");
       try {
         // Created relative to the verified parent descriptor, so a new file is always inside.
         handle = await fs.open(entry, WRITE_FLAGS | fsc.O_CREAT | fsc.O_EXCL, 0o666);
         created = true;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code !== "EEXIST" && code !== "ELOOP") throw this.#fsFailure(err, input);
-        handle = await this.#openFile(await this.#finalTarget(entry, input, "write"), WRITE_FLAGS, input);
+        if (code !== "EEXIST" && code !== "ELOOP") throw err;
+        handle = await fs.open(await this.#finalTarget(entry, input, "write", false), WRITE_FLAGS);
       }
-      const st = await this.#checkOpenedFile(handle, input);
-      if (!created && st.nlink > 1) {
-        throw new ToolFailure(
-          "outside_workspace",
-          `Path ${q(input)} has ${st.nlink} hard links; another of its names may be outside the workspace, so it is not written in place.`,
-        );
+      try {
+        const st = await this.#checkOpenedFile(handle, input);
+        if (!created && st.nlink > 1) throw hardLinkFailure(input, st.nlink, "written in place");
+        throwIfAborted(signal, "write_file", input, "before writing the file");
+      } catch (err) {
+        if (created) await undoCreate(handle, entry);
+        throw err;
       }
       await handle.truncate(0);
-      await handle.writeFile(content, "utf8");
-      return { bytes: Buffer.byteLength(content), created };
+      const data = typeof content === "string" ? Buffer.from(content, "utf8") : content;
+      await handle.writeFile(data);
+      return { bytes: data.byteLength, created };
+    } catch (err) {
+      throw workspaceFailure(err, input);
     } finally {
       await handle?.close();
       await dir.close();
+    }
+  }
+
+  /**
+   * Opens the directory `name` inside the verified `dir` without following a symlink, for walking a tree
+   * by descriptor. Returns `undefined` if `name` is not (any more) a directory: a symlink or file that
+   * raced in is reported, never followed. Refuses `.rein` in the root and a directory that is the root
+   * itself (reached again, e.g. through a bind mount).
+   */
+  async openChildDirectory(
+    dir: OpenDirectory,
+    name: string,
+    input: string,
+  ): Promise<OpenDirectory | undefined> {
+    if (dir.isRoot && isReservedName(name)) throw reservedFailure(input);
+    let child: OpenDirectory;
+    try {
+      child = await this.#openDir(`${dir.path}/${name}`, input);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOTDIR" || code === "ELOOP" || code === "ENOENT") return undefined;
+      throw workspaceFailure(err, input);
+    }
+    if (child.isRoot) {
+      await child.close();
+      throw new ToolFailure(
+        "outside_workspace",
+        `Path ${q(input)} contains the workspace root itself (a mount or loop); refused.`,
+      );
+    }
+    return child;
+  }
+
+  /** Reads back where an open directory is now and refuses if it left the workspace (or is `.rein`). */
+  async verifyDirectory(dir: OpenDirectory, input: string): Promise<void> {
+    try {
+      this.assertInside(await fs.readlink(dir.path), input, "was moved to");
+    } catch (err) {
+      throw workspaceFailure(err, input);
     }
   }
 
@@ -219,7 +364,8 @@ export class Workspace {
         `Path ${q(input)} ${how} ${q(real)}, outside the workspace.`,
       );
     }
-    if (rel.split("/")[0]?.toLowerCase() === RESERVED_DIR) {
+    const first = rel.split("/")[0];
+    if (first !== undefined && isReservedName(first)) {
       throw new ToolFailure(
         "outside_workspace",
         `Path ${q(input)} ${how} ${q(real)}, inside ${RESERVED_DIR}/ (reserved for the harness).`,
@@ -235,16 +381,23 @@ export class Workspace {
   }
 
   /** Opens each segment in turn as a verified directory. */
-  async #walk(segments: readonly string[], input: string, create: boolean): Promise<OpenDirectory> {
+  async #walk(
+    segments: readonly string[],
+    input: string,
+    options: { create?: boolean; signal?: AbortSignal },
+  ): Promise<OpenDirectory> {
     let dir = await this.#openDir(this.root, input);
     try {
       for (const [i, segment] of segments.entries()) {
+        // By identity, not by the typed path: `docs/up/.rein` with `docs/up -> ..` is refused here.
+        if (dir.isRoot && isReservedName(segment)) throw reservedFailure(input);
         const shown = q(segments.slice(0, i + 1).join("/"));
         const entry = `${dir.path}/${segment}`;
         let st = await lstatOrUndefined(entry);
         if (st === undefined) {
-          if (!create)
+          if (!options.create)
             throw new ToolFailure("not_found", `Path ${q(input)}: directory ${shown} does not exist.`);
+          throwIfAborted(options.signal, "write_file", input, "before creating directories");
           await fs.mkdir(entry).catch((err: NodeJS.ErrnoException) => {
             if (err.code !== "EEXIST") throw err;
           });
@@ -273,32 +426,45 @@ export class Workspace {
     }
   }
 
+  /**
+   * Opens `target` as a directory (never through a final symlink), reads back where the descriptor
+   * really is (the authority over any earlier path check) and what it is: the root, or `.rein` under
+   * another name (refused).
+   */
   async #openDir(target: string, input: string): Promise<OpenDirectory> {
-    let handle: FileHandle;
+    const handle = await fs.open(target, DIR_FLAGS);
     try {
-      handle = await fs.open(target, DIR_FLAGS);
-    } catch (err) {
-      throw this.#fsFailure(err, input);
-    }
-    try {
-      const realPath = await this.#verify(handle, input);
+      const fdPath = `/proc/self/fd/${handle.fd}`;
+      const realPath = await fs.readlink(fdPath);
+      this.assertInside(realPath, input, "was opened as");
+      const st = await handle.stat({ bigint: true });
+      const id = identity(st);
+      const isRoot = id === this.#rootId || realPath === this.root;
+      if (!isRoot) {
+        // `.rein` bind-mounted elsewhere in the workspace is still `.rein`: compare what it is, not its name.
+        const reserved = await fs
+          .lstat(`${this.root}/${RESERVED_DIR}`, { bigint: true })
+          .catch((e: NodeJS.ErrnoException) => {
+            if (e.code === "ENOENT") return undefined;
+            throw e;
+          });
+        if (reserved?.isDirectory() && identity(reserved) === id) throw reservedFailure(input);
+      }
       const relative = this.#relative(realPath) ?? "";
-      return { path: `/proc/self/fd/${handle.fd}`, realPath, relative, close: () => handle.close() };
+      return { path: fdPath, realPath, relative, isRoot, dev: st.dev, close: () => handle.close() };
     } catch (err) {
       await handle.close();
       throw err;
     }
   }
 
-  /** Reads back what a descriptor really refers to and checks it: the authority over any earlier path check. */
-  async #verify(handle: FileHandle, input: string): Promise<string> {
-    const real = await fs.readlink(`/proc/self/fd/${handle.fd}`);
-    this.assertInside(real, input, "was opened as");
-    return real;
-  }
-
   /** Where the final component leads: itself, or a symlink's target if that stays inside (checked regular). */
-  async #finalTarget(entry: string, input: string, purpose: "read" | "write"): Promise<string> {
+  async #finalTarget(
+    entry: string,
+    input: string,
+    purpose: "read" | "write",
+    trailingSlash: boolean,
+  ): Promise<string> {
     let st = await lstatOrUndefined(entry);
     if (st === undefined) throw new ToolFailure("not_found", `Path ${q(input)} does not exist.`);
     let target = entry;
@@ -306,6 +472,12 @@ export class Workspace {
       target = await this.#realpath(entry, input, q(input));
       this.assertInside(target, input, "is a symlink to");
       st = await fs.stat(target);
+    }
+    if (trailingSlash && !st.isDirectory()) {
+      throw new ToolFailure(
+        "not_a_file",
+        `Path ${q(input)} ends with "/", which names a directory, but it is ${fileKind(st)}.`,
+      );
     }
     // Checked before opening: merely opening some devices has effects (a watchdog, a tape rewind).
     if (!st.isFile()) {
@@ -322,20 +494,19 @@ export class Workspace {
     try {
       return await fs.realpath(entry);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw this.#fsFailure(err, input);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ELOOP") {
+        throw new ToolFailure(
+          "invalid_path",
+          `Path ${q(input)}: ${shown} is a symlink loop (too many levels of symbolic links).`,
+        );
+      }
+      if (code !== "ENOENT") throw err;
       const link = await fs.readlink(entry);
       throw new ToolFailure(
         "not_found",
         `Path ${q(input)}: ${shown} is a symlink to ${q(link)}, which does not exist.`,
       );
-    }
-  }
-
-  async #openFile(target: string, flags: number, input: string): Promise<FileHandle> {
-    try {
-      return await fs.open(target, flags);
-    } catch (err) {
-      throw this.#fsFailure(err, input);
     }
   }
 
@@ -345,30 +516,28 @@ export class Workspace {
     if (!st.isFile()) {
       throw new ToolFailure("not_a_file", `Path ${q(input)} is ${fileKind(st)}, not a regular file.`);
     }
-    await this.#verify(handle, input);
+    this.assertInside(await fs.readlink(`/proc/self/fd/${handle.fd}`), input, "was opened as");
     return st;
   }
+}
 
-  /** Turns the errors a racing or unusual workspace produces into failures the model can act on. */
-  #fsFailure(err: unknown, input: string): unknown {
-    switch ((err as NodeJS.ErrnoException).code) {
-      case "ENOENT":
-        return new ToolFailure("not_found", `Path ${q(input)} does not exist.`);
-      case "ELOOP":
-      case "ENOTDIR":
-        return new ToolFailure(
-          "outside_workspace",
-          `Path ${q(input)} changed while it was being opened (a directory became a symlink or a file); refused.`,
-        );
-      case "ENXIO":
-      case "EISDIR":
-        return new ToolFailure("not_a_file", `Path ${q(input)} is not a regular file.`);
-      case "EACCES":
-      case "EPERM":
-        return new ToolFailure("access_denied", `Path ${q(input)}: the operating system denied access.`);
-      default:
-        return err;
-    }
+function hardLinkFailure(input: string, links: number, what: string): ToolFailure {
+  return new ToolFailure(
+    "outside_workspace",
+    `Path ${q(input)} has ${links} hard links; another of its names may be outside the workspace or in ${RESERVED_DIR}/, so it is not ${what}.`,
+  );
+}
+
+/**
+ * Removes the file this call just created (a later check refused it), by its name in the verified
+ * parent and only if that name still is the file the descriptor holds.
+ */
+async function undoCreate(handle: FileHandle, entry: string): Promise<void> {
+  try {
+    const [opened, named] = await Promise.all([handle.stat(), fs.lstat(entry)]);
+    if (identity(opened) === identity(named)) await fs.unlink(entry);
+  } catch {
+    // Already gone or renamed by someone else: nothing of ours is left under that name.
   }
 }
 
