@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ToolFailure } from "../../protocol/tool-result.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";
-import { quotePath, throwIfAborted, workspaceFailure } from "./workspace-failure.js";
+import { quotePath, raceFailure, throwIfAborted, workspaceFailure } from "./workspace-failure.js";
 import {
   fileKind,
   lstatOrUndefined,
@@ -78,7 +78,13 @@ class TreeRemoval {
       // No longer a directory (it became a symlink or a file after the lstat): unlink it, never follow it.
     }
     await this.workspace.verifyDirectory(parent, this.input);
-    await fs.unlink(entry);
+    try {
+      await fs.unlink(entry);
+    } catch (err) {
+      // EISDIR: what the lstat saw as a file or symlink is a directory again; a racing process is at work.
+      if ((err as NodeJS.ErrnoException).code === "EISDIR") throw raceFailure(this.input, "deleted");
+      throw err;
+    }
     this.removed++;
   }
 

@@ -49,10 +49,7 @@ export function workspaceFailure(err: unknown, input: string, doing = "opened"):
       return new ToolFailure("not_found", `Path ${p} does not exist.`);
     case "ELOOP":
     case "ENOTDIR":
-      return new ToolFailure(
-        "outside_workspace",
-        `Path ${p} changed while it was being ${doing} (a directory became a symlink or a file); refused.`,
-      );
+      return raceFailure(input, doing);
     case "ENXIO":
     case "EISDIR":
       return new ToolFailure("not_a_file", `Path ${p} is not a regular file.`);
@@ -70,6 +67,14 @@ export function workspaceFailure(err: unknown, input: string, doing = "opened"):
       return new ToolFailure("io_error", `Path ${p}: the file operation failed (${shown}).`);
     }
   }
+}
+
+/** A directory became a symlink or a file (or back) between two steps: a racing process; refused. */
+export function raceFailure(input: string, doing = "opened"): ToolFailure {
+  return new ToolFailure(
+    "outside_workspace",
+    `Path ${quotePath(input)} changed while it was being ${doing} (a directory became a symlink or a file); refused.`,
+  );
 }
 
 /** The failure a tool throws when its signal aborted between two operations. */
