@@ -113,4 +113,34 @@ describe("delete_file", () => {
     expect(await del({ path: "pipe" })).toEqual({ path: "pipe", deleted: "other" });
     expect(exists("pipe")).toBe(false);
   });
+
+  it("refuses a trailing slash on a file or on a symlink to a directory, never following the link", async () => {
+    t.file("f.txt", "x");
+    t.file("real/keep.txt", "keep");
+    t.symlink("link", "real");
+    await expectFailure(
+      del({ path: "f.txt/" }),
+      "not_a_file",
+      /ends with "\/", which names a directory, but it is a regular file/,
+    );
+    await expectFailure(
+      del({ path: "link/", recursive: true }),
+      "not_a_file",
+      /ends with "\/", which names a directory, but it is a symbolic link; drop the trailing slash/,
+    );
+    expect(exists("f.txt")).toBe(true);
+    expect(exists("real/keep.txt")).toBe(true);
+    expect(await del({ path: "real/", recursive: true })).toEqual({ path: "real/", deleted: "directory" });
+  });
+
+  it("deletes a deep tree with symlinks inside by descriptor, leaving their targets", async () => {
+    t.file("tree/a/b/c/d.txt", "d");
+    t.file("tree/a/e.txt", "e");
+    t.symlink("tree/a/b/out", t.outside);
+    t.symlink("tree/a/b/secret", t.secret);
+    t.mkfifo("tree/a/pipe");
+    expect(await del({ path: "tree", recursive: true })).toEqual({ path: "tree", deleted: "directory" });
+    expect(exists("tree")).toBe(false);
+    outsideUntouched();
+  });
 });
