@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -142,5 +143,27 @@ describe("delete_file", () => {
     expect(await del({ path: "tree", recursive: true })).toEqual({ path: "tree", deleted: "directory" });
     expect(exists("tree")).toBe(false);
     outsideUntouched();
+  });
+
+  it("does not cross onto another file system: a mount point inside the tree stops the delete", async (ctx) => {
+    t.file("tree/a.txt", "a");
+    const mnt = path.join(t.root, "tree/mnt");
+    fs.mkdirSync(mnt);
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt], { stdio: "ignore" });
+    } catch {
+      ctx.skip(); // mounting needs root (CAP_SYS_ADMIN); CI runs as root
+    }
+    try {
+      fs.writeFileSync(path.join(mnt, "other-fs.txt"), "kept");
+      await expectFailure(
+        del({ path: "tree", recursive: true }),
+        "outside_workspace",
+        /^Path "tree" contains a mount point \("tree\/mnt"\); a recursive delete does not cross file systems\.$/,
+      );
+      expect(fs.readFileSync(path.join(mnt, "other-fs.txt"), "utf8")).toBe("kept");
+    } finally {
+      execFileSync("umount", [mnt]);
+    }
   });
 });
