@@ -3,15 +3,9 @@ import { z } from "zod";
 import { ToolFailure } from "../../protocol/tool-result.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";
+import { type OpenDirectory, toWorkspace, type Workspace } from "./workspace.js";
 import { quotePath, raceFailure, throwIfAborted, workspaceFailure } from "./workspace-failure.js";
-import {
-  fileKind,
-  lstatOrUndefined,
-  type OpenDirectory,
-  splitWorkspacePath,
-  toWorkspace,
-  type Workspace,
-} from "./workspace-path.js";
+import { fileKind, lstatOrUndefined, splitWorkspacePath } from "./workspace-path.js";
 
 export interface DeleteFileToolOptions {
   readonly workspace: string | Workspace;

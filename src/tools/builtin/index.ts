@@ -4,7 +4,7 @@ import { deleteFileTool } from "./delete-file.js";
 import { listDirectoryTool } from "./list-directory.js";
 import { readFileTool } from "./read-file.js";
 import { runShellTool } from "./run-shell.js";
-import { Workspace } from "./workspace-path.js";
+import { Workspace } from "./workspace.js";
 import { writeFileTool } from "./write-file.js";
 
 export { type DeleteFileResult, type DeleteFileToolOptions, deleteFileTool } from "./delete-file.js";
@@ -16,7 +16,8 @@ export {
 } from "./list-directory.js";
 export { type ReadFileResult, type ReadFileToolOptions, readFileTool } from "./read-file.js";
 export { type RunShellResult, type RunShellToolOptions, runShellTool } from "./run-shell.js";
-export { parseWorkspacePath, RESERVED_DIR, Workspace } from "./workspace-path.js";
+export { Workspace } from "./workspace.js";
+export { parseWorkspacePath, RESERVED_DIR } from "./workspace-path.js";
 export {
   DEFAULT_MAX_WRITE_BYTES,
   type WriteFileResult,

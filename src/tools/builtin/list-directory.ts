@@ -3,14 +3,9 @@ import { z } from "zod";
 import { ConfigError } from "../../protocol/errors.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";
+import { type OpenDirectory, toWorkspace, type Workspace } from "./workspace.js";
 import { throwIfAborted, workspaceFailure } from "./workspace-failure.js";
-import {
-  isReservedName,
-  lstatOrUndefined,
-  type OpenDirectory,
-  toWorkspace,
-  type Workspace,
-} from "./workspace-path.js";
+import { isReservedName, lstatOrUndefined } from "./workspace-path.js";
 
 /** Default cap on the entries one `list_directory` call returns. */
 export const DEFAULT_MAX_ENTRIES = 1000;

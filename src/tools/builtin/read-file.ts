@@ -3,8 +3,8 @@ import { ConfigError } from "../../protocol/errors.js";
 import { ToolFailure } from "../../protocol/tool-result.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";
+import { toWorkspace, type Workspace } from "./workspace.js";
 import { quotePath, throwIfAborted, workspaceFailure } from "./workspace-failure.js";
-import { toWorkspace, type Workspace } from "./workspace-path.js";
 
 /** Default cap on the bytes one `read_file` call returns. */
 export const DEFAULT_MAX_READ_BYTES = 256 * 1024;

@@ -3,8 +3,8 @@ import { ConfigError } from "../../protocol/errors.js";
 import { ToolFailure } from "../../protocol/tool-result.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";
+import { toWorkspace, type Workspace } from "./workspace.js";
 import { quotePath } from "./workspace-failure.js";
-import { toWorkspace, type Workspace } from "./workspace-path.js";
 
 /** Default cap on the bytes one `write_file` call may write: 10 MiB. */
 export const DEFAULT_MAX_WRITE_BYTES = 10 * 1024 * 1024;
