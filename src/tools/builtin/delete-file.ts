@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ToolFailure } from "../../protocol/tool-result.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";
-import { type OpenDirectory, toWorkspace, type Workspace } from "./workspace.js";
+import { mountIdOf, type OpenDirectory, toWorkspace, type Workspace } from "./workspace.js";
 import { quotePath, raceFailure, throwIfAborted, workspaceFailure } from "./workspace-failure.js";
 import { fileKind, lstatOrUndefined, splitWorkspacePath } from "./workspace-path.js";
 
@@ -52,10 +52,11 @@ class TreeRemoval {
       const dir = await this.workspace.openChildDirectory(parent, name, this.input);
       if (dir !== undefined) {
         try {
-          if (dir.dev !== parent.dev) {
+          // By mount id, not st_dev: a bind mount of an outside tree is on the same device.
+          if ((await mountIdOf(dir)) !== (await mountIdOf(parent))) {
             throw new ToolFailure(
               "outside_workspace",
-              `Path ${quotePath(this.input)} contains a mount point (${quotePath(dir.relative)}); a recursive delete does not cross file systems.`,
+              `Path ${quotePath(this.input)} contains a mount point (${quotePath(dir.relative)}); a recursive delete does not cross mounts.`,
             );
           }
           for (const child of await fs.readdir(dir.path)) await this.remove(dir, child);

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ConfigError } from "../../protocol/errors.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";
-import { type OpenDirectory, toWorkspace, type Workspace } from "./workspace.js";
+import { mountIdOf, type OpenDirectory, toWorkspace, type Workspace } from "./workspace.js";
 import { throwIfAborted, workspaceFailure } from "./workspace-failure.js";
 import { isReservedName, lstatOrUndefined } from "./workspace-path.js";
 
@@ -111,7 +111,10 @@ export function listDirectoryTool(options: ListDirectoryToolOptions): Tool {
         const child = await workspace.openChildDirectory(dir, name, path);
         if (child === undefined) continue;
         try {
-          await listInto(child, `${shown}/`, listing, path, recursive, signal);
+          // A mount point (a bind mount may show a tree from outside) is listed, not entered.
+          if ((await mountIdOf(child)) === (await mountIdOf(dir))) {
+            await listInto(child, `${shown}/`, listing, path, recursive, signal);
+          }
         } finally {
           await child.close();
         }

@@ -40,9 +40,20 @@ export interface OpenDirectory {
   readonly relative: string;
   /** This is the workspace root, by identity (device and inode) or real path: the one holding `.rein`. */
   readonly isRoot: boolean;
-  /** The device it lives on (a recursive walk does not cross onto another). */
-  readonly dev: bigint;
+  /** The descriptor held open on it. */
+  readonly fd: number;
   close(): Promise<void>;
+}
+
+/**
+ * The id of the mount an open directory is on, from `/proc/self/fdinfo/<fd>`. Unlike `st_dev` it tells a
+ * bind mount from its parent even on the same file system, so a recursive walk can stop at any mount.
+ */
+export async function mountIdOf(dir: OpenDirectory): Promise<string> {
+  const info = await fs.readFile(`/proc/self/fdinfo/${dir.fd}`, "utf8");
+  const id = /^mnt_id:\s*(\d+)$/m.exec(info)?.[1];
+  if (id === undefined) throw new Error("/proc/self/fdinfo has no mnt_id line");
+  return id;
 }
 
 /** An entry's parent directory, opened and verified, and the entry's name in it. */
@@ -352,7 +363,7 @@ export class Workspace {
         if (reserved?.isDirectory() && identity(reserved) === id) throw reservedFailure(input);
       }
       const relative = this.#relative(realPath) ?? "";
-      return { path: fdPath, realPath, relative, isRoot, dev: st.dev, close: () => handle.close() };
+      return { path: fdPath, realPath, relative, isRoot, fd: handle.fd, close: () => handle.close() };
     } catch (err) {
       await handle.close();
       throw err;

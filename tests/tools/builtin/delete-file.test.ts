@@ -145,7 +145,7 @@ describe("delete_file", () => {
     outsideUntouched();
   });
 
-  it("does not cross onto another file system: a mount point inside the tree stops the delete", async (ctx) => {
+  it("does not cross onto another file system: a tmpfs mounted inside the tree stops the delete", async (ctx) => {
     t.file("tree/a.txt", "a");
     const mnt = path.join(t.root, "tree/mnt");
     fs.mkdirSync(mnt);
@@ -159,9 +159,31 @@ describe("delete_file", () => {
       await expectFailure(
         del({ path: "tree", recursive: true }),
         "outside_workspace",
-        /^Path "tree" contains a mount point \("tree\/mnt"\); a recursive delete does not cross file systems\.$/,
+        /^Path "tree" contains a mount point \("tree\/mnt"\); a recursive delete does not cross mounts\.$/,
       );
       expect(fs.readFileSync(path.join(mnt, "other-fs.txt"), "utf8")).toBe("kept");
+    } finally {
+      execFileSync("umount", [mnt]);
+    }
+  });
+
+  it("does not cross a bind mount of an outside tree, though it is on the same device", async (ctx) => {
+    t.file("tree/a.txt", "a");
+    const mnt = path.join(t.root, "tree/mnt");
+    fs.mkdirSync(mnt);
+    try {
+      execFileSync("mount", ["--bind", t.outside, mnt], { stdio: "ignore" });
+    } catch {
+      ctx.skip(); // mounting needs root (CAP_SYS_ADMIN); CI runs as root
+    }
+    try {
+      expect(fs.statSync(mnt).dev).toBe(fs.statSync(path.join(t.root, "tree")).dev);
+      await expectFailure(
+        del({ path: "tree", recursive: true }),
+        "outside_workspace",
+        /^Path "tree" contains a mount point \("tree\/mnt"\); a recursive delete does not cross mounts\.$/,
+      );
+      outsideUntouched();
     } finally {
       execFileSync("umount", [mnt]);
     }

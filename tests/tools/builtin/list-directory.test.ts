@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -127,5 +128,27 @@ describe("list_directory", () => {
       total: 3,
       truncated: true,
     });
+  });
+
+  it("a recursive listing reports a bind mount without entering it", async (ctx) => {
+    t.file("d/x.txt", "x");
+    const mnt = path.join(t.root, "d/mnt");
+    fs.mkdirSync(mnt);
+    try {
+      execFileSync("mount", ["--bind", t.outside, mnt], { stdio: "ignore" });
+    } catch {
+      ctx.skip(); // mounting needs root (CAP_SYS_ADMIN); CI runs as root
+    }
+    try {
+      expect(await list({ path: "d", recursive: true })).toMatchObject({
+        entries: [
+          { name: "mnt", type: "directory" },
+          { name: "x.txt", type: "file" },
+        ],
+        total: 2,
+      });
+    } finally {
+      execFileSync("umount", [mnt]);
+    }
   });
 });
