@@ -66,25 +66,34 @@ class TreeRemoval {
         throwIfAborted(this.signal, "delete_file", this.input, this.#progress());
         await this.workspace.verifyDirectory(parent, this.input);
         // rmdir never follows a final symlink: if `name` was swapped for one, this fails (ENOTDIR).
-        await fs.rmdir(entry);
-        this.removed++;
+        if (await removed(fs.rmdir(entry))) this.removed++;
         return;
       }
       // No longer a directory (it became a symlink or a file after the lstat): unlink it, never follow it.
     }
     await this.workspace.verifyDirectory(parent, this.input);
     try {
-      await fs.unlink(entry);
+      if (await removed(fs.unlink(entry))) this.removed++;
     } catch (err) {
       // EISDIR: what the lstat saw as a file or symlink is a directory again; a racing process is at work.
       if ((err as NodeJS.ErrnoException).code === "EISDIR") throw raceFailure(this.input, "deleted");
       throw err;
     }
-    this.removed++;
   }
 
   #progress(): string {
     return `after removing ${this.removed} entries; the rest of the tree is still there`;
+  }
+}
+
+/** Settles a removal: `false` if the entry was already gone (someone else removed it; the goal is met). */
+async function removed(removal: Promise<void>): Promise<boolean> {
+  try {
+    await removal;
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
   }
 }
 
