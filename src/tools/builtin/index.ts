@@ -4,7 +4,7 @@ import { deleteFileTool } from "./delete-file.js";
 import { listDirectoryTool } from "./list-directory.js";
 import { readFileTool } from "./read-file.js";
 import { runShellTool } from "./run-shell.js";
-import { Workspace } from "./workspace-path.js";
+import { Workspace } from "./workspace.js";
 import { writeFileTool } from "./write-file.js";
 
 export { type DeleteFileResult, type DeleteFileToolOptions, deleteFileTool } from "./delete-file.js";
@@ -16,8 +16,14 @@ export {
 } from "./list-directory.js";
 export { type ReadFileResult, type ReadFileToolOptions, readFileTool } from "./read-file.js";
 export { type RunShellResult, type RunShellToolOptions, runShellTool } from "./run-shell.js";
-export { parseWorkspacePath, RESERVED_DIR, Workspace } from "./workspace-path.js";
-export { type WriteFileResult, type WriteFileToolOptions, writeFileTool } from "./write-file.js";
+export { Workspace } from "./workspace.js";
+export { parseWorkspacePath, RESERVED_DIR } from "./workspace-path.js";
+export {
+  DEFAULT_MAX_WRITE_BYTES,
+  type WriteFileResult,
+  type WriteFileToolOptions,
+  writeFileTool,
+} from "./write-file.js";
 
 export interface WorkspaceToolsOptions {
   /** The directory the agent works in; must exist. */
@@ -28,6 +34,8 @@ export interface WorkspaceToolsOptions {
   readonly maxReadBytes?: number;
   /** The largest `timeoutMs` a `run_shell` call may ask for (the harness passes its `toolTimeoutMs`). */
   readonly shellMaxTimeoutMs?: number;
+  /** Most bytes one `write_file` call may write (default 10 MiB). */
+  readonly maxWriteBytes?: number;
 }
 
 /**
@@ -41,7 +49,7 @@ export function workspaceTools(options: WorkspaceToolsOptions): Tool[] {
   const workspace = new Workspace(options.workspace);
   const tools = [
     readFileTool({ workspace, maxReadBytes: options.maxReadBytes }),
-    writeFileTool({ workspace }),
+    writeFileTool({ workspace, maxWriteBytes: options.maxWriteBytes }),
     listDirectoryTool({ workspace }),
     deleteFileTool({ workspace }),
   ];

@@ -3,7 +3,8 @@ import { ConfigError } from "../../protocol/errors.js";
 import { ToolFailure } from "../../protocol/tool-result.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";
-import { toWorkspace, type Workspace } from "./workspace-path.js";
+import { toWorkspace, type Workspace } from "./workspace.js";
+import { quotePath, throwIfAborted, workspaceFailure } from "./workspace-failure.js";
 
 /** Default cap on the bytes one `read_file` call returns. */
 export const DEFAULT_MAX_READ_BYTES = 256 * 1024;
@@ -65,7 +66,8 @@ export function readFileTool(options: ReadFileToolOptions): Tool {
     risk: { level: "LOW", reason: "reads a file inside the workspace" },
     readOnly: true,
     idempotent: true,
-    async execute({ path, offset = 0, limit }): Promise<ReadFileResult> {
+    async execute({ path, offset = 0, limit }, { signal }): Promise<ReadFileResult> {
+      throwIfAborted(signal, "read_file", path);
       const want = Math.min(limit ?? cap, cap);
       const { handle, size } = await workspace.openForRead(path);
       let buffer: Buffer;
@@ -79,6 +81,8 @@ export function readFileTool(options: ReadFileToolOptions): Tool {
           filled += bytesRead;
         }
         buffer = buffer.subarray(0, filled);
+      } catch (err) {
+        throw workspaceFailure(err, path);
       } finally {
         await handle.close();
       }
@@ -88,7 +92,7 @@ export function readFileTool(options: ReadFileToolOptions): Tool {
       if (nul !== -1) {
         throw new ToolFailure(
           "binary_file",
-          `Path ${JSON.stringify(path)} looks binary (NUL byte at offset ${offset + nul}); read_file returns text only.`,
+          `Path ${quotePath(path)} looks binary (NUL byte at offset ${offset + nul}); read_file returns text only.`,
         );
       }
       const result: ReadFileResult = {

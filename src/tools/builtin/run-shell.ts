@@ -4,7 +4,7 @@ import { ReinError } from "../../protocol/errors.js";
 import type { Sandbox } from "../../sandbox/sandbox.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";
-import { toWorkspace, type Workspace } from "./workspace-path.js";
+import { toWorkspace, type Workspace } from "./workspace.js";
 
 /** Default and largest `timeoutMs` a call may ask for. */
 export const DEFAULT_SHELL_TIMEOUT_MS = 120_000;

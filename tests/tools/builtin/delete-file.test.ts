@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -112,5 +113,79 @@ describe("delete_file", () => {
     t.mkfifo("pipe");
     expect(await del({ path: "pipe" })).toEqual({ path: "pipe", deleted: "other" });
     expect(exists("pipe")).toBe(false);
+  });
+
+  it("refuses a trailing slash on a file or on a symlink to a directory, never following the link", async () => {
+    t.file("f.txt", "x");
+    t.file("real/keep.txt", "keep");
+    t.symlink("link", "real");
+    await expectFailure(
+      del({ path: "f.txt/" }),
+      "not_a_file",
+      /ends with "\/", which names a directory, but it is a regular file/,
+    );
+    await expectFailure(
+      del({ path: "link/", recursive: true }),
+      "not_a_file",
+      /ends with "\/", which names a directory, but it is a symbolic link; drop the trailing slash/,
+    );
+    expect(exists("f.txt")).toBe(true);
+    expect(exists("real/keep.txt")).toBe(true);
+    expect(await del({ path: "real/", recursive: true })).toEqual({ path: "real/", deleted: "directory" });
+  });
+
+  it("deletes a deep tree with symlinks inside by descriptor, leaving their targets", async () => {
+    t.file("tree/a/b/c/d.txt", "d");
+    t.file("tree/a/e.txt", "e");
+    t.symlink("tree/a/b/out", t.outside);
+    t.symlink("tree/a/b/secret", t.secret);
+    t.mkfifo("tree/a/pipe");
+    expect(await del({ path: "tree", recursive: true })).toEqual({ path: "tree", deleted: "directory" });
+    expect(exists("tree")).toBe(false);
+    outsideUntouched();
+  });
+
+  it("does not cross onto another file system: a tmpfs mounted inside the tree stops the delete", async (ctx) => {
+    t.file("tree/a.txt", "a");
+    const mnt = path.join(t.root, "tree/mnt");
+    fs.mkdirSync(mnt);
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt], { stdio: "ignore" });
+    } catch {
+      ctx.skip(); // mounting needs root (CAP_SYS_ADMIN); CI runs as root
+    }
+    try {
+      fs.writeFileSync(path.join(mnt, "other-fs.txt"), "kept");
+      await expectFailure(
+        del({ path: "tree", recursive: true }),
+        "outside_workspace",
+        /^Path "tree" contains a mount point \("tree\/mnt"\); a recursive delete does not cross mounts\.$/,
+      );
+      expect(fs.readFileSync(path.join(mnt, "other-fs.txt"), "utf8")).toBe("kept");
+    } finally {
+      execFileSync("umount", [mnt]);
+    }
+  });
+
+  it("does not cross a bind mount of an outside tree, though it is on the same device", async (ctx) => {
+    t.file("tree/a.txt", "a");
+    const mnt = path.join(t.root, "tree/mnt");
+    fs.mkdirSync(mnt);
+    try {
+      execFileSync("mount", ["--bind", t.outside, mnt], { stdio: "ignore" });
+    } catch {
+      ctx.skip(); // mounting needs root (CAP_SYS_ADMIN); CI runs as root
+    }
+    try {
+      expect(fs.statSync(mnt).dev).toBe(fs.statSync(path.join(t.root, "tree")).dev);
+      await expectFailure(
+        del({ path: "tree", recursive: true }),
+        "outside_workspace",
+        /^Path "tree" contains a mount point \("tree\/mnt"\); a recursive delete does not cross mounts\.$/,
+      );
+      outsideUntouched();
+    } finally {
+      execFileSync("umount", [mnt]);
+    }
   });
 });

@@ -42,4 +42,13 @@ describe("workspaceTools", () => {
       entries: [{ name: "x.txt", type: "file", size: 5 }],
     });
   });
+
+  it("passes maxWriteBytes to write_file", async () => {
+    const [, write] = workspaceTools({ workspace: t.root, maxWriteBytes: 4 });
+    await expect(callTool(write!, { path: "a.txt", content: "12345" })).rejects.toMatchObject({
+      type: "too_large",
+      message: expect.stringContaining("limit of 4 bytes"),
+    });
+    expect(await callTool(write!, { path: "a.txt", content: "1234" })).toMatchObject({ bytes: 4 });
+  });
 });

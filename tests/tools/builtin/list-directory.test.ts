@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -88,5 +89,66 @@ describe("list_directory", () => {
     fs.mkdirSync(path.join(t.root, ".rein"));
     t.symlink("state", ".rein");
     await expectFailure(list({ path: "state" }), "outside_workspace", /inside \.rein\//);
+  });
+
+  it("lists a tree recursively, depth-first by name, reporting symlinks without entering them", async () => {
+    t.file("b.txt", "bb");
+    t.file("a/z.txt", "");
+    t.file("a/c/d.txt", "d");
+    t.symlink("a/out", t.outside);
+    t.symlink("a/loop", "..");
+    t.file(".rein/audit.log", "audit");
+    expect(await list({ recursive: true })).toEqual({
+      path: ".",
+      entries: [
+        { name: "a", type: "directory" },
+        { name: "a/c", type: "directory" },
+        { name: "a/c/d.txt", type: "file", size: 1 },
+        { name: "a/loop", type: "symlink" },
+        { name: "a/out", type: "symlink" },
+        { name: "a/z.txt", type: "file", size: 0 },
+        { name: "b.txt", type: "file", size: 2 },
+      ],
+      total: 7,
+      truncated: false,
+    });
+    expect(await list({ path: "a/c", recursive: true })).toMatchObject({ entries: [{ name: "d.txt" }] });
+  });
+
+  it("stops a recursive listing at maxEntries and says it was cut short", async () => {
+    tool = listDirectoryTool({ workspace: t.root, maxEntries: 3 });
+    for (const d of ["a", "b", "c"]) t.file(`${d}/x.txt`, "");
+    expect(await list({ recursive: true })).toEqual({
+      path: ".",
+      entries: [
+        { name: "a", type: "directory" },
+        { name: "a/x.txt", type: "file", size: 0 },
+        { name: "b", type: "directory" },
+      ],
+      total: 3,
+      truncated: true,
+    });
+  });
+
+  it("a recursive listing reports a bind mount without entering it", async (ctx) => {
+    t.file("d/x.txt", "x");
+    const mnt = path.join(t.root, "d/mnt");
+    fs.mkdirSync(mnt);
+    try {
+      execFileSync("mount", ["--bind", t.outside, mnt], { stdio: "ignore" });
+    } catch {
+      ctx.skip(); // mounting needs root (CAP_SYS_ADMIN); CI runs as root
+    }
+    try {
+      expect(await list({ path: "d", recursive: true })).toMatchObject({
+        entries: [
+          { name: "mnt", type: "directory" },
+          { name: "x.txt", type: "file" },
+        ],
+        total: 2,
+      });
+    } finally {
+      execFileSync("umount", [mnt]);
+    }
   });
 });

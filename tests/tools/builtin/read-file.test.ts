@@ -190,4 +190,25 @@ describe("read_file", () => {
     expect(fs.readdirSync("/proc/self/fd").length).toBe(before);
     expect(fs.readFileSync(t.secret, "utf8")).toBe(SECRET);
   });
+
+  it("refuses a file named with a trailing slash, which can only name a directory", async () => {
+    t.file("ok.txt", "content");
+    for (const p of ["ok.txt/", "ok.txt/."]) {
+      await expectFailure(
+        read({ path: p }),
+        "not_a_file",
+        /ends with "\/", which names a directory, but it is a regular file/,
+      );
+    }
+  });
+
+  it("refuses a file with a second hard link (it may be a name of an outside or .rein file)", async () => {
+    fs.linkSync(t.secret, path.join(t.root, "hard.txt"));
+    const failure = await expectFailure(
+      read({ path: "hard.txt" }),
+      "outside_workspace",
+      /^Path "hard\.txt" has 2 hard links; another of its names may be outside the workspace or in \.rein\/, so it is not read\.$/,
+    );
+    expect(failure.message).not.toContain("TOP-SECRET");
+  });
 });

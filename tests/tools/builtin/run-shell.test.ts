@@ -198,7 +198,7 @@ describe("run_shell and the harness agree on timeouts", () => {
     // 5 s: within the harness's 10 s, passed to the sandbox as asked.
     expect(sandbox.calls[0]?.options?.timeoutMs).toBe(5_000);
     // 20 s: over the harness's limit, refused by the schema with the limit named (not cut at 10 s mid-run).
-    const second = JSON.parse((r.messages[4]?.content[0] as { content: string }).content);
+    const second = JSON.parse((r.messages[4]?.content[0] as { content: string } | undefined)?.content ?? "");
     expect(second.error.type).toBe("invalid_input");
     expect(second.error.message).toMatch(/timeoutMs: .*10000/);
     // No timeoutMs: the default is capped at the harness's limit.

@@ -4,7 +4,8 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ReinError } from "../../../src/protocol/errors.js";
-import { parseWorkspacePath, Workspace } from "../../../src/tools/builtin/workspace-path.js";
+import { Workspace } from "../../../src/tools/builtin/workspace.js";
+import { parseWorkspacePath } from "../../../src/tools/builtin/workspace-path.js";
 import { expectFailure, SECRET, type TempWorkspace, tempWorkspace } from "./workspace-fixture.js";
 
 describe("parseWorkspacePath", () => {

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { writeFileTool } from "../../../src/tools/builtin/write-file.js";
+import { DEFAULT_MAX_WRITE_BYTES, writeFileTool } from "../../../src/tools/builtin/write-file.js";
 import type { Tool } from "../../../src/tools/tool.js";
 import { callTool, expectFailure, SECRET, type TempWorkspace, tempWorkspace } from "./workspace-fixture.js";
 
@@ -166,5 +166,49 @@ describe("write_file", () => {
     );
     expect(fs.readdirSync(path.join(t.root, ".rein"))).toEqual(["audit.log"]);
     expect(fs.readFileSync(path.join(t.root, ".rein/audit.log"), "utf8")).toBe("audit");
+  });
+
+  it("refuses content over maxWriteBytes, naming the limit, and writes nothing", async () => {
+    tool = writeFileTool({ workspace: t.root, maxWriteBytes: 8 });
+    t.file("a.txt", "original");
+    // 5 characters, 10 bytes: the limit is in UTF-8 bytes.
+    for (const [p, content] of [
+      ["a.txt", "ééééé"],
+      ["new.txt", "123456789"],
+      ["d/new.txt", "123456789"],
+    ]) {
+      await expectFailure(
+        write({ path: p, content, createDirectories: true }),
+        "too_large",
+        /is (10|9) bytes, over write_file's limit of 8 bytes \(maxWriteBytes\); nothing was written\.$/,
+      );
+    }
+    expect(fs.readdirSync(t.root)).toEqual(["a.txt"]);
+    expect(fs.readFileSync(path.join(t.root, "a.txt"), "utf8")).toBe("original");
+    expect(await write({ path: "a.txt", content: "12345678" })).toMatchObject({ bytes: 8 });
+  });
+
+  it("defaults to a 10 MiB limit and rejects a limit that is not a positive integer", async () => {
+    expect(DEFAULT_MAX_WRITE_BYTES).toBe(10 * 1024 * 1024);
+    await expectFailure(
+      write({ path: "big.txt", content: "x".repeat(DEFAULT_MAX_WRITE_BYTES + 1) }),
+      "too_large",
+      /over write_file's limit of 10485760 bytes/,
+    );
+    expect(fs.readdirSync(t.root)).toEqual([]);
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => writeFileTool({ workspace: t.root, maxWriteBytes: bad })).toThrow(
+        expect.objectContaining({ code: "REIN_CONFIG_INVALID" }),
+      );
+    }
+  });
+
+  it("refuses a path with a trailing slash before creating anything", async () => {
+    await expectFailure(
+      write({ path: "x/new.txt/", content: "x", createDirectories: true }),
+      "invalid_path",
+      /ends with "\/", which names a directory; give the file's name/,
+    );
+    expect(fs.readdirSync(t.root)).toEqual([]);
   });
 });
