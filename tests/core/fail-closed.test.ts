@@ -32,6 +32,7 @@ function recorder(level: "LOW" | "MEDIUM" | "HIGH" = "LOW") {
 }
 
 /** Thenables that are not native Promises: each must be refused, never awaited or treated as a value. */
+// biome-ignore lint/suspicious/noThenProperty: a hostile thenable is exactly what these tests feed the pipeline.
 const thenableOf = (value: unknown) => ({ then: (resolve: (v: unknown) => void) => resolve(value) });
 
 const MALFORMED: [string, unknown][] = [
