@@ -19,6 +19,7 @@ const INVISIBLE = "a\u200Bb\u200Dc\uFEFFd\u{E0041}\u{E0042}";
 const C1 = "csi\u009B31m and del\u007F";
 
 /** Characters that must never reach the terminal from model, tool or error text. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const FORBIDDEN =
   /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF\u{E0000}-\u{E007F}]/u;
 
@@ -136,6 +137,7 @@ describe("the live view cannot be spoofed", () => {
     const out = capture({ tty: true });
     await hostileRun(out.stream);
     const text = out.text();
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the view's own colour sequences
     const sgr = /\u001b\[[0-9;]*m/g;
     expect(text.match(sgr)?.length ?? 0).toBeGreaterThan(10);
     expect(text.replace(sgr, "")).not.toMatch(FORBIDDEN);
