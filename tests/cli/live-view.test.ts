@@ -19,8 +19,8 @@ const INVISIBLE = "a\u200Bb\u200Dc\uFEFFd\u{E0041}\u{E0042}";
 const C1 = "csi\u009B31m and del\u007F";
 
 /** Characters that must never reach the terminal from model, tool or error text. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const FORBIDDEN =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF\u{E0000}-\u{E007F}]/u;
 
 /** A stream that keeps the exact bytes written. */
