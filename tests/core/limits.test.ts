@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { defineTool, type ReinEvent } from "../../src/index.js";
+import { DEFAULT_LIMITS, defineTool, type ReinEvent } from "../../src/index.js";
 import { recordingSink } from "../../src/testing.js";
 import { callTurn, contentOf, deferred, echoTool, scriptHarness } from "../helpers.js";
 
@@ -130,6 +130,9 @@ describe("limits", () => {
     const run = settles(h.session().run("go"));
     await started.promise;
     await vi.advanceTimersByTimeAsync(19);
+    expect(run.settled).toBe(false);
+    // At 20 ms its signal aborts; it is then given the abort grace to stop, and never does.
+    await vi.advanceTimersByTimeAsync(1 + DEFAULT_LIMITS.abortGraceMs - 1);
     expect(run.settled).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
     const result = await run.promise;
