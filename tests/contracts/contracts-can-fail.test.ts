@@ -29,6 +29,7 @@ import {
   runContractChecks,
   scriptedModel,
 } from "../../src/testing.js";
+import { contractScript } from "./contract-script.js";
 
 /**
  * The names of the checks that fail. A broken gate or model that ignores an abort hangs its check;
@@ -261,30 +262,9 @@ describe("ledgerContract can fail", () => {
 
 // ---- Model -----------------------------------------------------------------------------------
 
-/** The scripted model on the contract's replies; `hang` as a long delay, or (for a model that would never end) answered at once. */
+/** The scripted model on the contract's replies. */
 function script(replies: readonly ModelContractReply[], hang: "delay" | "answer" = "delay") {
-  return scriptedModel({
-    name: "broken",
-    turns: replies.map((r) =>
-      r.kind === "hang"
-        ? hang === "delay"
-          ? { say: "late", delay_ms: 3_600_000 }
-          : { say: "late" }
-        : {
-            ...(r.text === undefined ? {} : { say: r.text }),
-            ...(r.toolCalls
-              ? { tool_calls: r.toolCalls.map((c) => ({ tool: c.name, input: c.input })) }
-              : {}),
-            usage: {
-              input_tokens: r.usage.inputTokens,
-              output_tokens: r.usage.outputTokens,
-              cache_read_tokens: r.usage.cacheReadTokens,
-              cache_write_tokens: r.usage.cacheWriteTokens,
-            },
-            stop_reason: r.stopReason,
-          },
-    ),
-  });
+  return scriptedModel(contractScript(replies, hang));
 }
 
 /** A model wrapping the scripted one, with one thing changed. */
