@@ -40,3 +40,18 @@ export function terminalSafe(text: string): string {
 export function terminalSafeText(text: string): string {
   return text.replace(UNSAFE_IN_TEXT, escapeChar);
 }
+
+/**
+ * JSON text with the same characters written as `\uXXXX` escapes: still valid JSON that parses to
+ * exactly the same values (they can only occur inside strings), but inert on a terminal. JSON.stringify
+ * escapes C0 controls and lone surrogates itself, not DEL, C1, bidi or invisible characters.
+ */
+export function terminalSafeJson(json: string): string {
+  return json.replace(UNSAFE, (ch) => {
+    const code = ch.codePointAt(0)!;
+    if (code < 0x10000) return `\\u${code.toString(16).padStart(4, "0")}`;
+    const high = 0xd800 + ((code - 0x10000) >> 10);
+    const low = 0xdc00 + ((code - 0x10000) & 0x3ff);
+    return `\\u${high.toString(16)}\\u${low.toString(16)}`;
+  });
+}

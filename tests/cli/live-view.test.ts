@@ -5,7 +5,7 @@ import { Writable } from "node:stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { LiveView } from "../../src/cli/live-view.js";
-import { terminalSafe, terminalSafeText } from "../../src/cli/terminal-text.js";
+import { terminalSafe, terminalSafeJson, terminalSafeText } from "../../src/cli/terminal-text.js";
 import { defineTool } from "../../src/index.js";
 import { scriptHarness, tempDir } from "../helpers.js";
 
@@ -95,6 +95,14 @@ describe("terminalSafe", () => {
   it("leaves ordinary text, accents, emoji and backslashes alone", () => {
     const text = "Größe: 3 ≤ 4 — “ok” 🙂 C:\\temp\\x1b";
     expect(terminalSafe(text)).toBe(text);
+  });
+
+  it("terminalSafeJson keeps JSON valid and equal in value, with no unsafe character left", () => {
+    const value = { text: `${CLEAR}${OVERWRITE}${LINK}${BIDI}${INVISIBLE}${C1}\u2028\uD800`, n: [1, "ü🙂"] };
+    const json = terminalSafeJson(JSON.stringify(value));
+    expect(json).not.toMatch(FORBIDDEN);
+    expect(json).not.toMatch(/[\u2028\u2029]/);
+    expect(JSON.parse(json)).toEqual(value);
   });
 
   it("terminalSafeText keeps newlines and tabs as layout, escapes the rest", () => {
@@ -210,5 +218,43 @@ describe("the live view cannot be spoofed", () => {
     expect(stderr).toContain("REIN_SCRIPT_INVALID");
     expect(stderr).toContain('field "["say\\u202e"]": unknown field');
     expect(stderr).not.toMatch(FORBIDDEN);
+  });
+
+  it("rein run --json writes the same values, every control, bidi and invisible character as a \\u escape", () => {
+    const say = `Hi${CLEAR}${OVERWRITE}${LINK}${BIDI}${INVISIBLE}${C1}`;
+    const tool = `x${ESC}[2J\r\u202E\u{E0041}`;
+    const file = join(tempDir(), "hostile.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ name: "hostile", turns: [{ say, tool_calls: [{ tool }] }, { say: "bye" }] }),
+    );
+    const r = spawnSync(
+      process.execPath,
+      [
+        resolve(import.meta.dirname, "../../bin/rein.js"),
+        "run",
+        "go",
+        "--model",
+        `scripted:${file}`,
+        "--json",
+        "--no-audit",
+      ],
+      { cwd: tempDir() },
+    );
+    expect(r.status).toBe(0);
+    expect(r.stdout.includes(0x1b)).toBe(false);
+    expect(r.stdout.includes(0x0d)).toBe(false);
+    const stdout = r.stdout.toString("utf8");
+    expect(stdout).not.toMatch(FORBIDDEN);
+    expect(stdout).toContain("\\u202e");
+    expect(stdout).toContain("\\udb40\\udc41");
+    const events = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    const requested = events.find((e) => e.type === "tool_call_requested");
+    expect(requested.data.tool).toBe(tool);
+    const text = events.filter((e) => e.type === "text_delta" && e.data.turn === 1).map((e) => e.data.delta);
+    expect(text.join("")).toBe(say);
   });
 });
