@@ -18,6 +18,7 @@ import type { EventSink } from "./protocol/events.js";
 import type { Hooks } from "./protocol/hooks.js";
 import type { Message } from "./protocol/messages.js";
 import { RISK_LEVELS, type RiskLevel } from "./protocol/risk.js";
+import { formatIssuePath, formatIssues } from "./protocol/zod-issues.js";
 import type { Sandbox } from "./sandbox/sandbox.js";
 import type { ResultProcessor } from "./security/result-processor.js";
 import type { EventLog } from "./state/event-log.js";
@@ -138,9 +139,9 @@ export interface Harness {
 }
 
 function configError(error: z.ZodError): ConfigError {
-  const lines = error.issues.map((i) => `config.${i.path.map(String).join(".") || "(root)"}: ${i.message}`);
+  const lines = formatIssues(error.issues, { under: "config" });
   return new ConfigError(`createHarness: invalid configuration:\n  ${lines.join("\n  ")}`, {
-    fields: error.issues.map((i) => i.path.map(String).join(".")),
+    fields: error.issues.map((i) => formatIssuePath(i.path, "")),
   });
 }
 

@@ -29,6 +29,8 @@ export {
   ConfigError,
   ERROR_CODES,
   type ErrorCode,
+  EventLogError,
+  LedgerError,
   ModelError,
   PriceUnknownError,
   ReinError,

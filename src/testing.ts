@@ -1,10 +1,45 @@
 /**
- * Test doubles and probes, as `rein/testing`. The scripted model is the first-class test double for models.
+ * Test doubles, probes and contract suites, as `rein/testing`. The scripted model is the
+ * first-class test double for models. Every interface has one contract suite in `testing/`
+ * (`<name>-contract.ts`), run by every implementation; the suites import vitest, an optional peer
+ * dependency that `import "rein"` never loads.
  */
 import type { EventSink, EventType, ReinEvent } from "./protocol/events.js";
 import type { Message } from "./protocol/messages.js";
 
 export { ScriptedModel, scriptedModel } from "./models/providers/scripted/scripted-model.js";
+export {
+  APPROVING_ANSWERS,
+  type ApprovalGateContractOptions,
+  approvalDecisionSchema,
+  approvalGateChecks,
+  approvalGateContract,
+  contractApprovalRequest,
+  DENYING_ANSWERS,
+  type GateBehaviour,
+  thenable,
+} from "./testing/approval-gate-contract.js";
+export {
+  type ContractCheck,
+  type ContractCheckResult,
+  type Factory,
+  registerContract,
+  runContractChecks,
+} from "./testing/contract.js";
+export {
+  contractEvent,
+  type EventLogContractOptions,
+  eventLogChecks,
+  eventLogContract,
+} from "./testing/event-log-contract.js";
+export { type LedgerContractOptions, ledgerChecks, ledgerContract } from "./testing/ledger-contract.js";
+export {
+  expectWellFormedResponse,
+  type ModelContractOptions,
+  type ModelContractReply,
+  modelChecks,
+  modelContract,
+} from "./testing/model-contract.js";
 
 /** A sink that keeps every event, for assertions. */
 export function recordingSink(): EventSink & {

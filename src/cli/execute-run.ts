@@ -6,6 +6,7 @@ import type { RunResult } from "../protocol/run-result.js";
 import { UnsafeLocalProcess } from "../sandbox/unsafe-local-process.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
 import { LiveView } from "./live-view.js";
+import { terminalSafeJson } from "./terminal-text.js";
 
 export interface RunCommandOptions {
   readonly task: string;
@@ -68,7 +69,7 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
   });
   const render = (event: ReinEvent) => {
     if (view) view.handle(event);
-    else if (!stdoutClosed) process.stdout.write(`${JSON.stringify(event)}\n`);
+    else if (!stdoutClosed) process.stdout.write(`${terminalSafeJson(JSON.stringify(event))}\n`);
   };
   try {
     const stream = session.stream(options.task);

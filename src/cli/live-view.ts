@@ -1,10 +1,16 @@
 import { styleText } from "node:util";
 import type { ReinEvent } from "../protocol/events.js";
 import type { RunResult } from "../protocol/run-result.js";
+import { terminalSafe as safe, terminalSafeText } from "./terminal-text.js";
 
 type Style = Parameters<typeof styleText>[0];
 
-/** The human view of a run: turns, tool calls with their risk and decision, result summaries, a final summary. */
+/**
+ * The human view of a run: turns, tool calls with their risk and decision, result summaries, a final
+ * summary. Everything that came from the model, a tool, a policy or an error is printed through
+ * `terminal-text.ts`: control, bidi and invisible characters show as escapes, so nothing the model
+ * writes can clear the screen, overwrite a line, plant a link or reorder what the reader sees.
+ */
 export class LiveView {
   readonly #out: NodeJS.WritableStream & { isTTY?: boolean };
   #inText = false;
@@ -31,31 +37,31 @@ export class LiveView {
         this.#line(
           this.#paint(
             "dim",
-            `rein · session ${event.sessionId} · model ${event.data.model} · workspace ${event.data.workspace ?? "(none)"}`,
+            `rein · session ${safe(event.sessionId)} · model ${safe(event.data.model)} · workspace ${safe(event.data.workspace ?? "(none)")}`,
           ),
         );
-        this.#line(this.#paint("dim", `tools: ${event.data.tools.join(", ") || "(none)"}`));
+        this.#line(this.#paint("dim", `tools: ${safe(event.data.tools.join(", ")) || "(none)"}`));
         return;
       case "run_started":
-        this.#line(`${this.#paint("bold", "task:")} ${event.data.task}`);
+        this.#line(`${this.#paint("bold", "task:")} ${safe(event.data.task)}`);
         return;
       case "model_call_started":
         this.#line(this.#paint("cyan", `── turn ${event.data.turn} ${"─".repeat(40)}`));
         return;
       case "text_delta":
         if (!this.#inText) this.#out.write("  ");
-        this.#out.write(event.data.delta.replaceAll("\n", "\n  "));
+        this.#out.write(terminalSafeText(event.data.delta).replaceAll("\n", "\n  "));
         this.#inText = true;
         return;
       case "tool_call_requested":
         this.#line(
-          `  ${this.#paint("bold", "→")} ${event.data.tool} ${truncate(JSON.stringify(event.data.input) ?? "", 100)}`,
+          `  ${this.#paint("bold", "→")} ${safe(event.data.tool)} ${truncate(safe(JSON.stringify(event.data.input) ?? ""), 100)}`,
         );
         return;
       case "tool_call_decided": {
         const risk = event.data.risk;
         const level = risk
-          ? this.#paint(riskStyle(risk.level), risk.level)
+          ? this.#paint(riskStyle(risk.level), safe(risk.level))
           : this.#paint("dim", "unclassified");
         const notes = event.data.stages
           .filter(
@@ -64,10 +70,10 @@ export class LiveView {
               s.outcome === "raise" ||
               (s.stage === "approve" && s.outcome === "skipped"),
           )
-          .map((s) => `${s.stage}: ${s.note ?? s.outcome}`);
+          .map((s) => safe(`${s.stage}: ${s.note ?? s.outcome}`));
         const verdict =
           event.data.verdict === "allow" ? this.#paint("green", "allowed") : this.#paint("red", "denied");
-        this.#line(`    ${level} · ${verdict}${risk ? this.#paint("dim", ` · ${risk.reason}`) : ""}`);
+        this.#line(`    ${level} · ${verdict}${risk ? this.#paint("dim", ` · ${safe(risk.reason)}`) : ""}`);
         for (const note of notes) this.#line(this.#paint("dim", `      ${note}`));
         return;
       }
@@ -75,7 +81,7 @@ export class LiveView {
         const d = event.data;
         const mark = d.ok ? this.#paint("green", "✓") : this.#paint("red", "✗");
         this.#line(
-          `    ${mark} ${truncate(d.content.replaceAll(/\s+/g, " "), 120)}${this.#paint("dim", ` (${d.durationMs.toFixed(1)} ms)`)}`,
+          `    ${mark} ${truncate(safe(d.content.replaceAll(/\s+/g, " ")), 120)}${this.#paint("dim", ` (${d.durationMs.toFixed(1)} ms)`)}`,
         );
         return;
       }
@@ -93,13 +99,13 @@ export class LiveView {
       r.type === "completed"
         ? ""
         : r.type === "error"
-          ? ` (${r.code}: ${r.message})`
+          ? ` (${safe(r.code)}: ${safe(r.message)})`
           : r.type === "max_turns"
             ? ` (limit ${r.limit})`
             : r.type === "timeout"
               ? ` (${r.scope}, ${r.limitMs} ms)`
               : r.type === "cancelled"
-                ? ` (${r.reason})`
+                ? ` (${safe(r.reason)})`
                 : "";
     const u = result.usage;
     const style: Style =
@@ -110,7 +116,9 @@ export class LiveView {
       `turns ${result.turns} · tool calls ${result.toolCalls} · tokens ${u.inputTokens + u.outputTokens} (in ${u.inputTokens}, out ${u.outputTokens}, cache read ${u.cacheReadTokens}, cache write ${u.cacheWriteTokens}) · cost $${result.costUsd.toFixed(4)} · ${(result.durationMs / 1000).toFixed(2)} s`,
     );
     if (audit)
-      this.#line(`audit: ${audit.file} (${audit.records} records, head ${audit.headHash.slice(0, 16)}…)`);
+      this.#line(
+        `audit: ${safe(audit.file)} (${audit.records} records, head ${audit.headHash.slice(0, 16)}…)`,
+      );
   }
 }
 

@@ -6,6 +6,7 @@ import { verifyAuditFile } from "../telemetry/audit-verify.js";
 import { demoCommand } from "./demo-command.js";
 import { parseDuration } from "./duration.js";
 import { executeRun } from "./execute-run.js";
+import { terminalSafeText } from "./terminal-text.js";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 
@@ -115,11 +116,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     await program().parseAsync([...argv], { from: "user" });
   } catch (err) {
     if (err instanceof ReinError) {
-      process.stderr.write(`rein: ${err.message}\nrein: error code ${err.code}\n`);
+      // Messages quote user and model input (script fields, tool names): print them inert.
+      process.stderr.write(`rein: ${terminalSafeText(err.message)}\nrein: error code ${err.code}\n`);
       process.exitCode = 2;
       return;
     }
-    process.stderr.write(`rein: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(`rein: internal error: ${terminalSafeText((err as Error)?.stack ?? String(err))}\n`);
     process.exitCode = 70;
   }
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ConfigError, PriceUnknownError } from "../protocol/errors.js";
 import type { Usage } from "../protocol/messages.js";
+import { formatIssues } from "../protocol/zod-issues.js";
 import bundledTable from "./pricing.json" with { type: "json" };
 
 /** USD per million tokens. */
@@ -56,7 +57,7 @@ export class PriceBook {
       const parsed = PriceSchema.safeParse(price);
       if (!parsed.success) {
         throw new ConfigError(
-          `pricing.overrides["${id}"] is invalid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+          `pricing.overrides["${id}"] is invalid: ${formatIssues(parsed.error.issues).join("; ")}`,
           {
             field: `pricing.overrides.${id}`,
           },

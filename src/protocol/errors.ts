@@ -26,6 +26,8 @@ export const ERROR_CODES = [
   "REIN_AUDIT_WRITE_FAILED",
   "REIN_AUDIT_UNREADABLE",
   "REIN_SANDBOX_FAILED",
+  "REIN_EVENT_LOG_REJECTED",
+  "REIN_LEDGER_REJECTED",
   "REIN_NODE_VERSION",
   "REIN_INTERNAL",
 ] as const;
@@ -107,6 +109,20 @@ export class AuditError extends ReinError {}
 export class SandboxError extends ReinError {
   constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
     super("REIN_SANDBOX_FAILED", message, details, options);
+  }
+}
+
+/** An event log refused an append or a read: a `seq` not after the last, a malformed scope or range. */
+export class EventLogError extends ReinError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("REIN_EVENT_LOG_REJECTED", message, details);
+  }
+}
+
+/** The ledger refused an entry: an unknown or duplicate reservation, a negative or non-finite amount. */
+export class LedgerError extends ReinError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("REIN_LEDGER_REJECTED", message, details);
   }
 }
 

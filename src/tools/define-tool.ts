@@ -2,6 +2,7 @@ import { z } from "zod";
 import { checkRiskProfile } from "../protocol/answers.js";
 import { ToolDefinitionError } from "../protocol/errors.js";
 import type { RiskProfile } from "../protocol/risk.js";
+import { formatIssuePath } from "../protocol/zod-issues.js";
 import type { ParseResult, Tool, ToolContext } from "./tool.js";
 
 /** JSON Schema per zod schema: tools rebuilt from the same schema (e.g. per harness) convert it once. */
@@ -107,7 +108,7 @@ export function defineTool<S extends z.ZodType>(definition: ToolDefinition<S>): 
       const result = input.safeParse(raw);
       if (result.success) return { ok: true, value: result.data };
       const issues = result.error.issues.map((issue) => ({
-        path: issue.path.length ? issue.path.map(String).join(".") : "(input)",
+        path: formatIssuePath(issue.path, "(input)"),
         message: issue.message,
       }));
       return { ok: false, message: issues.map((i) => `${i.path}: ${i.message}`).join("; "), issues };

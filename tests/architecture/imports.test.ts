@@ -104,6 +104,31 @@ describe("architecture: which way imports run (checked per folder)", () => {
     expect(violations).toEqual([]);
   });
 
+  it("src/testing (contract suites) imports protocol, the rooms and packages; never core, cli or harness.ts", () => {
+    expect(
+      check(
+        ["testing"],
+        (room) =>
+          room === "testing" || room === "protocol" || ROOMS.includes(room) || room.startsWith("package:"),
+      ),
+    ).toEqual([]);
+  });
+
+  it("the library never imports rein/testing or vitest (only src/testing.ts and src/testing/ do)", () => {
+    const violations: string[] = [];
+    for (const file of filesUnder(SRC)) {
+      const rel = relative(SRC, file);
+      if (rel === "testing.ts" || roomOf(file) === "testing") continue;
+      violations.push(
+        ...crossings(
+          file,
+          (room, _typeOnly, spec) => room !== "testing" && spec !== "vitest" && !spec.endsWith("/testing.js"),
+        ),
+      );
+    }
+    expect(violations).toEqual([]);
+  });
+
   it("the check itself sees a violation (it can fail)", () => {
     const probe = importsOf(join(SRC, "harness.ts"));
     expect(probe.some((i) => !i.typeOnly && i.spec === "./core/session.js")).toBe(true);

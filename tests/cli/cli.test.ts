@@ -28,16 +28,10 @@ function events(stdout: string): ReinEvent[] {
     .map((l) => JSON.parse(l) as ReinEvent);
 }
 
-/** A Node older than 22 on PATH (these machines ship Node 20), not the project's own. */
-function oldNode(): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (dir.includes("node_modules")) continue;
-    const candidate = join(dir, "node");
-    if (!existsSync(candidate)) continue;
-    const v = spawnSync(candidate, ["-p", "process.versions.node"], { encoding: "utf8" }).stdout.trim();
-    if (Number(v.split(".")[0]) < 22) return candidate;
-  }
-  return undefined;
+/** Runs bin/rein.js on the project's own Node, made to report `version` by a preload: no other Node is assumed on PATH. */
+function reinAsNode(version: string, args: string[] = ["--version"]) {
+  const preload = `data:text/javascript,Object.defineProperty(process.versions,"node",{value:${JSON.stringify(version)}})`;
+  return rein(args, { nodeArgs: ["--import", preload] });
 }
 
 function script(turns: unknown[]): string {
@@ -64,13 +58,24 @@ describe("rein CLI", () => {
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
-  it("started with Node 20, exits 1 naming the Node version it needs", () => {
-    const node = oldNode();
-    expect(node, "a Node < 22 on PATH (these machines ship Node 20)").toBeDefined();
-    const r = rein(["--version"], { node: node! });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/Node\.js >= 22 is required .* this is Node (1\d|2[01])\./);
-    expect(r.stderr).toContain("REIN_NODE_VERSION");
+  it.each(["20.11.1", "18.19.0", "9.11.2"])(
+    "started with Node %s (simulated on the project's Node), exits 1 naming the Node version it needs",
+    (version) => {
+      const r = reinAsNode(version);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toContain(
+        `rein: Node.js >= 22 is required (Rein is developed and tested on Node 24 LTS); this is Node ${version}.\n`,
+      );
+      expect(r.stderr).toContain("rein: error code REIN_NODE_VERSION");
+    },
+  );
+
+  it.each(["22.0.0", "24.21.0", "100.0.0"])("the version guard lets Node %s through", (version) => {
+    const r = reinAsNode(version);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
   it("the version check reads the running Node's version (simulated 21.7.0)", () => {

@@ -1,8 +1,33 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { defineTool, type ReinEvent } from "../../src/index.js";
+import { DEFAULT_LIMITS, defineTool, type ReinEvent } from "../../src/index.js";
 import { recordingSink } from "../../src/testing.js";
 import { callTurn, contentOf, deferred, echoTool, scriptHarness } from "../helpers.js";
+
+/**
+ * Time limits are tested on a fake clock: only setTimeout is faked (the limits' and the scripted
+ * model's timers), so a limit fires exactly when the test moves the clock past it, never because
+ * the machine was slow.
+ */
+const fakeClock = () => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+
+/** Tracks whether a promise has settled, to assert that it has not yet. */
+function settles<T>(promise: Promise<T>): { readonly settled: boolean; promise: Promise<T> } {
+  const state = { settled: false, promise };
+  promise.then(
+    () => {
+      state.settled = true;
+    },
+    () => {
+      state.settled = true;
+    },
+  );
+  return state;
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 const loop = (n: number) => [{ ...callTurn("echo", { text: "again" }), repeat: n }, { say: "finished" }];
 
@@ -33,14 +58,26 @@ describe("limits", () => {
   });
 
   it("times out a slow model call", async () => {
-    const h = scriptHarness([{ delay_ms: 60_000, say: "too late" }], { limits: { modelCallTimeoutMs: 30 } });
-    const result = await h.session().run("go");
+    fakeClock();
+    const sink = recordingSink();
+    const h = scriptHarness([{ delay_ms: 60_000, say: "too late" }], {
+      limits: { modelCallTimeoutMs: 30 },
+      sinks: [sink],
+    });
+    const run = settles(h.session().run("go"));
+    await vi.advanceTimersByTimeAsync(29);
+    expect(run.settled).toBe(false);
+    expect(sink.ofType("model_call_started")).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    const result = await run.promise;
     expect(result.stopReason).toEqual({ type: "timeout", scope: "model_call", limitMs: 30 });
     expect(result.status).toBe("incomplete");
   });
 
   it("times out a tool, returns a timeout result to the model, and the run continues", async () => {
+    fakeClock();
     let aborted = false;
+    const started = deferred();
     const hang = defineTool({
       name: "hang",
       description: "never finishes unless aborted",
@@ -48,6 +85,7 @@ describe("limits", () => {
       risk: { level: "LOW", reason: "test" },
       execute: (_input, ctx) =>
         new Promise((_, reject) => {
+          started.resolve();
           ctx.signal.addEventListener("abort", () => {
             aborted = true;
             reject(new Error("aborted"));
@@ -58,7 +96,12 @@ describe("limits", () => {
       [callTurn("hang"), { when: [{ if: { error: "timeout" }, say: "it timed out" }], say: "no timeout?" }],
       { tools: [hang], limits: { toolTimeoutMs: 25 } },
     );
-    const result = await h.session().run("go");
+    const run = settles(h.session().run("go"));
+    await started.promise;
+    await vi.advanceTimersByTimeAsync(24);
+    expect(aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    const result = await run.promise;
     expect(aborted).toBe(true);
     expect(result.stopReason.type).toBe("completed");
     expect(result.finalText).toBe("it timed out");
@@ -70,21 +113,35 @@ describe("limits", () => {
   });
 
   it("a tool that ignores its signal still times out (its promise is abandoned, not awaited)", async () => {
+    fakeClock();
+    const started = deferred();
     const deaf = defineTool({
       name: "deaf",
       description: "ignores abort",
       input: z.object({}),
       risk: { level: "LOW", reason: "test" },
       timeoutMs: 20,
-      execute: () => new Promise(() => {}),
+      execute: () => {
+        started.resolve();
+        return new Promise(() => {});
+      },
     });
     const h = scriptHarness([callTurn("deaf"), { say: "after" }], { tools: [deaf] });
-    const result = await h.session().run("go");
+    const run = settles(h.session().run("go"));
+    await started.promise;
+    await vi.advanceTimersByTimeAsync(19);
+    expect(run.settled).toBe(false);
+    // At 20 ms its signal aborts; it is then given the abort grace to stop, and never does.
+    await vi.advanceTimersByTimeAsync(1 + DEFAULT_LIMITS.abortGraceMs - 1);
+    expect(run.settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    const result = await run.promise;
     expect(result.finalText).toBe("after");
     expect(result.messages[2]?.content[0]).toMatchObject({ is_error: true });
   });
 
   it("ends the run at the session wall-clock timeout, aborting the tool in flight", async () => {
+    fakeClock();
     const started = deferred();
     let toolSignal: AbortSignal | undefined;
     const wait = defineTool({
@@ -104,8 +161,13 @@ describe("limits", () => {
       tools: [wait],
       limits: { runTimeoutMs: 40 },
     });
-    const result = await h.session().run("go");
+    const run = settles(h.session().run("go"));
     await started.promise;
+    await vi.advanceTimersByTimeAsync(39);
+    expect(toolSignal?.aborted).toBe(false);
+    expect(run.settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    const result = await run.promise;
     expect(toolSignal?.aborted).toBe(true);
     expect(result.stopReason).toEqual({ type: "timeout", scope: "run", limitMs: 40 });
     const content = contentOf(result.messages.at(-1)?.content[0]);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import {
   callbackGate,
@@ -240,14 +240,36 @@ describe("tool-call pipeline: every failure is a result, the loop continues", ()
       "gate failed: terminal closed (fail closed)",
     );
 
-    const silent = { name: "silent", decide: () => new Promise<never>(() => {}) };
+    // A gate that never answers, on a fake clock: the approval timeout fires when the clock passes it.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    let asked!: () => void;
+    const wasAsked = new Promise<void>((r) => {
+      asked = r;
+    });
+    const silent = {
+      name: "silent",
+      decide: () => {
+        asked();
+        return new Promise<never>(() => {});
+      },
+    };
     const sink = recordingSink();
     const h2 = scriptHarness([callTurn("nuke", { target: "x" }), { say: "ok" }], {
       tools: [risky],
       approvals: { gate: silent, timeoutMs: 20 },
       sinks: [sink],
     });
-    const r2 = await h2.session().run("go");
+    let r2: Awaited<ReturnType<ReturnType<typeof h2.session>["run"]>>;
+    try {
+      const running = h2.session().run("go");
+      await wasAsked;
+      await vi.advanceTimersByTimeAsync(19);
+      expect(sink.ofType("tool_call_decided")).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      r2 = await running;
+    } finally {
+      vi.useRealTimers();
+    }
     expect(errorOf(r2.messages[2]?.content[0]).type).toBe("permission_denied");
     expect(sink.ofType("tool_call_decided")[0]?.data.approval).toEqual({
       outcome: "timeout",

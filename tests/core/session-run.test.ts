@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { createHarness, defineTool, MemoryEventLog, type ReinError } from "../../src/index.js";
 import { recordingSink, scriptedModel } from "../../src/testing.js";
@@ -125,13 +125,23 @@ describe("session run", () => {
   });
 
   it("refuses a second concurrent run and any run after close", async () => {
-    const h = scriptHarness([{ delay_ms: 50, say: "slow" }, { say: "again" }]);
-    const session = h.session();
-    const first = session.run("one");
-    await expect(session.run("two")).rejects.toMatchObject({ code: "REIN_SESSION_BUSY" });
-    await first;
-    await session.close();
-    await expect(session.run("three")).rejects.toMatchObject({ code: "REIN_SESSION_CLOSED" });
+    // A fake clock holds the first run in its model call for as long as the test needs.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const h = scriptHarness([{ delay_ms: 50, say: "slow" }, { say: "again" }]);
+      const session = h.session();
+      const first = session.run("one");
+      await vi.advanceTimersByTimeAsync(49);
+      expect(session.running).toBe(true);
+      await expect(session.run("two")).rejects.toMatchObject({ code: "REIN_SESSION_BUSY" });
+      await vi.advanceTimersByTimeAsync(1);
+      expect((await first).finalText).toBe("slow");
+      expect(session.running).toBe(false);
+      await session.close();
+      await expect(session.run("three")).rejects.toMatchObject({ code: "REIN_SESSION_CLOSED" });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("close() during a run cancels it and ends the log with run_ended, then session_ended", async () => {

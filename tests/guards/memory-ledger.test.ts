@@ -22,6 +22,7 @@ describe("MemoryLedger", () => {
   it("returns copies: a caller cannot change the books", () => {
     const ledger = new MemoryLedger();
     const s = { tenantId: "t", sessionId: "a" };
+    ledger.reserve(s, { key: "k", model: "m", estimateUsd: 1 });
     ledger.settle(s, "k", { usage: usage(5), costUsd: 1 });
     ledger.totals(s).usage.inputTokens = 999;
     expect(ledger.totals(s).usage.inputTokens).toBe(5);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { parseDuration } from "../../src/cli/duration.js";
 import { raceAbort, scopedSignal } from "../../src/protocol/abort.js";
 
@@ -10,14 +10,21 @@ describe("scopedSignal", () => {
     expect(child.signal.reason).toEqual({ kind: "cancelled", reason: "stop" });
     child.dispose();
 
-    const timed = scopedSignal(new AbortController().signal, 5, () => ({
-      kind: "timeout",
-      scope: "model_call",
-      limitMs: 5,
-    }));
-    await new Promise((r) => timed.signal.addEventListener("abort", r));
-    expect(timed.signal.reason).toEqual({ kind: "timeout", scope: "model_call", limitMs: 5 });
-    timed.dispose();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const timed = scopedSignal(new AbortController().signal, 5, () => ({
+        kind: "timeout",
+        scope: "model_call",
+        limitMs: 5,
+      }));
+      vi.advanceTimersByTime(4);
+      expect(timed.signal.aborted).toBe(false);
+      vi.advanceTimersByTime(1);
+      expect(timed.signal.reason).toEqual({ kind: "timeout", scope: "model_call", limitMs: 5 });
+      timed.dispose();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("dispose() leaves no timer behind and detaches from the parent", () => {

@@ -3,11 +3,26 @@
  * field of each problem: `scripts/demo.yaml:14: turn 3, field "tool_calls[0].tool": expected a string, got the number 42`.
  */
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { extname } from "node:path";
-import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import type { Document, LineCounter, Node } from "yaml";
 import { z } from "zod";
 import { ScriptError } from "../../../protocol/errors.js";
+import { formatIssuePath } from "../../../protocol/zod-issues.js";
 import { type Script, scriptSchema } from "./script-schema.js";
+
+type YamlModule = typeof import("yaml");
+let yamlModule: YamlModule | undefined;
+
+/**
+ * The YAML parser, loaded on first use: `import "rein"` must not pay for a parser that only
+ * YAML scripts need. A synchronous `require` (yaml ships CommonJS for Node) keeps `loadScript`
+ * and `scriptedModel(path)` synchronous.
+ */
+function yaml(): YamlModule {
+  yamlModule ??= createRequire(import.meta.url)("yaml") as YamlModule;
+  return yamlModule;
+}
 
 /** Loads a script file: `.json` files parse as JSON, anything else as YAML. Synchronous. */
 export function loadScript(path: string): Script {
@@ -43,6 +58,7 @@ export function validateScript(value: unknown, file = "<inline>"): Script {
 }
 
 function parseYamlScript(text: string, file: string): Script {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter });
   const syntaxError = doc.errors[0];
@@ -86,6 +102,7 @@ function parseJsonScript(text: string, file: string): Script {
   // Valid JSON is valid YAML, so the YAML parser gives node positions for errors. It runs only when
   // validation fails; duplicate keys are allowed because JSON allows them.
   return validate(value, file, () => {
+    const { LineCounter, parseDocument } = yaml();
     const lineCounter = new LineCounter();
     return { doc: parseDocument(text, { lineCounter, uniqueKeys: false }), lineCounter };
   });
@@ -150,7 +167,7 @@ function problem(
     turn = path[1] + 1;
     rest = path.slice(2);
   }
-  const field = rest.length > 0 ? fieldName(rest) : undefined;
+  const field = rest.length > 0 ? formatIssuePath(rest) : undefined;
   const line = map ? lineOf(map, path, isKey) : undefined;
   return { turn, field, line, message };
 }
@@ -160,16 +177,6 @@ function subject(p: Problem): string {
   if (p.turn !== undefined) return `turn ${p.turn}: `;
   if (p.field !== undefined) return `field "${p.field}": `;
   return "the script: ";
-}
-
-/** `["tool_calls", 0, "tool"]` → `tool_calls[0].tool` */
-function fieldName(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const segment of path) {
-    if (typeof segment === "number") out += `[${segment}]`;
-    else out += out === "" ? String(segment) : `.${String(segment)}`;
-  }
-  return out;
 }
 
 function where(file: string, line: number | undefined): string {
@@ -191,6 +198,7 @@ function lineOf(
   path: readonly PropertyKey[],
   isKey: boolean,
 ): number | undefined {
+  const { isAlias, isMap, isScalar, isSeq } = yaml();
   let node: unknown = doc.contents;
   let found = node;
   for (let i = 0; i < path.length; i++) {
