@@ -138,10 +138,10 @@ function checkResponse(response: ModelResponse): void {
   if (
     !u ||
     ![u.inputTokens, u.outputTokens, u.cacheReadTokens, u.cacheWriteTokens].every(
-      (n) => Number.isFinite(n) && n >= 0,
+      (n) => Number.isSafeInteger(n) && n >= 0,
     )
   ) {
-    bad("usage must hold four non-negative token counts");
+    bad("usage must hold four non-negative integer token counts");
   }
   const ids = new Set<string>();
   for (const block of response.content) {

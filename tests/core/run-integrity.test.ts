@@ -444,3 +444,21 @@ describe("limits are named for what they bound", () => {
     );
   });
 });
+
+describe("model responses are checked before the ledger sees them", () => {
+  it("fractional token counts are an invalid response, not a ledger failure", async () => {
+    const model = {
+      id: "scripted:frac",
+      generate: async () => ({
+        content: [{ type: "text" as const, text: "hi" }],
+        stopReason: "end_turn" as const,
+        usage: { inputTokens: 1.5, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 },
+        model: "scripted:frac",
+      }),
+    };
+    const h = createHarness({ model, audit: false, pricing: { onUnknown: "zero" } });
+    const r = await h.session().run("go");
+    expect(r.stopReason).toMatchObject({ type: "error", code: "REIN_MODEL_RESPONSE_INVALID" });
+    expect((r.stopReason as { message: string }).message).toContain("non-negative integer token counts");
+  });
+});
