@@ -55,7 +55,7 @@ export interface ModelResponse {
  * the gateway wraps one or more of them and is itself a Model.
  */
 export interface Model {
-  /** `provider:model`, e.g. `scripted:demo`, `anthropic:claude-sonnet-4-5`. */
+  /** `provider:model`, e.g. `scripted:demo`, `anthropic:claude-sonnet-4-6`. */
   readonly id: string;
   generate(request: ModelRequest): Promise<ModelResponse>;
   /**

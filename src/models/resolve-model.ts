@@ -77,7 +77,7 @@ export function providerModel(spec: string, options: ResolveModelOptions = {}): 
     throw new ModelError(
       "REIN_MODEL_UNKNOWN",
       `Model "${spec}": unknown provider "${provider}" (known: ${PROVIDERS.join(", ")}). ` +
-        `Write the model as <provider>:<model>, e.g. anthropic:claude-sonnet-4-5, or pass a Model object to createHarness.`,
+        `Write the model as <provider>:<model>, e.g. anthropic:claude-sonnet-4-6, or pass a Model object to createHarness.`,
       { model: spec, provider },
     );
   }
@@ -121,7 +121,7 @@ export function providerModel(spec: string, options: ResolveModelOptions = {}): 
  * `scripted:<name>` plays a bundled script, `scripted:<path>` a script file.
  *
  * @example
- * const model = resolveModel("anthropic:claude-sonnet-4-5", { fallback: ["openai:gpt-4.1-mini"] });
+ * const model = resolveModel("anthropic:claude-sonnet-4-6", { fallback: ["openai:gpt-4.1-mini"] });
  */
 export function resolveModel(spec: string, options: ResolveModelOptions = {}): Model {
   const primary = providerModel(spec, options);

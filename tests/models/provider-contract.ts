@@ -347,8 +347,8 @@ export function anthropicSpec(stream: boolean): ProviderSpec {
     name: `anthropic (${stream ? "SSE" : "JSON"})`,
     protocol: "anthropic",
     stream,
-    servedModel: "claude-sonnet-4-5-20250929",
+    servedModel: "claude-sonnet-4-6-20260217",
     make: (url) =>
-      new AnthropicModel({ model: "claude-sonnet-4-5", apiKey: "test-key", baseURL: url, stream, env: {} }),
+      new AnthropicModel({ model: "claude-sonnet-4-6", apiKey: "test-key", baseURL: url, stream, env: {} }),
   };
 }

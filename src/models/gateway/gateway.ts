@@ -66,7 +66,7 @@ export interface GatewayOptions {
  *
  * @example
  * const model = gateway({
- *   models: [resolveModel("anthropic:claude-sonnet-4-5"), resolveModel("openai:gpt-4.1-mini")],
+ *   models: [resolveModel("anthropic:claude-sonnet-4-6"), resolveModel("openai:gpt-4.1-mini")],
  *   rateLimits: { anthropic: { requestsPerMinute: 50, tokensPerMinute: 40_000 } },
  * });
  * const harness = createHarness({ model });
