@@ -5,10 +5,9 @@ import { harnessOn } from "./provider-contract.js";
 
 type Block = { type: string; cache_control?: unknown };
 const breakpoints = (body: Record<string, unknown>) => ({
-  system:
-    (body.system as Block[] | string | undefined) instanceof Array
-      ? (body.system as Block[]).map((b) => b.cache_control ?? null)
-      : null,
+  system: Array.isArray(body.system as Block[] | string | undefined)
+    ? (body.system as Block[]).map((b) => b.cache_control ?? null)
+    : null,
   tools: (body.tools as Block[]).map((t) => t.cache_control ?? null),
   messages: (body.messages as { content: Block[] }[]).flatMap((m, i) =>
     m.content.flatMap((b, j) => (b.cache_control ? [`${i}.${j}`] : [])),

@@ -189,12 +189,17 @@ class Gateway implements Model {
     return limit ? this.#state.limiter(key, limit, this.#clock.now()) : undefined;
   }
 
-  /** Takes one request and the call's estimated tokens from the provider's buckets, waiting (abortably) if they are short. */
+  /**
+   * Takes one request and the call's estimated tokens (its input so far plus `maxTokens`) from the
+   * provider's buckets, waiting (abortably: the call's timeout bounds it) if they are short. Returns
+   * the tokens taken, which `#settleRate` corrects with the real usage.
+   */
   async #waitForRate(model: Member, request: ModelRequest, emit: (e: ModelEvent) => void): Promise<number> {
     const limiter = this.#limiter(model);
     if (!limiter) return 0;
     const estimate = this.#estimateTokens(request);
     const wait = limiter.take(estimate, this.#clock.now());
+    const taken = wait.taken;
     const waitMs = Math.max(wait.requests, wait.tokens);
     if (waitMs > 0) {
       emit({
@@ -209,19 +214,19 @@ class Gateway implements Model {
       try {
         await this.#clock.sleep(waitMs, request.signal);
       } catch (err) {
-        limiter.refund(estimate, this.#clock.now());
+        limiter.refund(taken, this.#clock.now());
         throw err;
       }
     }
-    return estimate;
+    return taken;
   }
 
   /** Corrects the token bucket with what the call really used. */
-  #settleRate(model: Member, estimate: number, usage: Usage): void {
+  #settleRate(model: Member, taken: number, usage: Usage): void {
     const limiter = this.#limiter(model);
     if (!limiter?.tokens) return;
     const actual = usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens;
-    limiter.tokens.adjust(estimate - actual, this.#clock.now());
+    limiter.tokens.adjust(taken - actual, this.#clock.now());
   }
 
   /** About four characters a token; the conversation's size is kept per history array and grown by what was appended. */

@@ -67,9 +67,10 @@ export class RateLimiter {
     this.tokens = bucket(this.tokens, limit.tokensPerMinute, now);
   }
 
-  /** Debits one request and `tokens`; the wait for each limit (0 when there is room). */
-  take(tokens: number, now: number): { requests: number; tokens: number } {
-    return { requests: this.requests?.take(1, now) ?? 0, tokens: this.tokens?.take(tokens, now) ?? 0 };
+  /** Debits one request and `tokens` (at most the bucket's size: `taken`); the wait for each limit (0 when there is room). */
+  take(tokens: number, now: number): { requests: number; tokens: number; taken: number } {
+    const taken = this.tokens ? Math.min(tokens, this.tokens.perMinute) : 0;
+    return { requests: this.requests?.take(1, now) ?? 0, tokens: this.tokens?.take(taken, now) ?? 0, taken };
   }
 
   /** Undoes a `take` whose call never went out (cancelled while waiting). */
