@@ -158,7 +158,8 @@ function attemptLedger(
         end(usage, answeredAs = model) {
           if (!open.delete(k)) return;
           if (!usage) return ledger.release(scope, k);
-          const costUsd = pricing.cost(answeredAs, usage);
+          // A snapshot name the price book lacks is priced as the model that was asked (checked at createHarness).
+          const costUsd = pricing.cost(pricing.find(answeredAs) ? answeredAs : model, usage);
           settledUsd += costUsd;
           ledger.settle(scope, k, { usage, costUsd });
         },

@@ -272,4 +272,17 @@ describe("gateway", () => {
     expect(refused.stopReason).toMatchObject({ type: "error", code: "REIN_MODEL_CIRCUIT_OPEN" });
     expect((refused.stopReason as { message: string }).message).toContain("openai@test");
   });
+
+  it("prices an answer from a snapshot the price book lacks as the model that was asked", async () => {
+    const m = playing("openai:gpt-4.1-mini", ["hi"]);
+    const original = m.model.generate.bind(m.model);
+    m.model.generate = async (r) => ({ ...(await original(r)), model: "openai:gpt-4.1-mini-preview-xyz" });
+    const harness = createHarness({
+      model: gateway({ models: [m.model], state: new GatewayState() }),
+      audit: false,
+    });
+    const result = await harness.session().run("go");
+    expect(result.stopReason).toEqual({ type: "completed" });
+    expect(result.costUsd).toBeCloseTo((100 * 0.4 + 10 * 1.6) / 1e6, 12);
+  });
 });
