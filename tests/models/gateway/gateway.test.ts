@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { CircuitBreaker } from "../../../src/models/gateway/circuit-breaker.js";
+import { countsAsOutage, fallsBack } from "../../../src/models/gateway/fallback.js";
 import { TokenBucket } from "../../../src/models/gateway/rate-limit.js";
 import { retryDecision } from "../../../src/models/gateway/retry.js";
+import { openaiCompatibleModel } from "../../../src/models/providers/openai-compatible/openai-compatible-model.js";
 import { recordingSink } from "../../../src/testing.js";
 import { fakeClock } from "../loopback/fake-clock.js";
 import {
@@ -284,5 +286,33 @@ describe("gateway", () => {
     const result = await harness.session().run("go");
     expect(result.stopReason).toEqual({ type: "completed" });
     expect(result.costUsd).toBeCloseTo((100 * 0.4 + 10 * 1.6) / 1e6, 12);
+  });
+
+  it("falls back on a malformed answer and counts it against the breaker; a 429 or 4xx is no outage", () => {
+    const malformed = new ProviderCallError("m", { failure: "malformed", message: "bad json" });
+    expect(fallsBack(malformed)).toBe(true);
+    expect(countsAsOutage(malformed)).toBe(true);
+    expect(countsAsOutage(new ProviderCallError("m", { failure: "connection", message: "reset" }))).toBe(
+      true,
+    );
+    for (const s of [500, 503, 529, 408]) expect(countsAsOutage(http("m", s))).toBe(true);
+    for (const s of [429, 400, 401, 404]) expect(countsAsOutage(http("m", s))).toBe(false);
+    for (const s of [400, 401, 403, 404, 422]) expect(fallsBack(http("m", s))).toBe(false);
+    expect(fallsBack(http("m", 429, { retryAfterMs: 120_000 }))).toBe(true);
+    expect(fallsBack(http("m", 503, { delivered: true }))).toBe(false);
+  });
+
+  it("an openai-compatible server's apiKeyEnv, when set, must be present", () => {
+    expect(() =>
+      openaiCompatibleModel({ model: "m", baseURL: "http://127.0.0.1:1/v1", apiKeyEnv: "VLLM_KEY", env: {} }),
+    ).toThrow(/set VLLM_KEY/);
+    expect(() =>
+      openaiCompatibleModel({
+        model: "m",
+        baseURL: "http://127.0.0.1:1/v1",
+        apiKeyEnv: "VLLM_KEY",
+        env: { VLLM_KEY: "k" },
+      }),
+    ).not.toThrow();
   });
 });
