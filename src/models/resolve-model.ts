@@ -76,7 +76,7 @@ export function providerModel(spec: string, options: ResolveModelOptions = {}): 
   if (provider !== "anthropic" && provider !== "openai" && provider !== "openai-compatible") {
     throw new ModelError(
       "REIN_MODEL_UNKNOWN",
-      `Model "${spec}": unknown provider "${provider}" (known: ${PROVIDERS.join(", ")}). ` +
+      `Model "${spec}": provider "${provider}" is not available (known: ${PROVIDERS.join(", ")}). ` +
         `Write the model as <provider>:<model>, e.g. anthropic:claude-sonnet-4-6, or pass a Model object to createHarness.`,
       { model: spec, provider },
     );

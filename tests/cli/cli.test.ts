@@ -250,7 +250,7 @@ describe("rein CLI", () => {
     expect(b.stderr).toContain('"soon" is not a duration');
     const c = rein(["run", "x", "--model", "gpt:4"]);
     expect(c.code).toBe(2);
-    expect(c.stderr).toContain('unknown provider "gpt"');
+    expect(c.stderr).toContain('provider "gpt" is not available');
     const d = rein(["run", "x", "--model", "scripted:demo", "--workspace", "/nonexistent/dir"]);
     expect(d.code).toBe(2);
     expect(d.stderr).toContain("REIN_WORKSPACE_INVALID");

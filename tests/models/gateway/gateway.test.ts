@@ -146,7 +146,7 @@ describe("gateway", () => {
     const cheap = playing("openai:gpt-4.1-mini", ["from the fallback"]);
     const clock = fakeClock();
     const sink = recordingSink();
-    const reserved: string[] = [];
+    const reserved: { model: string; usd: number }[] = [];
     const harness = createHarness({
       model: gateway({
         models: [primary.model, cheap.model],
@@ -161,18 +161,24 @@ describe("gateway", () => {
     const ledger = harness.ledger;
     const reserve = ledger.reserve.bind(ledger);
     ledger.reserve = (scope, entry) => {
-      reserved.push(`${entry.model}:${entry.estimateUsd.toFixed(6)}`);
+      reserved.push({ model: entry.model, usd: entry.estimateUsd });
       reserve(scope, entry);
     };
     const session = harness.session();
     const result = await session.run("go");
     expect(result.finalText).toBe("from the fallback");
     // 4096 max tokens of output at each model's price: opus 4.1 $75/M, gpt-4.1-mini $1.60/M.
-    expect(reserved).toEqual([
-      "anthropic:claude-opus-4-1:0.307200",
-      "anthropic:claude-opus-4-1:0.307200",
-      "openai:gpt-4.1-mini:0.006554",
+    // Each attempt reserves maxTokens of output plus the same input estimate, at its own model's prices
+    // (input at the dearer of input and cache write): opus 4.1 18.75/75, gpt-4.1-mini 0.40/1.60 per million.
+    expect(reserved.map((r) => r.model)).toEqual([
+      "anthropic:claude-opus-4-1",
+      "anthropic:claude-opus-4-1",
+      "openai:gpt-4.1-mini",
     ]);
+    const inputTokens = (reserved[0]!.usd * 1e6 - 4096 * 75) / 18.75;
+    expect(inputTokens).toBeGreaterThan(0);
+    expect(reserved[1]!.usd).toBe(reserved[0]!.usd);
+    expect(reserved[2]!.usd).toBeCloseTo((inputTokens * 0.4 + 4096 * 1.6) / 1e6, 12);
     expect(sink.ofType("model_fallback").map((e) => e.data)).toEqual([
       { turn: 1, from: "anthropic:claude-opus-4-1", to: "openai:gpt-4.1-mini", reason: "http_429" },
     ]);
