@@ -120,6 +120,7 @@ export class AnthropicModel implements Model {
   }
 
   async generate(request: ModelRequest): Promise<ModelResponse> {
+    rethrowIfAborted(request.signal);
     const { sdk, client } = await this.#sdk();
     const body = this.body(request);
     const state = { delivered: false, usage: undefined as Usage | undefined };

@@ -83,6 +83,7 @@ export class ChatCompletionsModel implements Model {
   }
 
   async generate(request: ModelRequest): Promise<ModelResponse> {
+    rethrowIfAborted(request.signal);
     const { sdk, client } = await this.#client();
     const { body, state } = this.body(request);
     const progress = { delivered: false, usage: undefined as Usage | undefined };

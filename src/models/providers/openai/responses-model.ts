@@ -71,6 +71,7 @@ export class ResponsesModel implements Model {
   }
 
   async generate(request: ModelRequest): Promise<ModelResponse> {
+    rethrowIfAborted(request.signal);
     const { sdk, client } = await this.#client();
     const body = this.body(request);
     const progress = { delivered: false, usage: undefined as Usage | undefined };
