@@ -2,7 +2,7 @@
  * The contract every provider passes, against its real wire protocol on a loopback server, through the
  * official SDK and the gateway. `providerContract(spec)` registers the suite for one provider.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { createHarness, defineTool, type Model, type Tool } from "../../src/index.js";
 import type { BreakerOptions } from "../../src/models/gateway/circuit-breaker.js";
@@ -272,6 +272,8 @@ export function providerContract(spec: ProviderSpec, partner: { spec: ProviderSp
         const result = await stream.result;
         expect(result.stopReason).toEqual({ type: "cancelled", reason: "user pressed stop" });
         expect(harness.ledger.totals(scope(session.id)).reservedUsd).toBe(0);
+        // The server sees the client go away mid-answer (its close event arrives on the next turns of its loop).
+        await vi.waitFor(() => expect(server.disconnects).toBe(1));
       });
     }
 
