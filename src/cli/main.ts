@@ -73,7 +73,9 @@ function program(): Command {
             ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}),
           });
       if (!o.json)
-        process.stderr.write(`rein: model ${terminalSafeText(choice.spec)} (from ${terminalSafeText(choice.source)})\n`);
+        process.stderr.write(
+          `rein: model ${terminalSafeText(choice.spec)} (from ${terminalSafeText(choice.source)})\n`,
+        );
       process.exitCode = await executeRun({
         task,
         model,
