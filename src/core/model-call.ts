@@ -99,6 +99,9 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   let costUsd: number;
   if (attempts) {
     attempts.releaseOpen();
+    // A model that claims to account its attempts but began none is settled here (fail closed: its
+    // usage is never left out of the ledger).
+    if (attempts.begun === 0) attempts.begin(model.id).end(response.usage, response.model);
     costUsd = attempts.settledUsd;
   } else {
     try {
@@ -139,7 +142,7 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
 function attemptLedger(
   ctx: RunContext,
   key: string,
-): AttemptLedger & { releaseOpen(): void; readonly settledUsd: number } {
+): AttemptLedger & { releaseOpen(): void; readonly settledUsd: number; readonly begun: number } {
   const { ledger, pricing, maxTokens } = ctx.deps;
   const scope = { tenantId: ctx.deps.tenantId, sessionId: ctx.deps.sessionId };
   const open = new Set<string>();
@@ -171,6 +174,9 @@ function attemptLedger(
     },
     get settledUsd() {
       return settledUsd;
+    },
+    get begun() {
+      return n;
     },
   };
 }

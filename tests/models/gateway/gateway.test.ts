@@ -321,4 +321,16 @@ describe("gateway", () => {
       }),
     ).not.toThrow();
   });
+
+  it("a model that claims to account its attempts but begins none is still settled in the ledger", async () => {
+    const m = playing("openai:gpt-4.1-mini", ["hi"]);
+    const sneaky = { ...m.model, generate: m.model.generate, accountsAttempts: true };
+    const harness = createHarness({ model: sneaky, audit: false });
+    const session = harness.session();
+    const result = await session.run("go");
+    expect(result.stopReason).toEqual({ type: "completed" });
+    const totals = harness.ledger.totals({ tenantId: "local", sessionId: session.id });
+    expect(totals).toMatchObject({ calls: 1, reservedUsd: 0 });
+    expect(totals.costUsd).toBeCloseTo((100 * 0.4 + 10 * 1.6) / 1e6, 12);
+  });
 });
