@@ -2,7 +2,8 @@ import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createHarness, type ReinError } from "../../src/index.js";
+import { AnthropicModel, createHarness, type ReinError } from "../../src/index.js";
+import { startProviderServer } from "./loopback/provider-server.js";
 
 const DIST = pathToFileURL(resolve(import.meta.dirname, "../../dist/index.js")).href;
 
@@ -93,5 +94,31 @@ describe("provider keys and base URLs", () => {
     expect((providerModel("openai:gpt-4.1", { env }) as { endpoint?: string }).endpoint).toBe(
       "openai@http://o.test/v1",
     );
+  });
+
+  it("sends only the key Rein checked: an ANTHROPIC_AUTH_TOKEN in the environment does not go along", async () => {
+    vi.stubEnv("ANTHROPIC_AUTH_TOKEN", "secret-bearer-token");
+    const server = await startProviderServer("claude-haiku-4-5");
+    try {
+      server.queue({ kind: "reply", text: "ok" });
+      const model = new AnthropicModel({
+        model: "claude-haiku-4-5",
+        apiKey: "sk-ant-checked",
+        baseURL: server.url,
+        env: {},
+      });
+      await model.generate({
+        system: undefined,
+        messages: [{ role: "user", content: [{ type: "text", text: "hi" }] }],
+        tools: [],
+        maxTokens: 8,
+        signal: new AbortController().signal,
+      });
+      const headers = JSON.stringify(server.requests[0]!.headers);
+      expect(headers).toContain("sk-ant-checked");
+      expect(headers).not.toContain("secret-bearer-token");
+    } finally {
+      await server.close();
+    }
   });
 });
