@@ -3,6 +3,7 @@ import type { Message } from "../../src/index.js";
 import { fromAnthropic, toAnthropic } from "../../src/models/providers/anthropic/anthropic-format.js";
 import { IncrementalHistory } from "../../src/models/providers/incremental-history.js";
 import { appendChat, type ChatMessage, fromChat } from "../../src/models/providers/openai/chat-format.js";
+import { openaiModel } from "../../src/models/providers/openai/openai-model.js";
 import {
   appendResponses,
   fromResponses,
@@ -103,5 +104,22 @@ describe("incremental conversion", () => {
     const wire = inc.of(history).wire;
     expect(converted).toBe(conversation.length * 2);
     expect(wire.at(-1)).toEqual({ role: "assistant", content: "changed" });
+  });
+
+  it("Chat Completions keeps the system prompt as the converted array's head and never copies the array", () => {
+    const model = openaiModel({ model: "gpt-4.1", api: "chat", apiKey: "k", env: {} }) as unknown as {
+      body(r: unknown): { body: { messages: unknown[] } };
+    };
+    const history: Message[] = [conversation[0] as Message];
+    const request = (system: string | undefined) => ({ system, messages: history, tools: [], maxTokens: 10 });
+    const first = model.body(request("be brief")).body.messages;
+    history.push(conversation[1] as Message);
+    const second = model.body(request("be terse")).body.messages;
+    expect(second).toBe(first);
+    expect(second[0]).toEqual({ role: "system", content: "be terse" });
+    const none = model.body(request(undefined)).body.messages;
+    expect(none[0]).toEqual({ role: "user", content: "tidy /tmp" });
+    history.push(conversation[2] as Message);
+    expect(model.body(request(undefined)).body.messages).toBe(none);
   });
 });

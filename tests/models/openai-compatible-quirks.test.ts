@@ -19,6 +19,9 @@ describe("openai-compatible servers and their quirks", () => {
     const { harness } = harnessOn([model()]);
     const result = await harness.session().run("hello");
     expect(server.requests[0]!.body.stream_options).toEqual({ include_usage: true });
+    // The older parameter name, which every compatible server knows.
+    expect(server.requests[0]!.body.max_tokens).toBe(4096);
+    expect(server.requests[0]!.body.max_completion_tokens).toBeUndefined();
     expect(result.usage).toEqual({
       inputTokens: 40,
       outputTokens: 7,

@@ -10,6 +10,8 @@ export interface WireHistory<W> {
   last: Message | undefined;
   /** Tool-call ids already in the conversation (providers that must invent or repair ids keep them unique). */
   readonly toolIds: Set<string>;
+  /** Which head the wire array was built with (e.g. with or without a system message). */
+  readonly variant: number;
 }
 
 /**
@@ -23,21 +25,23 @@ export class IncrementalHistory<W> {
 
   constructor(
     private readonly convert: (message: Message, state: WireHistory<W>) => void,
-    private readonly head: () => W[] = () => [],
+    private readonly head: (variant: number) => W[] = () => [],
   ) {}
 
-  /** The wire history for `messages`, converted up to its end. */
-  of(messages: readonly Message[]): WireHistory<W> {
+  /** The wire history for `messages`, converted up to its end. `variant` picks the head (rebuilt if it changes). */
+  of(messages: readonly Message[], variant = 0): WireHistory<W> {
     let state = this.#states.get(messages);
-    // A shorter history, or a different message where the last converted one was: start over.
+    // A shorter history, a different message where the last converted one was, or another head: start over.
     if (
       state &&
-      (state.count > messages.length || (state.count > 0 && messages[state.count - 1] !== state.last))
+      (state.variant !== variant ||
+        state.count > messages.length ||
+        (state.count > 0 && messages[state.count - 1] !== state.last))
     ) {
       state = undefined;
     }
     if (!state) {
-      state = { wire: this.head(), count: 0, last: undefined, toolIds: new Set() };
+      state = { wire: this.head(variant), count: 0, last: undefined, toolIds: new Set(), variant };
       this.#states.set(messages, state);
     }
     for (let i = state.count; i < messages.length; i++) {

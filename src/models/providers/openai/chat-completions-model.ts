@@ -47,7 +47,8 @@ export class ChatCompletionsModel implements Model {
       if (m.role === "assistant")
         for (const b of m.content) if (b.type === "tool_use") state.toolIds.add(b.id);
     },
-    () => [{ role: "system", content: "" }],
+    // Variant 1 keeps a system message at index 0 (its text replaced in place); variant 0 has none.
+    (variant) => (variant === 1 ? [{ role: "system", content: "" }] : []),
   );
   readonly #tools = new WeakMap<readonly ToolSpec[], unknown[]>();
 
@@ -62,20 +63,19 @@ export class ChatCompletionsModel implements Model {
 
   /** The request body (without `stream`). The system prompt is the converted history's fixed head, replaced in place. */
   body(request: ModelRequest): { body: Record<string, unknown>; state: WireHistory<ChatMessage> } {
-    const state = this.#history.of(request.messages);
-    const head = state.wire[0] as { role: "system"; content: string };
-    head.content = request.system ?? "";
+    const state = this.#history.of(request.messages, request.system ? 1 : 0);
+    if (request.system) (state.wire[0] as { role: "system"; content: string }).content = request.system;
     let tools = this.#tools.get(request.tools);
     if (!tools) {
       tools = chatTools(request.tools);
       this.#tools.set(request.tools, tools);
     }
-    // Without a system prompt the head is skipped by sending the array from index 1; that copy only
-    // happens for harnesses with no system prompt, which providers' own examples rarely are.
-    const messages = request.system ? state.wire : state.wire.slice(1);
+    const messages = state.wire;
     const body: Record<string, unknown> = {
       model: this.#model,
-      max_completion_tokens: request.maxTokens,
+      // OpenAI's own API wants max_completion_tokens (reasoning models refuse max_tokens); servers that
+      // copy the older API (llama.cpp, LM Studio, older vLLM and Ollama) know only max_tokens.
+      [this.provider === "openai" ? "max_completion_tokens" : "max_tokens"]: request.maxTokens,
       messages,
     };
     if (tools.length > 0) body.tools = tools;
