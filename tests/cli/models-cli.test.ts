@@ -120,13 +120,22 @@ describe("rein run chooses a real model", () => {
       });
       expect(server.requests[0]!.protocol).toBe("chat");
 
+      // The live view shows the gateway's work too.
+      down.queue({ kind: "error", status: 503 });
+      server.queue({ kind: "reply", text: "again from the fallback" });
+      const live = await rein(["run", "hi", "--no-audit"], { cwd, env: { OPENAI_API_KEY: "sk-test" } });
+      expect(live.stdout).toContain(
+        "⇢ falling back from openai-compatible:llama3.1 to openai:gpt-4.1-mini (http_503)",
+      );
+      expect(live.stdout).toContain("again from the fallback");
+
       server.queue({ kind: "reply", text: "env wins" });
       const r2 = await rein(["run", "hi", "--no-audit"], {
         cwd,
         env: { OPENAI_API_KEY: "sk-test", REIN_MODEL: "openai:gpt-4.1" },
       });
       expect(r2.stderr).toContain("model openai:gpt-4.1 (from REIN_MODEL)");
-      expect(server.requests[1]!.body.model).toBe("gpt-4.1");
+      expect(server.requests[2]!.body.model).toBe("gpt-4.1");
     } finally {
       await down.close();
     }
