@@ -160,7 +160,8 @@ export function createHarness(config: HarnessConfig): Harness {
 
   const model = typeof c.model === "string" ? resolveModel(c.model) : c.model;
   const pricing = new PriceBook(c.pricing);
-  pricing.priceOf(model.id); // an unknown price is an error now, not a surprise at the first call
+  // An unknown price is an error now, not a surprise at the first call (or at a fallback).
+  for (const id of model.members ?? [model.id]) pricing.priceOf(id);
 
   const { sessionTimeoutMs, ...given } = c.limits;
   if (sessionTimeoutMs !== undefined && given.runTimeoutMs !== undefined) {

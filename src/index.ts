@@ -17,10 +17,40 @@ export {
   type HarnessConfig,
   type SessionOptions,
 } from "./harness.js";
-export type { Model, ModelRequest, ModelResponse, ModelStopReason, ToolSpec } from "./models/model.js";
+export type { BreakerChange, BreakerOptions } from "./models/gateway/circuit-breaker.js";
+export { type Clock, systemClock } from "./models/gateway/clock.js";
+export { type GatewayOptions, GatewayState, gateway, processGatewayState } from "./models/gateway/gateway.js";
+export type { RateLimit } from "./models/gateway/rate-limit.js";
+export type { RetryOptions } from "./models/gateway/retry.js";
+export type {
+  AttemptLedger,
+  AttemptTicket,
+  Model,
+  ModelRequest,
+  ModelResponse,
+  ModelStopReason,
+  ToolSpec,
+} from "./models/model.js";
 export { type Price, PriceBook, type PriceBookOptions } from "./models/pricing.js";
+export { ProviderCallError, type ProviderFailure } from "./models/provider-call-error.js";
+export { AnthropicModel, type AnthropicModelOptions } from "./models/providers/anthropic/anthropic-model.js";
+export { type OpenAIModelOptions, openaiModel } from "./models/providers/openai/openai-model.js";
+export {
+  type OpenAICompatibleOptions,
+  openaiCompatibleModel,
+} from "./models/providers/openai-compatible/openai-compatible-model.js";
+export { providersWithKeys } from "./models/providers/provider-env.js";
 export { ScriptedModel, scriptedModel } from "./models/providers/scripted/scripted-model.js";
-export { BUNDLED_SCRIPTS, bundledScriptPath, resolveModel } from "./models/resolve-model.js";
+export {
+  BUNDLED_SCRIPTS,
+  bundledScriptPath,
+  type GatewaySettings,
+  PROVIDERS,
+  type ProviderSettings,
+  providerModel,
+  type ResolveModelOptions,
+  resolveModel,
+} from "./models/resolve-model.js";
 export type { Policy, PolicyCall } from "./policy/policy.js";
 export { ToolProfilePolicy } from "./policy/tool-profile-policy.js";
 export type { AbortCause } from "./protocol/abort.js";
@@ -40,11 +70,15 @@ export {
   ToolDefinitionError,
 } from "./protocol/errors.js";
 export {
+  type BreakerState,
   EVENT_VERSION,
   type EventDataMap,
   type EventEnvelope,
   type EventSink,
   type EventType,
+  MODEL_EVENT_TYPES,
+  type ModelEvent,
+  type ModelEventType,
   type ReinEvent,
   type StageRecord,
 } from "./protocol/events.js";

@@ -1,6 +1,7 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { startProviderServer } from "./models/loopback/provider-server.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -35,5 +36,46 @@ describe("examples run as documented", () => {
     const r = example("approvals.ts");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^One deletion was refused; I left that file alone\.\naudit trail: .*\.jsonl\n$/);
+  });
+
+  it("fallback: Anthropic overloaded, the call moves to OpenAI (providers played by a loopback server)", async () => {
+    const server = await startProviderServer("served");
+    try {
+      server.queue(
+        { kind: "error", status: 529 },
+        { kind: "error", status: 529 },
+        { kind: "reply", text: "Hello from the fallback model." },
+      );
+      const r = await new Promise<{ code: number | null; out: string; err: string }>((done) => {
+        const child = spawn(process.execPath, [resolve(ROOT, "examples", "fallback.ts")], {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            ANTHROPIC_API_KEY: "sk-ant-example",
+            OPENAI_API_KEY: "sk-example",
+            ANTHROPIC_BASE_URL: server.url,
+            OPENAI_BASE_URL: `${server.url}/v1`,
+          },
+        });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d) => {
+          out += d;
+        });
+        child.stderr.on("data", (d) => {
+          err += d;
+        });
+        child.on("close", (code) => done({ code, out, err }));
+      });
+      expect(r.err).toBe("");
+      expect(r.out).toBe(
+        "retry: anthropic:claude-sonnet-4-6 answered 529, attempt 1\n" +
+          "fallback: anthropic:claude-sonnet-4-6 -> openai:gpt-4.1-mini (http_529)\n" +
+          "completed: Hello from the fallback model.\n",
+      );
+      expect(server.requests.map((q) => q.protocol)).toEqual(["anthropic", "anthropic", "responses"]);
+    } finally {
+      await server.close();
+    }
   });
 });

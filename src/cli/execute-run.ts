@@ -1,5 +1,6 @@
 import type { ApprovalGate } from "../approvals/approval-gate.js";
 import { createHarness, type HarnessConfig } from "../harness.js";
+import type { Model } from "../models/model.js";
 import { ReinError } from "../protocol/errors.js";
 import type { ReinEvent } from "../protocol/events.js";
 import type { RunResult } from "../protocol/run-result.js";
@@ -10,7 +11,7 @@ import { terminalSafeJson } from "./terminal-text.js";
 
 export interface RunCommandOptions {
   readonly task: string;
-  readonly model: string;
+  readonly model: string | Model;
   readonly workspace: string;
   readonly maxTurns?: number;
   readonly timeoutMs?: number;

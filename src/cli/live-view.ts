@@ -85,6 +85,40 @@ export class LiveView {
         );
         return;
       }
+      case "model_retry": {
+        const d = event.data;
+        this.#line(
+          this.#paint(
+            "yellow",
+            `  ↻ ${d.model} ${d.status === null ? "connection failed" : `HTTP ${d.status}`}; retry ${d.attempt} in ${(d.delayMs / 1000).toFixed(1)} s${d.retryAfter ? " (Retry-After)" : ""}`,
+          ),
+        );
+        return;
+      }
+      case "model_rate_wait":
+        this.#line(
+          this.#paint(
+            "dim",
+            `  … waiting ${(event.data.waitMs / 1000).toFixed(1)} s for the ${event.data.bucket} ${event.data.limit} limit`,
+          ),
+        );
+        return;
+      case "model_fallback":
+        this.#line(
+          this.#paint(
+            "yellow",
+            `  ⇢ falling back from ${event.data.from} to ${event.data.to} (${event.data.reason})`,
+          ),
+        );
+        return;
+      case "model_breaker":
+        this.#line(
+          this.#paint(
+            event.data.to === "open" ? "red" : "dim",
+            `  ⚡ circuit ${event.data.endpoint}: ${event.data.from} → ${event.data.to}`,
+          ),
+        );
+        return;
       case "limit_warning":
         this.#line(this.#paint("yellow", `  ! turn ${event.data.turn} of at most ${event.data.max}`));
         return;

@@ -1,11 +1,15 @@
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
+import { findConfigFile, loadConfigFile } from "../config/config-file.js";
+import { resolveModel } from "../models/resolve-model.js";
 import { ReinError } from "../protocol/errors.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
+import { chooseModel } from "./choose-model.js";
 import { demoCommand } from "./demo-command.js";
 import { parseDuration } from "./duration.js";
 import { executeRun } from "./execute-run.js";
+import { modelsCommand } from "./models-command.js";
 import { terminalSafeText } from "./terminal-text.js";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
@@ -41,9 +45,10 @@ function program(): Command {
     .argument("<task>", "what the agent should do")
     .option(
       "--model <model>",
-      "model: scripted:demo (default; no key needed) or scripted:<script file>",
-      "scripted:demo",
+      "anthropic:<model>, openai:<model>, openai-compatible:<model> or scripted:<script> (default: REIN_MODEL, then rein.config.yaml, then a provider whose key is set)",
     )
+    .option("--base-url <url>", "the model provider's base URL (e.g. an OpenAI-compatible server's)")
+    .option("--config <file>", "the project config file (default: rein.config.yaml in the current directory)")
     .option("--workspace <dir>", "the directory the agent's file tools work in", ".")
     .option("--max-turns <n>", "model calls allowed in the run (default 50)", positiveInt("--max-turns"))
     .option("--timeout <duration>", "wall-clock limit of the run, e.g. 90s or 10m (default 30m)", duration)
@@ -56,15 +61,24 @@ function program(): Command {
       "enable run_shell WITHOUT isolation (until sandboxes land); only for throwaway workspaces",
     )
     .action(async (task: string, o) => {
-      const keys = ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"].filter((k) => process.env[k]);
-      if (o.model === "scripted:demo" && keys.length > 0 && !o.json) {
+      const configFile = o.config ? resolve(o.config) : findConfigFile(process.cwd());
+      const config = configFile ? loadConfigFile(configFile) : undefined;
+      const choice = chooseModel({ flag: o.model, env: process.env, config, configFile });
+      const model = choice.spec.startsWith("scripted:")
+        ? choice.spec
+        : resolveModel(choice.spec, {
+            ...(config
+              ? { providers: config.providers, fallback: config.fallback, gateway: config.gateway }
+              : {}),
+            ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}),
+          });
+      if (!o.json)
         process.stderr.write(
-          `rein: ${keys.join(" and ")} ${keys.length > 1 ? "are" : "is"} set, but provider models are not in this version yet; using the scripted demo model.\n`,
+          `rein: model ${terminalSafeText(choice.spec)} (from ${terminalSafeText(choice.source)})\n`,
         );
-      }
       process.exitCode = await executeRun({
         task,
-        model: o.model,
+        model,
         workspace: resolve(o.workspace),
         maxTurns: o.maxTurns,
         timeoutMs: o.timeout,
@@ -88,6 +102,14 @@ function program(): Command {
         keep: Boolean(o.keep),
         auditDir: o.audit === false ? false : resolve(o.auditDir),
       });
+    });
+
+  cli
+    .command("models")
+    .description("list known models and their prices, and which providers have a key set")
+    .option("--json", "print the listing as JSON")
+    .action((o) => {
+      modelsCommand({ json: Boolean(o.json) });
     });
 
   const audit = cli.command("audit").description("work with audit trails");

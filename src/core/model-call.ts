@@ -1,4 +1,4 @@
-import type { ModelResponse } from "../models/model.js";
+import type { AttemptLedger, ModelResponse } from "../models/model.js";
 import { isAbortCause, scopedSignal } from "../protocol/abort.js";
 import { type ErrorCode, errorMessage, ReinError } from "../protocol/errors.js";
 import type { AssistantMessage } from "../protocol/messages.js";
@@ -53,14 +53,18 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
     }
   }
 
-  try {
-    ledger.reserve(scope, {
-      key,
-      model: model.id,
-      estimateUsd: pricing.worstCase(model.id, estimateInputTokens(deps), deps.maxTokens),
-    });
-  } catch (err) {
-    return { ok: false, stop: errorStop(err, "REIN_PRICE_UNKNOWN") };
+  // A model that makes several provider calls (the gateway) reserves and settles each attempt itself.
+  const attempts = model.accountsAttempts ? attemptLedger(ctx, key) : undefined;
+  if (!attempts) {
+    try {
+      ledger.reserve(scope, {
+        key,
+        model: model.id,
+        estimateUsd: pricing.worstCase(model.id, estimateInputTokens(deps), deps.maxTokens),
+      });
+    } catch (err) {
+      return { ok: false, stop: errorStop(err, "REIN_PRICE_UNKNOWN") };
+    }
   }
 
   const timeout = scopedSignal(ctx.signal, limits.modelCallTimeoutMs, () => ({
@@ -78,11 +82,14 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
       maxTokens: deps.maxTokens,
       signal: timeout.signal,
       onTextDelta: (delta) => ctx.emit("text_delta", { turn, delta }),
+      onEvent: (event) => ctx.emit(event.type, { ...event.data, turn } as never),
+      ...(attempts ? { attempts } : {}),
     });
     if (timeout.signal.aborted) throw timeout.signal.reason;
     checkResponse(response);
   } catch (err) {
-    ledger.release(scope, key);
+    if (attempts) attempts.releaseOpen();
+    else ledger.release(scope, key);
     if (timeout.signal.aborted) return { ok: false, stop: stopFromAbort(timeout.signal.reason) };
     return { ok: false, stop: errorStop(err, "REIN_MODEL_CALL_FAILED") };
   } finally {
@@ -90,13 +97,21 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   }
 
   let costUsd: number;
-  try {
-    costUsd = pricing.cost(response.model, response.usage);
-  } catch (err) {
-    ledger.release(scope, key);
-    return { ok: false, stop: errorStop(err, "REIN_PRICE_UNKNOWN") };
+  if (attempts) {
+    attempts.releaseOpen();
+    // A model that claims to account its attempts but began none is settled here (fail closed: its
+    // usage is never left out of the ledger).
+    if (attempts.begun === 0) attempts.begin(model.id).end(response.usage, response.model);
+    costUsd = attempts.settledUsd;
+  } else {
+    try {
+      costUsd = pricing.cost(response.model, response.usage);
+    } catch (err) {
+      ledger.release(scope, key);
+      return { ok: false, stop: errorStop(err, "REIN_PRICE_UNKNOWN") };
+    }
+    ledger.settle(scope, key, { usage: response.usage, costUsd });
   }
-  ledger.settle(scope, key, { usage: response.usage, costUsd });
   settleInputEstimate(deps, response.usage);
 
   const message: AssistantMessage = { role: "assistant", content: response.content };
@@ -121,6 +136,49 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
     }
   }
   return { ok: true, message, response };
+}
+
+/** The ledger, one attempt at a time (keys `<run>:<turn>:<n>`), for a model that accounts its attempts. */
+function attemptLedger(
+  ctx: RunContext,
+  key: string,
+): AttemptLedger & { releaseOpen(): void; readonly settledUsd: number; readonly begun: number } {
+  const { ledger, pricing, maxTokens } = ctx.deps;
+  const scope = { tenantId: ctx.deps.tenantId, sessionId: ctx.deps.sessionId };
+  const open = new Set<string>();
+  let n = 0;
+  let settledUsd = 0;
+  return {
+    begin(model) {
+      const k = `${key}:${++n}`;
+      ledger.reserve(scope, {
+        key: k,
+        model,
+        estimateUsd: pricing.worstCase(model, estimateInputTokens(ctx.deps), maxTokens),
+      });
+      open.add(k);
+      return {
+        end(usage, answeredAs = model) {
+          if (!open.delete(k)) return;
+          if (!usage) return ledger.release(scope, k);
+          // A snapshot name the price book lacks is priced as the model that was asked (checked at createHarness).
+          const costUsd = pricing.cost(pricing.find(answeredAs) ? answeredAs : model, usage);
+          settledUsd += costUsd;
+          ledger.settle(scope, k, { usage, costUsd });
+        },
+      };
+    },
+    releaseOpen() {
+      for (const k of open) ledger.release(scope, k);
+      open.clear();
+    },
+    get settledUsd() {
+      return settledUsd;
+    },
+    get begun() {
+      return n;
+    },
+  };
 }
 
 function hookStop(hook: string, err: unknown): StopReason {

@@ -1,3 +1,4 @@
+import type { ModelEvent } from "../protocol/events.js";
 import type { AssistantMessage, Message, ModelStopReason, Usage } from "../protocol/messages.js";
 
 export type { ModelStopReason } from "../protocol/messages.js";
@@ -21,6 +22,24 @@ export interface ModelRequest {
   readonly signal: AbortSignal;
   /** Called with each piece of text as it streams; the session turns them into `text_delta` events. */
   readonly onTextDelta?: (delta: string) => void;
+  /** Called with each retry, rate-limit wait, fallback and breaker change; the loop appends them to the session's log. */
+  readonly onEvent?: (event: ModelEvent) => void;
+  /**
+   * Per-attempt accounting, given by the loop to a model that declares `accountsAttempts` (the gateway):
+   * reserve before each provider call, settle (or release) after it.
+   */
+  readonly attempts?: AttemptLedger;
+}
+
+/** The loop's ledger, one attempt at a time. */
+export interface AttemptLedger {
+  /** Reserves the worst-case cost of one attempt on `model` (a `provider:model` id); throws if it is refused (e.g. no price). */
+  begin(model: string): AttemptTicket;
+}
+
+export interface AttemptTicket {
+  /** Settles the attempt with the usage it reported (a failed attempt's partial usage too), or releases it when there is none. */
+  end(usage: Usage | undefined, model?: string): void;
 }
 
 export interface ModelResponse {
@@ -36,7 +55,14 @@ export interface ModelResponse {
  * the gateway wraps one or more of them and is itself a Model.
  */
 export interface Model {
-  /** `provider:model`, e.g. `scripted:demo`, `anthropic:claude-sonnet-4-5`. */
+  /** `provider:model`, e.g. `scripted:demo`, `anthropic:claude-sonnet-4-6`. */
   readonly id: string;
   generate(request: ModelRequest): Promise<ModelResponse>;
+  /**
+   * True when the model reserves and settles each of its attempts through `request.attempts` (the gateway);
+   * the loop then does not reserve the call as a whole.
+   */
+  readonly accountsAttempts?: boolean;
+  /** Every `provider:model` id this model may answer as (the gateway's chain), so prices are checked up front. */
+  readonly members?: readonly string[];
 }

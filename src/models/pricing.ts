@@ -72,8 +72,19 @@ export class PriceBook {
   find(model: string): Price | undefined {
     const exact = this.#prices.get(model);
     if (exact) return exact;
+    // Providers answer with dated snapshots (`claude-sonnet-4-5-20250929`, `gpt-4.1-2025-04-14`) of the alias priced here.
+    const undated = model.replace(/-(\d{8}|\d{4}-\d{2}-\d{2})$/, "");
+    if (undated !== model) {
+      const alias = this.#prices.get(undated);
+      if (alias) return alias;
+    }
     const colon = model.indexOf(":");
     return colon > 0 ? this.#prices.get(`${model.slice(0, colon)}:*`) : undefined;
+  }
+
+  /** Every priced model id, for listings (`rein models`). */
+  entries(): [string, Price][] {
+    return [...this.#prices];
   }
 
   /** The price of a model; throws `PriceUnknownError` unless `onUnknown` is `zero`. */

@@ -84,6 +84,43 @@ export interface EventDataMap {
     readonly stages: readonly StageRecord[];
   };
   limit_warning: { readonly limit: "max_turns"; readonly turn: number; readonly max: number };
+  /** The gateway will send the call again after `delayMs` (a retryable failure before any token was delivered). */
+  model_retry: {
+    readonly turn: number;
+    readonly model: string;
+    /** The attempt that failed, from 1. */
+    readonly attempt: number;
+    readonly delayMs: number;
+    /** The HTTP status, or null for a connection failure. */
+    readonly status: number | null;
+    readonly reason: string;
+    /** Whether the delay came from the provider's `retry-after-ms` / `Retry-After` header. */
+    readonly retryAfter: boolean;
+  };
+  /** The call waited for the client-side rate limit of a provider. */
+  model_rate_wait: {
+    readonly turn: number;
+    readonly model: string;
+    readonly bucket: string;
+    readonly waitMs: number;
+    /** Which limit was short: requests per minute or tokens per minute. */
+    readonly limit: "requests" | "tokens";
+  };
+  /** The gateway moved on to the next model of its fallback chain. */
+  model_fallback: {
+    readonly turn: number;
+    readonly from: string;
+    readonly to: string;
+    readonly reason: string;
+  };
+  /** A circuit breaker of a provider endpoint changed state. */
+  model_breaker: {
+    readonly turn: number;
+    readonly endpoint: string;
+    readonly from: BreakerState;
+    readonly to: BreakerState;
+    readonly consecutiveFailures: number;
+  };
   run_ended: {
     readonly status: Exclude<RunStatus, "queued" | "running" | "requires_action">;
     readonly stopReason: StopReason;
@@ -99,6 +136,21 @@ export interface EventDataMap {
 }
 
 export type EventType = keyof EventDataMap;
+
+/** States of a circuit breaker: closed (calls pass), open (calls refused), half-open (one probe passes). */
+export type BreakerState = "closed" | "open" | "half_open";
+
+/** The events a model (the gateway) reports during one call; the loop adds `turn` and appends them to the session's log. */
+export const MODEL_EVENT_TYPES = [
+  "model_retry",
+  "model_rate_wait",
+  "model_fallback",
+  "model_breaker",
+] as const;
+export type ModelEventType = (typeof MODEL_EVENT_TYPES)[number];
+export type ModelEvent = {
+  [T in ModelEventType]: { readonly type: T; readonly data: Omit<EventDataMap[T], "turn"> };
+}[ModelEventType];
 
 /** The envelope every event carries. `seq` is per session, monotonic, assigned before anyone sees the event. */
 export interface EventEnvelope<T extends EventType = EventType> {

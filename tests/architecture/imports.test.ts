@@ -37,6 +37,7 @@ function importsOf(file: string): { spec: string; typeOnly: boolean; line: numbe
 
 const ROOMS = [
   "approvals",
+  "config",
   "guards",
   "models",
   "policy",

@@ -179,12 +179,26 @@ describe("rein CLI", () => {
     expect(end?.type === "run_ended" && end.data.stopReason).toEqual({ type: "max_turns", limit: 2 });
   });
 
-  it("rein run says so when an API key is set but the default scripted model is used", () => {
-    const r = rein(["run", "hi", "--workspace", tempDir(), "--no-audit"], {
-      env: { OPENAI_API_KEY: "sk-test" },
+  it("rein run with no model named and no key set stops and names the options instead of playing the demo", () => {
+    const ws = tempDir();
+    writeFileSync(join(ws, "keep.txt"), "untouched");
+    const r = rein(["run", "clean up", "--workspace", ws], {
+      env: { ANTHROPIC_API_KEY: "", OPENAI_API_KEY: "", REIN_MODEL: "" },
     });
-    expect(r.code).toBe(0);
-    expect(r.stderr).toContain("OPENAI_API_KEY is set, but provider models are not in this version yet");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("error code REIN_MODEL_NOT_CHOSEN");
+    for (const option of [
+      "--model",
+      "REIN_MODEL",
+      "rein.config.yaml",
+      "ANTHROPIC_API_KEY",
+      "OPENAI_API_KEY",
+      "rein demo",
+    ])
+      expect(r.stderr).toContain(option);
+    expect(r.stdout).toBe("");
+    expect(readFileSync(join(ws, "keep.txt"), "utf8")).toBe("untouched");
+    expect(existsSync(join(ws, ".rein"))).toBe(false);
   });
 
   it("rein run stops at --timeout", () => {
@@ -237,7 +251,7 @@ describe("rein CLI", () => {
     const c = rein(["run", "x", "--model", "gpt:4"]);
     expect(c.code).toBe(2);
     expect(c.stderr).toContain('provider "gpt" is not available');
-    const d = rein(["run", "x", "--workspace", "/nonexistent/dir"]);
+    const d = rein(["run", "x", "--model", "scripted:demo", "--workspace", "/nonexistent/dir"]);
     expect(d.code).toBe(2);
     expect(d.stderr).toContain("REIN_WORKSPACE_INVALID");
   });

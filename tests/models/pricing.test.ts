@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PriceBook } from "../../src/index.js";
+import { bundledPriceTable } from "../../src/models/pricing.js";
 
 describe("PriceBook", () => {
   it("prices scripted models at $0 explicitly, through the provider wildcard", () => {
@@ -35,5 +36,33 @@ describe("PriceBook", () => {
       (1000 * 2 + 4096 * 8) / 1e6,
       12,
     );
+  });
+});
+
+describe("the bundled price table (models issue)", () => {
+  it("covers current Anthropic and OpenAI models with cache prices, dated", () => {
+    const table = bundledPriceTable();
+    expect(table.checked).toBe("2026-11-30");
+    for (const id of [
+      "anthropic:claude-sonnet-4-6",
+      "anthropic:claude-opus-4-8",
+      "anthropic:claude-haiku-4-5",
+      "openai:gpt-5.4",
+      "openai:gpt-4.1-mini",
+    ])
+      expect(table.models[id], id).toBeDefined();
+    for (const [id, p] of Object.entries(table.models)) {
+      if (!id.startsWith("anthropic:") && !id.startsWith("openai:")) continue;
+      expect(p.cacheRead, `${id} cache reads cost less than input`).toBeLessThan(p.input);
+      if (id.startsWith("anthropic:"))
+        expect(p.cacheWrite, `${id} cache writes cost more than input`).toBeGreaterThan(p.input);
+      else expect(p.cacheWrite, `${id}: OpenAI charges no cache writes`).toBe(0);
+    }
+    const book = new PriceBook();
+    expect(book.find("anthropic:claude-sonnet-4-6-20260217")).toEqual(
+      book.find("anthropic:claude-sonnet-4-6"),
+    );
+    expect(book.find("openai:gpt-4.1-2025-04-14")).toEqual(book.find("openai:gpt-4.1"));
+    expect(book.find("openai:gpt-4.1-turbo")).toBeUndefined();
   });
 });

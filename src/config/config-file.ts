@@ -1,0 +1,130 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { ConfigError } from "../protocol/errors.js";
+
+/** Names the CLI looks for in the working directory, in order. */
+export const CONFIG_FILE_NAMES = ["rein.config.yaml", "rein.config.yml"] as const;
+
+const url = z.url({ protocol: /^https?$/, error: "expected an http(s) URL" });
+const ms = z.number().positive().max(2_147_483_647);
+
+const ProvidersSchema = z.strictObject({
+  anthropic: z
+    .strictObject({
+      baseUrl: url.optional(),
+      promptCaching: z.boolean().optional(),
+      stream: z.boolean().optional(),
+    })
+    .optional(),
+  openai: z
+    .strictObject({
+      baseUrl: url.optional(),
+      api: z.enum(["responses", "chat"]).optional(),
+      stream: z.boolean().optional(),
+    })
+    .optional(),
+  "openai-compatible": z
+    .strictObject({
+      baseUrl: url.optional(),
+      apiKeyEnv: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name")
+        .optional(),
+      stream: z.boolean().optional(),
+    })
+    .optional(),
+});
+
+const GatewaySchema = z.strictObject({
+  retry: z
+    .strictObject({
+      maxRetries: z.int().min(0).max(10),
+      baseDelayMs: ms,
+      maxDelayMs: ms,
+      maxRetryAfterMs: ms,
+    })
+    .partial()
+    .optional(),
+  rateLimits: z
+    .record(
+      z.string().min(1),
+      z
+        .strictObject({ requestsPerMinute: z.number().positive(), tokensPerMinute: z.number().positive() })
+        .partial(),
+    )
+    .optional(),
+  breaker: z.strictObject({ failureThreshold: z.int().positive(), cooldownMs: ms }).partial().optional(),
+});
+
+/**
+ * The project configuration, `rein.config.yaml`: one typed, zod-validated object that later features
+ * extend with their own sections. Every field is optional; what is absent keeps its safe default.
+ */
+export const ReinConfigSchema = z.strictObject({
+  /** The model `rein run` uses when neither `--model` nor `REIN_MODEL` names one. */
+  model: z.string().min(1).optional(),
+  /** Models to fall back to, in order, when the model is rate limited or down. */
+  fallback: z.array(z.string().min(1)).default([]),
+  providers: ProvidersSchema.default({}),
+  gateway: GatewaySchema.default({}),
+});
+
+export type ReinConfig = z.infer<typeof ReinConfigSchema>;
+
+/** The config file in `dir`, if there is one. */
+export function findConfigFile(dir: string): string | undefined {
+  for (const name of CONFIG_FILE_NAMES) {
+    const file = resolve(join(dir, name));
+    if (existsSync(file)) return file;
+  }
+  return undefined;
+}
+
+/** Reads and validates a config file; an error names the file, the line and the field. */
+export function loadConfigFile(file: string): ReinConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`Cannot read the config file ${file}: ${(err as Error).message}`, { file });
+  }
+  return parseConfig(text, file);
+}
+
+/** Validates config text (YAML; JSON is YAML too). `file` only labels the errors. */
+export function parseConfig(text: string, file: string): ReinConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const line = lines.linePos(syntax.pos[0]).line;
+    throw new ConfigError(`${file}:${line}: not valid YAML: ${syntax.message.split("\n")[0]}`, {
+      file,
+      line,
+    });
+  }
+  const value = doc.toJS() ?? {};
+  const parsed = ReinConfigSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const path = issue.path.map(String);
+    const line = lineOf(doc, lines, path);
+    return { line, field: path.join(".") || "(root)", message: issue.message };
+  });
+  throw new ConfigError(
+    `${file}: invalid configuration:\n  ${problems.map((p) => `${file}:${p.line}: ${p.field}: ${p.message}`).join("\n  ")}`,
+    { file, fields: problems.map((p) => p.field), line: problems[0]?.line },
+  );
+}
+
+/** The line of the deepest node the path reaches (the field itself, or its parent when it is missing). */
+function lineOf(doc: ReturnType<typeof parseDocument>, lines: LineCounter, path: string[]): number {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+    const range = (node as { range?: [number, number, number] } | undefined)?.range;
+    if (range) return lines.linePos(range[0]).line;
+  }
+  return 1;
+}

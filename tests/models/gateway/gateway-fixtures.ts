@@ -1,0 +1,9 @@
+export {
+  createHarness,
+  GatewayState,
+  gateway,
+  type Model,
+  type ModelRequest,
+  ProviderCallError,
+} from "../../../src/index.js";
+export { retryAfterFrom as retryAfterFromForTest } from "../../../src/models/provider-call-error.js";
