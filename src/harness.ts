@@ -109,7 +109,12 @@ const ConfigSchema = z.strictObject({
       z.literal(false),
       z.strictObject({
         dir: z.string().min(1),
-        key: z.union([z.string(), z.instanceof(Uint8Array)]).optional(),
+        key: z
+          .union([
+            z.string(),
+            z.custom<Uint8Array>((v) => v instanceof Uint8Array, "expected a string or a Uint8Array"),
+          ])
+          .optional(),
         maxRecordBytes: z.int().min(MIN_MAX_RECORD_BYTES).max(MAX_MAX_RECORD_BYTES).optional(),
       }),
     ])

@@ -9,6 +9,8 @@ export const MAX_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 
 /** What `lineOf` adds to a body: `,"hash":"<64 hex>"}` and a newline, minus the body's closing brace. */
 const LINE_OVERHEAD = 75;
+/** Room kept for one `truncated` entry: `{"field":"output.errorType","originalBytes":<up to 16 digits>,"sha256":"<64 hex>"},`. */
+const MARKER_BYTES = 160;
 
 /** Fields whose size comes from outside (model, tools, policies, gates), largest truncated first. */
 const CAPPABLE: readonly (readonly string[])[] = [
@@ -24,41 +26,51 @@ const CAPPABLE: readonly (readonly string[])[] = [
 
 /**
  * Serialises a record body (keys already in canonical order) and, when its line would pass
- * `maxBytes`, replaces the largest outside-supplied fields, largest first, with a prefix (of the
- * string, or of the JSON of a non-string), listing each in `truncated` with its original size and
- * sha256. A trail whose records are capped can always be reopened and verified.
+ * `maxBytes`, shares the room left by the fixed fields among the outside-supplied ones: fields that
+ * fit their share stay whole, the others become a prefix (of the string, or of the JSON of a
+ * non-string), each listed in `truncated` with its original size and sha256. A trail whose records
+ * are capped can always be reopened and verified.
  */
 export function capRecord(record: Record<string, unknown>, maxBytes: number): string {
-  let body = JSON.stringify(record);
-  if (Buffer.byteLength(body) + LINE_OVERHEAD <= maxBytes) return body;
+  const body = JSON.stringify(record);
+  const bodyBytes = Buffer.byteLength(body);
+  if (bodyBytes + LINE_OVERHEAD <= maxBytes) return body;
 
-  const marks: AuditTruncation[] = [];
   const fields = CAPPABLE.map((path) => {
     const value = getPath(record, path);
     const text = typeof value === "string" ? value : (JSON.stringify(value) ?? "null");
-    return { path, text, bytes: Buffer.byteLength(text) };
-  })
-    .filter((f) => f.bytes > 64)
-    .sort((a, b) => b.bytes - a.bytes);
-  // A marker costs about 150 bytes; reserve room for all of them up front so the loop converges.
-  const reserve = 160 * fields.length;
+    const serialised = Buffer.byteLength(JSON.stringify(value) ?? "null");
+    return { path, text, serialised, budget: undefined as number | undefined };
+  }).sort((a, b) => a.serialised - b.serialised);
+  const fixed = bodyBytes - fields.reduce((sum, f) => sum + f.serialised, 0);
+  // Room for the values, after the fixed fields and a marker (~150 bytes) for every field that may be cut.
+  let available = maxBytes - LINE_OVERHEAD - fixed - MARKER_BYTES * fields.length;
+  let left = fields.length;
   for (const f of fields) {
-    const over = Buffer.byteLength(body) + LINE_OVERHEAD + reserve - maxBytes;
-    if (over <= 0) break;
-    const current = Buffer.byteLength(JSON.stringify(getPath(record, f.path)) ?? "null");
-    setPath(record, f.path, jsonStringPrefix(f.text, Math.max(2, current - over)));
-    marks.push({ field: f.path.join("."), originalBytes: f.bytes, sha256: sha256Hex(f.text) });
-    record.truncated = marks;
-    body = JSON.stringify(sortKeysDeep(record));
+    const share = Math.floor(available / left--);
+    if (f.serialised > share) f.budget = Math.max(2, share);
+    available -= Math.min(f.serialised, share);
   }
-  if (Buffer.byteLength(body) + LINE_OVERHEAD > maxBytes) {
+  const marks: AuditTruncation[] = [];
+  for (const f of fields) {
+    if (f.budget === undefined) continue;
+    setPath(record, f.path, jsonStringPrefix(f.text, f.budget));
+    marks.push({
+      field: f.path.join("."),
+      originalBytes: Buffer.byteLength(f.text),
+      sha256: sha256Hex(f.text),
+    });
+  }
+  record.truncated = marks;
+  const capped = JSON.stringify(sortKeysDeep(record));
+  if (Buffer.byteLength(capped) + LINE_OVERHEAD > maxBytes) {
     throw new AuditError(
       "REIN_AUDIT_WRITE_FAILED",
-      `An audit record cannot be brought under the record cap of ${maxBytes} bytes (${Buffer.byteLength(body) + LINE_OVERHEAD} after truncating every variable field); raise audit.maxRecordBytes.`,
+      `An audit record cannot be brought under the record cap of ${maxBytes} bytes (${Buffer.byteLength(capped) + LINE_OVERHEAD} after truncating every variable field); raise audit.maxRecordBytes.`,
       { maxRecordBytes: maxBytes },
     );
   }
-  return body;
+  return capped;
 }
 
 /** The longest prefix of `text` whose JSON string form takes at most `maxBytes` bytes. */
