@@ -33,6 +33,8 @@ const CAPPABLE: readonly (readonly string[])[] = [
  */
 export function capRecord(record: Record<string, unknown>, maxBytes: number): string {
   const body = JSON.stringify(record);
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most records are under the cap without counting.
+  if (body.length * 3 + LINE_OVERHEAD <= maxBytes) return body;
   const bodyBytes = Buffer.byteLength(body);
   if (bodyBytes + LINE_OVERHEAD <= maxBytes) return body;
 

@@ -117,12 +117,42 @@ export function sortKeysDeep(value: unknown): unknown {
 
 /** A foreign value (tool input, approval) as canonical JSON data; `{ unserialisable: true }` if it is not JSON. */
 export function canonicalData(value: unknown): unknown {
+  // Model input is plain JSON data: copy it sorted in one walk. Anything else (toJSON, undefined,
+  // class instances, non-finite numbers, deep nesting) goes through JSON first, as JSON.stringify sees it.
+  const plain = sortedPlainCopy(value, 0);
+  if (plain !== NOT_PLAIN) return plain;
   try {
     const json = JSON.stringify(value);
     return json === undefined ? null : sortKeysDeep(JSON.parse(json));
   } catch {
     return { unserialisable: true };
   }
+}
+
+const NOT_PLAIN = Symbol("not plain JSON data");
+
+function sortedPlainCopy(value: unknown, depth: number): unknown {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value : NOT_PLAIN;
+  if (typeof value !== "object" || depth > 64) return NOT_PLAIN;
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item = sortedPlainCopy(value[i], depth + 1);
+      if (item === NOT_PLAIN) return NOT_PLAIN;
+      out[i] = item;
+    }
+    return out;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
+  const out = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(value).sort()) {
+    const item = sortedPlainCopy((value as Record<string, unknown>)[key], depth + 1);
+    if (item === NOT_PLAIN) return NOT_PLAIN;
+    out[key] = item;
+  }
+  return out;
 }
 
 const HASH_SUFFIX = /,"hash":"([0-9a-f]{64})"\}$/;

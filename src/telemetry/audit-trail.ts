@@ -261,14 +261,14 @@ export class AuditTrail implements EventSink {
     this.#open();
     const digest = this.#hasher.digest(body);
     const line = lineOf(body, digest);
-    const bytes = Buffer.byteLength(line);
+    const bytes = Buffer.from(line);
     try {
-      const written = writeSync(this.#fd!, line);
-      if (written !== bytes) throw new Error(`short write (${written} of ${bytes} bytes)`);
+      const written = writeSync(this.#fd!, bytes);
+      if (written !== bytes.length) throw new Error(`short write (${written} of ${bytes.length} bytes)`);
     } catch (err) {
       throw writeFailed(this.file, "append to", err);
     }
-    this.#size += bytes;
+    this.#size += bytes.length;
     this.#lastLine = line;
     this.#prevHash = digest;
     this.#index++;
