@@ -124,6 +124,14 @@ describe("rein audit verify", () => {
     );
   });
 
+  it("a format v1 trail verifies (exit 0) and says it has no seals", () => {
+    const r = rein(["audit", "verify", join(ROOT, "tests/fixtures/audit/v1-demo.jsonl")]);
+    expect([r.code, r.stdout]).toEqual([
+      0,
+      "ok: 7 records, chain intact, format v1 (no seals: a cut at its end shows only against --head), head 7a79ae12d0158cff0876360e76bf029146ba7c2cb3a58418745d18d646e34478\n",
+    ]);
+  });
+
   it("refuses to read a FIFO or a symlink (exit 2, REIN_AUDIT_UNREADABLE)", () => {
     const { file } = demo();
     const dir = tempDir();

@@ -135,6 +135,16 @@ describe("keyed audit trails (HMAC-SHA256)", () => {
     );
   });
 
+  it("a v1 trail cannot be verified as keyed", () => {
+    const fixture = new URL("../fixtures/audit/v1-demo.jsonl", import.meta.url).pathname;
+    expect(verifyAuditFile(fixture, { key: KEY })).toMatchObject({
+      ok: false,
+      status: "unkeyed",
+      line: 1,
+      reason: expect.stringContaining("(format v1)"),
+    });
+  });
+
   it("a keyed trail is not continued without its key, and an unkeyed one is not continued with a key", async () => {
     const keyed = await keyedTrail();
     expect(() => new AuditTrail(keyed.file)).toThrow(

@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -211,13 +211,24 @@ describe("one writer per audit trail (a lock file beside it)", () => {
       audit: { dir },
     });
     const session = h.session({ id: "ses_probe" });
+    const trail = join(dir, "ses_probe.jsonl");
+    const descriptorsOnTrail = () =>
+      readdirSync("/proc/self/fd").filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === trail;
+        } catch {
+          return false;
+        }
+      }).length;
     await session.run("one");
     expect(existsSync(join(dir, "ses_probe.jsonl.lock"))).toBe(false);
+    expect(descriptorsOnTrail()).toBe(0);
     await session.run("two");
     const holder = expect.objectContaining({ pid: process.pid, host: hostname() });
     const refused = expect.stringContaining(`pid ${process.pid} on host ${hostname()} (this process`);
     expect(seen).toEqual([holder, refused, holder, refused]);
     await session.close();
     expect(existsSync(join(dir, "ses_probe.jsonl.lock"))).toBe(false);
+    expect(descriptorsOnTrail()).toBe(0);
   });
 });

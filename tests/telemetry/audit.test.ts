@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -219,6 +219,81 @@ describe("audit trail", () => {
     const trail = new AuditTrail(copy);
     expect(trail.records).toBe(7);
     expect(trail.headHash).toBe("7a79ae12d0158cff0876360e76bf029146ba7c2cb3a58418745d18d646e34478");
+  });
+
+  it("a v1 trail is continued with v2 records linked to its head, and the first seal closes it", async () => {
+    const fixture = join(import.meta.dirname, "../fixtures/audit/v1-demo.jsonl");
+    const dir = tempDir();
+    const id = "ses_1b1b0927814747458abf90d0c7461134";
+    writeFileSync(join(dir, `${id}.jsonl`), readFileSync(fixture));
+    const h = createHarness({
+      model: scriptedModel({ name: "after-v1", turns: [callTurn("echo", { text: "v2" }), { say: "done" }] }),
+      tools: [echoTool],
+      audit: { dir },
+    });
+    const session = h.session({ id });
+    await session.run("continue");
+    const all = parsed(h.auditFile(id)!);
+    expect(all.slice(7).map((r) => [r.v, r.kind, r.index])).toEqual([
+      [2, "tool_call", 7],
+      [2, "seal", 8],
+    ]);
+    expect(all[7]?.prevHash).toBe("7a79ae12d0158cff0876360e76bf029146ba7c2cb3a58418745d18d646e34478");
+    expect(verifyAuditFile(h.auditFile(id)!)).toMatchObject({
+      ok: true,
+      status: "sealed",
+      records: 8,
+      seals: 1,
+    });
+  });
+
+  it("refuses a v1 record after a v2 record (the writer never goes back), even with a valid hash and link", async () => {
+    const { file } = await auditedRun();
+    const last = parsed(file).at(-1)!;
+    const { createHash } = await import("node:crypto");
+    const v1 = JSON.parse(lines(join(import.meta.dirname, "../fixtures/audit/v1-demo.jsonl"))[0]!);
+    delete v1.hash;
+    v1.index = last.index + 1;
+    v1.prevHash = last.hash;
+    const body = JSON.stringify(v1);
+    writeFileSync(
+      file,
+      `${body.slice(0, -1)},"hash":"${createHash("sha256").update(body).digest("hex")}"}\n`,
+      {
+        flag: "a",
+      },
+    );
+    expect(verifyAuditFile(file)).toMatchObject({
+      ok: false,
+      status: "tampered",
+      line: 8,
+      reason: "a format v1 record follows a v2 record; the writer never goes back",
+    });
+  });
+
+  it("refuses to write when a directory on the trail's path was swapped for a symlink since it was opened", async () => {
+    const base = tempDir();
+    const dir = join(base, "audit");
+    const h = createHarness({
+      model: scriptedModel({
+        name: "swap",
+        turns: [callTurn("echo", { text: "1" }), { say: "a" }, callTurn("echo", { text: "2" }), { say: "b" }],
+      }),
+      tools: [echoTool],
+      audit: { dir },
+    });
+    const session = h.session({ id: "ses_swap" });
+    await session.run("first");
+    renameSync(dir, join(base, "audit.moved"));
+    mkdirSync(join(base, "elsewhere"));
+    symlinkSync(join(base, "elsewhere"), dir);
+    const second = await session.run("second");
+    expect(second.stopReason).toMatchObject({
+      type: "error",
+      code: "REIN_AUDIT_WRITE_FAILED",
+      message: expect.stringContaining(`now resolves to ${join(base, "elsewhere", "ses_swap.jsonl")}`),
+    });
+    expect(readFileSync(join(base, "elsewhere", "ses_swap.jsonl"), "utf8")).toBe("");
   });
 
   it("an unreadable file is a clear error", () => {
