@@ -15,6 +15,7 @@ const MARKER_BYTES = 160;
 /** Fields whose size comes from outside (model, tools, policies, gates), largest truncated first. */
 const CAPPABLE: readonly (readonly string[])[] = [
   ["input"],
+  ["originalInput"],
   ["output", "summary"],
   ["output", "errorType"],
   ["approval"],
@@ -38,12 +39,14 @@ export function capRecord(record: Record<string, unknown>, maxBytes: number): st
   const bodyBytes = Buffer.byteLength(body);
   if (bodyBytes + LINE_OVERHEAD <= maxBytes) return body;
 
-  const fields = CAPPABLE.map((path) => {
-    const value = getPath(record, path);
-    const text = typeof value === "string" ? value : (JSON.stringify(value) ?? "null");
-    const serialised = Buffer.byteLength(JSON.stringify(value) ?? "null");
-    return { path, text, serialised, budget: undefined as number | undefined };
-  }).sort((a, b) => a.serialised - b.serialised);
+  const fields = CAPPABLE.filter((path) => getPath(record, path) !== undefined)
+    .map((path) => {
+      const value = getPath(record, path);
+      const text = typeof value === "string" ? value : (JSON.stringify(value) ?? "null");
+      const serialised = Buffer.byteLength(JSON.stringify(value) ?? "null");
+      return { path, text, serialised, budget: undefined as number | undefined };
+    })
+    .sort((a, b) => a.serialised - b.serialised);
   const fixed = bodyBytes - fields.reduce((sum, f) => sum + f.serialised, 0);
   // Room for the values, after the fixed fields and a marker (~150 bytes) for every field that may be cut.
   let available = maxBytes - LINE_OVERHEAD - fixed - MARKER_BYTES * fields.length;
