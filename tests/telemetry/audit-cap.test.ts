@@ -68,6 +68,37 @@ describe("audit record size cap", () => {
     expect(new AuditTrail(file).records).toBe(1);
   });
 
+  it("a huge model input replaced by a rewriteToolInput hook is capped in originalInput, the executed input kept whole", async () => {
+    const h = createHarness({
+      model: scriptedModel({
+        name: "rewrite",
+        turns: [{ tool_calls: [{ tool: "store", input: { blob: HUGE } }] }, { say: "done" }],
+      }),
+      tools: [store],
+      audit: { dir: tempDir() },
+      approvals: { gate: callbackGate(() => ({ approve: true })) },
+      hooks: { rewriteToolInput: () => ({ blob: "small" }) },
+    });
+    const session = h.session();
+    await session.run("store it");
+    await session.close();
+    const file = h.auditFile(session.id)!;
+    const record = JSON.parse(readFileSync(file, "utf8").split("\n")[0]!) as AuditToolCallRecord & {
+      originalInput: unknown;
+    };
+    const originalJson = JSON.stringify({ blob: HUGE });
+    expect(record).toMatchObject({ input: { blob: "small" }, executed: true });
+    expect(record.truncated).toEqual([
+      {
+        field: "originalInput",
+        originalBytes: Buffer.byteLength(originalJson),
+        sha256: sha256(originalJson),
+      },
+    ]);
+    expect(originalJson.startsWith(record.originalInput as string)).toBe(true);
+    expect(verifyAuditFile(file)).toMatchObject({ ok: true, status: "sealed", records: 1 });
+  });
+
   it("the cap is configurable (audit.maxRecordBytes), within bounds", async () => {
     const file = await hugeRun({ maxRecordBytes: 8192 });
     for (const line of readFileSync(file, "utf8").split("\n").slice(0, -1))
