@@ -1,4 +1,4 @@
-import type { KeyObject } from "node:crypto";
+import { KeyObject } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -100,11 +100,9 @@ export class AuditTrail implements EventSink {
       );
     this.#maxRecordBytes = max;
     const key =
-      options.key === undefined || typeof options.key === "string" || options.key instanceof Uint8Array
-        ? options.key === undefined
-          ? undefined
-          : auditKeyObject(options.key, "audit.key")
-        : options.key;
+      options.key === undefined || options.key instanceof KeyObject
+        ? options.key
+        : auditKeyObject(options.key, "audit.key");
     this.#hasher = chainHasher(key);
     this.alg = this.#hasher.alg;
     try {
