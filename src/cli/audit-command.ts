@@ -1,6 +1,7 @@
 import { ConfigError } from "../protocol/errors.js";
 import { AUDIT_KEY_ENV, auditKeyFromEnv } from "../telemetry/audit-key.js";
 import { type AuditVerification, verifyAuditFile } from "../telemetry/audit-verify.js";
+import { terminalSafe } from "./terminal-text.js";
 
 export interface AuditVerifyOptions {
   readonly json: boolean;
@@ -21,7 +22,8 @@ export function auditVerifyCommand(file: string, options: AuditVerifyOptions): n
       },
     );
   const verdict = verifyAuditFile(file, { key, head: options.head });
-  process.stdout.write(`${options.json ? JSON.stringify(verdict) : describe(verdict)}\n`);
+  // The reason can quote bytes from the file: printed inert, as everything else from outside is.
+  process.stdout.write(`${options.json ? JSON.stringify(verdict) : terminalSafe(describe(verdict))}\n`);
   return verdict.ok ? 0 : 1;
 }
 
