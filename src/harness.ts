@@ -23,7 +23,10 @@ import type { Sandbox } from "./sandbox/sandbox.js";
 import type { ResultProcessor } from "./security/result-processor.js";
 import type { EventLog } from "./state/event-log.js";
 import { MemoryEventLog } from "./state/memory-event-log.js";
-import { AuditTrail } from "./telemetry/audit-trail.js";
+import { auditKeyFromEnv, auditKeyObject } from "./telemetry/audit-key.js";
+import { placeAuditDir } from "./telemetry/audit-location.js";
+import { MAX_MAX_RECORD_BYTES, MIN_MAX_RECORD_BYTES } from "./telemetry/audit-record-cap.js";
+import { AuditTrail, type AuditTrailOptions } from "./telemetry/audit-trail.js";
 import { workspaceTools } from "./tools/builtin/index.js";
 import { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
 import { ToolRegistry } from "./tools/registry.js";
@@ -102,7 +105,19 @@ const ConfigSchema = z.strictObject({
     })
     .default({}),
   audit: z
-    .union([z.literal(false), z.strictObject({ dir: z.string().min(1) })])
+    .union([
+      z.literal(false),
+      z.strictObject({
+        dir: z.string().min(1),
+        key: z
+          .union([
+            z.string(),
+            z.custom<Uint8Array>((v) => v instanceof Uint8Array, "expected a string or a Uint8Array"),
+          ])
+          .optional(),
+        maxRecordBytes: z.int().min(MIN_MAX_RECORD_BYTES).max(MAX_MAX_RECORD_BYTES).optional(),
+      }),
+    ])
     .default({ dir: ".rein/audit" }),
   tenantId: z
     .string()
@@ -204,18 +219,16 @@ export function createHarness(config: HarnessConfig): Harness {
   const eventLog = c.eventLog ?? new MemoryEventLog();
   const ledger = c.ledger ?? new MemoryLedger();
   const policy = c.policy ?? new ToolProfilePolicy();
-  const auditDir = c.audit === false ? undefined : resolve(c.audit.dir);
-  if (
-    auditDir &&
-    workspace &&
-    (auditDir === workspace || auditDir.startsWith(`${workspace}/`)) &&
-    !auditDir.startsWith(`${workspace}/.rein/`)
-  ) {
-    throw new ConfigError(
-      `config.audit.dir ${auditDir} is inside the workspace, where the agent could rewrite it; put it outside, or under the workspace's reserved .rein/ folder.`,
-      { field: "audit.dir" },
-    );
-  }
+  // Compared after resolving symlinks: a workspace, audit dir or `.rein` reached through a link is judged where it really is.
+  const auditDir = c.audit === false ? undefined : placeAuditDir(c.audit.dir, c.workspace ?? null);
+  const auditOptions: AuditTrailOptions | undefined =
+    c.audit === false
+      ? undefined
+      : {
+          key:
+            c.audit.key === undefined ? auditKeyFromEnv() : auditKeyObject(c.audit.key, "config.audit.key"),
+          maxRecordBytes: c.audit.maxRecordBytes,
+        };
   const approvals = c.approvals && {
     gate: c.approvals.gate,
     requireFor: new Set<RiskLevel>(c.approvals.requireFor.filter((l) => l !== "BLOCK")),
@@ -261,7 +274,7 @@ export function createHarness(config: HarnessConfig): Harness {
       }
       const file = auditFile(sessionId);
       const sinks: EventSink[] = [...c.sinks, ...(options.sinks ?? [])];
-      if (file) sinks.unshift(new AuditTrail(file));
+      if (file) sinks.unshift(new AuditTrail(file, auditOptions));
       const session = new Session({
         onClose: () => {
           if (liveSessions.get(sessionId)?.deref() === session) liveSessions.delete(sessionId);

@@ -103,9 +103,25 @@ export type { ResultContext, ResultProcessor } from "./security/result-processor
 export type { EventLog, LogScope } from "./state/event-log.js";
 export { historyFromEvents } from "./state/history-from-events.js";
 export { MemoryEventLog } from "./state/memory-event-log.js";
-export { AUDIT_VERSION, type AuditRecord, GENESIS_HASH } from "./telemetry/audit-record.js";
-export { AuditTrail } from "./telemetry/audit-trail.js";
-export { type AuditVerification, verifyAuditFile } from "./telemetry/audit-verify.js";
+export { AUDIT_KEY_ENV, type AuditKey } from "./telemetry/audit-key.js";
+export {
+  AUDIT_VERSION,
+  type AuditAlg,
+  type AuditRecord,
+  type AuditRecordV1,
+  type AuditSealRecord,
+  type AuditToolCallRecord,
+  type AuditTruncation,
+  GENESIS_HASH,
+} from "./telemetry/audit-record.js";
+export { DEFAULT_MAX_RECORD_BYTES } from "./telemetry/audit-record-cap.js";
+export { AuditTrail, type AuditTrailOptions } from "./telemetry/audit-trail.js";
+export {
+  type AuditStatus,
+  type AuditVerification,
+  type VerifyAuditOptions,
+  verifyAuditFile,
+} from "./telemetry/audit-verify.js";
 export { workspaceTools } from "./tools/builtin/index.js";
 export { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
 export { defineTool, type ToolDefinition } from "./tools/define-tool.js";

@@ -5,6 +5,7 @@ import { ReinError } from "../protocol/errors.js";
 import type { ReinEvent } from "../protocol/events.js";
 import type { RunResult } from "../protocol/run-result.js";
 import { UnsafeLocalProcess } from "../sandbox/unsafe-local-process.js";
+import { auditKeyFromEnv } from "../telemetry/audit-key.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
 import { LiveView } from "./live-view.js";
 import { terminalSafeJson } from "./terminal-text.js";
@@ -83,11 +84,11 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
     const file = harness.auditFile(session.id);
     let audit: { file: string; records: number; headHash: string } | undefined;
     if (file) {
-      const verified = verifyAuditFile(file);
+      const verified = verifyAuditFile(file, { key: auditKeyFromEnv() });
       if (!verified.ok)
         throw new ReinError(
           "REIN_AUDIT_UNREADABLE",
-          `The audit trail ${file} failed verification: ${verified.reason}`,
+          `The audit trail ${file} failed verification (${verified.status}): ${verified.reason}`,
         );
       audit = { file, records: verified.records, headHash: verified.headHash };
     }

@@ -150,9 +150,7 @@ export class LiveView {
       `turns ${result.turns} · tool calls ${result.toolCalls} · tokens ${u.inputTokens + u.outputTokens} (in ${u.inputTokens}, out ${u.outputTokens}, cache read ${u.cacheReadTokens}, cache write ${u.cacheWriteTokens}) · cost $${result.costUsd.toFixed(4)} · ${(result.durationMs / 1000).toFixed(2)} s`,
     );
     if (audit)
-      this.#line(
-        `audit: ${safe(audit.file)} (${audit.records} records, head ${audit.headHash.slice(0, 16)}…)`,
-      );
+      this.#line(`audit: ${safe(audit.file)} (${audit.records} records, sealed, head ${audit.headHash})`);
   }
 }
 

@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { findConfigFile, loadConfigFile } from "../config/config-file.js";
 import { resolveModel } from "../models/resolve-model.js";
 import { ReinError } from "../protocol/errors.js";
-import { verifyAuditFile } from "../telemetry/audit-verify.js";
+import { auditVerifyCommand } from "./audit-command.js";
 import { chooseModel } from "./choose-model.js";
 import { demoCommand } from "./demo-command.js";
 import { parseDuration } from "./duration.js";
@@ -30,6 +30,12 @@ function duration(value: string): number {
       `"${value}" is not a duration (examples: 90s, 5m, 1h, 500ms; a bare number is seconds).`,
     );
   return ms;
+}
+
+function headHash(value: string): string {
+  if (!/^[0-9a-f]{64}$/.test(value))
+    throw new InvalidArgumentError(`--head must be a 64-digit lowercase hex hash, got "${value}".`);
+  return value;
 }
 
 function program(): Command {
@@ -115,19 +121,22 @@ function program(): Command {
   const audit = cli.command("audit").description("work with audit trails");
   audit
     .command("verify")
-    .description("check an audit trail's hash chain; exits 1 if it was tampered with")
+    .description(
+      "check an audit trail: hash chain, exact bytes, seals (and its HMAC with a key); exits 1 unless it is intact and sealed",
+    )
     .argument("<file>", "an audit trail (.jsonl)")
     .option("--json", "print the verdict as JSON")
+    .option(
+      "--head <hash>",
+      "the head hash kept elsewhere (rein run prints it); the trail must end there",
+      headHash,
+    )
+    .option(
+      "--key-env <var>",
+      "environment variable holding the trail's HMAC key (default: REIN_AUDIT_KEY when set)",
+    )
     .action((file: string, o) => {
-      const verdict = verifyAuditFile(file);
-      if (o.json) process.stdout.write(`${JSON.stringify(verdict)}\n`);
-      else if (verdict.ok)
-        process.stdout.write(`ok: ${verdict.records} records, chain intact, head ${verdict.headHash}\n`);
-      else
-        process.stdout.write(
-          `TAMPERED: ${file} line ${verdict.line}: ${verdict.reason} (${verdict.records} records verified before it)\n`,
-        );
-      process.exitCode = verdict.ok ? 0 : 1;
+      process.exitCode = auditVerifyCommand(file, { json: Boolean(o.json), head: o.head, keyEnv: o.keyEnv });
     });
   return cli;
 }

@@ -1,13 +1,51 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
-import type { ApprovalDecision } from "../approvals/approval-gate.js";
-import { AuditError } from "../protocol/errors.js";
+import { KeyObject } from "node:crypto";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, join } from "node:path";
+import type { ApprovalDecision } from "../protocol/approval.js";
+import { AuditError, ConfigError, errorMessage, ReinError } from "../protocol/errors.js";
 import type { EventSink, ReinEvent } from "../protocol/events.js";
 import type { RiskAssessment } from "../protocol/risk.js";
-import { AUDIT_VERSION, type AuditRecord, GENESIS_HASH, hashRecord } from "./audit-record.js";
+import { type AuditKey, auditKeyObject } from "./audit-key.js";
+import { AuditLock } from "./audit-lock.js";
+import {
+  AUDIT_VERSION,
+  type AuditAlg,
+  type ChainHasher,
+  canonicalData,
+  chainHasher,
+  GENESIS_HASH,
+  lineOf,
+} from "./audit-record.js";
+import {
+  capRecord,
+  DEFAULT_MAX_RECORD_BYTES,
+  MAX_MAX_RECORD_BYTES,
+  MIN_MAX_RECORD_BYTES,
+} from "./audit-record-cap.js";
+import { inspectAuditBytes, kindOf, readAuditFile } from "./audit-verify.js";
 
-const INPUT_MAX_CHARS = 4096;
 const SUMMARY_MAX_CHARS = 500;
+
+export interface AuditTrailOptions {
+  /**
+   * Makes the chain HMAC-SHA256 with this key (at least 16 bytes), so that someone who can write
+   * the file cannot recompute it. Records name the algorithm (`alg`), never the key.
+   */
+  readonly key?: AuditKey | KeyObject;
+  /** Cap of one record's line in bytes (default 64 KiB); larger records are truncated with a marker. */
+  readonly maxRecordBytes?: number;
+}
 
 interface Pending {
   input: unknown;
@@ -19,50 +57,83 @@ interface Pending {
 
 /**
  * The audit trail: one JSONL record per tool call, derived from the event stream, each carrying the
- * hash of the previous record so any edit, insertion or deletion breaks the chain (`rein audit verify`).
- * Appending is O(1): the head hash lives in memory and the file is never re-read to append.
+ * hash of the previous record, and a seal record when a run or the session ends (`rein audit verify`
+ * checks it; see docs/audit.md).
+ *
+ * One writer per trail: from a run's start to its seal the trail holds a lock file beside it and an
+ * open descriptor; between runs it holds neither. On taking the lock again it checks that the file
+ * still ends with the bytes it last wrote; reopening an existing file verifies the whole chain and
+ * requires it to end with a seal. Appending is O(1): the head lives in memory and the file is not
+ * re-read per record.
+ *
+ * @example
+ * const trail = new AuditTrail(".rein/audit/ses_1.jsonl", { key: process.env.REIN_AUDIT_KEY });
+ * const harness = createHarness({ model: "scripted:demo", audit: false, sinks: [trail] });
  */
 export class AuditTrail implements EventSink {
   readonly name = "audit";
   readonly file: string;
+  readonly alg: AuditAlg;
+  readonly #hasher: ChainHasher;
+  readonly #maxRecordBytes: number;
+  readonly #realFile: string;
+  readonly #lock: AuditLock;
   #fd: number | undefined;
   #prevHash = GENESIS_HASH;
   #index = 0;
+  #records = 0;
+  #seals = 0;
+  /** What the file holds as far as this writer knows: its size and its last line. */
+  #size = 0;
+  #lastLine = "";
   readonly #pending = new Map<string, Pending>();
   #turnCost = 0;
   #sessionCost = 0;
 
-  constructor(file: string) {
+  constructor(file: string, options: AuditTrailOptions = {}) {
     this.file = file;
+    const max = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    if (!Number.isInteger(max) || max < MIN_MAX_RECORD_BYTES || max > MAX_MAX_RECORD_BYTES)
+      throw new ConfigError(
+        `audit.maxRecordBytes must be an integer from ${MIN_MAX_RECORD_BYTES} to ${MAX_MAX_RECORD_BYTES}, got ${String(max)}.`,
+        { field: "audit.maxRecordBytes" },
+      );
+    this.#maxRecordBytes = max;
+    const key =
+      options.key === undefined || options.key instanceof KeyObject
+        ? options.key
+        : auditKeyObject(options.key, "audit.key");
+    this.#hasher = chainHasher(key);
+    this.alg = this.#hasher.alg;
     try {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-      const fd = openSync(file, "a+", 0o600);
-      try {
-        this.#resumeChain(fd);
-      } finally {
-        closeSync(fd);
-      }
+      this.#realFile = join(realpathSync(dirname(file)), basename(file));
     } catch (err) {
-      if (err instanceof AuditError) throw err;
-      throw new AuditError(
-        "REIN_AUDIT_WRITE_FAILED",
-        `Cannot open the audit trail ${file}: ${(err as Error).message}`,
-        { file },
-      );
+      throw writeFailed(file, "open", err);
     }
+    this.#lock = new AuditLock(this.#realFile);
+    if (this.#exists()) this.#resume(key);
   }
 
-  /** The hash of the last record written (compare it with a copy kept elsewhere to detect truncation). */
+  /** The hash of the last record written (keep it elsewhere and pass it to `verify --head` to detect truncation). */
   get headHash(): string {
     return this.#prevHash;
   }
 
+  /** Tool-call records in the chain (seals not counted). */
   get records(): number {
-    return this.#index;
+    return this.#records;
+  }
+
+  get seals(): number {
+    return this.#seals;
   }
 
   handle(event: ReinEvent): void {
     switch (event.type) {
+      case "run_started":
+        this.#open();
+        return;
       case "model_call_finished":
         this.#turnCost = event.data.costUsd;
         this.#sessionCost = event.data.sessionCostUsd;
@@ -94,121 +165,212 @@ export class AuditTrail implements EventSink {
         return;
       }
       case "tool_call_finished":
-        this.#write(event);
+        this.#writeToolCall(event);
         return;
       case "run_ended":
       case "session_ended":
-        // No descriptor stays open between runs, even if the caller never closes the session.
-        this.close();
+        // Sealed, then no descriptor or lock stays held between runs, even if the caller never closes the session.
+        try {
+          this.#seal(event);
+        } finally {
+          this.#pending.clear();
+          this.close();
+        }
         return;
       default:
         return;
     }
   }
 
-  #write(event: Extract<ReinEvent, { type: "tool_call_finished" }>): void {
+  /** Releases the descriptor and the lock (the next run takes them again). */
+  close(): void {
+    if (this.#fd !== undefined) {
+      try {
+        closeSync(this.#fd);
+      } finally {
+        this.#fd = undefined;
+        this.#lock.release();
+      }
+    }
+    this.#lock.release();
+  }
+
+  #writeToolCall(event: Extract<ReinEvent, { type: "tool_call_finished" }>): void {
     const d = event.data;
     const p = this.#pending.get(d.callId);
     this.#pending.delete(d.callId);
-    const record: Omit<AuditRecord, "hash"> = {
-      v: AUDIT_VERSION,
-      index: this.#index,
-      ts: event.ts,
-      tenantId: event.tenantId,
-      sessionId: event.sessionId,
-      runId: event.runId,
-      seq: event.seq,
-      turn: d.turn,
+    const risk = p?.risk ?? null;
+    // Keys in sorted order: JSON.stringify of this object is the record's canonical form.
+    const record: Record<string, unknown> = {
+      alg: this.alg,
+      approval: p?.approval ? canonicalData(p.approval) : null,
       callId: d.callId,
-      tool: d.tool,
-      input: boundedInput(p?.input),
-      ...(p?.originalInput !== undefined ? { originalInput: boundedInput(p.originalInput) } : {}),
+      cost: { sessionUsd: this.#sessionCost, turnUsd: this.#turnCost },
+      decision: p?.verdict ?? "deny",
+      durationMs: Math.round(d.durationMs * 1000) / 1000,
+      executed: d.executed,
+      index: this.#index,
+      input: canonicalData(p?.input),
+      kind: "tool_call",
+      ...(p?.originalInput !== undefined ? { originalInput: canonicalData(p.originalInput) } : {}),
       output: {
-        ok: d.ok,
-        errorType: d.errorType,
         bytes: Buffer.byteLength(d.content),
+        errorType: d.errorType,
+        ok: d.ok,
         summary:
           d.content.length > SUMMARY_MAX_CHARS ? `${d.content.slice(0, SUMMARY_MAX_CHARS)}…` : d.content,
       },
-      risk: p?.risk ?? null,
-      decision: p?.verdict ?? "deny",
-      approval: p?.approval ?? null,
-      executed: d.executed,
-      durationMs: Math.round(d.durationMs * 1000) / 1000,
-      cost: { turnUsd: this.#turnCost, sessionUsd: this.#sessionCost },
       prevHash: this.#prevHash,
+      risk: risk === null ? null : { level: risk.level, reason: risk.reason, rule: risk.rule },
+      runId: event.runId,
+      seq: event.seq,
+      sessionId: event.sessionId,
+      tenantId: event.tenantId,
+      tool: d.tool,
+      ts: event.ts,
+      turn: d.turn,
+      v: AUDIT_VERSION,
     };
-    const body = JSON.stringify(record);
-    const hash = hashRecord(body);
-    const line = `${body.slice(0, -1)},"hash":"${hash}"}\n`;
+    this.#append(capRecord(record, this.#maxRecordBytes));
+    this.#records++;
+  }
+
+  #seal(event: Extract<ReinEvent, { type: "run_ended" | "session_ended" }>): void {
+    const record = {
+      alg: this.alg,
+      head: this.#prevHash,
+      index: this.#index,
+      kind: "seal",
+      prevHash: this.#prevHash,
+      reason: event.type,
+      records: this.#records,
+      runId: event.runId,
+      seq: event.seq,
+      sessionId: event.sessionId,
+      tenantId: event.tenantId,
+      ts: event.ts,
+      v: AUDIT_VERSION,
+    };
+    this.#append(JSON.stringify(record));
+    this.#seals++;
+  }
+
+  #append(body: string): void {
+    this.#open();
+    const digest = this.#hasher.digest(body);
+    const line = lineOf(body, digest);
+    const bytes = Buffer.from(line);
     try {
-      this.#fd ??= openSync(this.file, "a", 0o600);
-      writeSync(this.#fd, line);
+      const written = writeSync(this.#fd!, bytes);
+      if (written !== bytes.length) throw new Error(`short write (${written} of ${bytes.length} bytes)`);
     } catch (err) {
-      throw new AuditError(
-        "REIN_AUDIT_WRITE_FAILED",
-        `Cannot append to the audit trail ${this.file}: ${(err as Error).message}`,
-        {
-          file: this.file,
-        },
-      );
+      throw writeFailed(this.file, "append to", err);
     }
-    this.#prevHash = hash;
+    this.#size += bytes.length;
+    this.#lastLine = line;
+    this.#prevHash = digest;
     this.#index++;
   }
 
-  close(): void {
-    if (this.#fd !== undefined) closeSync(this.#fd);
-    this.#fd = undefined;
+  /** Takes the lock and a descriptor, and checks the file is still what this writer left. */
+  #open(): void {
+    if (this.#fd !== undefined) return;
+    this.#lock.acquire();
+    let fd: number | undefined;
+    try {
+      fd = openSync(
+        this.#realFile,
+        constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+        0o600,
+      );
+      const stats = fstatSync(fd);
+      if (!stats.isFile()) throw this.#invalid(`it is ${kindOf(stats)}, not a regular file`);
+      this.#checkPlace(fd);
+      this.#checkAnchor(fd, stats.size);
+      this.#fd = fd;
+    } catch (err) {
+      if (fd !== undefined) closeSync(fd);
+      this.#lock.release();
+      throw err instanceof ReinError ? err : writeFailed(this.file, "open", err);
+    }
   }
 
-  /** Continues an existing chain: reads only the file's last line, once, at open. */
-  #resumeChain(fd: number): void {
-    const size = fstatSync(fd).size;
-    if (size === 0) return;
-    const tailSize = Math.min(size, 1 << 20);
-    const buf = Buffer.alloc(tailSize);
-    readSync(fd, buf, 0, tailSize, size - tailSize);
-    const text = buf.toString("utf8");
-    if (!text.endsWith("\n")) {
-      throw new AuditError(
-        "REIN_AUDIT_UNREADABLE",
-        `The audit trail ${this.file} ends with a partial record; run "rein audit verify ${this.file}".`,
-        {
-          file: this.file,
-        },
-      );
-    }
-    const lastLine = text.slice(text.lastIndexOf("\n", text.length - 2) + 1, -1);
+  /** The descriptor must be the file this trail resolved at construction (no directory on its path swapped since). */
+  #checkPlace(fd: number): void {
+    let actual: string;
     try {
-      const last = JSON.parse(lastLine) as AuditRecord;
-      if (typeof last.hash !== "string" || !Number.isInteger(last.index)) throw new Error("no hash or index");
-      this.#prevHash = last.hash;
-      this.#index = last.index + 1;
-    } catch (err) {
-      throw new AuditError(
-        "REIN_AUDIT_UNREADABLE",
-        `The last record of the audit trail ${this.file} is unreadable (${(err as Error).message}).`,
-        {
-          file: this.file,
-        },
-      );
+      actual = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return; // no /proc: the O_NOFOLLOW open is the only check
     }
+    if (actual !== this.#realFile)
+      throw new AuditError(
+        "REIN_AUDIT_WRITE_FAILED",
+        `The audit trail ${this.file} now resolves to ${actual}, not ${this.#realFile}: a directory on its path was replaced. Refusing to write.`,
+        { file: this.file, actual },
+      );
+  }
+
+  /** The file must end exactly with the last line this writer wrote or verified (no truncation, no other writer). */
+  #checkAnchor(fd: number, size: number): void {
+    const expected = Buffer.from(this.#lastLine);
+    let tail = Buffer.alloc(0);
+    if (size === this.#size && size >= expected.length) {
+      tail = Buffer.alloc(expected.length);
+      readSync(fd, tail, 0, expected.length, size - expected.length);
+    }
+    if (size !== this.#size || !tail.equals(expected))
+      throw this.#invalid(
+        `it changed since this writer last wrote it (expected ${this.#size} bytes ending with record ${this.#index - 1}, head ${this.#prevHash}; found ${size} bytes): it was truncated, edited or written by another writer. Run "rein audit verify ${this.file}"`,
+      );
+  }
+
+  #exists(): boolean {
+    try {
+      const stats = lstatSync(this.#realFile);
+      if (!stats.isFile()) throw this.#invalid(`it is ${kindOf(stats)}, not a regular file`);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw err;
+    }
+  }
+
+  /** Continues an existing chain: verifies the whole file once, under the lock; it must end with a seal. */
+  #resume(key: KeyObject | undefined): void {
+    this.#lock.acquire();
+    try {
+      const bytes = readAuditFile(this.#realFile);
+      const { verdict, nextIndex, lastLine } = inspectAuditBytes(bytes, this.file, { key });
+      if (!verdict.ok) {
+        const where = "line" in verdict ? ` (line ${verdict.line})` : "";
+        throw this.#invalid(
+          `it does not verify${where}: ${verdict.reason}. A trail that was truncated, edited or left unsealed is not continued; run "rein audit verify ${this.file}", and write new records to a new file`,
+        );
+      }
+      this.#prevHash = verdict.headHash;
+      this.#index = nextIndex;
+      this.#records = verdict.records;
+      this.#seals = verdict.seals;
+      this.#size = bytes.length;
+      this.#lastLine = lastLine.toString("utf8");
+    } finally {
+      this.#lock.release();
+    }
+  }
+
+  #invalid(why: string): AuditError {
+    return new AuditError("REIN_AUDIT_INVALID", `Cannot continue the audit trail ${this.file}: ${why}.`, {
+      file: this.file,
+    });
   }
 }
 
-function boundedInput(input: unknown): unknown {
-  let json: string;
-  try {
-    json = JSON.stringify(input) ?? "null";
-  } catch {
-    return { unserialisable: true };
-  }
-  if (json.length <= INPUT_MAX_CHARS) return input;
-  return {
-    truncated: true,
-    preview: json.slice(0, INPUT_MAX_CHARS),
-    sha256: hashRecord(json),
-    chars: json.length,
-  };
+function writeFailed(file: string, verb: string, err: unknown): AuditError {
+  return new AuditError(
+    "REIN_AUDIT_WRITE_FAILED",
+    `Cannot ${verb} the audit trail ${file}: ${errorMessage(err)}`,
+    { file },
+    { cause: err },
+  );
 }

@@ -150,7 +150,7 @@ describe("rein CLI", () => {
     expect(r.stdout).toContain("── turn 1");
     expect(r.stdout).toContain("→ run_shell");
     expect(r.stdout).toMatch(/stop: completed\nturns 6 · tool calls 7 · tokens \d+ .* cost \$0\.0000/);
-    expect(r.stdout).toMatch(/audit: .*\.jsonl \(7 records, head [0-9a-f]{16}…\)/);
+    expect(r.stdout).toMatch(/audit: .*\.jsonl \(7 records, sealed, head [0-9a-f]{64}\)\n/);
     expect(r.stderr).toContain("UnsafeLocalProcess");
     expect(r.stdout).toMatch(/→ run_shell \{"command":"rm -rf \.\/\*"\}\n\s+HIGH · denied/);
     expect(r.stderr).toContain("workspace files: 7 before, 5 after");

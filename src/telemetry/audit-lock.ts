@@ -1,0 +1,175 @@
+import { randomUUID } from "node:crypto";
+import {
+  closeSync,
+  constants,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { hostname } from "node:os";
+import { AuditError } from "../protocol/errors.js";
+
+interface LockOwner {
+  readonly pid: number;
+  readonly host: string;
+  readonly nonce: string;
+  readonly since: number;
+}
+
+/**
+ * One writer per audit trail: a lock file beside the trail (`<trail>.lock`) holding the writer's
+ * pid and host, created atomically (written under a temporary name, then hard-linked into place,
+ * so it never exists half-written). A lock whose pid is dead on this host is taken over; a live
+ * holder, or a holder on another host (whose pid cannot be checked from here), is an `AuditError`
+ * (`REIN_AUDIT_LOCKED`) naming it.
+ */
+export class AuditLock {
+  readonly file: string;
+  readonly #trail: string;
+  #owner: LockOwner | undefined;
+
+  constructor(trail: string) {
+    this.#trail = trail;
+    this.file = `${trail}.lock`;
+  }
+
+  get held(): boolean {
+    return this.#owner !== undefined;
+  }
+
+  acquire(): void {
+    if (this.#owner) return;
+    const owner: LockOwner = { pid: process.pid, host: hostname(), nonce: randomUUID(), since: Date.now() };
+    if (this.#tryCreate(owner)) return;
+    const holder = this.#readHolder();
+    if (holder !== undefined && isStale(holder) && this.#removeStale(holder) && this.#tryCreate(owner))
+      return;
+    const current = this.#readHolder() ?? holder;
+    const who =
+      current === undefined
+        ? "an unreadable lock"
+        : `pid ${current.pid} on host ${current.host}${current.pid === process.pid && current.host === owner.host ? " (this process: another AuditTrail on the same file)" : ""}`;
+    throw new AuditError(
+      "REIN_AUDIT_LOCKED",
+      `The audit trail ${this.#trail} is being written by ${who} (lock file ${this.file}); one writer per trail. If no Rein process is writing it, delete the lock file.`,
+      { file: this.#trail, lock: this.file, holder: current ?? null },
+    );
+  }
+
+  /** Releases the lock if this instance holds it (and it is still its own). */
+  release(): void {
+    const owner = this.#owner;
+    if (!owner) return;
+    this.#owner = undefined;
+    if (this.#readHolder()?.nonce === owner.nonce) {
+      try {
+        unlinkSync(this.file);
+      } catch {
+        // Already gone: nothing to release.
+      }
+    }
+  }
+
+  #tryCreate(owner: LockOwner): boolean {
+    const temp = `${this.file}.${owner.pid}.${owner.nonce}.tmp`;
+    try {
+      writeFileSync(temp, `${JSON.stringify(owner)}\n`, { mode: 0o600, flag: "wx" });
+      try {
+        linkSync(temp, this.file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+        throw err;
+      }
+      this.#owner = owner;
+      return true;
+    } catch (err) {
+      throw new AuditError(
+        "REIN_AUDIT_WRITE_FAILED",
+        `Cannot create the audit trail's lock ${this.file}: ${(err as Error).message}`,
+        { file: this.#trail, lock: this.file },
+      );
+    } finally {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // never created
+      }
+    }
+  }
+
+  #readHolder(): LockOwner | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch {
+      return undefined;
+    }
+    try {
+      return parseOwner(readFileSync(fd, "utf8"));
+    } catch {
+      return undefined;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Removes a stale lock without removing a fresh one that replaced it meanwhile: the lock is moved
+   * aside atomically, and if what was moved is not the stale holder it is linked back.
+   */
+  #removeStale(stale: LockOwner): boolean {
+    const aside = `${this.file}.${process.pid}.${randomUUID()}.stale`;
+    try {
+      renameSync(this.file, aside);
+    } catch {
+      return false;
+    }
+    let moved: LockOwner | undefined;
+    try {
+      moved = parseOwner(readFileSync(aside, "utf8"));
+    } catch {
+      moved = undefined;
+    }
+    if (moved?.nonce !== stale.nonce) {
+      try {
+        linkSync(aside, this.file);
+      } catch {
+        // Someone else holds it now; theirs stays.
+      }
+    }
+    try {
+      unlinkSync(aside);
+    } catch {
+      // already gone
+    }
+    return moved?.nonce === stale.nonce;
+  }
+}
+
+function parseOwner(text: string): LockOwner | undefined {
+  const o = JSON.parse(text) as Partial<LockOwner>;
+  if (
+    typeof o === "object" &&
+    o !== null &&
+    Number.isInteger(o.pid) &&
+    (o.pid as number) > 0 &&
+    typeof o.host === "string" &&
+    typeof o.nonce === "string"
+  )
+    return { pid: o.pid as number, host: o.host, nonce: o.nonce, since: Number(o.since) };
+  return undefined;
+}
+
+/** Stale only when we can know: same host, and no process with that pid exists. */
+function isStale(owner: LockOwner): boolean {
+  if (owner.host !== hostname()) return false;
+  try {
+    process.kill(owner.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
