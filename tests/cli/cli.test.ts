@@ -151,7 +151,7 @@ describe("rein CLI", () => {
     expect(r.stdout).toContain("→ run_shell");
     expect(r.stdout).toMatch(/stop: completed\nturns 6 · tool calls 7 · tokens \d+ .* cost \$0\.0000/);
     expect(r.stdout).toMatch(/audit: .*\.jsonl \(7 records, head [0-9a-f]{16}…\)/);
-    expect(r.stderr).toContain("UnsafeLocalProcess");
+    expect(r.stderr).toContain("run_shell runs in the bubblewrap sandbox");
     expect(r.stdout).toMatch(/→ run_shell \{"command":"rm -rf \.\/\*"\}\n\s+HIGH · denied/);
     expect(r.stderr).toContain("workspace files: 7 before, 5 after");
   });
@@ -222,15 +222,32 @@ describe("rein CLI", () => {
     });
   });
 
-  it("without --unsafe-local-shell there is no run_shell tool", () => {
+  it("run_shell runs in the bubblewrap sandbox by default: no host network, not root", () => {
     const file = script([
-      { tool_calls: [{ tool: "run_shell", input: { command: "true" } }] },
+      {
+        tool_calls: [
+          { tool: "run_shell", input: { command: "id -u; cat /proc/net/dev | tail -n +3 | cut -d: -f1" } },
+        ],
+      },
       { say: "done" },
     ]);
-    const r = rein(["run", "x", "--model", `scripted:${file}`, "--json", "--no-audit"]);
+    const r = rein([
+      "run",
+      "x",
+      "--model",
+      `scripted:${file}`,
+      "--json",
+      "--no-audit",
+      "--workspace",
+      tempDir(),
+    ]);
     expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
     const finished = events(r.stdout).find((e) => e.type === "tool_call_finished");
-    expect(finished?.type === "tool_call_finished" && finished.data.errorType).toBe("unknown_tool");
+    const content = finished?.type === "tool_call_finished" ? finished.data.content : "{}";
+    const lines = (JSON.parse(content) as { stdout: string }).stdout.trim().split("\n");
+    expect(lines[0]).not.toBe("0");
+    expect(lines.slice(1).map((l) => l.trim())).toEqual(["lo"]);
   });
 
   it("a bad script is a clear error naming file, line, turn and field, exit 2", () => {

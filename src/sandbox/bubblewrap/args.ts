@@ -106,6 +106,9 @@ export function bwrapArgs(plan: BwrapPlan): string[] {
     else a.push("--ro-bind", plan.emptyFile, m.path);
   }
   if (plan.proxySocket) a.push("--ro-bind", plan.proxySocket, PROXY_SOCKET_PATH);
+  // The root is bubblewrap's own tmpfs (with no size cap): read-only, so /tmp and the workspace are
+  // the only writable places.
+  a.push("--remount-ro", "/");
   a.push("--chdir", plan.cwd, "--seccomp", String(plan.seccompFd), "--json-status-fd", String(plan.statusFd));
   a.push("--", ...plan.argv);
   return a;

@@ -242,9 +242,12 @@ export class BubblewrapSandbox implements Sandbox {
       );
   }
 
+  /** Reads through the sandbox itself; FIFOs, sockets and devices are refused rather than waited on. */
   async getFile(p: string): Promise<Buffer> {
     const rel = workspaceRelative(this.workspace, p);
-    const { run } = await this.#run(["/bin/cat", ["--", rel]], {
+    const script =
+      'if [ -p "$1" ] || [ -S "$1" ] || [ -c "$1" ] || [ -b "$1" ]; then echo "not a regular file" >&2; exit 3; fi; exec cat -- "$1"';
+    const { run } = await this.#run(["/bin/sh", ["-c", script, "get", rel]], {
       timeoutMs: 60_000,
       maxOutputBytes: MAX_GET_BYTES,
     });

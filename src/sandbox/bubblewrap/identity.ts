@@ -34,6 +34,7 @@ export function chooseIdentity(workspace: string, requested?: { uid: number; gid
     throw new SandboxError("The sandbox user must not be root (uid 0 / gid 0); pick an unprivileged id.", {
       requested,
     });
+  refuseSystemFolder(workspace);
   const owner = statSync(workspace);
   const id = requested ?? (owner.uid !== 0 ? { uid: owner.uid, gid: owner.gid } : FALLBACK_SANDBOX_ID);
   return {
@@ -57,4 +58,30 @@ export function traversable(dir: string, id: { uid: number; gid: number }): bool
     if (st.gid === id.gid) return (st.mode & 0o010) !== 0;
     return (st.mode & 0o001) !== 0;
   });
+}
+
+const SYSTEM_FOLDERS = new Set([
+  "/",
+  "/root",
+  "/home",
+  "/usr",
+  "/etc",
+  "/var",
+  "/tmp",
+  "/opt",
+  "/srv",
+  "/boot",
+  "/run",
+]);
+
+/**
+ * As root, Rein hands the workspace's entries to the sandbox user: refuse to do that to a system folder
+ * or a whole home folder, where it would change the ownership of everything in it.
+ */
+function refuseSystemFolder(workspace: string): void {
+  if (SYSTEM_FOLDERS.has(workspace) || path.dirname(workspace) === "/home")
+    throw new SandboxError(
+      `Refusing ${workspace} as a sandbox workspace while running as root: its files would be handed to the unprivileged sandbox user. Use a project folder.`,
+      { workspace },
+    );
 }
