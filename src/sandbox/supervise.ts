@@ -104,6 +104,7 @@ export function supervise(child: ChildProcess, o: SuperviseOptions): Promise<Sup
       }, o.timeoutMs);
     }
     o.signal?.addEventListener("abort", kill, { once: true });
+    if (o.signal?.aborted) kill(); // aborted while the command was being started
     // The child never shares our stdin; EPIPE from a command that does not read it is expected.
     child.stdin?.on("error", () => {});
     child.stdin?.end(o.stdin);

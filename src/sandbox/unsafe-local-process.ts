@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
+import fs from "node:fs/promises";
 import { SandboxError } from "../protocol/errors.js";
 import { checkTimeout, codeArgv, resolveCwd, toArgv } from "./exec-input.js";
 import type { CodeLanguage, ExecOptions, ExecResult, Sandbox, SandboxCapabilities } from "./sandbox.js";
@@ -98,8 +99,10 @@ export class UnsafeLocalProcess implements Sandbox {
 
   /** Kills every command still running; later `exec` calls throw. */
   async dispose(): Promise<void> {
+    if (this.#disposed) return;
     this.#disposed = true;
     for (const pid of this.#running) killGroup(pid);
+    if (this.#owned) await fs.rm(this.workspace, { recursive: true, force: true });
   }
 
   #checkOpen(): void {
@@ -129,6 +132,8 @@ export class UnsafeLocalProcess implements Sandbox {
     }
     const pid = child.pid;
     if (pid !== undefined) this.#running.add(pid);
+    // dispose() may have run while this command was being prepared.
+    if (this.#disposed && pid !== undefined) killGroup(pid);
     try {
       return await supervise(child, {
         file,

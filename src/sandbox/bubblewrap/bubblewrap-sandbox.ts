@@ -183,7 +183,8 @@ export class BubblewrapSandbox implements Sandbox {
         network === "none" ? (["none", "proxy"] as const) : (["proxy", "none"] as const),
       ),
       limits: Object.freeze(limits),
-      languages: Object.freeze(sandboxLanguages()),
+      // Under rlimits, RLIMIT_AS is the memory limit, and node's V8 reserves gigabytes of address space up front.
+      languages: Object.freeze(sandboxLanguages().filter((l) => !(this.#rlimits && l === "javascript"))),
     });
 
     // World-readable staging: the seccomp program and the /etc files bwrap binds, read as the sandbox user.
@@ -329,6 +330,11 @@ export class BubblewrapSandbox implements Sandbox {
     const id = this.identity;
     const scan = await scanWorkspace(this.workspace, this.#isMasked, id.chownWorkspace ? id : undefined);
     const cgroup = await this.#takeCgroup();
+    if (this.#disposed || signal?.aborted) {
+      // Disposed or aborted while the command was being prepared: start nothing.
+      if (cgroup) this.#track(cgroup.remove());
+      return { run: killedBeforeStart(), oomKilled: false };
+    }
     const seccompFd = openSync(path.join(this.#stage, "seccomp.bpf"), "r");
     let child: ChildProcess;
     try {
@@ -399,6 +405,8 @@ export class BubblewrapSandbox implements Sandbox {
     const pid = child.pid;
     const running: Running | undefined = pid === undefined ? undefined : { pid, cgroup };
     if (running) this.#running.add(running);
+    // dispose() or reset() may have run while this command was being prepared.
+    if (this.#disposed && pid !== undefined) killGroup(pid);
     try {
       const run = await supervise(child, {
         file,
