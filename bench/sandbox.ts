@@ -9,10 +9,8 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { BubblewrapSandbox } from "../src/sandbox/bubblewrap/bubblewrap-sandbox.js";
-import type { Sandbox } from "../src/sandbox/sandbox.js";
-import { UnsafeLocalProcess } from "../src/sandbox/unsafe-local-process.js";
-import type { Benchmark, Table } from "./lib/bench.js";
+import { BubblewrapSandbox, type Sandbox, UnsafeLocalProcess } from "../dist/index.js";
+import type { Benchmark, Table } from "./lib/bench.ts";
 
 type Run = (argv: readonly string[]) => Promise<void>;
 
@@ -27,7 +25,9 @@ function spawnRun(prefix: readonly string[]): Run {
       child.stdin.end();
       child.stdout.resume().on("close", done);
       child.stderr.resume().on("close", done);
-      child.on("exit", (code) => (code === 0 ? done() : reject(new Error(`${all.join(" ")} exited ${code}`))));
+      child.on("exit", (code) =>
+        code === 0 ? done() : reject(new Error(`${all.join(" ")} exited ${code}`)),
+      );
     });
 }
 
@@ -84,28 +84,51 @@ const bench: Benchmark = {
     fs.mkdirSync(path.join(hidden, "ws"));
     fs.writeFileSync(path.join(ws("files"), "README.md"), "x");
 
-    const all = new BubblewrapSandbox({ workspace: path.join(base, "files"), memory: "512m", pids: 256, cpus: 1, tmpSize: "64m" });
+    const all = new BubblewrapSandbox({
+      workspace: path.join(base, "files"),
+      memory: "512m",
+      pids: 256,
+      cpus: 1,
+      tmpSize: "64m",
+    });
     const rlimits = new BubblewrapSandbox({ workspace: ws("rl"), limitsVia: "rlimit" });
     const staged = new BubblewrapSandbox({ workspace: path.join(hidden, "ws") });
     const unsafe = new UnsafeLocalProcess({ workspace: ws("unsafe") });
     const root = process.getuid?.() === 0;
     const subjects: { name: string; note: string; run: Run }[] = [
       { name: "spawn /bin/true", note: "baseline: Node spawn with pipes, no isolation", run: spawnRun([]) },
-      { name: "raw bwrap", note: "baseline: minimal namespaces, no limits/seccomp/root drop", run: spawnRun(RAW_BWRAP) },
+      {
+        name: "raw bwrap",
+        note: "baseline: minimal namespaces, no limits/seccomp/root drop",
+        run: spawnRun(RAW_BWRAP),
+      },
       ...(root
         ? [
             {
               name: "raw bwrap as nobody",
               note: "the same, started through setpriv (root drop only)",
-              run: spawnRun(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", ...RAW_BWRAP]),
+              run: spawnRun([
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--",
+                ...RAW_BWRAP,
+              ]),
             },
           ]
         : []),
-      { name: "rein bubblewrap", note: `every limit on (${all.capabilities.limits.join(", ")}), seccomp, masks`, run: sandboxRun(all) },
+      {
+        name: "rein bubblewrap",
+        note: `every limit on (${all.capabilities.limits.join(", ")}), seccomp, masks`,
+        run: sandboxRun(all),
+      },
       { name: "rein bwrap rlimits", note: "rlimits instead of cgroups", run: sandboxRun(rlimits) },
       {
         name: "rein bwrap staged",
-        note: staged.identity.privateMount ? "workspace under a 0700 folder: private staging mount" : "(no staging needed here)",
+        note: staged.identity.privateMount
+          ? "workspace under a 0700 folder: private staging mount"
+          : "(no staging needed here)",
         run: sandboxRun(staged),
       },
       { name: "UnsafeLocalProcess", note: "no isolation", run: sandboxRun(unsafe) },
@@ -158,7 +181,14 @@ const bench: Benchmark = {
       const rows = subjects.map((s) => {
         const st = stat(`${c.label}|${s.name}`);
         json[`${c.label}|${s.name}`] = st;
-        return [s.name, st.p50.toFixed(2), st.p95.toFixed(2), `${(st.p50 / raw).toFixed(2)}×`, `${(st.p50 / bare).toFixed(2)}×`, s.note];
+        return [
+          s.name,
+          st.p50.toFixed(2),
+          st.p95.toFixed(2),
+          `${(st.p50 / raw).toFixed(2)}×`,
+          `${(st.p50 / bare).toFixed(2)}×`,
+          s.note,
+        ];
       });
       tables.push({
         title: `${c.label}, ms per command (n = ${n} each, interleaved)`,
@@ -168,7 +198,8 @@ const bench: Benchmark = {
     }
     const one = stat("one-shot|rein bubblewrap");
     json.oneShot = one;
-    const ratio = stat(`${commands[0]!.label}|rein bubblewrap`).p50 / stat(`${commands[0]!.label}|raw bwrap`).p50;
+    const ratio =
+      stat(`${commands[0]!.label}|rein bubblewrap`).p50 / stat(`${commands[0]!.label}|raw bwrap`).p50;
     json.targetRatio = ratio;
     tables.push({
       title: "Targets",
@@ -179,7 +210,11 @@ const bench: Benchmark = {
           `${ratio.toFixed(2)}×`,
           ratio <= 1.5 ? "MET" : "NOT MET",
         ],
-        ["new BubblewrapSandbox + first exec + dispose (p50 / p95 ms)", `${one.p50.toFixed(1)} / ${one.p95.toFixed(1)}`, "info"],
+        [
+          "new BubblewrapSandbox + first exec + dispose (p50 / p95 ms)",
+          `${one.p50.toFixed(1)} / ${one.p95.toFixed(1)}`,
+          "info",
+        ],
       ],
     });
     return { tables, json };

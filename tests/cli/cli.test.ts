@@ -222,13 +222,9 @@ describe("rein CLI", () => {
     });
   });
 
-  it("run_shell runs in the bubblewrap sandbox by default: no host network, not root", () => {
+  it("rein run registers run_shell (in bubblewrap) by default; without a gate its HIGH calls are denied", () => {
     const file = script([
-      {
-        tool_calls: [
-          { tool: "run_shell", input: { command: "id -u; cat /proc/net/dev | tail -n +3 | cut -d: -f1" } },
-        ],
-      },
+      { tool_calls: [{ tool: "run_shell", input: { command: "true" } }] },
       { say: "done" },
     ]);
     const r = rein([
@@ -244,10 +240,7 @@ describe("rein CLI", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
     const finished = events(r.stdout).find((e) => e.type === "tool_call_finished");
-    const content = finished?.type === "tool_call_finished" ? finished.data.content : "{}";
-    const lines = (JSON.parse(content) as { stdout: string }).stdout.trim().split("\n");
-    expect(lines[0]).not.toBe("0");
-    expect(lines.slice(1).map((l) => l.trim())).toEqual(["lo"]);
+    expect(finished?.type === "tool_call_finished" && finished.data.errorType).toBe("permission_denied");
   });
 
   it("a bad script is a clear error naming file, line, turn and field, exit 2", () => {

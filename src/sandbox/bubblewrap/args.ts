@@ -1,25 +1,13 @@
 import { existsSync, lstatSync, readlinkSync } from "node:fs";
+import { ETC_BOUND_DIRS } from "./etc.js";
 import type { MaskedEntry } from "./masks.js";
 
 /**
- * The only host paths the sandbox sees, read-only: the system's programs and libraries, and the few
- * /etc files programs need to run (dynamic linker cache, name-service switch, time zone, Debian's
- * alternatives symlinks, CA certificates). Never `--ro-bind / /`: /etc/shadow, /home, /root, /var,
- * /run (and the Docker socket in it), /sys and every other host path simply do not exist inside.
+ * The only host paths the sandbox sees, read-only: the system's programs and libraries, and a
+ * generated /etc (etc.ts). Never `--ro-bind / /`: /etc/shadow, /home, /root, /var, /run (and the Docker
+ * socket in it), /sys and every other host path simply do not exist inside.
  */
 export const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] as const;
-export const ETC_FILES = [
-  "/etc/ld.so.cache",
-  "/etc/ld.so.conf",
-  "/etc/ld.so.conf.d",
-  "/etc/nsswitch.conf",
-  "/etc/localtime",
-  "/etc/alternatives",
-  "/etc/ssl/certs",
-  "/etc/ca-certificates",
-  "/etc/protocols",
-  "/etc/services",
-] as const;
 
 /** Where the egress proxy's Unix socket appears inside the sandbox when network mode is `proxy`. */
 export const PROXY_SOCKET_PATH = "/run/rein/egress.sock";
@@ -43,8 +31,8 @@ export interface BwrapPlan {
   readonly seccompFd: number;
   /** The descriptor bubblewrap writes its JSON status to (the child's pid once started, its exit code). */
   readonly statusFd: number;
-  /** Generated /etc/passwd, /etc/group and /etc/hosts that name only the sandbox's user. */
-  readonly etc: { readonly passwd: string; readonly group: string; readonly hosts: string };
+  /** The sandbox's /etc (built by etc.ts), bound read-only. */
+  readonly etcDir: string;
   /** An empty read-only file, bound over masked files. */
   readonly emptyFile: string;
   /** The egress proxy's Unix socket on the host, bound at `PROXY_SOCKET_PATH`. */
@@ -67,8 +55,8 @@ function systemBinds(): string[] {
 let cachedSystemBinds: string[] | undefined;
 
 /**
- * bubblewrap's arguments: every namespace unshared (user, pid, net, ipc, uts, cgroup) and further user
- * namespaces disabled, killed with its parent, a new session (no TIOCSTI into the caller's terminal),
+ * bubblewrap's arguments: every namespace unshared (user, pid, net, ipc, uts, cgroup), killed with its
+ * parent, a new session (no TIOCSTI into the caller's terminal),
  * every capability dropped, the environment cleared, an allowlisted read-only filesystem with the
  * workspace read-write, a size-capped /tmp, a fresh /proc, a minimal /dev, masks over denied paths,
  * and the seccomp filter.
@@ -78,7 +66,8 @@ export function bwrapArgs(plan: BwrapPlan): string[] {
   const a: string[] = [
     "--unshare-all",
     "--unshare-user",
-    "--disable-userns",
+    // No --disable-userns: the seccomp filter already refuses clone/unshare with CLONE_NEWUSER (and
+    // clone3), and bwrap's way of disabling them costs a second user namespace per command.
     "--die-with-parent",
     "--new-session",
     "--cap-drop",
@@ -93,10 +82,8 @@ export function bwrapArgs(plan: BwrapPlan): string[] {
   ];
   for (const [k, v] of Object.entries(plan.env)) a.push("--setenv", k, v);
   a.push(...cachedSystemBinds);
-  for (const f of ETC_FILES) a.push("--ro-bind-try", f, f);
-  a.push("--ro-bind", plan.etc.passwd, "/etc/passwd");
-  a.push("--ro-bind", plan.etc.group, "/etc/group");
-  a.push("--ro-bind", plan.etc.hosts, "/etc/hosts");
+  a.push("--ro-bind", plan.etcDir, "/etc");
+  for (const rel of ETC_BOUND_DIRS) a.push("--ro-bind-try", `/etc/${rel}`, `/etc/${rel}`);
   a.push("--proc", "/proc", "--dev", "/dev");
   a.push("--size", String(plan.tmpBytes), "--perms", "1777", "--tmpfs", "/tmp");
   a.push("--symlink", "/tmp", "/var/tmp");

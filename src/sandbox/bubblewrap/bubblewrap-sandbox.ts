@@ -31,9 +31,10 @@ import {
 } from "../supervise.js";
 import { emptyDirectory, openWorkspace } from "../workspace-files.js";
 import { bwrapArgs, PROXY_SOCKET_PATH, SANDBOX_HOSTNAME } from "./args.js";
+import { buildEtc } from "./etc.js";
 import { findBubblewrap, findHelper } from "./find-bwrap.js";
 import { chooseIdentity, type SandboxIdentity } from "./identity.js";
-import { inheritableFds, launchArgv } from "./launcher.js";
+import { inheritableFds, type LaunchPlan, launchArgv } from "./launcher.js";
 import {
   type CgroupHost,
   CommandCgroup,
@@ -124,6 +125,8 @@ export class BubblewrapSandbox implements Sandbox {
   readonly #proxySocket: string | undefined;
   readonly #helpers: { bash: string; setpriv?: string; prlimit?: string; unshare?: string; mount?: string };
   readonly #running = new Set<Running>();
+  /** Descriptors this process inherited without close-on-exec (read once: they come from whoever started it). */
+  readonly #leakedFds = inheritableFds();
   #spare: Promise<CommandCgroup> | undefined;
   readonly #removals = new Set<Promise<void>>();
   #disposed = false;
@@ -190,16 +193,18 @@ export class BubblewrapSandbox implements Sandbox {
     // World-readable staging: the seccomp program and the /etc files bwrap binds, read as the sandbox user.
     this.#stage = mkdtempSync(path.join(tmpdir(), "rein-bwrap-"));
     chmodSync(this.#stage, 0o755);
-    const name = this.identity.uid === 65534 ? "nobody" : "sandbox";
-    const files: Record<string, string | Buffer> = {
-      "seccomp.bpf": seccompFilter(arch, { allowUnixSockets: this.#proxySocket !== undefined }),
-      passwd: `${name}:x:${this.identity.uid}:${this.identity.gid}:rein sandbox:/tmp:/bin/sh\n`,
-      group: `${name}:x:${this.identity.gid}:\n`,
-      empty: "",
-      hosts: `127.0.0.1\tlocalhost ${SANDBOX_HOSTNAME}\n::1\tlocalhost\n`,
-    };
-    for (const [file, data] of Object.entries(files))
-      writeFileSync(path.join(this.#stage, file), data, { mode: file === "empty" ? 0o444 : 0o644 });
+    writeFileSync(
+      path.join(this.#stage, "seccomp.bpf"),
+      seccompFilter(arch, { allowUnixSockets: this.#proxySocket !== undefined }),
+      { mode: 0o644 },
+    );
+    writeFileSync(path.join(this.#stage, "empty"), "", { mode: 0o444 });
+    buildEtc(path.join(this.#stage, "etc"), {
+      uid: this.identity.uid,
+      gid: this.identity.gid,
+      name: this.identity.uid === 65534 ? "nobody" : "sandbox",
+      hostname: SANDBOX_HOSTNAME,
+    });
     mkdirSync(path.join(this.#stage, "workspace"), { mode: 0o755 });
   }
 
@@ -342,8 +347,8 @@ export class BubblewrapSandbox implements Sandbox {
       if (this.#proxySocket) env.REIN_EGRESS_PROXY = `unix:${PROXY_SOCKET_PATH}`;
       Object.assign(env, options.env);
       const stageTarget = path.join(this.#stage, "workspace");
-      const argv = launchArgv({
-        closeFds: inheritableFds(),
+      const plan: LaunchPlan = {
+        closeFds: this.#leakedFds,
         bash: this.#helpers.bash,
         cgroupProcs: cgroup?.procsFiles ?? [],
         stage: id.privateMount
@@ -368,24 +373,25 @@ export class BubblewrapSandbox implements Sandbox {
           masks: scan.masked,
           seccompFd: 3,
           statusFd: 4,
-          etc: {
-            passwd: path.join(this.#stage, "passwd"),
-            group: path.join(this.#stage, "group"),
-            hosts: path.join(this.#stage, "hosts"),
-          },
+          etcDir: path.join(this.#stage, "etc"),
           emptyFile: path.join(this.#stage, "empty"),
           proxySocket: this.#proxySocket,
           argv: [file, ...args],
         }),
-      });
+      };
+      const argv = launchArgv(plan);
       // detached: the launcher leads a process group; bwrap's own children die with it (--die-with-parent,
       // and the pid namespace ends with its init), and the cgroup catches anything else.
-      child = spawn(argv[0]!, argv.slice(1), {
-        cwd: "/",
-        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
-        detached: true,
-        stdio: ["pipe", "pipe", "pipe", seccompFd, "pipe"],
-      });
+      const start = (a: string[]) =>
+        spawn(a[0]!, a.slice(1), {
+          cwd: "/",
+          env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
+          detached: true,
+          stdio: ["pipe", "pipe", "pipe", seccompFd, "pipe"],
+        });
+      // A shell step joins the cgroup before bwrap starts. (Moving this process in and out around the
+      // spawn instead was measured slower: migrating a many-threaded process waits for an RCU grace period.)
+      child = start(argv);
     } catch (err) {
       if (cgroup) this.#track(cgroup.remove());
       throw new SandboxError(`Could not start bubblewrap: ${(err as Error).message}`, {}, { cause: err });

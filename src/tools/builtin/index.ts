@@ -58,7 +58,8 @@ export function workspaceTools(options: WorkspaceToolsOptions): Tool[] {
   if (options.sandbox) {
     const maxTimeoutMs = options.shellMaxTimeoutMs;
     tools.push(runShellTool({ sandbox: options.sandbox, workspace, maxTimeoutMs }));
-    tools.push(runCodeTool({ sandbox: options.sandbox, workspace, maxTimeoutMs }));
+    if (options.sandbox.capabilities.languages.length > 0)
+      tools.push(runCodeTool({ sandbox: options.sandbox, workspace, maxTimeoutMs }));
   }
   return tools;
 }

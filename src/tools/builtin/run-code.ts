@@ -65,7 +65,9 @@ export function runCodeTool(options: RunCodeToolOptions): Tool {
       .positive()
       .max(maxTimeoutMs)
       .optional()
-      .describe(`Kill the program after this many milliseconds (default ${defaultTimeoutMs}, at most ${maxTimeoutMs})`),
+      .describe(
+        `Kill the program after this many milliseconds (default ${defaultTimeoutMs}, at most ${maxTimeoutMs})`,
+      ),
   });
   return defineTool({
     name: "run_code",

@@ -180,7 +180,7 @@ describe("BubblewrapSandbox", () => {
       masks: [{ path: "/w/.env", kind: "file" }],
       seccompFd: 3,
       statusFd: 4,
-      etc: { passwd: "/s/passwd", group: "/s/group", hosts: "/s/hosts" },
+      etcDir: "/s/etc",
       emptyFile: "/s/empty",
       argv: ["true"],
     });
@@ -189,7 +189,6 @@ describe("BubblewrapSandbox", () => {
     for (const flag of [
       "--unshare-all",
       "--unshare-user",
-      "--disable-userns",
       "--die-with-parent",
       "--new-session",
       "--clearenv",
@@ -199,6 +198,7 @@ describe("BubblewrapSandbox", () => {
     expect(joined).toContain("--size 1024 --perms 1777 --tmpfs /tmp");
     expect(joined).toContain("--ro-bind /s/empty /w/.env");
     expect(joined).toContain("--seccomp 3");
+    expect(joined).toContain("--ro-bind /s/etc /etc");
     expect(joined).toContain("--remount-ro /");
     expect(joined).not.toContain("/etc/shadow");
     expect(joined).not.toMatch(/\/(home|root|run|var\/run|sys)\b(?! )/);

@@ -194,7 +194,7 @@ export class CommandCgroup {
     }
   }
 
-  /** SIGKILLs every process in the cgroup (synchronously: it runs from kill paths). */
+  /** SIGKILLs every process in the cgroup (synchronously: it runs from kill paths). Never this one. */
   killAll(): void {
     for (const file of this.procsFiles) {
       let pids: string[];
@@ -204,6 +204,7 @@ export class CommandCgroup {
         continue;
       }
       for (const pid of pids) {
+        if (Number(pid) === process.pid) continue;
         try {
           process.kill(Number(pid), "SIGKILL");
         } catch {}
