@@ -430,9 +430,10 @@ export class BubblewrapSandbox implements Sandbox {
       let grace: NodeJS.Timeout | undefined;
       await Promise.race([statusClosed, new Promise((r) => (grace = setTimeout(r, 250)))]);
       clearTimeout(grace);
-      // bwrap reports the sandboxed child's pid once it started it; without that, the sandbox never came up.
-      const killedByUs = run.timedOut || signal?.aborted === true || this.#disposed;
-      if (!killedByUs && !/"child-pid"/.test(status)) {
+      // bwrap reports the command's exit code once the command ran; without it, setting the sandbox up
+      // failed (or bwrap itself was killed: by us, or by the OOM killer).
+      const killed = run.timedOut || signal?.aborted === true || this.#disposed || oomKilled;
+      if (!killed && !/"exit-code"/.test(status)) {
         const text = run.stderr.toString().trim();
         throw new SandboxError(
           `bubblewrap could not start the sandbox: ${text || `exit ${run.exitCode ?? run.signal}`}`,

@@ -49,6 +49,10 @@ export interface WorkspaceScan {
 
 const lchownAsync = promisify(lchown);
 
+function isInside(root: string, p: string): boolean {
+  return p === root || p.startsWith(`${root}/`);
+}
+
 /**
  * Turns mask patterns into a matcher over workspace-relative paths. Absolute paths inside the workspace
  * become literal relative patterns; absolute paths outside it are dropped (the sandbox does not see them).
@@ -105,7 +109,13 @@ export async function scanWorkspace(
       const rel = path.relative(workspace, full);
       if (chownTo) await ensureOwner(full, chownTo);
       if (isMasked(rel)) {
-        masked.push({ path: full, kind: entry.isDirectory() ? "dir" : "file" });
+        if (entry.isSymbolicLink()) {
+          // Mask what it points to when that is in the workspace; outside, the sandbox sees nothing
+          // there anyway, and a dangling link reads nothing (binding over it would fail the command).
+          const target = await fs.realpath(full).catch(() => undefined);
+          const st = target && isInside(workspace, target) ? await fs.stat(target) : undefined;
+          if (target && st) masked.push({ path: target, kind: st.isDirectory() ? "dir" : "file" });
+        } else masked.push({ path: full, kind: entry.isDirectory() ? "dir" : "file" });
         continue;
       }
       if (entry.isDirectory()) await walk(full);

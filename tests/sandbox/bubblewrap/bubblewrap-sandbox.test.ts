@@ -204,3 +204,38 @@ describe("BubblewrapSandbox", () => {
     expect(joined).not.toMatch(/\/(home|root|run|var\/run|sys)\b(?! )/);
   });
 });
+
+describe("BubblewrapSandbox failures", () => {
+  it("a sandbox bwrap could not set up is a SandboxError with bwrap's message, not a command result", async () => {
+    const dir = tempDir();
+    const fake = path.join(dir, "bwrap");
+    // A stand-in for bwrap that fails during setup as bwrap does: a message, exit 1, no exit-code status.
+    fs.writeFileSync(
+      fake,
+      "#!/bin/sh\necho 'bwrap: Can'\\''t mount proc on /newroot/proc: Operation not permitted' >&2\nexit 1\n",
+      {
+        mode: 0o755,
+      },
+    );
+    const s = sandbox({ workspace: tempDir(), bwrapPath: fake });
+    await expect(s.exec("true")).rejects.toThrow(
+      /bubblewrap could not start the sandbox: bwrap: Can't mount proc on \/newroot\/proc/,
+    );
+  });
+
+  it("a masked symlink masks its target inside the workspace; a dangling one is skipped, not fatal", async () => {
+    const ws = tempDir();
+    fs.writeFileSync(path.join(ws, "real-secrets.txt"), "SECRET\n");
+    fs.symlinkSync("real-secrets.txt", path.join(ws, ".env"));
+    fs.symlinkSync("/nonexistent/dir/x", path.join(ws, ".env.local"));
+    const s = sandbox({ workspace: ws });
+    const r = await s.exec("cat .env real-secrets.txt; echo rc=$?");
+    expect(r.stdout).toBe("rc=0\n");
+  });
+
+  it("a command that fails on its own is a result, not an error, even if it prints like bwrap", async () => {
+    const s = sandbox({ workspace: tempDir() });
+    const r = await s.exec("echo 'bwrap: fake' >&2; exit 1");
+    expect(r).toMatchObject({ exitCode: 1, stderr: "bwrap: fake\n" });
+  });
+});
