@@ -128,6 +128,8 @@ export class BubblewrapSandbox implements Sandbox {
   /** Descriptors this process inherited without close-on-exec (read once: they come from whoever started it). */
   readonly #leakedFds = inheritableFds();
   #spare: Promise<CommandCgroup> | undefined;
+  /** Cgroups of finished commands, empty and ready for the next one (mkdir/rmdir of a v1 memcg is slow). */
+  readonly #idle: CommandCgroup[] = [];
   readonly #removals = new Set<Promise<void>>();
   #disposed = false;
 
@@ -282,14 +284,15 @@ export class BubblewrapSandbox implements Sandbox {
     const spare = this.#spare;
     this.#spare = undefined;
     if (spare) this.#track(spare.then((cg) => cg.remove()).catch(() => {}));
+    for (const cg of this.#idle.splice(0)) this.#track(cg.remove());
     await Promise.all(this.#removals);
     rmSync(this.#stage, { recursive: true, force: true });
     if (this.#owned) rmSync(this.workspace, { recursive: true, force: true });
   }
 
   /**
-   * The cgroup for the next command. One is made ahead (a cgroup v1 mkdir and its limit writes cost
-   * a few ms), so a command does not wait for its own.
+   * The cgroup for the next command: an idle one a finished command left empty, else one made ahead
+   * (a cgroup v1 mkdir and its limit writes cost a few ms), so a command rarely waits for its own.
    */
   async #takeCgroup(): Promise<CommandCgroup | undefined> {
     const host = this.#cgroups;
@@ -299,9 +302,17 @@ export class BubblewrapSandbox implements Sandbox {
       p.catch(() => {}); // a failure surfaces when the cgroup is taken
       return p;
     };
+    const idle = this.#idle.pop();
+    if (idle) return idle;
     const spare = this.#spare ?? make();
     this.#spare = this.#disposed ? undefined : make();
     return await spare;
+  }
+
+  /** An empty cgroup goes back to the pool; one with processes still exiting is killed and removed. */
+  #release(cg: CommandCgroup): void {
+    if (!this.#disposed && cg.isEmpty()) this.#idle.push(cg);
+    else this.#track(cg.remove());
   }
 
   #track(removal: Promise<void>): void {
@@ -335,6 +346,7 @@ export class BubblewrapSandbox implements Sandbox {
     const id = this.identity;
     const scan = await scanWorkspace(this.workspace, this.#isMasked, id.chownWorkspace ? id : undefined);
     const cgroup = await this.#takeCgroup();
+    const oomBefore = cgroup?.oomKills() ?? 0;
     if (this.#disposed || signal?.aborted) {
       // Disposed or aborted while the command was being prepared: start nothing.
       if (cgroup) this.#track(cgroup.remove());
@@ -426,7 +438,7 @@ export class BubblewrapSandbox implements Sandbox {
           cgroup?.killAll();
         },
       });
-      const oomKilled = cgroup?.oomKilled() ?? false;
+      const oomKilled = (cgroup?.oomKills() ?? 0) > oomBefore;
       let grace: NodeJS.Timeout | undefined;
       await Promise.race([statusClosed, new Promise((r) => (grace = setTimeout(r, 250)))]);
       clearTimeout(grace);
@@ -446,8 +458,7 @@ export class BubblewrapSandbox implements Sandbox {
       return { run, oomKilled };
     } finally {
       if (running) this.#running.delete(running);
-      // Removing waits for the kernel to reap the namespace's processes: off the result's path.
-      if (cgroup) this.#track(cgroup.remove());
+      if (cgroup) this.#release(cgroup);
     }
   }
 }

@@ -205,6 +205,19 @@ describe("BubblewrapSandbox", () => {
   });
 });
 
+describe("BubblewrapSandbox cgroup reuse", () => {
+  it("an OOM kill is reported for that command only, not for the next one in a reused cgroup", async () => {
+    const s = sandbox({ workspace: tempDir(), memory: "48m" });
+    if (!s.capabilities.limits.includes("cpu")) return; // rlimit host: no OOM killer involved
+    const bomb = await s.exec(`awk 'BEGIN { s = "x"; while (1) s = s s }'`, { timeoutMs: 60_000 });
+    expect(bomb.oomKilled).toBe(true);
+    const next = await s.exec("echo fine");
+    expect(next).toMatchObject({ stdout: "fine\n", oomKilled: false, exitCode: 0 });
+    const again = await s.exec(`awk 'BEGIN { s = "x"; while (1) s = s s }'`, { timeoutMs: 60_000 });
+    expect(again.oomKilled).toBe(true);
+  });
+});
+
 describe("BubblewrapSandbox failures", () => {
   it("a sandbox bwrap could not set up is a SandboxError with bwrap's message, not a command result", async () => {
     const dir = tempDir();

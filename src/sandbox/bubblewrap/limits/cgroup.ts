@@ -181,17 +181,28 @@ export class CommandCgroup {
     }
   }
 
-  /** Whether the kernel's OOM killer killed a process of this cgroup. */
-  oomKilled(): boolean {
+  /** How many processes the kernel's OOM killer killed in this cgroup so far (compare before and after a command). */
+  oomKills(): number {
     const mem = this.#dir("memory");
-    if (!mem) return false;
+    if (!mem) return 0;
     try {
       const file = this.host.version === 1 ? "memory.oom_control" : "memory.events";
       const m = /^oom_kill (\d+)$/m.exec(readFileSync(path.join(mem, file), "utf8"));
-      return m !== null && Number(m[1]) > 0;
+      return m ? Number(m[1]) : 0;
     } catch {
-      return false;
+      return 0;
     }
+  }
+
+  /** No process left in it (so the next command may reuse it). */
+  isEmpty(): boolean {
+    return this.procsFiles.every((f) => {
+      try {
+        return readFileSync(f, "utf8").trim() === "";
+      } catch {
+        return false;
+      }
+    });
   }
 
   /** SIGKILLs every process in the cgroup (synchronously: it runs from kill paths). Never this one. */
