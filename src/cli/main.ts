@@ -11,8 +11,8 @@ import { demoCommand } from "./demo-command.js";
 import { parseDuration } from "./duration.js";
 import { executeRun } from "./execute-run.js";
 import { modelsCommand } from "./models-command.js";
-import { terminalSafeText } from "./terminal-text.js";
 import { sandboxExecCommand } from "./sandbox-command.js";
+import { terminalSafeText } from "./terminal-text.js";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 

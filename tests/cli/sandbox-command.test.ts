@@ -79,7 +79,18 @@ describe("rein sandbox exec", () => {
   });
 
   it("rein run --sandbox none prints the no-isolation warning", () => {
-    const r = rein(["run", "x", "--sandbox", "none", "--workspace", ws(), "--no-audit", "--json"]);
+    const r = rein([
+      "run",
+      "x",
+      "--model",
+      "scripted:demo",
+      "--sandbox",
+      "none",
+      "--workspace",
+      ws(),
+      "--no-audit",
+      "--json",
+    ]);
     expect(r.stderr).toContain("WARNING --sandbox none");
   });
 });
