@@ -5,12 +5,22 @@
 # What the tests need today: a Node.js with npm to bootstrap (the project then installs its own
 # Node 24 from the npm registry), and a Node older than 22 on PATH for the test that checks
 # `rein` refuses to start on it (Debian's nodejs, or the machine's Node 20).
-# Later issues add services here (bubblewrap, Docker engine, Redis, Prometheus).
+# The sandbox (issue 16) needs bubblewrap, util-linux's setpriv/prlimit/unshare and mount (to drop from
+# root, set rlimits and stage the workspace), python3 inside the sandbox for run_code and the escape
+# suite's syscall probes, and libseccomp's scmp_sys_resolver (package "seccomp") to check the seccomp
+# filter's syscall tables.
+# Later issues add services here (Docker engine, Redis, Prometheus).
 set -euo pipefail
 
 need=()
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 command -v git >/dev/null 2>&1 || need+=(git)
+command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+command -v mount >/dev/null 2>&1 || need+=(mount)
+command -v scmp_sys_resolver >/dev/null 2>&1 || need+=(seccomp)
+[[ -x /usr/bin/python3 ]] || need+=(python3)
+[[ -x /usr/bin/awk ]] || need+=(mawk)
 if ((${#need[@]})); then
   echo "setup-test-env: installing ${need[*]} from Debian"
   SUDO=""
@@ -18,4 +28,4 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
-echo "setup-test-env: node $(node --version), npm $(npm --version): ready"
+echo "setup-test-env: node $(node --version), npm $(npm --version), $(bwrap --version): ready"

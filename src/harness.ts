@@ -61,7 +61,9 @@ const ConfigSchema = z.strictObject({
     .default([]),
   workspace: z.string().min(1).optional(),
   builtinTools: z.union([z.boolean(), z.array(z.enum(BUILTIN_TOOL_NAMES))]).default(true),
-  sandbox: z.custom<Sandbox>(isObjectWith("exec", "capabilities"), "expected a Sandbox").optional(),
+  sandbox: z
+    .custom<Sandbox>(isObjectWith("exec", "runCode", "capabilities", "workspace"), "expected a Sandbox")
+    .optional(),
   system: z.string().optional(),
   maxTokens: positiveInt.default(4096),
   limits: z
@@ -194,9 +196,10 @@ export function createHarness(config: HarnessConfig): Harness {
   const workspace = c.workspace === undefined ? null : resolve(c.workspace);
   if (workspace !== null && c.builtinTools !== false) {
     const wanted = new Set<BuiltinToolName>(c.builtinTools === true ? BUILTIN_TOOL_NAMES : c.builtinTools);
-    if (wanted.has("run_shell") && !c.sandbox && c.builtinTools !== true) {
+    const needsSandbox = (["run_shell", "run_code"] as const).find((t) => wanted.has(t));
+    if (needsSandbox && !c.sandbox && c.builtinTools !== true) {
       throw new ConfigError(
-        'builtinTools lists "run_shell" but no sandbox is configured: pass config.sandbox.',
+        `builtinTools lists "${needsSandbox}" but no sandbox is configured: pass config.sandbox (e.g. createSandbox()).`,
         {
           field: "builtinTools",
         },

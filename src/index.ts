@@ -97,7 +97,28 @@ export { RISK_LEVELS, type RiskAssessment, type RiskLevel, type RiskProfile } fr
 export type { RunResult, SessionResult } from "./protocol/run-result.js";
 export { type RunStatus, type StopReason, type StopReasonType, statusOf } from "./protocol/stop-reason.js";
 export { TOOL_ERROR_TYPES, ToolFailure, type ToolOutcome } from "./protocol/tool-result.js";
-export type { ExecOptions, ExecResult, Sandbox, SandboxCapabilities } from "./sandbox/sandbox.js";
+export {
+  type BubblewrapOptions,
+  BubblewrapSandbox,
+  DEFAULT_BUBBLEWRAP_LIMITS,
+} from "./sandbox/bubblewrap/bubblewrap-sandbox.js";
+export { DEFAULT_MASK_PATHS } from "./sandbox/bubblewrap/masks.js";
+export {
+  type CreateSandboxOptions,
+  createSandbox,
+  SANDBOX_BACKENDS,
+  type SandboxBackend,
+} from "./sandbox/create-sandbox.js";
+export {
+  CODE_LANGUAGES,
+  type CodeLanguage,
+  type ExecOptions,
+  type ExecResult,
+  SANDBOX_LIMITS,
+  type Sandbox,
+  type SandboxCapabilities,
+  type SandboxLimit,
+} from "./sandbox/sandbox.js";
 export { UnsafeLocalProcess } from "./sandbox/unsafe-local-process.js";
 export type { ResultContext, ResultProcessor } from "./security/result-processor.js";
 export type { EventLog, LogScope } from "./state/event-log.js";

@@ -40,6 +40,13 @@ export {
   modelChecks,
   modelContract,
 } from "./testing/model-contract.js";
+export {
+  CONTRACT_LIMITS,
+  type ContractLimits,
+  type SandboxContractOptions,
+  sandboxChecks,
+  sandboxContract,
+} from "./testing/sandbox-contract.js";
 
 /** A sink that keeps every event, for assertions. */
 export function recordingSink(): EventSink & {

@@ -78,4 +78,17 @@ describe("examples run as documented", () => {
       await server.close();
     }
   });
+
+  it("sandbox", () => {
+    const r = example("sandbox.ts");
+    expect(r.code).toBe(0);
+    const [limits, probe, bomb] = r.out.trim().split("\n");
+    expect(limits).toMatch(/^limits enforced here: time, output, disk, memory, pids/);
+    const [uid, envBytes, shadow] = (probe ?? "").split(" | ");
+    expect(uid).not.toBe("0");
+    expect(envBytes).toBe("0");
+    expect(shadow).toBe("cat: /etc/shadow: No such file or directory");
+    // With cgroups the kernel OOM-kills it; under rlimits the allocation fails instead.
+    expect(bomb).toBe(`memory bomb oomKilled: ${limits?.includes("cpu") ? "true" : "false"}`);
+  });
 });

@@ -48,8 +48,8 @@ export const demoApprover: ApprovalGate = callbackGate((request) => {
 /**
  * `rein demo`: an agent asked to clean up old temp files, which also tries `rm -rf` on the project
  * and a `curl … | sh`. Every HIGH call needs approval; the demo's stand-in approver allows only the
- * temp-file deletions, so the project survives. `run_shell` still runs through UnsafeLocalProcess,
- * so the demo only ever runs in a throwaway temporary directory.
+ * temp-file deletions, so the project survives. `run_shell` runs in the bubblewrap sandbox (the curl
+ * finds no network), and the demo only ever runs in a throwaway temporary directory.
  */
 export async function demoCommand(options: {
   json: boolean;
@@ -66,7 +66,7 @@ export async function demoCommand(options: {
   say(
     styleText(
       "yellow",
-      "rein demo: HIGH-risk calls need approval; a stand-in approver allows only deleting tmp/*.tmp. run_shell uses UnsafeLocalProcess (no isolation).",
+      "rein demo: HIGH-risk calls need approval; a stand-in approver allows only deleting tmp/*.tmp. run_shell runs in the bubblewrap sandbox (no network, only the workspace, never root).",
     ),
   );
   try {
@@ -76,7 +76,7 @@ export async function demoCommand(options: {
       workspace,
       json: options.json,
       auditDir: options.auditDir,
-      unsafeLocalShell: true,
+      sandbox: "bubblewrap",
       gate: demoApprover,
       maxTurns: 12,
     });

@@ -4,7 +4,8 @@ import type { Model } from "../models/model.js";
 import { ReinError } from "../protocol/errors.js";
 import type { ReinEvent } from "../protocol/events.js";
 import type { RunResult } from "../protocol/run-result.js";
-import { UnsafeLocalProcess } from "../sandbox/unsafe-local-process.js";
+import { createSandbox, NO_ISOLATION_WARNING, type SandboxBackend } from "../sandbox/create-sandbox.js";
+import type { Sandbox } from "../sandbox/sandbox.js";
 import { auditKeyFromEnv } from "../telemetry/audit-key.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
 import { LiveView } from "./live-view.js";
@@ -18,7 +19,8 @@ export interface RunCommandOptions {
   readonly timeoutMs?: number;
   readonly json: boolean;
   readonly auditDir: string | false;
-  readonly unsafeLocalShell: boolean;
+  /** Where run_shell and run_code run: bubblewrap (default) or none (no isolation, with a warning). */
+  readonly sandbox: SandboxBackend;
   readonly system?: string;
   /** Who decides calls that need approval; without one they are denied (fail closed). */
   readonly gate?: ApprovalGate;
@@ -37,6 +39,16 @@ export function exitCodeOf(result: RunResult): number {
 
 /** What `rein run` and `rein demo` share: build the harness, run, render live, summarise. */
 export async function executeRun(options: RunCommandOptions): Promise<number> {
+  if (options.sandbox === "none") process.stderr.write(`rein: WARNING ${NO_ISOLATION_WARNING}\n`);
+  const sandbox: Sandbox = createSandbox({ backend: options.sandbox, workspace: options.workspace });
+  try {
+    return await runIn(options, sandbox);
+  } finally {
+    await sandbox.dispose();
+  }
+}
+
+async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<number> {
   const config: HarnessConfig = {
     model: options.model,
     workspace: options.workspace,
@@ -47,9 +59,7 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
     },
     ...(options.system !== undefined ? { system: options.system } : {}),
     ...(options.gate ? { approvals: { gate: options.gate } } : {}),
-    ...(options.unsafeLocalShell
-      ? { sandbox: new UnsafeLocalProcess({ workspace: options.workspace }) }
-      : {}),
+    sandbox,
   };
   const harness = createHarness(config);
   const session = harness.session();

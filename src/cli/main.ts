@@ -4,12 +4,14 @@ import { Command, InvalidArgumentError } from "commander";
 import { findConfigFile, loadConfigFile } from "../config/config-file.js";
 import { resolveModel } from "../models/resolve-model.js";
 import { ReinError } from "../protocol/errors.js";
+import { SANDBOX_BACKENDS, type SandboxBackend } from "../sandbox/create-sandbox.js";
 import { auditVerifyCommand } from "./audit-command.js";
 import { chooseModel } from "./choose-model.js";
 import { demoCommand } from "./demo-command.js";
 import { parseDuration } from "./duration.js";
 import { executeRun } from "./execute-run.js";
 import { modelsCommand } from "./models-command.js";
+import { sandboxExecCommand } from "./sandbox-command.js";
 import { terminalSafeText } from "./terminal-text.js";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
@@ -19,6 +21,23 @@ function positiveInt(flag: string) {
     const n = Number(value);
     if (!Number.isInteger(n) || n <= 0)
       throw new InvalidArgumentError(`${flag} must be a positive integer, got "${value}".`);
+    return n;
+  };
+}
+
+function backend(value: string): SandboxBackend {
+  if (!(SANDBOX_BACKENDS as readonly string[]).includes(value))
+    throw new InvalidArgumentError(
+      `"${value}" is not a sandbox; use one of: ${SANDBOX_BACKENDS.join(", ")}.`,
+    );
+  return value as SandboxBackend;
+}
+
+function positiveNumber(flag: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(`${flag} must be a positive number, got "${value}".`);
     return n;
   };
 }
@@ -63,9 +82,12 @@ function program(): Command {
     .option("--audit-dir <dir>", "where audit trails are written", ".rein/audit")
     .option("--no-audit", "do not write an audit trail")
     .option(
-      "--unsafe-local-shell",
-      "enable run_shell WITHOUT isolation (until sandboxes land); only for throwaway workspaces",
+      "--sandbox <backend>",
+      "where run_shell and run_code run: bubblewrap (default) or none (NO isolation, prints a warning)",
+      backend,
+      "bubblewrap",
     )
+    .option("--unsafe-local-shell", "the same as --sandbox none (kept for compatibility)")
     .action(async (task: string, o) => {
       const configFile = o.config ? resolve(o.config) : findConfigFile(process.cwd());
       const config = configFile ? loadConfigFile(configFile) : undefined;
@@ -91,7 +113,7 @@ function program(): Command {
         system: o.system,
         json: Boolean(o.json),
         auditDir: o.audit === false ? false : resolve(o.auditDir),
-        unsafeLocalShell: Boolean(o.unsafeLocalShell),
+        sandbox: o.unsafeLocalShell ? "none" : o.sandbox,
       });
     });
 
@@ -116,6 +138,35 @@ function program(): Command {
     .option("--json", "print the listing as JSON")
     .action((o) => {
       modelsCommand({ json: Boolean(o.json) });
+    });
+
+  const sandbox = cli.command("sandbox").description("run commands in a sandbox");
+  sandbox
+    .command("exec")
+    .description("run one command in a sandbox and exit with its exit status")
+    .argument("<command...>", "the command and its arguments (after --)")
+    .option("--backend <backend>", "bubblewrap (default) or none (NO isolation)", backend, "bubblewrap")
+    .option("--workspace <dir>", "the directory mounted read-write (default: the current one)", ".")
+    .option("--memory <size>", "memory limit of the command's process tree, e.g. 256m (default 512m)")
+    .option("--pids <n>", "most processes and threads (default 256)", positiveInt("--pids"))
+    .option("--cpus <n>", "CPU bandwidth in cores (default 1)", positiveNumber("--cpus"))
+    .option("--tmp-size <size>", "size of /tmp (default 64m)")
+    .option("--timeout <duration>", "wall-clock limit, e.g. 10s (default 10m)", duration)
+    .option("--network <mode>", "none (default) or proxy:<unix socket of the egress proxy>", "none")
+    .option("--json", "print the result record as JSON instead of the command's output")
+    .action(async (argv: string[], o) => {
+      process.exitCode = await sandboxExecCommand({
+        backend: o.backend,
+        workspace: resolve(o.workspace),
+        memory: o.memory,
+        pids: o.pids,
+        cpus: o.cpus,
+        tmpSize: o.tmpSize,
+        timeoutMs: o.timeout,
+        network: o.network,
+        json: Boolean(o.json),
+        argv,
+      });
     });
 
   const audit = cli.command("audit").description("work with audit trails");

@@ -1,22 +1,25 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { realpathSync, statSync } from "node:fs";
+import { accessSync, constants } from "node:fs";
 import fs from "node:fs/promises";
-import path from "node:path";
-import { ReinError, SandboxError } from "../protocol/errors.js";
-import type { ExecOptions, ExecResult, Sandbox, SandboxCapabilities } from "./sandbox.js";
+import { SandboxError } from "../protocol/errors.js";
+import { checkTimeout, codeArgv, resolveCwd, toArgv } from "./exec-input.js";
+import type { CodeLanguage, ExecOptions, ExecResult, Sandbox, SandboxCapabilities } from "./sandbox.js";
+import {
+  DEFAULT_MAX_OUTPUT_BYTES,
+  killedBeforeStart,
+  killGroup,
+  type SupervisedRun,
+  supervise,
+} from "./supervise.js";
+import { emptyDirectory, getHostFile, openWorkspace, putHostFile } from "./workspace-files.js";
 
-/** Default cap on stdout and on stderr, each. */
-export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
-/**
- * How long to keep reading after the command exited and its process group was killed. Only a descendant
- * that left the group (`setsid`) can hold the pipes open that long; its output after that is dropped.
- */
-const PIPE_GRACE_MS = 250;
+export { DEFAULT_MAX_OUTPUT_BYTES } from "./supervise.js";
+
 const DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
 
 export interface UnsafeLocalProcessOptions {
-  /** The directory commands run in; must exist. */
-  readonly workspace: string;
+  /** The directory commands run in; must exist. Default: a new temporary directory the sandbox owns. */
+  readonly workspace?: string;
 }
 
 /**
@@ -36,46 +39,83 @@ export interface UnsafeLocalProcessOptions {
  */
 export class UnsafeLocalProcess implements Sandbox {
   readonly name = "unsafe-local-process";
-  readonly capabilities: SandboxCapabilities = Object.freeze({
-    isolation: "none",
-    network: Object.freeze(["host"] as const),
-    limits: Object.freeze(["time", "output"] as const),
-  });
+  readonly capabilities: SandboxCapabilities;
   readonly workspace: string;
+  readonly #owned: boolean;
   readonly #running = new Set<number>();
   #disposed = false;
 
   /** @throws ReinError `REIN_WORKSPACE_INVALID` if the workspace is not an existing directory. */
-  constructor(options: UnsafeLocalProcessOptions) {
-    const { workspace } = options;
-    let real: string;
-    try {
-      real = realpathSync(workspace);
-    } catch (err) {
-      throw new ReinError(
-        "REIN_WORKSPACE_INVALID",
-        `Workspace "${workspace}" does not exist.`,
-        { workspace },
-        { cause: err },
-      );
-    }
-    if (!statSync(real).isDirectory()) {
-      throw new ReinError("REIN_WORKSPACE_INVALID", `Workspace "${workspace}" is not a directory.`, {
-        workspace,
-      });
-    }
-    this.workspace = real;
+  constructor(options: UnsafeLocalProcessOptions = {}) {
+    const { root, owned } = openWorkspace(options.workspace);
+    this.workspace = root;
+    this.#owned = owned;
+    this.capabilities = Object.freeze({
+      isolation: "none",
+      network: Object.freeze(["host"] as const),
+      limits: Object.freeze(["time", "output"] as const),
+      languages: Object.freeze(hostLanguages()),
+    });
   }
 
   async exec(command: string | readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const run = await this.#run(command, options);
+    return {
+      ...run,
+      stdout: run.stdout.toString("utf8"),
+      stderr: run.stderr.toString("utf8"),
+      oomKilled: false,
+    };
+  }
+
+  async runCode(
+    language: CodeLanguage,
+    code: string,
+    options: Omit<ExecOptions, "stdin"> = {},
+  ): Promise<ExecResult> {
+    if (!this.capabilities.languages.includes(language))
+      throw new SandboxError(
+        `${this.name} cannot run ${language}: no interpreter for it on ${DEFAULT_PATH}.`,
+        { language },
+      );
+    return this.exec(codeArgv(language), { ...options, stdin: code });
+  }
+
+  async putFile(path: string, data: string | Uint8Array): Promise<void> {
+    this.#checkOpen();
+    await putHostFile(this.workspace, path, data);
+  }
+
+  async getFile(path: string): Promise<Buffer> {
+    this.#checkOpen();
+    return getHostFile(this.workspace, path);
+  }
+
+  async reset(): Promise<void> {
+    this.#checkOpen();
+    for (const pid of this.#running) killGroup(pid);
+    if (this.#owned) await emptyDirectory(this.workspace);
+  }
+
+  /** Kills every command still running; later `exec` calls throw. */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const pid of this.#running) killGroup(pid);
+    if (this.#owned) await fs.rm(this.workspace, { recursive: true, force: true });
+  }
+
+  #checkOpen(): void {
     if (this.#disposed)
       throw new SandboxError(`Sandbox ${this.name} was disposed; create a new one to run commands.`);
+  }
+
+  async #run(command: string | readonly string[], options: ExecOptions): Promise<SupervisedRun> {
+    this.#checkOpen();
     const [file, args] = toArgv(command);
     const { timeoutMs, maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES, signal } = options;
-    if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-      throw new SandboxError(`timeoutMs must be a positive number, got ${timeoutMs}.`, { timeoutMs });
-    }
-    const cwd = await this.#resolveCwd(options.cwd);
+    checkTimeout(timeoutMs);
+    const cwd = await resolveCwd(this.workspace, options.cwd);
     if (signal?.aborted) return killedBeforeStart();
     const env = { PATH: DEFAULT_PATH, HOME: this.workspace, LANG: "C.UTF-8", ...options.env };
     const started = performance.now();
@@ -90,177 +130,39 @@ export class UnsafeLocalProcess implements Sandbox {
         { cause: err },
       );
     }
-    return await this.#supervise(child, file, {
-      started,
-      maxOutputBytes,
-      timeoutMs,
-      signal,
-      stdin: options.stdin,
-    });
-  }
-
-  /** Kills every command still running; later `exec` calls throw. */
-  async dispose(): Promise<void> {
-    this.#disposed = true;
-    for (const pid of this.#running) killGroup(pid);
-  }
-
-  #supervise(
-    child: ChildProcess,
-    file: string,
-    o: { started: number; maxOutputBytes: number; timeoutMs?: number; signal?: AbortSignal; stdin?: string },
-  ): Promise<ExecResult> {
-    return new Promise((resolve, reject) => {
-      const stdout = new CappedOutput(o.maxOutputBytes);
-      const stderr = new CappedOutput(o.maxOutputBytes);
-      const pid = child.pid;
-      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-      let openPipes = 2;
-      let timedOut = false;
-      let settled = false;
-      let timeout: NodeJS.Timeout | undefined;
-      let grace: NodeJS.Timeout | undefined;
-      const kill = () => pid !== undefined && killGroup(pid);
-      const cleanup = () => {
-        settled = true;
-        clearTimeout(timeout);
-        clearTimeout(grace);
-        o.signal?.removeEventListener("abort", kill);
-        if (pid !== undefined) this.#running.delete(pid);
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-      };
-      const finish = () => {
-        if (settled || exit === undefined) return;
-        cleanup();
-        resolve({
-          stdout: stdout.text(),
-          stderr: stderr.text(),
-          exitCode: exit.code,
-          signal: exit.signal,
-          timedOut,
-          oomKilled: false,
-          truncated: stdout.truncated || stderr.truncated,
-          durationMs: Math.round(performance.now() - o.started),
-        });
-      };
-      const pipeClosed = () => {
-        openPipes--;
-        if (openPipes === 0) finish();
-      };
-
-      child.on("error", (err: NodeJS.ErrnoException) => {
-        if (settled || pid !== undefined) return; // after a successful spawn only exit/close matter
-        cleanup();
-        const hint = err.code === "ENOENT" ? " (no such executable on PATH)" : "";
-        reject(
-          new SandboxError(
-            `Could not start ${JSON.stringify(file)}: ${err.message}${hint}`,
-            { file },
-            { cause: err },
-          ),
-        );
-      });
-      if (pid === undefined) return; // spawn failed; the "error" event follows
-      this.#running.add(pid);
-      child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
-      child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
-      child.stdout?.on("close", pipeClosed);
-      child.stderr?.on("close", pipeClosed);
-      child.on("exit", (code, signal) => {
-        exit = { code, signal };
-        // Background jobs die with the command; this also releases pipes they hold open.
-        kill();
-        if (openPipes === 0) finish();
-        else grace = setTimeout(finish, PIPE_GRACE_MS);
-      });
-      if (o.timeoutMs !== undefined) {
-        timeout = setTimeout(() => {
-          timedOut = true;
-          kill();
-        }, o.timeoutMs);
-      }
-      o.signal?.addEventListener("abort", kill, { once: true });
-      // The child never shares our stdin; EPIPE from a command that does not read it is expected.
-      child.stdin?.on("error", () => {});
-      child.stdin?.end(o.stdin);
-    });
-  }
-
-  /** `cwd` must be a directory inside the workspace, also after following symlinks. */
-  async #resolveCwd(cwd: string | undefined): Promise<string> {
-    if (cwd === undefined || cwd === "" || cwd === ".") return this.workspace;
-    const refuse = (why: string) =>
-      new SandboxError(`cwd ${JSON.stringify(cwd)} ${why}.`, { cwd, workspace: this.workspace });
-    if (cwd.includes("\0")) throw refuse("contains a NUL byte");
-    if (path.isAbsolute(cwd)) throw refuse("is absolute; it must be relative to the workspace");
-    const lexical = path.resolve(this.workspace, cwd);
-    if (!isInside(this.workspace, lexical)) throw refuse('leaves the workspace through ".."');
-    let real: string;
+    const pid = child.pid;
+    if (pid !== undefined) this.#running.add(pid);
+    // dispose() may have run while this command was being prepared.
+    if (this.#disposed && pid !== undefined) killGroup(pid);
     try {
-      real = await fs.realpath(lexical);
-    } catch {
-      throw refuse("does not exist");
+      return await supervise(child, {
+        file,
+        started,
+        maxOutputBytes,
+        timeoutMs,
+        signal,
+        stdin: options.stdin,
+        killTree: () => pid !== undefined && killGroup(pid),
+      });
+    } finally {
+      if (pid !== undefined) this.#running.delete(pid);
     }
-    if (!isInside(this.workspace, real))
-      throw refuse(`resolves to ${JSON.stringify(real)}, outside the workspace`);
-    if (!(await fs.stat(real)).isDirectory()) throw refuse("is not a directory");
-    return real;
   }
 }
 
-function toArgv(command: string | readonly string[]): [string, string[]] {
-  if (typeof command === "string") return ["/bin/sh", ["-c", command]];
-  const [file, ...args] = command;
-  if (file === undefined || file === "")
-    throw new SandboxError("The argv to run is empty; give at least the program name.");
-  return [file, args];
-}
-
-function killGroup(pid: number): boolean {
-  try {
-    process.kill(-pid, "SIGKILL");
-    return true;
-  } catch {
-    return false; // ESRCH: the group is already gone
-  }
-}
-
-function isInside(root: string, p: string): boolean {
-  return p === root || p.startsWith(root === "/" ? "/" : `${root}/`);
-}
-
-function killedBeforeStart(): ExecResult {
-  return {
-    stdout: "",
-    stderr: "",
-    exitCode: null,
-    signal: "SIGKILL",
-    timedOut: false,
-    oomKilled: false,
-    truncated: false,
-    durationMs: 0,
-  };
-}
-
-/** Keeps the first `max` bytes of a stream and counts the rest as dropped, so the pipe keeps draining. */
-class CappedOutput {
-  readonly #chunks: Buffer[] = [];
-  #size = 0;
-  truncated = false;
-
-  constructor(readonly max: number) {}
-
-  push(chunk: Buffer): void {
-    const room = this.max - this.#size;
-    if (chunk.length > room) this.truncated = true;
-    if (room <= 0) return;
-    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-    this.#chunks.push(kept);
-    this.#size += kept.length;
-  }
-
-  text(): string {
-    return Buffer.concat(this.#chunks, this.#size).toString("utf8");
-  }
+function hostLanguages(): CodeLanguage[] {
+  const has = (name: string) =>
+    DEFAULT_PATH.split(":").some((dir) => {
+      try {
+        accessSync(`${dir}/${name}`, constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  const out: CodeLanguage[] = [];
+  if (has("python3")) out.push("python");
+  if (has("node")) out.push("javascript");
+  out.push("shell");
+  return out;
 }

@@ -151,7 +151,7 @@ describe("rein CLI", () => {
     expect(r.stdout).toContain("→ run_shell");
     expect(r.stdout).toMatch(/stop: completed\nturns 6 · tool calls 7 · tokens \d+ .* cost \$0\.0000/);
     expect(r.stdout).toMatch(/audit: .*\.jsonl \(7 records, sealed, head [0-9a-f]{64}\)\n/);
-    expect(r.stderr).toContain("UnsafeLocalProcess");
+    expect(r.stderr).toContain("run_shell runs in the bubblewrap sandbox");
     expect(r.stdout).toMatch(/→ run_shell \{"command":"rm -rf \.\/\*"\}\n\s+HIGH · denied/);
     expect(r.stderr).toContain("workspace files: 7 before, 5 after");
   });
@@ -222,15 +222,25 @@ describe("rein CLI", () => {
     });
   });
 
-  it("without --unsafe-local-shell there is no run_shell tool", () => {
+  it("rein run registers run_shell (in bubblewrap) by default; without a gate its HIGH calls are denied", () => {
     const file = script([
       { tool_calls: [{ tool: "run_shell", input: { command: "true" } }] },
       { say: "done" },
     ]);
-    const r = rein(["run", "x", "--model", `scripted:${file}`, "--json", "--no-audit"]);
+    const r = rein([
+      "run",
+      "x",
+      "--model",
+      `scripted:${file}`,
+      "--json",
+      "--no-audit",
+      "--workspace",
+      tempDir(),
+    ]);
     expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
     const finished = events(r.stdout).find((e) => e.type === "tool_call_finished");
-    expect(finished?.type === "tool_call_finished" && finished.data.errorType).toBe("unknown_tool");
+    expect(finished?.type === "tool_call_finished" && finished.data.errorType).toBe("permission_denied");
   });
 
   it("a bad script is a clear error naming file, line, turn and field, exit 2", () => {

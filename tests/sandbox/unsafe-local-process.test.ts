@@ -54,10 +54,13 @@ describe("UnsafeLocalProcess", () => {
 
   it("says it isolates nothing", () => {
     expect(sandbox.name).toBe("unsafe-local-process");
+    const on = (name: string) =>
+      ["/usr/local/bin", "/usr/bin", "/bin"].some((d) => fs.existsSync(path.join(d, name)));
     expect(sandbox.capabilities).toEqual({
       isolation: "none",
       network: ["host"],
       limits: ["time", "output"],
+      languages: [...(on("python3") ? ["python"] : []), ...(on("node") ? ["javascript"] : []), "shell"],
     });
     expect(sandbox.workspace).toBe(ws);
   });

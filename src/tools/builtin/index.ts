@@ -3,6 +3,7 @@ import type { Tool } from "../tool.js";
 import { deleteFileTool } from "./delete-file.js";
 import { listDirectoryTool } from "./list-directory.js";
 import { readFileTool } from "./read-file.js";
+import { runCodeTool } from "./run-code.js";
 import { runShellTool } from "./run-shell.js";
 import { Workspace } from "./workspace.js";
 import { writeFileTool } from "./write-file.js";
@@ -15,6 +16,7 @@ export {
   listDirectoryTool,
 } from "./list-directory.js";
 export { type ReadFileResult, type ReadFileToolOptions, readFileTool } from "./read-file.js";
+export { type RunCodeResult, type RunCodeToolOptions, runCodeTool } from "./run-code.js";
 export { type RunShellResult, type RunShellToolOptions, runShellTool } from "./run-shell.js";
 export { Workspace } from "./workspace.js";
 export { parseWorkspacePath, RESERVED_DIR } from "./workspace-path.js";
@@ -28,7 +30,7 @@ export {
 export interface WorkspaceToolsOptions {
   /** The directory the agent works in; must exist. */
   readonly workspace: string;
-  /** Where `run_shell` runs commands; without one there is no `run_shell`. */
+  /** Where `run_shell` and `run_code` run; without one there are neither. */
   readonly sandbox?: Sandbox;
   /** Most bytes one `read_file` call returns. */
   readonly maxReadBytes?: number;
@@ -39,8 +41,8 @@ export interface WorkspaceToolsOptions {
 }
 
 /**
- * The built-in workspace tools: read_file, write_file, list_directory, delete_file, and run_shell when a
- * sandbox is given. They share one `Workspace`, so every path is confined the same way.
+ * The built-in workspace tools: read_file, write_file, list_directory, delete_file, and run_shell and
+ * run_code when a sandbox is given. They share one `Workspace`, so every path is confined the same way.
  *
  * @example
  * const tools = workspaceTools({ workspace: "/home/me/project", sandbox: new UnsafeLocalProcess({ workspace: "/home/me/project" }) });
@@ -53,9 +55,11 @@ export function workspaceTools(options: WorkspaceToolsOptions): Tool[] {
     listDirectoryTool({ workspace }),
     deleteFileTool({ workspace }),
   ];
-  if (options.sandbox)
-    tools.push(
-      runShellTool({ sandbox: options.sandbox, workspace, maxTimeoutMs: options.shellMaxTimeoutMs }),
-    );
+  if (options.sandbox) {
+    const maxTimeoutMs = options.shellMaxTimeoutMs;
+    tools.push(runShellTool({ sandbox: options.sandbox, workspace, maxTimeoutMs }));
+    if (options.sandbox.capabilities.languages.length > 0)
+      tools.push(runCodeTool({ sandbox: options.sandbox, workspace, maxTimeoutMs }));
+  }
   return tools;
 }

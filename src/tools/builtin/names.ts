@@ -5,5 +5,6 @@ export const BUILTIN_TOOL_NAMES = [
   "list_directory",
   "delete_file",
   "run_shell",
+  "run_code",
 ] as const;
 export type BuiltinToolName = (typeof BUILTIN_TOOL_NAMES)[number];

@@ -11,7 +11,7 @@ import { callTool, expectFailure, type TempWorkspace, tempWorkspace } from "./wo
 /** A sandbox that records what it was asked to run (to show run_shell goes through the interface). */
 class RecordingSandbox implements Sandbox {
   readonly name = "recording";
-  readonly capabilities = { isolation: "none", network: [], limits: [] } as const;
+  readonly capabilities = { isolation: "none", network: [], limits: [], languages: [] } as const;
   readonly calls: { command: string | readonly string[]; options: ExecOptions | undefined }[] = [];
   constructor(readonly workspace: string) {}
   async exec(command: string | readonly string[], options?: ExecOptions): Promise<ExecResult> {
@@ -27,6 +27,14 @@ class RecordingSandbox implements Sandbox {
       durationMs: 1,
     };
   }
+  async runCode(): Promise<ExecResult> {
+    throw new Error("not used");
+  }
+  async putFile(): Promise<void> {}
+  async getFile(): Promise<Buffer> {
+    return Buffer.alloc(0);
+  }
+  async reset(): Promise<void> {}
   async dispose(): Promise<void> {}
 }
 

@@ -1,0 +1,224 @@
+/**
+ * `npm run bench -- sandbox`: what isolation costs per command. Every subject runs `/bin/true` (start-up)
+ * and `sh -c 'echo hello'` (exec latency: start, run, collect output), interleaved round-robin so
+ * machine noise lands on all of them alike, against two baselines measured in the same run: a plain
+ * `spawn /bin/true` and a raw `bwrap` with a minimal namespace set (no limits, no seccomp, no root drop).
+ * Target: BubblewrapSandbox with every limit on ≤ 1.5× raw bwrap (p50).
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { BubblewrapSandbox, type Sandbox, UnsafeLocalProcess } from "../dist/index.js";
+import type { Benchmark, Table } from "./lib/bench.ts";
+
+type Run = (argv: readonly string[]) => Promise<void>;
+
+function spawnRun(prefix: readonly string[]): Run {
+  return (argv) =>
+    new Promise((resolve, reject) => {
+      const all = [...prefix, ...argv];
+      const child = spawn(all[0]!, all.slice(1), { stdio: ["pipe", "pipe", "pipe"], detached: true });
+      let open = 3;
+      const done = () => --open === 0 && resolve();
+      child.on("error", reject);
+      child.stdin.end();
+      child.stdout.resume().on("close", done);
+      child.stderr.resume().on("close", done);
+      child.on("exit", (code) =>
+        code === 0 ? done() : reject(new Error(`${all.join(" ")} exited ${code}`)),
+      );
+    });
+}
+
+const RAW_BWRAP = [
+  "bwrap",
+  "--unshare-all",
+  "--unshare-user",
+  "--die-with-parent",
+  "--new-session",
+  "--ro-bind",
+  "/usr",
+  "/usr",
+  "--symlink",
+  "usr/bin",
+  "/bin",
+  "--symlink",
+  "usr/lib",
+  "/lib",
+  "--symlink",
+  "usr/lib64",
+  "/lib64",
+  "--proc",
+  "/proc",
+  "--dev",
+  "/dev",
+  "--",
+];
+
+function sandboxRun(s: Sandbox): Run {
+  return async (argv) => {
+    const r = await s.exec(argv);
+    if (r.exitCode !== 0) throw new Error(`${s.name}: ${argv.join(" ")} exited ${r.exitCode}: ${r.stderr}`);
+  };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+}
+
+const bench: Benchmark = {
+  name: "sandbox",
+  description: "cold start and exec latency: bubblewrap with every limit on vs raw bwrap vs spawn /bin/true",
+  async run({ quick, flags, log }) {
+    const n = Number(flags.n ?? (quick ? 20 : 200));
+    const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "rein-bench-sandbox-")));
+    fs.chmodSync(base, 0o755);
+    const ws = (name: string, mode = 0o755) => {
+      const d = path.join(base, name);
+      fs.mkdirSync(d, { mode });
+      fs.chmodSync(d, mode);
+      return d;
+    };
+    const hidden = ws("hidden", 0o700);
+    fs.mkdirSync(path.join(hidden, "ws"));
+    fs.writeFileSync(path.join(ws("files"), "README.md"), "x");
+
+    const all = new BubblewrapSandbox({
+      workspace: path.join(base, "files"),
+      memory: "512m",
+      pids: 256,
+      cpus: 1,
+      tmpSize: "64m",
+    });
+    const rlimits = new BubblewrapSandbox({ workspace: ws("rl"), limitsVia: "rlimit" });
+    const staged = new BubblewrapSandbox({ workspace: path.join(hidden, "ws") });
+    const unsafe = new UnsafeLocalProcess({ workspace: ws("unsafe") });
+    const root = process.getuid?.() === 0;
+    const subjects: { name: string; note: string; run: Run }[] = [
+      { name: "spawn /bin/true", note: "baseline: Node spawn with pipes, no isolation", run: spawnRun([]) },
+      {
+        name: "raw bwrap",
+        note: "baseline: minimal namespaces, no limits/seccomp/root drop",
+        run: spawnRun(RAW_BWRAP),
+      },
+      ...(root
+        ? [
+            {
+              name: "raw bwrap as nobody",
+              note: "the same, started through setpriv (root drop only)",
+              run: spawnRun([
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--",
+                ...RAW_BWRAP,
+              ]),
+            },
+          ]
+        : []),
+      {
+        name: "rein bubblewrap",
+        note: `every limit on (${all.capabilities.limits.join(", ")}), seccomp, masks`,
+        run: sandboxRun(all),
+      },
+      { name: "rein bwrap rlimits", note: "rlimits instead of cgroups", run: sandboxRun(rlimits) },
+      {
+        name: "rein bwrap staged",
+        note: staged.identity.privateMount
+          ? "workspace under a 0700 folder: private staging mount"
+          : "(no staging needed here)",
+        run: sandboxRun(staged),
+      },
+      { name: "UnsafeLocalProcess", note: "no isolation", run: sandboxRun(unsafe) },
+    ];
+    const commands: { label: string; argv: readonly string[] }[] = [
+      { label: "start-up (/bin/true)", argv: ["/bin/true"] },
+      { label: "exec latency (sh -c 'echo hello')", argv: ["/bin/sh", "-c", "echo hello"] },
+    ];
+
+    const samples = new Map<string, number[]>();
+    try {
+      for (const c of commands) for (const s of subjects) for (let i = 0; i < 5; i++) await s.run(c.argv); // warm-up
+      for (let i = 0; i < n; i++) {
+        if (i % 50 === 0) log(`  round ${i}/${n}`);
+        for (const c of commands) {
+          for (const s of subjects) {
+            const t = performance.now();
+            await s.run(c.argv);
+            const key = `${c.label}|${s.name}`;
+            const list = samples.get(key) ?? [];
+            list.push(performance.now() - t);
+            samples.set(key, list);
+          }
+        }
+      }
+      // Construction + first command + dispose: what a one-shot `rein sandbox exec` pays inside Node.
+      const oneShot: number[] = [];
+      for (let i = 0; i < Math.min(n, 30); i++) {
+        const t = performance.now();
+        const s = new BubblewrapSandbox({ workspace: path.join(base, "files") });
+        await s.exec(["/bin/true"]);
+        await s.dispose();
+        oneShot.push(performance.now() - t);
+      }
+      samples.set("one-shot|rein bubblewrap", oneShot);
+    } finally {
+      await Promise.all([all.dispose(), rlimits.dispose(), staged.dispose(), unsafe.dispose()]);
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+
+    const stat = (key: string) => {
+      const sorted = [...(samples.get(key) ?? [])].sort((a, b) => a - b);
+      return { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), n: sorted.length };
+    };
+    const tables: Table[] = [];
+    const json: Record<string, unknown> = { n, limits: all.capabilities.limits, identity: all.identity };
+    for (const c of commands) {
+      const raw = stat(`${c.label}|raw bwrap`).p50;
+      const bare = stat(`${c.label}|spawn /bin/true`).p50;
+      const rows = subjects.map((s) => {
+        const st = stat(`${c.label}|${s.name}`);
+        json[`${c.label}|${s.name}`] = st;
+        return [
+          s.name,
+          st.p50.toFixed(2),
+          st.p95.toFixed(2),
+          `${(st.p50 / raw).toFixed(2)}×`,
+          `${(st.p50 / bare).toFixed(2)}×`,
+          s.note,
+        ];
+      });
+      tables.push({
+        title: `${c.label}, ms per command (n = ${n} each, interleaved)`,
+        header: ["subject", "p50", "p95", "×raw bwrap", "×spawn", "what"],
+        rows,
+      });
+    }
+    const one = stat("one-shot|rein bubblewrap");
+    json.oneShot = one;
+    const ratio =
+      stat(`${commands[0]!.label}|rein bubblewrap`).p50 / stat(`${commands[0]!.label}|raw bwrap`).p50;
+    json.targetRatio = ratio;
+    tables.push({
+      title: "Targets",
+      header: ["target", "figure", "verdict"],
+      rows: [
+        [
+          "rein bubblewrap (every limit on) start-up p50 ≤ 1.5× raw bwrap",
+          `${ratio.toFixed(2)}×`,
+          ratio <= 1.5 ? "MET" : "NOT MET",
+        ],
+        [
+          "new BubblewrapSandbox + first exec + dispose (p50 / p95 ms)",
+          `${one.p50.toFixed(1)} / ${one.p95.toFixed(1)}`,
+          "info",
+        ],
+      ],
+    });
+    return { tables, json };
+  },
+};
+
+export default bench;

@@ -1,0 +1,87 @@
+import { statSync } from "node:fs";
+import path from "node:path";
+import { SandboxError } from "../../protocol/errors.js";
+
+/** The unprivileged identity used when Rein runs as root over a root-owned workspace (nobody:nogroup). */
+export const FALLBACK_SANDBOX_ID = Object.freeze({ uid: 65534, gid: 65534 });
+
+/** Who the sandboxed command runs as, on the host and inside (the same ids: the user namespace maps them 1:1). */
+export interface SandboxIdentity {
+  readonly uid: number;
+  readonly gid: number;
+  /** Rein is root: drop to `uid`/`gid` (setpriv) before bubblewrap starts, so no step runs as host root inside. */
+  readonly dropFromRoot: boolean;
+  /** Hand workspace entries to `uid`/`gid` before each command (files Rein created as root, or a root-owned workspace). */
+  readonly chownWorkspace: boolean;
+  /**
+   * The workspace's path has a folder the sandbox user cannot traverse (e.g. under /root): bubblewrap
+   * cannot open it as that user, so root bind-mounts it to a traversable staging point in a private
+   * mount namespace first.
+   */
+  readonly privateMount: boolean;
+}
+
+/**
+ * Never host uid 0 inside: as root, the sandbox runs as the workspace's owner when that is not root,
+ * else as `requested` or nobody; as any other user, as that user.
+ */
+export function chooseIdentity(workspace: string, requested?: { uid: number; gid: number }): SandboxIdentity {
+  const self = { uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1 };
+  if (self.uid !== 0) {
+    return { ...self, dropFromRoot: false, chownWorkspace: false, privateMount: false };
+  }
+  if (requested && (requested.uid === 0 || requested.gid === 0))
+    throw new SandboxError("The sandbox user must not be root (uid 0 / gid 0); pick an unprivileged id.", {
+      requested,
+    });
+  refuseSystemFolder(workspace);
+  const owner = statSync(workspace);
+  const id = requested ?? (owner.uid !== 0 ? { uid: owner.uid, gid: owner.gid } : FALLBACK_SANDBOX_ID);
+  return {
+    ...id,
+    dropFromRoot: true,
+    chownWorkspace: true,
+    privateMount: !traversable(workspace, id),
+  };
+}
+
+/** Whether `id` can search every folder from / down to and including `dir` (mode bits; root's ACLs aside). */
+export function traversable(dir: string, id: { uid: number; gid: number }): boolean {
+  const parts: string[] = [];
+  for (let d = dir; ; d = path.dirname(d)) {
+    parts.push(d);
+    if (d === path.dirname(d)) break;
+  }
+  return parts.every((d) => {
+    const st = statSync(d);
+    if (st.uid === id.uid) return (st.mode & 0o100) !== 0;
+    if (st.gid === id.gid) return (st.mode & 0o010) !== 0;
+    return (st.mode & 0o001) !== 0;
+  });
+}
+
+const SYSTEM_FOLDERS = new Set([
+  "/",
+  "/root",
+  "/home",
+  "/usr",
+  "/etc",
+  "/var",
+  "/tmp",
+  "/opt",
+  "/srv",
+  "/boot",
+  "/run",
+]);
+
+/**
+ * As root, Rein hands the workspace's entries to the sandbox user: refuse to do that to a system folder
+ * or a whole home folder, where it would change the ownership of everything in it.
+ */
+function refuseSystemFolder(workspace: string): void {
+  if (SYSTEM_FOLDERS.has(workspace) || path.dirname(workspace) === "/home")
+    throw new SandboxError(
+      `Refusing ${workspace} as a sandbox workspace while running as root: its files would be handed to the unprivileged sandbox user. Use a project folder.`,
+      { workspace },
+    );
+}

@@ -1,0 +1,243 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { SandboxLimit } from "../../sandbox.js";
+
+/** The resource limits of one command. */
+export interface ResourceLimits {
+  readonly memoryBytes: number;
+  readonly pids: number;
+  /** CPU bandwidth in CPUs (0.5 = half a core), enforced as a CFS quota. */
+  readonly cpus: number;
+}
+
+const CPU_PERIOD_US = 100_000;
+const ROOT = "/sys/fs/cgroup";
+
+/**
+ * Where Rein may create cgroups: one folder per controller under this process's own cgroup (v1, as on
+ * hosts with the legacy hierarchy), or one folder with the controllers enabled (v2). Detected by really
+ * creating a probe cgroup and writing its limits, so `capabilities.limits` names what holds here.
+ */
+export interface CgroupHost {
+  readonly version: 1 | 2;
+  /** Parent folder per limit it can enforce; for v2 all point at the same folder. */
+  readonly parents: Partial<Record<"memory" | "pids" | "cpu", string>>;
+}
+
+/** The limits a cgroup host enforces. */
+export function cgroupLimits(host: CgroupHost | undefined): SandboxLimit[] {
+  if (!host) return [];
+  return (["memory", "pids", "cpu"] as const).filter((c) => host.parents[c] !== undefined);
+}
+
+function ownCgroups(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of readFileSync("/proc/self/cgroup", "utf8").split("\n")) {
+    const [, controllers, p] = line.split(":");
+    if (controllers === undefined || p === undefined) continue;
+    for (const c of controllers === "" ? [""] : controllers.split(",")) out.set(c, p);
+  }
+  return out;
+}
+
+/** Creates `<dir>/rein-<pid>` and checks a limit file can be written in a child of it; undefined if not. */
+function probeParent(base: string, write: (dir: string) => void): string | undefined {
+  const parent = path.join(base, `rein-${process.pid}`);
+  const probe = path.join(parent, `probe-${randomBytes(4).toString("hex")}`);
+  try {
+    mkdirSync(parent, { recursive: true });
+    mkdirSync(probe);
+    try {
+      write(probe);
+    } finally {
+      rmdirSync(probe);
+    }
+    return parent;
+  } catch {
+    return undefined;
+  }
+}
+
+let detected: { host: CgroupHost | undefined } | undefined;
+
+/**
+ * Detects which controllers this process may use (once per process); undefined when none (not root,
+ * read-only cgroupfs). The parent folders are removed when the process exits.
+ */
+export function detectCgroupHost(): CgroupHost | undefined {
+  if (!detected) {
+    const host = detect();
+    detected = { host };
+    if (host) {
+      process.once("exit", () => {
+        for (const p of new Set(Object.values(host.parents))) {
+          try {
+            rmdirSync(p);
+          } catch {}
+        }
+      });
+    }
+  }
+  return detected.host;
+}
+
+function detect(): CgroupHost | undefined {
+  if (process.platform !== "linux" || !existsSync(ROOT)) return undefined;
+  const own = ownCgroups();
+  const v1 = (c: "memory" | "pids" | "cpu", file: string, value: string) => {
+    const rel = own.get(c);
+    const base = path.join(ROOT, c);
+    if (rel === undefined || !existsSync(path.join(base, "cgroup.procs"))) return undefined;
+    return probeParent(path.join(base, rel), (d) => writeFileSync(path.join(d, file), value));
+  };
+  const parents: CgroupHost["parents"] = {
+    memory: v1("memory", "memory.limit_in_bytes", String(64 * 1024 * 1024)),
+    pids: v1("pids", "pids.max", "64"),
+    cpu: v1("cpu", "cpu.cfs_quota_us", String(CPU_PERIOD_US)),
+  };
+  if (parents.memory || parents.pids || parents.cpu) return { version: 1, parents: prune(parents) };
+
+  // v2: the unified hierarchy at /sys/fs/cgroup with the controllers delegated to our subtree.
+  const rel = own.get("");
+  if (rel === undefined || !existsSync(path.join(ROOT, "cgroup.controllers"))) return undefined;
+  const base = path.join(ROOT, rel);
+  const parent = path.join(base, `rein-${process.pid}`);
+  try {
+    mkdirSync(parent, { recursive: true });
+    writeFileSync(path.join(parent, "cgroup.subtree_control"), "+memory +pids +cpu");
+  } catch {
+    try {
+      rmdirSync(parent);
+    } catch {}
+    return undefined;
+  }
+  const enabled = readFileSync(path.join(parent, "cgroup.subtree_control"), "utf8").split(/\s+/);
+  const v2: CgroupHost["parents"] = {};
+  if (enabled.includes("memory")) v2.memory = parent;
+  if (enabled.includes("pids")) v2.pids = parent;
+  if (enabled.includes("cpu")) v2.cpu = parent;
+  return { version: 2, parents: v2 };
+}
+
+function prune(p: CgroupHost["parents"]): CgroupHost["parents"] {
+  return Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined));
+}
+
+/** The cgroup(s) of one command: created with its limits before it starts, removed after. */
+export class CommandCgroup {
+  /** Files the launcher writes its pid into before it execs bubblewrap. */
+  readonly procsFiles: string[];
+  readonly #dirs: string[];
+
+  private constructor(
+    readonly host: CgroupHost,
+    dirs: string[],
+  ) {
+    this.#dirs = dirs;
+    this.procsFiles = dirs.map((d) => path.join(d, "cgroup.procs"));
+  }
+
+  static async create(host: CgroupHost, limits: ResourceLimits): Promise<CommandCgroup> {
+    const name = `cmd-${randomBytes(6).toString("hex")}`;
+    const dirs = [...new Set(Object.values(host.parents))].map((p) => path.join(p, name));
+    for (const d of dirs) await fs.mkdir(d);
+    const cg = new CommandCgroup(host, dirs);
+    try {
+      await cg.#apply(limits);
+    } catch (err) {
+      await cg.remove();
+      throw err;
+    }
+    return cg;
+  }
+
+  #dir(controller: "memory" | "pids" | "cpu"): string | undefined {
+    const parent = this.host.parents[controller];
+    return parent && this.#dirs.find((d) => path.dirname(d) === parent);
+  }
+
+  async #apply(l: ResourceLimits): Promise<void> {
+    const w = (dir: string | undefined, file: string, value: string) =>
+      dir ? fs.writeFile(path.join(dir, file), value) : Promise.resolve();
+    const mem = this.#dir("memory");
+    const pids = this.#dir("pids");
+    const cpu = this.#dir("cpu");
+    const quota = String(Math.max(1000, Math.round(l.cpus * CPU_PERIOD_US)));
+    if (this.host.version === 1) {
+      await w(mem, "memory.limit_in_bytes", String(l.memoryBytes));
+      // No swap: memory+swap gets the same ceiling, so the limit cannot be dodged by swapping out.
+      if (mem && existsSync(path.join(mem, "memory.memsw.limit_in_bytes")))
+        await w(mem, "memory.memsw.limit_in_bytes", String(l.memoryBytes));
+      await w(pids, "pids.max", String(l.pids));
+      await w(cpu, "cpu.cfs_period_us", String(CPU_PERIOD_US));
+      await w(cpu, "cpu.cfs_quota_us", quota);
+    } else {
+      await w(mem, "memory.max", String(l.memoryBytes));
+      if (mem && existsSync(path.join(mem, "memory.swap.max"))) await w(mem, "memory.swap.max", "0");
+      await w(pids, "pids.max", String(l.pids));
+      await w(cpu, "cpu.max", `${quota} ${CPU_PERIOD_US}`);
+    }
+  }
+
+  /** How many processes the kernel's OOM killer killed in this cgroup so far (compare before and after a command). */
+  oomKills(): number {
+    const mem = this.#dir("memory");
+    if (!mem) return 0;
+    try {
+      const file = this.host.version === 1 ? "memory.oom_control" : "memory.events";
+      const m = /^oom_kill (\d+)$/m.exec(readFileSync(path.join(mem, file), "utf8"));
+      return m ? Number(m[1]) : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** No process left in it (so the next command may reuse it). */
+  isEmpty(): boolean {
+    return this.procsFiles.every((f) => {
+      try {
+        return readFileSync(f, "utf8").trim() === "";
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** SIGKILLs every process in the cgroup (synchronously: it runs from kill paths). Never this one. */
+  killAll(): void {
+    for (const file of this.procsFiles) {
+      let pids: string[];
+      try {
+        pids = readFileSync(file, "utf8").split("\n").filter(Boolean);
+      } catch {
+        continue;
+      }
+      for (const pid of pids) {
+        if (Number(pid) === process.pid) continue;
+        try {
+          process.kill(Number(pid), "SIGKILL");
+        } catch {}
+      }
+    }
+  }
+
+  /** Kills what is left and removes the folders; a process still exiting is waited for briefly. */
+  async remove(): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      this.killAll();
+      let busy = false;
+      for (const d of this.#dirs) {
+        try {
+          await fs.rmdir(d);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "ENOENT") busy = true;
+        }
+      }
+      if (!busy) return;
+      // Killed processes leave the cgroup as the kernel reaps them; give it a moment, then retry.
+      await new Promise((r) => setTimeout(r, 2 * (attempt + 1)));
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { realpathSync } from "node:fs";
+import { z } from "zod";
+import { ReinError } from "../../protocol/errors.js";
+import type { Sandbox } from "../../sandbox/sandbox.js";
+import { defineTool } from "../define-tool.js";
+import type { Tool } from "../tool.js";
+import { DEFAULT_SHELL_TIMEOUT_MS, MAX_SHELL_TIMEOUT_MS, SHELL_TIMEOUT_SLACK_MS } from "./run-shell.js";
+import { toWorkspace, type Workspace } from "./workspace.js";
+
+export interface RunCodeToolOptions {
+  readonly sandbox: Sandbox;
+  /** The file tools' workspace; must be the sandbox's workspace (default: it). */
+  readonly workspace?: string | Workspace;
+  /** Cap on stdout and on stderr, each (default: the sandbox's). */
+  readonly maxOutputBytes?: number;
+  /** The largest `timeoutMs` a call may ask for; the same rule as run_shell's `maxTimeoutMs`. */
+  readonly maxTimeoutMs?: number;
+}
+
+/** What `run_code` returns to the model. */
+export interface RunCodeResult {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly timedOut: boolean;
+  readonly oomKilled: boolean;
+  readonly truncated: boolean;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly durationMs: number;
+}
+
+/**
+ * `run_code`: runs a program in one of the languages the sandbox has (`capabilities.languages`:
+ * python, javascript, shell), fed on stdin, in the workspace. Only the sandbox's languages are in its
+ * schema, so the model is never offered an interpreter that is not there.
+ *
+ * @example
+ * const tool = runCodeTool({ sandbox: new BubblewrapSandbox({ workspace: "/home/me/project" }) });
+ */
+export function runCodeTool(options: RunCodeToolOptions): Tool {
+  const { sandbox, maxOutputBytes } = options;
+  const maxTimeoutMs = Math.min(options.maxTimeoutMs ?? MAX_SHELL_TIMEOUT_MS, MAX_SHELL_TIMEOUT_MS);
+  const defaultTimeoutMs = Math.min(DEFAULT_SHELL_TIMEOUT_MS, maxTimeoutMs);
+  const workspace = toWorkspace(options.workspace ?? sandbox.workspace);
+  if (realpathSync(sandbox.workspace) !== workspace.root) {
+    throw new ReinError(
+      "REIN_WORKSPACE_INVALID",
+      `run_code: the sandbox's workspace ${JSON.stringify(sandbox.workspace)} is not the file tools' workspace ` +
+        `${JSON.stringify(workspace.root)}; give both the same directory.`,
+      { sandbox: sandbox.name },
+    );
+  }
+  const languages = sandbox.capabilities.languages;
+  const [first, ...others] = languages;
+  if (first === undefined)
+    throw new ReinError("REIN_SANDBOX_FAILED", `run_code: the sandbox ${sandbox.name} runs no language.`, {
+      sandbox: sandbox.name,
+    });
+  const input = z.object({
+    language: z.enum([first, ...others]).describe(`One of: ${languages.join(", ")}`),
+    code: z.string().min(1).describe("The program's source; it runs in the workspace"),
+    timeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .max(maxTimeoutMs)
+      .optional()
+      .describe(
+        `Kill the program after this many milliseconds (default ${defaultTimeoutMs}, at most ${maxTimeoutMs})`,
+      ),
+  });
+  return defineTool({
+    name: "run_code",
+    description:
+      `Run a ${languages.join(" / ")} program in the workspace and return its exit code, stdout and stderr. ` +
+      `It is killed after timeoutMs (default ${defaultTimeoutMs} ms, at most ${maxTimeoutMs}) with everything it started.`,
+    input,
+    timeoutMs: maxTimeoutMs + SHELL_TIMEOUT_SLACK_MS,
+    risk: { level: "HIGH", reason: `runs arbitrary code (sandbox: ${sandbox.name})` },
+    async execute({ language, code, timeoutMs }, context): Promise<RunCodeResult> {
+      const r = await sandbox.runCode(language, code, {
+        timeoutMs: timeoutMs ?? defaultTimeoutMs,
+        maxOutputBytes,
+        signal: context.signal,
+      });
+      const { exitCode, signal, timedOut, oomKilled, truncated, stdout, stderr, durationMs } = r;
+      return { exitCode, signal, timedOut, oomKilled, truncated, stdout, stderr, durationMs };
+    },
+  });
+}

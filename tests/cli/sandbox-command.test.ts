@@ -1,0 +1,96 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const BIN = resolve(import.meta.dirname, "../../bin/rein.js");
+
+function rein(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const ws = () => realpathSync(mkdtempSync(join(tmpdir(), "rein-sbx-cli-")));
+
+describe("rein sandbox exec", () => {
+  it("runs the command in bubblewrap and exits with its exit status", () => {
+    const dir = ws();
+    writeFileSync(join(dir, "in.txt"), "from the host\n");
+    const r = rein(["sandbox", "exec", "--workspace", dir, "--", "sh", "-c", "cat in.txt; hostname; exit 7"]);
+    expect(r.code).toBe(7);
+    expect(r.stdout).toBe("from the host\nrein-sandbox\n");
+  });
+
+  it("--json prints the result record; a timeout exits 124 with timedOut", () => {
+    const r = rein([
+      "sandbox",
+      "exec",
+      "--workspace",
+      ws(),
+      "--timeout",
+      "300ms",
+      "--json",
+      "--",
+      "sleep",
+      "30",
+    ]);
+    expect(r.code).toBe(124);
+    const record = JSON.parse(r.stdout);
+    expect(record).toMatchObject({ timedOut: true, signal: "SIGKILL", sandbox: "bubblewrap" });
+    expect(record.capabilities.isolation).toBe("namespaces");
+  });
+
+  it("--memory and --pids are applied: a memory bomb is oomKilled under --memory 32m", () => {
+    const r = rein([
+      "sandbox",
+      "exec",
+      "--workspace",
+      ws(),
+      "--memory",
+      "32m",
+      "--pids",
+      "16",
+      "--json",
+      "--",
+      "awk",
+      'BEGIN { s = "x"; while (1) s = s s }',
+    ]);
+    expect(JSON.parse(r.stdout)).toMatchObject({ oomKilled: true });
+    expect(r.code).toBe(137);
+  });
+
+  it("--backend none runs without isolation and says so on stderr", () => {
+    const r = rein(["sandbox", "exec", "--backend", "none", "--workspace", ws(), "--", "true"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("WARNING --sandbox none");
+  });
+
+  it("bad flags fail with the reason: unknown backend, bad size, bad network", () => {
+    const a = rein(["sandbox", "exec", "--backend", "docker", "--", "true"]);
+    expect(a.code).toBe(1);
+    expect(a.stderr).toContain('"docker" is not a sandbox; use one of: bubblewrap, none');
+    const b = rein(["sandbox", "exec", "--workspace", ws(), "--memory", "lots", "--", "true"]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain("memory must be a positive size");
+    const c = rein(["sandbox", "exec", "--workspace", ws(), "--network", "host", "--", "true"]);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('--network must be "none" or "proxy:<unix socket path>"');
+  });
+
+  it("rein run --sandbox none prints the no-isolation warning", () => {
+    const r = rein([
+      "run",
+      "x",
+      "--model",
+      "scripted:demo",
+      "--sandbox",
+      "none",
+      "--workspace",
+      ws(),
+      "--no-audit",
+      "--json",
+    ]);
+    expect(r.stderr).toContain("WARNING --sandbox none");
+  });
+});
