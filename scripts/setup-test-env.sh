@@ -11,6 +11,10 @@
 # filter's syscall tables.
 # Later issues add services here (Docker engine, Redis, Prometheus).
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# What Rein itself needs to run (the sandbox's packages); npm ci is the README test command's own step.
+REIN_SETUP_SKIP_NPM=1 bash scripts/setup.sh
 
 need=()
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
