@@ -1,4 +1,11 @@
-import type { GuardContext, GuardToolCall, GuardVerdict } from "../../guards/guard.js";
+import type {
+  GuardAfterVerdict,
+  GuardCallOutcome,
+  GuardContext,
+  GuardEventType,
+  GuardToolCall,
+  GuardVerdict,
+} from "../../guards/guard.js";
 import { checkGuardVerdict, isNativePromise } from "../../protocol/answers.js";
 import { errorMessage } from "../../protocol/errors.js";
 import type { StageRecord } from "../../protocol/events.js";
@@ -11,7 +18,7 @@ const UNFILLED: StageRecord = Object.freeze({
   stage: "guards",
   outcome: "skipped",
   by: "slot:unfilled",
-  note: "no guards configured (budget, stall and circuit guards plug in here)",
+  note: "no guards configured (budget, stall, circuit and taint guards plug in here)",
 });
 
 const RANK: Readonly<Record<RiskLevel, number>> = { LOW: 0, MEDIUM: 1, HIGH: 2, BLOCK: 3 };
@@ -19,7 +26,12 @@ const maxRisk = (a: RiskLevel, b: RiskLevel): RiskLevel => (RANK[a] >= RANK[b] ?
 
 export type GuardResult =
   | { readonly ok: true; readonly risk: RiskAssessment; readonly records: readonly StageRecord[] }
-  | { readonly ok: false; readonly reason: string; readonly records: readonly StageRecord[] };
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      readonly details?: Readonly<Record<string, unknown>>;
+      readonly records: readonly StageRecord[];
+    };
 
 const UNFILLED_RECORDS: readonly StageRecord[] = Object.freeze([UNFILLED]);
 
@@ -64,7 +76,9 @@ async function runGuards(
     const by = `guard:${guard.name}`;
     let answer: unknown;
     try {
-      ({ answer } = await answerOf(() => beforeToolCall.call(guard, { tool, callId, input }, gctx)));
+      ({ answer } = await answerOf(() =>
+        beforeToolCall.call(guard, { tool, callId, input, risk: current }, gctx),
+      ));
     } catch (err) {
       const reason = `guard "${guard.name}" failed: ${errorMessage(err)} (fail closed)`;
       records.push({ stage: "guards", outcome: "deny", by, note: reason });
@@ -93,7 +107,9 @@ async function runGuards(
       }
       case "deny":
         records.push({ stage: "guards", outcome: "deny", by, note: verdict.reason });
-        return { ok: false, reason: verdict.reason, records };
+        return verdict.details
+          ? { ok: false, reason: verdict.reason, details: verdict.details, records }
+          : { ok: false, reason: verdict.reason, records };
       case "stop":
         ctx.pendingStop ??= verdict.stop;
         records.push({ stage: "guards", outcome: "deny", by, note: `run stops: ${verdict.stop.type}` });
@@ -103,23 +119,41 @@ async function runGuards(
   return { ok: true, risk: current, records };
 }
 
+/** The events a guard may append; anything else it asks for is ignored (it cannot forge a call's record). */
+const GUARD_EVENTS: ReadonlySet<string> = new Set<GuardEventType>([
+  "budget_warning",
+  "stall_warning",
+  "circuit_changed",
+]);
+
 function guardContext(ctx: RunContext): GuardContext {
-  return { tenantId: ctx.deps.tenantId, sessionId: ctx.deps.sessionId, runId: ctx.runId, turn: ctx.turn };
+  return {
+    tenantId: ctx.deps.tenantId,
+    sessionId: ctx.deps.sessionId,
+    runId: ctx.runId,
+    turn: ctx.turn,
+    notify: (type, data) => {
+      if (GUARD_EVENTS.has(type)) ctx.emit(type, data);
+    },
+  };
 }
 
-const AFTER_ACTIONS: readonly GuardVerdict["action"][] = ["allow", "stop"];
+const STOP_ACTIONS: readonly GuardVerdict["action"][] = ["allow", "stop"];
+const AFTER_ACTIONS: readonly GuardAfterVerdict["action"][] = ["allow", "stop", "warn"];
 
 /**
- * After a call executed, guards may stop the run (a budget spent, a stall seen). A guard that throws
- * or answers anything but nothing, `allow` or `stop` stops the run with `REIN_GUARD_FAILED`: the
- * call's result still reaches the model and the audit, and no further call runs.
+ * After a call executed, guards may stop the run (a budget spent, a stall seen) or add a note for the
+ * model (a stall warning); the notes are returned, to be appended to the result. A guard that throws
+ * or answers anything but nothing, `allow`, `warn` or `stop` stops the run with `REIN_GUARD_FAILED`:
+ * the call's result still reaches the model and the audit, and no further call runs.
  */
 export async function afterToolCallGuards(
   ctx: RunContext,
   call: GuardToolCall,
-  outcome: { ok: boolean; errorType: string | null },
-): Promise<void> {
+  outcome: GuardCallOutcome,
+): Promise<string[]> {
   const gctx = guardContext(ctx);
+  const notes: string[] = [];
   for (const guard of ctx.deps.guards) {
     const afterToolCall = guard.afterToolCall;
     if (!afterToolCall) continue;
@@ -128,20 +162,22 @@ export async function afterToolCallGuards(
       ({ answer } = await answerOf(() => afterToolCall.call(guard, call, outcome, gctx)));
     } catch (err) {
       ctx.pendingStop ??= guardFailed(guard.name, "afterToolCall", `threw: ${errorMessage(err)}`);
-      return;
+      return notes;
     }
     if (answer === undefined) continue;
-    const checked = checkGuardVerdict<GuardVerdict>(answer, AFTER_ACTIONS);
+    const checked = checkGuardVerdict<GuardAfterVerdict>(answer, AFTER_ACTIONS);
     if (!checked.ok) {
       ctx.pendingStop ??= guardFailed(
         guard.name,
         "afterToolCall",
         `answered a malformed verdict: ${checked.problem}`,
       );
-      return;
+      return notes;
     }
     if (checked.value.action === "stop") ctx.pendingStop ??= checked.value.stop;
+    else if (checked.value.action === "warn") notes.push(`[${guard.name}] ${checked.value.note}`);
   }
+  return notes;
 }
 
 /**
@@ -159,7 +195,7 @@ export async function beforeModelCallGuards(ctx: RunContext): Promise<StopReason
     } catch (err) {
       return guardFailed(guard.name, "beforeModelCall", `threw: ${errorMessage(err)}`);
     }
-    const checked = checkGuardVerdict<GuardVerdict>(answer, AFTER_ACTIONS);
+    const checked = checkGuardVerdict<GuardVerdict>(answer, STOP_ACTIONS);
     if (!checked.ok)
       return guardFailed(guard.name, "beforeModelCall", `answered a malformed verdict: ${checked.problem}`);
     if (checked.value.action === "stop") return checked.value.stop;
