@@ -6,8 +6,9 @@ import { newInputEstimate } from "./core/input-estimate.js";
 import type { Limits } from "./core/run-context.js";
 import { Session } from "./core/session.js";
 import type { Guard } from "./guards/guard.js";
-import type { Ledger } from "./guards/ledger.js";
+import type { Ceiling, Ledger } from "./guards/ledger.js";
 import { MemoryLedger } from "./guards/memory-ledger.js";
+import { type GuardsConfig, standardGuards } from "./guards/standard-guards.js";
 import type { Model } from "./models/model.js";
 import { type Price, PriceBook } from "./models/pricing.js";
 import { resolveModel } from "./models/resolve-model.js";
@@ -51,6 +52,71 @@ const isObjectWith =
 const positiveInt = z.int().positive();
 const positiveMs = z.number().positive().max(2_147_483_647);
 
+const GuardSchema = z.custom<Guard>(isObjectWith("name"), "expected a Guard");
+const CeilingSchema = z.strictObject({ maxCostUsd: z.number().positive(), maxTokens: positiveInt }).partial();
+const GuardsConfigSchema = z.strictObject({
+  budget: z
+    .strictObject({
+      run: CeilingSchema.optional(),
+      session: CeilingSchema.optional(),
+      shared: CeilingSchema.extend({
+        name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/),
+      }).optional(),
+      warnAt: z.array(z.number().gt(0).lt(1)).optional(),
+    })
+    .optional(),
+  stall: z
+    .union([
+      z.literal(true),
+      z
+        .strictObject({
+          window: z.int().min(2).max(64),
+          graceCalls: positiveInt,
+          sameErrorWarnAt: z.int().min(2),
+          sameErrorStopAt: z.int().min(3),
+        })
+        .partial(),
+    ])
+    .optional(),
+  circuitBreaker: z
+    .union([
+      z.literal(true),
+      z
+        .strictObject({
+          failureThreshold: positiveInt,
+          windowMs: positiveMs,
+          coolDownMs: positiveMs,
+          stopAfterRefusals: positiveInt,
+          failureTypes: z.array(z.string().min(1)),
+          probeTimeoutMs: positiveMs,
+          shared: z.union([z.boolean(), z.array(z.string())]),
+          tools: z.record(
+            z.string(),
+            z
+              .strictObject({ failureThreshold: positiveInt, windowMs: positiveMs, coolDownMs: positiveMs })
+              .partial(),
+          ),
+          now: z.custom<() => number>((v) => typeof v === "function", "expected a clock function"),
+        })
+        .partial(),
+    ])
+    .optional(),
+  taint: z
+    .union([
+      z.literal(true),
+      z
+        .strictObject({
+          sources: z.union([z.literal("all"), z.array(z.string())]),
+          trusted: z.array(z.string()),
+          sinks: z.union([z.literal("writes"), z.array(z.string())]),
+          exempt: z.array(z.string()),
+        })
+        .partial(),
+    ])
+    .optional(),
+  custom: z.array(GuardSchema).optional(),
+});
+
 const ConfigSchema = z.strictObject({
   model: z.union([
     z.string().min(1),
@@ -77,11 +143,15 @@ const ConfigSchema = z.strictObject({
       sessionTimeoutMs: positiveMs,
       abortGraceMs: positiveMs,
       maxToolOutputBytes: positiveInt,
+      /** USD ceiling of one run, enforced by reservation (shorthand for guards.budget.run.maxCostUsd). */
+      maxCostUsd: z.number().positive(),
+      /** Token ceiling of one run (input + output + cache), enforced by reservation. */
+      maxTokens: positiveInt,
     })
     .partial()
     .default({}),
   policy: z.custom<Policy>(isObjectWith("name", "classify"), "expected a Policy").optional(),
-  guards: z.array(z.custom<Guard>(isObjectWith("name"), "expected a Guard")).default([]),
+  guards: z.union([z.array(GuardSchema), GuardsConfigSchema]).default([]),
   approvals: z
     .strictObject({
       gate: z.custom<ApprovalGate>(isObjectWith("name", "decide"), "expected an ApprovalGate"),
@@ -149,6 +219,10 @@ export interface Harness {
   readonly limits: Limits;
   readonly eventLog: EventLog;
   readonly ledger: Ledger;
+  /** The guards every session runs, in order (built-in ones from `guards`, then custom ones). */
+  readonly guards: readonly Guard[];
+  /** The budget's ceilings, as enforced at every reservation (empty without a budget). */
+  readonly ceilings: readonly Ceiling[];
   readonly pricing: PriceBook;
   session(options?: SessionOptions): Session;
   /** The audit trail file of a session, or undefined when auditing is off. */
@@ -180,7 +254,7 @@ export function createHarness(config: HarnessConfig): Harness {
   // An unknown price is an error now, not a surprise at the first call (or at a fallback).
   for (const id of model.members ?? [model.id]) pricing.priceOf(id);
 
-  const { sessionTimeoutMs, ...given } = c.limits;
+  const { sessionTimeoutMs, maxCostUsd, maxTokens, ...given } = c.limits;
   if (sessionTimeoutMs !== undefined && given.runTimeoutMs !== undefined) {
     throw new ConfigError(
       "config.limits: give runTimeoutMs only (sessionTimeoutMs is its deprecated name, and both were given).",
@@ -221,6 +295,14 @@ export function createHarness(config: HarnessConfig): Harness {
 
   const eventLog = c.eventLog ?? new MemoryEventLog();
   const ledger = c.ledger ?? new MemoryLedger();
+  const guardsConfig: GuardsConfig = Array.isArray(c.guards)
+    ? { custom: c.guards }
+    : (c.guards as GuardsConfig);
+  const built = standardGuards(ledger, guardsConfig, {
+    ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
+    ...(maxTokens !== undefined ? { maxTokens } : {}),
+  });
+  const guards = Object.freeze(built.guards);
   const policy = c.policy ?? new ToolProfilePolicy();
   // Compared after resolving symlinks: a workspace, audit dir or `.rein` reached through a link is judged where it really is.
   const auditDir = c.audit === false ? undefined : placeAuditDir(c.audit.dir, c.workspace ?? null);
@@ -251,6 +333,8 @@ export function createHarness(config: HarnessConfig): Harness {
     limits,
     eventLog,
     ledger,
+    guards,
+    ceilings: built.budget?.ceilings ?? [],
     pricing,
     auditFile,
     session(options: SessionOptions = {}): Session {
@@ -287,11 +371,11 @@ export function createHarness(config: HarnessConfig): Harness {
         model,
         tools: registry,
         policy,
-        guards: c.guards,
+        guards,
         approvals,
         resultProcessors: c.resultProcessors,
         hooks: c.hooks,
-        ledger,
+        ledger: built.ledger,
         pricing,
         eventLog,
         sinks,
