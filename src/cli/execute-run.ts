@@ -17,6 +17,11 @@ export interface RunCommandOptions {
   readonly workspace: string;
   readonly maxTurns?: number;
   readonly timeoutMs?: number;
+  /** USD and token ceilings of the run (`--max-cost`, `--max-tokens`). */
+  readonly maxCostUsd?: number;
+  readonly maxTokens?: number;
+  /** The stall detector's window (`--stall-window`); the detector is always on in `rein run`. */
+  readonly stallWindow?: number;
   readonly json: boolean;
   readonly auditDir: string | false;
   /** Where run_shell and run_code run: bubblewrap (default) or none (no isolation, with a warning). */
@@ -56,6 +61,13 @@ async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<numb
     limits: {
       ...(options.maxTurns !== undefined ? { maxTurns: options.maxTurns } : {}),
       ...(options.timeoutMs !== undefined ? { runTimeoutMs: options.timeoutMs } : {}),
+      ...(options.maxCostUsd !== undefined ? { maxCostUsd: options.maxCostUsd } : {}),
+      ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+    },
+    // A loop burns turns and money: the CLI always watches for one, and trips breakers on flaky tools.
+    guards: {
+      stall: options.stallWindow !== undefined ? { window: options.stallWindow } : true,
+      circuitBreaker: true,
     },
     ...(options.system !== undefined ? { system: options.system } : {}),
     ...(options.gate ? { approvals: { gate: options.gate } } : {}),
@@ -102,7 +114,8 @@ async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<numb
         );
       audit = { file, records: verified.records, headHash: verified.headHash };
     }
-    view?.summary(result, audit);
+    const budget = harness.ceilings.find((c) => c.account === "run");
+    view?.summary(result, audit, budget);
     return exitCodeOf(result);
   } finally {
     process.off("SIGINT", onSigint);

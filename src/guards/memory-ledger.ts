@@ -76,7 +76,13 @@ export class MemoryLedger implements Ledger {
     }
     let session = tenant.sessions.get(scope.sessionId);
     if (!session) {
-      session = { account: account(), reservations: new Map(), runId: undefined, runBaseUsd: 0, runBaseTokens: 0 };
+      session = {
+        account: account(),
+        reservations: new Map(),
+        runId: undefined,
+        runBaseUsd: 0,
+        runBaseTokens: 0,
+      };
       tenant.sessions.set(scope.sessionId, session);
     }
     this.#last = { tenantId: scope.tenantId, sessionId: scope.sessionId, tenant, session };
@@ -229,9 +235,15 @@ function close(a: Account, r: Reservation): void {
 }
 
 /** A refusal if spent + reserved + this estimate would cross the ceiling. */
-function check(ceiling: Ceiling, u: AccountUsage, usd: number, tokens: number): ReservationRefusal | undefined {
+function check(
+  ceiling: Ceiling,
+  u: AccountUsage,
+  usd: number,
+  tokens: number,
+): ReservationRefusal | undefined {
   const overUsd = ceiling.maxCostUsd !== undefined && u.costUsd + u.reservedUsd + usd > ceiling.maxCostUsd;
-  const overTokens = ceiling.maxTokens !== undefined && u.tokens + u.reservedTokens + tokens > ceiling.maxTokens;
+  const overTokens =
+    ceiling.maxTokens !== undefined && u.tokens + u.reservedTokens + tokens > ceiling.maxTokens;
   if (!overUsd && !overTokens) return undefined;
   return {
     refused: true,
