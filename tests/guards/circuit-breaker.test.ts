@@ -78,7 +78,8 @@ describe("circuit breakers in a session", () => {
     const s = h.session();
     const r = await s.run("get quotes");
     expect(r.stopReason).toEqual({ type: "completed" });
-    expect(breaker.stateOf("fetch_quote", s)).toBe("closed");
+    expect(breaker.stateOf("fetch_quote", { tenantId: "local", sessionId: s.id })).toBe("closed");
+    expect(breaker.trackedOwners).toBe(1); // it did record the failures
   });
 });
 
@@ -249,7 +250,7 @@ describe("concurrent calls in one session see one probe", () => {
     const r = await h.session().run("quotes");
     expect(r.stopReason).toEqual({ type: "completed" });
     expect(state.calls).toBe(3);
-    const [probe, other] = r.messages[6]!.content as { content: string }[];
+    const [probe, other] = r.messages[6]!.content as unknown as { content: string }[];
     expect(probe!.content).toBe("quote 3");
     expect(JSON.parse(other!.content).error.details.state).toBe("half_open");
     expect(sink.ofType("circuit_changed").map((e) => e.data.to)).toEqual(["open", "half_open", "closed"]);
