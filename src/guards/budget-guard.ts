@@ -89,6 +89,11 @@ export class BudgetGuard implements Guard {
     this.#warnAt = Object.freeze([...warnAt].sort((a, b) => a - b));
   }
 
+  /** Sessions with warning state (for tests: it falls back to zero as sessions end). */
+  get trackedSessions(): number {
+    return this.#warned.size;
+  }
+
   /** The ledger sessions use: the same books, with these ceilings checked on every reservation. */
   ledgerFor(base: Ledger = this.#ledger): Ledger {
     const ceilings = this.ceilings;
