@@ -79,7 +79,10 @@ describe("guard state lives outside anything a tool or the model can reach", () 
         tool_calls: [
           {
             tool: "reset_counters",
-            input: { path: "a", __proto__: { count: 0 }, constructor: { prototype: { warnedPeriod: 0 } } },
+            // Own "__proto__" and "constructor" keys, as a JSON tool input can carry them.
+            input: JSON.parse(
+              '{"path":"a","__proto__":{"count":0},"constructor":{"prototype":{"warnedPeriod":0}}}',
+            ),
           },
         ],
         repeat: 30,
