@@ -1,5 +1,6 @@
 import type { AttemptLedger, ModelResponse } from "../models/model.js";
 import { isAbortCause, scopedSignal } from "../protocol/abort.js";
+import { isNativePromise } from "../protocol/answers.js";
 import { type ErrorCode, errorMessage, ReinError } from "../protocol/errors.js";
 import type { AssistantMessage } from "../protocol/messages.js";
 import type { StopReason } from "../protocol/stop-reason.js";
@@ -42,7 +43,8 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   const scope = { tenantId: deps.tenantId, sessionId: deps.sessionId };
   const key = `${ctx.runId}:${turn}`;
   if (deps.guards.length > 0) {
-    const stop = await beforeModelCallGuards(ctx);
+    const g = beforeModelCallGuards(ctx);
+    const stop = isNativePromise(g) ? await g : g;
     if (stop) return { ok: false, stop };
   }
   // Reserve the worst case before anything else: a ledger refusing it (a ceiling would be crossed)

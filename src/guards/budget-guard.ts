@@ -1,5 +1,5 @@
 import { ConfigError } from "../protocol/errors.js";
-import type { Guard, GuardContext, GuardStopVerdict } from "./guard.js";
+import type { Guard, GuardContext, GuardStopVerdict, GuardToolCall } from "./guard.js";
 import type { BudgetAccount, Ceiling, Ledger, LedgerScope, ReserveEntry } from "./ledger.js";
 import { sessionKey } from "./session-key.js";
 
@@ -115,8 +115,9 @@ export class BudgetGuard implements Guard {
     return ALLOW;
   }
 
-  afterToolCall(_call: unknown, _outcome: unknown, context: GuardContext): undefined {
-    this.#warn(context);
+  /** Only a tool that declares a cost moves the books between model calls. */
+  afterToolCall(call: GuardToolCall, _outcome: unknown, context: GuardContext): undefined {
+    if (call.tool.costUsd !== undefined) this.#warn(context);
     return undefined;
   }
 

@@ -4,6 +4,11 @@ import { canonicalJson, describeCall } from "./call-signature.js";
 import type { Guard, GuardAfterVerdict, GuardCallOutcome, GuardContext, GuardToolCall } from "./guard.js";
 import { sessionKey } from "./session-key.js";
 
+/** Short texts are their own digest (exact); long ones (a file's content) are hashed to a fixed size. */
+function digestOf(text: string): string {
+  return text.length <= 256 ? text : createHash("sha1").update(text).digest("base64");
+}
+
 export interface StallOptions {
   /**
    * How many recent calls make a cycle: a warning when the last `window` calls are one cycle of up to
@@ -22,7 +27,8 @@ interface StallState {
   runId: string;
   /** Ring of the last `window` steps: digest of (call, result), and the call as people read it. */
   readonly digests: string[];
-  readonly labels: string[];
+  readonly tools: string[];
+  readonly args: string[];
   /** Steps seen in this run; the ring's head is `count % window`. */
   count: number;
   /** `match[p]`: how many consecutive latest steps equal the step `p` before them. */
@@ -92,7 +98,8 @@ export class StallDetector implements Guard {
       s = {
         runId: context.runId,
         digests: new Array<string>(this.window).fill(""),
-        labels: new Array<string>(this.window).fill(""),
+        tools: new Array<string>(this.window).fill(""),
+        args: new Array<string>(this.window).fill(""),
         count: 0,
         match: new Int32Array(Math.floor(this.window / 2) + 1),
         warnedPeriod: 0,
@@ -121,23 +128,16 @@ export class StallDetector implements Guard {
     const s = this.#state(context);
     const w = this.window;
     const args = canonicalJson(call.input);
-    const callDigest = createHash("sha1")
-      .update(call.tool.name)
-      .update("\u0000")
-      .update(args)
-      .digest("base64");
-    const digest = createHash("sha1")
-      .update(callDigest)
-      .update(outcome.ok ? "\u0000ok\u0000" : "\u0000error\u0000")
-      .update(outcome.content)
-      .digest("base64");
+    const callDigest = digestOf(`${call.tool.name}\u0000${args}`);
+    const digest = digestOf(`${callDigest}\u0000${outcome.ok ? "ok" : "error"}\u0000${outcome.content}`);
     const head = s.count % w;
     for (let p = 1; p < s.match.length; p++) {
       const same = s.count >= p && s.digests[(head - p + w) % w] === digest;
       s.match[p] = same ? (s.match[p] ?? 0) + 1 : 0;
     }
     s.digests[head] = digest;
-    s.labels[head] = describeCall(call.tool.name, args);
+    s.tools[head] = call.tool.name;
+    s.args[head] = args;
     s.count++;
 
     const sameError = this.#trackError(s, callDigest, digest, outcome, call.tool.name, args);
@@ -224,7 +224,10 @@ export class StallDetector implements Guard {
     const w = this.window;
     const head = s.count % w;
     const out: string[] = [];
-    for (let i = period; i >= 1; i--) out.push(s.labels[(head - i + w) % w] ?? "");
+    for (let i = period; i >= 1; i--) {
+      const at = (head - i + w) % w;
+      out.push(describeCall(s.tools[at] ?? "", s.args[at] ?? ""));
+    }
     return out;
   }
 

@@ -21,6 +21,8 @@ interface Taint {
   readonly tool: string;
   readonly callId: string;
   readonly turn: number;
+  /** The raise verdicts, built once per level. */
+  readonly raises: Partial<Record<RiskLevel, GuardVerdict>>;
 }
 
 const ONE_UP: Readonly<Record<RiskLevel, RiskLevel>> = {
@@ -74,11 +76,16 @@ export class TaintGuard implements Guard {
     const from = call.risk?.level ?? "HIGH";
     const to = ONE_UP[from];
     if (to === from || to === "BLOCK" || to === "LOW") return ALLOW;
-    return {
-      action: "raise",
-      level: to,
-      reason: `tainted: untrusted content entered the context from the result of ${taint.tool} (call ${taint.callId}, turn ${taint.turn}); calls that write, execute or send are raised ${from} → ${to} until the next human turn`,
-    };
+    let verdict = taint.raises[from];
+    if (!verdict) {
+      verdict = Object.freeze({
+        action: "raise",
+        level: to,
+        reason: `tainted by the result of ${taint.tool} (call ${taint.callId}, turn ${taint.turn}): ${from} → ${to} until the next human turn`,
+      });
+      taint.raises[from] = verdict;
+    }
+    return verdict;
   }
 
   afterToolCall(call: GuardToolCall, _outcome: GuardCallOutcome, context: GuardContext): undefined {
@@ -92,6 +99,7 @@ export class TaintGuard implements Guard {
         tool: call.tool.name,
         callId: call.callId,
         turn: context.turn,
+        raises: {},
       });
     return undefined;
   }

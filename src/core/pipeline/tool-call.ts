@@ -167,6 +167,7 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
   let stages: readonly StageRecord[] = NOT_EXECUTED;
   let durationMs = 0;
   let executed = false;
+  let content: string | undefined;
   if (decided.allowed) {
     const { tool, hookCall } = decided;
     const input = hookCall.input;
@@ -207,16 +208,19 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
           stages = [{ stage: "post_process", outcome: "deny", by: "pipeline", note: errorMessage(err) }];
         }
         if (ctx.deps.guards.length > 0) {
-          const notes = await afterToolCallGuards(
+          const guarded = outcomeContent(outcome);
+          const n = afterToolCallGuards(
             ctx,
             { tool, callId: call.id, input },
             {
               ok: outcome.ok,
               errorType: outcome.ok ? null : outcome.error.type,
-              content: outcomeContent(outcome),
+              content: guarded,
             },
           );
+          const notes = isNativePromise(n) ? await n : n;
           if (notes.length > 0) outcome = withNotes(outcome, notes);
+          else content = guarded;
         }
       }
     }
@@ -224,7 +228,7 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
     outcome = decided.outcome;
   }
   ctx.toolCalls++;
-  const content = outcomeContent(outcome);
+  content ??= outcomeContent(outcome);
   ctx.emit("tool_call_finished", {
     turn,
     callId: call.id,
