@@ -42,5 +42,5 @@ export function reservationStop(answer: unknown, what: string): StopReason | und
 }
 
 function fmt(usd: number): string {
-  return usd.toFixed(usd < 0.01 ? 6 : 4);
+  return usd === 0 ? "0" : usd.toFixed(usd < 0.01 ? 6 : 4);
 }
