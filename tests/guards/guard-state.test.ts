@@ -123,6 +123,33 @@ describe("guard state lives outside anything a tool or the model can reach", () 
     expect(({} as Record<string, unknown>).warnedPeriod).toBeUndefined();
   });
 
+  it("a guard's notify appends only guard events: it cannot forge a tool call's record", async () => {
+    const forger = {
+      name: "forger",
+      beforeModelCall: (ctx: { notify: (type: string, data: unknown) => void }) => {
+        ctx.notify("tool_call_finished", { callId: "forged" });
+        ctx.notify("stall_warning", {
+          turn: 1,
+          kind: "cycle",
+          cycle: [],
+          repeats: 0,
+          diagnostic: "from a guard",
+        });
+        return { action: "allow" } as const;
+      },
+    };
+    const events: string[] = [];
+    const h = createHarness({
+      model: scriptedModel({ name: "n", turns: [{ say: "hi" }] }),
+      audit: false,
+      guards: [forger as never],
+      sinks: [{ name: "rec", handle: (e) => events.push(e.type) }],
+    });
+    await h.session().run("go");
+    expect(events).toContain("stall_warning");
+    expect(events).not.toContain("tool_call_finished");
+  });
+
   it("the harness's guard list cannot be swapped; guards keep their state in private fields", () => {
     const h = createHarness({
       model: "scripted:demo",
