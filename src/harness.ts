@@ -6,6 +6,7 @@ import { newInputEstimate } from "./core/input-estimate.js";
 import type { Limits } from "./core/run-context.js";
 import { Session } from "./core/session.js";
 import type { Guard } from "./guards/guard.js";
+import { BudgetSchema, CircuitBreakerCodeSchema, StallSchema, TaintSchema } from "./guards/guards-schema.js";
 import type { Ceiling, Ledger } from "./guards/ledger.js";
 import { MemoryLedger } from "./guards/memory-ledger.js";
 import { type GuardsConfig, standardGuards } from "./guards/standard-guards.js";
@@ -53,67 +54,11 @@ const positiveInt = z.int().positive();
 const positiveMs = z.number().positive().max(2_147_483_647);
 
 const GuardSchema = z.custom<Guard>(isObjectWith("name"), "expected a Guard");
-const CeilingSchema = z.strictObject({ maxCostUsd: z.number().positive(), maxTokens: positiveInt }).partial();
 const GuardsConfigSchema = z.strictObject({
-  budget: z
-    .strictObject({
-      run: CeilingSchema.optional(),
-      session: CeilingSchema.optional(),
-      shared: CeilingSchema.extend({
-        name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/),
-      }).optional(),
-      warnAt: z.array(z.number().gt(0).lt(1)).optional(),
-    })
-    .optional(),
-  stall: z
-    .union([
-      z.literal(true),
-      z
-        .strictObject({
-          window: z.int().min(2).max(64),
-          graceCalls: positiveInt,
-          sameErrorWarnAt: z.int().min(2),
-          sameErrorStopAt: z.int().min(3),
-        })
-        .partial(),
-    ])
-    .optional(),
-  circuitBreaker: z
-    .union([
-      z.literal(true),
-      z
-        .strictObject({
-          failureThreshold: positiveInt,
-          windowMs: positiveMs,
-          coolDownMs: positiveMs,
-          stopAfterRefusals: positiveInt,
-          failureTypes: z.array(z.string().min(1)),
-          probeTimeoutMs: positiveMs,
-          shared: z.union([z.boolean(), z.array(z.string())]),
-          tools: z.record(
-            z.string(),
-            z
-              .strictObject({ failureThreshold: positiveInt, windowMs: positiveMs, coolDownMs: positiveMs })
-              .partial(),
-          ),
-          now: z.custom<() => number>((v) => typeof v === "function", "expected a clock function"),
-        })
-        .partial(),
-    ])
-    .optional(),
-  taint: z
-    .union([
-      z.literal(true),
-      z
-        .strictObject({
-          sources: z.union([z.literal("all"), z.array(z.string())]),
-          trusted: z.array(z.string()),
-          sinks: z.union([z.literal("writes"), z.array(z.string())]),
-          exempt: z.array(z.string()),
-        })
-        .partial(),
-    ])
-    .optional(),
+  budget: BudgetSchema.optional(),
+  stall: StallSchema.optional(),
+  circuitBreaker: CircuitBreakerCodeSchema.optional(),
+  taint: TaintSchema.optional(),
   custom: z.array(GuardSchema).optional(),
 });
 

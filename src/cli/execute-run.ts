@@ -1,4 +1,5 @@
 import type { ApprovalGate } from "../approvals/approval-gate.js";
+import type { ReinConfig } from "../config/config-file.js";
 import { createHarness, type HarnessConfig } from "../harness.js";
 import type { Model } from "../models/model.js";
 import { ReinError } from "../protocol/errors.js";
@@ -22,6 +23,8 @@ export interface RunCommandOptions {
   readonly maxTokens?: number;
   /** The stall detector's window (`--stall-window`); the detector is always on in `rein run`. */
   readonly stallWindow?: number;
+  /** Guards from the config file; `stallWindow` overrides its stall window. */
+  readonly guards?: ReinConfig["guards"];
   readonly json: boolean;
   readonly auditDir: string | false;
   /** Where run_shell and run_code run: bubblewrap (default) or none (no isolation, with a warning). */
@@ -66,8 +69,15 @@ async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<numb
     },
     // A loop burns turns and money: the CLI always watches for one, and trips breakers on flaky tools.
     guards: {
-      stall: options.stallWindow !== undefined ? { window: options.stallWindow } : true,
       circuitBreaker: true,
+      ...options.guards,
+      stall:
+        options.stallWindow !== undefined
+          ? {
+              ...(typeof options.guards?.stall === "object" ? options.guards.stall : {}),
+              window: options.stallWindow,
+            }
+          : (options.guards?.stall ?? true),
     },
     ...(options.system !== undefined ? { system: options.system } : {}),
     ...(options.gate ? { approvals: { gate: options.gate } } : {}),

@@ -187,7 +187,9 @@ function attemptLedger(
       if (stop) {
         refused ??= stop;
         // Thrown before the attempt is sent; callModel answers with `refused`, not with this error.
-        throw new Error(stop.type === "cost_ceiling" ? (stop.diagnostic ?? "budget refused") : "ledger failed");
+        throw new Error(
+          stop.type === "cost_ceiling" ? (stop.diagnostic ?? "budget refused") : "ledger failed",
+        );
       }
       open.add(k);
       return {

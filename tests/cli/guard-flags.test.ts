@@ -7,9 +7,9 @@ import { tempDir } from "../helpers.js";
 
 const BIN = join(resolve(import.meta.dirname, "../.."), "bin/rein.js");
 
-function rein(args: string[]) {
+function rein(args: string[], cwd = tempDir()) {
   const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: tempDir(),
+    cwd,
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
     timeout: 60_000,
@@ -123,6 +123,44 @@ describe("rein run guard flags", () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("budget: $0.0000 of $0.5 (0%)");
+  });
+
+  it("limits and guards come from rein.config.yaml too; flags override the file", () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, "rein.config.yaml"),
+      "limits:\n  maxTurns: 40\nguards:\n  stall:\n    window: 4\n    graceCalls: 1\n",
+    );
+    const fromFile = rein(
+      ["run", "look", "--model", `scripted:${loop()}`, "--workspace", tempDir(), "--no-audit"],
+      dir,
+    );
+    expect(fromFile.code).toBe(3);
+    expect(fromFile.stdout).toContain("repeated 4 times with the same results");
+    expect(fromFile.stdout).toMatch(/stop: stalled \(the same call list_directory .* repeated 5 times/);
+    const flag = rein(
+      [
+        "run",
+        "look",
+        "--model",
+        `scripted:${loop()}`,
+        "--workspace",
+        tempDir(),
+        "--no-audit",
+        "--stall-window",
+        "6",
+      ],
+      dir,
+    );
+    expect(flag.stdout).toMatch(/stop: stalled \(the same call list_directory .* repeated 7 times/);
+
+    writeFileSync(join(dir, "rein.config.yaml"), "guards:\n  stall:\n    window: 1\n");
+    const bad = rein(
+      ["run", "look", "--model", `scripted:${loop()}`, "--workspace", tempDir(), "--no-audit"],
+      dir,
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/rein\.config\.yaml:3: guards\.stall\.window/);
   });
 
   it("bad guard flags are refused with the reason", () => {

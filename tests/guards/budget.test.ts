@@ -258,6 +258,40 @@ describe("budgets are enforced by reservation, before the call", () => {
   });
 });
 
+describe("a model that reserves each attempt itself (the gateway)", () => {
+  it("an attempt the budget refuses is never sent, and the run stops with cost_ceiling", async () => {
+    const inner = scriptedModel({ name: "priced", turns: loopTurns(50) });
+    const sent: number[] = [];
+    const model: Model = {
+      id: inner.id,
+      accountsAttempts: true,
+      async generate(request) {
+        const ticket = request.attempts!.begin(inner.id); // throws when the budget refuses: nothing is sent
+        sent.push(request.messages.length);
+        const response = await inner.generate(request);
+        ticket.end(response.usage, response.model);
+        return response;
+      },
+    };
+    const h = createHarness({
+      model,
+      pricing,
+      tools: [echoTool],
+      maxTokens: 1000,
+      audit: false,
+      limits: { maxCostUsd: 0.01 },
+    });
+    const r = await h.session().run("loop");
+    expect(r.stopReason).toMatchObject({ type: "cost_ceiling", budget: "run", limitUsd: 0.01 });
+    expect((r.stopReason as { diagnostic: string }).diagnostic).toMatch(
+      /^model call \d+ \(attempt 1, scripted:priced\) was refused/,
+    );
+    expect(r.costUsd).toBeLessThanOrEqual(0.01);
+    expect(sent).toHaveLength(r.turns - 1);
+    expect(h.ledger.totals({ tenantId: "local", sessionId: r.sessionId }).reservedUsd).toBe(0);
+  });
+});
+
 describe("the race test can fail", () => {
   it("a check-then-reserve budget (not atomic) overspends under the same race", async () => {
     const ledger = new MemoryLedger();
