@@ -71,9 +71,9 @@ export const ReinConfigSchema = z.strictObject({
   providers: ProvidersSchema.default({}),
   gateway: GatewaySchema.default({}),
   /** The run's limits for `rein run` (flags override them): turns, USD and token ceilings. */
-  limits: LimitsFileSchema.default({}),
+  limits: LimitsFileSchema.optional(),
   /** The built-in guards for `rein run`: budget, stall, circuitBreaker, taint (see docs/guards.md). */
-  guards: GuardsFileSchema.default({}),
+  guards: GuardsFileSchema.optional(),
 });
 
 export type ReinConfig = z.infer<typeof ReinConfigSchema>;
