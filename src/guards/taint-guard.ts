@@ -81,7 +81,7 @@ export class TaintGuard implements Guard {
       verdict = Object.freeze({
         action: "raise",
         level: to,
-        reason: `tainted by the result of ${taint.tool} (call ${taint.callId}, turn ${taint.turn}): ${from} → ${to} until the next human turn`,
+        reason: `tainted by the result of ${taint.tool} (call ${taint.callId}, turn ${taint.turn}): ${from} -> ${to} until the next human turn`,
       });
       taint.raises[from] = verdict;
     }

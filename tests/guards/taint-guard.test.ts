@@ -79,7 +79,7 @@ describe("taint: untrusted content raises the next writes until the next human t
     const raise = tainted.stages.find((s) => s.stage === "guards" && s.outcome === "raise");
     expect(raise).toMatchObject({ by: "guard:taint" });
     expect(raise?.note).toBe(
-      `tainted by the result of fetch_url (call ${fetchCall}, turn 2): MEDIUM → HIGH until the next human turn`,
+      `tainted by the result of fetch_url (call ${fetchCall}, turn 2): MEDIUM -> HIGH until the next human turn`,
     );
     expect(tainted.risk?.reason).toContain("raised by taint: tainted by the result of fetch_url");
     expect(r.stopReason).toEqual({ type: "completed" });
