@@ -6,8 +6,10 @@ import { newInputEstimate } from "./core/input-estimate.js";
 import type { Limits } from "./core/run-context.js";
 import { Session } from "./core/session.js";
 import type { Guard } from "./guards/guard.js";
-import type { Ledger } from "./guards/ledger.js";
+import { BudgetSchema, CircuitBreakerCodeSchema, StallSchema, TaintSchema } from "./guards/guards-schema.js";
+import type { Ceiling, Ledger } from "./guards/ledger.js";
 import { MemoryLedger } from "./guards/memory-ledger.js";
+import { type GuardsConfig, standardGuards } from "./guards/standard-guards.js";
 import type { Model } from "./models/model.js";
 import { type Price, PriceBook } from "./models/pricing.js";
 import { resolveModel } from "./models/resolve-model.js";
@@ -51,6 +53,15 @@ const isObjectWith =
 const positiveInt = z.int().positive();
 const positiveMs = z.number().positive().max(2_147_483_647);
 
+const GuardSchema = z.custom<Guard>(isObjectWith("name"), "expected a Guard");
+const GuardsConfigSchema = z.strictObject({
+  budget: BudgetSchema.optional(),
+  stall: StallSchema.optional(),
+  circuitBreaker: CircuitBreakerCodeSchema.optional(),
+  taint: TaintSchema.optional(),
+  custom: z.array(GuardSchema).optional(),
+});
+
 const ConfigSchema = z.strictObject({
   model: z.union([
     z.string().min(1),
@@ -77,11 +88,15 @@ const ConfigSchema = z.strictObject({
       sessionTimeoutMs: positiveMs,
       abortGraceMs: positiveMs,
       maxToolOutputBytes: positiveInt,
+      /** USD ceiling of one run, enforced by reservation (shorthand for guards.budget.run.maxCostUsd). */
+      maxCostUsd: z.number().positive(),
+      /** Token ceiling of one run (input + output + cache), enforced by reservation. */
+      maxTokens: positiveInt,
     })
     .partial()
     .default({}),
   policy: z.custom<Policy>(isObjectWith("name", "classify"), "expected a Policy").optional(),
-  guards: z.array(z.custom<Guard>(isObjectWith("name"), "expected a Guard")).default([]),
+  guards: z.union([z.array(GuardSchema), GuardsConfigSchema]).default([]),
   approvals: z
     .strictObject({
       gate: z.custom<ApprovalGate>(isObjectWith("name", "decide"), "expected an ApprovalGate"),
@@ -149,6 +164,10 @@ export interface Harness {
   readonly limits: Limits;
   readonly eventLog: EventLog;
   readonly ledger: Ledger;
+  /** The guards every session runs, in order (built-in ones from `guards`, then custom ones). */
+  readonly guards: readonly Guard[];
+  /** The budget's ceilings, as enforced at every reservation (empty without a budget). */
+  readonly ceilings: readonly Ceiling[];
   readonly pricing: PriceBook;
   session(options?: SessionOptions): Session;
   /** The audit trail file of a session, or undefined when auditing is off. */
@@ -180,7 +199,7 @@ export function createHarness(config: HarnessConfig): Harness {
   // An unknown price is an error now, not a surprise at the first call (or at a fallback).
   for (const id of model.members ?? [model.id]) pricing.priceOf(id);
 
-  const { sessionTimeoutMs, ...given } = c.limits;
+  const { sessionTimeoutMs, maxCostUsd, maxTokens, ...given } = c.limits;
   if (sessionTimeoutMs !== undefined && given.runTimeoutMs !== undefined) {
     throw new ConfigError(
       "config.limits: give runTimeoutMs only (sessionTimeoutMs is its deprecated name, and both were given).",
@@ -221,6 +240,14 @@ export function createHarness(config: HarnessConfig): Harness {
 
   const eventLog = c.eventLog ?? new MemoryEventLog();
   const ledger = c.ledger ?? new MemoryLedger();
+  const guardsConfig: GuardsConfig = Array.isArray(c.guards)
+    ? { custom: c.guards }
+    : (c.guards as GuardsConfig);
+  const built = standardGuards(ledger, guardsConfig, {
+    ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
+    ...(maxTokens !== undefined ? { maxTokens } : {}),
+  });
+  const guards = Object.freeze(built.guards);
   const policy = c.policy ?? new ToolProfilePolicy();
   // Compared after resolving symlinks: a workspace, audit dir or `.rein` reached through a link is judged where it really is.
   const auditDir = c.audit === false ? undefined : placeAuditDir(c.audit.dir, c.workspace ?? null);
@@ -251,6 +278,8 @@ export function createHarness(config: HarnessConfig): Harness {
     limits,
     eventLog,
     ledger,
+    guards,
+    ceilings: built.budget?.ceilings ?? [],
     pricing,
     auditFile,
     session(options: SessionOptions = {}): Session {
@@ -287,11 +316,11 @@ export function createHarness(config: HarnessConfig): Harness {
         model,
         tools: registry,
         policy,
-        guards: c.guards,
+        guards,
         approvals,
         resultProcessors: c.resultProcessors,
         hooks: c.hooks,
-        ledger,
+        ledger: built.ledger,
         pricing,
         eventLog,
         sinks,

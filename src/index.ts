@@ -7,9 +7,32 @@ export type { ApprovalDecision, ApprovalGate, ApprovalRequest } from "./approval
 export { callbackGate } from "./approvals/callback-gate.js";
 export type { Limits } from "./core/run-context.js";
 export { type RunOptions, type RunStream, Session } from "./core/session.js";
-export type { Guard, GuardContext, GuardToolCall, GuardVerdict } from "./guards/guard.js";
-export type { Ledger, LedgerScope, LedgerTotals } from "./guards/ledger.js";
+export { BudgetGuard, type BudgetOptions, type CeilingOptions } from "./guards/budget-guard.js";
+export { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from "./guards/circuit-breaker.js";
+export type {
+  Guard,
+  GuardAfterVerdict,
+  GuardCallOutcome,
+  GuardContext,
+  GuardEventType,
+  GuardStopVerdict,
+  GuardToolCall,
+  GuardVerdict,
+} from "./guards/guard.js";
+export type {
+  AccountUsage,
+  BudgetAccount,
+  Ceiling,
+  Ledger,
+  LedgerScope,
+  LedgerTotals,
+  ReservationRefusal,
+  ReserveEntry,
+} from "./guards/ledger.js";
 export { MemoryLedger } from "./guards/memory-ledger.js";
+export { StallDetector, type StallOptions } from "./guards/stall-detector.js";
+export type { GuardsConfig } from "./guards/standard-guards.js";
+export { TaintGuard, type TaintOptions } from "./guards/taint-guard.js";
 export {
   createHarness,
   DEFAULT_LIMITS,

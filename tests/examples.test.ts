@@ -91,4 +91,18 @@ describe("examples run as documented", () => {
     // With cgroups the kernel OOM-kills it; under rlimits the allocation fails instead.
     expect(bomb).toBe(`memory bomb oomKilled: ${limits?.includes("cpu") ? "true" : "false"}`);
   });
+
+  it("budget", () => {
+    const r = example("budget.ts");
+    expect(r.code).toBe(0);
+    const lines = r.out.split("\n");
+    expect(lines[0]).toBe("warning: run budget at 50% ($0.0525)");
+    expect(lines[1]).toBe(
+      'warning: the same call list_directory {"path":"."} repeated 6 times with the same results',
+    );
+    expect(lines[2]).toMatch(
+      /^stopped: cost_ceiling: model call 9 was refused before it was made: \$0\.0840 spent \+ \$0 reserved \+ \$0\.0\d+ worst case would cross the run budget's \$0\.1 ceiling$/,
+    );
+    expect(lines[3]).toBe("spent $0.0840 in 9 turns");
+  });
 });

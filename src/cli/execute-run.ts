@@ -1,4 +1,5 @@
 import type { ApprovalGate } from "../approvals/approval-gate.js";
+import type { ReinConfig } from "../config/config-file.js";
 import { createHarness, type HarnessConfig } from "../harness.js";
 import type { Model } from "../models/model.js";
 import { ReinError } from "../protocol/errors.js";
@@ -17,6 +18,13 @@ export interface RunCommandOptions {
   readonly workspace: string;
   readonly maxTurns?: number;
   readonly timeoutMs?: number;
+  /** USD and token ceilings of the run (`--max-cost`, `--max-tokens`). */
+  readonly maxCostUsd?: number;
+  readonly maxTokens?: number;
+  /** The stall detector's window (`--stall-window`); the detector is always on in `rein run`. */
+  readonly stallWindow?: number;
+  /** Guards from the config file; `stallWindow` overrides its stall window. */
+  readonly guards?: ReinConfig["guards"];
   readonly json: boolean;
   readonly auditDir: string | false;
   /** Where run_shell and run_code run: bubblewrap (default) or none (no isolation, with a warning). */
@@ -56,6 +64,20 @@ async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<numb
     limits: {
       ...(options.maxTurns !== undefined ? { maxTurns: options.maxTurns } : {}),
       ...(options.timeoutMs !== undefined ? { runTimeoutMs: options.timeoutMs } : {}),
+      ...(options.maxCostUsd !== undefined ? { maxCostUsd: options.maxCostUsd } : {}),
+      ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+    },
+    // A loop burns turns and money: the CLI always watches for one, and trips breakers on flaky tools.
+    guards: {
+      circuitBreaker: true,
+      ...options.guards,
+      stall:
+        options.stallWindow !== undefined
+          ? {
+              ...(typeof options.guards?.stall === "object" ? options.guards.stall : {}),
+              window: options.stallWindow,
+            }
+          : (options.guards?.stall ?? true),
     },
     ...(options.system !== undefined ? { system: options.system } : {}),
     ...(options.gate ? { approvals: { gate: options.gate } } : {}),
@@ -102,7 +124,8 @@ async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<numb
         );
       audit = { file, records: verified.records, headHash: verified.headHash };
     }
-    view?.summary(result, audit);
+    const budget = harness.ceilings.find((c) => c.account === "run");
+    view?.summary(result, audit, budget);
     return exitCodeOf(result);
   } finally {
     process.off("SIGINT", onSigint);

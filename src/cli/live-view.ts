@@ -122,12 +122,21 @@ export class LiveView {
       case "limit_warning":
         this.#line(this.#paint("yellow", `  ! turn ${event.data.turn} of at most ${event.data.max}`));
         return;
+      case "budget_warning":
+      case "stall_warning":
+      case "circuit_changed":
+        this.#line(this.#paint("yellow", `  ! ${guardLine(event)}`));
+        return;
       default:
         return;
     }
   }
 
-  summary(result: RunResult, audit: { file: string; records: number; headHash: string } | undefined): void {
+  summary(
+    result: RunResult,
+    audit: { file: string; records: number; headHash: string } | undefined,
+    budget?: { readonly maxCostUsd?: number; readonly maxTokens?: number },
+  ): void {
     const r = result.stopReason;
     const detail =
       r.type === "completed"
@@ -140,7 +149,13 @@ export class LiveView {
               ? ` (${r.scope}, ${r.limitMs} ms)`
               : r.type === "cancelled"
                 ? ` (${safe(r.reason)})`
-                : "";
+                : r.type === "stalled"
+                  ? ` (${safe(r.diagnostic)})`
+                  : r.type === "circuit_open"
+                    ? ` (circuit of tool ${safe(r.circuit)} is open)`
+                    : r.type === "cost_ceiling"
+                      ? ` (${safe(r.diagnostic ?? `spent $${r.spentUsd.toFixed(4)} of $${r.limitUsd ?? "?"}`)})`
+                      : "";
     const u = result.usage;
     const style: Style =
       result.status === "completed" ? "green" : result.status === "failed" ? "red" : "yellow";
@@ -149,8 +164,44 @@ export class LiveView {
     this.#line(
       `turns ${result.turns} · tool calls ${result.toolCalls} · tokens ${u.inputTokens + u.outputTokens} (in ${u.inputTokens}, out ${u.outputTokens}, cache read ${u.cacheReadTokens}, cache write ${u.cacheWriteTokens}) · cost $${result.costUsd.toFixed(4)} · ${(result.durationMs / 1000).toFixed(2)} s`,
     );
+    if (budget) {
+      const tokens = u.inputTokens + u.outputTokens + u.cacheReadTokens + u.cacheWriteTokens;
+      const parts: string[] = [];
+      if (budget.maxCostUsd !== undefined)
+        parts.push(
+          `$${result.costUsd.toFixed(4)} of $${budget.maxCostUsd} (${percent(result.costUsd, budget.maxCostUsd)})`,
+        );
+      if (budget.maxTokens !== undefined)
+        parts.push(`${tokens} of ${budget.maxTokens} tokens (${percent(tokens, budget.maxTokens)})`);
+      this.#line(`budget: ${parts.join(" · ")}`);
+    }
     if (audit)
       this.#line(`audit: ${safe(audit.file)} (${audit.records} records, sealed, head ${audit.headHash})`);
+  }
+}
+
+function percent(part: number, whole: number): string {
+  return `${((100 * part) / whole).toFixed(0)}%`;
+}
+
+/** One line for a guard event: a budget passing a fraction, a stall warning, a breaker changing state. */
+function guardLine(
+  event: Extract<ReinEvent, { type: "budget_warning" | "stall_warning" | "circuit_changed" }>,
+): string {
+  switch (event.type) {
+    case "budget_warning": {
+      const d = event.data;
+      const of =
+        d.limitUsd !== null
+          ? `$${d.spentUsd.toFixed(4)} of $${d.limitUsd}`
+          : `${d.spentTokens} of ${d.limitTokens} tokens`;
+      return `budget ${safe(d.budget)}: ${percent(d.fraction, 1)} used (${of})`;
+    }
+    case "stall_warning":
+      // The diagnostic quotes the model's arguments: shown inert, like every model-controlled text.
+      return `stall: ${safe(event.data.diagnostic)}`;
+    case "circuit_changed":
+      return `circuit ${safe(event.data.circuit)}: ${event.data.from} → ${event.data.to} (${safe(event.data.reason)})`;
   }
 }
 

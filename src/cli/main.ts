@@ -42,6 +42,32 @@ function positiveNumber(flag: string) {
   };
 }
 
+function usd(value: string): number {
+  const n = Number(value.replace(/^\$/, ""));
+  if (value.trim() === "" || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(
+      `--max-cost must be a positive amount of USD (e.g. 0.50), got "${value}".`,
+    );
+  return n;
+}
+
+function tokenCount(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(value.trim());
+  const n = m ? Number(m[1]) * (m[2] === "" ? 1 : /k/i.test(m[2]!) ? 1_000 : 1_000_000) : Number.NaN;
+  if (!Number.isInteger(n) || n <= 0)
+    throw new InvalidArgumentError(
+      `--max-tokens must be a positive whole number of tokens (e.g. 200000, 200k or 1.5m), got "${value}".`,
+    );
+  return n;
+}
+
+function stallWindow(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 2 || n > 64)
+    throw new InvalidArgumentError(`--stall-window must be an integer from 2 to 64, got "${value}".`);
+  return n;
+}
+
 function duration(value: string): number {
   const ms = parseDuration(value);
   if (ms === undefined)
@@ -78,6 +104,13 @@ function program(): Command {
     .option("--max-turns <n>", "model calls allowed in the run (default 50)", positiveInt("--max-turns"))
     .option("--timeout <duration>", "wall-clock limit of the run, e.g. 90s or 10m (default 30m)", duration)
     .option("--system <prompt>", "system prompt")
+    .option("--max-cost <usd>", "USD ceiling of the run, enforced before each model call (e.g. 0.50)", usd)
+    .option("--max-tokens <n>", "token ceiling of the run (input + output), e.g. 200k", tokenCount)
+    .option(
+      "--stall-window <n>",
+      "calls that make a loop: warn when the last N calls repeat one cycle, then stop (default 6)",
+      stallWindow,
+    )
     .option("--json", "print events as JSON lines on stdout instead of the live view")
     .option("--audit-dir <dir>", "where audit trails are written", ".rein/audit")
     .option("--no-audit", "do not write an audit trail")
@@ -108,8 +141,12 @@ function program(): Command {
         task,
         model,
         workspace: resolve(o.workspace),
-        maxTurns: o.maxTurns,
+        maxTurns: o.maxTurns ?? config?.limits?.maxTurns,
         timeoutMs: o.timeout,
+        maxCostUsd: o.maxCost ?? config?.limits?.maxCostUsd,
+        maxTokens: o.maxTokens ?? config?.limits?.maxTokens,
+        stallWindow: o.stallWindow,
+        ...(config?.guards ? { guards: config.guards } : {}),
         system: o.system,
         json: Boolean(o.json),
         auditDir: o.audit === false ? false : resolve(o.auditDir),

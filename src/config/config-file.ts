@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { GuardsFileSchema, LimitsFileSchema } from "../guards/guards-schema.js";
 import { ConfigError } from "../protocol/errors.js";
 
 /** Names the CLI looks for in the working directory, in order. */
@@ -69,6 +70,10 @@ export const ReinConfigSchema = z.strictObject({
   fallback: z.array(z.string().min(1)).default([]),
   providers: ProvidersSchema.default({}),
   gateway: GatewaySchema.default({}),
+  /** The run's limits for `rein run` (flags override them): turns, USD and token ceilings. */
+  limits: LimitsFileSchema.optional(),
+  /** The built-in guards for `rein run`: budget, stall, circuitBreaker, taint (see docs/guards.md). */
+  guards: GuardsFileSchema.optional(),
 });
 
 export type ReinConfig = z.infer<typeof ReinConfigSchema>;

@@ -1,8 +1,10 @@
 import type { AttemptLedger, ModelResponse } from "../models/model.js";
 import { isAbortCause, scopedSignal } from "../protocol/abort.js";
+import { isNativePromise } from "../protocol/answers.js";
 import { type ErrorCode, errorMessage, ReinError } from "../protocol/errors.js";
 import type { AssistantMessage } from "../protocol/messages.js";
 import type { StopReason } from "../protocol/stop-reason.js";
+import { reservationStop } from "./budget-refusal.js";
 import { estimateInputTokens, settleInputEstimate } from "./input-estimate.js";
 import { beforeModelCallGuards } from "./pipeline/guards.js";
 import type { RunContext } from "./run-context.js";
@@ -41,29 +43,41 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   const scope = { tenantId: deps.tenantId, sessionId: deps.sessionId };
   const key = `${ctx.runId}:${turn}`;
   if (deps.guards.length > 0) {
-    const stop = await beforeModelCallGuards(ctx);
+    const g = beforeModelCallGuards(ctx);
+    const stop = isNativePromise(g) ? await g : g;
     if (stop) return { ok: false, stop };
   }
+  // Reserve the worst case before anything else: a ledger refusing it (a ceiling would be crossed)
+  // stops the run before the model is called, and before the call is announced. A model that makes
+  // several provider calls (the gateway) reserves each attempt itself, through the same ledger.
+  const attempts = model.accountsAttempts ? attemptLedger(ctx, key) : undefined;
+  if (!attempts) {
+    let refused: StopReason | undefined;
+    try {
+      const inputTokens = estimateInputTokens(deps);
+      refused = reservationStop(
+        ledger.reserve(scope, {
+          key,
+          model: model.id,
+          estimateUsd: pricing.worstCase(model.id, inputTokens, deps.maxTokens),
+          estimateTokens: inputTokens + deps.maxTokens,
+          runId: ctx.runId,
+        }),
+        `model call ${turn}`,
+      );
+    } catch (err) {
+      return { ok: false, stop: errorStop(err, "REIN_PRICE_UNKNOWN") };
+    }
+    if (refused) return { ok: false, stop: refused };
+  }
+
   ctx.emit("model_call_started", { turn, model: model.id });
   if (deps.hooks.beforeModelCall) {
     try {
       await deps.hooks.beforeModelCall({ turn, messages: deps.history });
     } catch (err) {
+      if (!attempts) ledger.release(scope, key);
       return { ok: false, stop: hookStop("beforeModelCall", err) };
-    }
-  }
-
-  // A model that makes several provider calls (the gateway) reserves and settles each attempt itself.
-  const attempts = model.accountsAttempts ? attemptLedger(ctx, key) : undefined;
-  if (!attempts) {
-    try {
-      ledger.reserve(scope, {
-        key,
-        model: model.id,
-        estimateUsd: pricing.worstCase(model.id, estimateInputTokens(deps), deps.maxTokens),
-      });
-    } catch (err) {
-      return { ok: false, stop: errorStop(err, "REIN_PRICE_UNKNOWN") };
     }
   }
 
@@ -90,6 +104,8 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   } catch (err) {
     if (attempts) attempts.releaseOpen();
     else ledger.release(scope, key);
+    // An attempt the ledger refused was never sent: the run stops on the budget, not on the error.
+    if (attempts?.refused) return { ok: false, stop: attempts.refused };
     if (timeout.signal.aborted) return { ok: false, stop: stopFromAbort(timeout.signal.reason) };
     return { ok: false, stop: errorStop(err, "REIN_MODEL_CALL_FAILED") };
   } finally {
@@ -142,20 +158,39 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
 function attemptLedger(
   ctx: RunContext,
   key: string,
-): AttemptLedger & { releaseOpen(): void; readonly settledUsd: number; readonly begun: number } {
+): AttemptLedger & {
+  releaseOpen(): void;
+  readonly settledUsd: number;
+  readonly begun: number;
+  readonly refused: StopReason | undefined;
+} {
   const { ledger, pricing, maxTokens } = ctx.deps;
   const scope = { tenantId: ctx.deps.tenantId, sessionId: ctx.deps.sessionId };
   const open = new Set<string>();
   let n = 0;
   let settledUsd = 0;
+  let refused: StopReason | undefined;
   return {
     begin(model) {
       const k = `${key}:${++n}`;
-      ledger.reserve(scope, {
-        key: k,
-        model,
-        estimateUsd: pricing.worstCase(model, estimateInputTokens(ctx.deps), maxTokens),
-      });
+      const inputTokens = estimateInputTokens(ctx.deps);
+      const stop = reservationStop(
+        ledger.reserve(scope, {
+          key: k,
+          model,
+          estimateUsd: pricing.worstCase(model, inputTokens, maxTokens),
+          estimateTokens: inputTokens + maxTokens,
+          runId: ctx.runId,
+        }),
+        `model call ${ctx.turn} (attempt ${n}, ${model})`,
+      );
+      if (stop) {
+        refused ??= stop;
+        // Thrown before the attempt is sent; callModel answers with `refused`, not with this error.
+        throw new Error(
+          stop.type === "cost_ceiling" ? (stop.diagnostic ?? "budget refused") : "ledger failed",
+        );
+      }
       open.add(k);
       return {
         end(usage, answeredAs = model) {
@@ -177,6 +212,9 @@ function attemptLedger(
     },
     get begun() {
       return n;
+    },
+    get refused() {
+      return refused;
     },
   };
 }

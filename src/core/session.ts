@@ -96,6 +96,15 @@ export class Session {
     }
     const totals = this.#deps.ledger.totals({ tenantId: this.tenantId, sessionId: this.id });
     this.#emit("", "session_ended", { runs: this.#runs, usage: totals.usage, costUsd: totals.costUsd });
+    // Guards are shared by every session of a harness: let them drop this session's state.
+    const scope = { tenantId: this.tenantId, sessionId: this.id };
+    for (const guard of this.#deps.guards) {
+      try {
+        if (typeof guard.sessionEnded === "function") guard.sessionEnded(scope);
+      } catch {
+        // The session is over; a guard failing to forget it cannot change any outcome.
+      }
+    }
     try {
       await this.#deps.eventLog.flush();
       for (const sink of this.#deps.sinks) await sink.close?.();

@@ -1,32 +1,65 @@
 import { LedgerError } from "../protocol/errors.js";
 import { addUsage, emptyUsage, type Usage } from "../protocol/messages.js";
-import type { Ledger, LedgerScope, LedgerTotals } from "./ledger.js";
+import {
+  type AccountUsage,
+  type BudgetAccount,
+  type Ceiling,
+  type Ledger,
+  type LedgerScope,
+  type LedgerTotals,
+  type ReservationRefusal,
+  type ReserveEntry,
+  tokensOf,
+} from "./ledger.js";
 
 interface Account {
   usage: Usage;
   costUsd: number;
+  /** Settled tokens: input, output, cache read and cache write. */
+  tokens: number;
   reservedUsd: number;
+  reservedTokens: number;
   calls: number;
-  /** Open reservations counted in `reservedUsd`; at 0, `reservedUsd` is exactly 0 (no float residue). */
+  /** Open reservations counted in `reservedUsd`; at 0, the reserved amounts are exactly 0 (no float residue). */
   open: number;
 }
 
 interface Tenant {
   readonly account: Account;
   readonly sessions: Map<string, Session>;
+  /** Shared named budgets, by account (`budget:<name>`). */
+  readonly budgets: Map<string, Account>;
+}
+
+interface Reservation {
+  readonly usd: number;
+  readonly tokens: number;
+  /** Shared budgets it was charged to besides the session and tenant: settle charges the same ones. */
+  readonly budgets: readonly Account[];
 }
 
 interface Session {
   readonly account: Account;
-  /** Open reservations: key → estimate. Keys are per session, so equal keys elsewhere never meet. */
-  readonly reservations: Map<string, number>;
+  /** Open reservations by key. Keys are per session, so equal keys elsewhere never meet. */
+  readonly reservations: Map<string, Reservation>;
+  /** The run the `run` account measures, and the session's settled spend when it began. */
+  runId: string | undefined;
+  runBaseUsd: number;
+  runBaseTokens: number;
 }
 
 function account(): Account {
-  return { usage: emptyUsage(), costUsd: 0, reservedUsd: 0, calls: 0, open: 0 };
+  return { usage: emptyUsage(), costUsd: 0, tokens: 0, reservedUsd: 0, reservedTokens: 0, calls: 0, open: 0 };
 }
 
-/** In-process ledger with O(1) updates: running totals per session and per tenant. */
+const NO_BUDGETS: readonly Account[] = Object.freeze([]);
+const ZERO: AccountUsage = Object.freeze({ costUsd: 0, tokens: 0, reservedUsd: 0, reservedTokens: 0 });
+
+/**
+ * In-process ledger with O(1) updates: running totals per session, per tenant and per shared named
+ * budget. It enforces ceilings: `reserve` checks an entry's ceilings and reserves synchronously, in
+ * one step, so no other reservation can come between the check and the charge.
+ */
 export class MemoryLedger implements Ledger {
   /** tenant → session. Nested rather than a joined key, so no pair of ids can collide. */
   readonly #tenants = new Map<string, Tenant>();
@@ -38,19 +71,25 @@ export class MemoryLedger implements Ledger {
     checkScope(scope);
     let tenant = this.#tenants.get(scope.tenantId);
     if (!tenant) {
-      tenant = { account: account(), sessions: new Map() };
+      tenant = { account: account(), sessions: new Map(), budgets: new Map() };
       this.#tenants.set(scope.tenantId, tenant);
     }
     let session = tenant.sessions.get(scope.sessionId);
     if (!session) {
-      session = { account: account(), reservations: new Map() };
+      session = {
+        account: account(),
+        reservations: new Map(),
+        runId: undefined,
+        runBaseUsd: 0,
+        runBaseTokens: 0,
+      };
       tenant.sessions.set(scope.sessionId, session);
     }
     this.#last = { tenantId: scope.tenantId, sessionId: scope.sessionId, tenant, session };
     return this.#last;
   }
 
-  reserve(scope: LedgerScope, entry: { key: string; model: string; estimateUsd: number }): void {
+  reserve(scope: LedgerScope, entry: ReserveEntry): ReservationRefusal | undefined {
     const { tenant, session } = this.#open(scope);
     const key = entry?.key;
     if (typeof key !== "string" || key === "") {
@@ -59,39 +98,69 @@ export class MemoryLedger implements Ledger {
       });
     }
     checkAmount(entry.estimateUsd, "reserve: estimateUsd", scope, key);
+    const tokens = entry.estimateTokens ?? 0;
+    checkAmount(tokens, "reserve: estimateTokens", scope, key);
     if (session.reservations.has(key)) {
       throw new LedgerError(
         `reserve: reservation "${key}" is already open in session ${scope.sessionId} (tenant ${scope.tenantId}); settle or release it first`,
         { ...scope, key },
       );
     }
-    session.reservations.set(key, entry.estimateUsd);
-    for (const a of [session.account, tenant.account]) {
-      a.reservedUsd += entry.estimateUsd;
-      a.open++;
+    if (entry.runId !== undefined && entry.runId !== session.runId) {
+      session.runId = entry.runId;
+      session.runBaseUsd = session.account.costUsd;
+      session.runBaseTokens = session.account.tokens;
     }
+    const usd = entry.estimateUsd;
+    const ceilings = entry.ceilings ?? NO_BUDGETS_CEILINGS;
+    // Check every ceiling first, then charge: nothing can come between (this method never yields).
+    for (const ceiling of ceilings) {
+      const refusal = check(ceiling, usageIn(tenant, session, ceiling.account), usd, tokens);
+      if (refusal) return refusal;
+    }
+    let budgets = NO_BUDGETS;
+    for (const ceiling of ceilings) {
+      if (!ceiling.account.startsWith("budget:")) continue;
+      let b = tenant.budgets.get(ceiling.account);
+      if (!b) {
+        b = account();
+        tenant.budgets.set(ceiling.account, b);
+      }
+      if (!budgets.includes(b)) budgets = [...budgets, b];
+    }
+    session.reservations.set(key, { usd, tokens, budgets });
+    open(session.account, usd, tokens);
+    open(tenant.account, usd, tokens);
+    for (const b of budgets) open(b, usd, tokens);
+    return undefined;
   }
 
   settle(scope: LedgerScope, key: string, actual: { usage: Usage; costUsd: number }): void {
     const { tenant, session } = this.#open(scope);
-    const estimate = this.#reservation(session, scope, key, "settle");
+    const r = this.#reservation(session, scope, key, "settle");
     checkAmount(actual?.costUsd, "settle: costUsd", scope, key);
     checkUsage(actual.usage, scope, key);
     session.reservations.delete(key);
-    for (const a of [session.account, tenant.account]) {
-      close(a, estimate);
+    const tokens = tokensOf(actual.usage);
+    const charge = (a: Account) => {
+      close(a, r);
       addUsage(a.usage, actual.usage);
       a.costUsd += actual.costUsd;
+      a.tokens += tokens;
       a.calls += 1;
-    }
+    };
+    charge(session.account);
+    charge(tenant.account);
+    for (const b of r.budgets) charge(b);
   }
 
   release(scope: LedgerScope, key: string): void {
     const { tenant, session } = this.#open(scope);
-    const estimate = this.#reservation(session, scope, key, "release");
+    const r = this.#reservation(session, scope, key, "release");
     session.reservations.delete(key);
-    close(session.account, estimate);
-    close(tenant.account, estimate);
+    close(session.account, r);
+    close(tenant.account, r);
+    for (const b of r.budgets) close(b, r);
   }
 
   totals(scope: LedgerScope | { readonly tenantId: string }): LedgerTotals {
@@ -109,21 +178,85 @@ export class MemoryLedger implements Ledger {
     };
   }
 
-  #reservation(session: Session, scope: LedgerScope, key: string, what: string): number {
-    const estimate = session.reservations.get(key);
-    if (estimate === undefined) {
+  usageOf(scope: LedgerScope, which: BudgetAccount): AccountUsage {
+    const tenant = this.#tenants.get(scope?.tenantId);
+    if (!tenant) return ZERO;
+    const session = tenant.sessions.get(scope.sessionId);
+    if (!session && !which.startsWith("budget:")) return ZERO;
+    const u = usageIn(tenant, session, which);
+    return {
+      costUsd: u.costUsd,
+      tokens: u.tokens,
+      reservedUsd: Math.max(0, u.reservedUsd),
+      reservedTokens: Math.max(0, u.reservedTokens),
+    };
+  }
+
+  #reservation(session: Session, scope: LedgerScope, key: string, what: string): Reservation {
+    const r = session.reservations.get(key);
+    if (r === undefined) {
       throw new LedgerError(
         `${what}: no open reservation "${String(key)}" in session ${scope.sessionId} (tenant ${scope.tenantId}); it was never reserved, or already settled or released`,
         { ...scope, key: String(key) },
       );
     }
-    return estimate;
+    return r;
   }
 }
 
-function close(a: Account, estimate: number): void {
+const NO_BUDGETS_CEILINGS: readonly Ceiling[] = Object.freeze([]);
+
+function usageIn(tenant: Tenant, session: Session | undefined, which: BudgetAccount): AccountUsage {
+  if (which === "session") return session?.account ?? ZERO;
+  if (which === "run") {
+    if (!session) return ZERO;
+    const a = session.account;
+    // One run at a time per session: every open reservation of the session belongs to its run.
+    return {
+      costUsd: a.costUsd - session.runBaseUsd,
+      tokens: a.tokens - session.runBaseTokens,
+      reservedUsd: a.reservedUsd,
+      reservedTokens: a.reservedTokens,
+    };
+  }
+  return tenant.budgets.get(which) ?? ZERO;
+}
+
+function open(a: Account, usd: number, tokens: number): void {
+  a.reservedUsd += usd;
+  a.reservedTokens += tokens;
+  a.open++;
+}
+
+function close(a: Account, r: Reservation): void {
   a.open--;
-  a.reservedUsd = a.open === 0 ? 0 : a.reservedUsd - estimate;
+  a.reservedUsd = a.open === 0 ? 0 : a.reservedUsd - r.usd;
+  a.reservedTokens = a.open === 0 ? 0 : a.reservedTokens - r.tokens;
+}
+
+/** A refusal if spent + reserved + this estimate would cross the ceiling. */
+function check(
+  ceiling: Ceiling,
+  u: AccountUsage,
+  usd: number,
+  tokens: number,
+): ReservationRefusal | undefined {
+  const overUsd = ceiling.maxCostUsd !== undefined && u.costUsd + u.reservedUsd + usd > ceiling.maxCostUsd;
+  const overTokens =
+    ceiling.maxTokens !== undefined && u.tokens + u.reservedTokens + tokens > ceiling.maxTokens;
+  if (!overUsd && !overTokens) return undefined;
+  return {
+    refused: true,
+    account: ceiling.account,
+    limitUsd: overUsd ? (ceiling.maxCostUsd ?? null) : null,
+    limitTokens: overUsd ? null : (ceiling.maxTokens ?? null),
+    spentUsd: u.costUsd,
+    spentTokens: u.tokens,
+    reservedUsd: Math.max(0, u.reservedUsd),
+    reservedTokens: Math.max(0, u.reservedTokens),
+    estimateUsd: usd,
+    estimateTokens: tokens,
+  };
 }
 
 function checkScope(scope: LedgerScope): void {

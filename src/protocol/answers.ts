@@ -95,7 +95,7 @@ export function checkGuardVerdict<T extends { action: string }>(
   allowed: readonly T["action"][],
 ): Checked<T> {
   if (!isRecord(value)) return bad(`expected a verdict { action, … }, got ${describeAnswer(value)}`);
-  const { action, reason, level, stop } = value;
+  const { action, reason, level, stop, note, details } = value;
   if (typeof action !== "string" || !allowed.includes(action))
     return bad(`action ${describeAnswer(action)} is not one of ${allowed.join(", ")} here`);
   switch (action) {
@@ -103,7 +103,13 @@ export function checkGuardVerdict<T extends { action: string }>(
       return { ok: true, value: { action } as unknown as T };
     case "deny":
       if (typeof reason !== "string") return bad("a deny verdict needs a string reason");
-      return { ok: true, value: { action, reason } as unknown as T };
+      if (details === undefined) return { ok: true, value: { action, reason } as unknown as T };
+      if (!isRecord(details))
+        return bad(`a deny verdict's details must be an object, got ${describeAnswer(details)}`);
+      return { ok: true, value: { action, reason, details: { ...details } } as unknown as T };
+    case "warn":
+      if (typeof note !== "string" || note === "") return bad("a warn verdict needs a non-empty string note");
+      return { ok: true, value: { action, note } as unknown as T };
     case "raise":
       if (level !== "MEDIUM" && level !== "HIGH")
         return bad(`a raise verdict's level must be MEDIUM or HIGH, got ${describeAnswer(level)}`);
@@ -114,7 +120,16 @@ export function checkGuardVerdict<T extends { action: string }>(
         return bad(
           `a stop verdict's stop must be a cost_ceiling, stalled or circuit_open reason, got ${describeAnswer(stop)}`,
         );
-      return { ok: true, value: { action, stop: { ...stop } } as unknown as T };
+      const copy = { ...stop };
+      if (copy.type === "cost_ceiling" && !(copy.limitUsd === null || typeof copy.limitUsd === "number"))
+        return bad(
+          `a cost_ceiling stop needs a numeric limitUsd (or null), got ${describeAnswer(copy.limitUsd)}`,
+        );
+      if (copy.type === "stalled" && typeof copy.diagnostic !== "string")
+        return bad("a stalled stop needs a string diagnostic");
+      if (copy.type === "circuit_open" && typeof copy.circuit !== "string")
+        return bad("a circuit_open stop needs the circuit's name");
+      return { ok: true, value: { action, stop: copy } as unknown as T };
     }
     default:
       return bad(`unknown action ${describeAnswer(action)}`);

@@ -121,6 +121,36 @@ export interface EventDataMap {
     readonly to: BreakerState;
     readonly consecutiveFailures: number;
   };
+  /** A budget passed a warning fraction (default 50 %) of one of its ceilings. */
+  budget_warning: {
+    /** `run`, `session` or `budget:<name>`. */
+    readonly budget: string;
+    readonly fraction: number;
+    readonly spentUsd: number;
+    readonly limitUsd: number | null;
+    readonly spentTokens: number;
+    readonly limitTokens: number | null;
+  };
+  /** The stall detector saw a repeating cycle or the same error again; the model was told in the result. */
+  stall_warning: {
+    readonly turn: number;
+    readonly kind: "cycle" | "same_error";
+    /** The repeating calls, as `tool {canonical args}` (capped). */
+    readonly cycle: readonly string[];
+    readonly repeats: number;
+    readonly diagnostic: string;
+  };
+  /** A circuit breaker changed state. */
+  circuit_changed: {
+    /** The circuit's name (the tool's). */
+    readonly circuit: string;
+    readonly from: "closed" | "open" | "half_open";
+    readonly to: "closed" | "open" | "half_open";
+    readonly failures: number;
+    readonly reason: string;
+    /** Whether the circuit is shared by every session of the harness. */
+    readonly shared: boolean;
+  };
   run_ended: {
     readonly status: Exclude<RunStatus, "queued" | "running" | "requires_action">;
     readonly stopReason: StopReason;

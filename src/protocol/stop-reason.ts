@@ -10,7 +10,19 @@ export type StopReason =
   | { readonly type: "timeout"; readonly scope: "run" | "model_call"; readonly limitMs: number }
   | { readonly type: "cancelled"; readonly reason: string }
   | { readonly type: "error"; readonly code: ErrorCode; readonly message: string }
-  | { readonly type: "cost_ceiling"; readonly limitUsd: number; readonly spentUsd: number }
+  | {
+      readonly type: "cost_ceiling";
+      /** The USD ceiling that would have been crossed (null when a token ceiling stopped the run). */
+      readonly limitUsd: number | null;
+      /** Settled spend of that budget when the run stopped. */
+      readonly spentUsd: number;
+      /** Which budget: `run`, `session` or `budget:<name>` (a shared budget). */
+      readonly budget?: string;
+      readonly limitTokens?: number;
+      readonly spentTokens?: number;
+      /** What was refused and why, in one sentence. */
+      readonly diagnostic?: string;
+    }
   | { readonly type: "stalled"; readonly diagnostic: string }
   | { readonly type: "circuit_open"; readonly circuit: string };
 

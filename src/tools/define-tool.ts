@@ -20,6 +20,8 @@ export interface ToolDefinition<S extends z.ZodType> {
   idempotent?: boolean;
   readOnly?: boolean;
   timeoutMs?: number;
+  /** USD per call (a paid API), fixed or from the input; drawn from the same ledger and budgets as model calls. */
+  costUsd?: number | ((input: z.output<S>) => number);
   execute(input: z.output<S>, context: ToolContext): unknown | Promise<unknown>;
 }
 
@@ -77,6 +79,18 @@ export function defineTool<S extends z.ZodType>(definition: ToolDefinition<S>): 
       },
     );
   }
+  const cost = definition.costUsd;
+  if (
+    cost !== undefined &&
+    typeof cost !== "function" &&
+    !(typeof cost === "number" && Number.isFinite(cost) && cost >= 0)
+  ) {
+    throw new ToolDefinitionError(
+      "REIN_TOOL_DEFINITION_INVALID",
+      `Tool "${name}": costUsd must be a non-negative number of USD or a function of the input.`,
+      { name },
+    );
+  }
   if (definition.risk !== undefined) {
     const checked = checkRiskProfile(definition.risk);
     if (!checked.ok) {
@@ -104,6 +118,7 @@ export function defineTool<S extends z.ZodType>(definition: ToolDefinition<S>): 
     idempotent: definition.idempotent ?? false,
     readOnly: definition.readOnly ?? false,
     timeoutMs: definition.timeoutMs,
+    ...(cost !== undefined ? { costUsd: cost as number | ((input: unknown) => number) } : {}),
     parse(raw: unknown): ParseResult {
       const result = input.safeParse(raw);
       if (result.success) return { ok: true, value: result.data };

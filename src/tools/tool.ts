@@ -39,6 +39,11 @@ export interface Tool {
   readonly readOnly: boolean;
   /** Overrides the harness's per-tool timeout. */
   readonly timeoutMs: number | undefined;
+  /**
+   * What one call costs in USD (a paid API), fixed or from the validated input. It is reserved in the
+   * session's ledger before the call, against the same budgets as model calls, and settled after.
+   */
+  readonly costUsd?: number | ((input: unknown) => number);
   parse(input: unknown): ParseResult;
   execute(input: unknown, context: ToolContext): Promise<unknown>;
 }

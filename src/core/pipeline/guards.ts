@@ -1,4 +1,12 @@
-import type { GuardContext, GuardToolCall, GuardVerdict } from "../../guards/guard.js";
+import type {
+  Guard,
+  GuardAfterVerdict,
+  GuardCallOutcome,
+  GuardContext,
+  GuardEventType,
+  GuardToolCall,
+  GuardVerdict,
+} from "../../guards/guard.js";
 import { checkGuardVerdict, isNativePromise } from "../../protocol/answers.js";
 import { errorMessage } from "../../protocol/errors.js";
 import type { StageRecord } from "../../protocol/events.js";
@@ -11,7 +19,7 @@ const UNFILLED: StageRecord = Object.freeze({
   stage: "guards",
   outcome: "skipped",
   by: "slot:unfilled",
-  note: "no guards configured (budget, stall and circuit guards plug in here)",
+  note: "no guards configured (budget, stall, circuit and taint guards plug in here)",
 });
 
 const RANK: Readonly<Record<RiskLevel, number>> = { LOW: 0, MEDIUM: 1, HIGH: 2, BLOCK: 3 };
@@ -19,7 +27,12 @@ const maxRisk = (a: RiskLevel, b: RiskLevel): RiskLevel => (RANK[a] >= RANK[b] ?
 
 export type GuardResult =
   | { readonly ok: true; readonly risk: RiskAssessment; readonly records: readonly StageRecord[] }
-  | { readonly ok: false; readonly reason: string; readonly records: readonly StageRecord[] };
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      readonly details?: Readonly<Record<string, unknown>>;
+      readonly records: readonly StageRecord[];
+    };
 
 const UNFILLED_RECORDS: readonly StageRecord[] = Object.freeze([UNFILLED]);
 
@@ -38,133 +51,246 @@ export function guardCall(
 type BeforeToolCallVerdict = Exclude<GuardVerdict, never>;
 const BEFORE_TOOL_CALL_ACTIONS: readonly GuardVerdict["action"][] = ["allow", "deny", "raise", "stop"];
 
+type Answer =
+  | { readonly threw: false; readonly answer: unknown }
+  | { readonly threw: true; readonly err: unknown };
+
 /**
- * Awaits a guard's answer only if it is a native Promise; a foreign thenable is checked (and refused)
- * as is. Boxed, because an async function returning a thenable would adopt (run) it.
+ * Asks each guard in turn and lets `settle` judge each answer (a boxed value ends the sequence).
+ * Synchronous while the guards answer synchronously; from the first guard that answers with a
+ * native Promise on, asynchronous. A foreign thenable is never awaited: it is judged as is (and
+ * refused). So a step with only synchronous guards costs no extra turn of the event loop.
  */
-async function answerOf(call: () => unknown): Promise<{ readonly answer: unknown }> {
-  const answer = call();
-  return { answer: isNativePromise(answer) ? await answer : answer };
+function drive<R>(
+  guards: readonly Guard[],
+  ask: (guard: Guard) => (() => unknown) | undefined,
+  settle: (guard: Guard, answer: Answer) => { readonly value: R } | undefined,
+  done: () => R,
+): R | Promise<R> {
+  for (let i = 0; i < guards.length; i++) {
+    const guard = guards[i]!;
+    const fn = ask(guard);
+    if (!fn) continue;
+    let answer: Answer;
+    try {
+      const value = fn();
+      if (isNativePromise(value)) return driveAsync(guards, i, value, ask, settle, done);
+      answer = { threw: false, answer: value };
+    } catch (err) {
+      answer = { threw: true, err };
+    }
+    const r = settle(guard, answer);
+    if (r) return r.value;
+  }
+  return done();
 }
 
-async function runGuards(
+async function driveAsync<R>(
+  guards: readonly Guard[],
+  from: number,
+  pending: Promise<unknown>,
+  ask: (guard: Guard) => (() => unknown) | undefined,
+  settle: (guard: Guard, answer: Answer) => { readonly value: R } | undefined,
+  done: () => R,
+): Promise<R> {
+  for (let i = from; i < guards.length; i++) {
+    const guard = guards[i]!;
+    let answer: Answer;
+    try {
+      let value: unknown;
+      if (i === from) value = await pending;
+      else {
+        const fn = ask(guard);
+        if (!fn) continue;
+        value = fn();
+        if (isNativePromise(value)) value = await value;
+      }
+      answer = { threw: false, answer: value };
+    } catch (err) {
+      answer = { threw: true, err };
+    }
+    const r = settle(guard, answer);
+    if (r) return r.value;
+  }
+  return done();
+}
+
+function runGuards(
   ctx: RunContext,
   tool: Tool,
   callId: string,
   input: unknown,
   risk: RiskAssessment,
-): Promise<GuardResult> {
-  const guards = ctx.deps.guards;
+): GuardResult | Promise<GuardResult> {
   const gctx = guardContext(ctx);
   const records: StageRecord[] = [];
   let current = risk;
-  for (const guard of guards) {
-    const beforeToolCall = guard.beforeToolCall;
-    if (!beforeToolCall) continue;
-    const by = `guard:${guard.name}`;
-    let answer: unknown;
-    try {
-      ({ answer } = await answerOf(() => beforeToolCall.call(guard, { tool, callId, input }, gctx)));
-    } catch (err) {
-      const reason = `guard "${guard.name}" failed: ${errorMessage(err)} (fail closed)`;
-      records.push({ stage: "guards", outcome: "deny", by, note: reason });
-      return { ok: false, reason, records };
-    }
-    const checked = checkGuardVerdict<BeforeToolCallVerdict>(answer, BEFORE_TOOL_CALL_ACTIONS);
-    if (!checked.ok) {
-      const reason = `guard "${guard.name}" answered a malformed verdict: ${checked.problem} (fail closed)`;
-      records.push({ stage: "guards", outcome: "deny", by, note: reason });
-      return { ok: false, reason, records };
-    }
-    const verdict = checked.value;
-    switch (verdict.action) {
-      case "allow":
-        records.push({ stage: "guards", outcome: "pass", by });
-        break;
-      case "raise": {
-        const level = maxRisk(current.level, verdict.level);
-        current = {
-          level,
-          reason: `${current.reason}; raised by ${guard.name}: ${verdict.reason}`,
-          rule: current.rule,
-        };
-        records.push({ stage: "guards", outcome: "raise", by, note: verdict.reason });
-        break;
+  return drive<GuardResult>(
+    ctx.deps.guards,
+    (guard) => {
+      const beforeToolCall = guard.beforeToolCall;
+      return (
+        beforeToolCall && (() => beforeToolCall.call(guard, { tool, callId, input, risk: current }, gctx))
+      );
+    },
+    (guard, a) => {
+      const by = `guard:${guard.name}`;
+      if (a.threw) {
+        const reason = `guard "${guard.name}" failed: ${errorMessage(a.err)} (fail closed)`;
+        records.push({ stage: "guards", outcome: "deny", by, note: reason });
+        return { value: { ok: false, reason, records } };
       }
-      case "deny":
-        records.push({ stage: "guards", outcome: "deny", by, note: verdict.reason });
-        return { ok: false, reason: verdict.reason, records };
-      case "stop":
-        ctx.pendingStop ??= verdict.stop;
-        records.push({ stage: "guards", outcome: "deny", by, note: `run stops: ${verdict.stop.type}` });
-        return { ok: false, reason: `the run is stopping (${verdict.stop.type})`, records };
-    }
-  }
-  return { ok: true, risk: current, records };
+      const checked = checkGuardVerdict<BeforeToolCallVerdict>(a.answer, BEFORE_TOOL_CALL_ACTIONS);
+      if (!checked.ok) {
+        const reason = `guard "${guard.name}" answered a malformed verdict: ${checked.problem} (fail closed)`;
+        records.push({ stage: "guards", outcome: "deny", by, note: reason });
+        return { value: { ok: false, reason, records } };
+      }
+      const verdict = checked.value;
+      switch (verdict.action) {
+        case "allow":
+          records.push(passRecord(guard.name, by));
+          return undefined;
+        case "raise": {
+          const level = maxRisk(current.level, verdict.level);
+          current = {
+            level,
+            reason: `${current.reason}; raised by ${guard.name}: ${verdict.reason}`,
+            rule: current.rule,
+          };
+          records.push({ stage: "guards", outcome: "raise", by, note: verdict.reason });
+          return undefined;
+        }
+        case "deny":
+          records.push({ stage: "guards", outcome: "deny", by, note: verdict.reason });
+          return {
+            value: verdict.details
+              ? { ok: false, reason: verdict.reason, details: verdict.details, records }
+              : { ok: false, reason: verdict.reason, records },
+          };
+        case "stop":
+          ctx.pendingStop ??= verdict.stop;
+          records.push({ stage: "guards", outcome: "deny", by, note: `run stops: ${verdict.stop.type}` });
+          return { value: { ok: false, reason: `the run is stopping (${verdict.stop.type})`, records } };
+      }
+    },
+    () => ({ ok: true, risk: current, records }),
+  );
 }
+
+/** The events a guard may append; anything else it asks for is ignored (it cannot forge a call's record). */
+const GUARD_EVENTS: ReadonlySet<string> = new Set<GuardEventType>([
+  "budget_warning",
+  "stall_warning",
+  "circuit_changed",
+]);
+
+/** One frozen context per run and turn: every guard call of a turn shares it (no allocation per call). */
+const contexts = new WeakMap<RunContext, GuardContext>();
 
 function guardContext(ctx: RunContext): GuardContext {
-  return { tenantId: ctx.deps.tenantId, sessionId: ctx.deps.sessionId, runId: ctx.runId, turn: ctx.turn };
+  const known = contexts.get(ctx);
+  if (known && known.turn === ctx.turn) return known;
+  const notify: GuardContext["notify"] = (type, data) => {
+    if (GUARD_EVENTS.has(type)) ctx.emit(type, data);
+  };
+  const gctx: GuardContext = Object.freeze({
+    tenantId: ctx.deps.tenantId,
+    sessionId: ctx.deps.sessionId,
+    runId: ctx.runId,
+    turn: ctx.turn,
+    notify,
+  });
+  contexts.set(ctx, gctx);
+  return gctx;
 }
 
-const AFTER_ACTIONS: readonly GuardVerdict["action"][] = ["allow", "stop"];
+/** A guard's "pass" record, built once per guard name. */
+const passRecords = new Map<string, StageRecord>();
+function passRecord(name: string, by: string): StageRecord {
+  let r = passRecords.get(name);
+  if (!r) {
+    r = Object.freeze({ stage: "guards", outcome: "pass", by });
+    if (passRecords.size < 1_000) passRecords.set(name, r);
+  }
+  return r;
+}
+
+const STOP_ACTIONS: readonly GuardVerdict["action"][] = ["allow", "stop"];
+const AFTER_ACTIONS: readonly GuardAfterVerdict["action"][] = ["allow", "stop", "warn"];
 
 /**
- * After a call executed, guards may stop the run (a budget spent, a stall seen). A guard that throws
- * or answers anything but nothing, `allow` or `stop` stops the run with `REIN_GUARD_FAILED`: the
- * call's result still reaches the model and the audit, and no further call runs.
+ * After a call executed, guards may stop the run (a budget spent, a stall seen) or add a note for the
+ * model (a stall warning); the notes are returned, to be appended to the result. A guard that throws
+ * or answers anything but nothing, `allow`, `warn` or `stop` stops the run with `REIN_GUARD_FAILED`:
+ * the call's result still reaches the model and the audit, and no further call runs.
  */
-export async function afterToolCallGuards(
+export function afterToolCallGuards(
   ctx: RunContext,
   call: GuardToolCall,
-  outcome: { ok: boolean; errorType: string | null },
-): Promise<void> {
+  outcome: GuardCallOutcome,
+): string[] | Promise<string[]> {
   const gctx = guardContext(ctx);
-  for (const guard of ctx.deps.guards) {
-    const afterToolCall = guard.afterToolCall;
-    if (!afterToolCall) continue;
-    let answer: unknown;
-    try {
-      ({ answer } = await answerOf(() => afterToolCall.call(guard, call, outcome, gctx)));
-    } catch (err) {
-      ctx.pendingStop ??= guardFailed(guard.name, "afterToolCall", `threw: ${errorMessage(err)}`);
-      return;
-    }
-    if (answer === undefined) continue;
-    const checked = checkGuardVerdict<GuardVerdict>(answer, AFTER_ACTIONS);
-    if (!checked.ok) {
-      ctx.pendingStop ??= guardFailed(
-        guard.name,
-        "afterToolCall",
-        `answered a malformed verdict: ${checked.problem}`,
-      );
-      return;
-    }
-    if (checked.value.action === "stop") ctx.pendingStop ??= checked.value.stop;
-  }
+  const notes: string[] = [];
+  return drive<string[]>(
+    ctx.deps.guards,
+    (guard) => {
+      const afterToolCall = guard.afterToolCall;
+      return afterToolCall && (() => afterToolCall.call(guard, call, outcome, gctx));
+    },
+    (guard, a) => {
+      if (a.threw) {
+        ctx.pendingStop ??= guardFailed(guard.name, "afterToolCall", `threw: ${errorMessage(a.err)}`);
+        return { value: notes };
+      }
+      if (a.answer === undefined) return undefined;
+      const checked = checkGuardVerdict<GuardAfterVerdict>(a.answer, AFTER_ACTIONS);
+      if (!checked.ok) {
+        ctx.pendingStop ??= guardFailed(
+          guard.name,
+          "afterToolCall",
+          `answered a malformed verdict: ${checked.problem}`,
+        );
+        return { value: notes };
+      }
+      if (checked.value.action === "stop") ctx.pendingStop ??= checked.value.stop;
+      else if (checked.value.action === "warn") notes.push(`[${guard.name}] ${checked.value.note}`);
+      return undefined;
+    },
+    () => notes,
+  );
 }
 
 /**
  * Before each model call, guards may stop the run. Anything but `allow` or `stop` (including a
  * throw) stops it with `REIN_GUARD_FAILED` (fail closed). Resolves to the stop, or undefined.
  */
-export async function beforeModelCallGuards(ctx: RunContext): Promise<StopReason | undefined> {
+export function beforeModelCallGuards(
+  ctx: RunContext,
+): StopReason | undefined | Promise<StopReason | undefined> {
   const gctx = guardContext(ctx);
-  for (const guard of ctx.deps.guards) {
-    const beforeModelCall = guard.beforeModelCall;
-    if (!beforeModelCall) continue;
-    let answer: unknown;
-    try {
-      ({ answer } = await answerOf(() => beforeModelCall.call(guard, gctx)));
-    } catch (err) {
-      return guardFailed(guard.name, "beforeModelCall", `threw: ${errorMessage(err)}`);
-    }
-    const checked = checkGuardVerdict<GuardVerdict>(answer, AFTER_ACTIONS);
-    if (!checked.ok)
-      return guardFailed(guard.name, "beforeModelCall", `answered a malformed verdict: ${checked.problem}`);
-    if (checked.value.action === "stop") return checked.value.stop;
-  }
-  return undefined;
+  return drive<StopReason | undefined>(
+    ctx.deps.guards,
+    (guard) => {
+      const beforeModelCall = guard.beforeModelCall;
+      return beforeModelCall && (() => beforeModelCall.call(guard, gctx));
+    },
+    (guard, a) => {
+      if (a.threw)
+        return { value: guardFailed(guard.name, "beforeModelCall", `threw: ${errorMessage(a.err)}`) };
+      const checked = checkGuardVerdict<GuardVerdict>(a.answer, STOP_ACTIONS);
+      if (!checked.ok)
+        return {
+          value: guardFailed(
+            guard.name,
+            "beforeModelCall",
+            `answered a malformed verdict: ${checked.problem}`,
+          ),
+        };
+      return checked.value.action === "stop" ? { value: checked.value.stop } : undefined;
+    },
+    () => undefined,
+  );
 }
 
 function guardFailed(name: string, hook: string, what: string): StopReason {

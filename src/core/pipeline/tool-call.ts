@@ -14,6 +14,7 @@ import { executeCall } from "./execute.js";
 import { afterToolCallGuards, guardCall } from "./guards.js";
 import { rewriteInput, runBeforeToolCallHook } from "./hooks.js";
 import { postProcess } from "./post-process.js";
+import { reserveToolCost } from "./tool-cost.js";
 import { validateCall } from "./validate.js";
 
 /** A call after stages 1–4: either cleared to execute, or already answered with an error outcome. */
@@ -102,7 +103,7 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
   const g = guardCall(ctx, tool, call.id, input, risk);
   const guarded = isNativePromise(g) ? await g : g;
   stages.push(...guarded.records);
-  if (!guarded.ok) return deny(errorOutcome("guard_denied", guarded.reason));
+  if (!guarded.ok) return deny(errorOutcome("guard_denied", guarded.reason, guarded.details));
   risk = guarded.risk;
 
   const hookCall: HookToolCall = Object.freeze({
@@ -145,6 +146,13 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
   };
 }
 
+/** Guard notes (a stall warning) appended to what the model reads, marked as Rein's. */
+function withNotes(outcome: ToolOutcome, notes: readonly string[]): ToolOutcome {
+  const text = notes.map((n) => `[Rein guard note] ${n}`).join("\n");
+  if (outcome.ok) return { ...outcome, content: `${outcome.content}\n\n${text}` };
+  return { ok: false, error: { ...outcome.error, message: `${outcome.error.message}\n\n${text}` } };
+}
+
 const WITHHELD = (why: string): ToolOutcome => errorOutcome("tool_error", `The result was withheld: ${why}.`);
 
 /**
@@ -159,6 +167,7 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
   let stages: readonly StageRecord[] = NOT_EXECUTED;
   let durationMs = 0;
   let executed = false;
+  let content: string | undefined;
   if (decided.allowed) {
     const { tool, hookCall } = decided;
     const input = hookCall.input;
@@ -171,39 +180,55 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
       stages = [{ stage: "execute", outcome: "deny", by: "pipeline", note: "arguments hash mismatch" }];
     } else {
       const idempotencyKey = `${ctx.deps.sessionId}:${turn}:${call.id}`;
-      ctx.emit("tool_call_started", {
-        turn,
-        callId: call.id,
-        tool: tool.name,
-        idempotencyKey,
-        input,
-        ...(decided.originalInput !== undefined ? { originalInput: decided.originalInput } : {}),
-      });
-      executed = true;
-      const started = performance.now();
-      const raw = await executeCall(ctx, tool, input, call.id, idempotencyKey);
-      durationMs = performance.now() - started;
-      try {
-        const p = postProcess(ctx, hookCall, raw);
-        const processed = isNativePromise(p) ? await p : p;
-        outcome = processed.outcome;
-        stages = processed.records;
-      } catch (err) {
-        outcome = WITHHELD(`post-processing failed (${errorMessage(err)})`);
-        stages = [{ stage: "post_process", outcome: "deny", by: "pipeline", note: errorMessage(err) }];
+      const cost = reserveToolCost(ctx, tool, input, `${ctx.runId}:${turn}:${call.id}`);
+      if (!cost.ok) {
+        outcome = cost.outcome;
+        stages = [cost.record];
+      } else {
+        ctx.emit("tool_call_started", {
+          turn,
+          callId: call.id,
+          tool: tool.name,
+          idempotencyKey,
+          input,
+          ...(decided.originalInput !== undefined ? { originalInput: decided.originalInput } : {}),
+        });
+        executed = true;
+        const started = performance.now();
+        const raw = await executeCall(ctx, tool, input, call.id, idempotencyKey);
+        durationMs = performance.now() - started;
+        cost.settle();
+        try {
+          const p = postProcess(ctx, hookCall, raw);
+          const processed = isNativePromise(p) ? await p : p;
+          outcome = processed.outcome;
+          stages = processed.records;
+        } catch (err) {
+          outcome = WITHHELD(`post-processing failed (${errorMessage(err)})`);
+          stages = [{ stage: "post_process", outcome: "deny", by: "pipeline", note: errorMessage(err) }];
+        }
+        if (ctx.deps.guards.length > 0) {
+          const guarded = outcomeContent(outcome);
+          const n = afterToolCallGuards(
+            ctx,
+            { tool, callId: call.id, input },
+            {
+              ok: outcome.ok,
+              errorType: outcome.ok ? null : outcome.error.type,
+              content: guarded,
+            },
+          );
+          const notes = isNativePromise(n) ? await n : n;
+          if (notes.length > 0) outcome = withNotes(outcome, notes);
+          else content = guarded;
+        }
       }
-      if (ctx.deps.guards.length > 0)
-        await afterToolCallGuards(
-          ctx,
-          { tool, callId: call.id, input },
-          { ok: outcome.ok, errorType: outcome.ok ? null : outcome.error.type },
-        );
     }
   } else {
     outcome = decided.outcome;
   }
   ctx.toolCalls++;
-  const content = outcomeContent(outcome);
+  content ??= outcomeContent(outcome);
   ctx.emit("tool_call_finished", {
     turn,
     callId: call.id,

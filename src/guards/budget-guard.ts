@@ -1,0 +1,174 @@
+import { ConfigError } from "../protocol/errors.js";
+import type { Guard, GuardContext, GuardStopVerdict, GuardToolCall } from "./guard.js";
+import type { BudgetAccount, Ceiling, Ledger, LedgerScope, ReserveEntry } from "./ledger.js";
+import { sessionKey } from "./session-key.js";
+
+export interface CeilingOptions {
+  readonly maxCostUsd?: number;
+  /** Input, output, cache read and cache write tokens together. */
+  readonly maxTokens?: number;
+}
+
+export interface BudgetOptions {
+  /** Ceilings of one `run()`. */
+  readonly run?: CeilingOptions;
+  /** Ceilings of a whole session (all its runs). */
+  readonly session?: CeilingOptions;
+  /**
+   * A shared named budget every session of this harness draws from (per tenant). Harnesses on the
+   * same ledger with the same name draw from the same account.
+   */
+  readonly shared?: CeilingOptions & { readonly name: string };
+  /** Fractions of a ceiling at which a `budget_warning` event is emitted once. Default `[0.5]`. */
+  readonly warnAt?: readonly number[];
+}
+
+const ALLOW: GuardStopVerdict = Object.freeze({ action: "allow" });
+
+/**
+ * Budgets enforced by reservation: every model call (and every tool call that declares a cost)
+ * reserves its worst case in the ledger against these ceilings before it is made, in one atomic step;
+ * a reservation that would cross one is refused and the run stops with `cost_ceiling` before the
+ * call. This guard holds the ceilings (`ledgerFor` gives the ledger that applies them) and emits a
+ * `budget_warning` when settled spend passes each `warnAt` fraction.
+ *
+ * @example
+ * createHarness({ model, guards: { budget: { run: { maxCostUsd: 0.5 }, shared: { name: "team", maxCostUsd: 20 } } } });
+ */
+export class BudgetGuard implements Guard {
+  readonly name = "budget";
+  readonly ceilings: readonly Ceiling[];
+  readonly #ledger: Ledger & Required<Pick<Ledger, "usageOf">>;
+  readonly #warnAt: readonly number[];
+  /** Warnings already given: per session (run and session accounts), and per shared budget. */
+  readonly #warned = new Map<string, { runId: string; given: Set<string> }>();
+  readonly #sharedWarned = new Set<string>();
+
+  constructor(ledger: Ledger, options: BudgetOptions) {
+    if (typeof ledger.usageOf !== "function")
+      throw new ConfigError(
+        "budgets need a ledger that enforces ceilings (one with usageOf, such as MemoryLedger); the configured ledger has none.",
+        { field: "ledger" },
+      );
+    this.#ledger = ledger as Ledger & Required<Pick<Ledger, "usageOf">>;
+    const ceilings: Ceiling[] = [];
+    const add = (account: BudgetAccount, o: CeilingOptions | undefined, field: string) => {
+      if (!o) return;
+      for (const k of ["maxCostUsd", "maxTokens"] as const) {
+        const v = o[k];
+        if (v !== undefined && !(Number.isFinite(v) && v > 0))
+          throw new ConfigError(`${field}.${k} must be a positive number, got ${v}.`, {
+            field: `${field}.${k}`,
+          });
+      }
+      if (o.maxCostUsd === undefined && o.maxTokens === undefined) return;
+      ceilings.push(
+        Object.freeze({
+          account,
+          ...(o.maxCostUsd !== undefined ? { maxCostUsd: o.maxCostUsd } : {}),
+          ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
+        }),
+      );
+    };
+    add("run", options.run, "budget.run");
+    add("session", options.session, "budget.session");
+    if (options.shared) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(options.shared.name ?? ""))
+        throw new ConfigError("budget.shared.name must be 1-128 letters, digits, '.', '_', ':' or '-'.", {
+          field: "budget.shared.name",
+        });
+      add(`budget:${options.shared.name}`, options.shared, "budget.shared");
+    }
+    this.ceilings = Object.freeze(ceilings);
+    const warnAt = options.warnAt ?? [0.5];
+    for (const f of warnAt)
+      if (!(f > 0 && f < 1))
+        throw new ConfigError(`budget.warnAt fractions must be between 0 and 1, got ${f}.`, {
+          field: "budget.warnAt",
+        });
+    this.#warnAt = Object.freeze([...warnAt].sort((a, b) => a - b));
+  }
+
+  /** Sessions with warning state (for tests: it falls back to zero as sessions end). */
+  get trackedSessions(): number {
+    return this.#warned.size;
+  }
+
+  /** The ledger sessions use: the same books, with these ceilings checked on every reservation. */
+  ledgerFor(base: Ledger = this.#ledger): Ledger {
+    const ceilings = this.ceilings;
+    const withCeilings = (entry: ReserveEntry): ReserveEntry =>
+      entry.ceilings && entry.ceilings.length > 0
+        ? { ...entry, ceilings: [...entry.ceilings, ...ceilings] }
+        : { ...entry, ceilings };
+    return {
+      reserve: (scope, entry) => base.reserve(scope, withCeilings(entry)),
+      settle: (scope, key, actual) => base.settle(scope, key, actual),
+      release: (scope, key) => base.release(scope, key),
+      totals: (scope) => base.totals(scope),
+      usageOf: (scope, account) => this.#ledger.usageOf(scope, account),
+    };
+  }
+
+  beforeModelCall(context: GuardContext): GuardStopVerdict {
+    this.#warn(context);
+    return ALLOW;
+  }
+
+  /** Only a tool that declares a cost moves the books between model calls. */
+  afterToolCall(call: GuardToolCall, _outcome: unknown, context: GuardContext): undefined {
+    if (call.tool.costUsd !== undefined) this.#warn(context);
+    return undefined;
+  }
+
+  /** A `budget_warning` for each warning fraction of each ceiling that settled spend has passed, once. */
+  #warn(context: GuardContext): void {
+    const scope: LedgerScope = { tenantId: context.tenantId, sessionId: context.sessionId };
+    for (const c of this.ceilings) {
+      const u = this.#ledger.usageOf(scope, c.account);
+      const used = Math.max(
+        c.maxCostUsd ? u.costUsd / c.maxCostUsd : 0,
+        c.maxTokens ? u.tokens / c.maxTokens : 0,
+      );
+      for (const fraction of this.#warnAt) {
+        if (used < fraction) break;
+        if (!this.#firstTime(context, c.account, fraction)) continue;
+        context.notify("budget_warning", {
+          budget: c.account,
+          fraction,
+          spentUsd: u.costUsd,
+          limitUsd: c.maxCostUsd ?? null,
+          spentTokens: u.tokens,
+          limitTokens: c.maxTokens ?? null,
+        });
+      }
+    }
+  }
+
+  #firstTime(context: GuardContext, account: BudgetAccount, fraction: number): boolean {
+    if (account.startsWith("budget:")) {
+      const key = `${context.tenantId}\u0000${account}\u0000${fraction}`;
+      if (this.#sharedWarned.has(key)) return false;
+      this.#sharedWarned.add(key);
+      return true;
+    }
+    const key = sessionKey(context);
+    let w = this.#warned.get(key);
+    if (!w) {
+      w = { runId: context.runId, given: new Set() };
+      this.#warned.set(key, w);
+    } else if (w.runId !== context.runId) {
+      // A new run: its run account starts again from zero.
+      w.runId = context.runId;
+      for (const g of w.given) if (g.startsWith("run\u0000")) w.given.delete(g);
+    }
+    const id = `${account}\u0000${fraction}`;
+    if (w.given.has(id)) return false;
+    w.given.add(id);
+    return true;
+  }
+
+  sessionEnded(scope: { readonly tenantId: string; readonly sessionId: string }): void {
+    this.#warned.delete(sessionKey(scope));
+  }
+}

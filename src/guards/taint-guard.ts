@@ -1,0 +1,110 @@
+import type { RiskLevel } from "../protocol/risk.js";
+import type { Guard, GuardCallOutcome, GuardContext, GuardToolCall, GuardVerdict } from "./guard.js";
+import { sessionKey } from "./session-key.js";
+
+export interface TaintOptions {
+  /** Tools whose results are untrusted content (web, email, files outside the project). Default `"all"`. */
+  readonly sources?: "all" | readonly string[];
+  /** Tools whose results never taint (e.g. a calculator), even with `sources: "all"`. */
+  readonly trusted?: readonly string[];
+  /**
+   * Calls raised while the context is tainted: `"writes"` (default) for every tool not marked
+   * `readOnly` (what writes, executes or sends), or a list of tool names.
+   */
+  readonly sinks?: "writes" | readonly string[];
+  /** Tools never raised by taint. */
+  readonly exempt?: readonly string[];
+}
+
+interface Taint {
+  readonly runId: string;
+  readonly tool: string;
+  readonly callId: string;
+  readonly turn: number;
+  /** The raise verdicts, built once per level. */
+  readonly raises: Partial<Record<RiskLevel, GuardVerdict>>;
+}
+
+const ONE_UP: Readonly<Record<RiskLevel, RiskLevel>> = {
+  LOW: "MEDIUM",
+  MEDIUM: "HIGH",
+  HIGH: "HIGH",
+  BLOCK: "BLOCK",
+};
+const ALLOW: GuardVerdict = Object.freeze({ action: "allow" });
+
+/**
+ * Once a result of an untrusted tool enters the context, the calls that write, execute or send are
+ * raised one level (LOW → MEDIUM, MEDIUM → HIGH, so they need approval) until the next human turn (the
+ * next `run()`): injected text cannot quietly act. The raise's reason names the result that caused it.
+ *
+ * @example
+ * createHarness({ model, tools, guards: { taint: { sources: ["fetch_url", "read_email"] } } });
+ */
+export class TaintGuard implements Guard {
+  readonly name = "taint";
+  readonly #isSource: (tool: string) => boolean;
+  readonly #isSink: (call: GuardToolCall) => boolean;
+  readonly #taints = new Map<string, Taint>();
+
+  constructor(options: TaintOptions = {}) {
+    const trusted = new Set(options.trusted ?? []);
+    const sources = options.sources ?? "all";
+    const sourceSet = new Set(sources === "all" ? [] : sources);
+    this.#isSource = (tool) => !trusted.has(tool) && (sources === "all" || sourceSet.has(tool));
+    const exempt = new Set(options.exempt ?? []);
+    const sinks = options.sinks ?? "writes";
+    const sinkSet = new Set(sinks === "writes" ? [] : sinks);
+    this.#isSink = (call) =>
+      !exempt.has(call.tool.name) && (sinks === "writes" ? !call.tool.readOnly : sinkSet.has(call.tool.name));
+  }
+
+  /** Sessions currently tainted (for tests: it falls as sessions end). */
+  get trackedSessions(): number {
+    return this.#taints.size;
+  }
+
+  beforeToolCall(call: GuardToolCall, context: GuardContext): GuardVerdict {
+    const key = sessionKey(context);
+    const taint = this.#taints.get(key);
+    if (!taint) return ALLOW;
+    if (taint.runId !== context.runId) {
+      this.#taints.delete(key); // a human turn since: the taint is cleared
+      return ALLOW;
+    }
+    if (!this.#isSink(call)) return ALLOW;
+    const from = call.risk?.level ?? "HIGH";
+    const to = ONE_UP[from];
+    if (to === from || to === "BLOCK" || to === "LOW") return ALLOW;
+    let verdict = taint.raises[from];
+    if (!verdict) {
+      verdict = Object.freeze({
+        action: "raise",
+        level: to,
+        reason: `tainted by the result of ${taint.tool} (call ${taint.callId}, turn ${taint.turn}): ${from} -> ${to} until the next human turn`,
+      });
+      taint.raises[from] = verdict;
+    }
+    return verdict;
+  }
+
+  afterToolCall(call: GuardToolCall, _outcome: GuardCallOutcome, context: GuardContext): undefined {
+    if (!this.#isSource(call.tool.name)) return undefined;
+    const key = sessionKey(context);
+    const known = this.#taints.get(key);
+    // The first untrusted result since the human turn is the one that caused the taint.
+    if (!known || known.runId !== context.runId)
+      this.#taints.set(key, {
+        runId: context.runId,
+        tool: call.tool.name,
+        callId: call.callId,
+        turn: context.turn,
+        raises: {},
+      });
+    return undefined;
+  }
+
+  sessionEnded(scope: { readonly tenantId: string; readonly sessionId: string }): void {
+    this.#taints.delete(sessionKey(scope));
+  }
+}
