@@ -81,7 +81,7 @@ export interface BubblewrapOptions {
    * socket is bound at `/run/rein/egress.sock` and new AF_UNIX sockets are allowed, the one way out.
    */
   readonly network?: "none" | { readonly proxySocket: string };
-  /** The unprivileged user to run as when Rein is root (default: the workspace's owner, else nobody). */
+  /** The unprivileged user to run as when Rein is root (default: the workspace's owner, else a fresh id of its own). */
   readonly user?: { readonly uid: number; readonly gid: number };
   /** `auto` (default): cgroups where Rein may create them, rlimits otherwise. */
   readonly limitsVia?: "auto" | "cgroup" | "rlimit";
@@ -97,7 +97,7 @@ interface Running {
 /**
  * The default sandbox on Linux: each command runs under bubblewrap in fresh user, pid, network, ipc, uts
  * and cgroup namespaces, as an unprivileged user (never host uid 0: when Rein is root it drops to the
- * workspace's owner or nobody first), with every capability dropped, a cleared environment, an
+ * workspace's owner or a fresh id of its own first), with every capability dropped, a cleared environment, an
  * allowlisted read-only filesystem, the workspace read-write with secrets masked, a seccomp deny list,
  * and memory, process, CPU, /tmp, time and output limits. `capabilities.limits` lists those that hold
  * on this host.
@@ -204,7 +204,7 @@ export class BubblewrapSandbox implements Sandbox {
     buildEtc(path.join(this.#stage, "etc"), {
       uid: this.identity.uid,
       gid: this.identity.gid,
-      name: this.identity.uid === 65534 ? "nobody" : "sandbox",
+      name: "sandbox",
       hostname: SANDBOX_HOSTNAME,
     });
     mkdirSync(path.join(this.#stage, "workspace"), { mode: 0o755 });

@@ -2,8 +2,22 @@ import { statSync } from "node:fs";
 import path from "node:path";
 import { SandboxError } from "../../protocol/errors.js";
 
-/** The unprivileged identity used when Rein runs as root over a root-owned workspace (nobody:nogroup). */
-export const FALLBACK_SANDBOX_ID = Object.freeze({ uid: 65534, gid: 65534 });
+/**
+ * Ids Rein hands out when it runs as root over a root-owned workspace: one fresh uid/gid per sandbox,
+ * far above login users and the usual subordinate-id ranges. A shared id (such as nobody) would let
+ * sandboxes of different sessions count against each other's RLIMIT_NPROC — one session's fork bomb
+ * making every other sandbox's fork fail — and own each other's files.
+ */
+export const SANDBOX_ID_BASE = 1_600_000_000;
+const SANDBOX_ID_SPAN = 1 << 28;
+let allocated = 0;
+
+/** A uid/gid no other live sandbox of this process uses (and, by the pid in it, very likely of any other). */
+export function allocateSandboxId(): { uid: number; gid: number } {
+  const slot = (((process.pid & 0xffff) << 12) | (allocated++ & 0xfff)) % SANDBOX_ID_SPAN;
+  const id = SANDBOX_ID_BASE + slot;
+  return { uid: id, gid: id };
+}
 
 /** Who the sandboxed command runs as, on the host and inside (the same ids: the user namespace maps them 1:1). */
 export interface SandboxIdentity {
@@ -22,8 +36,8 @@ export interface SandboxIdentity {
 }
 
 /**
- * Never host uid 0 inside: as root, the sandbox runs as the workspace's owner when that is not root,
- * else as `requested` or nobody; as any other user, as that user.
+ * Never host uid 0 inside: as root, the sandbox runs as `requested`, else the workspace's owner when
+ * that is not root, else a fresh id of its own (allocateSandboxId); as any other user, as that user.
  */
 export function chooseIdentity(workspace: string, requested?: { uid: number; gid: number }): SandboxIdentity {
   const self = { uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1 };
@@ -36,7 +50,7 @@ export function chooseIdentity(workspace: string, requested?: { uid: number; gid
     });
   refuseSystemFolder(workspace);
   const owner = statSync(workspace);
-  const id = requested ?? (owner.uid !== 0 ? { uid: owner.uid, gid: owner.gid } : FALLBACK_SANDBOX_ID);
+  const id = requested ?? (owner.uid !== 0 ? { uid: owner.uid, gid: owner.gid } : allocateSandboxId());
   return {
     ...id,
     dropFromRoot: true,

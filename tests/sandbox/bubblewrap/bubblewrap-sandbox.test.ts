@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { bwrapArgs } from "../../../src/sandbox/bubblewrap/args.js";
 import { BubblewrapSandbox } from "../../../src/sandbox/bubblewrap/bubblewrap-sandbox.js";
+import { SANDBOX_ID_BASE } from "../../../src/sandbox/bubblewrap/identity.js";
 import { detectCgroupHost } from "../../../src/sandbox/bubblewrap/limits/cgroup.js";
 import { DEFAULT_MASK_PATHS } from "../../../src/sandbox/bubblewrap/masks.js";
 import { createSandbox } from "../../../src/sandbox/create-sandbox.js";
@@ -65,13 +66,17 @@ describe("BubblewrapSandbox", () => {
     expect(() => new BubblewrapSandbox({ limitsVia: "cgroup" })).toThrow(/cannot create cgroups/);
   });
 
-  it("as root, it never runs as uid 0: the workspace's owner, else nobody; a root user is refused", () => {
+  it("as root, it never runs as uid 0: the workspace's owner, else a fresh id per sandbox; a root user is refused", () => {
     const ws = tempDir();
     const s = sandbox({ workspace: ws });
     expect(s.identity.uid).not.toBe(0);
     expect(s.identity.gid).not.toBe(0);
     if (!isRoot) return expect(s.identity.uid).toBe(process.getuid?.());
-    expect(s.identity).toMatchObject({ uid: 65534, gid: 65534, dropFromRoot: true });
+    expect(s.identity).toMatchObject({ dropFromRoot: true });
+    expect(s.identity.uid).toBeGreaterThanOrEqual(SANDBOX_ID_BASE);
+    expect(s.identity.gid).toBe(s.identity.uid);
+    // Two sandboxes never share an id: one's processes never count against the other's RLIMIT_NPROC.
+    expect(sandbox({ workspace: tempDir() }).identity.uid).not.toBe(s.identity.uid);
     fs.chownSync(ws, 1234, 1234);
     expect(sandbox({ workspace: ws }).identity).toMatchObject({ uid: 1234, gid: 1234 });
     expect(() => new BubblewrapSandbox({ workspace: ws, user: { uid: 0, gid: 0 } })).toThrow(
