@@ -32,6 +32,8 @@ export class Session {
     | { controller: AbortController; channel: EventChannel<ReinEvent> | undefined; ended: Promise<void> }
     | undefined;
   #closed = false;
+  /** A sink that failed outside a run (e.g. the audit trail's session seal): close() rejects with it. */
+  #sinkFailure: Extract<AbortCause, { kind: "fatal" }> | undefined;
 
   constructor(deps: SessionDeps) {
     this.#deps = deps;
@@ -85,7 +87,11 @@ export class Session {
     this.#active?.controller.abort({ kind: "cancelled", reason } satisfies AbortCause);
   }
 
-  /** Ends the session: emits `session_ended` and closes the event sinks. */
+  /**
+   * Ends the session: emits `session_ended` and closes the event sinks. Rejects (with the sink's code)
+   * when a sink failed on `session_ended`, e.g. the audit trail could not write its session seal:
+   * the session is closed all the same, and the failure is not silent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -110,6 +116,12 @@ export class Session {
       for (const sink of this.#deps.sinks) await sink.close?.();
     } finally {
       this.#deps.onClose?.();
+    }
+    const failure = this.#sinkFailure;
+    if (failure) {
+      throw new SessionError(failure.code, `Session ${this.id} closed, but ${failure.message}.`, {
+        sessionId: this.id,
+      });
     }
   }
 
@@ -200,11 +212,14 @@ export class Session {
       } catch (err) {
         // A failing sink (e.g. the audit trail cannot write) must not be silently skipped: stop the run.
         const code = (err as { code?: unknown }).code;
-        this.#active?.controller.abort({
+        const cause = {
           kind: "fatal",
           code: isErrorCode(code) ? code : "REIN_INTERNAL",
           message: `event sink "${sink.name}" failed: ${errorMessage(err)}`,
-        } satisfies AbortCause);
+        } satisfies AbortCause;
+        // Outside a run (session_started is inside one; session_ended is not) close() reports it.
+        if (this.#active) this.#active.controller.abort(cause);
+        else this.#sinkFailure ??= cause;
       }
     }
     this.#active?.channel?.push(event);

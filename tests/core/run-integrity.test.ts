@@ -462,3 +462,24 @@ describe("model responses are checked before the ledger sees them", () => {
     expect((r.stopReason as { message: string }).message).toContain("non-negative integer token counts");
   });
 });
+
+describe("sink failures outside a run are not silent", () => {
+  it("a sink that fails on session_ended makes close() reject with its code; the session is closed all the same", async () => {
+    const failing: EventSink = {
+      name: "seal-writer",
+      handle(event) {
+        if (event.type === "session_ended")
+          throw Object.assign(new Error("cannot write the seal"), { code: "REIN_AUDIT_WRITE_FAILED" });
+      },
+    };
+    const h = scriptHarness([{ say: "hi" }], { sinks: [failing] });
+    const session = h.session({ id: "ses-seal" });
+    await session.run("go");
+    await expect(session.close()).rejects.toMatchObject({
+      code: "REIN_AUDIT_WRITE_FAILED",
+      message: expect.stringContaining('event sink "seal-writer" failed: cannot write the seal'),
+    });
+    expect(session.closed).toBe(true);
+    expect(() => h.session({ id: "ses-seal" })).not.toThrow();
+  });
+});
