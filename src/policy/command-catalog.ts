@@ -122,8 +122,10 @@ const rm: CommandHandler = (c) => {
   if (recursive) {
     const shown = targets.map((t) => t.raw).join(" ") || "paths given at run time";
     c.add("HIGH", `rm -r deletes ${shown} recursively, which cannot be undone`, "shell:recursive-delete");
-  } else if (c.unknownArgs || targets.some((t) => t.value === null)) {
+  } else if (targets.some((t) => t.value === null)) {
     c.add("HIGH", "rm deletes files named only at run time", "shell:delete-unknown");
+  } else if (c.unknownArgs) {
+    c.add("MEDIUM", "rm deletes the files its wrapper (find -exec, xargs) lists", "shell:delete-file");
   } else {
     c.add("MEDIUM", `rm deletes ${targets.map((t) => t.raw).join(" ")}`, "shell:delete-file");
   }
@@ -185,6 +187,15 @@ const GIT_WRITE = new Set(
 const GIT_EXEC_KEYS =
   /^(core\.(pager|sshcommand|hookspath|fsmonitor|editor|askpass|gitproxy)|alias\.|diff\..*\.(textconv|command)|filter\.|merge\..*\.driver|credential\.helper|sequence\.editor|gpg\.program|uploadpack\.packobjectshook|protocol\.ext\.allow|url\.)/i;
 
+/** The program a git setting runs (`core.pager=…`, `alias.x=!…`), judged as a nested script. */
+function gitProgram(c: CommandContext, key: string, value: string): void {
+  if (/^alias\./i.test(key)) {
+    if (value.startsWith("!")) c.script(value.slice(1), `git alias ${key}`);
+  } else if (/pager|sshcommand|editor|askpass|fsmonitor|textconv|command|driver|helper|program/i.test(key) && value !== "") {
+    c.script(value, `git ${key}`);
+  }
+}
+
 const git: CommandHandler = (c) => {
   const args = c.args;
   let i = 0;
@@ -196,8 +207,10 @@ const git: CommandHandler = (c) => {
     }
     if (v === "-c") {
       const kv = wordValue(args[++i]);
-      if (kv === null || GIT_EXEC_KEYS.test(kv))
+      if (kv === null || GIT_EXEC_KEYS.test(kv)) {
         c.add("HIGH", `git -c ${kv ?? "(run-time value)"} makes git run a program`, "shell:git-config-exec");
+        if (kv !== null) gitProgram(c, kv.slice(0, kv.indexOf("=") >>> 0), kv.slice(kv.indexOf("=") + 1));
+      }
     } else if (v === "-C" || v === "--git-dir" || v === "--work-tree" || v === "--namespace") {
       const dir = args[++i];
       if (dir) c.touch(dir, "read");
@@ -276,7 +289,9 @@ const git: CommandHandler = (c) => {
   }
   if (sub === "branch" || sub === "tag" || sub === "remote" || sub === "stash" || sub === "reflog") {
     const listing =
-      values.every((v) => v.startsWith("-")) || ["list", "show", "-v", "get-url"].includes(values[0] ?? "");
+      sub === "stash"
+        ? ["list", "show"].includes(values[0] ?? "")
+        : values.every((v) => v.startsWith("-")) || ["list", "show", "-v", "get-url"].includes(values[0] ?? "");
     return listing
       ? c.add("LOW", `git ${sub} lists`, "shell:read-only:git")
       : c.add("MEDIUM", `git ${sub} changes the repository`, "shell:git-write");
@@ -299,51 +314,28 @@ const fetcher: CommandHandler = (c) => {
   c.add("MEDIUM", `${c.name} downloads over the network`, "shell:network");
   const isCurl = c.name === "curl";
   const urlOptions = isCurl ? ["--url"] : [];
-  const upload = isCurl
-    ? optionValues(c.args, [
-        "-d",
-        "--data",
-        "--data-binary",
-        "--data-raw",
-        "--data-urlencode",
-        "--data-ascii",
-        "-F",
-        "--form",
-        "-T",
-        "--upload-file",
-        "--json",
-      ])
-    : optionValues(c.args, ["--post-file", "--body-file", "--post-data", "--body-data"]);
-  for (const w of upload) {
-    const v = w.value;
-    if (v === null) {
+  // Data options may name a file (`@file`, `<file` in a form); file options always do.
+  const dataOptions = isCurl
+    ? ["-d", "--data", "--data-binary", "--data-urlencode", "--data-ascii", "-F", "--form", "--json"]
+    : ["--post-data", "--body-data"];
+  const fileOptions = isCurl ? ["-T", "--upload-file"] : ["--post-file", "--body-file"];
+  const uploads: { word: ShellWord; file: string | null }[] = [
+    ...optionValues(c.args, dataOptions).map((word) => ({
+      word,
+      file: word.value !== null && /^@|=@|=</.test(word.value) ? word.value.replace(/^.*?[@<]/, "") : null,
+    })),
+    ...optionValues(c.args, fileOptions).map((word) => ({ word, file: word.value })),
+  ];
+  for (const { word, file } of uploads) {
+    if (word.value === null) {
       c.add("HIGH", `${c.name} sends data computed at run time`, "shell:upload");
       continue;
     }
-    const file = /^@|=@|=</.test(v)
-      ? v.replace(/^.*?[@<]/, "")
-      : ["-T", "--upload-file", "--post-file", "--body-file"].some(() => false)
-        ? v
-        : null;
-    const isFileOption = (opt: string) => optionValues(c.args, [opt]).includes(w);
-    const path =
-      file ??
-      (isFileOption("-T") ||
-      isFileOption("--upload-file") ||
-      isFileOption("--post-file") ||
-      isFileOption("--body-file")
-        ? v
-        : null);
-    if (path !== null && path !== "-") {
-      const verdict = c.touch(path, "read");
-      if (verdict && verdict.level !== "LOW")
-        c.add(
-          "BLOCK",
-          `${c.name} uploads ${path}, a sensitive file, to the network (exfiltration)`,
-          "shell:exfiltrate-secret",
-        );
-      else c.add("HIGH", `${c.name} uploads ${path} to the network`, "shell:upload");
-    }
+    if (file === null || file === "-") continue;
+    const verdict = c.touch(file, "read");
+    if (verdict && verdict.level !== "LOW")
+      c.add("BLOCK", `${c.name} uploads ${file}, a sensitive file, to the network (exfiltration)`, "shell:exfiltrate-secret");
+    else c.add("HIGH", `${c.name} uploads ${file} to the network`, "shell:upload");
   }
   const outputs = isCurl
     ? optionValues(c.args, ["-o", "--output"])
@@ -524,14 +516,23 @@ const tar: CommandHandler = (c) => {
     return;
   }
   c.add("MEDIUM", "tar creates or extracts an archive", "shell:write:tar");
-  for (const w of optionValues(c.args, ["-C", "--directory", "-f", "--file"]))
-    c.touch(w, mode.has("x") ? "read" : "write");
+  const extract = mode.has("x") || f.has("--extract");
+  for (const w of optionValues(c.args, ["-f", "--file"])) c.touch(w, extract ? "read" : "write");
+  for (const w of optionValues(c.args, ["-C", "--directory"])) c.touch(w, extract ? "write" : "read");
+  // With bundled flags (`tar -czf out.tgz dir`) the archive is the first operand after them.
+  const ops = operands(c.args.slice(/^[a-zA-Z]+$/.test(first) ? 1 : 0));
+  const bundledFile = /f/.test(first.replace(/^-/, "")) && !optionValues(c.args, ["-f", "--file"]).length;
+  ops.forEach((w, i) => {
+    if (bundledFile && i === 0) c.touch(w, extract ? "read" : "write");
+    else if (!extract) c.touch(w, "read");
+  });
   if (f.has("--to-command") || f.has("--checkpoint-action") || f.has("--use-compress-program") || f.has("I"))
     c.add("HIGH", "tar runs a program given on the command line", "shell:tar-exec");
 };
 
 const find: CommandHandler = (c) => {
   const args = c.args;
+  const roots: ShellWord[] = [];
   let level: "LOW" | "HIGH" = "LOW";
   for (let i = 0; i < args.length; i++) {
     const v = args[i]?.value;
@@ -553,9 +554,15 @@ const find: CommandHandler = (c) => {
     } else if (v === "-fprint" || v === "-fprint0" || v === "-fprintf" || v === "-fls") {
       const target = args[++i];
       if (target) c.touch(target, "write");
-    } else if (v && !v.startsWith("-") && i === 0) {
+    } else if (v && !v.startsWith("-") && !v.startsWith("(") && !v.startsWith("!") && roots.length === i) {
+      roots.push(args[i] as ShellWord);
       c.touch(args[i] as ShellWord, "read");
     }
+  }
+  const acts = level === "HIGH" || args.some((a) => a.value?.startsWith("-exec") || a.value?.startsWith("-ok"));
+  for (const root of roots) {
+    const gone = destroysRootOrHome(root, c);
+    if (gone && acts) c.add("BLOCK", `find ${gone} with -delete/-exec acts on the whole of ${gone}`, gone === "/" ? "shell:destroy-root" : "shell:destroy-home");
   }
   if (level === "LOW") c.add("LOW", "find lists files", "shell:read-only:find");
 };
@@ -619,7 +626,14 @@ const interpreter =
     if (inline.length > 0) return c.add("MEDIUM", `${c.name} runs inline code`, "shell:inline-code");
     const script = operands(c.args)[0];
     if (!script || script.value === "-" || script.value === "/dev/stdin") return stdinScript(c);
-    if (script.processSubstitution) return c.nested([], `${c.name} <(…)`, false);
+    if (script.processSubstitution || script.value === null) {
+      const source = c.sourceOf(script);
+      if (source.kind === "remote")
+        return c.add("BLOCK", `${c.name} runs code downloaded by ${source.from} (remote code execution)`, "shell:remote-code-exec");
+      if (source.kind === "decoded")
+        return c.add("BLOCK", `${c.name} runs code decoded by ${source.from} (obfuscated command)`, "shell:obfuscated-code-exec");
+      return c.add("HIGH", `${c.name} runs a script only known at run time (${script.raw})`, "shell:dynamic-code");
+    }
     c.add("MEDIUM", `${c.name} runs ${script.raw} (project code)`, "shell:project-code");
     c.touch(script, "read");
   };
@@ -690,6 +704,8 @@ const containers: CommandHandler = (c) => {
     ].includes(sub)
   )
     return c.add("LOW", `${c.name} ${sub} only reads`, `shell:read-only:${c.name}`);
+  if (sub !== null && ["build", "pull", "buildx"].includes(sub) && c.name !== "kubectl")
+    return c.add("MEDIUM", `${c.name} ${sub} builds or fetches images`, `shell:project-tool:${c.name}`);
   c.add(
     "HIGH",
     `${c.name} ${sub ?? ""} runs or changes containers or clusters`.replace("  ", " "),
@@ -733,11 +749,18 @@ const shellRead = words(
   "cat head tail less more wc grep egrep fgrep rg ag ack ls ll dir tree stat file du diff cmp comm md5sum sha1sum sha256sum sha512sum cksum b2sum hexdump od strings tac paste join fold fmt expand unexpand nl column zcat zless bzcat xzcat zgrep jq yq readlink realpath basename dirname uniq cut tr rev look lsof source-highlight bat batcat less view wc shasum base32 iconv numfmt lsattr getfacl namei xmllint tidy csvlook sqlite3-analyzer difft delta cloc tokei scc locate",
 );
 const shellHarmless = words(
-  "echo printf true false test [ [[ pwd which whereis type date whoami id groups uname hostname printenv seq sleep yes cal bc expr locale nproc free uptime ps pgrep pidof env history man help tldr read cd pushd popd dirs export alias unalias set unset shift exit return local declare typeset readonly : wait jobs fg bg getconf lscpu lsblk arch tty stty clear reset tput logname users who w last df ping dig nslookup host traceroute tracepath ulimit umask hash trap getopts let shopt complete compgen disown times sync mktemp tsort factor md5 column vmstat iostat mpstat sar lsusb lspci lsmod dmesg journalctl top htop btop apropos whatis info base64 xxd",
+  "echo printf true false test [ [[ pwd which whereis type date printenv seq sleep yes cal bc expr locale nproc free uptime ps pgrep pidof env history man help tldr read cd pushd popd dirs export alias unalias set unset shift exit return local declare typeset readonly : wait jobs fg bg getconf lscpu lsblk arch tty stty clear reset tput logname df ulimit umask hash trap getopts let shopt complete compgen disown times sync mktemp tsort factor md5 column vmstat iostat mpstat sar lsusb lspci lsmod dmesg journalctl top htop btop apropos whatis info base64 xxd",
 );
+
+/** Harmless, but what an attacker runs first: logged (MEDIUM) so a probe does not pass unseen. */
+const shellRecon = words("whoami id groups uname hostname users who w last ping dig nslookup host traceroute tracepath netstat ss ifconfig arp route getent finger");
+
+const recon: CommandHandler = (c) =>
+  c.add("MEDIUM", `${c.name} reveals user, system or network details (reconnaissance is logged)`, "shell:recon");
 
 export const COMMANDS: ReadonlyMap<string, CommandHandler> = new Map<string, CommandHandler>([
   ...shellRead.map((n) => [n, readOnly()] as const),
+  ...shellRecon.map((n) => [n, recon] as const),
   ...shellHarmless.map((n) => [n, harmless] as const),
   ["grep", readOnly(1)],
   ["egrep", readOnly(1)],

@@ -31,6 +31,8 @@ export interface CommandContext {
   script(source: string, how: string): void;
   /** Where the command's stdin comes from, for interpreters: what the upstream pipeline stages are. */
   stdinSource(): StdinSource;
+  /** Where a run-time word (`<(…)`, `$(…)`, `$x`) gets its value from. */
+  sourceOf(word: ShellWord): StdinSource;
 }
 
 export type StdinSource =

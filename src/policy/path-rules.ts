@@ -13,7 +13,10 @@ export type PathAccess = "read" | "write";
 
 /** Why a path access has the level it has. */
 export interface PathVerdict {
+  /** The path as the call names it. */
   readonly path: string;
+  /** The same path resolved (absolute, `..` and `~` applied): what rules match. */
+  readonly absolute: string;
   readonly access: PathAccess;
   readonly level: RiskLevel;
   readonly reason: string;
@@ -99,7 +102,11 @@ export class PathRules {
   /** The verdict for reading or writing `path`; `glob` says the path is a pattern the shell expands. */
   judge(path: string, access: PathAccess, glob = false): PathVerdict {
     const abs = this.resolve(path);
-    const shown = path;
+    const v = this.#judge(path, abs, access, glob);
+    return { ...v, absolute: abs };
+  }
+
+  #judge(shown: string, abs: string, access: PathAccess, glob: boolean): Omit<PathVerdict, "absolute"> {
     if (abs.startsWith("/dev/tcp/") || abs.startsWith("/dev/udp/")) {
       return {
         path: shown,
@@ -119,6 +126,8 @@ export class PathRules {
           rule: "path:sensitive-read",
         };
       }
+      if (abs === "/etc/passwd" || abs === "/etc/group" || abs === "/etc/master.passwd")
+        return { path: shown, access, level: "MEDIUM", reason: `reads ${shown}, the account list (reconnaissance is logged)`, rule: "path:account-read" };
       return { path: shown, access, level: "LOW", reason: `reads ${shown}`, rule: "path:read" };
     }
     if (HARMLESS_DEVICES.has(abs) || abs.startsWith("/dev/fd/")) {

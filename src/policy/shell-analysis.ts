@@ -60,6 +60,11 @@ export interface ShellAnalysisEnv {
   readonly adjust?: (verdict: CommandVerdict) => CommandVerdict;
 }
 
+/** Shell control syntax inside one argument: `;`, `&&`, `||`, backticks, `$(`, newlines. */
+const SHELL_SYNTAX = /;|&&|\|\||`|\$\(|\n/;
+/** Programs whose arguments are regular expressions or programs where `|` is ordinary. */
+const REGEX_TOOLS = new Set(["grep", "egrep", "fgrep", "rg", "ag", "ack", "zgrep", "sed", "awk", "gawk", "mawk", "nawk", "jq", "yq", "find", "git"]);
+
 /** Deepest `sh -c "sh -c '…'"` nesting analysed; deeper is HIGH. */
 export const MAX_NESTING = 6;
 
@@ -155,13 +160,25 @@ interface Pipelined {
 }
 
 class Analysis {
+  recover(source: string, depth: number, parent: string | null): void {
+    recoveryParts(source).forEach((part, i) => {
+      const start = this.out.length;
+      const problems = this.problems.length;
+      this.run(part, depth, `${parent === null ? "" : `${parent}/`}recovered-${i}`, undefined, true);
+      this.problems.length = problems; // the parts' own problems are the script's, already counted
+      // Recovered parts only ever raise: keep those above HIGH (HIGH is the floor of a parse error).
+      const kept = this.out.splice(start).filter((v) => riskRank(v.level) > riskRank("HIGH"));
+      this.out.push(...kept);
+    });
+  }
+
   constructor(
     readonly env: ShellAnalysisEnv,
     readonly out: CommandVerdict[],
     readonly problems: ShellProblem[],
   ) {}
 
-  run(source: string, depth: number, parent: string | null): void {
+  run(source: string, depth: number, parent: string | null, inherited?: StdinSource, recovering = false): void {
     const parsed = this.env.parser.parse(source);
     this.problems.push(...parsed.problems);
     const stageOf = new Map<number, Pipelined>();
@@ -170,10 +187,11 @@ class Analysis {
         for (const id of ids) if (!stageOf.has(id)) stageOf.set(id, { pipeline, stage });
       });
     }
+    if (parsed.problems.length > 0 && !recovering) this.recover(source, depth, parent);
     const forkBombs = forkBombCalls(parsed);
     for (const cmd of parsed.commands) {
       const id = parent === null ? String(cmd.id) : `${parent}/${cmd.id}`;
-      const judge = new CommandJudge(this, parsed, cmd, id, depth, stageOf);
+      const judge = new CommandJudge(this, parsed, cmd, id, depth, stageOf, inherited);
       const bomb = forkBombs.get(cmd.id);
       if (bomb) judge.add(bomb.level, bomb.reason, bomb.rule);
       judge.judge();
@@ -181,6 +199,18 @@ class Analysis {
       this.out.push(this.env.adjust ? this.env.adjust(verdict) : verdict);
     }
   }
+}
+
+/**
+ * A script with parse problems is at least HIGH. To make sure it is not *less* than what its parts
+ * deserve (tree-sitter-bash misreads `[[ -d / ]] && rm -rf /`, for one), each line and each part
+ * between `;`, `&&`, `||` and `|` is also judged on its own. This can only raise the level.
+ */
+function recoveryParts(source: string): string[] {
+  return source
+    .split(/&&|\|\||[;|\n&]/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0 && s !== source.trim());
 }
 
 /** Calls of a recursive function that pipes or backgrounds itself (`:(){ :|:& };:`): BLOCK. */
@@ -225,6 +255,8 @@ class CommandJudge {
     readonly id: string,
     readonly depth: number,
     readonly stageOf: ReadonlyMap<number, Pipelined>,
+    /** The stdin of the command this script is nested in (`curl … | bash -c 'source /dev/stdin'`). */
+    readonly inherited: StdinSource | undefined,
   ) {
     this.argv = cmd.argv;
   }
@@ -278,6 +310,27 @@ class CommandJudge {
       return;
     }
     this.run(cmd.argv, false);
+    this.injectionSigns();
+  }
+
+  /**
+   * Signs of command injection, logged even when each command is harmless: a command substitution
+   * in an argument (a second command whose output becomes data), or an argument whose text is
+   * itself shell syntax (`";id;"`, `%0aid`) — what an injected payload looks like once quoted.
+   */
+  injectionSigns(): void {
+    const program = this.name;
+    const regexTool = program !== null && REGEX_TOOLS.has(program);
+    for (const w of this.cmd.argv) {
+      if (w.substitutions.length > 0) {
+        this.add("MEDIUM", `runs a command substitution in ${w.raw} (logged)`, "shell:substitution");
+        continue;
+      }
+      const v = w.value;
+      if (v === null) continue;
+      if (SHELL_SYNTAX.test(v) || (!regexTool && /\|/.test(v)) || /%0[ad]/i.test(v))
+        this.add("MEDIUM", `the argument ${JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v)} contains shell syntax (a sign of injection; logged)`, "shell:suspicious-argument");
+    }
   }
 
   /** Judges `argv` as a command to run, unwrapping wrappers until the real program. */
@@ -328,7 +381,7 @@ class CommandJudge {
       if (SHELLS.has(name)) return this.shell(name, args);
       if (name === "eval") return this.evalWords(args);
       if (name === "source" || name === ".") return this.source(args);
-      const handler = COMMANDS.get(name);
+      const handler = COMMANDS.get(name) ?? COMMANDS.get(name.split(".")[0] as string);
       if (!handler) {
         this.add(
           "HIGH",
@@ -439,8 +492,11 @@ class CommandJudge {
       case "flock":
         return skip(["-w", "-E", "--timeout", "--conflict-exit-code"]).slice(1);
       case "watch": {
+        // watch joins its arguments and runs them with sh -c.
         const rest = skip(["-n", "--interval", "-d", "--differences"]);
-        if (rest.length > 0) this.nestedWords(rest, "watch");
+        const dynamic = rest.find((w) => w.value === null);
+        if (dynamic) this.scriptWord(dynamic, "watch");
+        else if (rest.length > 0) this.nestedScript(rest.map((w) => w.value).join(" "));
         this.add("LOW", "watch re-runs a command", "shell:wrapper:watch");
         return "done";
       }
@@ -455,7 +511,16 @@ class CommandJudge {
   shell(name: string, args: readonly ShellWord[]) {
     for (let i = 0; i < args.length; i++) {
       const v = args[i]?.value;
-      if (v === null || v === undefined) break;
+      if (v === undefined) break;
+      if (v === null) {
+        const word = args[i] as ShellWord;
+        const source = this.sourceOf(word);
+        if (source.kind === "remote")
+          return this.add("BLOCK", `${name} runs code downloaded by ${source.from} (remote code execution)`, "shell:remote-code-exec");
+        if (source.kind === "decoded")
+          return this.add("BLOCK", `${name} runs code decoded by ${source.from} (obfuscated command)`, "shell:obfuscated-code-exec");
+        return this.add("HIGH", `${name} runs a script only known at run time (${word.raw})`, "shell:dynamic-code");
+      }
       if (v === "-c" || (/^-[a-zA-Z]*c[a-zA-Z]*$/.test(v) && !v.startsWith("--"))) {
         const script = args[i + 1];
         if (!script) return this.add("HIGH", `${name} -c without a script`, "shell:parse-error");
@@ -560,7 +625,7 @@ class CommandJudge {
       return;
     }
     const start = this.analysis.out.length;
-    this.analysis.run(text, this.depth + 1, this.id);
+    this.analysis.run(text, this.depth + 1, this.id, this.stdinSource());
     // The nested commands are verdicts of their own; the outer one carries their highest level too,
     // so `bash -c "rm -rf /"` is BLOCK as a whole even if a rule looks at `bash` alone.
     let top: CommandVerdict | undefined;
@@ -622,7 +687,7 @@ class CommandJudge {
       }
     }
     const at = this.stageOf.get(this.cmd.id);
-    if (!at || at.stage === 0) return { kind: "terminal" };
+    if (!at || at.stage === 0) return this.inherited ?? { kind: "terminal" };
     const upstream = at.pipeline.stages
       .slice(0, at.stage)
       .flat()
@@ -734,6 +799,7 @@ class CommandJudge {
         this.nestedScript(source);
       },
       stdinSource: () => this.stdinSource(),
+      sourceOf: (word) => this.sourceOf(word),
     };
   }
 }

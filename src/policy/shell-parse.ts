@@ -75,6 +75,8 @@ export interface ParsedShell {
 /** Longest command parsed; a longer one is a problem (fails closed) rather than a slow parse. */
 export const MAX_SHELL_SOURCE = 64 * 1024;
 
+/** Stands for `$HOME` while a word is assembled (a character no shell word contains). */
+const HOME_MARK = "\u0000";
 const REDIRECT_TYPES = new Set(["file_redirect", "heredoc_redirect", "herestring_redirect"]);
 const STATIC_LEAVES = new Set(["word", "number", "string_content", "raw_string", "ansi_c_string"]);
 
@@ -410,6 +412,10 @@ class Builder {
           return unescapeDoubleQuoted(n.text);
         case "string":
         case "translated_string": {
+          // A static string is taken from its source text: tree-sitter leaves leading and trailing
+          // newlines out of string_content, and the value must be exactly what the shell sees.
+          if (n.namedChildren.every((c) => c.type === "string_content"))
+            return unescapeDoubleQuoted(n.text.slice(n.type === "string" ? 1 : 2, -1));
           let out = "";
           for (const c of n.namedChildren) out += visit(c);
           return out;
@@ -431,6 +437,9 @@ class Builder {
             (c) => c.type === "variable_name" || c.type === "special_variable_name",
           );
           if (v) variables.push(v.text);
+          // `$HOME` / `${HOME}` is the home directory: keep it as `~` (resolved by the path rules)
+          // so `rm -rf $HOME` and `cat $HOME/.ssh/id_rsa` are judged by what they name.
+          if (n.text === "$HOME" || n.text === "${HOME}") return HOME_MARK;
           this.substitutionsIn(n, context, substitutions);
           dynamic = true;
           return "";
@@ -457,7 +466,14 @@ class Builder {
           return "";
       }
     };
-    const value = visit(node);
+    let value = visit(node);
+    if (value.includes(HOME_MARK)) {
+      // Only where a path starts (the word's start, or after `@`, `=`, `:` as in `@$HOME/f`, `--x=$HOME`).
+      const at = value.indexOf(HOME_MARK);
+      const once = value.lastIndexOf(HOME_MARK) === at;
+      if (once && (at === 0 || "@=:".includes(value[at - 1] as string))) value = value.replace(HOME_MARK, "~");
+      else dynamic = true;
+    }
     return {
       value: dynamic ? null : value,
       raw: node.text,
