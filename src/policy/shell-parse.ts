@@ -439,7 +439,7 @@ class Builder {
           if (v) variables.push(v.text);
           // `$HOME` / `${HOME}` is the home directory: keep it as `~` (resolved by the path rules)
           // so `rm -rf $HOME` and `cat $HOME/.ssh/id_rsa` are judged by what they name.
-          if (n.text === "$HOME" || n.text === "${HOME}") return HOME_MARK;
+          if (n.text === "$HOME" || n.text === `$\{HOME}`) return HOME_MARK;
           this.substitutionsIn(n, context, substitutions);
           dynamic = true;
           return "";
