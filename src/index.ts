@@ -74,7 +74,40 @@ export {
   type ResolveModelOptions,
   resolveModel,
 } from "./models/resolve-model.js";
+export {
+  type EgressPolicy,
+  type EgressVerdict,
+  nonPublicAddress,
+  parseIPv4,
+  privateAddressEgress,
+} from "./policy/egress-policy.js";
+export { decisionOf, type Explanation, explanationJson, type PolicyDecision } from "./policy/explain.js";
+export type { OverrideRecord } from "./policy/layered-policy.js";
+export type { PathAccess, PathVerdict } from "./policy/path-rules.js";
 export type { Policy, PolicyCall } from "./policy/policy.js";
+export {
+  createPolicyEngine,
+  type ExampleResult,
+  PolicyEngine,
+  type PolicyEngineOptions,
+} from "./policy/policy-engine.js";
+export {
+  loadPolicyFile,
+  type PolicyDocument,
+  type PolicyDocumentInput,
+  type PolicyLayer,
+  type PolicyRule,
+  parsePolicyText,
+  policyLayer,
+} from "./policy/policy-file.js";
+export { SENSITIVE_READ_GLOBS, SYSTEM_WRITE_GLOBS, sensitivePathGlobs } from "./policy/sensitive-paths.js";
+export type { CommandVerdict, ShellAnalysis, UrlVerdict } from "./policy/shell-analysis.js";
+export {
+  loadShellParser,
+  type ParsedShell,
+  type ShellParser,
+  type SimpleCommand,
+} from "./policy/shell-parse.js";
 export { ToolProfilePolicy } from "./policy/tool-profile-policy.js";
 export type { AbortCause } from "./protocol/abort.js";
 export {
@@ -85,6 +118,7 @@ export {
   EventLogError,
   LedgerError,
   ModelError,
+  PolicyError,
   PriceUnknownError,
   ReinError,
   SandboxError,

@@ -191,7 +191,10 @@ const GIT_EXEC_KEYS =
 function gitProgram(c: CommandContext, key: string, value: string): void {
   if (/^alias\./i.test(key)) {
     if (value.startsWith("!")) c.script(value.slice(1), `git alias ${key}`);
-  } else if (/pager|sshcommand|editor|askpass|fsmonitor|textconv|command|driver|helper|program/i.test(key) && value !== "") {
+  } else if (
+    /pager|sshcommand|editor|askpass|fsmonitor|textconv|command|driver|helper|program/i.test(key) &&
+    value !== ""
+  ) {
     c.script(value, `git ${key}`);
   }
 }
@@ -291,7 +294,8 @@ const git: CommandHandler = (c) => {
     const listing =
       sub === "stash"
         ? ["list", "show"].includes(values[0] ?? "")
-        : values.every((v) => v.startsWith("-")) || ["list", "show", "-v", "get-url"].includes(values[0] ?? "");
+        : values.every((v) => v.startsWith("-")) ||
+          ["list", "show", "-v", "get-url"].includes(values[0] ?? "");
     return listing
       ? c.add("LOW", `git ${sub} lists`, "shell:read-only:git")
       : c.add("MEDIUM", `git ${sub} changes the repository`, "shell:git-write");
@@ -334,7 +338,11 @@ const fetcher: CommandHandler = (c) => {
     if (file === null || file === "-") continue;
     const verdict = c.touch(file, "read");
     if (verdict && verdict.level !== "LOW")
-      c.add("BLOCK", `${c.name} uploads ${file}, a sensitive file, to the network (exfiltration)`, "shell:exfiltrate-secret");
+      c.add(
+        "BLOCK",
+        `${c.name} uploads ${file}, a sensitive file, to the network (exfiltration)`,
+        "shell:exfiltrate-secret",
+      );
     else c.add("HIGH", `${c.name} uploads ${file} to the network`, "shell:upload");
   }
   const outputs = isCurl
@@ -559,10 +567,16 @@ const find: CommandHandler = (c) => {
       c.touch(args[i] as ShellWord, "read");
     }
   }
-  const acts = level === "HIGH" || args.some((a) => a.value?.startsWith("-exec") || a.value?.startsWith("-ok"));
+  const acts =
+    level === "HIGH" || args.some((a) => a.value?.startsWith("-exec") || a.value?.startsWith("-ok"));
   for (const root of roots) {
     const gone = destroysRootOrHome(root, c);
-    if (gone && acts) c.add("BLOCK", `find ${gone} with -delete/-exec acts on the whole of ${gone}`, gone === "/" ? "shell:destroy-root" : "shell:destroy-home");
+    if (gone && acts)
+      c.add(
+        "BLOCK",
+        `find ${gone} with -delete/-exec acts on the whole of ${gone}`,
+        gone === "/" ? "shell:destroy-root" : "shell:destroy-home",
+      );
   }
   if (level === "LOW") c.add("LOW", "find lists files", "shell:read-only:find");
 };
@@ -629,10 +643,22 @@ const interpreter =
     if (script.processSubstitution || script.value === null) {
       const source = c.sourceOf(script);
       if (source.kind === "remote")
-        return c.add("BLOCK", `${c.name} runs code downloaded by ${source.from} (remote code execution)`, "shell:remote-code-exec");
+        return c.add(
+          "BLOCK",
+          `${c.name} runs code downloaded by ${source.from} (remote code execution)`,
+          "shell:remote-code-exec",
+        );
       if (source.kind === "decoded")
-        return c.add("BLOCK", `${c.name} runs code decoded by ${source.from} (obfuscated command)`, "shell:obfuscated-code-exec");
-      return c.add("HIGH", `${c.name} runs a script only known at run time (${script.raw})`, "shell:dynamic-code");
+        return c.add(
+          "BLOCK",
+          `${c.name} runs code decoded by ${source.from} (obfuscated command)`,
+          "shell:obfuscated-code-exec",
+        );
+      return c.add(
+        "HIGH",
+        `${c.name} runs a script only known at run time (${script.raw})`,
+        "shell:dynamic-code",
+      );
     }
     c.add("MEDIUM", `${c.name} runs ${script.raw} (project code)`, "shell:project-code");
     c.touch(script, "read");
@@ -753,10 +779,16 @@ const shellHarmless = words(
 );
 
 /** Harmless, but what an attacker runs first: logged (MEDIUM) so a probe does not pass unseen. */
-const shellRecon = words("whoami id groups uname hostname users who w last ping dig nslookup host traceroute tracepath netstat ss ifconfig arp route getent finger");
+const shellRecon = words(
+  "whoami id groups uname hostname users who w last ping dig nslookup host traceroute tracepath netstat ss ifconfig arp route getent finger",
+);
 
 const recon: CommandHandler = (c) =>
-  c.add("MEDIUM", `${c.name} reveals user, system or network details (reconnaissance is logged)`, "shell:recon");
+  c.add(
+    "MEDIUM",
+    `${c.name} reveals user, system or network details (reconnaissance is logged)`,
+    "shell:recon",
+  );
 
 export const COMMANDS: ReadonlyMap<string, CommandHandler> = new Map<string, CommandHandler>([
   ...shellRead.map((n) => [n, readOnly()] as const),

@@ -1,14 +1,20 @@
 import type { RiskLevel } from "../protocol/risk.js";
 import type { OverrideRecord } from "./layered-policy.js";
 import type { PathVerdict } from "./path-rules.js";
-import type { ShellProblem } from "./shell-parse.js";
 import type { CommandVerdict, UrlVerdict } from "./shell-analysis.js";
+import type { ShellProblem } from "./shell-parse.js";
 
 /** What happens to a call at each level (before trust modes). */
 export type PolicyDecision = "run" | "run-and-log" | "needs-approval" | "blocked";
 
 export function decisionOf(level: RiskLevel): PolicyDecision {
-  return level === "LOW" ? "run" : level === "MEDIUM" ? "run-and-log" : level === "HIGH" ? "needs-approval" : "blocked";
+  return level === "LOW"
+    ? "run"
+    : level === "MEDIUM"
+      ? "run-and-log"
+      : level === "HIGH"
+        ? "needs-approval"
+        : "blocked";
 }
 
 /** The full reasoning behind one call's level: what `rein policy explain` prints. */

@@ -15,7 +15,12 @@ import { absoluteGlob } from "./sensitive-paths.js";
 export interface RuleSubject {
   readonly tool: string;
   /** For a shell command: the program that runs, and the wrappers it went through. */
-  readonly command?: { readonly name: string | null; readonly via: readonly string[]; readonly args: readonly (string | null)[] };
+  readonly command?: {
+    readonly name: string | null;
+    readonly via: readonly string[];
+    /** All the command's words (wrappers included); `args` patterns match what follows the matched name. */
+    readonly argv: readonly (string | null)[];
+  };
   readonly paths: readonly PathVerdict[];
 }
 
@@ -49,7 +54,8 @@ interface CompiledRule {
   readonly path: ((p: string) => boolean) | null;
 }
 
-const list = (v: string | readonly string[] | undefined) => (v === undefined ? null : typeof v === "string" ? [v] : v);
+const list = (v: string | readonly string[] | undefined) =>
+  v === undefined ? null : typeof v === "string" ? [v] : v;
 
 /** The rules of every layer, compiled once, applied in layer order. */
 export class LayeredRules {
@@ -76,7 +82,12 @@ export class LayeredRules {
                 return (a: string | null) => a !== null && m(a);
               })
             : null,
-          path: paths ? picomatch(paths.map((g) => absoluteGlob(g, where)), { dot: true }) : null,
+          path: paths
+            ? picomatch(
+                paths.map((g) => absoluteGlob(g, where)),
+                { dot: true },
+              )
+            : null,
         } satisfies CompiledRule;
       }),
     );
@@ -90,7 +101,11 @@ export class LayeredRules {
       if (entry === undefined) continue;
       found =
         typeof entry === "string"
-          ? { level: entry, reason: `the policy sets ${tool} to ${entry}`, rule: `policy:${layer.name}:tools.${tool}` }
+          ? {
+              level: entry,
+              reason: `the policy sets ${tool} to ${entry}`,
+              rule: `policy:${layer.name}:tools.${tool}`,
+            }
           : { level: entry.level, reason: entry.reason, rule: `policy:${layer.name}:tools.${tool}` };
     }
     return found;
@@ -142,9 +157,13 @@ function matches(r: CompiledRule, s: RuleSubject): boolean {
   if (r.tools && !r.tools.has(s.tool)) return false;
   if (r.commands || r.args) {
     if (!s.command) return false;
-    const { name, via } = s.command;
-    if (r.commands && !(name !== null && r.commands.has(name)) && !via.some((w) => r.commands?.has(w))) return false;
-    if (r.args && !argsMatch(r.args, r.argsRaw ?? [], s.command.args)) return false;
+    const { name, via, argv } = s.command;
+    const candidates = [name, ...via].filter(
+      (n): n is string => n !== null && (r.commands?.has(n) ?? n === name),
+    );
+    if (candidates.length === 0) return false;
+    if (r.args && !candidates.some((n) => argsMatch(r.args ?? [], r.argsRaw ?? [], argsAfter(argv, n))))
+      return false;
   }
   if (r.path) {
     const access = r.rule.match.access;
@@ -166,7 +185,11 @@ function argsMatch(
       for (let k = ai; k <= args.length; k++) if (go(pi + 1, k)) return true;
       return false;
     }
-    return ai < args.length && (pattern[pi] as (a: string | null) => boolean)(args[ai] ?? null) && go(pi + 1, ai + 1);
+    return (
+      ai < args.length &&
+      (pattern[pi] as (a: string | null) => boolean)(args[ai] ?? null) &&
+      go(pi + 1, ai + 1)
+    );
   };
   return go(0, 0);
 }

@@ -127,7 +127,13 @@ export class PathRules {
         };
       }
       if (abs === "/etc/passwd" || abs === "/etc/group" || abs === "/etc/master.passwd")
-        return { path: shown, access, level: "MEDIUM", reason: `reads ${shown}, the account list (reconnaissance is logged)`, rule: "path:account-read" };
+        return {
+          path: shown,
+          access,
+          level: "MEDIUM",
+          reason: `reads ${shown}, the account list (reconnaissance is logged)`,
+          rule: "path:account-read",
+        };
       return { path: shown, access, level: "LOW", reason: `reads ${shown}`, rule: "path:read" };
     }
     if (HARMLESS_DEVICES.has(abs) || abs.startsWith("/dev/fd/")) {

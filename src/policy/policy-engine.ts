@@ -5,7 +5,7 @@ import { type RiskAssessment, type RiskLevel, type RiskProfile, riskRank } from 
 import type { Finding } from "./command-context.js";
 import { type EgressPolicy, privateAddressEgress } from "./egress-policy.js";
 import { decisionOf, type Explanation } from "./explain.js";
-import { argsAfter, type Judged, LayeredRules, type OverrideRecord } from "./layered-policy.js";
+import { type Judged, LayeredRules, type OverrideRecord } from "./layered-policy.js";
 import { PathRules, type PathVerdict } from "./path-rules.js";
 import type { Policy, PolicyCall } from "./policy.js";
 import type { PolicyExample, PolicyLayer } from "./policy-file.js";
@@ -30,7 +30,8 @@ const READ_PATH_TOOLS = new Set(["read_file", "list_directory"]);
 const WRITE_PATH_TOOLS = new Set(["write_file", "delete_file"]);
 const SHELL_TOOL = "run_shell";
 /** Input keys that name files, for tools the engine does not know. */
-const PATH_KEY = /^(path|paths|file|files|filename|filepath|file_path|dir|directory|cwd|target|source|src|dest|destination)$/i;
+const PATH_KEY =
+  /^(path|paths|file|files|filename|filepath|file_path|dir|directory|cwd|target|source|src|dest|destination)$/i;
 const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /**
@@ -97,10 +98,19 @@ export class PolicyEngine implements Policy {
     if (tool === SHELL_TOOL) {
       const command = obj.command;
       if (typeof command !== "string") {
-        findings.push({ level: "HIGH", reason: "run_shell without a command string", rule: "shell:parse-error" });
+        findings.push({
+          level: "HIGH",
+          reason: "run_shell without a command string",
+          rule: "shell:parse-error",
+        });
       } else {
         const parser = shellParserIfLoaded();
-        if (!parser) throw new PolicyError("REIN_POLICY_INVALID", "the shell parser is not loaded yet: use createPolicyEngine()", { file: "<engine>" });
+        if (!parser)
+          throw new PolicyError(
+            "REIN_POLICY_INVALID",
+            "the shell parser is not loaded yet: use createPolicyEngine()",
+            { file: "<engine>" },
+          );
         const analysis = analyzeShell(command, {
           parser,
           paths: this.#paths,
@@ -108,7 +118,7 @@ export class PolicyEngine implements Policy {
           adjust: (v) => {
             const judged = this.#rules.apply(
               v,
-              { tool, command: { name: v.name, via: v.via, args: argsAfter(v.argv, v.name) }, paths: v.paths },
+              { tool, command: { name: v.name, via: v.via, argv: v.argv }, paths: v.paths },
               onOverride,
             );
             return judged === v ? v : { ...v, ...judged };
@@ -132,7 +142,8 @@ export class PolicyEngine implements Policy {
         let top: CommandVerdictLike | undefined;
         for (const c of commands) if (!top || riskRank(c.level) > riskRank(top.level)) top = c;
         if (top) findings.push({ level: top.level, reason: `${label}: ${top.reason}`, rule: top.rule });
-        else if (problems.length === 0) findings.push({ level: "LOW", reason: "empty command", rule: "shell:empty" });
+        else if (problems.length === 0)
+          findings.push({ level: "LOW", reason: "empty command", rule: "shell:empty" });
       }
       const cwd = obj.cwd;
       if (typeof cwd === "string") paths.push(this.#paths.judge(cwd, "read"));
@@ -144,22 +155,38 @@ export class PolicyEngine implements Policy {
       } else {
         const v = this.#paths.judge(path, access);
         paths.push(v);
-        const what = tool === "delete_file" ? `deletes ${path}` : tool === "list_directory" ? `lists ${path}` : v.reason;
-        findings.push({ level: v.level, reason: v.level === "LOW" || v.level === "MEDIUM" ? what : v.reason, rule: v.rule });
+        const what =
+          tool === "delete_file" ? `deletes ${path}` : tool === "list_directory" ? `lists ${path}` : v.reason;
+        findings.push({
+          level: v.level,
+          reason: v.level === "LOW" || v.level === "MEDIUM" ? what : v.reason,
+          rule: v.rule,
+        });
       }
     } else {
-      const base = this.#rules.toolLevel(tool) ?? (profile
-        ? { level: profile.level, reason: profile.reason, rule: `tool-profile:${tool}` }
-        : { level: "HIGH" as RiskLevel, reason: `tool "${tool}" declares no risk profile; unknown tools need approval`, rule: "default:undeclared-tool" });
+      const base =
+        this.#rules.toolLevel(tool) ??
+        (profile
+          ? { level: profile.level, reason: profile.reason, rule: `tool-profile:${tool}` }
+          : {
+              level: "HIGH" as RiskLevel,
+              reason: `tool "${tool}" declares no risk profile; unknown tools need approval`,
+              rule: "default:undeclared-tool",
+            });
       findings.push(base);
       this.#scanInput(input, paths, urls);
       for (const p of paths) if (p.level !== "LOW") findings.push(p);
     }
     for (const u of urls) {
-      if (!u.allowed && tool !== SHELL_TOOL) findings.push({ level: "BLOCK", reason: `reaches ${u.url}: ${u.reason}`, rule: u.rule });
+      if (!u.allowed && tool !== SHELL_TOOL)
+        findings.push({ level: "BLOCK", reason: `reaches ${u.url}: ${u.reason}`, rule: u.rule });
     }
 
-    let verdict: Judged = findings[0] ?? { level: "HIGH", reason: "nothing to judge", rule: "default:fail-closed" };
+    let verdict: Judged = findings[0] ?? {
+      level: "HIGH",
+      reason: "nothing to judge",
+      rule: "default:fail-closed",
+    };
     for (const f of findings) if (riskRank(f.level) > riskRank(verdict.level)) verdict = f;
     if (tool === SHELL_TOOL || READ_PATH_TOOLS.has(tool) || WRITE_PATH_TOOLS.has(tool)) {
       const floor = this.#rules.toolLevel(tool);

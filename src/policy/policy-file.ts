@@ -92,9 +92,13 @@ export function loadPolicyFile(file: string, name = "project"): PolicyLayer {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new PolicyError("REIN_POLICY_INVALID", `${file}: cannot read the policy file: ${(err as Error).message}`, {
-      file,
-    });
+    throw new PolicyError(
+      "REIN_POLICY_INVALID",
+      `${file}: cannot read the policy file: ${(err as Error).message}`,
+      {
+        file,
+      },
+    );
   }
   return parsePolicyText(text, file, name);
 }
@@ -152,7 +156,9 @@ function validatePolicy(
         : undefined;
     const field = (ruleIndex !== undefined ? path.slice(2) : path).map(String).join(".");
     const where = `${file}${line ? `:${line}` : ""}`;
-    const what = ruleId ? `rule "${ruleId}"${field ? `, field "${field}"` : ""}` : `field "${field || "(root)"}"`;
+    const what = ruleId
+      ? `rule "${ruleId}"${field ? `, field "${field}"` : ""}`
+      : `field "${field || "(root)"}"`;
     throw new PolicyError("REIN_POLICY_INVALID", `${where}: ${what}: ${issue.message}`, {
       file,
       ...(line ? { line } : {}),
@@ -187,7 +193,8 @@ function nodeLine(
   for (const segment of path) {
     if (isAlias(node)) node = node.resolve(doc);
     let next: unknown;
-    if (isMap(node)) next = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment))?.value;
+    if (isMap(node))
+      next = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment))?.value;
     else if (isSeq(node) && typeof segment === "number") next = node.items[segment];
     if (!hasRange(next)) break;
     node = found = next;

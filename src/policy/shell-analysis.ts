@@ -63,7 +63,24 @@ export interface ShellAnalysisEnv {
 /** Shell control syntax inside one argument: `;`, `&&`, `||`, backticks, `$(`, newlines. */
 const SHELL_SYNTAX = /;|&&|\|\||`|\$\(|\n/;
 /** Programs whose arguments are regular expressions or programs where `|` is ordinary. */
-const REGEX_TOOLS = new Set(["grep", "egrep", "fgrep", "rg", "ag", "ack", "zgrep", "sed", "awk", "gawk", "mawk", "nawk", "jq", "yq", "find", "git"]);
+const REGEX_TOOLS = new Set([
+  "grep",
+  "egrep",
+  "fgrep",
+  "rg",
+  "ag",
+  "ack",
+  "zgrep",
+  "sed",
+  "awk",
+  "gawk",
+  "mawk",
+  "nawk",
+  "jq",
+  "yq",
+  "find",
+  "git",
+]);
 
 /** Deepest `sh -c "sh -c '…'"` nesting analysed; deeper is HIGH. */
 export const MAX_NESTING = 6;
@@ -178,7 +195,13 @@ class Analysis {
     readonly problems: ShellProblem[],
   ) {}
 
-  run(source: string, depth: number, parent: string | null, inherited?: StdinSource, recovering = false): void {
+  run(
+    source: string,
+    depth: number,
+    parent: string | null,
+    inherited?: StdinSource,
+    recovering = false,
+  ): void {
     const parsed = this.env.parser.parse(source);
     this.problems.push(...parsed.problems);
     const stageOf = new Map<number, Pipelined>();
@@ -189,11 +212,24 @@ class Analysis {
     }
     if (parsed.problems.length > 0 && !recovering) this.recover(source, depth, parent);
     const forkBombs = forkBombCalls(parsed);
+    // A function named like a real command (`ls() { …; }`) changes what later commands mean.
+    const shadows = new Map<number, string>();
+    for (const [name, body] of parsed.functions) {
+      if (COMMANDS.has(name) || SHELLS.has(name) || name === "cd" || name === "eval" || name === "source")
+        for (const id of body) shadows.set(id, name);
+    }
     for (const cmd of parsed.commands) {
       const id = parent === null ? String(cmd.id) : `${parent}/${cmd.id}`;
       const judge = new CommandJudge(this, parsed, cmd, id, depth, stageOf, inherited);
       const bomb = forkBombs.get(cmd.id);
       if (bomb) judge.add(bomb.level, bomb.reason, bomb.rule);
+      const shadowed = shadows.get(cmd.id);
+      if (shadowed)
+        judge.add(
+          "MEDIUM",
+          `defines a function ${shadowed} that replaces the ${shadowed} command`,
+          "shell:shadowed-command",
+        );
       judge.judge();
       const verdict = judge.verdict(parent);
       this.out.push(this.env.adjust ? this.env.adjust(verdict) : verdict);
@@ -329,7 +365,11 @@ class CommandJudge {
       const v = w.value;
       if (v === null) continue;
       if (SHELL_SYNTAX.test(v) || (!regexTool && /\|/.test(v)) || /%0[ad]/i.test(v))
-        this.add("MEDIUM", `the argument ${JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v)} contains shell syntax (a sign of injection; logged)`, "shell:suspicious-argument");
+        this.add(
+          "MEDIUM",
+          `the argument ${JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v)} contains shell syntax (a sign of injection; logged)`,
+          "shell:suspicious-argument",
+        );
     }
   }
 
@@ -516,10 +556,22 @@ class CommandJudge {
         const word = args[i] as ShellWord;
         const source = this.sourceOf(word);
         if (source.kind === "remote")
-          return this.add("BLOCK", `${name} runs code downloaded by ${source.from} (remote code execution)`, "shell:remote-code-exec");
+          return this.add(
+            "BLOCK",
+            `${name} runs code downloaded by ${source.from} (remote code execution)`,
+            "shell:remote-code-exec",
+          );
         if (source.kind === "decoded")
-          return this.add("BLOCK", `${name} runs code decoded by ${source.from} (obfuscated command)`, "shell:obfuscated-code-exec");
-        return this.add("HIGH", `${name} runs a script only known at run time (${word.raw})`, "shell:dynamic-code");
+          return this.add(
+            "BLOCK",
+            `${name} runs code decoded by ${source.from} (obfuscated command)`,
+            "shell:obfuscated-code-exec",
+          );
+        return this.add(
+          "HIGH",
+          `${name} runs a script only known at run time (${word.raw})`,
+          "shell:dynamic-code",
+        );
       }
       if (v === "-c" || (/^-[a-zA-Z]*c[a-zA-Z]*$/.test(v) && !v.startsWith("--"))) {
         const script = args[i + 1];

@@ -471,7 +471,8 @@ class Builder {
       // Only where a path starts (the word's start, or after `@`, `=`, `:` as in `@$HOME/f`, `--x=$HOME`).
       const at = value.indexOf(HOME_MARK);
       const once = value.lastIndexOf(HOME_MARK) === at;
-      if (once && (at === 0 || "@=:".includes(value[at - 1] as string))) value = value.replace(HOME_MARK, "~");
+      if (once && (at === 0 || "@=:".includes(value[at - 1] as string)))
+        value = value.replace(HOME_MARK, "~");
       else dynamic = true;
     }
     return {
