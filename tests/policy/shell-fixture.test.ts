@@ -8,9 +8,9 @@ const FIXTURE = resolve(import.meta.dirname, "../fixtures/shell-commands.yaml");
 const rank = (l: RiskLevel) => RISK_LEVELS.indexOf(l);
 
 /** Workspace and home the fixture's paths are written against. */
-export const FIXTURE_WHERE = { workspace: "/home/dev/project", home: "/home/dev" };
+const FIXTURE_WHERE = { workspace: "/home/dev/project", home: "/home/dev" };
 
-export function fixtureRows(): { group: string; want: RiskLevel; command: string }[] {
+function fixtureRows(): { group: string; want: RiskLevel; command: string }[] {
   const doc = parse(readFileSync(FIXTURE, "utf8")) as Record<string, [RiskLevel, string][]>;
   return Object.entries(doc).flatMap(([group, rows]) =>
     rows.map(([want, command]) => ({ group, want, command })),

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: shell source text, not templates
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadShellParser, type ShellParser } from "../../src/index.js";
 
