@@ -11,6 +11,7 @@ import { demoCommand } from "./demo-command.js";
 import { parseDuration } from "./duration.js";
 import { executeRun } from "./execute-run.js";
 import { modelsCommand } from "./models-command.js";
+import { registerPolicyCommand } from "./policy-command.js";
 import { sandboxExecCommand } from "./sandbox-command.js";
 import { terminalSafeText } from "./terminal-text.js";
 
@@ -205,6 +206,7 @@ function program(): Command {
         argv,
       });
     });
+  registerPolicyCommand(cli);
 
   const audit = cli.command("audit").description("work with audit trails");
   audit
