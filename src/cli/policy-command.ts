@@ -57,7 +57,8 @@ export function registerPolicyCommand(cli: Command): void {
         process.exitCode = await explainLines(engine);
         return;
       }
-      if (o.input === undefined) throw new ConfigError("rein policy explain needs --input <json> or --stdin.", {});
+      if (o.input === undefined)
+        throw new ConfigError("rein policy explain needs --input <json> or --stdin.", {});
       const input = parseInput(o.input, "--input");
       process.stdout.write(`${JSON.stringify(explanationJson(engine.explain(o.tool, input)), null, 2)}\n`);
     });
@@ -71,9 +72,12 @@ export function registerPolicyCommand(cli: Command): void {
       const sources = { workspace: resolve(o.workspace), policy: o.policy };
       const engine = await engineFor(sources, false);
       if (engine.layers.length === 0)
-        throw new ConfigError(`no policy file: neither ${resolve(sources.workspace, POLICY_FILE)} nor --policy exists.`, {
-          field: "--policy",
-        });
+        throw new ConfigError(
+          `no policy file: neither ${resolve(sources.workspace, POLICY_FILE)} nor --policy exists.`,
+          {
+            field: "--policy",
+          },
+        );
       const results = engine.exampleResults();
       for (const r of results) {
         process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : `${r.ok ? "ok  " : "FAIL"} ${r.message}\n`);

@@ -29,6 +29,13 @@ export interface PolicyEngineOptions {
 const READ_PATH_TOOLS = new Set(["read_file", "list_directory"]);
 const WRITE_PATH_TOOLS = new Set(["write_file", "delete_file"]);
 const SHELL_TOOL = "run_shell";
+/** The built-in tools' own levels, for explaining a call without the tool object (the CLI). */
+const BUILTIN_PROFILES: Readonly<Record<string, RiskProfile>> = {
+  read_file: { level: "LOW", reason: "reads a file inside the workspace" },
+  list_directory: { level: "LOW", reason: "lists a directory inside the workspace" },
+  write_file: { level: "MEDIUM", reason: "creates or overwrites a file inside the workspace" },
+  delete_file: { level: "HIGH", reason: "permanently deletes files inside the workspace" },
+};
 /** Input keys that name files, for tools the engine does not know. */
 const PATH_KEY =
   /^(path|paths|file|files|filename|filepath|file_path|dir|directory|cwd|target|source|src|dest|destination)$/i;
@@ -162,6 +169,10 @@ export class PolicyEngine implements Policy {
           reason: v.level === "LOW" || v.level === "MEDIUM" ? what : v.reason,
           rule: v.rule,
         });
+        // The tool's own level is the floor: delete_file stays HIGH (a deletion cannot be undone).
+        const own = profile ?? BUILTIN_PROFILES[tool];
+        if (own && riskRank(own.level) > riskRank(v.level))
+          findings.push({ level: own.level, reason: `${what}: ${own.reason}`, rule: `tool-profile:${tool}` });
       }
     } else {
       const base =

@@ -37,13 +37,14 @@ describe("PolicyEngine", () => {
     expect(engine.explain("list_directory", { path: ".rein" }).level).toBe("HIGH");
   });
 
-  it("judges file tool writes by path: workspace MEDIUM, git hooks HIGH, .rein/ BLOCK", () => {
+  it("judges file tool writes by path: workspace MEDIUM (deletes keep their HIGH), git hooks HIGH, .rein/ BLOCK", () => {
     expect(engine.explain("write_file", { path: "src/a.ts", content: "" })).toMatchObject({
       level: "MEDIUM",
     });
     expect(engine.explain("delete_file", { path: "tmp/x.tmp" })).toMatchObject({
-      level: "MEDIUM",
-      reason: "deletes tmp/x.tmp",
+      level: "HIGH",
+      reason: "deletes tmp/x.tmp: permanently deletes files inside the workspace",
+      rule: "tool-profile:delete_file",
     });
     expect(engine.explain("write_file", { path: ".git/hooks/pre-commit", content: "" })).toMatchObject({
       level: "HIGH",
