@@ -5,6 +5,7 @@
 
 export type { ApprovalDecision, ApprovalGate, ApprovalRequest } from "./approvals/approval-gate.js";
 export { callbackGate } from "./approvals/callback-gate.js";
+export { lineDiff, maskSecrets, type TerminalGateOptions, terminalGate } from "./approvals/terminal-gate.js";
 export type { Limits } from "./core/run-context.js";
 export { type RunOptions, type RunStream, Session } from "./core/session.js";
 export { BudgetGuard, type BudgetOptions, type CeilingOptions } from "./guards/budget-guard.js";
@@ -109,6 +110,16 @@ export {
   type SimpleCommand,
 } from "./policy/shell-parse.js";
 export { ToolProfilePolicy } from "./policy/tool-profile-policy.js";
+export {
+  type AuditedAction,
+  autonomousGate,
+  autonomyReport,
+  parseTrustMode,
+  type SemiAutonomousOptions,
+  semiAutonomousGate,
+  TRUST_MODES,
+  type TrustMode,
+} from "./policy/trust-mode.js";
 export type { AbortCause } from "./protocol/abort.js";
 export {
   AuditError,

@@ -41,6 +41,7 @@ export function lineDiff(before: string | null, after: string, limit = 400): str
         a[i] === b[j]
           ? ((lcs[i + 1] as number[])[j + 1] as number) + 1
           : Math.max((lcs[i + 1] as number[])[j] as number, (lcs[i] as number[])[j + 1] as number);
+  const at = (x: number, y: number) => (lcs[x] as number[])[y] as number;
   const out: string[] = [before === null ? "(new file)" : "--- current", "+++ proposed"];
   let i = 0;
   let j = 0;
@@ -49,15 +50,12 @@ export function lineDiff(before: string | null, after: string, limit = 400): str
       out.push(`  ${a[i]}`);
       i++;
       j++;
-    } else if (
-      j < b.length &&
-      (i === a.length || ((lcs[i] as number[])[j + 1] as number) >= ((lcs[i + 1] as number[])[j] as number))
-    ) {
-      out.push(`+ ${b[j]}`);
-      j++;
-    } else {
+    } else if (i < a.length && (j === b.length || at(i + 1, j) >= at(i, j + 1))) {
       out.push(`- ${a[i]}`);
       i++;
+    } else {
+      out.push(`+ ${b[j]}`);
+      j++;
     }
   }
   return out;
@@ -115,11 +113,12 @@ export function terminalGate(options: TerminalGateOptions = {}): ApprovalGate {
       new Promise<string | null>((resolve) => {
         const onClose = () => resolve(null);
         rl.once("close", onClose);
-        output.write(q);
+        // Listen before prompting: an answer typed ahead must not be lost.
         rl.once("line", (line) => {
           rl.off("close", onClose);
           resolve(line.trim());
         });
+        output.write(q);
       });
     const onAbort = () => rl.close();
     signal.addEventListener("abort", onAbort, { once: true });
