@@ -58,6 +58,8 @@ export class PolicyEngine implements Policy {
   readonly #egress: EgressPolicy;
   readonly #rules: LayeredRules;
   readonly #onOverride: ((record: OverrideRecord) => void) | undefined;
+  readonly #plain = new Map<string, RiskAssessment>();
+  readonly #byTool = new WeakMap<PolicyCall["tool"], RiskAssessment>();
 
   constructor(options: PolicyEngineOptions = {}) {
     const workspace = options.workspace == null ? null : resolve(options.workspace);
@@ -74,6 +76,30 @@ export class PolicyEngine implements Policy {
 
   classify(call: PolicyCall): RiskAssessment | Promise<RiskAssessment> {
     const { tool, input } = call;
+    // Fast path: a tool the engine does not analyse, no policy layers, nothing path- or URL-like in
+    // its input — its profile decides, and one frozen assessment per tool is reused.
+    if (
+      tool.name !== SHELL_TOOL &&
+      !READ_PATH_TOOLS.has(tool.name) &&
+      !WRITE_PATH_TOOLS.has(tool.name) &&
+      this.#rules.layers.length === 0 &&
+      !mayTouchPathsOrUrls(input, "", 0)
+    ) {
+      let cached = this.#byTool.get(tool);
+      if (!cached) {
+        cached = Object.freeze(
+          tool.risk
+            ? { level: tool.risk.level, reason: tool.risk.reason, rule: `tool-profile:${tool.name}` }
+            : {
+                level: "HIGH" as RiskLevel,
+                reason: `tool "${tool.name}" declares no risk profile; unknown tools need approval`,
+                rule: "default:undeclared-tool",
+              },
+        );
+        this.#byTool.set(tool, cached);
+      }
+      return cached;
+    }
     if (tool.name === SHELL_TOOL && !shellParserIfLoaded()) {
       return loadShellParser().then(() => this.#assess(tool.name, input, tool.risk));
     }
@@ -82,6 +108,17 @@ export class PolicyEngine implements Policy {
 
   #assess(tool: string, input: unknown, profile: RiskProfile | undefined): RiskAssessment {
     const e = this.explain(tool, input, profile);
+    // A tool judged by its profile alone (nothing in its input to check) gets one frozen assessment,
+    // so the classify stage can reuse its record: the common case costs no allocation per call.
+    if (e.paths.length === 0 && e.urls.length === 0 && e.overrides.length === 0 && e.commands === undefined) {
+      const key = `${tool}\u0000${e.level}\u0000${e.rule}\u0000${e.reason}`;
+      let cached = this.#plain.get(key);
+      if (!cached) {
+        cached = Object.freeze({ level: e.level, reason: e.reason, rule: e.rule });
+        if (this.#plain.size < 1024) this.#plain.set(key, cached);
+      }
+      return cached;
+    }
     return Object.freeze({ level: e.level, reason: e.reason, rule: e.rule });
   }
 
@@ -300,6 +337,17 @@ export class PolicyEngine implements Policy {
     }
     return results;
   }
+}
+
+/** Whether an input holds a string the engine would check (under a path-like key, or URL-like). */
+function mayTouchPathsOrUrls(value: unknown, key: string, depth: number): boolean {
+  if (typeof value === "string") return URL_LIKE.test(value) || PATH_KEY.test(key);
+  if (typeof value !== "object" || value === null) return false;
+  if (depth > 6) return true;
+  if (Array.isArray(value)) return value.some((v) => mayTouchPathsOrUrls(v, key, depth + 1));
+  for (const k in value)
+    if (mayTouchPathsOrUrls((value as Record<string, unknown>)[k], k, depth + 1)) return true;
+  return false;
 }
 
 type CommandVerdictLike = { level: RiskLevel; reason: string; rule: string };
