@@ -60,8 +60,8 @@ export interface ShellAnalysisEnv {
   readonly adjust?: (verdict: CommandVerdict) => CommandVerdict;
 }
 
-/** Shell control syntax inside one argument: `;`, `&&`, `||`, backticks, `$(`, newlines. */
-const SHELL_SYNTAX = /;|&&|\|\||`|\$\(|\n/;
+/** Shell control syntax inside one argument: `;`, `&&`, `||`, `& `, backticks, `$(`, line breaks. */
+const SHELL_SYNTAX = /;|&&|\|\||`|\$\(|\n|\r|&\s/;
 /** Programs whose arguments are regular expressions or programs where `|` is ordinary. */
 const REGEX_TOOLS = new Set([
   "grep",

@@ -31,6 +31,8 @@ describe("privateAddressEgress", () => {
       "[::ffff:a9fe:a9fe]",
       "[0:0:0:0:0:ffff:a9fe:a9fe]",
       "metadata.google.internal",
+      "100.100.100.200",
+      "[fd00:ec2::254]",
     ]) {
       const v = check(`http://${host}/latest/meta-data/`);
       expect(v, host).toMatchObject({ allowed: false, level: "BLOCK", rule: "egress:metadata" });

@@ -100,6 +100,21 @@ describe("PolicyEngine", () => {
     ]);
   });
 
+  it("parses nested sh -c scripts up to 6 levels and fails closed (HIGH) deeper", () => {
+    let nested = "ls";
+    for (let i = 0; i < 6; i++) nested = `sh -c ${JSON.stringify(nested)}`;
+    expect(engine.explain("run_shell", { command: nested }).level).toBe("LOW");
+    const deeper = engine.explain("run_shell", { command: `sh -c ${JSON.stringify(nested)}` });
+    expect(deeper).toMatchObject({ level: "HIGH", rule: "shell:nesting-limit" });
+  });
+
+  it("judges the parts of a line the grammar misreads, so a parse error can only raise the level", () => {
+    const e = engine.explain("run_shell", { command: "[[ -d / ]] && rm -rf /" });
+    expect(e.problems?.length).toBeGreaterThan(0);
+    expect(e).toMatchObject({ level: "BLOCK", rule: "shell:destroy-root" });
+    expect(engine.explain("run_shell", { command: "[[ -d / ]] && ls" }).level).toBe("HIGH");
+  });
+
   it("fails closed on a shell call without a command string", () => {
     expect(engine.explain("run_shell", { command: 42 }).level).toBe("HIGH");
   });
