@@ -5,8 +5,8 @@
  * audit trail keeps, and through `onOverride`).
  */
 import { posix } from "node:path";
-import picomatch from "picomatch";
 import { type RiskLevel, riskRank } from "../protocol/risk.js";
+import { globMatcher } from "./glob.js";
 import type { PathVerdict } from "./path-rules.js";
 import { type PolicyLayer, type PolicyRule, ruleLevel } from "./policy-file.js";
 import { absoluteGlob } from "./sensitive-paths.js";
@@ -78,12 +78,12 @@ export class LayeredRules {
           args: argsRaw
             ? argsRaw.map((p) => {
                 if (p === "**") return () => true;
-                const m = picomatch(p, { dot: true });
+                const m = globMatcher(p, { dot: true });
                 return (a: string | null) => a !== null && m(a);
               })
             : null,
           path: paths
-            ? picomatch(
+            ? globMatcher(
                 paths.map((g) => absoluteGlob(g, where)),
                 { dot: true },
               )

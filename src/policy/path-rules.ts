@@ -1,6 +1,6 @@
 import { posix } from "node:path";
-import picomatch from "picomatch";
 import type { RiskLevel } from "../protocol/risk.js";
+import { globMatcher } from "./glob.js";
 import {
   absoluteGlob,
   HARMLESS_DEVICES,
@@ -54,7 +54,7 @@ interface CompiledGlobs {
 }
 
 function compile(globs: readonly string[], where: PathContext): CompiledGlobs {
-  const matcher = picomatch(
+  const matcher = globMatcher(
     globs.map((g) => absoluteGlob(g, where)),
     { dot: true },
   );
@@ -202,7 +202,7 @@ export class PathRules {
     // A bare wildcard (`*`, `?*`) names everything, not a secret in particular: judge it by its directory.
     if (!/[^*?[\]{},.]/.test(base)) return false;
     // Like the shell (without dotglob), `*` does not match a leading dot: `rm *` spares `.env`.
-    const asPattern = picomatch(base, { dot: false });
+    const asPattern = globMatcher(base, { dot: false });
     return SENSITIVE_NAMES.some(
       (name) => asPattern(name) && globs.test(posix.join(posix.dirname(abs), name)),
     );

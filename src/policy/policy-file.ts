@@ -4,10 +4,20 @@
  * strings. Errors name the file, the line and the rule.
  */
 import { readFileSync } from "node:fs";
-import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { createRequire } from "node:module";
+import type { Document, LineCounter, Node } from "yaml";
 import { z } from "zod";
 import { PolicyError } from "../protocol/errors.js";
 import { RISK_LEVELS, type RiskLevel } from "../protocol/risk.js";
+
+type YamlModule = typeof import("yaml");
+let yamlModule: YamlModule | undefined;
+
+/** The YAML parser, loaded on first use (`import "rein"` stays light); synchronous, as yaml ships CommonJS. */
+function yaml(): YamlModule {
+  yamlModule ??= createRequire(import.meta.url)("yaml") as YamlModule;
+  return yamlModule;
+}
 
 const Level = z.enum(RISK_LEVELS);
 const OneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -105,7 +115,8 @@ export function loadPolicyFile(file: string, name = "project"): PolicyLayer {
 
 /** Parses policy YAML (or JSON) text; `file` is only used in messages. */
 export function parsePolicyText(text: string, file: string, name = "project"): PolicyLayer {
-  const lineCounter = new LineCounter();
+  const { LineCounter: Lines, parseDocument } = yaml();
+  const lineCounter = new Lines();
   const doc = parseDocument(text, { lineCounter });
   const syntax = doc.errors[0];
   if (syntax) {
@@ -188,6 +199,7 @@ function nodeLine(
   doc: Document,
   lineCounter: LineCounter,
 ): number | undefined {
+  const { isAlias, isMap, isScalar, isSeq } = yaml();
   let node: unknown = root;
   let found: unknown = root;
   for (const segment of path) {
