@@ -106,3 +106,6 @@ export function optionValues(args: readonly ShellWord[], names: readonly string[
 export function wordOf(value: string, origin: ShellWord): ShellWord {
   return { ...origin, value, raw: value };
 }
+
+/** Splits a space-separated list of names (the catalog's tables). */
+export const words = (list: string): string[] => list.split(" ");
