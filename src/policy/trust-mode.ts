@@ -24,13 +24,22 @@ export function parseTrustMode(text: string): TrustMode | undefined {
 }
 
 /**
- * The gate of autonomous mode: approves every call that reaches it (BLOCK never does), recorded as
- * approved by `trust:autonomous`.
+ * The gate of autonomous mode: approves the HIGH calls that reach it (BLOCK never does), recorded as
+ * approved by `trust:autonomous`. A LOW or MEDIUM call only reaches a gate when a hook or
+ * `approvals.requireFor` asked for a person; with no person in this mode, that is a denial.
  */
 export const autonomousGate: ApprovalGate = Object.freeze({
   name: "trust:autonomous",
-  decide: (): Promise<ApprovalDecision> =>
-    Promise.resolve({ outcome: "approved", by: "trust:autonomous", scope: "once" }),
+  decide: (request: ApprovalRequest): Promise<ApprovalDecision> =>
+    Promise.resolve(
+      request.risk.level === "HIGH"
+        ? { outcome: "approved", by: "trust:autonomous", scope: "once" }
+        : {
+            outcome: "denied",
+            by: "trust:autonomous",
+            reason: `a hook or approvals.requireFor asked for a person to approve this ${request.risk.level} call, and autonomous mode has none`,
+          },
+    ),
 });
 
 export interface SemiAutonomousOptions {

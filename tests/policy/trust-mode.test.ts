@@ -139,6 +139,20 @@ describe("trust modes", () => {
     ]);
   });
 
+  it("autonomous does not approve what a hook sent for approval: that needs a person, and there is none", async () => {
+    const ws = project();
+    const { decided } = await run(
+      ws,
+      { trust: "autonomous", hooks: { beforeToolCall: () => ({ requireApproval: true as const }) } },
+      "ls",
+    );
+    expect(decided[0]).toMatchObject({
+      verdict: "deny",
+      risk: { level: "LOW" },
+      approval: { outcome: "denied", by: "trust:autonomous" },
+    });
+  });
+
   it("read-only: tools that write or execute are not registered at all", async () => {
     const ws = project();
     const { h, finished } = await run(ws, { trust: "read-only" }, "rm -rf build");
