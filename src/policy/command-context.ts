@@ -109,3 +109,23 @@ export function wordOf(value: string, origin: ShellWord): ShellWord {
 
 /** Splits a space-separated list of names (the catalog's tables). */
 export const words = (list: string): string[] => list.split(" ");
+
+/**
+ * The finding for running code that comes from `source`: BLOCK when it was downloaded (remote code
+ * execution) or decoded (an obfuscated command), otherwise `otherwise`.
+ */
+export function codeSourceFinding(who: string, source: StdinSource, otherwise: Finding): Finding {
+  if (source.kind === "remote")
+    return {
+      level: "BLOCK",
+      reason: `${who} runs code downloaded by ${source.from} (remote code execution)`,
+      rule: "shell:remote-code-exec",
+    };
+  if (source.kind === "decoded")
+    return {
+      level: "BLOCK",
+      reason: `${who} runs code decoded by ${source.from} (obfuscated command)`,
+      rule: "shell:obfuscated-code-exec",
+    };
+  return otherwise;
+}

@@ -6,7 +6,13 @@
 import { posix } from "node:path";
 import { maxRisk, type RiskLevel, riskRank } from "../protocol/risk.js";
 import { COMMANDS, stdinScript } from "./command-catalog.js";
-import { type CommandContext, type Finding, operands, type StdinSource } from "./command-context.js";
+import {
+  type CommandContext,
+  codeSourceFinding,
+  type Finding,
+  operands,
+  type StdinSource,
+} from "./command-context.js";
 import type { EgressPolicy } from "./egress-policy.js";
 import type { PathVerdict } from "./path-rules.js";
 import type { Analysis, CommandVerdict, Pipelined, ShellAnalysisEnv, UrlVerdict } from "./shell-analysis.js";
@@ -263,23 +269,12 @@ export class CommandJudge {
       if (v === null) {
         const word = args[i] as ShellWord;
         const source = this.sourceOf(word);
-        if (source.kind === "remote")
-          return this.add(
-            "BLOCK",
-            `${name} runs code downloaded by ${source.from} (remote code execution)`,
-            "shell:remote-code-exec",
-          );
-        if (source.kind === "decoded")
-          return this.add(
-            "BLOCK",
-            `${name} runs code decoded by ${source.from} (obfuscated command)`,
-            "shell:obfuscated-code-exec",
-          );
-        return this.add(
-          "HIGH",
-          `${name} runs a script only known at run time (${word.raw})`,
-          "shell:dynamic-code",
-        );
+        const f = codeSourceFinding(`${name}`, source, {
+          level: "HIGH",
+          reason: `${name} runs a script only known at run time (${word.raw})`,
+          rule: "shell:dynamic-code",
+        });
+        return this.add(f.level, f.reason, f.rule);
       }
       if (v === "-c" || (/^-[a-zA-Z]*c[a-zA-Z]*$/.test(v) && !v.startsWith("--"))) {
         const script = args[i + 1];
@@ -296,19 +291,12 @@ export class CommandJudge {
       const script = args[i] as ShellWord;
       if (script.processSubstitution) {
         const source = this.sourceOf(script);
-        if (source.kind === "remote")
-          return this.add(
-            "BLOCK",
-            `${name} runs code downloaded by ${source.from} (remote code execution)`,
-            "shell:remote-code-exec",
-          );
-        if (source.kind === "decoded")
-          return this.add(
-            "BLOCK",
-            `${name} runs code decoded by ${source.from} (obfuscated command)`,
-            "shell:obfuscated-code-exec",
-          );
-        return this.add("HIGH", `${name} runs code produced by another command`, "shell:stdin-code");
+        const f = codeSourceFinding(`${name}`, source, {
+          level: "HIGH",
+          reason: `${name} runs code produced by another command`,
+          rule: "shell:stdin-code",
+        });
+        return this.add(f.level, f.reason, f.rule);
       }
       if (script.value === "/dev/stdin" || script.value === "-") return this.stdin(name);
       this.add("MEDIUM", `${name} runs the script ${script.raw} (project code)`, "shell:project-code");
@@ -332,20 +320,12 @@ export class CommandJudge {
       this.nestedScript(word.value);
       return;
     }
-    const source = this.sourceOf(word);
-    if (source.kind === "remote")
-      return this.add(
-        "BLOCK",
-        `${how} runs code downloaded by ${source.from} (remote code execution)`,
-        "shell:remote-code-exec",
-      );
-    if (source.kind === "decoded")
-      return this.add(
-        "BLOCK",
-        `${how} runs code decoded by ${source.from} (obfuscated command)`,
-        "shell:obfuscated-code-exec",
-      );
-    this.add("HIGH", `${how} runs a script only known at run time (${word.raw})`, "shell:dynamic-code");
+    const f = codeSourceFinding(how, this.sourceOf(word), {
+      level: "HIGH",
+      reason: `${how} runs a script only known at run time (${word.raw})`,
+      rule: "shell:dynamic-code",
+    });
+    this.add(f.level, f.reason, f.rule);
   }
 
   evalWords(args: readonly ShellWord[]) {
@@ -361,19 +341,12 @@ export class CommandJudge {
     if (!file) return this.add("HIGH", "source without a file", "shell:parse-error");
     if (file.processSubstitution || file.value === "/dev/stdin" || file.value === null) {
       const source = file.value === "/dev/stdin" ? this.stdinSource() : this.sourceOf(file);
-      if (source.kind === "remote")
-        return this.add(
-          "BLOCK",
-          `source runs code downloaded by ${source.from} (remote code execution)`,
-          "shell:remote-code-exec",
-        );
-      if (source.kind === "decoded")
-        return this.add(
-          "BLOCK",
-          `source runs code decoded by ${source.from} (obfuscated command)`,
-          "shell:obfuscated-code-exec",
-        );
-      return this.add("HIGH", "source runs code produced at run time", "shell:dynamic-code");
+      const f = codeSourceFinding(`source`, source, {
+        level: "HIGH",
+        reason: "source runs code produced at run time",
+        rule: "shell:dynamic-code",
+      });
+      return this.add(f.level, f.reason, f.rule);
     }
     this.add("MEDIUM", `source runs the script ${file.raw} in this shell`, "shell:project-code");
     this.touch(file, "read");

@@ -1,7 +1,13 @@
 /** What Rein knows about interpreters and build tools: project code is MEDIUM; code from the network or a decoder is BLOCK. */
 
 import type { CommandHandler } from "../command-catalog.js";
-import { type CommandContext, operands, optionValues, wordValue } from "../command-context.js";
+import {
+  type CommandContext,
+  codeSourceFinding,
+  operands,
+  optionValues,
+  wordValue,
+} from "../command-context.js";
 
 /** Runs project code or a build tool: MEDIUM, with version/help queries LOW. */
 export const projectTool =
@@ -62,23 +68,12 @@ export const interpreter =
     if (!script || script.value === "-" || script.value === "/dev/stdin") return stdinScript(c);
     if (script.processSubstitution || script.value === null) {
       const source = c.sourceOf(script);
-      if (source.kind === "remote")
-        return c.add(
-          "BLOCK",
-          `${c.name} runs code downloaded by ${source.from} (remote code execution)`,
-          "shell:remote-code-exec",
-        );
-      if (source.kind === "decoded")
-        return c.add(
-          "BLOCK",
-          `${c.name} runs code decoded by ${source.from} (obfuscated command)`,
-          "shell:obfuscated-code-exec",
-        );
-      return c.add(
-        "HIGH",
-        `${c.name} runs a script only known at run time (${script.raw})`,
-        "shell:dynamic-code",
-      );
+      const f = codeSourceFinding(`${c.name}`, source, {
+        level: "HIGH",
+        reason: `${c.name} runs a script only known at run time (${script.raw})`,
+        rule: "shell:dynamic-code",
+      });
+      return c.add(f.level, f.reason, f.rule);
     }
     c.add("MEDIUM", `${c.name} runs ${script.raw} (project code)`, "shell:project-code");
     c.touch(script, "read");
@@ -89,17 +84,10 @@ export function stdinScript(c: CommandContext, parse?: (text: string) => void) {
   const src = c.stdinSource();
   switch (src.kind) {
     case "remote":
-      return c.add(
-        "BLOCK",
-        `${c.name} runs code downloaded by ${src.from} (remote code execution)`,
-        "shell:remote-code-exec",
-      );
-    case "decoded":
-      return c.add(
-        "BLOCK",
-        `${c.name} runs code decoded by ${src.from} (obfuscated command)`,
-        "shell:obfuscated-code-exec",
-      );
+    case "decoded": {
+      const f = codeSourceFinding(c.name, src, { level: "HIGH", reason: "", rule: "" });
+      return c.add(f.level, f.reason, f.rule);
+    }
     case "static":
       if (parse) return parse(src.text);
       return c.add("MEDIUM", `${c.name} runs inline code from ${src.from}`, "shell:inline-code");
