@@ -99,7 +99,7 @@ describe("rein policy", () => {
     );
     expect(bad.stdout).toContain("2 passed, 1 failed");
     // A policy whose examples fail does not load for a run either.
-    const run = rein(["run", "x", "--workspace", ws, "--no-audit"]);
+    const run = rein(["run", "x", "--model", "scripted:demo", "--workspace", ws, "--no-audit"]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("REIN_POLICY_EXAMPLE_FAILED");
   });
