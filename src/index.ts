@@ -101,7 +101,12 @@ export {
   parsePolicyText,
   policyLayer,
 } from "./policy/policy-file.js";
-export { SENSITIVE_READ_GLOBS, SYSTEM_WRITE_GLOBS, sensitivePathGlobs } from "./policy/sensitive-paths.js";
+export {
+  SENSITIVE_READ_GLOBS,
+  SYSTEM_WRITE_GLOBS,
+  sensitiveMaskPatterns,
+  sensitivePathGlobs,
+} from "./policy/sensitive-paths.js";
 export type { CommandVerdict, ShellAnalysis, UrlVerdict } from "./policy/shell-analysis.js";
 export {
   loadShellParser,

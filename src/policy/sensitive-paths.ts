@@ -102,3 +102,26 @@ export function absoluteGlob(glob: string, where: { home: string; workspace: str
 function trimSlash(p: string): string {
   return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
 }
+
+/**
+ * The sensitive globs as patterns to hide inside a sandbox's workspace, in the bubblewrap sandbox's
+ * `maskPaths` format (a pattern without "/" matches a name at any depth; one with "/" is relative to
+ * the workspace root). Paths that can only be outside a workspace (`/etc/shadow`) are left out.
+ *
+ * @example
+ * new BubblewrapSandbox({ workspace, maskPaths: sensitiveMaskPatterns() });
+ */
+export function sensitiveMaskPatterns(): string[] {
+  const out = new Set<string>();
+  for (const glob of SENSITIVE_READ_GLOBS) {
+    if (glob.startsWith("/")) continue;
+    let p = glob
+      .replace(/^~\//, "")
+      .replace(/^\*\*\//, "")
+      .replace(/\/\*\*$/, "");
+    // `~/.ssh/**` also names a `.ssh` folder planted anywhere in the workspace.
+    if (glob.startsWith("~/") && !p.includes("/")) p = p.replace(/^\.\//, "");
+    out.add(p);
+  }
+  return [...out];
+}
