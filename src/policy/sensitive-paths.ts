@@ -115,12 +115,11 @@ export function sensitiveMaskPatterns(): string[] {
   const out = new Set<string>();
   for (const glob of SENSITIVE_READ_GLOBS) {
     if (glob.startsWith("/")) continue;
-    let p = glob
+    // `~/.ssh/**` becomes `.ssh` (a folder of that name anywhere in the workspace), `**/.env` `.env`.
+    const p = glob
       .replace(/^~\//, "")
       .replace(/^\*\*\//, "")
       .replace(/\/\*\*$/, "");
-    // `~/.ssh/**` also names a `.ssh` folder planted anywhere in the workspace.
-    if (glob.startsWith("~/") && !p.includes("/")) p = p.replace(/^\.\//, "");
     out.add(p);
   }
   return [...out];
