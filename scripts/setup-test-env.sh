@@ -9,7 +9,7 @@
 # root, set rlimits and stage the workspace), python3 inside the sandbox for run_code and the escape
 # suite's syscall probes, and libseccomp's scmp_sys_resolver (package "seccomp") to check the seccomp
 # filter's syscall tables.
-# Later issues add services here (Docker engine, Redis, Prometheus).
+# tmux drives the terminal approval gate test. Later issues add services here (Docker engine, Redis, Prometheus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,8 @@ command -v mount >/dev/null 2>&1 || need+=(mount)
 command -v scmp_sys_resolver >/dev/null 2>&1 || need+=(seccomp)
 [[ -x /usr/bin/python3 ]] || need+=(python3)
 [[ -x /usr/bin/awk ]] || need+=(mawk)
+# tmux drives `rein run`'s terminal approval prompt in a real pseudo-terminal (tests/cli/terminal-gate.test.ts).
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if ((${#need[@]})); then
   echo "setup-test-env: installing ${need[*]} from Debian"
   SUDO=""

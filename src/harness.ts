@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { z } from "zod";
-import type { ApprovalGate } from "./approvals/approval-gate.js";
+import type { ApprovalGate, ApprovalRequest } from "./approvals/approval-gate.js";
 import { newInputEstimate } from "./core/input-estimate.js";
 import type { Limits } from "./core/run-context.js";
 import { Session } from "./core/session.js";
@@ -14,7 +14,8 @@ import type { Model } from "./models/model.js";
 import { type Price, PriceBook } from "./models/pricing.js";
 import { resolveModel } from "./models/resolve-model.js";
 import type { Policy } from "./policy/policy.js";
-import { ToolProfilePolicy } from "./policy/tool-profile-policy.js";
+import { PolicyEngine } from "./policy/policy-engine.js";
+import { autonomousGate, semiAutonomousGate, TRUST_MODES } from "./policy/trust-mode.js";
 import { ConfigError, SessionError } from "./protocol/errors.js";
 import type { EventSink } from "./protocol/events.js";
 import type { Hooks } from "./protocol/hooks.js";
@@ -96,11 +97,28 @@ const ConfigSchema = z.strictObject({
     .partial()
     .default({}),
   policy: z.custom<Policy>(isObjectWith("name", "classify"), "expected a Policy").optional(),
+  /**
+   * What runs without a person: supervised (HIGH waits for the gate), semi-autonomous (HIGH waits
+   * approvals.timeoutMs, then approvals.onTimeout decides, default deny), autonomous (every non-BLOCK
+   * call runs), read-only (only read-only tools are registered).
+   */
+  trust: z.enum(TRUST_MODES).default("supervised"),
   guards: z.union([z.array(GuardSchema), GuardsConfigSchema]).default([]),
   approvals: z
     .strictObject({
       gate: z.custom<ApprovalGate>(isObjectWith("name", "decide"), "expected an ApprovalGate"),
       requireFor: z.array(z.enum(RISK_LEVELS)).default(["HIGH"]),
+      /** semi-autonomous: called when a call starts waiting for a person. */
+      notify: z
+        .custom<(request: ApprovalRequest) => void>((v) => typeof v === "function", "expected a function")
+        .optional(),
+      /** semi-autonomous: decides an unanswered approval after timeoutMs (default: deny). */
+      onTimeout: z
+        .custom<(request: ApprovalRequest) => "deny" | "approve">(
+          (v) => typeof v === "function",
+          "expected a function",
+        )
+        .optional(),
       timeoutMs: positiveMs.default(10 * 60_000),
     })
     .optional(),
@@ -174,6 +192,20 @@ export interface Harness {
   auditFile(sessionId: string): string | undefined;
 }
 
+/** The approval slot a trust mode gives (see policy/trust-mode.ts). BLOCK never reaches a gate. */
+function approvalSlot(trust: (typeof TRUST_MODES)[number], a: z.output<typeof ConfigSchema>["approvals"]) {
+  const requireFor = new Set<RiskLevel>((a?.requireFor ?? ["HIGH"]).filter((l) => l !== "BLOCK"));
+  const timeoutMs = a?.timeoutMs ?? 10 * 60_000;
+  if (trust === "autonomous") return { gate: autonomousGate, requireFor, timeoutMs };
+  if (!a) return undefined;
+  if (trust === "semi-autonomous") {
+    // The slot's own timeout stays above the gate's, so the timeout rule decides first.
+    const gate = semiAutonomousGate(a.gate, { timeoutMs, notify: a.notify, onTimeout: a.onTimeout });
+    return { gate, requireFor, timeoutMs: timeoutMs + 5_000 };
+  }
+  return { gate: a.gate, requireFor, timeoutMs };
+}
+
 function configError(error: z.ZodError): ConfigError {
   const lines = formatIssues(error.issues, { under: "config" });
   return new ConfigError(`createHarness: invalid configuration:\n  ${lines.join("\n  ")}`, {
@@ -229,14 +261,16 @@ export function createHarness(config: HarnessConfig): Harness {
       sandbox: c.sandbox,
       shellMaxTimeoutMs: limits.toolTimeoutMs,
     }))
-      if (wanted.has(tool.name as BuiltinToolName)) registry.register(tool);
+      if (wanted.has(tool.name as BuiltinToolName) && (c.trust !== "read-only" || tool.readOnly))
+        registry.register(tool);
   } else if (c.builtinTools !== true && c.builtinTools !== false && workspace === null) {
     throw new ConfigError(
       "builtinTools needs config.workspace: the built-in tools work inside a workspace.",
       { field: "workspace" },
     );
   }
-  for (const tool of c.tools) registry.register(tool);
+  // read-only trust: tools that write or execute are not registered at all.
+  for (const tool of c.tools) if (c.trust !== "read-only" || tool.readOnly) registry.register(tool);
 
   const eventLog = c.eventLog ?? new MemoryEventLog();
   const ledger = c.ledger ?? new MemoryLedger();
@@ -248,7 +282,7 @@ export function createHarness(config: HarnessConfig): Harness {
     ...(maxTokens !== undefined ? { maxTokens } : {}),
   });
   const guards = Object.freeze(built.guards);
-  const policy = c.policy ?? new ToolProfilePolicy();
+  const policy = c.policy ?? new PolicyEngine({ workspace });
   // Compared after resolving symlinks: a workspace, audit dir or `.rein` reached through a link is judged where it really is.
   const auditDir = c.audit === false ? undefined : placeAuditDir(c.audit.dir, c.workspace ?? null);
   const auditOptions: AuditTrailOptions | undefined =
@@ -259,11 +293,7 @@ export function createHarness(config: HarnessConfig): Harness {
             c.audit.key === undefined ? auditKeyFromEnv() : auditKeyObject(c.audit.key, "config.audit.key"),
           maxRecordBytes: c.audit.maxRecordBytes,
         };
-  const approvals = c.approvals && {
-    gate: c.approvals.gate,
-    requireFor: new Set<RiskLevel>(c.approvals.requireFor.filter((l) => l !== "BLOCK")),
-    timeoutMs: c.approvals.timeoutMs,
-  };
+  const approvals = approvalSlot(c.trust, c.approvals);
   // Weak, so a session dropped without close() does not pin memory; the registry prunes its entry.
   const liveSessions = new Map<string, WeakRef<Session>>();
   const forgetWhenCollected = new FinalizationRegistry<string>((id) => {

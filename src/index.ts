@@ -5,6 +5,7 @@
 
 export type { ApprovalDecision, ApprovalGate, ApprovalRequest } from "./approvals/approval-gate.js";
 export { callbackGate } from "./approvals/callback-gate.js";
+export { lineDiff, maskSecrets, type TerminalGateOptions, terminalGate } from "./approvals/terminal-gate.js";
 export type { Limits } from "./core/run-context.js";
 export { type RunOptions, type RunStream, Session } from "./core/session.js";
 export { BudgetGuard, type BudgetOptions, type CeilingOptions } from "./guards/budget-guard.js";
@@ -74,8 +75,56 @@ export {
   type ResolveModelOptions,
   resolveModel,
 } from "./models/resolve-model.js";
+export {
+  type EgressPolicy,
+  type EgressVerdict,
+  nonPublicAddress,
+  parseIPv4,
+  privateAddressEgress,
+} from "./policy/egress-policy.js";
+export { decisionOf, type Explanation, explanationJson, type PolicyDecision } from "./policy/explain.js";
+export type { OverrideRecord } from "./policy/layered-policy.js";
+export type { PathAccess, PathVerdict } from "./policy/path-rules.js";
 export type { Policy, PolicyCall } from "./policy/policy.js";
+export {
+  createPolicyEngine,
+  type ExampleResult,
+  PolicyEngine,
+  type PolicyEngineOptions,
+} from "./policy/policy-engine.js";
+export {
+  loadPolicyFile,
+  type PolicyDocument,
+  type PolicyDocumentInput,
+  type PolicyLayer,
+  type PolicyRule,
+  parsePolicyText,
+  policyLayer,
+} from "./policy/policy-file.js";
+export {
+  SENSITIVE_READ_GLOBS,
+  SYSTEM_WRITE_GLOBS,
+  sensitiveMaskPatterns,
+  sensitivePathGlobs,
+} from "./policy/sensitive-paths.js";
+export type { CommandVerdict, ShellAnalysis, UrlVerdict } from "./policy/shell-analysis.js";
+export {
+  loadShellParser,
+  type ParsedShell,
+  type ShellParser,
+  type SimpleCommand,
+} from "./policy/shell-parse.js";
 export { ToolProfilePolicy } from "./policy/tool-profile-policy.js";
+export {
+  type AuditedAction,
+  autonomousGate,
+  autonomyReport,
+  parseTrustMode,
+  type SemiAutonomousOptions,
+  semiAutonomousGate,
+  TRUST_MODES,
+  type TrustMode,
+} from "./policy/trust-mode.js";
 export type { AbortCause } from "./protocol/abort.js";
 export {
   AuditError,
@@ -85,6 +134,7 @@ export {
   EventLogError,
   LedgerError,
   ModelError,
+  PolicyError,
   PriceUnknownError,
   ReinError,
   SandboxError,

@@ -41,7 +41,7 @@ export const demoApprover: ApprovalGate = callbackGate((request) => {
     return { approve: true };
   return {
     approve: false,
-    reason: `the demo's stand-in approver refuses ${request.tool} (${request.risk.level}: ${request.risk.reason})`,
+    reason: `the demo's stand-in approver refuses ${request.tool} (${request.risk.level}: ${request.risk.reason}; rule ${request.risk.rule})`,
   };
 }, "demo-approver");
 
@@ -66,7 +66,7 @@ export async function demoCommand(options: {
   say(
     styleText(
       "yellow",
-      "rein demo: HIGH-risk calls need approval; a stand-in approver allows only deleting tmp/*.tmp. run_shell runs in the bubblewrap sandbox (no network, only the workspace, never root).",
+      "rein demo: the policy parses every shell command; HIGH needs approval (a stand-in approver allows only deleting tmp/*.tmp) and BLOCK never runs. run_shell runs in the bubblewrap sandbox (no network, only the workspace, never root).",
     ),
   );
   try {

@@ -2,6 +2,7 @@ import type { ApprovalGate } from "../approvals/approval-gate.js";
 import type { ReinConfig } from "../config/config-file.js";
 import { createHarness, type HarnessConfig } from "../harness.js";
 import type { Model } from "../models/model.js";
+import type { TrustMode } from "../policy/trust-mode.js";
 import { ReinError } from "../protocol/errors.js";
 import type { ReinEvent } from "../protocol/events.js";
 import type { RunResult } from "../protocol/run-result.js";
@@ -10,6 +11,7 @@ import type { Sandbox } from "../sandbox/sandbox.js";
 import { auditKeyFromEnv } from "../telemetry/audit-key.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
 import { LiveView } from "./live-view.js";
+import { notifyPending, printAutonomyReport, runPolicy, terminalGateFor } from "./run-policy.js";
 import { terminalSafeJson } from "./terminal-text.js";
 
 export interface RunCommandOptions {
@@ -30,8 +32,14 @@ export interface RunCommandOptions {
   /** Where run_shell and run_code run: bubblewrap (default) or none (no isolation, with a warning). */
   readonly sandbox: SandboxBackend;
   readonly system?: string;
-  /** Who decides calls that need approval; without one they are denied (fail closed). */
+  /** Who decides calls that need approval; default: the terminal when there is one, else none (denied). */
   readonly gate?: ApprovalGate;
+  /** supervised (default), semi-autonomous, autonomous or read-only. */
+  readonly trust?: TrustMode;
+  /** An explicit policy file layered above the workspace's rein.policy.yaml. */
+  readonly policyFile?: string;
+  /** How long an approval waits (semi-autonomous: then the timeout rule denies). */
+  readonly approvalTimeoutMs?: number;
 }
 
 /** Exit codes: 0 completed, 1 failed, 3 incomplete (a limit stopped it), 130 cancelled. */
@@ -57,7 +65,12 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
 }
 
 async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<number> {
+  const trust = options.trust ?? "supervised";
+  const policy = await runPolicy(options.workspace, options.policyFile);
+  const gate = options.gate ?? terminalGateFor(policy, options.workspace, trust);
   const config: HarnessConfig = {
+    policy,
+    trust,
     model: options.model,
     workspace: options.workspace,
     audit: options.auditDir === false ? false : { dir: options.auditDir },
@@ -80,7 +93,15 @@ async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<numb
           : (options.guards?.stall ?? true),
     },
     ...(options.system !== undefined ? { system: options.system } : {}),
-    ...(options.gate ? { approvals: { gate: options.gate } } : {}),
+    ...(gate
+      ? {
+          approvals: {
+            gate,
+            ...(options.approvalTimeoutMs !== undefined ? { timeoutMs: options.approvalTimeoutMs } : {}),
+            ...(trust === "semi-autonomous" ? { notify: notifyPending } : {}),
+          },
+        }
+      : {}),
     sandbox,
   };
   const harness = createHarness(config);
@@ -126,6 +147,7 @@ async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<numb
     }
     const budget = harness.ceilings.find((c) => c.account === "run");
     view?.summary(result, audit, budget);
+    if (trust === "autonomous") printAutonomyReport(harness.eventLog.read(scope, 0), policy);
     return exitCodeOf(result);
   } finally {
     process.off("SIGINT", onSigint);

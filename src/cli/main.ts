@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { findConfigFile, loadConfigFile } from "../config/config-file.js";
 import { resolveModel } from "../models/resolve-model.js";
+import { parseTrustMode, type TrustMode } from "../policy/trust-mode.js";
 import { ReinError } from "../protocol/errors.js";
 import { SANDBOX_BACKENDS, type SandboxBackend } from "../sandbox/create-sandbox.js";
 import { auditVerifyCommand } from "./audit-command.js";
@@ -11,6 +12,7 @@ import { demoCommand } from "./demo-command.js";
 import { parseDuration } from "./duration.js";
 import { executeRun } from "./execute-run.js";
 import { modelsCommand } from "./models-command.js";
+import { registerPolicyCommand } from "./policy-command.js";
 import { sandboxExecCommand } from "./sandbox-command.js";
 import { terminalSafeText } from "./terminal-text.js";
 
@@ -68,6 +70,15 @@ function stallWindow(value: string): number {
   return n;
 }
 
+function trustMode(value: string): TrustMode {
+  const mode = parseTrustMode(value);
+  if (!mode)
+    throw new InvalidArgumentError(
+      `--trust must be supervised, semi, autonomous or read-only, got "${value}".`,
+    );
+  return mode;
+}
+
 function duration(value: string): number {
   const ms = parseDuration(value);
   if (ms === undefined)
@@ -120,6 +131,18 @@ function program(): Command {
       backend,
       "bubblewrap",
     )
+    .option(
+      "--trust <mode>",
+      "supervised (HIGH asks in the terminal, else denied), semi (asks, denies after --approval-timeout), autonomous (all but BLOCK runs; report after), read-only (no write/exec tools)",
+      trustMode,
+      "supervised",
+    )
+    .option(
+      "--approval-timeout <duration>",
+      "how long an approval waits (semi: then denied; default 10m)",
+      duration,
+    )
+    .option("--policy <file>", "a policy file layered above the workspace's rein.policy.yaml")
     .option("--unsafe-local-shell", "the same as --sandbox none (kept for compatibility)")
     .action(async (task: string, o) => {
       const configFile = o.config ? resolve(o.config) : findConfigFile(process.cwd());
@@ -151,6 +174,9 @@ function program(): Command {
         json: Boolean(o.json),
         auditDir: o.audit === false ? false : resolve(o.auditDir),
         sandbox: o.unsafeLocalShell ? "none" : o.sandbox,
+        trust: o.trust,
+        ...(o.policy !== undefined ? { policyFile: o.policy } : {}),
+        ...(o.approvalTimeout !== undefined ? { approvalTimeoutMs: o.approvalTimeout } : {}),
       });
     });
 
@@ -205,6 +231,7 @@ function program(): Command {
         argv,
       });
     });
+  registerPolicyCommand(cli);
 
   const audit = cli.command("audit").description("work with audit trails");
   audit

@@ -35,6 +35,8 @@ export const ERROR_CODES = [
   "REIN_EVENT_LOG_REJECTED",
   "REIN_LEDGER_REJECTED",
   "REIN_NODE_VERSION",
+  "REIN_POLICY_INVALID",
+  "REIN_POLICY_EXAMPLE_FAILED",
   "REIN_INTERNAL",
 ] as const;
 
@@ -99,6 +101,17 @@ export class PriceUnknownError extends ModelError {
         `(USD per million tokens: input, output, cacheRead, cacheWrite), or set pricing.onUnknown to "zero" to accept $0 knowingly.`,
       { model },
     );
+  }
+}
+
+/** A policy file or policy object that cannot be loaded. `file`, `line` and `rule` locate the fault. */
+export class PolicyError extends ReinError {
+  constructor(
+    code: "REIN_POLICY_INVALID" | "REIN_POLICY_EXAMPLE_FAILED",
+    message: string,
+    readonly location: { file: string; line?: number; rule?: string },
+  ) {
+    super(code, message, { ...location });
   }
 }
 

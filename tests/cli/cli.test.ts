@@ -224,7 +224,8 @@ describe("rein CLI", () => {
 
   it("rein run registers run_shell (in bubblewrap) by default; without a gate its HIGH calls are denied", () => {
     const file = script([
-      { tool_calls: [{ tool: "run_shell", input: { command: "true" } }] },
+      // HIGH by the policy (a recursive delete); `true` alone would be LOW and run.
+      { tool_calls: [{ tool: "run_shell", input: { command: "rm -rf build" } }] },
       { say: "done" },
     ]);
     const r = rein([

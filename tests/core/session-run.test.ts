@@ -111,7 +111,7 @@ describe("session run", () => {
     expect(decided?.data.risk).toEqual({ level: "LOW", reason: "pure", rule: "tool-profile:echo" });
     expect(decided?.data.stages.map((s) => [s.stage, s.outcome, s.by])).toEqual([
       ["validate", "pass", "tool-schema"],
-      ["classify", "pass", "policy:tool-profile"],
+      ["classify", "pass", "policy:rein"],
       ["guards", "skipped", "slot:unfilled"],
       ["hooks", "skipped", "hooks"],
       ["approve", "pass", "approvals"],
