@@ -11,6 +11,7 @@ import type { Sandbox } from "../sandbox/sandbox.js";
 import { auditKeyFromEnv } from "../telemetry/audit-key.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
 import { LiveView } from "./live-view.js";
+import { cliMaskPaths } from "./mask-paths.js";
 import { notifyPending, printAutonomyReport, runPolicy, terminalGateFor } from "./run-policy.js";
 import { terminalSafeJson } from "./terminal-text.js";
 
@@ -56,7 +57,11 @@ export function exitCodeOf(result: RunResult): number {
 /** What `rein run` and `rein demo` share: build the harness, run, render live, summarise. */
 export async function executeRun(options: RunCommandOptions): Promise<number> {
   if (options.sandbox === "none") process.stderr.write(`rein: WARNING ${NO_ISOLATION_WARNING}\n`);
-  const sandbox: Sandbox = createSandbox({ backend: options.sandbox, workspace: options.workspace });
+  const sandbox: Sandbox = createSandbox({
+    backend: options.sandbox,
+    workspace: options.workspace,
+    maskPaths: cliMaskPaths(),
+  });
   try {
     return await runIn(options, sandbox);
   } finally {

@@ -94,3 +94,24 @@ describe("rein sandbox exec", () => {
     expect(r.stderr).toContain("WARNING --sandbox none");
   });
 });
+
+describe("rein sandbox exec hides what the policy treats as sensitive", () => {
+  it("a file only the policy lists (.vault-token) reads empty inside the sandbox", () => {
+    const dir = ws();
+    writeFileSync(join(dir, ".vault-token"), "s.VERYSECRET");
+    writeFileSync(join(dir, "notes.txt"), "visible");
+    const r = rein([
+      "sandbox",
+      "exec",
+      "--workspace",
+      dir,
+      "--",
+      "sh",
+      "-c",
+      "cat .vault-token; echo; cat notes.txt",
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain("VERYSECRET");
+    expect(r.stdout).toContain("visible");
+  });
+});
