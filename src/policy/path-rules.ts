@@ -134,6 +134,14 @@ export class PathRules {
           reason: `reads ${shown}, the account list (reconnaissance is logged)`,
           rule: "path:account-read",
         };
+      if (this.#where.workspace !== null && !this.insideWorkspace(abs) && !HARMLESS_DEVICES.has(abs))
+        return {
+          path: shown,
+          access,
+          level: "MEDIUM",
+          reason: `reads ${shown}, outside the workspace (looking around the host is logged)`,
+          rule: "path:outside-read",
+        };
       return { path: shown, access, level: "LOW", reason: `reads ${shown}`, rule: "path:read" };
     }
     if (HARMLESS_DEVICES.has(abs) || abs.startsWith("/dev/fd/")) {

@@ -31,6 +31,21 @@ const call = (t: ReturnType<typeof tool>, input: unknown) => ({
 });
 
 describe("PolicyEngine", () => {
+  it("reads outside the workspace are MEDIUM (logged), inside LOW, whichever way they are named", () => {
+    for (const command of [
+      "cat /etc/hosts",
+      "ls -l /home/*",
+      "ls -l /var/www/",
+      "head ../other/secrets.txt",
+    ]) {
+      const e = engine.explain("run_shell", { command });
+      expect(e.level, command).toBe("MEDIUM");
+      expect(e.rule, command).toBe("path:outside-read");
+    }
+    expect(engine.explain("run_shell", { command: "cat src/../README.md" }).level).toBe("LOW");
+    expect(engine.explain("run_shell", { command: "cat README.md > /dev/null" }).level).toBe("LOW");
+  });
+
   it("applies sensitive paths to every tool alike: read_file of .env and `cat .env` are both HIGH", () => {
     const viaTool = engine.explain("read_file", { path: ".env" });
     const viaShell = engine.explain("run_shell", { command: "cat .env" });
