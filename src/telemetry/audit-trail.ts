@@ -259,14 +259,15 @@ export class AuditTrail implements EventSink {
     this.#open();
     const digest = this.#hasher.digest(body);
     const line = lineOf(body, digest);
-    const bytes = Buffer.from(line);
+    // A string write encodes straight into the syscall's buffer: no Buffer per record for the GC.
+    const length = Buffer.byteLength(line);
     try {
-      const written = writeSync(this.#fd!, bytes);
-      if (written !== bytes.length) throw new Error(`short write (${written} of ${bytes.length} bytes)`);
+      const written = writeSync(this.#fd!, line);
+      if (written !== length) throw new Error(`short write (${written} of ${length} bytes)`);
     } catch (err) {
       throw writeFailed(this.file, "append to", err);
     }
-    this.#size += bytes.length;
+    this.#size += length;
     this.#lastLine = line;
     this.#prevHash = digest;
     this.#index++;
