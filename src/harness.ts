@@ -23,7 +23,17 @@ import type { Message } from "./protocol/messages.js";
 import { RISK_LEVELS, type RiskLevel } from "./protocol/risk.js";
 import { formatIssuePath, formatIssues } from "./protocol/zod-issues.js";
 import type { Sandbox } from "./sandbox/sandbox.js";
+import { EventRedactor } from "./security/event-redactor.js";
+import { HeuristicInjectionDetector, type InjectionDetector } from "./security/injection-detector.js";
+import { injectionScanProcessor } from "./security/injection-scan-processor.js";
+import { KnownValues, knownSecretsFromEnv } from "./security/known-values.js";
+import { ModelInjectionDetector } from "./security/model-injection-detector.js";
+import { redactingModel } from "./security/redacting-model.js";
+import { redactionProcessor, vouchProcessor } from "./security/redaction-processor.js";
+import { SecretRedactor } from "./security/redactor.js";
 import type { ResultProcessor } from "./security/result-processor.js";
+import { redactingGate, secretRegisteringSandbox } from "./security/secret-scoped-wrappers.js";
+import { Spotlight } from "./security/spotlight.js";
 import type { EventLog } from "./state/event-log.js";
 import { MemoryEventLog } from "./state/memory-event-log.js";
 import { auditKeyFromEnv, auditKeyObject } from "./telemetry/audit-key.js";
@@ -161,6 +171,38 @@ const ConfigSchema = z.strictObject({
   eventLog: z.custom<EventLog>(isObjectWith("append", "read"), "expected an EventLog").optional(),
   ledger: z.custom<Ledger>(isObjectWith("reserve", "settle"), "expected a Ledger").optional(),
   sinks: z.array(z.custom<EventSink>(isObjectWith("name", "handle"), "expected an EventSink")).default([]),
+  security: z
+    .strictObject({
+      /** Redact secrets from tool results, every event (log, sinks, stream), approval prompts and streamed text. */
+      redact: z.boolean().default(true),
+      /** Exact values to redact, by label: `{ DB_PASSWORD: "…" }`. */
+      knownSecrets: z.record(z.string(), z.string()).default({}),
+      /** Also redact the credentials found in this process's environment (`*_API_KEY`, `*_TOKEN`, …). */
+      secretsFromEnv: z.boolean().default(true),
+      /** Wrap every tool result in nonce-marked delimiters and state the rule in the system prompt. */
+      spotlight: z.boolean().default(true),
+      /** Scan tool results for prompt injections and flag them (`content_flagged`). */
+      detect: z
+        .union([
+          z.boolean(),
+          z.strictObject({
+            heuristic: z.boolean().default(true),
+            threshold: z.number().gt(0).lte(1).optional(),
+            model: z.custom<Model>(isObjectWith("id", "generate"), "expected a Model object").optional(),
+          }),
+        ])
+        .default(true),
+      regexEngine: z.enum(["auto", "re2", "re2js"]).default("auto"),
+      maxInputChars: positiveInt.optional(),
+    })
+    .default({
+      redact: true,
+      knownSecrets: {},
+      secretsFromEnv: true,
+      spotlight: true,
+      detect: true,
+      regexEngine: "auto",
+    }),
 });
 
 /** Options of `createHarness`. Every field but `model` has a safe default. */
@@ -243,12 +285,29 @@ export function createHarness(config: HarnessConfig): Harness {
     ...(sessionTimeoutMs !== undefined ? { runTimeoutMs: sessionTimeoutMs } : {}),
     ...given,
   });
+  const sec = c.security;
+  // One registry of exact secrets for the harness: provider keys, configured values, sandbox env.
+  const known = new KnownValues();
+  if (sec.redact) {
+    if (sec.secretsFromEnv) for (const k of knownSecretsFromEnv(process.env)) known.add(k.label, k.value);
+    for (const [label, value] of Object.entries(sec.knownSecrets)) known.add(label, value);
+    // Fails now (REIN_REGEX_ENGINE_UNAVAILABLE), not at the first result, if no linear engine loads.
+    new SecretRedactor({ engine: sec.regexEngine, known });
+  }
+  const sandbox = c.sandbox && sec.redact ? secretRegisteringSandbox(c.sandbox, known) : c.sandbox;
+  const detectOptions =
+    sec.detect === true ? { heuristic: true } : sec.detect === false ? undefined : sec.detect;
+  const detectors: InjectionDetector[] = [];
+  if (detectOptions?.heuristic)
+    detectors.push(new HeuristicInjectionDetector({ threshold: detectOptions.threshold }));
+  if (detectOptions?.model)
+    detectors.push(new ModelInjectionDetector(detectOptions.model, { threshold: detectOptions.threshold }));
   const registry = new ToolRegistry();
   const workspace = c.workspace === undefined ? null : resolve(c.workspace);
   if (workspace !== null && c.builtinTools !== false) {
     const wanted = new Set<BuiltinToolName>(c.builtinTools === true ? BUILTIN_TOOL_NAMES : c.builtinTools);
     const needsSandbox = (["run_shell", "run_code"] as const).find((t) => wanted.has(t));
-    if (needsSandbox && !c.sandbox && c.builtinTools !== true) {
+    if (needsSandbox && !sandbox && c.builtinTools !== true) {
       throw new ConfigError(
         `builtinTools lists "${needsSandbox}" but no sandbox is configured: pass config.sandbox (e.g. createSandbox()).`,
         {
@@ -258,7 +317,7 @@ export function createHarness(config: HarnessConfig): Harness {
     }
     for (const tool of workspaceTools({
       workspace,
-      sandbox: c.sandbox,
+      sandbox,
       shellMaxTimeoutMs: limits.toolTimeoutMs,
     }))
       if (wanted.has(tool.name as BuiltinToolName) && (c.trust !== "read-only" || tool.readOnly))
@@ -337,25 +396,40 @@ export function createHarness(config: HarnessConfig): Harness {
       const file = auditFile(sessionId);
       const sinks: EventSink[] = [...c.sinks, ...(options.sinks ?? [])];
       if (file) sinks.unshift(new AuditTrail(file, auditOptions));
+      // Security is per session: placeholders numbered per session, a nonce per session.
+      const redactor = sec.redact
+        ? new SecretRedactor({ engine: sec.regexEngine, known, maxInputChars: sec.maxInputChars })
+        : undefined;
+      const spotlight = sec.spotlight ? new Spotlight() : undefined;
+      const processors: ResultProcessor[] = [];
+      if (redactor) processors.push(redactionProcessor(redactor));
+      if (detectors.length > 0) processors.push(injectionScanProcessor(detectors));
+      processors.push(...c.resultProcessors);
+      if (spotlight) processors.push(spotlight.processor());
+      // Only when nothing else may rewrite the redacted content before it is wrapped.
+      if (redactor && spotlight && c.resultProcessors.length === 0) processors.push(vouchProcessor(redactor));
+      const system = spotlight ? [c.system, spotlight.systemPrompt()].filter(Boolean).join("\n\n") : c.system;
       const session = new Session({
         onClose: () => {
           if (liveSessions.get(sessionId)?.deref() === session) liveSessions.delete(sessionId);
         },
         tenantId: c.tenantId,
         sessionId,
-        model,
+        model: redactor ? redactingModel(model, redactor) : model,
         tools: registry,
         policy,
         guards,
-        approvals,
-        resultProcessors: c.resultProcessors,
+        approvals:
+          approvals && redactor ? { ...approvals, gate: redactingGate(approvals.gate, redactor) } : approvals,
+        resultProcessors: processors,
         hooks: c.hooks,
         ledger: built.ledger,
         pricing,
         eventLog,
         sinks,
+        ...(redactor ? { eventFilter: new EventRedactor(redactor) } : {}),
         limits,
-        system: c.system,
+        system,
         maxTokens: c.maxTokens,
         workspace,
         history: options.history ?? [],

@@ -139,12 +139,14 @@ export {
   ReinError,
   SandboxError,
   ScriptError,
+  SecurityError,
   SessionError,
   ToolDefinitionError,
 } from "./protocol/errors.js";
 export {
   type BreakerState,
   EVENT_VERSION,
+  type EventDataFilter,
   type EventDataMap,
   type EventEnvelope,
   type EventSink,
@@ -193,7 +195,29 @@ export {
   type SandboxLimit,
 } from "./sandbox/sandbox.js";
 export { UnsafeLocalProcess } from "./sandbox/unsafe-local-process.js";
-export type { ResultContext, ResultProcessor } from "./security/result-processor.js";
+export { EventRedactor } from "./security/event-redactor.js";
+export {
+  HeuristicInjectionDetector,
+  type InjectionDetector,
+  type InjectionEvidence,
+  type InjectionVerdict,
+} from "./security/injection-detector.js";
+export { injectionScanProcessor } from "./security/injection-scan-processor.js";
+export { type KnownSecret, KnownValues, knownSecretsFromEnv } from "./security/known-values.js";
+export { loadRegexEngine, type RegexEngineName } from "./security/linear-regex.js";
+export { ModelInjectionDetector } from "./security/model-injection-detector.js";
+export { redactingModel } from "./security/redacting-model.js";
+export { redactionProcessor } from "./security/redaction-processor.js";
+export {
+  type RedactionResult,
+  type RedactorOptions,
+  type SecretFinding,
+  SecretRedactor,
+} from "./security/redactor.js";
+export type { ResultContext, ResultFlag, ResultProcessor } from "./security/result-processor.js";
+export { SECRET_RULES, type SecretRule } from "./security/secret-rules.js";
+export { Spotlight, spotlightSystemPrompt } from "./security/spotlight.js";
+export { StreamRedactor } from "./security/stream-redactor.js";
 export type { EventLog, LogScope } from "./state/event-log.js";
 export { historyFromEvents } from "./state/history-from-events.js";
 export { MemoryEventLog } from "./state/memory-event-log.js";

@@ -9,11 +9,15 @@ export function tempDir(prefix = "rein-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** A harness on an inline script, auditing into a temp dir unless told otherwise. */
+/**
+ * A harness on an inline script, auditing into a temp dir unless told otherwise. Spotlighting is off
+ * here so pipeline tests can compare results with what the tool returned; tests/security covers it.
+ */
 export function scriptHarness(turns: unknown[], config: Partial<HarnessConfig> = {}) {
   return createHarness({
     model: scriptedModel({ name: "test", turns: turns.length ? turns : [{ say: "unused" }] }),
     audit: { dir: join(tempDir("rein-audit-"), "audit") },
+    security: { spotlight: false },
     ...config,
   });
 }

@@ -13,7 +13,9 @@ import { parseDuration } from "./duration.js";
 import { executeRun } from "./execute-run.js";
 import { modelsCommand } from "./models-command.js";
 import { registerPolicyCommand } from "./policy-command.js";
+import { redactCommand } from "./redact-command.js";
 import { sandboxExecCommand } from "./sandbox-command.js";
+import { scanInjectionCommand } from "./scan-command.js";
 import { terminalSafeText } from "./terminal-text.js";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
@@ -77,6 +79,13 @@ function trustMode(value: string): TrustMode {
       `--trust must be supervised, semi, autonomous or read-only, got "${value}".`,
     );
   return mode;
+}
+
+function threshold(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n <= 1))
+    throw new InvalidArgumentError(`--threshold must be a number in (0, 1], got "${value}".`);
+  return n;
 }
 
 function duration(value: string): number {
@@ -232,6 +241,41 @@ function program(): Command {
       });
     });
   registerPolicyCommand(cli);
+
+  cli
+    .command("redact")
+    .description("redact secrets from stdin to stdout (placeholders stable for the whole input)")
+    .option("--json", "print { text, findings, engine } instead of the text")
+    .option("--jsonl", "read one JSON string per line; print one { text, findings } per line")
+    .option("--no-env", "do not also redact the credentials in this environment (*_API_KEY, *_TOKEN, …)")
+    .option("--engine <engine>", "linear-time regex engine: auto, re2 or re2js", "auto")
+    .option("--max-bytes <n>", "refuse more input than this (default 64 MiB)", positiveInt("--max-bytes"))
+    .action(async (o) => {
+      if (!["auto", "re2", "re2js"].includes(o.engine))
+        throw new InvalidArgumentError(`--engine must be auto, re2 or re2js, got "${o.engine}".`);
+      process.exitCode = await redactCommand({
+        json: Boolean(o.json),
+        jsonl: Boolean(o.jsonl),
+        env: o.env !== false,
+        engine: o.engine,
+        maxBytes: o.maxBytes ?? 64 * 1024 * 1024,
+      });
+    });
+
+  const scan = cli.command("scan").description("scan text for threats");
+  scan
+    .command("injection")
+    .description("judge stdin for prompt injection: a JSON verdict with evidence; exits 1 if flagged")
+    .option("--jsonl", "read one JSON string per line; print one verdict per line")
+    .option("--threshold <score>", "flag at or above this score (default 0.5)", threshold)
+    .option("--max-bytes <n>", "refuse more input than this (default 16 MiB)", positiveInt("--max-bytes"))
+    .action(async (o) => {
+      process.exitCode = await scanInjectionCommand({
+        jsonl: Boolean(o.jsonl),
+        threshold: o.threshold,
+        maxBytes: o.maxBytes ?? 16 * 1024 * 1024,
+      });
+    });
 
   const audit = cli.command("audit").description("work with audit trails");
   audit

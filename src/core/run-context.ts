@@ -4,7 +4,7 @@ import type { Ledger } from "../guards/ledger.js";
 import type { Model } from "../models/model.js";
 import type { PriceBook } from "../models/pricing.js";
 import type { Policy } from "../policy/policy.js";
-import type { EventDataMap, EventSink, EventType } from "../protocol/events.js";
+import type { EventDataFilter, EventDataMap, EventSink, EventType } from "../protocol/events.js";
 import type { Hooks } from "../protocol/hooks.js";
 import type { Message } from "../protocol/messages.js";
 import type { RiskLevel } from "../protocol/risk.js";
@@ -57,6 +57,8 @@ export interface SessionDeps {
   readonly pricing: PriceBook;
   readonly eventLog: EventLog;
   readonly sinks: readonly EventSink[];
+  /** Applied to every event's data before the log, sinks and stream see it (secret redaction). */
+  readonly eventFilter?: EventDataFilter;
   readonly limits: Limits;
   readonly system: string | undefined;
   readonly maxTokens: number;

@@ -203,7 +203,7 @@ export class Session {
       tenantId: deps.tenantId,
       ts: Date.now(),
       type,
-      data,
+      data: deps.eventFilter ? deps.eventFilter.filter(type, data) : data,
     } as ReinEvent;
     deps.eventLog.append(event);
     for (const sink of deps.sinks) {

@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   "REIN_NODE_VERSION",
   "REIN_POLICY_INVALID",
   "REIN_POLICY_EXAMPLE_FAILED",
+  "REIN_REGEX_ENGINE_UNAVAILABLE",
+  "REIN_INPUT_TOO_LARGE",
   "REIN_INTERNAL",
 ] as const;
 
@@ -144,6 +146,8 @@ export class LedgerError extends ReinError {
     super("REIN_LEDGER_REJECTED", message, details);
   }
 }
+/** Secret redaction or injection defence could not do its job (no regex engine, input over a cap). */
+export class SecurityError extends ReinError {}
 
 /** The message of anything thrown, without trusting its shape. */
 export function errorMessage(err: unknown): string {

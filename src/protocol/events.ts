@@ -83,6 +83,24 @@ export interface EventDataMap {
     /** What the execute and post-process stages did. */
     readonly stages: readonly StageRecord[];
   };
+  /**
+   * A result processor flagged a tool result: a likely prompt injection, or secrets redacted from it.
+   * Emitted before the call's `tool_call_finished`; the result itself is not rewritten by a detection
+   * (guards read this event to taint the context).
+   */
+  content_flagged: {
+    readonly turn: number;
+    readonly callId: string;
+    readonly tool: string;
+    readonly kind: "prompt_injection" | "secret";
+    /** The processor or detector that flagged it (`injection:heuristic`, `injection:model`, `redaction`). */
+    readonly by: string;
+    readonly severity: "low" | "medium" | "high";
+    /** 0..1; for secrets, 1. */
+    readonly score: number;
+    /** What was found, never the secret itself (for secrets, the kinds and placeholders). */
+    readonly evidence: readonly { readonly signal: string; readonly excerpt: string }[];
+  };
   limit_warning: { readonly limit: "max_turns"; readonly turn: number; readonly max: number };
   /** The gateway will send the call again after `delayMs` (a retryable failure before any token was delivered). */
   model_retry: {
@@ -197,6 +215,15 @@ export interface EventEnvelope<T extends EventType = EventType> {
 
 /** Any Rein event; narrow on `type`. */
 export type ReinEvent = { [T in EventType]: EventEnvelope<T> }[EventType];
+
+/**
+ * Rewrites an event's data before the event is appended, so the log, every sink and the live stream
+ * see the same, filtered data (secret redaction). Must be O(the event's data) and must not throw.
+ */
+export interface EventDataFilter {
+  readonly name: string;
+  filter<T extends EventType>(type: T, data: EventDataMap[T]): EventDataMap[T];
+}
 
 /** Something that consumes the event stream as it is appended (audit trail, metrics, live view). */
 export interface EventSink {

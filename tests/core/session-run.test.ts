@@ -116,8 +116,22 @@ describe("session run", () => {
       ["hooks", "skipped", "hooks"],
       ["approve", "pass", "approvals"],
     ]);
+    // Post-processing is filled by default: secret redaction, then injection scanning.
     const [finished] = sink.ofType("tool_call_finished");
-    expect(finished?.data.stages[0]).toMatchObject({
+    expect(finished?.data.stages.map((s) => [s.stage, s.outcome, s.by])).toEqual([
+      ["post_process", "pass", "processor:redaction"],
+      ["post_process", "pass", "processor:injection-scan"],
+    ]);
+    // With security off, the slot says it is unfilled.
+    const bare = recordingSink();
+    await scriptHarness([callTurn("echo", { text: "x" }), { say: "ok" }], {
+      tools: [echoTool],
+      sinks: [bare],
+      security: { redact: false, detect: false, spotlight: false },
+    })
+      .session()
+      .run("go");
+    expect(bare.ofType("tool_call_finished")[0]?.data.stages[0]).toMatchObject({
       stage: "post_process",
       outcome: "skipped",
       by: "slot:unfilled",

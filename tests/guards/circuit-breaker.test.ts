@@ -246,6 +246,8 @@ describe("concurrent calls in one session see one probe", () => {
           }
         },
       },
+      // The probe's result is compared with what the tool returned; spotlighting is tested in tests/security.
+      security: { spotlight: false },
     });
     const r = await h.session().run("quotes");
     expect(r.stopReason).toEqual({ type: "completed" });

@@ -57,6 +57,9 @@ export function harnessOn(
     audit: false,
     system: "You are a test.",
     sinks: [sink],
+    // The contract compares the wire format with what the tool returned; spotlighting (on by default,
+    // it wraps results and extends the system prompt) is tested in tests/security.
+    security: { spotlight: false },
     limits: options.modelCallTimeoutMs ? { modelCallTimeoutMs: options.modelCallTimeoutMs } : {},
   });
   return { harness, sink, clock, state };

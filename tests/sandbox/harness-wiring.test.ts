@@ -49,6 +49,8 @@ describe("harness wiring", () => {
       audit: false,
       approvals: { gate: callbackGate(async () => ({ approve: true })) },
       sinks: [sink],
+      // The results are parsed as the tool's JSON; spotlighting (on by default) is tested in tests/security.
+      security: { spotlight: false },
     });
     expect(harness.tools).toEqual(expect.arrayContaining(["run_shell", "run_code"]));
     const result = await harness.session().run("go");

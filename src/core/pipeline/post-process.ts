@@ -44,8 +44,11 @@ async function runProcessors(ctx: RunContext, call: HookToolCall, outcome: ToolO
       let answer: unknown = processor.process(current, {
         tenantId,
         sessionId,
+        turn: call.turn,
         tool: call.tool,
         callId: call.callId,
+        flag: (flag) =>
+          ctx.emit("content_flagged", { ...flag, turn: call.turn, callId: call.callId, tool: call.tool }),
       });
       if (isNativePromise(answer)) answer = await answer;
       const checked = checkToolOutcome(answer);

@@ -1,0 +1,35 @@
+import type { Model, ModelRequest, ModelResponse } from "../models/model.js";
+import type { SecretRedactor } from "./redactor.js";
+import { StreamRedactor } from "./stream-redactor.js";
+
+/**
+ * Wraps a model so its streamed text deltas are redacted in order, with secrets split across
+ * deltas caught whole (`StreamRedactor`); what is held back is flushed before `generate` returns.
+ * The response itself is returned unchanged (the event filter redacts its copy in the events).
+ *
+ * @example
+ * const model = redactingModel(inner, new SecretRedactor());
+ */
+export function redactingModel(inner: Model, redactor: SecretRedactor): Model {
+  return {
+    id: inner.id,
+    // A gateway's accounting and chain pass through unchanged.
+    ...(inner.accountsAttempts !== undefined ? { accountsAttempts: inner.accountsAttempts } : {}),
+    ...(inner.members !== undefined ? { members: inner.members } : {}),
+    async generate(request: ModelRequest): Promise<ModelResponse> {
+      const onTextDelta = request.onTextDelta;
+      if (!onTextDelta) return inner.generate(request);
+      const stream = new StreamRedactor(redactor);
+      const response = await inner.generate({
+        ...request,
+        onTextDelta: (delta) => {
+          const out = stream.push(delta);
+          if (out !== "") onTextDelta(out);
+        },
+      });
+      const rest = stream.flush();
+      if (rest !== "") onTextDelta(rest);
+      return response;
+    },
+  };
+}
