@@ -194,8 +194,20 @@ export class CommandCgroup {
     }
   }
 
-  /** No process left in it (so the next command may reuse it). */
+  /**
+   * No process left in it (so the next command may reuse it). `cgroup.procs` empties before the
+   * kernel has released the tasks it killed, while `pids.current` still counts them: a cgroup reused
+   * then refuses the next command's first fork ("Can't fork for pid 1"), so both must read empty.
+   */
   isEmpty(): boolean {
+    const pids = this.#dir("pids");
+    if (pids) {
+      try {
+        if (readFileSync(path.join(pids, "pids.current"), "utf8").trim() !== "0") return false;
+      } catch {
+        return false;
+      }
+    }
     return this.procsFiles.every((f) => {
       try {
         return readFileSync(f, "utf8").trim() === "";
