@@ -1,21 +1,11 @@
-import { realpathSync } from "node:fs";
 import { z } from "zod";
 import { ReinError } from "../../protocol/errors.js";
-import type { Sandbox } from "../../sandbox/sandbox.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";
-import { DEFAULT_SHELL_TIMEOUT_MS, MAX_SHELL_TIMEOUT_MS, SHELL_TIMEOUT_SLACK_MS } from "./run-shell.js";
-import { toWorkspace, type Workspace } from "./workspace.js";
+import { type SandboxToolOptions, SHELL_TIMEOUT_SLACK_MS, sandboxToolSetup } from "./sandbox-tool-setup.js";
 
-export interface RunCodeToolOptions {
-  readonly sandbox: Sandbox;
-  /** The file tools' workspace; must be the sandbox's workspace (default: it). */
-  readonly workspace?: string | Workspace;
-  /** Cap on stdout and on stderr, each (default: the sandbox's). */
-  readonly maxOutputBytes?: number;
-  /** The largest `timeoutMs` a call may ask for; the same rule as run_shell's `maxTimeoutMs`. */
-  readonly maxTimeoutMs?: number;
-}
+/** Options of `run_code`: the same as run_shell's. */
+export type RunCodeToolOptions = SandboxToolOptions;
 
 /** What `run_code` returns to the model. */
 export interface RunCodeResult {
@@ -39,17 +29,7 @@ export interface RunCodeResult {
  */
 export function runCodeTool(options: RunCodeToolOptions): Tool {
   const { sandbox, maxOutputBytes } = options;
-  const maxTimeoutMs = Math.min(options.maxTimeoutMs ?? MAX_SHELL_TIMEOUT_MS, MAX_SHELL_TIMEOUT_MS);
-  const defaultTimeoutMs = Math.min(DEFAULT_SHELL_TIMEOUT_MS, maxTimeoutMs);
-  const workspace = toWorkspace(options.workspace ?? sandbox.workspace);
-  if (realpathSync(sandbox.workspace) !== workspace.root) {
-    throw new ReinError(
-      "REIN_WORKSPACE_INVALID",
-      `run_code: the sandbox's workspace ${JSON.stringify(sandbox.workspace)} is not the file tools' workspace ` +
-        `${JSON.stringify(workspace.root)}; give both the same directory.`,
-      { sandbox: sandbox.name },
-    );
-  }
+  const { maxTimeoutMs, defaultTimeoutMs } = sandboxToolSetup("run_code", options);
   const languages = sandbox.capabilities.languages;
   const [first, ...others] = languages;
   if (first === undefined)

@@ -1,31 +1,17 @@
-import { realpathSync } from "node:fs";
 import { z } from "zod";
-import { ReinError } from "../../protocol/errors.js";
-import type { Sandbox } from "../../sandbox/sandbox.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";
-import { toWorkspace, type Workspace } from "./workspace.js";
+import {
+  DEFAULT_SHELL_TIMEOUT_MS,
+  MAX_SHELL_TIMEOUT_MS,
+  type SandboxToolOptions,
+  SHELL_TIMEOUT_SLACK_MS,
+  sandboxToolSetup,
+} from "./sandbox-tool-setup.js";
 
-/** Default and largest `timeoutMs` a call may ask for. */
-export const DEFAULT_SHELL_TIMEOUT_MS = 120_000;
-export const MAX_SHELL_TIMEOUT_MS = 600_000;
+export { DEFAULT_SHELL_TIMEOUT_MS, MAX_SHELL_TIMEOUT_MS, SHELL_TIMEOUT_SLACK_MS };
 
-export interface RunShellToolOptions {
-  readonly sandbox: Sandbox;
-  /** The file tools' workspace; must be the sandbox's workspace (default: it). */
-  readonly workspace?: string | Workspace;
-  /** Cap on stdout and on stderr, each (default: the sandbox's). */
-  readonly maxOutputBytes?: number;
-  /**
-   * The largest `timeoutMs` a call may ask for (default 600,000). The harness sets it to its
-   * `toolTimeoutMs`, so the tool's schema, its own timeout and the harness's agree: a longer request
-   * is `invalid_input` naming the limit, and a command is always stopped by its own timeout first.
-   */
-  readonly maxTimeoutMs?: number;
-}
-
-/** How much longer than the command's own timeout the harness waits (kill, then collect output). */
-export const SHELL_TIMEOUT_SLACK_MS = 5_000;
+export type RunShellToolOptions = SandboxToolOptions;
 
 /** What `run_shell` returns to the model. */
 export interface RunShellResult {
@@ -63,17 +49,7 @@ function inputSchema(maxTimeoutMs: number, defaultTimeoutMs: number) {
  */
 export function runShellTool(options: RunShellToolOptions): Tool {
   const { sandbox, maxOutputBytes } = options;
-  const maxTimeoutMs = Math.min(options.maxTimeoutMs ?? MAX_SHELL_TIMEOUT_MS, MAX_SHELL_TIMEOUT_MS);
-  const defaultTimeoutMs = Math.min(DEFAULT_SHELL_TIMEOUT_MS, maxTimeoutMs);
-  const workspace = toWorkspace(options.workspace ?? sandbox.workspace);
-  if (realpathSync(sandbox.workspace) !== workspace.root) {
-    throw new ReinError(
-      "REIN_WORKSPACE_INVALID",
-      `run_shell: the sandbox's workspace ${JSON.stringify(sandbox.workspace)} is not the file tools' workspace ` +
-        `${JSON.stringify(workspace.root)}; give both the same directory.`,
-      { sandbox: sandbox.name },
-    );
-  }
+  const { workspace, maxTimeoutMs, defaultTimeoutMs } = sandboxToolSetup("run_shell", options);
   return defineTool({
     name: "run_shell",
     description:
