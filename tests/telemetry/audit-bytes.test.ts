@@ -130,3 +130,14 @@ describe("verification reads only regular files", () => {
     );
   });
 });
+
+describe("canonical copies of inputs", () => {
+  it('a "__proto__" key in a tool input is recorded as data, never as a prototype', async () => {
+    const { canonicalData } = await import("../../src/telemetry/audit-record.js");
+    const input = JSON.parse('{"b":1,"__proto__":{"polluted":true},"a":2}');
+    const copy = canonicalData(input) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect((copy as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(JSON.stringify(copy)).toBe('{"__proto__":{"polluted":true},"a":2,"b":1}');
+  });
+});
