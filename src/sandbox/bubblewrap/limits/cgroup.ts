@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { SandboxLimit } from "../../sandbox.js";
@@ -71,16 +71,33 @@ export function detectCgroupHost(): CgroupHost | undefined {
     const host = detect();
     detected = { host };
     if (host) {
-      process.once("exit", () => {
-        for (const p of new Set(Object.values(host.parents))) {
-          try {
-            rmdirSync(p);
-          } catch {}
-        }
-      });
+      process.once("exit", () => removeParents(host));
     }
   }
   return detected.host;
+}
+
+/**
+ * Removes this process's cgroup folders: first the per-command ones left idle in the pool (a folder
+ * with children cannot be removed), then the parents. Folders that still hold a process stay.
+ */
+export function removeParents(host: CgroupHost): void {
+  for (const p of new Set(Object.values(host.parents))) {
+    let children: string[] = [];
+    try {
+      children = readdirSync(p, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && e.name.startsWith("cmd-"))
+        .map((e) => path.join(p, e.name));
+    } catch {}
+    for (const child of children) {
+      try {
+        rmdirSync(child);
+      } catch {}
+    }
+    try {
+      rmdirSync(p);
+    } catch {}
+  }
 }
 
 function detect(): CgroupHost | undefined {
