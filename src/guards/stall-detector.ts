@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
+import { canonicalJson } from "../protocol/canonical-json.js";
 import { ConfigError } from "../protocol/errors.js";
-import { canonicalJson, describeCall } from "./call-signature.js";
+import { describeCall } from "./call-signature.js";
 import type { Guard, GuardAfterVerdict, GuardCallOutcome, GuardContext, GuardToolCall } from "./guard.js";
 import { sessionKey } from "./session-key.js";
 

@@ -69,6 +69,11 @@ export function okOutcome(value: unknown, maxBytes: number): ToolOutcome {
   return { ok: true, content, truncated: false };
 }
 
+/** Caps text Rein echoes to the model (error messages, schema issues): a tool or model cannot flood the context through it. */
+export function capText(text: string, maxChars: number): string {
+  return text.length > maxChars ? `${text.slice(0, maxChars)}… [truncated by Rein]` : text;
+}
+
 /** Largest serialised `details` an error result carries; past it they are replaced by a marked preview. */
 export const MAX_ERROR_DETAILS_CHARS = 4_096;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { parseDuration } from "../../src/cli/duration.js";
-import { raceAbort, scopedSignal } from "../../src/protocol/abort.js";
+import { scopedSignal } from "../../src/protocol/abort.js";
 
 describe("scopedSignal", () => {
   it("aborts with the parent's reason, or its own timeout cause", async () => {
@@ -37,14 +37,6 @@ describe("scopedSignal", () => {
     expect(timers()).toBe(before);
     parent.abort("late");
     expect(scopes.every((s) => !s.signal.aborted)).toBe(true);
-  });
-
-  it("raceAbort rejects with the signal's reason even if the work ignores it", async () => {
-    const controller = new AbortController();
-    const never = new Promise(() => {});
-    const raced = raceAbort(never, controller.signal);
-    controller.abort("give up");
-    await expect(raced).rejects.toBe("give up");
   });
 });
 

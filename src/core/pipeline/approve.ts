@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { ApprovalDecision, ApprovalRequest } from "../../approvals/approval-gate.js";
 import { scopedSignal } from "../../protocol/abort.js";
 import { checkApprovalDecision, isNativePromise } from "../../protocol/answers.js";
+import { canonicalJson } from "../../protocol/canonical-json.js";
 import { errorMessage } from "../../protocol/errors.js";
 import type { StageRecord } from "../../protocol/events.js";
 import type { RiskAssessment } from "../../protocol/risk.js";
@@ -26,13 +27,6 @@ export interface ApproveResult {
 /** sha256 of the tool name and canonical (key-sorted) JSON of the input: a decision binds to these exact arguments. */
 export function argsHash(tool: string, input: unknown): string {
   return createHash("sha256").update(tool).update("\u0000").update(canonicalJson(input)).digest("hex");
-}
-
-function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const keys = Object.keys(value).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(",")}}`;
 }
 
 const PASS_NOT_REQUIRED: ApproveResult = Object.freeze({

@@ -1,6 +1,12 @@
 import { isAbortCause, scopedSignal } from "../../protocol/abort.js";
 import { errorMessage } from "../../protocol/errors.js";
-import { errorOutcome, okOutcome, ToolFailure, type ToolOutcome } from "../../protocol/tool-result.js";
+import {
+  capText,
+  errorOutcome,
+  okOutcome,
+  ToolFailure,
+  type ToolOutcome,
+} from "../../protocol/tool-result.js";
 import type { Tool } from "../../tools/tool.js";
 import type { RunContext } from "../run-context.js";
 
@@ -116,9 +122,4 @@ function withinGrace(running: Promise<Settled>, graceMs: number): Promise<Settle
       resolve(settled);
     });
   });
-}
-
-/** Error messages are capped like outputs: a tool cannot flood the context by throwing. */
-function capText(text: string, maxChars: number): string {
-  return text.length > maxChars ? `${text.slice(0, maxChars)}… [truncated by Rein]` : text;
 }

@@ -10,7 +10,7 @@ import type {
 import { checkGuardVerdict, isNativePromise } from "../../protocol/answers.js";
 import { errorMessage } from "../../protocol/errors.js";
 import type { StageRecord } from "../../protocol/events.js";
-import type { RiskAssessment, RiskLevel } from "../../protocol/risk.js";
+import { maxRisk, type RiskAssessment } from "../../protocol/risk.js";
 import type { StopReason } from "../../protocol/stop-reason.js";
 import type { Tool } from "../../tools/tool.js";
 import type { RunContext } from "../run-context.js";
@@ -21,9 +21,6 @@ const UNFILLED: StageRecord = Object.freeze({
   by: "slot:unfilled",
   note: "no guards configured (budget, stall, circuit and taint guards plug in here)",
 });
-
-const RANK: Readonly<Record<RiskLevel, number>> = { LOW: 0, MEDIUM: 1, HIGH: 2, BLOCK: 3 };
-const maxRisk = (a: RiskLevel, b: RiskLevel): RiskLevel => (RANK[a] >= RANK[b] ? a : b);
 
 export type GuardResult =
   | { readonly ok: true; readonly risk: RiskAssessment; readonly records: readonly StageRecord[] }
@@ -48,7 +45,6 @@ export function guardCall(
   return runGuards(ctx, tool, callId, input, risk);
 }
 
-type BeforeToolCallVerdict = Exclude<GuardVerdict, never>;
 const BEFORE_TOOL_CALL_ACTIONS: readonly GuardVerdict["action"][] = ["allow", "deny", "raise", "stop"];
 
 type Answer =
@@ -140,7 +136,7 @@ function runGuards(
         records.push({ stage: "guards", outcome: "deny", by, note: reason });
         return { value: { ok: false, reason, records } };
       }
-      const checked = checkGuardVerdict<BeforeToolCallVerdict>(a.answer, BEFORE_TOOL_CALL_ACTIONS);
+      const checked = checkGuardVerdict<GuardVerdict>(a.answer, BEFORE_TOOL_CALL_ACTIONS);
       if (!checked.ok) {
         const reason = `guard "${guard.name}" answered a malformed verdict: ${checked.problem} (fail closed)`;
         records.push({ stage: "guards", outcome: "deny", by, note: reason });

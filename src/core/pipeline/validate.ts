@@ -1,6 +1,6 @@
 import type { StageRecord } from "../../protocol/events.js";
 import type { ToolUseBlock } from "../../protocol/messages.js";
-import { errorOutcome, type ToolOutcome } from "../../protocol/tool-result.js";
+import { capText, errorOutcome, type ToolOutcome } from "../../protocol/tool-result.js";
 import type { Tool } from "../../tools/tool.js";
 import type { RunContext } from "../run-context.js";
 import { deepFreeze } from "./freeze.js";
@@ -31,14 +31,14 @@ export function validateCall(ctx: RunContext, call: ToolUseBlock): Validated {
       ok: false,
       outcome: errorOutcome(
         "invalid_input",
-        `Invalid input for tool "${tool.name}": ${capEcho(parsed.message, MAX_ISSUES_CHARS)}`,
+        `Invalid input for tool "${tool.name}": ${capText(parsed.message, MAX_ISSUES_CHARS)}`,
         { issues: parsed.issues.slice(0, MAX_ISSUES) },
       ),
       record: {
         stage: "validate",
         outcome: "deny",
         by: "tool-schema",
-        note: capEcho(parsed.message, MAX_ISSUES_CHARS),
+        note: capText(parsed.message, MAX_ISSUES_CHARS),
       },
     };
   }
@@ -54,8 +54,4 @@ const MAX_ISSUES_CHARS = 2_000;
 function echoName(name: unknown): string {
   const text = typeof name === "string" ? name : String(name);
   return JSON.stringify(text.length > MAX_NAME_ECHO ? `${text.slice(0, MAX_NAME_ECHO)}…` : text);
-}
-
-function capEcho(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}… [truncated by Rein]` : text;
 }
