@@ -79,6 +79,12 @@ export interface RunContext {
   /** Aborts on cancel, on the run's wall-clock timeout, and on a fatal sink failure. */
   readonly signal: AbortSignal;
   readonly emit: <T extends EventType>(type: T, data: EventDataMap[T]) => void;
+  /**
+   * The durability barrier: resolves once every event emitted so far is durable in the event log and
+   * in every sink that can say so (`sync`). `undefined` when nothing is buffered (nothing to wait for).
+   * Rejects when an event cannot be made durable; the run has then been stopped (fatal).
+   */
+  readonly durable: () => Promise<void> | undefined;
   turn: number;
   toolCalls: number;
   /** Set by a stage that must end the run after the current step (e.g. a guard's `stop`). */

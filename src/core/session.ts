@@ -34,12 +34,22 @@ export class Session {
   #closed = false;
   /** A sink that failed outside a run (e.g. the audit trail's session seal): close() rejects with it. */
   #sinkFailure: Extract<AbortCause, { kind: "fatal" }> | undefined;
+  /** The log and sinks that commit in batches and so have a durability barrier (`sync`). */
+  readonly #syncers: readonly { readonly name: string; sync(): Promise<void> }[];
 
   constructor(deps: SessionDeps) {
     this.#deps = deps;
     this.id = deps.sessionId;
     this.tenantId = deps.tenantId;
     this.#seq = deps.eventLog.lastSeq({ tenantId: deps.tenantId, sessionId: deps.sessionId });
+    const syncers: { name: string; sync(): Promise<void> }[] = [];
+    const log = deps.eventLog;
+    if (typeof log.sync === "function") syncers.push({ name: "event log", sync: () => log.sync!() });
+    for (const sink of deps.sinks) {
+      if (typeof sink.sync === "function")
+        syncers.push({ name: `event sink "${sink.name}"`, sync: () => sink.sync!() });
+    }
+    this.#syncers = syncers;
   }
 
   /** The conversation so far (live, by reference). */
@@ -177,6 +187,7 @@ export class Session {
       runId,
       signal: controller.signal,
       emit: (type, data) => this.#emit(runId, type, data),
+      durable: () => (this.#syncers.length === 0 ? undefined : this.#durable()),
       turn: 0,
       toolCalls: 0,
       pendingStop: undefined,
@@ -193,6 +204,28 @@ export class Session {
   }
 
   /** Appends one event: assigns `seq`, writes the log, feeds the sinks, then the live stream. */
+  /** Waits for every batching store and sink; the first failure stops the run (fatal) and rejects. */
+  async #durable(): Promise<void> {
+    for (const s of this.#syncers) {
+      try {
+        // Anything but a settled native promise (a throw, a thenable that never settles badly) is a failure.
+        const p = s.sync();
+        if (!(p instanceof Promise)) throw new TypeError("sync() did not return a promise");
+        await p;
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        const cause = {
+          kind: "fatal",
+          code: isErrorCode(code) ? code : "REIN_INTERNAL",
+          message: `${s.name} could not make its records durable: ${errorMessage(err)}`,
+        } satisfies AbortCause;
+        if (this.#active) this.#active.controller.abort(cause);
+        else this.#sinkFailure ??= cause;
+        throw err;
+      }
+    }
+  }
+
   #emit<T extends EventType>(runId: string, type: T, data: EventDataMap[T]): void {
     const deps = this.#deps;
     const event = {

@@ -233,5 +233,12 @@ export interface EventSink {
    * sink's error code): Rein never goes on unaudited. The call in flight still gets its result.
    */
   handle(event: ReinEvent): void;
+  /**
+   * For a sink that writes in batches (group commit): resolves when every event handed to `handle`
+   * so far is durable, rejects when it cannot be. The loop awaits it before a tool runs (so its
+   * `tool_call_started` record exists even if the process dies during the call) and before a turn's
+   * tool results reach the model. A rejection stops the run (fatal) and the tool is not run.
+   */
+  sync?(): Promise<void>;
   close?(): Promise<void> | void;
 }

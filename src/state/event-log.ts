@@ -32,4 +32,11 @@ export interface EventLog {
    */
   subscribe(scope: LogScope, listener: (event: ReinEvent) => void): () => void;
   flush(): Promise<void>;
+  /**
+   * For a store that commits in batches: resolves when every event appended so far is durable
+   * (survives a crash of this process), rejects when it cannot be. The loop awaits it before a tool
+   * runs and before a turn's tool results reach the model. A store whose `append` is durable when it
+   * returns (or one that is not durable at all, like `MemoryEventLog`) leaves it out.
+   */
+  sync?(): Promise<void>;
 }

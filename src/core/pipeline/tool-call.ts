@@ -160,6 +160,8 @@ const WITHHELD = (why: string): ToolOutcome => errorOutcome("tool_error", `The r
  * whatever fails after execution: a failure there becomes an error result or a pending stop, never
  * an unanswered `tool_use` or a call missing from the audit.
  */
+const NOT_FAILED = (): undefined => undefined;
+
 export async function completeCall(ctx: RunContext, decided: Decided): Promise<ToolResultBlock> {
   const { call } = decided;
   const turn = ctx.turn;
@@ -193,34 +195,50 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
           input,
           ...(decided.originalInput !== undefined ? { originalInput: decided.originalInput } : {}),
         });
-        executed = true;
-        const started = performance.now();
-        const raw = await executeCall(ctx, tool, input, call.id, idempotencyKey);
-        durationMs = performance.now() - started;
-        cost.settle();
-        try {
-          const p = postProcess(ctx, hookCall, raw);
-          const processed = isNativePromise(p) ? await p : p;
-          outcome = processed.outcome;
-          stages = processed.records;
-        } catch (err) {
-          outcome = WITHHELD(`post-processing failed (${errorMessage(err)})`);
-          stages = [{ stage: "post_process", outcome: "deny", by: "pipeline", note: errorMessage(err) }];
-        }
-        if (ctx.deps.guards.length > 0) {
-          const guarded = outcomeContent(outcome);
-          const n = afterToolCallGuards(
-            ctx,
-            { tool, callId: call.id, input },
-            {
-              ok: outcome.ok,
-              errorType: outcome.ok ? null : outcome.error.type,
-              content: guarded,
-            },
+        // The journal entry must be durable before the tool can change anything: after a crash,
+        // resume finds it and never runs a non-idempotent call twice.
+        const barrier = ctx.durable();
+        const unjournalled =
+          barrier === undefined ? undefined : await barrier.then(NOT_FAILED, (err: unknown) => ({ err }));
+        if (unjournalled !== undefined) {
+          cost.release();
+          outcome = errorOutcome(
+            "cancelled",
+            "Not run: its journal record could not be made durable, so the run stopped before the call.",
           );
-          const notes = isNativePromise(n) ? await n : n;
-          if (notes.length > 0) outcome = withNotes(outcome, notes);
-          else content = guarded;
+          stages = [
+            { stage: "execute", outcome: "deny", by: "pipeline", note: errorMessage(unjournalled.err) },
+          ];
+        } else {
+          executed = true;
+          const started = performance.now();
+          const raw = await executeCall(ctx, tool, input, call.id, idempotencyKey);
+          durationMs = performance.now() - started;
+          cost.settle();
+          try {
+            const p = postProcess(ctx, hookCall, raw);
+            const processed = isNativePromise(p) ? await p : p;
+            outcome = processed.outcome;
+            stages = processed.records;
+          } catch (err) {
+            outcome = WITHHELD(`post-processing failed (${errorMessage(err)})`);
+            stages = [{ stage: "post_process", outcome: "deny", by: "pipeline", note: errorMessage(err) }];
+          }
+          if (ctx.deps.guards.length > 0) {
+            const guarded = outcomeContent(outcome);
+            const n = afterToolCallGuards(
+              ctx,
+              { tool, callId: call.id, input },
+              {
+                ok: outcome.ok,
+                errorType: outcome.ok ? null : outcome.error.type,
+                content: guarded,
+              },
+            );
+            const notes = isNativePromise(n) ? await n : n;
+            if (notes.length > 0) outcome = withNotes(outcome, notes);
+            else content = guarded;
+          }
         }
       }
     }
@@ -268,5 +286,10 @@ export async function runToolCalls(
     if (readOnly && decided.allowed) batch.push(completion);
     else await completion;
   }
-  return Promise.all(ordered);
+  const results = await Promise.all(ordered);
+  // The records of this turn's calls are durable before their results reach the model. A failure
+  // has already stopped the run (fatal); the results then go nowhere.
+  const barrier = ctx.durable();
+  if (barrier !== undefined) await barrier.catch(() => {});
+  return results;
 }

@@ -7,10 +7,10 @@ import { reservationStop } from "../budget-refusal.js";
 import type { RunContext } from "../run-context.js";
 
 export type ToolCostReservation =
-  | { readonly ok: true; settle(): void }
+  | { readonly ok: true; settle(): void; release(): void }
   | { readonly ok: false; readonly outcome: ToolOutcome; readonly record: StageRecord };
 
-const FREE: ToolCostReservation = Object.freeze({ ok: true, settle: () => {} });
+const FREE: ToolCostReservation = Object.freeze({ ok: true, settle: () => {}, release: () => {} });
 
 /**
  * A tool that declares a cost draws it from the session's ledger like a model call: reserved before
@@ -56,5 +56,9 @@ export function reserveToolCost(
     ctx.pendingStop ??= stop;
     return deny(stop.type === "cost_ceiling" ? (stop.diagnostic ?? "budget exhausted") : "the ledger failed");
   }
-  return { ok: true, settle: () => ledger.settle(scope, key, { usage: emptyUsage(), costUsd: usd }) };
+  return {
+    ok: true,
+    settle: () => ledger.settle(scope, key, { usage: emptyUsage(), costUsd: usd }),
+    release: () => ledger.release(scope, key),
+  };
 }
