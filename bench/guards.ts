@@ -137,7 +137,7 @@ function measureGuardStage(total: number): { at: number; us: number }[] {
       afterToolCallGuards(
         ctx,
         { tool, callId: `c${i}`, input: {} },
-        { ok: true, errorType: null, content: `ok ${i}` },
+        { ok: true, errorType: null, content: `ok ${i}`, flags: [] },
       );
     }
     const used = process.cpuUsage(before);

@@ -10,6 +10,7 @@ import { BudgetSchema, CircuitBreakerCodeSchema, StallSchema, TaintSchema } from
 import type { Ceiling, Ledger } from "./guards/ledger.js";
 import { MemoryLedger } from "./guards/memory-ledger.js";
 import { type GuardsConfig, standardGuards } from "./guards/standard-guards.js";
+import { TaintGuard } from "./guards/taint-guard.js";
 import type { Model } from "./models/model.js";
 import { type Price, PriceBook } from "./models/pricing.js";
 import { resolveModel } from "./models/resolve-model.js";
@@ -340,6 +341,10 @@ export function createHarness(config: HarnessConfig): Harness {
     ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
     ...(maxTokens !== undefined ? { maxTokens } : {}),
   });
+  // A detected injection taints the context (writes need approval until the next human turn) even
+  // when no taint guard was configured: detection that only logs would change nothing.
+  if (detectors.length > 0 && !built.guards.some((g) => g instanceof TaintGuard))
+    built.guards.push(new TaintGuard({ sources: [] }));
   const guards = Object.freeze(built.guards);
   const policy = c.policy ?? new PolicyEngine({ workspace });
   // Compared after resolving symlinks: a workspace, audit dir or `.rein` reached through a link is judged where it really is.

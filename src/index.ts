@@ -16,6 +16,7 @@ export type {
   GuardCallOutcome,
   GuardContext,
   GuardEventType,
+  GuardResultFlag,
   GuardStopVerdict,
   GuardToolCall,
   GuardVerdict,

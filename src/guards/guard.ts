@@ -50,6 +50,20 @@ export interface GuardCallOutcome {
   readonly errorType: string | null;
   /** Exactly the text the model reads (after post-processing). */
   readonly content: string;
+  /**
+   * What the result processors flagged in this result (the `content_flagged` events of the call):
+   * a likely prompt injection, or secrets redacted from it. Empty when nothing was flagged.
+   */
+  readonly flags: readonly GuardResultFlag[];
+}
+
+/** One `content_flagged` finding, as guards see it. */
+export interface GuardResultFlag {
+  readonly kind: "prompt_injection" | "secret";
+  /** The processor or detector that flagged it (`injection:heuristic`, `injection:model`, `redaction`). */
+  readonly by: string;
+  readonly severity: "low" | "medium" | "high";
+  readonly score: number;
 }
 
 /**

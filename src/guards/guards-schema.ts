@@ -66,6 +66,7 @@ export const TaintSchema = z.union([
       trusted: z.array(z.string()),
       sinks: z.union([z.literal("writes"), z.array(z.string())]),
       exempt: z.array(z.string()),
+      flagged: z.boolean(),
     })
     .partial(),
 ]);

@@ -1,5 +1,12 @@
 import type { RiskLevel } from "../protocol/risk.js";
-import type { Guard, GuardCallOutcome, GuardContext, GuardToolCall, GuardVerdict } from "./guard.js";
+import type {
+  Guard,
+  GuardCallOutcome,
+  GuardContext,
+  GuardResultFlag,
+  GuardToolCall,
+  GuardVerdict,
+} from "./guard.js";
 import { sessionKey } from "./session-key.js";
 
 export interface TaintOptions {
@@ -14,6 +21,13 @@ export interface TaintOptions {
   readonly sinks?: "writes" | readonly string[];
   /** Tools never raised by taint. */
   readonly exempt?: readonly string[];
+  /**
+   * A result flagged as a likely prompt injection (a `content_flagged` event from the injection
+   * detector) taints the context whatever its tool (even a `trusted` one or one not in `sources`), and
+   * raises the calls that write, execute or send to HIGH, so each needs a human's approval until the
+   * next human turn. Default `true`; `false` ignores the detector's flags.
+   */
+  readonly flagged?: boolean;
 }
 
 interface Taint {
@@ -21,6 +35,8 @@ interface Taint {
   readonly tool: string;
   readonly callId: string;
   readonly turn: number;
+  /** The detector's flag when the taint comes from a detected injection (raises to HIGH). */
+  readonly flag?: GuardResultFlag;
   /** The raise verdicts, built once per level. */
   readonly raises: Partial<Record<RiskLevel, GuardVerdict>>;
 }
@@ -37,6 +53,7 @@ const ALLOW: GuardVerdict = Object.freeze({ action: "allow" });
  * Once a result of an untrusted tool enters the context, the calls that write, execute or send are
  * raised one level (LOW → MEDIUM, MEDIUM → HIGH, so they need approval) until the next human turn (the
  * next `run()`): injected text cannot quietly act. The raise's reason names the result that caused it.
+ * A result the injection detector flagged taints whatever its tool, and raises those calls to HIGH.
  *
  * @example
  * createHarness({ model, tools, guards: { taint: { sources: ["fetch_url", "read_email"] } } });
@@ -46,12 +63,14 @@ export class TaintGuard implements Guard {
   readonly #isSource: (tool: string) => boolean;
   readonly #isSink: (call: GuardToolCall) => boolean;
   readonly #taints = new Map<string, Taint>();
+  readonly #flagged: boolean;
 
   constructor(options: TaintOptions = {}) {
     const trusted = new Set(options.trusted ?? []);
     const sources = options.sources ?? "all";
     const sourceSet = new Set(sources === "all" ? [] : sources);
     this.#isSource = (tool) => !trusted.has(tool) && (sources === "all" || sourceSet.has(tool));
+    this.#flagged = options.flagged ?? true;
     const exempt = new Set(options.exempt ?? []);
     const sinks = options.sinks ?? "writes";
     const sinkSet = new Set(sinks === "writes" ? [] : sinks);
@@ -74,31 +93,38 @@ export class TaintGuard implements Guard {
     }
     if (!this.#isSink(call)) return ALLOW;
     const from = call.risk?.level ?? "HIGH";
-    const to = ONE_UP[from];
+    const to = taint.flag ? (from === "BLOCK" ? from : "HIGH") : ONE_UP[from];
     if (to === from || to === "BLOCK" || to === "LOW") return ALLOW;
     let verdict = taint.raises[from];
     if (!verdict) {
+      const cause = taint.flag
+        ? `a likely prompt injection was flagged in the result of ${taint.tool} (call ${taint.callId}, turn ${taint.turn}; ${taint.flag.by}, severity ${taint.flag.severity})`
+        : `tainted by the result of ${taint.tool} (call ${taint.callId}, turn ${taint.turn})`;
       verdict = Object.freeze({
         action: "raise",
         level: to,
-        reason: `tainted by the result of ${taint.tool} (call ${taint.callId}, turn ${taint.turn}): ${from} -> ${to} until the next human turn`,
+        reason: `${cause}: ${from} -> ${to} until the next human turn`,
       });
       taint.raises[from] = verdict;
     }
     return verdict;
   }
 
-  afterToolCall(call: GuardToolCall, _outcome: GuardCallOutcome, context: GuardContext): undefined {
-    if (!this.#isSource(call.tool.name)) return undefined;
+  afterToolCall(call: GuardToolCall, outcome: GuardCallOutcome, context: GuardContext): undefined {
+    const flag = this.#flagged ? outcome.flags?.find((f) => f.kind === "prompt_injection") : undefined;
+    if (!flag && !this.#isSource(call.tool.name)) return undefined;
     const key = sessionKey(context);
     const known = this.#taints.get(key);
-    // The first untrusted result since the human turn is the one that caused the taint.
-    if (!known || known.runId !== context.runId)
+    const current = known?.runId === context.runId ? known : undefined;
+    // The first untrusted result since the human turn is the one that caused the taint; a detected
+    // injection outranks a plain taint (its raise is stronger), the first detected one is named.
+    if (!current || (flag && !current.flag))
       this.#taints.set(key, {
         runId: context.runId,
         tool: call.tool.name,
         callId: call.callId,
         turn: context.turn,
+        ...(flag ? { flag } : {}),
         raises: {},
       });
     return undefined;

@@ -112,7 +112,8 @@ describe("session run", () => {
     expect(decided?.data.stages.map((s) => [s.stage, s.outcome, s.by])).toEqual([
       ["validate", "pass", "tool-schema"],
       ["classify", "pass", "policy:rein"],
-      ["guards", "skipped", "slot:unfilled"],
+      // Injection detection is on by default, and a detection taints: the taint guard fills the slot.
+      ["guards", "pass", "guard:taint"],
       ["hooks", "skipped", "hooks"],
       ["approve", "pass", "approvals"],
     ]);
@@ -135,6 +136,12 @@ describe("session run", () => {
       stage: "post_process",
       outcome: "skipped",
       by: "slot:unfilled",
+    });
+    expect(bare.ofType("tool_call_decided")[0]?.data.stages[2]).toEqual({
+      stage: "guards",
+      outcome: "skipped",
+      by: "slot:unfilled",
+      note: expect.any(String),
     });
   });
 

@@ -109,7 +109,7 @@ function direct(options: ConstructorParameters<typeof CircuitBreaker>[0] = {}) {
   const after = (callId: string, ok: boolean, c = ctx()) =>
     breaker.afterToolCall(
       { tool, callId, input: {} },
-      { ok, errorType: ok ? null : "tool_error", content: "" },
+      { ok, errorType: ok ? null : "tool_error", content: "", flags: [] },
       c,
     );
   const fail = (c = ctx()) => after(before(c).callId, false, c);
@@ -181,7 +181,7 @@ describe("CircuitBreaker: closed → open → half-open (one probe) → closed/o
       const { callId } = d.before();
       d.breaker.afterToolCall(
         { tool: { name: "svc" } as Tool, callId, input: {} },
-        { ok: false, errorType: "not_found", content: "" },
+        { ok: false, errorType: "not_found", content: "", flags: [] },
         d.ctx(),
       );
     }

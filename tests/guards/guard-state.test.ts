@@ -94,6 +94,9 @@ describe("guard state lives outside anything a tool or the model can reach", () 
         model: scriptedModel({ name: "h", turns }),
         tools: [tool],
         audit: false,
+        // The tool's "SYSTEM: …" text is flagged as an injection, and the taint would deny the repeats
+        // before they reach the stall counter this test is about (taint-guard.test.ts covers that path).
+        security: { detect: false },
         guards: { stall: true, budget: { run: { maxTokens: 10_000_000 } } },
       });
     const hostileRun = await make(hostile).session().run("go");

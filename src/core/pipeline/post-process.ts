@@ -1,6 +1,6 @@
 import { checkToolOutcome, isNativePromise } from "../../protocol/answers.js";
 import { errorMessage } from "../../protocol/errors.js";
-import type { StageRecord } from "../../protocol/events.js";
+import type { EventDataMap, StageRecord } from "../../protocol/events.js";
 import type { HookToolCall } from "../../protocol/hooks.js";
 import { errorOutcome, type ToolOutcome } from "../../protocol/tool-result.js";
 import type { RunContext } from "../run-context.js";
@@ -14,9 +14,14 @@ const UNFILLED: StageRecord = Object.freeze({
 
 const UNFILLED_RECORDS: readonly StageRecord[] = Object.freeze([UNFILLED]);
 
+/** A flag as guards read it (the `content_flagged` event without the call's coordinates). */
+export type ProcessedFlag = Pick<EventDataMap["content_flagged"], "kind" | "by" | "severity" | "score">;
+
 export interface Processed {
   readonly outcome: ToolOutcome;
   readonly records: readonly StageRecord[];
+  /** What the processors flagged (absent when nothing was). */
+  readonly flags?: readonly ProcessedFlag[];
 }
 
 /**
@@ -37,6 +42,7 @@ export function postProcess(
 async function runProcessors(ctx: RunContext, call: HookToolCall, outcome: ToolOutcome): Promise<Processed> {
   const { resultProcessors, hooks, tenantId, sessionId } = ctx.deps;
   const records: StageRecord[] = [];
+  let flags: ProcessedFlag[] | undefined;
   let current = outcome;
   for (const processor of resultProcessors) {
     const by = `processor:${processor.name}`;
@@ -47,8 +53,12 @@ async function runProcessors(ctx: RunContext, call: HookToolCall, outcome: ToolO
         turn: call.turn,
         tool: call.tool,
         callId: call.callId,
-        flag: (flag) =>
-          ctx.emit("content_flagged", { ...flag, turn: call.turn, callId: call.callId, tool: call.tool }),
+        flag: (flag) => {
+          ctx.emit("content_flagged", { ...flag, turn: call.turn, callId: call.callId, tool: call.tool });
+          const summary = { kind: flag.kind, by: flag.by, severity: flag.severity, score: flag.score };
+          if (flags) flags.push(summary);
+          else flags = [summary];
+        },
       });
       if (isNativePromise(answer)) answer = await answer;
       const checked = checkToolOutcome(answer);
@@ -60,6 +70,7 @@ async function runProcessors(ctx: RunContext, call: HookToolCall, outcome: ToolO
       return {
         outcome: errorOutcome("tool_error", `The result was withheld: processor "${processor.name}" failed.`),
         records,
+        ...(flags ? { flags } : {}),
       };
     }
   }
@@ -83,8 +94,9 @@ async function runProcessors(ctx: RunContext, call: HookToolCall, outcome: ToolO
       return {
         outcome: errorOutcome("tool_error", "The result was withheld: the afterToolCall hook failed."),
         records,
+        ...(flags ? { flags } : {}),
       };
     }
   }
-  return { outcome: current, records };
+  return flags ? { outcome: current, records, flags } : { outcome: current, records };
 }

@@ -13,7 +13,7 @@ import { classifyCall } from "./classify.js";
 import { executeCall } from "./execute.js";
 import { afterToolCallGuards, guardCall } from "./guards.js";
 import { rewriteInput, runBeforeToolCallHook } from "./hooks.js";
-import { postProcess } from "./post-process.js";
+import { type ProcessedFlag, postProcess } from "./post-process.js";
 import { reserveToolCost } from "./tool-cost.js";
 import { validateCall } from "./validate.js";
 
@@ -161,12 +161,14 @@ const WITHHELD = (why: string): ToolOutcome => errorOutcome("tool_error", `The r
  * an unanswered `tool_use` or a call missing from the audit.
  */
 const NOT_FAILED = (): undefined => undefined;
+const NO_FLAGS: readonly ProcessedFlag[] = Object.freeze([]);
 
 export async function completeCall(ctx: RunContext, decided: Decided): Promise<ToolResultBlock> {
   const { call } = decided;
   const turn = ctx.turn;
   let outcome: ToolOutcome;
   let stages: readonly StageRecord[] = NOT_EXECUTED;
+  let flags: readonly ProcessedFlag[] = NO_FLAGS;
   let durationMs = 0;
   let executed = false;
   let content: string | undefined;
@@ -220,6 +222,7 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
             const processed = isNativePromise(p) ? await p : p;
             outcome = processed.outcome;
             stages = processed.records;
+            flags = processed.flags ?? NO_FLAGS;
           } catch (err) {
             outcome = WITHHELD(`post-processing failed (${errorMessage(err)})`);
             stages = [{ stage: "post_process", outcome: "deny", by: "pipeline", note: errorMessage(err) }];
@@ -233,6 +236,7 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
                 ok: outcome.ok,
                 errorType: outcome.ok ? null : outcome.error.type,
                 content: guarded,
+                flags,
               },
             );
             const notes = isNativePromise(n) ? await n : n;
