@@ -18,7 +18,10 @@ export interface LinearMatch {
 }
 
 export interface LinearRegex {
-  /** Every non-overlapping match, left to right, reporting capture `group` (0 = the whole match). */
+  /**
+   * Every non-overlapping match, left to right, reporting capture `group` (0 = the whole match). The
+   * `re2` engine reports a match longer than {@link WHOLE_ABOVE} whole (more than its group).
+   */
   matches(text: string, group: number): LinearMatch[];
 }
 
@@ -52,6 +55,7 @@ const require = createRequire(import.meta.url);
 interface Re2Instance {
   lastIndex: number;
   test(text: string): boolean;
+  exec(text: string): (RegExpExecArray & { index: number }) | null;
   replace(text: string, replacer: (...args: unknown[]) => string): string;
 }
 type Re2Ctor = (new (
@@ -70,34 +74,142 @@ function re2Engine(): RegexEngine {
       return (text) => set.match(text);
     },
     compile(source, { ignoreCase }) {
-      const re = new RE2(source, ignoreCase ? "giu" : "gu");
+      const flags = ignoreCase ? "giu" : "gu";
+      const re = new RE2(source, flags);
+      // The same pattern without capturing groups: RE2 finds matches several times faster when it
+      // need not extract groups, and a string replacement calls no JavaScript per match.
+      const bare = new RE2(withoutCaptures(source), flags);
+      const single = new RE2(source, ignoreCase ? "iu" : "u");
       return {
         matches(text, group) {
-          const out: LinearMatch[] = [];
           // Most texts match no rule: test() answers without building replace()'s copy of the text.
           // (A global regex's test() starts at lastIndex: always from 0 here.)
           re.lastIndex = 0;
-          if (!re.test(text)) return out;
-          re.lastIndex = 0;
-          // replace() walks every match in one native loop (~2 µs a match; exec() costs ~20 µs a call)
-          // and reports UTF-16 offsets. It does not give a group's offset: the rules keep each secret
-          // group at the end of its match, followed by at most one character of another class, so
-          // the last occurrence of the group's text in the match is the group (tests check every rule).
-          re.replace(text, (...args: unknown[]) => {
-            const match = args[0] as string;
-            const offset = args[args.length - 2] as number;
-            const g = group === 0 ? match : (args[group] as string | undefined);
-            if (typeof g === "string") {
-              const start = offset + (group === 0 ? 0 : match.lastIndexOf(g));
-              out.push({ start, end: start + g.length, text: g });
-            }
-            return match;
-          });
-          return out;
+          if (!re.test(text)) return [];
+          if (!text.includes(MARK_OPEN) && !text.includes(MARK_CLOSE)) {
+            const fast = markedMatches(bare, single, text, group);
+            if (fast) return fast;
+          }
+          return callbackMatches(re, text, group);
         },
       };
     },
   };
+}
+
+/**
+ * Every match through one `replace()` call with a JavaScript callback. Exact, but each match costs a
+ * callback and RE2's group extraction (~2–5 µs): the fallback of {@link markedMatches}.
+ */
+function callbackMatches(re: Re2Instance, text: string, group: number): LinearMatch[] {
+  const out: LinearMatch[] = [];
+  re.lastIndex = 0;
+  // replace() reports UTF-16 offsets but not a group's offset: the rules keep each secret group at
+  // the end of its match, followed by at most one character of another class, so the last
+  // occurrence of the group's text in the match is the group (tests check every rule).
+  re.replace(text, (...args: unknown[]) => {
+    const match = args[0] as string;
+    const offset = args[args.length - 2] as number;
+    const g = group === 0 ? match : (args[group] as string | undefined);
+    if (typeof g === "string") {
+      const start = offset + (group === 0 ? 0 : match.lastIndexOf(g));
+      out.push({ start, end: start + g.length, text: g });
+    }
+    return match;
+  });
+  return out;
+}
+
+/** Private-use characters that bracket each match in the marked copy of a text. */
+const MARK_OPEN = "\uE000";
+const MARK_CLOSE = "\uE001";
+const MARKED = `${MARK_OPEN}$&${MARK_CLOSE}`;
+
+/**
+ * `source` with every capturing group made non-capturing (`(x)` → `(?:x)`, `(?P<n>x)` → `(?:x)`);
+ * escapes and character classes are copied as they are.
+ */
+export function withoutCaptures(source: string): string {
+  let out = "";
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const ch = source[i]!;
+    if (ch === "\\") {
+      out += ch + (source[i + 1] ?? "");
+      i++;
+    } else if (inClass) {
+      if (ch === "]") inClass = false;
+      out += ch;
+    } else if (ch === "[") {
+      inClass = true;
+      out += ch;
+      // A "]" first in a class ("[]…]", "[^]…]") is a member, not its end.
+      if (source[i + 1] === "^") out += source[++i];
+      if (source[i + 1] === "]") out += source[++i];
+    } else if (ch === "(" && source[i + 1] !== "?") out += "(?:";
+    else if (ch === "(" && source.startsWith("(?P<", i)) {
+      out += "(?:";
+      i = source.indexOf(">", i);
+    } else out += ch;
+  }
+  return out;
+}
+
+type GroupAt = { readonly at: number; readonly text: string } | null;
+
+/** Matches longer than this (UTF-16 units) are reported whole rather than by their group. */
+export const WHOLE_ABOVE = 16 * 1024;
+
+/**
+ * Every match's span from one native pass whose replacement wraps each match in markers; then the
+ * group, found by matching the capturing pattern against the match's own text, once per distinct
+ * match text (an adversarial storm repeats the same few). A match longer than {@link WHOLE_ABOVE}
+ * is reported whole. Returns undefined when a match does not reproduce on its own text, and the
+ * caller takes the exact path.
+ */
+function markedMatches(
+  bare: Re2Instance,
+  single: Re2Instance,
+  text: string,
+  group: number,
+): LinearMatch[] | undefined {
+  bare.lastIndex = 0;
+  const marked = bare.replace(text, MARKED as never);
+  const out: LinearMatch[] = [];
+  const groups = new Map<string, GroupAt>();
+  let from = 0;
+  let inserted = 0;
+  for (;;) {
+    const open = marked.indexOf(MARK_OPEN, from);
+    if (open < 0) break;
+    const close = marked.indexOf(MARK_CLOSE, open + 1);
+    if (close < 0) return undefined;
+    const match = marked.slice(open + 1, close);
+    const start = open - inserted;
+    inserted += 2;
+    from = close + 1;
+    if (group === 0) {
+      out.push({ start, end: start + match.length, text: match });
+      continue;
+    }
+    if (match.length > WHOLE_ABOVE) {
+      // Finding a group inside a very long match costs RE2 a slow pass (~150 ms a MB); the whole
+      // match is redacted instead: more than the secret, never less.
+      out.push({ start, end: start + match.length, text: match });
+      continue;
+    }
+    let g = groups.get(match);
+    if (g === undefined) {
+      single.lastIndex = 0;
+      const m = single.exec(match);
+      if (m?.index !== 0 || m[0] !== match) return undefined;
+      const value = m[group];
+      g = typeof value === "string" ? { at: match.lastIndexOf(value), text: value } : null;
+      groups.set(match, g);
+    }
+    if (g) out.push({ start: start + g.at, end: start + g.at + g.text.length, text: g.text });
+  }
+  return out;
 }
 
 interface Re2jsMatcher {

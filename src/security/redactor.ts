@@ -261,10 +261,22 @@ export class SecretRedactor {
     for (const k of this.#set.prefilter(text)) for (const i of this.#set.keywords[k]![1]) run.add(i);
     for (const i of run) {
       const { rule, regex } = this.#set.rules[i]!;
+      const checked = rule.minEntropy !== undefined || rule.validate !== undefined;
+      // A text repeats the same candidates (a log, or an input built to be slow): judge each once.
+      let verdicts: Map<string, boolean> | undefined;
       for (const m of regex.matches(text, rule.group)) {
         if (m.end <= m.start) continue;
-        if (rule.minEntropy !== undefined && shannonEntropy(m.text) < rule.minEntropy) continue;
-        if (rule.validate && !rule.validate(m.text)) continue;
+        if (checked) {
+          verdicts ??= new Map();
+          let ok = verdicts.get(m.text);
+          if (ok === undefined) {
+            ok =
+              (rule.minEntropy === undefined || shannonEntropy(m.text) >= rule.minEntropy) &&
+              (rule.validate === undefined || rule.validate(m.text));
+            verdicts.set(m.text, ok);
+          }
+          if (!ok) continue;
+        }
         found.push({ start: m.start, end: m.end, kind: rule.id, source: "rule" });
       }
     }
@@ -273,6 +285,10 @@ export class SecretRedactor {
 
   #merge(found: Span[]): Span[] {
     if (found.length <= 1) return found;
+    // Usually one rule matched, left to right, without overlaps: nothing to sort or merge.
+    let ordered = true;
+    for (let i = 1; i < found.length && ordered; i++) ordered = found[i]!.start >= found[i - 1]!.end;
+    if (ordered) return found;
     // Earliest first; at the same start, the longest, and a known value before a rule.
     found.sort(
       (a, b) =>
@@ -313,10 +329,22 @@ export class SecretRedactor {
   #apply(input: string, spans: readonly Span[], oversize: string): RedactionResult {
     const parts: string[] = [];
     const findings: SecretFinding[] = [];
+    // Within one text the same secret often recurs: hash it once (the map dies with this call).
+    const seen = new Map<string, Map<string, string>>();
     let at = 0;
     for (const s of spans) {
       // Every encoded form of a known secret is the same secret: one placeholder per label.
-      const placeholder = this.placeholder(s.kind, s.source === "known" ? "" : input.slice(s.start, s.end));
+      const secret = s.source === "known" ? "" : input.slice(s.start, s.end);
+      let ofKind = seen.get(s.kind);
+      if (ofKind === undefined) {
+        ofKind = new Map();
+        seen.set(s.kind, ofKind);
+      }
+      let placeholder = ofKind.get(secret);
+      if (placeholder === undefined) {
+        placeholder = this.placeholder(s.kind, secret);
+        ofKind.set(secret, placeholder);
+      }
       parts.push(input.slice(at, s.start), placeholder);
       findings.push({ kind: s.kind, source: s.source, start: s.start, end: s.end, placeholder });
       at = s.end;

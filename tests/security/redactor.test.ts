@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { KnownValues, knownSecretsFromEnv } from "../../src/security/known-values.js";
-import { loadRegexEngine } from "../../src/security/linear-regex.js";
+import { loadRegexEngine, WHOLE_ABOVE, withoutCaptures } from "../../src/security/linear-regex.js";
 import { SecretRedactor, shannonEntropy } from "../../src/security/redactor.js";
 import { BENIGN, SAMPLES } from "./secret-samples.js";
 
@@ -159,6 +159,50 @@ describe("engines agree", () => {
     for (const s of SAMPLES) {
       for (const text of [s.text, `héllo 🚀 ${s.text} ✓`]) expect(a.spans(text), text).toEqual(b.spans(text));
     }
+  });
+});
+
+describe("the fast path (matches found without groups, groups found per distinct match)", () => {
+  it("withoutCaptures makes every capturing group non-capturing and leaves escapes and classes alone", () => {
+    expect(withoutCaptures("a(b+)c")).toBe("a(?:b+)c");
+    expect(withoutCaptures("(?i)x(?:y)(z)")).toBe("(?i)x(?:y)(?:z)");
+    expect(withoutCaptures("\\(a\\)[(](b)")).toBe("\\(a\\)[(](?:b)");
+    expect(withoutCaptures("[]()](c)[^]x](d)")).toBe("[]()](?:c)[^]x](?:d)");
+    expect(withoutCaptures("(?P<name>e)f")).toBe("(?:e)f");
+  });
+
+  it("re2 agrees with re2js on a text that repeats every sample hundreds of times, and one carrying the marker characters", () => {
+    if (!tryEngine("re2")) {
+      expect(loadRegexEngine("auto").name).toBe("re2js");
+      return;
+    }
+    const a = new SecretRedactor({ engine: "re2" });
+    const b = new SecretRedactor({ engine: "re2js" });
+    const storm = Array.from({ length: 300 }, (_, i) => SAMPLES[i % SAMPLES.length]!.text).join("\n");
+    const found = a.spans(storm);
+    expect(found.length).toBeGreaterThanOrEqual(300);
+    expect(found).toEqual(b.spans(storm));
+    // Private-use characters the fast path uses as markers: the exact path takes over.
+    const marked = `\uE000${storm}\uE001`;
+    expect(a.spans(marked)).toEqual(b.spans(marked));
+    for (const s of SAMPLES)
+      expect(leaks(a.redact(`\uE001${s.text}\uE000`).text, s.secret), s.kind).toEqual([]);
+  });
+
+  it("a match longer than WHOLE_ABOVE is redacted whole (its name too): nothing of the value is left", () => {
+    if (!tryEngine("re2")) {
+      expect(loadRegexEngine("auto").name).toBe("re2js");
+      return;
+    }
+    const block = "aB3dE5fG7hJ9kL1mN2pQ4rS6tU8vW0xY";
+    const value = block.repeat(Math.ceil((WHOLE_ABOVE + 10) / 32));
+    const r = new SecretRedactor({ engine: "re2" });
+    const out = r.redact(`before api_key=${value} after`);
+    expect(out.text).toBe("before [REDACTED:generic_secret:1] after");
+    expect(leaks(out.text, value.slice(0, 64))).toEqual([]);
+    // Just under the limit, only the value goes.
+    const short = block.repeat(Math.floor((WHOLE_ABOVE - 40) / 32));
+    expect(r.redact(`api_key=${short}`).text).toBe("api_key=[REDACTED:generic_secret:2]");
   });
 });
 
