@@ -11,7 +11,6 @@ import type { Sandbox } from "../sandbox/sandbox.js";
 import { auditKeyFromEnv } from "../telemetry/audit-key.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
 import { LiveView } from "./live-view.js";
-import { cliMaskPaths } from "./mask-paths.js";
 import { notifyPending, printAutonomyReport, runPolicy, terminalGateFor } from "./run-policy.js";
 import { terminalSafeJson } from "./terminal-text.js";
 
@@ -60,7 +59,6 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
   const sandbox: Sandbox = createSandbox({
     backend: options.sandbox,
     workspace: options.workspace,
-    maskPaths: cliMaskPaths(),
   });
   try {
     return await runIn(options, sandbox);

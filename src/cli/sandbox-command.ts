@@ -2,7 +2,6 @@ import { resolve } from "node:path";
 import { ConfigError } from "../protocol/errors.js";
 import { createSandbox, NO_ISOLATION_WARNING, type SandboxBackend } from "../sandbox/create-sandbox.js";
 import type { ExecResult } from "../sandbox/sandbox.js";
-import { cliMaskPaths } from "./mask-paths.js";
 
 export interface SandboxExecOptions {
   readonly backend: SandboxBackend;
@@ -65,7 +64,6 @@ export async function sandboxExecCommand(o: SandboxExecOptions): Promise<number>
     ...(o.cpus !== undefined ? { cpus: o.cpus } : {}),
     ...(o.tmpSize !== undefined ? { tmpSize: o.tmpSize } : {}),
     network: network(o.network),
-    maskPaths: cliMaskPaths(),
   });
   const abort = new AbortController();
   const onSigint = () => abort.abort();

@@ -1,44 +1,13 @@
+import { SENSITIVE_READ_GLOBS } from "../protocol/sensitive-paths.js";
+
+export { SENSITIVE_READ_GLOBS, sensitiveMaskPatterns } from "../protocol/sensitive-paths.js";
+
 /**
  * The paths Rein treats as sensitive for every tool: `read_file`, `write_file`, and the files a shell
  * command reads or writes are all checked against this one list. `~` is the user's home and a
  * pattern without a leading `/` or `~` is relative to the workspace; `**` matches any depth. The
  * sandbox can mask the same paths (see `sensitivePathGlobs`).
  */
-
-/** Credentials and secrets: reading one is HIGH for every tool. */
-export const SENSITIVE_READ_GLOBS: readonly string[] = Object.freeze([
-  "~/.ssh/**",
-  "~/.gnupg/**",
-  "~/.aws/**",
-  "~/.azure/**",
-  "~/.config/gcloud/**",
-  "~/.config/gh/**",
-  "~/.kube/**",
-  "~/.docker/config.json",
-  "~/.netrc",
-  "~/.pgpass",
-  "~/.npmrc",
-  "~/.pypirc",
-  "~/.git-credentials",
-  "~/.vault-token",
-  "/etc/shadow",
-  "/etc/gshadow",
-  "/etc/sudoers",
-  "/etc/sudoers.d/**",
-  "/root/**",
-  "/proc/*/environ",
-  "**/.env",
-  "**/.env.*",
-  "**/.envrc",
-  "**/*.pem",
-  "**/id_rsa*",
-  "**/id_dsa*",
-  "**/id_ecdsa*",
-  "**/id_ed25519*",
-  "**/.git-credentials",
-  "**/.git/hooks/**",
-  ".rein/**",
-]);
 
 /** Writes here are BLOCK: the system itself, devices, and Rein's own state in the workspace. */
 export const SYSTEM_WRITE_GLOBS: readonly string[] = Object.freeze([
@@ -101,26 +70,4 @@ export function absoluteGlob(glob: string, where: { home: string; workspace: str
 
 function trimSlash(p: string): string {
   return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
-}
-
-/**
- * The sensitive globs as patterns to hide inside a sandbox's workspace, in the bubblewrap sandbox's
- * `maskPaths` format (a pattern without "/" matches a name at any depth; one with "/" is relative to
- * the workspace root). Paths that can only be outside a workspace (`/etc/shadow`) are left out.
- *
- * @example
- * new BubblewrapSandbox({ workspace, maskPaths: sensitiveMaskPatterns() });
- */
-export function sensitiveMaskPatterns(): string[] {
-  const out = new Set<string>();
-  for (const glob of SENSITIVE_READ_GLOBS) {
-    if (glob.startsWith("/")) continue;
-    // `~/.ssh/**` becomes `.ssh` (a folder of that name anywhere in the workspace), `**/.env` `.env`.
-    const p = glob
-      .replace(/^~\//, "")
-      .replace(/^\*\*\//, "")
-      .replace(/\/\*\*$/, "");
-    out.add(p);
-  }
-  return [...out];
 }

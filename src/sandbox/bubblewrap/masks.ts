@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { SandboxError } from "../../protocol/errors.js";
+import { sensitiveMaskPatterns } from "../../protocol/sensitive-paths.js";
 
 /**
  * Paths masked in the sandbox's view by default: what a deny policy keeps from the read tool must not
@@ -10,27 +11,32 @@ import { SandboxError } from "../../protocol/errors.js";
  * (like .gitignore); one with "/" is relative to the workspace root. Globs as `path.matchesGlob`.
  */
 export const DEFAULT_MASK_PATHS: readonly string[] = Object.freeze([
-  ".env",
-  ".env.*",
-  ".envrc",
-  ".ssh",
-  ".gnupg",
-  ".aws",
-  ".azure",
-  ".config/gcloud",
-  ".kube",
-  ".docker",
-  ".netrc",
-  ".npmrc",
-  ".pypirc",
-  ".git-credentials",
-  ".pgpass",
-  "id_rsa*",
-  "id_ecdsa*",
-  "id_ed25519*",
-  "*.pem",
-  "*.key",
-  ".rein",
+  ...new Set([
+    ".env",
+    ".env.*",
+    ".envrc",
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".config/gcloud",
+    ".kube",
+    ".docker",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".git-credentials",
+    ".pgpass",
+    "id_rsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    "*.pem",
+    "*.key",
+    ".rein",
+    // Every path the policy treats as sensitive: one list, so the library's sandboxes hide what the
+    // policy denies (not only the CLI's).
+    ...sensitiveMaskPatterns(),
+  ]),
 ]);
 
 /** A workspace entry to hide: a file (or FIFO, socket, symlink) gets an empty read-only file over it, a directory an empty read-only tmpfs. */

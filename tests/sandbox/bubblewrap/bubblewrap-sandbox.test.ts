@@ -3,6 +3,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { sensitiveMaskPatterns } from "../../../src/protocol/sensitive-paths.js";
 import { bwrapArgs } from "../../../src/sandbox/bubblewrap/args.js";
 import { BubblewrapSandbox } from "../../../src/sandbox/bubblewrap/bubblewrap-sandbox.js";
 import { SANDBOX_ID_BASE } from "../../../src/sandbox/bubblewrap/identity.js";
@@ -131,6 +132,20 @@ describe("BubblewrapSandbox", () => {
     expect(r.stdout).toBe("--\nSECRET\n");
     const none = sandbox({ workspace: ws, maskPaths: [] });
     expect((await none.exec("cat .env.local")).stdout).toBe("SECRET\n");
+  });
+
+  it("by default hides every path the policy treats as sensitive (one list: the library's sandboxes, not only the CLI's)", async () => {
+    expect(DEFAULT_MASK_PATHS).toEqual(expect.arrayContaining(sensitiveMaskPatterns()));
+    const ws = tempDir();
+    // Sensitive to the policy, and not in the sandbox's own list before the two were one.
+    const files = [".vault-token", ".config/gh/hosts.yml", "keys/id_dsa", ".git/hooks/pre-commit"];
+    for (const f of files) {
+      fs.mkdirSync(path.dirname(path.join(ws, f)), { recursive: true });
+      fs.writeFileSync(path.join(ws, f), "SECRET\n");
+    }
+    fs.writeFileSync(path.join(ws, "readme.txt"), "visible\n");
+    const r = await sandbox({ workspace: ws }).exec(`cat ${files.join(" ")} 2>/dev/null; cat readme.txt`);
+    expect(r.stdout).toBe("visible\n");
   });
 
   it("bad options are SandboxErrors that name the option", () => {
