@@ -77,6 +77,9 @@ async function runOnce(
     audit: { dir: join(workdir, ".rein", "audit") },
     limits: { maxTurns: calls + 1 },
     guards,
+    // Detection off in both variants: with it on, a harness adds a flag-only taint guard, and the
+    // baseline would not be "no guards".
+    security: { detect: false },
   });
   let cpu = { user: 0, system: 0 };
   const m = await measure(async () => {
