@@ -111,6 +111,39 @@ async function driveAsync<R>(
   return done();
 }
 
+/**
+ * Raised assessments, per assessment raised and verdict reason: a guard that answers the same raise
+ * for every call (taint does, for a whole run) yields the same assessment object, so no new strings
+ * are built, redacted and hashed per call. Keyed weakly by the assessment; bounded per assessment.
+ */
+const raisedMemo = new WeakMap<RiskAssessment, Map<string, { guard: string; next: RiskAssessment }>>();
+
+function raised(
+  current: RiskAssessment,
+  guardName: string,
+  verdict: { readonly level: RiskAssessment["level"]; readonly reason: string },
+): RiskAssessment {
+  let byReason = raisedMemo.get(current);
+  const known = byReason?.get(verdict.reason);
+  if (
+    known !== undefined &&
+    known.guard === guardName &&
+    known.next.level === maxRisk(current.level, verdict.level)
+  )
+    return known.next;
+  const next: RiskAssessment = Object.freeze({
+    level: maxRisk(current.level, verdict.level),
+    reason: `${current.reason}; raised by ${guardName}: ${verdict.reason}`,
+    rule: current.rule,
+  });
+  if (byReason === undefined) {
+    byReason = new Map();
+    raisedMemo.set(current, byReason);
+  } else if (byReason.size >= 16) byReason.clear();
+  byReason.set(verdict.reason, { guard: guardName, next });
+  return next;
+}
+
 function runGuards(
   ctx: RunContext,
   tool: Tool,
@@ -148,12 +181,7 @@ function runGuards(
           records.push(passRecord(guard.name, by));
           return undefined;
         case "raise": {
-          const level = maxRisk(current.level, verdict.level);
-          current = {
-            level,
-            reason: `${current.reason}; raised by ${guard.name}: ${verdict.reason}`,
-            rule: current.rule,
-          };
+          current = raised(current, guard.name, verdict);
           records.push({ stage: "guards", outcome: "raise", by, note: verdict.reason });
           return undefined;
         }
