@@ -137,7 +137,7 @@ export async function egressFetch(
       });
       const location = res.headers.location;
       if (REDIRECTS.has(res.statusCode) && typeof location === "string") {
-        res.body.destroy();
+        await discard(res.body);
         redirects.push({ url: decision.url, status: res.statusCode });
         if (redirects.length > maxRedirects)
           throw new ToolFailure("too_many_redirects", `More than ${maxRedirects} redirects, from ${first}.`, {
@@ -150,11 +150,11 @@ export async function egressFetch(
       const contentType = String(res.headers["content-type"] ?? "");
       const type = mediaType(contentType);
       if (method === "HEAD") {
-        res.body.destroy();
+        await discard(res.body);
         return result(first, decision.url, res.statusCode, contentType, "", 0, false, redirects);
       }
       if (!typeAllowed(type, contentTypes)) {
-        res.body.destroy();
+        await discard(res.body);
         throw new ToolFailure(
           "content_type_refused",
           `${decision.url} answered ${type || "no content type"}; allowed: ${contentTypes.join(", ")}.`,
@@ -175,7 +175,7 @@ export async function egressFetch(
         chunks.push(chunk);
         bytes += chunk.length;
       }
-      if (truncated) res.body.destroy();
+      if (truncated) await discard(res.body);
       const body = decode(Buffer.concat(chunks), contentType);
       return result(first, decision.url, res.statusCode, contentType, body, bytes, truncated, redirects);
     }
@@ -199,4 +199,9 @@ function result(
   redirects: { url: string; status: number }[],
 ): EgressFetchResult {
   return { url, finalUrl, status, contentType, body, bytes, truncated, redirects };
+}
+
+/** Drops the rest of a body (undici's dump reads a little, then closes; destroy() alone surfaces an abort error). */
+async function discard(body: { dump(opts?: { limit?: number }): Promise<void> }): Promise<void> {
+  await body.dump({ limit: 64 * 1024 }).catch(() => {});
 }

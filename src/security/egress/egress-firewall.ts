@@ -54,6 +54,7 @@ const LOCAL_NAMES = new Set([
   "metadata.azure.com",
   "instance-data",
   "instance-data.ec2.internal",
+  "rancher-metadata",
 ]);
 // Cloud metadata services (AWS, ECS, GCP, Azure, Alibaba, Oracle, AWS over IPv6): never allowed.
 const METADATA_IPS = ["169.254.169.254", "169.254.170.2", "100.100.100.200", "192.0.0.192", "fd00:ec2::254"];
