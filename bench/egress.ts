@@ -10,7 +10,7 @@
  */
 import { once } from "node:events";
 import { mkdtempSync, readFileSync } from "node:fs";
-import { createServer, request } from "node:http";
+import { createServer, type RequestOptions, request } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,7 +51,7 @@ async function timeEachAsync(items: readonly string[], reps: number, one: (s: st
 }
 
 /** Reads a whole response body, returning bytes and seconds. */
-function download(options: Parameters<typeof request>[0]): Promise<{ bytes: number; seconds: number }> {
+function download(options: RequestOptions): Promise<{ bytes: number; seconds: number }> {
   const t = performance.now();
   return new Promise((resolve, reject) => {
     const req = request(options, (res) => {

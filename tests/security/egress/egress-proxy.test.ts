@@ -183,6 +183,22 @@ describe("a bubblewrap sandbox with an allowlist reaches only allowed hosts, thr
     await other?.close();
   });
 
+  it("the sandbox refuses a proxy socket its user cannot reach (a 0700 folder while dropping from root)", async () => {
+    const dir = tempDir("rein-proxy-");
+    chmodSync(dir, 0o700);
+    const p = await EgressProxy.listen({
+      firewall: new EgressFirewall(),
+      socketPath: path.join(dir, "s.sock"),
+    });
+    try {
+      const make = () => new BubblewrapSandbox({ network: { proxySocket: p.socketPath } }).dispose();
+      if (process.getuid?.() === 0) expect(make).toThrow(/cannot reach the egress proxy socket/);
+      else await make(); // the sandbox runs as this user, who owns the folder
+    } finally {
+      await p.close();
+    }
+  });
+
   it("curl reaches the allowed server through the proxy (forward and CONNECT)", async () => {
     const r = await sandbox.exec(["curl", "-sS", `http://127.0.0.1:${allowed.port}/from-curl`]);
     expect(r.stdout).toBe("allowed server");

@@ -12,7 +12,10 @@ describe("http_fetch (built-in, opt-in with config.egress)", () => {
   let app: LoopbackServer;
   let firewall: EgressFirewall;
   beforeAll(async () => {
-    app = await startServer(text('{"hello":"world"}', "application/json"));
+    app = await startServer((req, res) => {
+      if (req.url === "/big") text("y".repeat(300 * 1024))(req, res);
+      else text('{"hello":"world"}', "application/json")(req, res);
+    });
     firewall = new EgressFirewall({ allow: ["127.0.0.1"], ports: [app.port], allowAddresses: ["127.0.0.1"] });
   });
   afterAll(() => app.close());
@@ -76,6 +79,17 @@ describe("http_fetch (built-in, opt-in with config.egress)", () => {
       );
     expect(err).toMatchObject({ name: "ToolFailure", type: "egress_denied" });
     expect((err as Error).message).toMatch(/loop\.test resolves to 127\.0\.0\.1 is loopback/);
+  });
+
+  it("caps the body at 256 KiB by default", async () => {
+    const tool = httpFetchTool({ firewall });
+    const r = (await tool.execute({ url: `${app.origin}/big` }, {
+      signal: new AbortController().signal,
+    } as never)) as {
+      bytes: number;
+      truncated: boolean;
+    };
+    expect(r).toMatchObject({ bytes: 256 * 1024, truncated: true });
   });
 
   it("invalid egress options are a ConfigError from createHarness", () => {
