@@ -22,6 +22,8 @@ command -v git >/dev/null 2>&1 || need+=(git)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v mount >/dev/null 2>&1 || need+=(mount)
+# socat relays the sandbox's loopback proxy port to the egress proxy's Unix socket (tests/security/egress).
+command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v scmp_sys_resolver >/dev/null 2>&1 || need+=(seccomp)
 [[ -x /usr/bin/python3 ]] || need+=(python3)
 [[ -x /usr/bin/awk ]] || need+=(mawk)

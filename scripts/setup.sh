@@ -6,6 +6,7 @@
 #   bubblewrap   the default sandbox for run_shell / run_code (namespaces, seccomp)
 #   util-linux   setpriv, prlimit, unshare: drop from root, set rlimits
 #   mount        stage the workspace for the sandbox's unprivileged user
+#   socat        the forwarder inside a sandbox whose network goes through the egress proxy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v mount >/dev/null 2>&1 || need+=(mount)
+command -v socat >/dev/null 2>&1 || need+=(socat)
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]} from Debian"
   SUDO=""

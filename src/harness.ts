@@ -24,6 +24,7 @@ import type { Message } from "./protocol/messages.js";
 import { RISK_LEVELS, type RiskLevel } from "./protocol/risk.js";
 import { formatIssuePath, formatIssues } from "./protocol/zod-issues.js";
 import type { Sandbox } from "./sandbox/sandbox.js";
+import { EgressFirewall, type EgressFirewallOptions } from "./security/egress/egress-firewall.js";
 import { EventRedactor } from "./security/event-redactor.js";
 import { HeuristicInjectionDetector, type InjectionDetector } from "./security/injection-detector.js";
 import { injectionScanProcessor } from "./security/injection-scan-processor.js";
@@ -41,6 +42,7 @@ import { auditKeyFromEnv, auditKeyObject } from "./telemetry/audit-key.js";
 import { placeAuditDir } from "./telemetry/audit-location.js";
 import { MAX_MAX_RECORD_BYTES, MIN_MAX_RECORD_BYTES } from "./telemetry/audit-record-cap.js";
 import { AuditTrail, type AuditTrailOptions } from "./telemetry/audit-trail.js";
+import { httpFetchTool } from "./tools/builtin/http-fetch.js";
 import { workspaceTools } from "./tools/builtin/index.js";
 import { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
 import { ToolRegistry } from "./tools/registry.js";
@@ -108,6 +110,19 @@ const ConfigSchema = z.strictObject({
     .partial()
     .default({}),
   policy: z.custom<Policy>(isObjectWith("name", "classify"), "expected a Policy").optional(),
+  /**
+   * The egress firewall (or its options): registers `http_fetch`, and the default policy judges URLs
+   * in tool inputs with it. Without it there is no network tool. Hosts are default-deny.
+   */
+  egress: z
+    .union([
+      z.custom<EgressFirewall>((v) => v instanceof EgressFirewall, "expected an EgressFirewall"),
+      z.custom<EgressFirewallOptions>(
+        (v) => typeof v === "object" && v !== null,
+        "expected egress firewall options",
+      ),
+    ])
+    .optional(),
   /**
    * What runs without a person: supervised (HIGH waits for the gate), semi-autonomous (HIGH waits
    * approvals.timeoutMs, then approvals.onTimeout decides, default deny), autonomous (every non-BLOCK
@@ -329,6 +344,13 @@ export function createHarness(config: HarnessConfig): Harness {
       { field: "workspace" },
     );
   }
+  const egress =
+    c.egress === undefined
+      ? undefined
+      : c.egress instanceof EgressFirewall
+        ? c.egress
+        : new EgressFirewall(c.egress);
+  if (egress) registry.register(httpFetchTool({ firewall: egress, timeoutMs: limits.toolTimeoutMs }));
   // read-only trust: tools that write or execute are not registered at all.
   for (const tool of c.tools) if (c.trust !== "read-only" || tool.readOnly) registry.register(tool);
 
@@ -346,7 +368,7 @@ export function createHarness(config: HarnessConfig): Harness {
   if (detectors.length > 0 && !built.guards.some((g) => g instanceof TaintGuard))
     built.guards.push(new TaintGuard({ sources: [] }));
   const guards = Object.freeze(built.guards);
-  const policy = c.policy ?? new PolicyEngine({ workspace });
+  const policy = c.policy ?? new PolicyEngine({ workspace, ...(egress ? { egress } : {}) });
   // Compared after resolving symlinks: a workspace, audit dir or `.rein` reached through a link is judged where it really is.
   const auditDir = c.audit === false ? undefined : placeAuditDir(c.audit.dir, c.workspace ?? null);
   const auditOptions: AuditTrailOptions | undefined =

@@ -130,6 +130,7 @@ export type { AbortCause } from "./protocol/abort.js";
 export {
   AuditError,
   ConfigError,
+  EgressDeniedError,
   ERROR_CODES,
   type ErrorCode,
   EventLogError,
@@ -196,6 +197,21 @@ export {
   type SandboxLimit,
 } from "./sandbox/sandbox.js";
 export { UnsafeLocalProcess } from "./sandbox/unsafe-local-process.js";
+export { type AddressClass, classifyAddress } from "./security/egress/address-classifier.js";
+export {
+  DEFAULT_FETCH_CONTENT_TYPES,
+  type EgressFetchOptions,
+  type EgressFetchResult,
+  egressFetch,
+} from "./security/egress/egress-fetch.js";
+export {
+  type EgressDecision,
+  EgressFirewall,
+  type EgressFirewallOptions,
+  type EgressScheme,
+} from "./security/egress/egress-firewall.js";
+export { EgressProxy, type EgressProxyOptions, type ProxyDecision } from "./security/egress/egress-proxy.js";
+export { dnsServerResolver, type HostResolver, systemResolver } from "./security/egress/resolver.js";
 export { EventRedactor } from "./security/event-redactor.js";
 export {
   HeuristicInjectionDetector,
@@ -241,6 +257,11 @@ export {
   type VerifyAuditOptions,
   verifyAuditFile,
 } from "./telemetry/audit-verify.js";
+export {
+  type HttpFetchResult,
+  type HttpFetchToolOptions,
+  httpFetchTool,
+} from "./tools/builtin/http-fetch.js";
 export { workspaceTools } from "./tools/builtin/index.js";
 export { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
 export { defineTool, type ToolDefinition } from "./tools/define-tool.js";

@@ -95,6 +95,20 @@ describe("examples run as documented", () => {
     expect(bomb).toBe(`memory bomb oomKilled: ${limits?.includes("cpu") ? "true" : "false"}`);
   });
 
+  it("egress: only the allowed host, from the library and from inside a sandbox", () => {
+    const r = example("egress.ts");
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(
+      "denied  egress:metadata: 169.254.169.254 is link-local (169.254.0.0/16, cloud metadata 169.254.169.254)\n" +
+        "denied  egress:port: port PORT is not allowed for 127.0.0.1\n" +
+        "egressFetch: 200 docs server\n" +
+        "sandbox -> allowed: docs server 200\n" +
+        'sandbox -> other:   {"error":"egress_denied","rule":"egress:port","reason":"port PORT is not allowed for 127.0.0.1"} 403\n' +
+        "sandbox -> direct: curl exit 7\n",
+    );
+  });
+
   it("budget", () => {
     const r = example("budget.ts");
     expect(r.code).toBe(0);

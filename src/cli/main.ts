@@ -12,6 +12,7 @@ import { demoCommand } from "./demo-command.js";
 import { parseDuration } from "./duration.js";
 import { executeRun } from "./execute-run.js";
 import { modelsCommand } from "./models-command.js";
+import { registerNetCommand } from "./net-command.js";
 import { registerPolicyCommand } from "./policy-command.js";
 import { redactCommand } from "./redact-command.js";
 import { sandboxExecCommand } from "./sandbox-command.js";
@@ -241,6 +242,7 @@ function program(): Command {
       });
     });
   registerPolicyCommand(cli);
+  registerNetCommand(cli);
 
   cli
     .command("redact")

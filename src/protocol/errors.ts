@@ -40,6 +40,7 @@ export const ERROR_CODES = [
   "REIN_REGEX_ENGINE_UNAVAILABLE",
   "REIN_INPUT_TOO_LARGE",
   "REIN_INTERNAL",
+  "REIN_EGRESS_DENIED",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -148,6 +149,16 @@ export class LedgerError extends ReinError {
 }
 /** Secret redaction or injection defence could not do its job (no regex engine, input over a cap). */
 export class SecurityError extends ReinError {}
+
+/**
+ * The egress firewall refused a connection: the URL, host, port or one of the addresses it resolved to
+ * is not allowed. `details` carries the firewall's decision (`rule`, `reason`, `addresses`).
+ */
+export class EgressDeniedError extends ReinError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("REIN_EGRESS_DENIED", message, details);
+  }
+}
 
 /** The message of anything thrown, without trusting its shape. */
 export function errorMessage(err: unknown): string {

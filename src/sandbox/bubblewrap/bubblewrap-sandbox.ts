@@ -33,7 +33,7 @@ import { emptyDirectory, openWorkspace } from "../workspace-files.js";
 import { bwrapArgs, PROXY_SOCKET_PATH, SANDBOX_HOSTNAME } from "./args.js";
 import { buildEtc } from "./etc.js";
 import { findBubblewrap, findHelper } from "./find-bwrap.js";
-import { chooseIdentity, type SandboxIdentity } from "./identity.js";
+import { chooseIdentity, type SandboxIdentity, traversable } from "./identity.js";
 import { inheritableFds, type LaunchPlan, launchArgv } from "./launcher.js";
 import {
   type CgroupHost,
@@ -44,6 +44,7 @@ import {
 } from "./limits/cgroup.js";
 import { prlimitArgv } from "./limits/rlimit.js";
 import { DEFAULT_MASK_PATHS, maskMatcher, scanWorkspace } from "./masks.js";
+import { sandboxProxyEnv, withForwarder } from "./proxy-forwarder.js";
 import { hostSeccompArch, seccompFilter } from "./seccomp.js";
 
 export const DEFAULT_BUBBLEWRAP_LIMITS = Object.freeze({
@@ -123,7 +124,14 @@ export class BubblewrapSandbox implements Sandbox {
   readonly #rlimits: boolean;
   readonly #stage: string;
   readonly #proxySocket: string | undefined;
-  readonly #helpers: { bash: string; setpriv?: string; prlimit?: string; unshare?: string; mount?: string };
+  readonly #helpers: {
+    bash: string;
+    setpriv?: string;
+    prlimit?: string;
+    unshare?: string;
+    mount?: string;
+    socat?: string;
+  };
   readonly #running = new Set<Running>();
   /** Descriptors this process inherited without close-on-exec (read once: they come from whoever started it). */
   readonly #leakedFds = inheritableFds();
@@ -170,12 +178,18 @@ export class BubblewrapSandbox implements Sandbox {
     this.workspace = root;
     this.#owned = owned;
     this.identity = chooseIdentity(root, options.user);
+    if (this.#proxySocket && !traversable(path.dirname(this.#proxySocket), this.identity))
+      throw new SandboxError(
+        `The sandbox user (uid ${this.identity.uid}) cannot reach the egress proxy socket ${this.#proxySocket}: bubblewrap binds it as that user, so every folder above it must be searchable by it (e.g. chmod 711 its folder).`,
+        { proxySocket: this.#proxySocket, uid: this.identity.uid },
+      );
     this.#helpers = {
       bash: findHelper("bash"),
       setpriv: this.identity.dropFromRoot ? findHelper("setpriv") : undefined,
       prlimit: this.#rlimits ? findHelper("prlimit") : undefined,
       unshare: this.identity.privateMount ? findHelper("unshare") : undefined,
       mount: this.identity.privateMount ? findHelper("mount") : undefined,
+      socat: this.#proxySocket ? findHelper("socat") : undefined,
     };
     this.#isMasked = maskMatcher(root, options.maskPaths ?? DEFAULT_MASK_PATHS);
 
@@ -356,7 +370,8 @@ export class BubblewrapSandbox implements Sandbox {
     let child: ChildProcess;
     try {
       const env: Record<string, string> = { PATH: SANDBOX_PATH, HOME: "/tmp", LANG: "C.UTF-8" };
-      if (this.#proxySocket) env.REIN_EGRESS_PROXY = `unix:${PROXY_SOCKET_PATH}`;
+      if (this.#proxySocket)
+        Object.assign(env, sandboxProxyEnv(), { REIN_EGRESS_PROXY: `unix:${PROXY_SOCKET_PATH}` });
       Object.assign(env, options.env);
       const stageTarget = path.join(this.#stage, "workspace");
       const plan: LaunchPlan = {
@@ -388,7 +403,9 @@ export class BubblewrapSandbox implements Sandbox {
           etcDir: path.join(this.#stage, "etc"),
           emptyFile: path.join(this.#stage, "empty"),
           proxySocket: this.#proxySocket,
-          argv: [file, ...args],
+          argv: this.#helpers.socat
+            ? withForwarder(this.#helpers.socat, [file, args]).flat(1)
+            : [file, ...args],
         }),
       };
       const argv = launchArgv(plan);

@@ -47,11 +47,13 @@ export function findBubblewrap(explicit?: string): string {
 }
 
 /** Helpers the launcher needs, from util-linux (and bash); a clear error when one is missing. */
-export function findHelper(name: "setpriv" | "prlimit" | "unshare" | "mount" | "bash"): string {
+export function findHelper(name: "setpriv" | "prlimit" | "unshare" | "mount" | "bash" | "socat"): string {
   const found = findSystemProgram(name, ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]);
   if (!found)
     throw new SandboxError(
-      `${name} was not found in /usr/bin or /bin; the bubblewrap sandbox needs it. Install util-linux, mount and bash.`,
+      name === "socat"
+        ? "socat was not found in /usr/bin or /bin; a sandbox with an egress proxy needs it (apt-get install socat)."
+        : `${name} was not found in /usr/bin or /bin; the bubblewrap sandbox needs it. Install util-linux, mount and bash.`,
       { program: name },
     );
   return found;
