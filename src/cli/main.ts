@@ -10,6 +10,7 @@ import { auditVerifyCommand } from "./audit-command.js";
 import { chooseModel } from "./choose-model.js";
 import { demoCommand } from "./demo-command.js";
 import { parseDuration } from "./duration.js";
+import { registerEvalCommand } from "./eval-command.js";
 import { executeRun } from "./execute-run.js";
 import { modelsCommand } from "./models-command.js";
 import { registerPolicyCommand } from "./policy-command.js";
@@ -241,6 +242,7 @@ function program(): Command {
       });
     });
   registerPolicyCommand(cli);
+  registerEvalCommand(cli);
 
   cli
     .command("redact")
