@@ -173,7 +173,7 @@ function invalid(
         rest = path.slice(2);
       }
       const field = rest.length > 0 ? formatIssuePath(rest) : undefined;
-      const line = map ? lineOf(map, path) : undefined;
+      const line = map ? lineOf(map, path, issue.code === "unrecognized_keys") : undefined;
       return { caseId, field, line, message };
     });
   });
@@ -211,10 +211,10 @@ function where(file: string, line: number | undefined): string {
 }
 
 /** The line of the node at `path`, or of its nearest existing ancestor. */
-function lineOf({ doc, lineCounter }: SourceMap, path: readonly PropertyKey[]): number | undefined {
+function lineOf({ doc, lineCounter }: SourceMap, path: readonly PropertyKey[], isKey = false): number | undefined {
   let node: unknown = doc.contents;
   let found: unknown = node;
-  for (const segment of path) {
+  for (const [i, segment] of path.entries()) {
     const items = (node as { items?: unknown[] } | null)?.items;
     if (!Array.isArray(items)) break;
     let next: unknown;
@@ -223,7 +223,7 @@ function lineOf({ doc, lineCounter }: SourceMap, path: readonly PropertyKey[]): 
       const pair = items.find(
         (p) => String((p as { key?: { value?: unknown } }).key?.value) === String(segment),
       ) as { value?: unknown; key?: unknown } | undefined;
-      next = pair ? (pair.value ?? pair.key) : undefined;
+      next = pair ? (isKey && i === path.length - 1 ? pair.key : (pair.value ?? pair.key)) : undefined;
     }
     if (!next || !Array.isArray((next as { range?: unknown }).range)) break;
     node = found = next;
