@@ -75,7 +75,8 @@ export function fingerprintOf(
 ): Fingerprint {
   const models = [...new Set(r.cases.flatMap((c) => c.runs.map((x) => x.model)))].sort();
   return {
-    gitSha: gitSha(r.suite.file === "<inline>" ? process.cwd() : dirname(r.suite.file)),
+    // The code under test is usually the working directory's; a suite kept elsewhere falls back to it.
+    gitSha: (r.suite.file === "<inline>" ? null : gitSha(dirname(r.suite.file))) ?? gitSha(process.cwd()),
     model: models,
     harness: JSON.parse(
       JSON.stringify(harness ?? {}, (_k, v: unknown) =>

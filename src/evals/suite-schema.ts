@@ -157,7 +157,6 @@ export const judgeSchema = z.strictObject({
   retries: z.int().min(0).max(5).default(2),
   /** A run passes only if its mean judge score (of 10) reaches this, besides its checks. */
   passAt: z.number().min(0).max(10).optional(),
-  price: harnessSchema.shape.price,
 });
 
 export const suiteSchema = z
