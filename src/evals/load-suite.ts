@@ -211,7 +211,11 @@ function where(file: string, line: number | undefined): string {
 }
 
 /** The line of the node at `path`, or of its nearest existing ancestor. */
-function lineOf({ doc, lineCounter }: SourceMap, path: readonly PropertyKey[], isKey = false): number | undefined {
+function lineOf(
+  { doc, lineCounter }: SourceMap,
+  path: readonly PropertyKey[],
+  isKey = false,
+): number | undefined {
   let node: unknown = doc.contents;
   let found: unknown = node;
   for (const [i, segment] of path.entries()) {

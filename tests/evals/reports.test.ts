@@ -34,7 +34,12 @@ async function sampleReport(): Promise<EvalReport> {
             turns: [
               id.caseId === "infra" && id.runIndex === 0
                 ? { fail: "down" }
-                : { say: id.caseId === "flaky" && id.runIndex % 2 === 1 ? "<script>alert(1)</script> & ]]>" : "ok" },
+                : {
+                    say:
+                      id.caseId === "flaky" && id.runIndex % 2 === 1
+                        ? "<script>alert(1)</script> & ]]>"
+                        : "ok",
+                  },
             ],
           }),
       },
@@ -76,10 +81,12 @@ describe("eval reports", () => {
 
   it("the terminal table shows each case, the suite's figures with sample sizes, reasons, tags and the comparison", async () => {
     const text = formatReport(await sampleReport());
-    expect(text).toMatch(/^eval reports: 5\/12 runs passed \(42%, 95% CI \d+%–\d+%\), 6 failed, 1 infrastructure errors/);
+    expect(text).toMatch(
+      /^eval reports: 5\/12 runs passed \(42%, 95% CI \d+%–\d+%\), 6 failed, 1 infrastructure errors/,
+    );
     expect(text).toMatch(/\nflaky +2\/4 +50% +\d+%–\d+% +1\/2 +5\/6 +n\/a +1\/2 +1\/6 +n\/a +flaky/);
     expect(text).toContain("turns: mean 1.0, median 1.0, p95 1.0 (n=11)");
-    expect(text).toContain("4× final answer: lacks \"</failure><x>\"  (fails)");
+    expect(text).toContain('4× final answer: lacks "</failure><x>"  (fails)');
     expect(text).toContain("by tag: a 2/8 (25%), b 0/4 (0%)");
     expect(text).toMatch(/baseline: INCONCLUSIVE — pass rate 100% → 42%/);
   });
@@ -90,7 +97,11 @@ describe("eval reports", () => {
     const html = join(dir, "report.html");
     writeFileSync(html, htmlReport(r));
     writeFileSync(join(dir, "junit.xml"), junitReport(r));
-    const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu"],
+    });
     try {
       const page = await browser.newPage();
       const problems: string[] = [];
@@ -123,7 +134,7 @@ describe("eval reports", () => {
       // The model's "<script>" stayed text.
       expect(shape.scripts).toBe(0);
       expect(shape.summary).toMatch(/^5\/12 runs passed/);
-      expect(shape.cells).toContain('2× final answer: differs|');
+      expect(shape.cells).toContain("2× final answer: differs|");
       expect(shape.cells).toContain('4× final answer: lacks "</failure><x>"');
       const shot = await page.screenshot({ path: join(dir, "report.png"), fullPage: true });
       expect(Buffer.from(shot).subarray(1, 4).toString()).toBe("PNG");
@@ -131,18 +142,28 @@ describe("eval reports", () => {
       expect(problems).toEqual([]);
       expect(requests).toEqual([`file://${html}`]);
 
-      const junit = await page.evaluate((text) => {
-        const doc = new DOMParser().parseFromString(text, "application/xml");
-        return {
-          error: doc.querySelector("parsererror")?.textContent ?? null,
-          cases: doc.querySelectorAll("testcase").length,
-          failures: doc.querySelectorAll("testcase > failure").length,
-          errors: doc.querySelectorAll("testcase > error").length,
-          suite: doc.querySelector("testsuite")?.getAttribute("failures"),
-          message: doc.querySelector("testcase > failure")?.getAttribute("message"),
-        };
-      }, readFileSync(join(dir, "junit.xml"), "utf8"));
-      expect(junit).toEqual({ error: null, cases: 12, failures: 6, errors: 1, suite: "6", message: "final answer: differs" });
+      const junit = await page.evaluate(
+        (text) => {
+          const doc = new DOMParser().parseFromString(text, "application/xml");
+          return {
+            error: doc.querySelector("parsererror")?.textContent ?? null,
+            cases: doc.querySelectorAll("testcase").length,
+            failures: doc.querySelectorAll("testcase > failure").length,
+            errors: doc.querySelectorAll("testcase > error").length,
+            suite: doc.querySelector("testsuite")?.getAttribute("failures"),
+            message: doc.querySelector("testcase > failure")?.getAttribute("message"),
+          };
+        },
+        readFileSync(join(dir, "junit.xml"), "utf8"),
+      );
+      expect(junit).toEqual({
+        error: null,
+        cases: 12,
+        failures: 6,
+        errors: 1,
+        suite: "6",
+        message: "final answer: differs",
+      });
     } finally {
       await browser.close();
     }

@@ -49,7 +49,10 @@ describe("eval runner", () => {
               { path: "log.txt", equals: "one line\n" },
               { path: "seed.txt", equals: "from the fixture\n" },
             ],
-            tools: { called: [{ tool: "read_file" }, { tool: "write_file", input: { path: "log.txt" } }], ordered: true },
+            tools: {
+              called: [{ tool: "read_file" }, { tool: "write_file", input: { path: "log.txt" } }],
+              ordered: true,
+            },
           },
         },
       ],
@@ -66,7 +69,11 @@ describe("eval runner", () => {
     expect(types[0]).toBe("session_started");
     expect(types).toContain("tool_call_finished");
     expect(types.slice(-2)).toEqual(["run_ended", "session_ended"]);
-    expect(JSON.parse(readFileSync(join(out, "runs/fresh/0.json"), "utf8"))).toMatchObject({ caseId: "fresh", runIndex: 0, passed: true });
+    expect(JSON.parse(readFileSync(join(out, "runs/fresh/0.json"), "utf8"))).toMatchObject({
+      caseId: "fresh",
+      runIndex: 0,
+      passed: true,
+    });
   });
 
   it("checks fail with reasons that group: files, forbidden and unordered calls, final answer, stop reason", async () => {
@@ -74,7 +81,10 @@ describe("eval runner", () => {
       runs: 2,
       harness: {
         model: scriptedModel({
-          turns: [{ tool_calls: [{ tool: "delete_file", input: { path: "keep.txt" } }] }, { say: "All gone." }],
+          turns: [
+            { tool_calls: [{ tool: "delete_file", input: { path: "keep.txt" } }] },
+            { say: "All gone." },
+          ],
         }),
         trust: "autonomous",
       },
@@ -90,7 +100,10 @@ describe("eval runner", () => {
               { path: "data.json", json: { path: "$.a.b[1]", equals: 3 } },
               { path: "../outside", exists: true },
             ],
-            tools: { called: [{ tool: "write_file" }], forbidden: [{ tool: "delete_file", input: { path: "keep.txt" } }] },
+            tools: {
+              called: [{ tool: "write_file" }],
+              forbidden: [{ tool: "delete_file", input: { path: "keep.txt" } }],
+            },
             final: { contains: ["kept"], matches: "^Nothing" },
             stopReason: "max_turns",
           },
@@ -100,10 +113,10 @@ describe("eval runner", () => {
     const r = report(await runEval(s, { outDir: tempDir("rein-evalout-") }));
     expect(r.cases[0]!.class).toBe("always_fail");
     expect(r.failureReasons.map((f) => [f.count, f.reason])).toEqual([
-      [2, 'file ../outside: missing'],
-      [2, 'file data.json: $.a.b[1] is not 3'],
-      [2, 'file keep.txt: missing'],
-      [2, 'final answer: does not match /^Nothing/'],
+      [2, "file ../outside: missing"],
+      [2, "file data.json: $.a.b[1] is not 3"],
+      [2, "file keep.txt: missing"],
+      [2, "final answer: does not match /^Nothing/"],
       [2, 'final answer: lacks "kept"'],
       [2, 'forbidden tool call delete_file {"path":"keep.txt"}: attempted'],
       [2, "stop reason completed (expected max_turns)"],
@@ -125,10 +138,19 @@ describe("eval runner", () => {
           waiting = [];
         } else await new Promise<void>((r) => waiting.push(r));
         inFlight--;
-        return { content: [{ type: "text", text: "ok" }], stopReason: "end_turn", usage: { ...ZERO }, model: "scripted:barrier" };
+        return {
+          content: [{ type: "text", text: "ok" }],
+          stopReason: "end_turn",
+          usage: { ...ZERO },
+          model: "scripted:barrier",
+        };
       },
     };
-    const s = suite({ runs: 4, harness: { model: barrier }, cases: [{ id: "p", task: "go", expect: { final: { equals: "ok" } } }] });
+    const s = suite({
+      runs: 4,
+      harness: { model: barrier },
+      cases: [{ id: "p", task: "go", expect: { final: { equals: "ok" } } }],
+    });
     const result = await runEval(s, { outDir: tempDir("rein-evalout-"), concurrency: 2 });
     expect(result.records.filter((r) => r.passed)).toHaveLength(4);
     expect(max).toBe(2);
@@ -164,7 +186,9 @@ describe("eval runner", () => {
         model: (run: { caseId: string; runIndex: number }) =>
           scriptedModel({
             name: "infra",
-            turns: [run.caseId === "i" && run.runIndex === 0 ? { fail: "provider down (HTTP 503)" } : { say: "ok" }],
+            turns: [
+              run.caseId === "i" && run.runIndex === 0 ? { fail: "provider down (HTTP 503)" } : { say: "ok" },
+            ],
           }),
       },
       cases: [
@@ -190,7 +214,10 @@ describe("eval runner", () => {
     expect(i.runs[0]!.error).toMatchObject({ code: "REIN_MODEL_CALL_FAILED", kind: "infrastructure" });
     expect(i.class).toBe("flaky");
     const b = r.cases[1]!;
-    expect(b.runs[0]).toMatchObject({ outcome: "error", error: { message: "the check itself crashed", kind: "infrastructure" } });
+    expect(b.runs[0]).toMatchObject({
+      outcome: "error",
+      error: { message: "the check itself crashed", kind: "infrastructure" },
+    });
     expect(b.class).toBe("no_runs");
     expect([r.n, r.errors]).toEqual([4, 2]);
   });
@@ -198,7 +225,14 @@ describe("eval runner", () => {
   it("custom checks read the workspace and the transcript", async () => {
     const s = suite({
       runs: 1,
-      harness: { model: scriptedModel({ turns: [{ tool_calls: [{ tool: "write_file", input: { path: "a.txt", content: "A" } }] }, { say: "ok" }] }) },
+      harness: {
+        model: scriptedModel({
+          turns: [
+            { tool_calls: [{ tool: "write_file", input: { path: "a.txt", content: "A" } }] },
+            { say: "ok" },
+          ],
+        }),
+      },
       cases: [
         {
           id: "c",
@@ -222,7 +256,11 @@ describe("eval runner", () => {
       const inner = scriptedModel({ name: "count", turns: [{ say: "ok" }] });
       return { id: inner.id, generate: (q: ModelRequest) => (calls++, inner.generate(q)) } satisfies Model;
     };
-    const input = { runs: 3, harness: { model: counting }, cases: [{ id: "r", task: "go", expect: { final: { equals: "ok" } } }] };
+    const input = {
+      runs: 3,
+      harness: { model: counting },
+      cases: [{ id: "r", task: "go", expect: { final: { equals: "ok" } } }],
+    };
     const s = suite(input);
     const out = tempDir("rein-evalout-");
     await runEval(s, { outDir: out });
@@ -243,7 +281,12 @@ describe("eval runner", () => {
     const s = suite({
       runs: 2,
       harness: {
-        model: scriptedModel({ turns: [{ tool_calls: [{ tool: "run_shell", input: { command: "ls; touch made-by-a-run" } }] }, { say: "ok" }] }),
+        model: scriptedModel({
+          turns: [
+            { tool_calls: [{ tool: "run_shell", input: { command: "ls; touch made-by-a-run" } }] },
+            { say: "ok" },
+          ],
+        }),
         sandbox: "bubblewrap",
         trust: "autonomous",
       },
@@ -257,7 +300,14 @@ describe("eval runner", () => {
             custom: (ctx) => {
               const e = ctx.events.find((x) => x.type === "tool_call_finished");
               const content = e?.type === "tool_call_finished" ? e.data.content : "";
-              return { pass: e?.type === "tool_call_finished" && e.data.ok && content.includes("task.txt") && !content.includes("made-by-a-run"), reason: content };
+              return {
+                pass:
+                  e?.type === "tool_call_finished" &&
+                  e.data.ok &&
+                  content.includes("task.txt") &&
+                  !content.includes("made-by-a-run"),
+                reason: content,
+              };
             },
           },
         },

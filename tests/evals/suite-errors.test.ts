@@ -40,27 +40,39 @@ describe("suites: a bad suite fails with file, line, case and field", () => {
   });
 
   it("an unknown field (a typo) is an error at its own line, not ignored", async () => {
-    const e = await failure(`${HEAD}  - id: a\n    task: ok\n    expect:\n      file:\n        - { path: x, exists: true }\n`);
+    const e = await failure(
+      `${HEAD}  - id: a\n    task: ok\n    expect:\n      file:\n        - { path: x, exists: true }\n`,
+    );
     expect(e.message).toMatch(/suite\.yaml:8: case "a", field "expect\.file": unknown field/);
   });
 
   it("a validator with a wrong type names the nested field", async () => {
-    const e = await failure(`${HEAD}  - id: a\n    task: ok\n    expect:\n      files:\n        - { path: 42, exists: true }\n`);
+    const e = await failure(
+      `${HEAD}  - id: a\n    task: ok\n    expect:\n      files:\n        - { path: 42, exists: true }\n`,
+    );
     expect(e.location).toMatchObject({ case: "a", field: "expect.files[0].path", line: 9 });
   });
 
   it("a bad regular expression, a file check without a check, a bad JSON path", async () => {
     const bad = await failure(`${HEAD}  - id: a\n    task: ok\n    expect:\n      final: { matches: "(" }\n`);
-    expect(bad.message).toMatch(/case "a", field "expect\.final\.matches": is not a valid regular expression/);
+    expect(bad.message).toMatch(
+      /case "a", field "expect\.final\.matches": is not a valid regular expression/,
+    );
     const empty = await failure(`${HEAD}  - id: a\n    task: ok\n    expect:\n      files: [{ path: x }]\n`);
-    expect(empty.message).toMatch(/field "expect\.files\[0\]": a file check needs at least one of exists, equals, matches, json/);
-    const path = await failure(`${HEAD}  - id: a\n    task: ok\n    expect:\n      files: [{ path: x, json: { path: "a.b", equals: 1 } }]\n`);
+    expect(empty.message).toMatch(
+      /field "expect\.files\[0\]": a file check needs at least one of exists, equals, matches, json/,
+    );
+    const path = await failure(
+      `${HEAD}  - id: a\n    task: ok\n    expect:\n      files: [{ path: x, json: { path: "a.b", equals: 1 } }]\n`,
+    );
     expect(path.message).toMatch(/field "expect\.files\[0\]\.json\.path": use \$\.key\.key\[0\] syntax/);
   });
 
   it("duplicate case ids, a case id that cannot name a file, no model", async () => {
     const dup = await failure(`${HEAD}  - { id: a, task: ok }\n  - { id: a, task: again }\n`);
-    expect(dup.message).toMatch(/suite\.yaml:6: case "a", field "id": duplicate case id \(case 1 has it too\)/);
+    expect(dup.message).toMatch(
+      /suite\.yaml:6: case "a", field "id": duplicate case id \(case 1 has it too\)/,
+    );
     const slash = await failure(`${HEAD}  - { id: ../up, task: ok }\n`);
     expect(slash.location).toMatchObject({ case: "../up", field: "id" });
     const none = await failure("name: s\ncases:\n  - { id: a, task: ok }\n");
@@ -84,7 +96,10 @@ describe("suites: a bad suite fails with file, line, case and field", () => {
   it("relative paths resolve against the suite's folder", async () => {
     const dir = tempDir("rein-suite-");
     mkdirSync(join(dir, "fx"));
-    writeFileSync(join(dir, "s.yaml"), "name: s\nharness: { model: scripted:./agent.yaml }\ncases:\n  - { id: a, task: ok, fixture: fx }\n");
+    writeFileSync(
+      join(dir, "s.yaml"),
+      "name: s\nharness: { model: scripted:./agent.yaml }\ncases:\n  - { id: a, task: ok, fixture: fx }\n",
+    );
     const suite = await loadSuite(join(dir, "s.yaml"));
     expect(suite.harness.model).toBe(`scripted:${join(dir, "agent.yaml")}`);
     expect(suite.cases[0]!.fixture).toBe(join(dir, "fx"));
