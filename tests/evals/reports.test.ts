@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import puppeteer from "puppeteer-core";
@@ -125,7 +126,7 @@ describe("eval reports", () => {
         baseline: document.querySelectorAll("circle.baseline").length,
         scripts: document.querySelectorAll("script").length,
         summary: document.querySelector("#summary")?.textContent ?? "",
-        cells: [...document.querySelectorAll("td")].map((td) => td.textContent).join("|"),
+        cells: Array.from(document.querySelectorAll("td"), (td) => td.textContent).join("|"),
       }));
       expect(shape.title).toBe("rein eval: reports");
       expect(shape.svgs).toBe(4);

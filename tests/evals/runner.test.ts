@@ -254,7 +254,13 @@ describe("eval runner", () => {
     let calls = 0;
     const counting = () => {
       const inner = scriptedModel({ name: "count", turns: [{ say: "ok" }] });
-      return { id: inner.id, generate: (q: ModelRequest) => (calls++, inner.generate(q)) } satisfies Model;
+      return {
+        id: inner.id,
+        generate: (q: ModelRequest) => {
+          calls++;
+          return inner.generate(q);
+        },
+      } satisfies Model;
     };
     const input = {
       runs: 3,
