@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   EvaluationError,
+  loadSuite,
   type Model,
   type ModelRequest,
   type ModelResponse,
@@ -322,5 +323,59 @@ describe("eval runner", () => {
     const result = await runEval(s, { outDir: tempDir("rein-evalout-"), concurrency: 1 });
     expect(result.records.map((r) => r.reasons)).toEqual([[], []]);
     expect(existsSync(join(result.outDir, "transcripts/sb/1.jsonl"))).toBe(true);
+  });
+
+  it("a case's policy file (relative to the suite) is applied to its runs", async () => {
+    const dir = tempDir("rein-evalpolicy-");
+    writeFileSync(join(dir, "strict.policy.yaml"), "version: 1\ntools:\n  write_file: HIGH\n");
+    writeFileSync(
+      join(dir, "agent.yaml"),
+      "turns:\n  - tool_calls: [{ tool: write_file, input: { path: a.txt, content: A } }]\n  - say: done\n",
+    );
+    const yaml = (policy: string) =>
+      `name: p\nruns: 1\nharness: { model: scripted:./agent.yaml, trust: supervised }\ncases:\n  - id: w\n    task: write\n${policy}    expect: { files: [{ path: a.txt, equals: A }] }\n`;
+    writeFileSync(join(dir, "with.yaml"), yaml("    harness: { policy: ./strict.policy.yaml }\n"));
+    writeFileSync(join(dir, "without.yaml"), yaml(""));
+    const denied = await runEval(await loadSuite(join(dir, "with.yaml")), {
+      outDir: tempDir("rein-evalout-"),
+    });
+    expect(denied.records[0]!.reasons).toEqual(["file a.txt: missing"]);
+    const events = readFileSync(join(denied.outDir, "transcripts/w/0.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events.find((e) => e.type === "tool_call_finished").data.errorType).toBe("permission_denied");
+    const allowed = await runEval(await loadSuite(join(dir, "without.yaml")), {
+      outDir: tempDir("rein-evalout-"),
+    });
+    expect(allowed.records[0]!.passed).toBe(true);
+  });
+
+  it("per-case maxTurns and timeoutMs bound each run", async () => {
+    const s = suite({
+      runs: 1,
+      harness: {
+        model: (id: { caseId: string }) =>
+          scriptedModel(
+            id.caseId === "loops"
+              ? {
+                  turns: [
+                    { tool_calls: [{ tool: "list_directory", input: { path: "." } }], repeat: 10 },
+                    { say: "done" },
+                  ],
+                }
+              : { turns: [{ say: "late", delay_ms: 60_000 }] },
+          ),
+      },
+      cases: [
+        { id: "loops", task: "go", maxTurns: 2, expect: { stopReason: "max_turns" } },
+        { id: "slow", task: "go", timeoutMs: 200, expect: { stopReason: "timeout" } },
+      ],
+    });
+    const result = await runEval(s, { outDir: tempDir("rein-evalout-") });
+    expect(result.records.map((r) => [r.caseId, r.stopReason, r.turns, r.passed])).toEqual([
+      ["loops", "max_turns", 2, true],
+      ["slow", "timeout", 1, true],
+    ]);
   });
 });
