@@ -29,6 +29,8 @@ command -v scmp_sys_resolver >/dev/null 2>&1 || need+=(seccomp)
 [[ -x /usr/bin/awk ]] || need+=(mawk)
 # tmux drives `rein run`'s terminal approval prompt in a real pseudo-terminal (tests/cli/terminal-gate.test.ts).
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# Debian's chromium: tests/evals/reports.test.ts opens the HTML eval report in it (puppeteer-core, no browser download).
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
 if ((${#need[@]})); then
   echo "setup-test-env: installing ${need[*]} from Debian"
   SUDO=""

@@ -10,6 +10,7 @@ import { auditVerifyCommand } from "./audit-command.js";
 import { chooseModel } from "./choose-model.js";
 import { demoCommand } from "./demo-command.js";
 import { parseDuration } from "./duration.js";
+import { registerEvalCommand } from "./eval-command.js";
 import { executeRun } from "./execute-run.js";
 import { modelsCommand } from "./models-command.js";
 import { registerNetCommand } from "./net-command.js";
@@ -243,6 +244,7 @@ function program(): Command {
     });
   registerPolicyCommand(cli);
   registerNetCommand(cli);
+  registerEvalCommand(cli);
 
   cli
     .command("redact")

@@ -41,6 +41,11 @@ export const ERROR_CODES = [
   "REIN_INPUT_TOO_LARGE",
   "REIN_INTERNAL",
   "REIN_EGRESS_DENIED",
+  "REIN_EVAL_SUITE_NOT_FOUND",
+  "REIN_EVAL_SUITE_INVALID",
+  "REIN_EVAL_BASELINE_INVALID",
+  "REIN_EVAL_JUDGE_FAILED",
+  "REIN_EVAL_RESUME_MISMATCH",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -168,5 +173,21 @@ export function errorMessage(err: unknown): string {
     return JSON.stringify(err) ?? String(err);
   } catch {
     return String(err);
+  }
+}
+
+/** An eval suite, baseline, judge or run directory that cannot be used. `file`, `case`, `field` and `line` locate the fault. */
+export class EvaluationError extends ReinError {
+  constructor(
+    code:
+      | "REIN_EVAL_SUITE_NOT_FOUND"
+      | "REIN_EVAL_SUITE_INVALID"
+      | "REIN_EVAL_BASELINE_INVALID"
+      | "REIN_EVAL_JUDGE_FAILED"
+      | "REIN_EVAL_RESUME_MISMATCH",
+    message: string,
+    readonly location: { file?: string; case?: string; field?: string; line?: number } = {},
+  ) {
+    super(code, message, { ...location });
   }
 }

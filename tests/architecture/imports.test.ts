@@ -96,6 +96,20 @@ describe("architecture: which way imports run (checked per folder)", () => {
     ).toEqual([]);
   });
 
+  it("src/evals (outer ring) uses protocol, the rooms' public pieces, packages and the public harness; never core or cli", () => {
+    expect(
+      check(
+        ["evals"],
+        (room, _typeOnly, spec) =>
+          room === "evals" ||
+          room === "protocol" ||
+          ROOMS.includes(room) ||
+          room.startsWith("package:") ||
+          (room === "" && spec.endsWith("/harness.js")),
+      ),
+    ).toEqual([]);
+  });
+
   it("nothing inside the library imports from the outer ring (cli)", () => {
     const violations: string[] = [];
     for (const file of filesUnder(SRC)) {
