@@ -27,6 +27,9 @@ command -v scmp_sys_resolver >/dev/null 2>&1 || need+=(seccomp)
 [[ -x /usr/bin/awk ]] || need+=(mawk)
 # tmux drives `rein run`'s terminal approval prompt in a real pseudo-terminal (tests/cli/terminal-gate.test.ts).
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# Prometheus (server and promtool) checks and tests prometheus/rein-alerts.yml and scrapes a running Rein
+# (tests/telemetry/prometheus-*.test.ts). Tests start their own server on loopback; the service is not used.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if ((${#need[@]})); then
   echo "setup-test-env: installing ${need[*]} from Debian"
   SUDO=""

@@ -156,6 +156,7 @@ export {
   type ModelEvent,
   type ModelEventType,
   type ReinEvent,
+  type SandboxStart,
   type StageRecord,
 } from "./protocol/events.js";
 export type { BeforeToolCallAnswer, Hooks, HookToolCall } from "./protocol/hooks.js";
@@ -241,6 +242,29 @@ export {
   type VerifyAuditOptions,
   verifyAuditFile,
 } from "./telemetry/audit-verify.js";
+export {
+  type CreateLoggerOptions,
+  createLogger,
+  LOG_LEVELS,
+  type LogLevel,
+  type LogSinkOptions,
+  logSink,
+  type ReinLogger,
+} from "./telemetry/log-sink.js";
+export {
+  createMetrics,
+  type MetricsOptions,
+  type MetricsServer,
+  metricsHandler,
+  type ReinMetrics,
+} from "./telemetry/metrics.js";
+export {
+  createTracing,
+  otlpTracesUrl,
+  type Tracing,
+  type TracingOptions,
+  tracingRequestedByEnv,
+} from "./telemetry/tracing.js";
 export { workspaceTools } from "./tools/builtin/index.js";
 export { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
 export { defineTool, type ToolDefinition } from "./tools/define-tool.js";
