@@ -23,8 +23,6 @@ export interface TracingOptions {
   readonly serviceName?: string;
   /** Export spans one by one as they end instead of in batches (tests, in-memory exporters). */
   readonly simple?: boolean;
-  /** Environment to read `OTEL_*` from (default `process.env`). */
-  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Tracing for a harness: put `sink` in `createHarness({ sinks })`; `shutdown()` before the process exits. */
@@ -70,7 +68,7 @@ export function tracingRequestedByEnv(env: NodeJS.ProcessEnv = process.env): boo
  * await tracing.shutdown();
  */
 export async function createTracing(options: TracingOptions = {}): Promise<Tracing> {
-  const env = options.env ?? process.env;
+  const env = process.env;
   const [{ BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor }, resources, { TraceSink }] =
     await Promise.all([
       import("@opentelemetry/sdk-trace-base"),
