@@ -1,6 +1,5 @@
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
-import { z } from "zod";
 import {
   callbackGate,
   createTracing,
@@ -9,17 +8,10 @@ import {
   tracingRequestedByEnv,
 } from "../../src/index.js";
 import { callTurn, echoTool, scriptHarness } from "../helpers.js";
+import { deployTool, retryingThenFallingBack } from "./fixtures.js";
 import { closedPort, type ReceivedSpan, startOtlpReceiver } from "./otlp-receiver.js";
 
 const SECRET = "opal-harbour-7731-velvet";
-
-const deployTool = defineTool({
-  name: "deploy",
-  description: "Deploys",
-  input: z.object({ target: z.string(), token: z.string() }),
-  risk: { level: "HIGH", reason: "changes production" },
-  execute: ({ target }) => `deployed ${target} ${"x".repeat(300)}`,
-});
 
 function script() {
   return [
@@ -185,6 +177,27 @@ describe("OpenTelemetry traces (GenAI conventions) to a real OTLP/HTTP receiver"
       "rein.stop_reason": "max_turns",
       "rein.guard.stop": "max_turns",
     });
+  });
+
+  it("puts the gateway's retries and fallbacks on the chat span", async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = await createTracing({ exporter, simple: true });
+    const h = scriptHarness([], { model: retryingThenFallingBack(), sinks: [tracing.sink] });
+    const result = await h.session().run("go");
+    await tracing.flush();
+    expect(result.finalText).toBe("from the fallback");
+    const chat = exporter.getFinishedSpans().find((s) => s.name.startsWith("chat "))!;
+    expect(chat.name).toBe("chat claude-opus-4-1");
+    expect(chat.attributes).toMatchObject({
+      "gen_ai.provider.name": "anthropic",
+      "gen_ai.request.model": "claude-opus-4-1",
+      "gen_ai.response.model": "gpt-4.1-mini",
+      "rein.model.retries": 1,
+      "rein.model.fallbacks": 1,
+      "rein.model.fallback_to": "openai:gpt-4.1-mini",
+    });
+    expect(chat.events.map((e) => e.name)).toEqual(["rein.model.retry", "rein.model.fallback"]);
+    expect(chat.events[1]!.attributes).toMatchObject({ "rein.fallback.reason": "http_429" });
   });
 
   it("a bad OTLP endpoint does not crash or stop the run; the failure is counted", async () => {
