@@ -47,6 +47,8 @@ export class TraceSink implements EventSink {
   readonly #max: number;
   readonly #runs = new Map<string, RunSpans>();
   readonly #sessionModel = new Map<string, string>();
+  /** The run that ended last, so a sink after this one still finds its trace for `run_ended`. */
+  #lastEnded: { runId: string; span: Span } | undefined;
   /** Events this sink could not turn into spans (a bug or an SDK fault); the run went on. */
   failures = 0;
 
@@ -58,7 +60,9 @@ export class TraceSink implements EventSink {
 
   /** The trace and span ids of a run in progress (for logs), or undefined. */
   traceOf(runId: string): { traceId: string; spanId: string } | undefined {
-    const s = this.#runs.get(runId)?.span.spanContext();
+    const span =
+      this.#runs.get(runId)?.span ?? (this.#lastEnded?.runId === runId ? this.#lastEnded.span : undefined);
+    const s = span?.spanContext();
     return s ? { traceId: s.traceId, spanId: s.spanId } : undefined;
   }
 
@@ -302,6 +306,7 @@ export class TraceSink implements EventSink {
           run.span.setStatus({ code: SpanStatusCode.ERROR, message: d.stopReason.type });
         run.span.end(e.ts);
         this.#runs.delete(e.runId);
+        this.#lastEnded = { runId: e.runId, span: run.span };
         return;
       }
       default:
