@@ -12,6 +12,7 @@ import { demoCommand } from "./demo-command.js";
 import { parseDuration } from "./duration.js";
 import { executeRun } from "./execute-run.js";
 import { modelsCommand } from "./models-command.js";
+import { addObservabilityOptions, observabilityFlags } from "./observability-options.js";
 import { registerPolicyCommand } from "./policy-command.js";
 import { redactCommand } from "./redact-command.js";
 import { sandboxExecCommand } from "./sandbox-command.js";
@@ -186,8 +187,10 @@ function program(): Command {
         trust: o.trust,
         ...(o.policy !== undefined ? { policyFile: o.policy } : {}),
         ...(o.approvalTimeout !== undefined ? { approvalTimeoutMs: o.approvalTimeout } : {}),
+        observability: observabilityFlags(o),
       });
     });
+  addObservabilityOptions(cli.commands.find((c) => c.name() === "run")!);
 
   cli
     .command("demo")
