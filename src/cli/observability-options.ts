@@ -94,7 +94,13 @@ export async function startObservability(flags: ObservabilityFlags = {}): Promis
   let server: MetricsServer | undefined;
   if (flags.otel || tracingRequestedByEnv()) {
     const { createTracing } = await import("../telemetry/tracing.js");
-    tracing = await createTracing(flags.otelContent ? { recordContent: true } : {});
+    tracing = await createTracing({
+      ...(flags.otelContent ? { recordContent: true } : {}),
+      // A CLI run should not outlive its collector's silence by 10 s: 3 s unless the variable says otherwise.
+      ...(process.env.OTEL_EXPORTER_OTLP_TIMEOUT || process.env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT
+        ? {}
+        : { exportTimeoutMs: 3_000 }),
+    });
     sinks.push(tracing.sink);
   }
   if (flags.metricsPort !== undefined) {
@@ -132,7 +138,8 @@ export async function startObservability(flags: ObservabilityFlags = {}): Promis
     async stop() {
       if (stopped) return;
       stopped = true;
-      await tracing?.shutdown();
+      // A collector that does not answer must not hold the terminal: what is not sent by then is reported.
+      await tracing?.shutdown({ timeoutMs: 3_000 });
       await server?.close();
     },
   };

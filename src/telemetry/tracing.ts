@@ -21,6 +21,8 @@ export interface TracingOptions {
   readonly maxContentChars?: number;
   /** `service.name` when `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES` do not set it (default `rein`). */
   readonly serviceName?: string;
+  /** How long one export may take, retries included (default: `OTEL_EXPORTER_OTLP_TIMEOUT`, else 10 s). */
+  readonly exportTimeoutMs?: number;
   /** Export spans one by one as they end instead of in batches (tests, in-memory exporters). */
   readonly simple?: boolean;
 }
@@ -36,8 +38,11 @@ export interface Tracing {
   stats(): { exported: number; failed: number; lastError: string | undefined };
   /** Exports what is buffered. Never rejects: a failure shows in `stats()`. */
   flush(): Promise<void>;
-  /** Flushes and stops the exporter. Never rejects. */
-  shutdown(): Promise<void>;
+  /**
+   * Flushes and stops the exporter. Never rejects. With `timeoutMs`, resolves by then at the latest
+   * (an unreachable collector can hold an export for its retries); spans still in flight count as failed.
+   */
+  shutdown(options?: { timeoutMs?: number }): Promise<void>;
 }
 
 /** The OTLP/HTTP traces URL the standard variables configure (what the exporter will use). */
@@ -81,15 +86,23 @@ export async function createTracing(options: TracingOptions = {}): Promise<Traci
   else {
     const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
     destination = options.url ?? otlpTracesUrl(env);
-    inner = new OTLPTraceExporter(options.url ? { url: options.url } : {});
+    inner = new OTLPTraceExporter({
+      ...(options.url ? { url: options.url } : {}),
+      ...(options.exportTimeoutMs !== undefined ? { timeoutMillis: options.exportTimeoutMs } : {}),
+    });
   }
   const stats = { exported: 0, failed: 0, lastError: undefined as string | undefined };
+  let inFlight = 0;
+  let gaveUp = false;
   const target = inner;
   // Counts deliveries, so the CLI can say what happened; an export failure never reaches the run.
   const exporter: SpanExporter = {
     export(spans: ReadableSpan[], done: ExportDone) {
+      inFlight += spans.length;
       try {
         target.export(spans, (result) => {
+          if (gaveUp) return done(result); // already counted as failed at the shutdown deadline
+          inFlight -= spans.length;
           if (result.code === 0) stats.exported += spans.length;
           else {
             stats.failed += spans.length;
@@ -98,6 +111,7 @@ export async function createTracing(options: TracingOptions = {}): Promise<Traci
           done(result);
         });
       } catch (err) {
+        inFlight -= spans.length;
         stats.failed += spans.length;
         stats.lastError = (err as Error)?.message ?? String(err);
         done({ code: 1, error: err as Error });
@@ -124,9 +138,23 @@ export async function createTracing(options: TracingOptions = {}): Promise<Traci
     destination,
     stats: () => ({ ...stats }),
     flush: () => provider.forceFlush().catch(() => {}),
-    shutdown: () => {
+    shutdown: (o = {}) => {
       stopped ??= provider.shutdown().catch(() => {});
-      return stopped;
+      if (o.timeoutMs === undefined) return stopped;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          gaveUp = true;
+          if (inFlight > 0) {
+            stats.failed += inFlight;
+            stats.lastError = `not delivered within ${o.timeoutMs} ms (${stats.lastError ?? "no answer"})`;
+            inFlight = 0;
+          }
+          resolve();
+        }, o.timeoutMs);
+        timer.unref();
+      });
+      return Promise.race([stopped, late]).finally(() => clearTimeout(timer));
     },
   };
 }

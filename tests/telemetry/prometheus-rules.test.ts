@@ -45,7 +45,8 @@ describe("Prometheus alert rules (prometheus/rein-alerts.yml)", () => {
     const exported = new Set<string>();
     for (const m of await metrics.registry.getMetricsAsJSON()) {
       exported.add(m.name);
-      if (String(m.type) === "histogram") for (const s of ["_bucket", "_count", "_sum"]) exported.add(m.name + s);
+      if (String(m.type) === "histogram")
+        for (const s of ["_bucket", "_count", "_sum"]) exported.add(m.name + s);
     }
     const used = new Set(readFileSync(RULES, "utf8").match(/\brein_[a-z_]+/g));
     expect(used.size).toBeGreaterThanOrEqual(7);
