@@ -22,7 +22,8 @@ interface RunSpans {
   readonly span: Span;
   readonly ctx: Context;
   readonly chats: Map<number, { span: Span; retries: number; fallbacks: number; rateWaitMs: number }>;
-  readonly tools: Map<string, { span: Span; requestedTs: number; approvalTs?: number }>;
+  /** Attributes gathered while the call is decided; set on the span once, when it ends (one SDK call). */
+  readonly tools: Map<string, { span: Span; approvalTs?: number; attrs: Attributes }>;
 }
 
 function json(value: unknown): string {
@@ -206,21 +207,22 @@ export class TraceSink implements EventSink {
           { kind: SpanKind.INTERNAL, startTime: e.ts, attributes },
           run.ctx,
         );
-        run.tools.set(e.data.callId, { span, requestedTs: e.ts });
+        run.tools.set(e.data.callId, { span, attrs: {} });
         return;
       }
       case "approval_requested": {
         const tool = this.#runs.get(e.runId)?.tools.get(e.data.callId);
         if (!tool) return;
         tool.approvalTs = e.ts;
-        tool.span.setAttribute("rein.approval.by", e.data.by);
+        tool.attrs["rein.approval.by"] = e.data.by;
         return;
       }
       case "tool_call_decided": {
         const tool = this.#runs.get(e.runId)?.tools.get(e.data.callId);
         if (!tool) return;
         const d = e.data;
-        const attrs: Attributes = { "rein.decision": d.verdict };
+        const attrs = tool.attrs;
+        attrs["rein.decision"] = d.verdict;
         if (d.risk) {
           attrs["rein.risk.level"] = d.risk.level;
           attrs["rein.risk.rule"] = d.risk.rule;
@@ -237,7 +239,6 @@ export class TraceSink implements EventSink {
           attrs["rein.denied.by"] = denied.by;
           if (denied.stage === "guards") attrs["rein.guard.stop"] = denied.by;
         }
-        tool.span.setAttributes(attrs);
         return;
       }
       case "content_flagged": {
@@ -259,11 +260,10 @@ export class TraceSink implements EventSink {
         const tool = run?.tools.get(e.data.callId);
         if (!run || !tool) return;
         const d = e.data;
-        const attrs: Attributes = {
-          "rein.tool.executed": d.executed,
-          "rein.tool.outcome": toolOutcome(d),
-          "rein.tool.duration_ms": d.durationMs,
-        };
+        const attrs = tool.attrs;
+        attrs["rein.tool.executed"] = d.executed;
+        attrs["rein.tool.outcome"] = toolOutcome(d);
+        attrs["rein.tool.duration_ms"] = d.durationMs;
         if (d.errorType) attrs["error.type"] = d.errorType;
         if (d.sandbox) {
           attrs["rein.sandbox.backend"] = d.sandbox.backend;
@@ -290,7 +290,10 @@ export class TraceSink implements EventSink {
         const d = e.data;
         // A model call or tool call the run did not finish still ends with it.
         for (const chat of run.chats.values()) endUnfinished(chat.span, e.ts);
-        for (const tool of run.tools.values()) endUnfinished(tool.span, e.ts);
+        for (const tool of run.tools.values()) {
+          tool.span.setAttributes(tool.attrs);
+          endUnfinished(tool.span, e.ts);
+        }
         const attrs: Attributes = {
           "rein.run.status": d.status,
           "rein.stop_reason": d.stopReason.type,

@@ -74,12 +74,15 @@ export function tracingRequestedByEnv(env: NodeJS.ProcessEnv = process.env): boo
  */
 export async function createTracing(options: TracingOptions = {}): Promise<Tracing> {
   const env = process.env;
-  const [{ BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor }, resources, { TraceSink }] =
-    await Promise.all([
-      import("@opentelemetry/sdk-trace-base"),
-      import("@opentelemetry/resources"),
-      import("./trace-sink.js"),
-    ]);
+  const [
+    { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor },
+    resources,
+    { TraceSink },
+  ] = await Promise.all([
+    import("@opentelemetry/sdk-trace-base"),
+    import("@opentelemetry/resources"),
+    import("./trace-sink.js"),
+  ]);
   let inner = options.exporter;
   let destination: string;
   if (inner) destination = inner.constructor?.name || "custom exporter";
@@ -124,7 +127,13 @@ export async function createTracing(options: TracingOptions = {}): Promise<Traci
     .resourceFromAttributes({ "service.name": options.serviceName ?? "rein" })
     .merge(resources.detectResources({ detectors: [resources.envDetector] }));
   const processor = options.simple ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter);
-  const provider = new BasicTracerProvider({ resource, spanProcessors: [processor] });
+  // OTEL_TRACES_SAMPLER is honoured by the SDK; without it every span is kept (as the default
+  // parent-based sampler would: Rein's spans have a sampled root), without asking a parent each time.
+  const provider = new BasicTracerProvider({
+    resource,
+    spanProcessors: [processor],
+    ...(env.OTEL_TRACES_SAMPLER ? {} : { sampler: new AlwaysOnSampler() }),
+  });
   const recordContent =
     options.recordContent ??
     env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.trim().toLowerCase() === "true";
