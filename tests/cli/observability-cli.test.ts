@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -199,5 +199,39 @@ describe("rein run: traces, metrics and logs", () => {
     expect(bad.stderr).toContain(
       '--log-level must be one of trace, debug, info, warn, error, fatal, silent, got "verbose"',
     );
+  });
+
+  it("on a terminal the logs are pretty lines, coloured unless NO_COLOR is set", () => {
+    const file = script([{ say: "hello" }]);
+    // `script` gives the CLI a real pseudo-terminal for stdout and stderr.
+    const inPty = (env: Record<string, string | undefined>) => {
+      const cmd = [
+        process.execPath,
+        BIN,
+        "run",
+        "hi",
+        "--model",
+        `scripted:${file}`,
+        "--no-audit",
+        "--json",
+        "--log-level",
+        "info",
+      ]
+        .map((a) => `'${a}'`)
+        .join(" ");
+      const r = spawnSync("script", ["-qec", cmd, "/dev/null"], {
+        cwd: tempDir(),
+        encoding: "utf8",
+        env: { ...process.env, ...env } as NodeJS.ProcessEnv,
+      });
+      expect(r.status).toBe(0);
+      return r.stdout;
+    };
+    const plain = inPty({ NO_COLOR: "1" });
+    expect(plain).toMatch(/\d\d:\d\d:\d\d\.\d{3} INFO {2}run started event=run_started sessionId=ses_/);
+    expect(plain).not.toContain('"msg":"run started"');
+    expect(plain).not.toContain("\x1b[");
+    const coloured = inPty({ NO_COLOR: undefined, FORCE_COLOR: undefined });
+    expect(coloured).toContain("\x1b[32mINFO \x1b[0m run started");
   });
 });

@@ -47,17 +47,17 @@ export async function startOtlpReceiver(): Promise<{
   url: string;
   base: string;
   spans: ReceivedSpan[];
-  requests: { path: string; contentType: string }[];
+  requests: { path: string; contentType: string; headers: Record<string, unknown> }[];
   close(): Promise<void>;
 }> {
   const spans: ReceivedSpan[] = [];
-  const requests: { path: string; contentType: string }[] = [];
+  const requests: { path: string; contentType: string; headers: Record<string, unknown> }[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const contentType = String(req.headers["content-type"] ?? "");
-      requests.push({ path: req.url ?? "", contentType });
+      requests.push({ path: req.url ?? "", contentType, headers: { ...req.headers } });
       if (req.method !== "POST" || req.url !== "/v1/traces" || !contentType.includes("json")) {
         res.writeHead(415).end();
         return;

@@ -194,6 +194,37 @@ describe("OpenTelemetry traces (GenAI conventions) to a real OTLP/HTTP receiver"
     expect(chat.events[1]!.attributes).toMatchObject({ "rein.fallback.reason": "http_429" });
   });
 
+  it("OTEL_TRACES_SAMPLER is honoured (always_off: no spans)", async () => {
+    const saved = { ...process.env };
+    process.env.OTEL_TRACES_SAMPLER = "always_off";
+    const exporter = new InMemorySpanExporter();
+    try {
+      const tracing = await createTracing({ exporter, simple: true });
+      await scriptHarness([{ say: "ok" }], { sinks: [tracing.sink] })
+        .session()
+        .run("go");
+      await tracing.flush();
+    } finally {
+      process.env = saved;
+    }
+    expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+
+  it("cuts content attributes at 4,096 characters by default", async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = await createTracing({ exporter, simple: true, recordContent: true });
+    const long = "y".repeat(5000);
+    await scriptHarness([callTurn("echo", { text: long }), { say: "ok" }], {
+      tools: [echoTool],
+      sinks: [tracing.sink],
+    })
+      .session()
+      .run("go");
+    await tracing.flush();
+    const tool = exporter.getFinishedSpans().find((s) => s.name === "execute_tool echo")!;
+    expect(tool.attributes["gen_ai.tool.call.result"]).toBe(`${"y".repeat(4096)}…[truncated 904 chars]`);
+  });
+
   it("a bad OTLP endpoint does not crash or stop the run; the failure is counted", async () => {
     const port = await closedPort();
     const tracing = await createTracing({ url: `http://127.0.0.1:${port}/v1/traces` });
@@ -216,6 +247,8 @@ describe("OpenTelemetry traces (GenAI conventions) to a real OTLP/HTTP receiver"
     const saved = { ...process.env };
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.base;
     process.env.OTEL_SERVICE_NAME = "billing-agent";
+    process.env.OTEL_RESOURCE_ATTRIBUTES = "deployment.environment=staging";
+    process.env.OTEL_EXPORTER_OTLP_HEADERS = "x-collector-token=abc123";
     try {
       expect(tracingRequestedByEnv()).toBe(true);
       expect(otlpTracesUrl()).toBe(receiver.url);
@@ -229,6 +262,8 @@ describe("OpenTelemetry traces (GenAI conventions) to a real OTLP/HTTP receiver"
     }
     expect(receiver.spans.map((s) => s.name)).toEqual(["chat test", "invoke_agent rein"]);
     expect(receiver.spans[0]!.resource["service.name"]).toBe("billing-agent");
+    expect(receiver.spans[0]!.resource["deployment.environment"]).toBe("staging");
+    expect(receiver.requests[0]!.headers["x-collector-token"]).toBe("abc123");
     expect(
       tracingRequestedByEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://x", OTEL_SDK_DISABLED: "true" }),
     ).toBe(false);
