@@ -19,6 +19,7 @@ const BENCHMARKS = [
   "security",
   "egress",
   "evals",
+  "observability",
 ] as const;
 
 const benchDir = dirname(fileURLToPath(import.meta.url));

@@ -31,6 +31,9 @@ command -v scmp_sys_resolver >/dev/null 2>&1 || need+=(seccomp)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 # Debian's chromium: tests/evals/reports.test.ts opens the HTML eval report in it (puppeteer-core, no browser download).
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
+# Prometheus (server and promtool) checks and tests prometheus/rein-alerts.yml and scrapes a running Rein
+# (tests/telemetry/prometheus-*.test.ts). Tests start their own server on loopback; the service is not used.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if ((${#need[@]})); then
   echo "setup-test-env: installing ${need[*]} from Debian"
   SUDO=""

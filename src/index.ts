@@ -208,6 +208,7 @@ export {
   type ModelEvent,
   type ModelEventType,
   type ReinEvent,
+  type SandboxStart,
   type StageRecord,
 } from "./protocol/events.js";
 export type { BeforeToolCallAnswer, Hooks, HookToolCall } from "./protocol/hooks.js";
@@ -313,6 +314,29 @@ export {
   type HttpFetchToolOptions,
   httpFetchTool,
 } from "./tools/builtin/http-fetch.js";
+export {
+  type CreateLoggerOptions,
+  createLogger,
+  LOG_LEVELS,
+  type LogLevel,
+  type LogSinkOptions,
+  logSink,
+  type ReinLogger,
+} from "./telemetry/log-sink.js";
+export {
+  createMetrics,
+  type MetricsOptions,
+  type MetricsServer,
+  metricsHandler,
+  type ReinMetrics,
+} from "./telemetry/metrics.js";
+export {
+  createTracing,
+  otlpTracesUrl,
+  type Tracing,
+  type TracingOptions,
+  tracingRequestedByEnv,
+} from "./telemetry/tracing.js";
 export { workspaceTools } from "./tools/builtin/index.js";
 export { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
 export { defineTool, type ToolDefinition } from "./tools/define-tool.js";

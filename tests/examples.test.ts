@@ -158,4 +158,18 @@ describe("examples run as documented", () => {
       ].join("\n"),
     );
   });
+
+  it("observability: the span tree, a scraped metric and a log line linked to the trace", () => {
+    const r = example("observability.ts");
+    expect(r.err).toBe("");
+    expect(r.out).toBe(
+      [
+        "trace: invoke_agent rein > chat notes, execute_tool read_file, chat notes",
+        "chat tokens: 50, -, 80",
+        'rein_tool_calls_total{tool="read_file",outcome="ok"} 1',
+        "log: run ended, trace linked",
+        "",
+      ].join("\n"),
+    );
+  });
 });

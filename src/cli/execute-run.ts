@@ -11,6 +11,12 @@ import type { Sandbox } from "../sandbox/sandbox.js";
 import { auditKeyFromEnv } from "../telemetry/audit-key.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
 import { LiveView } from "./live-view.js";
+import {
+  type Observability,
+  type ObservabilityFlags,
+  printObservabilitySummary,
+  startObservability,
+} from "./observability-options.js";
 import { notifyPending, printAutonomyReport, runPolicy, terminalGateFor } from "./run-policy.js";
 import { terminalSafeJson } from "./terminal-text.js";
 
@@ -40,6 +46,8 @@ export interface RunCommandOptions {
   readonly policyFile?: string;
   /** How long an approval waits (semi-autonomous: then the timeout rule denies). */
   readonly approvalTimeoutMs?: number;
+  /** Traces, metrics and logs (`--otel`, `--metrics-port`, `--log-level`); none by default. */
+  readonly observability?: ObservabilityFlags;
 }
 
 /** Exit codes: 0 completed, 1 failed, 3 incomplete (a limit stopped it), 130 cancelled. */
@@ -56,18 +64,31 @@ export function exitCodeOf(result: RunResult): number {
 /** What `rein run` and `rein demo` share: build the harness, run, render live, summarise. */
 export async function executeRun(options: RunCommandOptions): Promise<number> {
   if (options.sandbox === "none") process.stderr.write(`rein: WARNING ${NO_ISOLATION_WARNING}\n`);
-  const sandbox: Sandbox = createSandbox({
-    backend: options.sandbox,
-    workspace: options.workspace,
-  });
+  // Before anything else: a --metrics-port in use fails here, with nothing to undo.
+  const observability = await startObservability(options.observability);
+  let sandbox: Sandbox;
   try {
-    return await runIn(options, sandbox);
+    sandbox = createSandbox({
+      backend: options.sandbox,
+      workspace: options.workspace,
+    });
+  } catch (err) {
+    await observability.stop();
+    throw err;
+  }
+  try {
+    return await runIn(options, sandbox, observability);
   } finally {
     await sandbox.dispose();
+    await observability.stop();
   }
 }
 
-async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<number> {
+async function runIn(
+  options: RunCommandOptions,
+  sandbox: Sandbox,
+  observability: Observability,
+): Promise<number> {
   const trust = options.trust ?? "supervised";
   const policy = await runPolicy(options.workspace, options.policyFile);
   const gate = options.gate ?? terminalGateFor(policy, options.workspace, trust);
@@ -106,6 +127,7 @@ async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<numb
         }
       : {}),
     sandbox,
+    sinks: [...observability.sinks],
   };
   const harness = createHarness(config);
   const session = harness.session();
@@ -150,6 +172,9 @@ async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<numb
     }
     const budget = harness.ceilings.find((c) => c.account === "run");
     view?.summary(result, audit, budget);
+    // Where traces and metrics went, once the last spans were sent.
+    await observability.stop();
+    printObservabilitySummary(observability);
     if (trust === "autonomous") printAutonomyReport(harness.eventLog.read(scope, 0), policy);
     return exitCodeOf(result);
   } finally {

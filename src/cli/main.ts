@@ -14,6 +14,7 @@ import { registerEvalCommand } from "./eval-command.js";
 import { executeRun } from "./execute-run.js";
 import { modelsCommand } from "./models-command.js";
 import { registerNetCommand } from "./net-command.js";
+import { addObservabilityOptions, observabilityFlags } from "./observability-options.js";
 import { registerPolicyCommand } from "./policy-command.js";
 import { redactCommand } from "./redact-command.js";
 import { sandboxExecCommand } from "./sandbox-command.js";
@@ -188,8 +189,10 @@ function program(): Command {
         trust: o.trust,
         ...(o.policy !== undefined ? { policyFile: o.policy } : {}),
         ...(o.approvalTimeout !== undefined ? { approvalTimeoutMs: o.approvalTimeout } : {}),
+        observability: observabilityFlags(o),
       });
     });
+  addObservabilityOptions(cli.commands.find((c) => c.name() === "run")!);
 
   cli
     .command("demo")

@@ -82,6 +82,19 @@ export interface EventDataMap {
     readonly durationMs: number;
     /** What the execute and post-process stages did. */
     readonly stages: readonly StageRecord[];
+    /** Present when the tool ran a command in a sandbox: which backend, and how long it took to start. */
+    readonly sandbox?: SandboxStart;
+  };
+  /** A call waits for an approval gate; `tool_call_decided` follows with the decision. */
+  approval_requested: {
+    readonly turn: number;
+    readonly callId: string;
+    readonly tool: string;
+    readonly approvalId: string;
+    readonly risk: RiskAssessment;
+    /** The gate's name (`gate:<name>`). */
+    readonly by: string;
+    readonly timeoutMs: number;
   };
   /**
    * A result processor flagged a tool result: a likely prompt injection, or secrets redacted from it.
@@ -184,6 +197,12 @@ export interface EventDataMap {
 }
 
 export type EventType = keyof EventDataMap;
+
+/** A sandboxed command's start: the sandbox's name (its backend) and its start-up time. */
+export interface SandboxStart {
+  readonly backend: string;
+  readonly startupMs: number;
+}
 
 /** States of a circuit breaker: closed (calls pass), open (calls refused), half-open (one probe passes). */
 export type BreakerState = "closed" | "open" | "half_open";

@@ -28,6 +28,12 @@ export interface ExecResult {
   readonly oomKilled: boolean;
   readonly truncated: boolean;
   readonly durationMs: number;
+  /**
+   * Milliseconds from the call until the command was running inside the sandbox (bubblewrap: until it
+   * reported the command's pid, so workspace scan, cgroup and namespace set-up are included). Absent
+   * when the command never started.
+   */
+  readonly startupMs?: number;
 }
 
 /** Languages `runCode` may accept; `capabilities.languages` says which this sandbox really has. */

@@ -17,6 +17,8 @@ export interface SupervisedRun {
   readonly timedOut: boolean;
   readonly truncated: boolean;
   readonly durationMs: number;
+  /** See `ExecResult.startupMs`; set by the backend, not by `supervise`. */
+  readonly startupMs?: number;
 }
 
 export interface SuperviseOptions {

@@ -130,12 +130,16 @@ export class UnsafeLocalProcess implements Sandbox {
         { cause: err },
       );
     }
+    let startupMs: number | undefined;
+    child.once("spawn", () => {
+      startupMs = Math.round((performance.now() - started) * 10) / 10;
+    });
     const pid = child.pid;
     if (pid !== undefined) this.#running.add(pid);
     // dispose() may have run while this command was being prepared.
     if (this.#disposed && pid !== undefined) killGroup(pid);
     try {
-      return await supervise(child, {
+      const run = await supervise(child, {
         file,
         started,
         maxOutputBytes,
@@ -144,6 +148,7 @@ export class UnsafeLocalProcess implements Sandbox {
         stdin: options.stdin,
         killTree: () => pid !== undefined && killGroup(pid),
       });
+      return startupMs === undefined ? run : { ...run, startupMs };
     } finally {
       if (pid !== undefined) this.#running.delete(pid);
     }

@@ -1,4 +1,5 @@
 import type { ToolSpec } from "../models/model.js";
+import type { SandboxStart } from "../protocol/events.js";
 import type { RiskProfile } from "../protocol/risk.js";
 
 /** What a tool's `execute` receives besides its input. */
@@ -12,6 +13,11 @@ export interface ToolContext {
   readonly runId: string;
   readonly tenantId: string;
   readonly turn: number;
+  /**
+   * A tool that ran a command in a sandbox reports it here (the backend and `ExecResult.startupMs`);
+   * it is recorded on the call's `tool_call_finished` (traces and metrics read it there).
+   */
+  readonly sandboxStarted?: (start: SandboxStart) => void;
 }
 
 export type ParseResult =

@@ -56,6 +56,21 @@ describe('import "rein" stays light', () => {
     expect(packagesLoadedBy(`await import("rein/testing");`)).toContain("vitest");
   });
 
+  it("tracing, metrics and logs load the OpenTelemetry SDK, prom-client and pino only when created", () => {
+    const rein = JSON.stringify(join(ROOT, "dist/index.js"));
+    const loaded = packagesLoadedBy(
+      `const r = await import(${rein}); const t = await r.createTracing(); await r.createMetrics(); await r.createLogger({ destination: { write() {} } }); await t.shutdown();`,
+    );
+    for (const p of [
+      "@opentelemetry/sdk-trace-base",
+      "@opentelemetry/exporter-trace-otlp-http",
+      "@opentelemetry/api",
+      "prom-client",
+      "pino",
+    ])
+      expect(loaded).toContain(p);
+  });
+
   it("vitest, which rein/testing imports, is an optional peer dependency, not a dependency", () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
     expect(pkg.dependencies.vitest).toBeUndefined();

@@ -114,6 +114,16 @@ async function askGate(
   }));
   let decision: ApprovalDecision;
   let reason: string;
+  // Before the gate is asked: the wait (pending approvals, approval wait) starts here.
+  ctx.emit("approval_requested", {
+    turn: ctx.turn,
+    callId: call.callId,
+    tool: call.tool,
+    approvalId: request.id,
+    risk,
+    by,
+    timeoutMs: slot.timeoutMs,
+  });
   try {
     // Boxed: resolving a promise with a foreign thenable would adopt (run) it.
     const { answer } = await new Promise<{ answer: unknown }>((resolve, reject) => {

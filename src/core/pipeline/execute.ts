@@ -1,5 +1,6 @@
 import { isAbortCause, scopedSignal } from "../../protocol/abort.js";
 import { errorMessage } from "../../protocol/errors.js";
+import type { SandboxStart } from "../../protocol/events.js";
 import {
   capText,
   errorOutcome,
@@ -30,6 +31,8 @@ export async function executeCall(
   input: unknown,
   callId: string,
   idempotencyKey: string,
+  /** Filled when the tool reports a sandboxed command (recorded on `tool_call_finished`). */
+  observed?: { sandbox?: SandboxStart },
 ): Promise<ToolOutcome> {
   const limitMs = tool.timeoutMs ?? ctx.deps.limits.toolTimeoutMs;
   const scope = scopedSignal(ctx.signal, limitMs, () => ({ kind: "timeout", scope: "tool", limitMs }));
@@ -45,6 +48,13 @@ export async function executeCall(
         runId: ctx.runId,
         tenantId: ctx.deps.tenantId,
         turn: ctx.turn,
+        ...(observed
+          ? {
+              sandboxStarted: (start: SandboxStart) => {
+                observed.sandbox = { backend: String(start.backend), startupMs: Number(start.startupMs) };
+              },
+            }
+          : {}),
       }),
     ).then(
       (value): Settled => ({ ok: true, value }),

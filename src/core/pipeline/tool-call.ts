@@ -1,7 +1,7 @@
 import { isNativePromise } from "../../protocol/answers.js";
 import type { ApprovalDecision } from "../../protocol/approval.js";
 import { errorMessage } from "../../protocol/errors.js";
-import type { StageRecord } from "../../protocol/events.js";
+import type { SandboxStart, StageRecord } from "../../protocol/events.js";
 import type { HookToolCall } from "../../protocol/hooks.js";
 import type { ToolResultBlock, ToolUseBlock } from "../../protocol/messages.js";
 import type { RiskAssessment } from "../../protocol/risk.js";
@@ -172,6 +172,7 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
   let durationMs = 0;
   let executed = false;
   let content: string | undefined;
+  const observed: { sandbox?: SandboxStart } = {};
   if (decided.allowed) {
     const { tool, hookCall } = decided;
     const input = hookCall.input;
@@ -214,7 +215,7 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
         } else {
           executed = true;
           const started = performance.now();
-          const raw = await executeCall(ctx, tool, input, call.id, idempotencyKey);
+          const raw = await executeCall(ctx, tool, input, call.id, idempotencyKey, observed);
           durationMs = performance.now() - started;
           cost.settle();
           try {
@@ -262,6 +263,7 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
     truncated: outcome.ok && outcome.truncated,
     durationMs,
     stages,
+    ...(observed.sandbox ? { sandbox: observed.sandbox } : {}),
   });
   return outcome.ok
     ? { type: "tool_result", tool_use_id: call.id, content }

@@ -428,11 +428,15 @@ export class BubblewrapSandbox implements Sandbox {
       closeSync(seccompFd);
     }
     let status = "";
+    let startupMs: number | undefined;
     const statusPipe = child.stdio[4];
     const statusClosed = new Promise<void>((resolve) => {
       if (!statusPipe) return resolve();
       statusPipe.on("data", (chunk: Buffer) => {
         if (status.length < 4096) status += chunk.toString("utf8");
+        // bwrap writes {"child-pid": N} once the command runs in its namespaces: start-up ends there.
+        if (startupMs === undefined && status.includes('"child-pid"'))
+          startupMs = Math.round((performance.now() - started) * 10) / 10;
       });
       statusPipe.on("close", () => resolve());
       statusPipe.on("error", () => resolve());
@@ -472,7 +476,7 @@ export class BubblewrapSandbox implements Sandbox {
           },
         );
       }
-      return { run, oomKilled };
+      return { run: startupMs === undefined ? run : { ...run, startupMs }, oomKilled };
     } finally {
       if (running) this.#running.delete(running);
       if (cgroup) this.#release(cgroup);

@@ -63,6 +63,8 @@ export function runCodeTool(options: RunCodeToolOptions): Tool {
         maxOutputBytes,
         signal: context.signal,
       });
+      if (r.startupMs !== undefined)
+        context.sandboxStarted?.({ backend: sandbox.name, startupMs: r.startupMs });
       const { exitCode, signal, timedOut, oomKilled, truncated, stdout, stderr, durationMs } = r;
       return { exitCode, signal, timedOut, oomKilled, truncated, stdout, stderr, durationMs };
     },

@@ -73,6 +73,8 @@ export function runShellTool(options: RunShellToolOptions): Tool {
         maxOutputBytes,
         signal: context.signal,
       });
+      if (result.startupMs !== undefined)
+        context.sandboxStarted?.({ backend: sandbox.name, startupMs: result.startupMs });
       const { exitCode, signal, timedOut, truncated, stdout, stderr, durationMs } = result;
       return { exitCode, signal, timedOut, truncated, stdout, stderr, durationMs };
     },

@@ -1,0 +1,226 @@
+import type { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { EventSink, ReinEvent } from "../protocol/events.js";
+import { GUARD_STOPS, toolOutcome } from "./event-facts.js";
+
+type PromClient = typeof import("prom-client");
+
+/** Label given to a tool name the session does not have (a model can invent any name). */
+export const UNKNOWN_TOOL = "_unknown";
+/** Label given to tool names past the cap (labels stay bounded whatever the tools are). */
+export const OTHER_TOOL = "_other";
+const MAX_TOOL_LABELS = 200;
+
+const TIME_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/**
+ * An `EventSink` that keeps Rein's Prometheus metrics, named by Prometheus conventions (`rein_` prefix,
+ * base units, `_total` counters). Labels are bounded: model ids, tool names the session registered
+ * (anything else is `_unknown`), outcomes, stop reasons; never a session or run id.
+ * A failure here never stops a run: it is counted in `failures`.
+ */
+export class MetricsSink implements EventSink {
+  readonly name = "prometheus-metrics";
+  failures = 0;
+  readonly #m: ReturnType<typeof defineMetrics>;
+  readonly #knownTools = new Set<string>();
+  /** Per run: calls waiting for approval (ts of the request), and calls whose tool passed validation. */
+  readonly #runs = new Map<string, { approvals: Map<string, number>; validTools: Set<string> }>();
+
+  constructor(client: PromClient, registry: Registry) {
+    this.#m = defineMetrics(client, registry);
+  }
+
+  handle(event: ReinEvent): void {
+    try {
+      this.#handle(event);
+    } catch {
+      this.failures++;
+    }
+  }
+
+  #run(runId: string) {
+    let run = this.#runs.get(runId);
+    if (!run) {
+      run = { approvals: new Map(), validTools: new Set() };
+      this.#runs.set(runId, run);
+    }
+    return run;
+  }
+
+  #tool(name: string, run: { validTools: Set<string> } | undefined, callId: string): string {
+    if (this.#knownTools.has(name)) return name;
+    if (!run?.validTools.has(callId)) return UNKNOWN_TOOL;
+    if (this.#knownTools.size >= MAX_TOOL_LABELS) return OTHER_TOOL;
+    this.#knownTools.add(name);
+    return name;
+  }
+
+  #handle(e: ReinEvent): void {
+    const m = this.#m;
+    switch (e.type) {
+      case "session_started":
+        for (const t of e.data.tools) if (this.#knownTools.size < MAX_TOOL_LABELS) this.#knownTools.add(t);
+        return;
+      case "run_started":
+        this.#run(e.runId);
+        return;
+      case "model_call_finished": {
+        const d = e.data;
+        const model = d.model;
+        m.modelCalls.inc({ model, finish_reason: d.stopReason });
+        m.modelCallDuration.observe({ model }, d.durationMs / 1000);
+        m.cost.inc({ model }, d.costUsd);
+        m.tokens.inc({ model, type: "input" }, d.usage.inputTokens);
+        m.tokens.inc({ model, type: "output" }, d.usage.outputTokens);
+        m.tokens.inc({ model, type: "cache_read" }, d.usage.cacheReadTokens);
+        m.tokens.inc({ model, type: "cache_write" }, d.usage.cacheWriteTokens);
+        return;
+      }
+      case "model_retry":
+        m.retries.inc({ model: e.data.model });
+        return;
+      case "model_fallback":
+        m.fallbacks.inc({ from: e.data.from, to: e.data.to });
+        return;
+      case "approval_requested":
+        this.#run(e.runId).approvals.set(e.data.callId, e.ts);
+        m.approvalsPending.inc();
+        return;
+      case "tool_call_decided": {
+        const run = this.#run(e.runId);
+        const d = e.data;
+        if (d.stages[0]?.stage === "validate" && d.stages[0].outcome === "pass") run.validTools.add(d.callId);
+        const asked = run.approvals.get(d.callId);
+        if (asked !== undefined) {
+          run.approvals.delete(d.callId);
+          m.approvalsPending.dec();
+          const outcome = d.approval?.outcome ?? "denied";
+          m.approvalWait.observe({ outcome }, Math.max(0, e.ts - asked) / 1000);
+        }
+        for (const s of d.stages)
+          if (s.stage === "guards" && s.outcome === "deny") m.guardStops.inc({ guard: s.by, scope: "call" });
+        return;
+      }
+      case "content_flagged":
+        m.flagged.inc({ kind: e.data.kind });
+        return;
+      case "tool_call_finished": {
+        const d = e.data;
+        const run = this.#runs.get(e.runId);
+        const tool = this.#tool(d.tool, run, d.callId);
+        run?.validTools.delete(d.callId);
+        const outcome = toolOutcome(d);
+        m.toolCalls.inc({ tool, outcome });
+        if (d.executed) m.toolDuration.observe({ tool, outcome }, d.durationMs / 1000);
+        if (d.sandbox) m.sandboxStartup.observe({ backend: d.sandbox.backend }, d.sandbox.startupMs / 1000);
+        return;
+      }
+      case "run_ended": {
+        const d = e.data;
+        const run = this.#runs.get(e.runId);
+        if (run) {
+          // Approvals still open when the run ended are no longer pending.
+          for (const _ of run.approvals) m.approvalsPending.dec();
+          this.#runs.delete(e.runId);
+        }
+        m.runs.inc({ status: d.status, stop_reason: d.stopReason.type });
+        m.runDuration.observe({ status: d.status }, d.durationMs / 1000);
+        m.runTurns.observe(d.turns);
+        m.runCost.observe(d.costUsd);
+        if (GUARD_STOPS.has(d.stopReason.type)) m.guardStops.inc({ guard: d.stopReason.type, scope: "run" });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+}
+
+/** Every metric Rein exports; README's "Metrics" table describes each. */
+export function defineMetrics(client: PromClient, registry: Registry) {
+  const registers = [registry];
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> =>
+    new client.Counter({ name, help, labelNames, registers });
+  const histogram = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    buckets: number[],
+  ): Histogram<L> => new client.Histogram({ name, help, labelNames, buckets, registers });
+  const gauge = (name: string, help: string): Gauge => new client.Gauge({ name, help, registers });
+  return {
+    runs: counter("rein_runs_total", "Runs ended, by status and stop reason.", ["status", "stop_reason"]),
+    runDuration: histogram(
+      "rein_run_duration_seconds",
+      "Wall-clock duration of a run.",
+      ["status"],
+      [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+    ),
+    runTurns: histogram(
+      "rein_run_turns",
+      "Model calls (turns) per run.",
+      [],
+      [1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 100],
+    ),
+    runCost: histogram(
+      "rein_run_cost_usd",
+      "Cost of a run in USD.",
+      [],
+      [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 25],
+    ),
+    cost: counter("rein_model_cost_usd_total", "Model spend in USD, by model.", ["model"]),
+    tokens: counter(
+      "rein_model_tokens_total",
+      "Tokens by model and type (input, output, cache_read, cache_write).",
+      ["model", "type"],
+    ),
+    modelCalls: counter("rein_model_calls_total", "Model calls finished, by model and finish reason.", [
+      "model",
+      "finish_reason",
+    ]),
+    modelCallDuration: histogram(
+      "rein_model_call_duration_seconds",
+      "Duration of a model call (all its attempts).",
+      ["model"],
+      TIME_BUCKETS,
+    ),
+    retries: counter("rein_model_retries_total", "Model call attempts retried by the gateway, by model.", [
+      "model",
+    ]),
+    fallbacks: counter("rein_model_fallbacks_total", "Moves to the next model of a fallback chain.", [
+      "from",
+      "to",
+    ]),
+    toolCalls: counter("rein_tool_calls_total", "Tool calls by tool and outcome (ok, error, denied).", [
+      "tool",
+      "outcome",
+    ]),
+    toolDuration: histogram(
+      "rein_tool_duration_seconds",
+      "Execution time of tool calls that ran, by tool and outcome.",
+      ["tool", "outcome"],
+      TIME_BUCKETS,
+    ),
+    approvalsPending: gauge("rein_approvals_pending", "Tool calls waiting for an approval decision now."),
+    approvalWait: histogram(
+      "rein_approval_wait_seconds",
+      "Time from an approval request to its decision, by outcome.",
+      ["outcome"],
+      [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+    ),
+    sandboxStartup: histogram(
+      "rein_sandbox_startup_seconds",
+      "Time for a sandboxed command to start, by backend.",
+      ["backend"],
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10],
+    ),
+    guardStops: counter(
+      "rein_guard_stops_total",
+      "Guard refusals: calls a guard denied (scope=call) and runs a guard or limit stopped (scope=run).",
+      ["guard", "scope"],
+    ),
+    flagged: counter("rein_content_flagged_total", "Tool results flagged (prompt_injection, secret).", [
+      "kind",
+    ]),
+  };
+}
