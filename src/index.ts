@@ -310,11 +310,6 @@ export {
   verifyAuditFile,
 } from "./telemetry/audit-verify.js";
 export {
-  type HttpFetchResult,
-  type HttpFetchToolOptions,
-  httpFetchTool,
-} from "./tools/builtin/http-fetch.js";
-export {
   type CreateLoggerOptions,
   createLogger,
   LOG_LEVELS,
@@ -337,6 +332,11 @@ export {
   type TracingOptions,
   tracingRequestedByEnv,
 } from "./telemetry/tracing.js";
+export {
+  type HttpFetchResult,
+  type HttpFetchToolOptions,
+  httpFetchTool,
+} from "./tools/builtin/http-fetch.js";
 export { workspaceTools } from "./tools/builtin/index.js";
 export { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
 export { defineTool, type ToolDefinition } from "./tools/define-tool.js";
