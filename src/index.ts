@@ -242,6 +242,8 @@ export { AUDIT_KEY_ENV, type AuditKey } from "./telemetry/audit-key.js";
 export {
   AUDIT_VERSION,
   type AuditAlg,
+  type AuditIntentRecord,
+  type AuditLine,
   type AuditRecord,
   type AuditRecordV1,
   type AuditSealRecord,
