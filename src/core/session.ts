@@ -138,6 +138,14 @@ export class Session {
         }
       }
     } finally {
+      // What the harness keeps in memory for this session goes (the stores' durable copies stay).
+      for (const store of [this.#deps.eventLog, this.#deps.ledger]) {
+        try {
+          store.sessionClosed?.(scope);
+        } catch {
+          // Forgetting is an optimisation: a store that cannot forget changes no outcome.
+        }
+      }
       this.#deps.onClose?.();
     }
     const failure = this.#sinkFailure;
