@@ -29,7 +29,6 @@ const tool = rein.defineTool({
   description: "Does nothing.",
   input: z.object({}),
   risk: { level: "LOW", reason: "does nothing" },
-  ...(process.env.HC_RO === "1" ? { readOnly: true } : {}),
   execute: async () => result,
 });
 const dir = mkdtempSync(join(workdir, "run-"));
