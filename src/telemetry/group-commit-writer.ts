@@ -260,7 +260,8 @@ export class GroupCommitWriter {
     } finally {
       f.busy = false;
       f.used = ++this.#clock;
-      if (f.released || f.failure) this.#closeFd(f);
+      // Idle now: give the slot to a file waiting for one (closing wakes it), or keep it for next time.
+      if (f.released || f.failure || this.#waitingForSlot.length > 0) this.#closeFd(f);
       this.#wakeSlotWaiter();
     }
   }
