@@ -20,6 +20,8 @@ const BENCHMARKS = [
   "egress",
   "evals",
   "observability",
+  "many-sessions",
+  "hardening-cost",
 ] as const;
 
 const benchDir = dirname(fileURLToPath(import.meta.url));

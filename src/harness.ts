@@ -422,7 +422,14 @@ export function createHarness(config: HarnessConfig): Harness {
       }
       const file = auditFile(sessionId);
       const sinks: EventSink[] = [...c.sinks, ...(options.sinks ?? [])];
-      if (file) sinks.unshift(new AuditTrail(file, auditOptions));
+      if (file)
+        sinks.unshift(
+          new AuditTrail(file, {
+            ...auditOptions,
+            // An intent record, durable before the tool runs, for every tool that can change something.
+            intentFor: (tool) => registry.get(tool)?.readOnly !== true,
+          }),
+        );
       // Security is per session: placeholders numbered per session, a nonce per session.
       const redactor = sec.redact
         ? new SecretRedactor({ engine: sec.regexEngine, known, maxInputChars: sec.maxInputChars })

@@ -81,7 +81,7 @@ export type {
   ReservationRefusal,
   ReserveEntry,
 } from "./guards/ledger.js";
-export { MemoryLedger } from "./guards/memory-ledger.js";
+export { MemoryLedger, type MemoryLedgerOptions } from "./guards/memory-ledger.js";
 export { StallDetector, type StallOptions } from "./guards/stall-detector.js";
 export type { GuardsConfig } from "./guards/standard-guards.js";
 export { TaintGuard, type TaintOptions } from "./guards/taint-guard.js";
@@ -289,11 +289,13 @@ export { Spotlight, spotlightSystemPrompt } from "./security/spotlight.js";
 export { StreamRedactor } from "./security/stream-redactor.js";
 export type { EventLog, LogScope } from "./state/event-log.js";
 export { historyFromEvents } from "./state/history-from-events.js";
-export { MemoryEventLog } from "./state/memory-event-log.js";
+export { MemoryEventLog, type MemoryEventLogOptions } from "./state/memory-event-log.js";
 export { AUDIT_KEY_ENV, type AuditKey } from "./telemetry/audit-key.js";
 export {
   AUDIT_VERSION,
   type AuditAlg,
+  type AuditIntentRecord,
+  type AuditLine,
   type AuditRecord,
   type AuditRecordV1,
   type AuditSealRecord,

@@ -122,9 +122,30 @@ export class Session {
       }
     }
     try {
+      // The session seal is durable before close() resolves; a failure is reported below.
+      if (this.#syncers.length > 0) await this.#durable().catch(() => {});
       await this.#deps.eventLog.flush();
-      for (const sink of this.#deps.sinks) await sink.close?.();
+      for (const sink of this.#deps.sinks) {
+        try {
+          await sink.close?.();
+        } catch (err) {
+          const code = (err as { code?: unknown }).code;
+          this.#sinkFailure ??= {
+            kind: "fatal",
+            code: isErrorCode(code) ? code : "REIN_INTERNAL",
+            message: `event sink "${sink.name}" failed to close: ${errorMessage(err)}`,
+          };
+        }
+      }
     } finally {
+      // What the harness keeps in memory for this session goes (the stores' durable copies stay).
+      for (const store of [this.#deps.eventLog, this.#deps.ledger]) {
+        try {
+          store.sessionClosed?.(scope);
+        } catch {
+          // Forgetting is an optimisation: a store that cannot forget changes no outcome.
+        }
+      }
       this.#deps.onClose?.();
     }
     const failure = this.#sinkFailure;
@@ -194,7 +215,11 @@ export class Session {
       unsettledToolCalls: [],
     };
     try {
-      return await driveRun(ctx, task, () => this.#seq);
+      const result = await driveRun(ctx, task, () => this.#seq);
+      // The run's last records (the audit seal) are durable before run() resolves; a failure here
+      // cannot change the result any more, so close() reports it.
+      if (this.#syncers.length > 0) await this.#durable(true).catch(() => {});
+      return result;
     } finally {
       clearTimeout(timer);
       external?.removeEventListener("abort", onExternal);
@@ -203,9 +228,11 @@ export class Session {
     }
   }
 
-  /** Appends one event: assigns `seq`, writes the log, feeds the sinks, then the live stream. */
-  /** Waits for every batching store and sink; the first failure stops the run (fatal) and rejects. */
-  async #durable(): Promise<void> {
+  /**
+   * Waits for every batching store and sink; the first failure stops the run (fatal) and rejects.
+   * `ended`: the run is over, so a failure is kept for close() to report.
+   */
+  async #durable(ended = false): Promise<void> {
     for (const s of this.#syncers) {
       try {
         // Anything but a settled native promise (a throw, a thenable that never settles badly) is a failure.
@@ -219,13 +246,14 @@ export class Session {
           code: isErrorCode(code) ? code : "REIN_INTERNAL",
           message: `${s.name} could not make its records durable: ${errorMessage(err)}`,
         } satisfies AbortCause;
-        if (this.#active) this.#active.controller.abort(cause);
+        if (this.#active && !ended) this.#active.controller.abort(cause);
         else this.#sinkFailure ??= cause;
         throw err;
       }
     }
   }
 
+  /** Appends one event: assigns `seq`, writes the log, feeds the sinks, then the live stream. */
   #emit<T extends EventType>(runId: string, type: T, data: EventDataMap[T]): void {
     const deps = this.#deps;
     const event = {

@@ -107,6 +107,9 @@ export class BudgetGuard implements Guard {
       release: (scope, key) => base.release(scope, key),
       totals: (scope) => base.totals(scope),
       usageOf: (scope, account) => this.#ledger.usageOf(scope, account),
+      ...(typeof base.sessionClosed === "function"
+        ? { sessionClosed: (scope: LedgerScope) => base.sessionClosed!(scope) }
+        : {}),
     };
   }
 

@@ -91,6 +91,11 @@ export interface Ledger {
   totals(scope: LedgerScope | { readonly tenantId: string }): LedgerTotals;
   /** Settled and reserved spend of one account; present on ledgers that enforce ceilings. */
   usageOf?(scope: LedgerScope, account: BudgetAccount): AccountUsage;
+  /**
+   * The session was closed (`session.close()`): a ledger may drop what it keeps in memory for it
+   * (a durable one keeps its totals in its store). Called once per close; optional.
+   */
+  sessionClosed?(scope: LedgerScope): void;
 }
 
 /** Tokens a usage counts against a token ceiling. */

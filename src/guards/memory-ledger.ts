@@ -60,15 +60,59 @@ const ZERO: AccountUsage = Object.freeze({ costUsd: 0, tokens: 0, reservedUsd: 0
  * budget. It enforces ceilings: `reserve` checks an entry's ceilings and reserves synchronously, in
  * one step, so no other reservation can come between the check and the charge.
  */
+export interface MemoryLedgerOptions {
+  /**
+   * Closed sessions whose own totals stay readable (`totals({ tenantId, sessionId })`), most recent
+   * first (default 256). Older ones are forgotten: their spend stays in the tenant's totals and in
+   * every shared budget, so a long-lived process does not grow with every session it has served.
+   */
+  readonly retainClosedSessions?: number;
+}
+
 export class MemoryLedger implements Ledger {
   /** tenant → session. Nested rather than a joined key, so no pair of ids can collide. */
   readonly #tenants = new Map<string, Tenant>();
+  readonly #retain: number;
+  /** Closed sessions still kept, oldest first (insertion order), as `tenantId\0sessionId`. */
+  readonly #closed = new Map<string, { tenantId: string; sessionId: string }>();
+
+  constructor(options: MemoryLedgerOptions = {}) {
+    const n = options.retainClosedSessions ?? 256;
+    if (!Number.isInteger(n) || n < 0)
+      throw new RangeError(
+        `MemoryLedger: retainClosedSessions must be an integer >= 0, got ${String(options.retainClosedSessions)}`,
+      );
+    this.#retain = n;
+  }
+
+  /**
+   * The session closed: its account is kept among the last `retainClosedSessions` closed ones,
+   * then forgotten (not while it holds an open reservation). A session that runs again under the
+   * same id before that is simply reopened.
+   */
+  sessionClosed(scope: LedgerScope): void {
+    checkScope(scope);
+    const id = `${scope.tenantId}\0${scope.sessionId}`;
+    this.#closed.delete(id);
+    this.#closed.set(id, { tenantId: scope.tenantId, sessionId: scope.sessionId });
+    for (const [key, s] of this.#closed) {
+      if (this.#closed.size <= this.#retain) break;
+      this.#closed.delete(key);
+      const tenant = this.#tenants.get(s.tenantId);
+      const session = tenant?.sessions.get(s.sessionId);
+      if (!tenant || !session || session.reservations.size > 0) continue;
+      tenant.sessions.delete(s.sessionId);
+      if (this.#last?.session === session) this.#last = undefined;
+    }
+  }
   #last: { tenantId: string; sessionId: string; tenant: Tenant; session: Session } | undefined;
 
   #open(scope: LedgerScope): { tenant: Tenant; session: Session } {
     const last = this.#last;
     if (last && last.sessionId === scope.sessionId && last.tenantId === scope.tenantId) return last;
     checkScope(scope);
+    // Used again: no longer a closed session waiting to be forgotten.
+    if (this.#closed.size > 0) this.#closed.delete(`${scope.tenantId}\0${scope.sessionId}`);
     let tenant = this.#tenants.get(scope.tenantId);
     if (!tenant) {
       tenant = { account: account(), sessions: new Map(), budgets: new Map() };
@@ -293,4 +337,12 @@ function checkUsage(usage: Usage, scope: LedgerScope, key: string): void {
       );
     }
   }
+}
+
+/** Validates a `retainClosedSessions` option (an integer >= 0; default 256). */
+export function retainOption(value: number | undefined, owner: string): number {
+  const n = value ?? 256;
+  if (!Number.isInteger(n) || n < 0)
+    throw new RangeError(`${owner}: retainClosedSessions must be an integer >= 0, got ${String(value)}`);
+  return n;
 }

@@ -39,4 +39,9 @@ export interface EventLog {
    * returns (or one that is not durable at all, like `MemoryEventLog`) leaves it out.
    */
   sync?(): Promise<void>;
+  /**
+   * The session was closed (`session.close()`): a log may drop what it keeps in memory for it (a
+   * durable log keeps the history in its store). Called once per close; optional.
+   */
+  sessionClosed?(scope: LogScope): void;
 }

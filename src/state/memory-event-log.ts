@@ -10,10 +10,51 @@ interface Stream {
   listeners: readonly Listener[];
 }
 
-/** The in-process event log: an array per session, O(1) append, binary-searched reads. */
+export interface MemoryEventLogOptions {
+  /**
+   * Closed sessions whose events stay readable, most recent first (default 256). Older ones are
+   * dropped (a session with a live subscriber is kept), so a long-lived process holds the events of
+   * its open sessions and of the last few closed ones, not of every session it has served. A
+   * dropped session reads as empty, and a new session with its id starts again at seq 1: keep
+   * history that must outlive that in a durable event log.
+   */
+  readonly retainClosedSessions?: number;
+}
+
+/** The in-process event log: an array per session, O(1) append, binary-searched reads; closed sessions evicted. */
 export class MemoryEventLog implements EventLog {
   /** tenant → session → stream. Nested rather than a joined key, so no pair of ids can collide. */
   readonly #tenants = new Map<string, Map<string, Stream>>();
+  readonly #retain: number;
+  /** Closed sessions still kept, oldest first, as `tenantId\0sessionId`. */
+  readonly #closed = new Map<string, LogScope>();
+
+  constructor(options: MemoryEventLogOptions = {}) {
+    const n = options.retainClosedSessions ?? 256;
+    if (!Number.isInteger(n) || n < 0)
+      throw new EventLogError(
+        `MemoryEventLog: retainClosedSessions must be an integer >= 0, got ${String(options.retainClosedSessions)}`,
+      );
+    this.#retain = n;
+  }
+
+  /** The session closed: its events are kept among the last `retainClosedSessions` closed ones, then dropped. */
+  sessionClosed(scope: LogScope): void {
+    checkScope(scope, "sessionClosed");
+    const id = `${scope.tenantId}\0${scope.sessionId}`;
+    this.#closed.delete(id);
+    this.#closed.set(id, { tenantId: scope.tenantId, sessionId: scope.sessionId });
+    for (const [key, s] of this.#closed) {
+      if (this.#closed.size <= this.#retain) break;
+      this.#closed.delete(key);
+      const sessions = this.#tenants.get(s.tenantId);
+      const stream = sessions?.get(s.sessionId);
+      if (!sessions || !stream || stream.listeners.length > 0) continue;
+      sessions.delete(s.sessionId);
+      if (sessions.size === 0) this.#tenants.delete(s.tenantId);
+      if (this.#last?.stream === stream) this.#last = undefined;
+    }
+  }
   /** The stream last appended to: a session appends many events in a row, so skip the lookups. */
   #last: { tenantId: string; sessionId: string; stream: Stream } | undefined;
 
@@ -39,7 +80,12 @@ export class MemoryEventLog implements EventLog {
 
   append(event: ReinEvent): void {
     checkScope(event, "append");
-    const s = this.#find(event) ?? this.#create(event);
+    let s = this.#find(event);
+    if (s === undefined) {
+      s = this.#create(event);
+      // Appended to again: no longer a closed session waiting to be dropped.
+      if (this.#closed.size > 0) this.#closed.delete(`${event.tenantId}\0${event.sessionId}`);
+    }
     const lastSeq = s.events.at(-1)?.seq ?? 0;
     const seq = event.seq;
     if (!Number.isSafeInteger(seq) || seq <= lastSeq) {

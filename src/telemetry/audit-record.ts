@@ -63,6 +63,20 @@ export interface AuditToolCallRecord extends AuditRecordBase {
   readonly truncated?: readonly AuditTruncation[];
 }
 
+/**
+ * Written when a call of a tool that can change something is about to run, and durable before it
+ * runs: a trail whose writer died during the call still says the call started. Its `tool_call`
+ * record follows when the call ends.
+ */
+export interface AuditIntentRecord extends AuditRecordBase {
+  readonly kind: "intent";
+  readonly callId: string;
+  readonly tool: string;
+  /** The input the tool runs with; truncated like a tool call's. */
+  readonly input: unknown;
+  readonly truncated?: readonly AuditTruncation[];
+}
+
 /** Written when a run ends and when a session ends: the chain up to here is complete. */
 export interface AuditSealRecord extends AuditRecordBase {
   readonly kind: "seal";
@@ -75,6 +89,9 @@ export interface AuditSealRecord extends AuditRecordBase {
 
 /** A record of the current format (v2). */
 export type AuditRecord = AuditToolCallRecord | AuditSealRecord;
+
+/** Any line of a v2 trail: a tool call, a seal, or the intent written before a call that can change something. */
+export type AuditLine = AuditRecord | AuditIntentRecord;
 
 /** A record of format v1 (tool calls only, sha256 only). */
 export interface AuditRecordV1 extends Omit<AuditToolCallRecord, "v" | "alg" | "kind" | "truncated"> {

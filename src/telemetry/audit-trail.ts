@@ -9,7 +9,6 @@ import {
   readlinkSync,
   readSync,
   realpathSync,
-  writeSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { ApprovalDecision } from "../protocol/approval.js";
@@ -34,6 +33,7 @@ import {
   MIN_MAX_RECORD_BYTES,
 } from "./audit-record-cap.js";
 import { inspectAuditBytes, kindOf, readAuditFile } from "./audit-verify.js";
+import { type CommitFile, type GroupCommitWriter, sharedGroupCommitWriter } from "./group-commit-writer.js";
 
 const SUMMARY_MAX_CHARS = 500;
 
@@ -45,6 +45,14 @@ export interface AuditTrailOptions {
   readonly key?: AuditKey | KeyObject;
   /** Cap of one record's line in bytes (default 64 KiB); larger records are truncated with a marker. */
   readonly maxRecordBytes?: number;
+  /**
+   * Whether a call of this tool gets an `intent` record, durable before the tool runs (default:
+   * every tool). The harness passes "every tool not declared `readOnly`": a read-only tool changes
+   * nothing, so a crash during it leaves nothing unaccounted for.
+   */
+  readonly intentFor?: (tool: string) => boolean;
+  /** The group-commit writer (default: the process's shared one). */
+  readonly writer?: GroupCommitWriter;
 }
 
 interface Pending {
@@ -78,7 +86,12 @@ export class AuditTrail implements EventSink {
   readonly #maxRecordBytes: number;
   readonly #realFile: string;
   readonly #lock: AuditLock;
-  #fd: number | undefined;
+  readonly #writer: GroupCommitWriter;
+  readonly #intentFor: (tool: string) => boolean;
+  /** This run's queue in the shared writer (from run start to its seal). */
+  #commit: CommitFile | undefined;
+  /** The last release (seal written, descriptor and lock released): what sync() and close() wait for. */
+  #closing: Promise<void> | undefined;
   #prevHash = GENESIS_HASH;
   #index = 0;
   #records = 0;
@@ -112,6 +125,8 @@ export class AuditTrail implements EventSink {
       throw writeFailed(file, "open", err);
     }
     this.#lock = new AuditLock(this.#realFile);
+    this.#writer = options.writer ?? sharedGroupCommitWriter();
+    this.#intentFor = options.intentFor ?? (() => true);
     if (this.#exists()) this.#resume(key);
   }
 
@@ -162,6 +177,9 @@ export class AuditTrail implements EventSink {
           p.input = event.data.input;
           if (event.data.originalInput !== undefined) p.originalInput = event.data.originalInput;
         }
+        // Written before the tool runs (the loop's durability barrier waits for it): a crash during
+        // the call leaves a record that it started.
+        if (this.#intentFor(event.data.tool)) this.#writeIntent(event);
         return;
       }
       case "tool_call_finished":
@@ -174,7 +192,7 @@ export class AuditTrail implements EventSink {
           this.#seal(event);
         } finally {
           this.#pending.clear();
-          this.close();
+          this.#release();
         }
         return;
       default:
@@ -182,17 +200,54 @@ export class AuditTrail implements EventSink {
     }
   }
 
-  /** Releases the descriptor and the lock (the next run takes them again). */
-  close(): void {
-    if (this.#fd !== undefined) {
-      try {
-        closeSync(this.#fd);
-      } finally {
-        this.#fd = undefined;
-        this.#lock.release();
-      }
+  /**
+   * Resolves when every record handed over so far is written (write(2) returned, so it survives a
+   * crash of this process, not a power loss: there is no fsync), and, after a seal, once the
+   * descriptor and the lock are released. Rejects with `REIN_AUDIT_WRITE_FAILED` (or
+   * `REIN_AUDIT_INVALID` when the file changed under the writer) when the records cannot be written.
+   */
+  sync(): Promise<void> {
+    return this.#commit?.sync() ?? this.#closing ?? Promise.resolve();
+  }
+
+  /** Writes what is queued, then releases the descriptor and the lock (the next run takes them again). */
+  close(): Promise<void> {
+    this.#release();
+    return this.#closing ?? Promise.resolve();
+  }
+
+  #release(): void {
+    const commit = this.#commit;
+    if (commit === undefined) {
+      this.#lock.release();
+      return;
     }
-    this.#lock.release();
+    this.#commit = undefined;
+    const lock = this.#lock;
+    this.#closing = commit.release().finally(() => lock.release());
+    // A caller that never awaits sync()/close() must not see an unhandled rejection; the ones that do get it.
+    this.#closing.catch(() => {});
+  }
+
+  #writeIntent(event: Extract<ReinEvent, { type: "tool_call_started" }>): void {
+    const d = event.data;
+    // Keys in sorted order: JSON.stringify of this object is the record's canonical form.
+    const record: Record<string, unknown> = {
+      alg: this.alg,
+      callId: d.callId,
+      index: this.#index,
+      input: canonicalData(d.input),
+      kind: "intent",
+      prevHash: this.#prevHash,
+      runId: event.runId,
+      seq: event.seq,
+      sessionId: event.sessionId,
+      tenantId: event.tenantId,
+      tool: d.tool,
+      ts: event.ts,
+      v: AUDIT_VERSION,
+    };
+    this.#append(capRecord(record, this.#maxRecordBytes));
   }
 
   #writeToolCall(event: Extract<ReinEvent, { type: "tool_call_finished" }>): void {
@@ -259,23 +314,21 @@ export class AuditTrail implements EventSink {
     this.#open();
     const digest = this.#hasher.digest(body);
     const line = lineOf(body, digest);
-    // A string write encodes straight into the syscall's buffer: no Buffer per record for the GC.
-    const length = Buffer.byteLength(line);
-    try {
-      const written = writeSync(this.#fd!, line);
-      if (written !== length) throw new Error(`short write (${written} of ${length} bytes)`);
-    } catch (err) {
-      throw writeFailed(this.file, "append to", err);
-    }
-    this.#size += length;
+    // Queued for the next batch: the shared writer writes every trail's lines once per tick.
+    this.#commit!.append(line);
+    this.#size += Buffer.byteLength(line);
     this.#lastLine = line;
     this.#prevHash = digest;
     this.#index++;
   }
 
-  /** Takes the lock and a descriptor, and checks the file is still what this writer left. */
+  /**
+   * Takes the lock and a descriptor, checks the file is still what this writer left, and hands the
+   * descriptor to the shared writer (which may close it when idle and reopen it, checking it finds
+   * the same file at the size it left). Once per run: the records themselves are written in batches.
+   */
   #open(): void {
-    if (this.#fd !== undefined) return;
+    if (this.#commit !== undefined) return;
     this.#lock.acquire();
     let fd: number | undefined;
     try {
@@ -288,7 +341,13 @@ export class AuditTrail implements EventSink {
       if (!stats.isFile()) throw this.#invalid(`it is ${kindOf(stats)}, not a regular file`);
       this.#checkPlace(fd);
       this.#checkAnchor(fd, stats.size);
-      this.#fd = fd;
+      this.#commit = this.#writer.file({
+        display: this.file,
+        realFile: this.#realFile,
+        size: stats.size,
+        fd,
+        identity: `${stats.dev}:${stats.ino}`,
+      });
     } catch (err) {
       if (fd !== undefined) closeSync(fd);
       this.#lock.release();

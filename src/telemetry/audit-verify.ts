@@ -45,6 +45,12 @@ export type AuditVerification =
       readonly ok: false;
       readonly status: "unsealed";
       readonly unsealedRecords: number;
+      /**
+       * Calls with an `intent` record (written before the tool ran) and no record of how they ended:
+       * the writer died while they ran, so whatever they did is not in a tool-call record. Present
+       * only when there are any.
+       */
+      readonly startedWithoutRecord?: readonly { readonly callId: string; readonly tool: string }[];
       readonly reason: string;
     })
   | (ChainSummary & {
@@ -154,6 +160,8 @@ export function inspectAuditBytes(
   let lastClosed = -1;
   let lastWasV1 = false;
   let lastLine: Buffer = Buffer.alloc(0);
+  /** Intents not yet followed by their call's record, by call id. */
+  const started = new Map<string, string>();
   const summary = (): ChainSummary => ({ file, records, seals, headHash: prev, alg });
   const stop = (
     line: number,
@@ -233,6 +241,9 @@ export function inspectAuditBytes(
       );
     if (!v2 || record.kind === "tool_call") {
       records++;
+      started.delete(String(record.callId));
+    } else if (record.kind === "intent") {
+      started.set(String(record.callId), String(record.tool));
     } else if (record.kind === "seal") {
       if (record.reason !== "run_ended" && record.reason !== "session_ended")
         return stop(lineNo, "tampered", `a seal with unknown reason ${JSON.stringify(record.reason)}`);
@@ -270,14 +281,21 @@ export function inspectAuditBytes(
       ...summary(),
     });
   const unsealed = index - 1 - lastClosed;
-  if (unsealed > 0)
+  if (unsealed > 0) {
+    const open = [...started].map(([callId, tool]) => ({ callId, tool }));
+    const what =
+      open.length === 0
+        ? ""
+        : `; ${open.length} call${open.length === 1 ? "" : "s"} started and ha${open.length === 1 ? "s" : "ve"} no record of how ${open.length === 1 ? "it" : "they"} ended (${open.map((o) => `${o.tool} ${o.callId}`).join(", ")})`;
     return done({
       ok: false,
       status: "unsealed",
       unsealedRecords: unsealed,
-      reason: `the last ${unsealed} record${unsealed === 1 ? "" : "s"} follow${unsealed === 1 ? "s" : ""} no seal: the trail was cut after a seal, or its writer crashed before sealing`,
+      ...(open.length > 0 ? { startedWithoutRecord: open } : {}),
+      reason: `the last ${unsealed} record${unsealed === 1 ? "" : "s"} follow${unsealed === 1 ? "s" : ""} no seal: the trail was cut after a seal, or its writer crashed before sealing${what}`,
       ...summary(),
     });
+  }
   return done({ ok: true, status: lastWasV1 ? "v1" : "sealed", ...summary() });
 }
 

@@ -272,13 +272,15 @@ describe("rein CLI", () => {
     const r = rein(["demo", "--json"], { cwd });
     const file = join(cwd, ".rein/audit", `${events(r.stdout)[0]!.sessionId}.jsonl`);
     const lines = readFileSync(file, "utf8").split("\n");
-    lines[3] = lines[3]!.replace('"executed":true', '"executed":false');
+    // Line 5: the first delete_file's tool_call record (line 4 is its intent, written before it ran).
+    expect(JSON.parse(lines[3]!)).toMatchObject({ kind: "intent", tool: "delete_file" });
+    lines[4] = lines[4]!.replace('"executed":true', '"executed":false');
     writeFileSync(file, lines.join("\n"));
     const v = rein(["audit", "verify", file]);
     expect(v.code).toBe(1);
-    expect(v.stdout).toContain(`TAMPERED: ${file} line 4: the record's content does not match its hash`);
+    expect(v.stdout).toContain(`TAMPERED: ${file} line 5: the record's content does not match its hash`);
     const j = rein(["audit", "verify", file, "--json"]);
-    expect(JSON.parse(j.stdout)).toMatchObject({ ok: false, line: 4, records: 3 });
+    expect(JSON.parse(j.stdout)).toMatchObject({ ok: false, line: 5, records: 3 });
     expect(rein(["audit", "verify", "/nonexistent.jsonl"]).stderr).toContain("REIN_AUDIT_UNREADABLE");
   });
 

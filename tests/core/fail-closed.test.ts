@@ -287,7 +287,9 @@ describe("guards at every point they are called", () => {
         .trim()
         .split("\n")
         .map((l) => JSON.parse(l));
-      expect(audit.filter((rec) => rec.callId).map((rec) => [rec.callId, rec.executed])).toEqual([
+      expect(
+        audit.filter((rec) => rec.kind === "tool_call").map((rec) => [rec.callId, rec.executed]),
+      ).toEqual([
         ["toolu_1_0", true],
         ["toolu_1_1", false],
       ]);

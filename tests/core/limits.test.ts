@@ -247,7 +247,9 @@ describe("limits", () => {
     for await (const e of stream) events.push(e);
     await stream.result;
     const after = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
-    expect(after).toBe(before);
+    // None added. The run waits for its audit writes (the event loop turns), so a timer the test
+    // runner had pending may fire meanwhile: fewer is not a leak.
+    expect(after).toBeLessThanOrEqual(before);
     expect(events.at(-1)?.type).toBe("run_ended");
   });
 });

@@ -211,7 +211,11 @@ describe("what ran is what was approved and recorded", () => {
       originalInput: { path: "../etc/passwd" },
     });
     await session.close();
-    const record = JSON.parse(readFileSync(h.auditFile(session.id)!, "utf8").split("\n")[0]!);
+    const record = JSON.parse(
+      readFileSync(h.auditFile(session.id)!, "utf8")
+        .split("\n")
+        .find((l) => l.includes('"kind":"tool_call"'))!,
+    );
     expect(record.input).toEqual(rewritten);
     expect(record.originalInput).toEqual({ path: "../etc/passwd" });
   });
@@ -349,7 +353,7 @@ describe("every tool_use gets a tool_result, whatever fails", () => {
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l));
-    expect(audit.filter((rec) => rec.callId).map((rec) => [rec.callId, rec.executed])).toEqual([
+    expect(audit.filter((rec) => rec.kind === "tool_call").map((rec) => [rec.callId, rec.executed])).toEqual([
       ["toolu_1_0", true],
       ["toolu_1_1", false],
     ]);

@@ -83,7 +83,11 @@ describe("audit record size cap", () => {
     await session.run("store it");
     await session.close();
     const file = h.auditFile(session.id)!;
-    const record = JSON.parse(readFileSync(file, "utf8").split("\n")[0]!) as AuditToolCallRecord & {
+    const record = JSON.parse(
+      readFileSync(file, "utf8")
+        .split("\n")
+        .find((l) => l.includes('"kind":"tool_call"'))!,
+    ) as AuditToolCallRecord & {
       originalInput: unknown;
     };
     const originalJson = JSON.stringify({ blob: HUGE });

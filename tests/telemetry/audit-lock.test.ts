@@ -21,9 +21,9 @@ import { createHarness, defineTool } from ${JSON.stringify(dist("index.js"))};
 import { scriptedModel } from ${JSON.stringify(dist("testing.js"))};
 import { z } from "zod";
 const echo = defineTool({ name: "echo", description: "echo", input: z.object({ text: z.string() }),
-  risk: { level: "LOW", reason: "pure" }, execute: ({ text }) => text });
+  risk: { level: "LOW", reason: "pure" }, readOnly: true, execute: ({ text }) => text });
 const block = defineTool({ name: "block", description: "waits for the parent", input: z.object({}),
-  risk: { level: "LOW", reason: "waits" },
+  risk: { level: "LOW", reason: "waits" }, readOnly: true,
   execute: () => new Promise((done) => { process.stdin.once("data", () => done("released")); process.stdout.write("holding\\n"); }) });
 const run2 = process.env.ECHO_FIRST === "1"
   ? [{ tool_calls: [{ tool: "echo", input: { text: "child 2" } }] }, { tool_calls: [{ tool: "block", input: {} }] }]

@@ -1,0 +1,178 @@
+/**
+ * One many-sessions scenario in a fresh process (run it under `ulimit -n 1024` to hold the
+ * descriptor bound): `node --expose-gc bench/many-sessions/child.ts <sessions> <calls> <modelMs> <workdir>`.
+ * Prints one JSON line (`ManySessionsReport`). `sessions` sessions of one harness with the CLI
+ * defaults (audit trail on) run at once, each `calls` turns of one tool call (a tool that writes
+ * nothing and can change something, so each call gets an intent record), with a model that waits
+ * `modelMs` per call; then the same waits as plain async loops, for the event-loop delay baseline.
+ */
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
+import { createHarness, defineTool, scriptedModel, verifyAuditFile } from "../../dist/index.js";
+
+export interface ManySessionsReport {
+  readonly sessions: number;
+  readonly calls: number;
+  readonly modelMs: number;
+  readonly wallMs: number;
+  readonly idealMs: number;
+  readonly failed: number;
+  readonly failures: readonly string[];
+  readonly delayP99Ms: number;
+  readonly plainDelayP99Ms: number;
+  readonly maxOpenFds: number;
+  readonly fdLimit: string;
+  readonly rssPerIdleSessionBytes: number;
+  readonly heapKeptPerClosedSessionBytes: number;
+  readonly trailsVerified: number;
+}
+
+const [sessionsArg, callsArg, modelMsArg, workdir] = process.argv.slice(2);
+if (!sessionsArg || !callsArg || !modelMsArg || !workdir)
+  throw new Error("usage: child.ts <sessions> <calls> <modelMs> <workdir>");
+const sessions = Number(sessionsArg);
+const calls = Number(callsArg);
+const modelMs = Number(modelMsArg);
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error("run with --expose-gc");
+
+const openFds = () => readdirSync("/proc/self/fd").length;
+let maxOpenFds = openFds();
+const fdSampler = setInterval(() => {
+  maxOpenFds = Math.max(maxOpenFds, openFds());
+}, 5);
+
+const tool = defineTool({
+  name: "act",
+  description: "Acts (changes nothing here, but is not declared read-only).",
+  input: z.object({}),
+  risk: { level: "LOW", reason: "bench" },
+  execute: async () => "ok",
+});
+const auditDir = join(workdir, "audit");
+const harness = createHarness({
+  model: scriptedModel({
+    name: "many",
+    turns: [
+      { tool_calls: [{ tool: "act", input: {} }], delay_ms: modelMs, repeat: calls },
+      { say: "done", delay_ms: modelMs },
+    ],
+  }),
+  tools: [tool],
+  audit: { dir: auditDir },
+  limits: { maxTurns: calls + 1 },
+});
+
+async function measureDelay<T>(work: () => Promise<T>): Promise<{ value: T; p99Ms: number; ms: number }> {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const t0 = performance.now();
+  const value = await work();
+  const ms = performance.now() - t0;
+  h.disable();
+  return { value, p99Ms: h.percentile(99) / 1e6, ms };
+}
+
+// Warm-up (JIT, module caches): a few sessions, closed.
+for (let i = 0; i < 5; i++) {
+  const s = harness.session();
+  await s.run("warm up");
+  await s.close();
+}
+
+gc();
+const rssBefore = process.memoryUsage().rss;
+const failures: string[] = [];
+const live = await measureDelay(async () => {
+  const all = Array.from({ length: sessions }, () => harness.session());
+  const results = await Promise.all(
+    all.map(async (s) => {
+      const r = await s.run("go");
+      if (r.status !== "completed" || r.toolCalls !== calls)
+        failures.push(`${s.id}: ${r.status} ${JSON.stringify(r.stopReason)}`);
+      return s;
+    }),
+  );
+  return results;
+});
+// RSS per idle session: the sessions above are idle (run, not closed); drop them and compare.
+gc();
+const rssIdle = process.memoryUsage().rss;
+await Promise.all(
+  live.value.map((s) =>
+    s.close().catch((err: unknown) => {
+      failures.push(`${s.id}: close ${(err as Error).message}`);
+    }),
+  ),
+);
+let trailsVerified = 0;
+for (const s of live.value) {
+  const v = verifyAuditFile(harness.auditFile(s.id)!);
+  if (v.ok && v.records === calls) trailsVerified++;
+  else failures.push(`${s.id}: trail ${v.status} ${v.records}`);
+}
+live.value.length = 0;
+
+// Heap kept per closed session: more sessions (a model that does not wait), sequentially, closed;
+// compare the heap after gc.
+const quick = createHarness({
+  model: scriptedModel({
+    name: "quick",
+    turns: [{ tool_calls: [{ tool: "act", input: {} }], repeat: calls }, { say: "done" }],
+  }),
+  tools: [tool],
+  audit: { dir: auditDir },
+  limits: { maxTurns: calls + 1 },
+});
+for (let i = 0; i < 300; i++) {
+  const s = quick.session();
+  await s.run("warm");
+  await s.close();
+}
+gc();
+const heapBefore = process.memoryUsage().heapUsed;
+const extra = Math.max(2000, sessions);
+for (let i = 0; i < extra; i++) {
+  const s = quick.session();
+  await s.run("more");
+  await s.close();
+}
+gc();
+const heapAfter = process.memoryUsage().heapUsed;
+
+// Baseline: the same waits as plain async loops, in the same process.
+const plain = await measureDelay(() =>
+  Promise.all(
+    Array.from({ length: sessions }, async () => {
+      for (let i = 0; i <= calls; i++) await sleep(modelMs);
+    }),
+  ),
+);
+clearInterval(fdSampler);
+
+let fdLimit = "unknown";
+try {
+  const { readFileSync } = await import("node:fs");
+  fdLimit = /Max open files\s+(\S+)/.exec(readFileSync("/proc/self/limits", "utf8"))?.[1] ?? fdLimit;
+} catch {}
+
+const report: ManySessionsReport = {
+  sessions,
+  calls,
+  modelMs,
+  wallMs: live.ms,
+  idealMs: (calls + 1) * modelMs,
+  failed: new Set(failures.map((f) => f.split(":")[0])).size,
+  failures: failures.slice(0, 10),
+  delayP99Ms: live.p99Ms,
+  plainDelayP99Ms: plain.p99Ms,
+  maxOpenFds,
+  fdLimit,
+  rssPerIdleSessionBytes: Math.max(0, (rssIdle - rssBefore) / sessions),
+  heapKeptPerClosedSessionBytes: Math.max(0, (heapAfter - heapBefore) / extra),
+  trailsVerified,
+};
+process.stdout.write(`${JSON.stringify(report)}\n`);

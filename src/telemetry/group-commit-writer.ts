@@ -1,0 +1,433 @@
+import { close, constants, fstat, open, readlink, type Stats, write, writeSync } from "node:fs";
+import { AuditError, errorMessage } from "../protocol/errors.js";
+
+/**
+ * Descriptors the shared writer keeps open at most (idle ones are closed first when it needs
+ * another): a quarter of the common `ulimit -n` of 1024, so sockets and the rest keep room.
+ */
+export const DEFAULT_MAX_OPEN_FILES = 256;
+/** Attempts for a transient failure (EMFILE, ENFILE, EAGAIN, EINTR, ENOSPC, EIO) before the file's writers fail. */
+const MAX_ATTEMPTS = 8;
+const FIRST_BACKOFF_MS = 5;
+/**
+ * The real timers, taken when this module loads: the writer is I/O, and a test that fakes the
+ * clock (vi.useFakeTimers) must not freeze every audit trail's writes.
+ */
+const realSetImmediate = globalThis.setImmediate;
+const realSetTimeout = globalThis.setTimeout;
+const RETRIED = new Set(["EMFILE", "ENFILE", "EAGAIN", "EINTR", "ENOSPC", "EIO", "EBUSY", "ENOMEM"]);
+
+/** Default of `syncWritesPerTick`. */
+export const DEFAULT_SYNC_WRITES_PER_TICK = 4;
+
+export interface GroupCommitWriterOptions {
+  /** Descriptors open at most, whatever the number of files (default 256). */
+  readonly maxOpenFiles?: number;
+  /**
+   * Writes per event-loop turn that a `sync()` may do on the spot, with `writeSync` on a descriptor
+   * already open (default 4; 0: never). A write to the page cache takes a few µs on the event loop,
+   * where a round trip through the libuv pool costs ~20 µs of CPU: a lone session pays the cheap
+   * one, while many sessions exhaust the budget at once and share one asynchronous batch per turn,
+   * so the event loop never blocks for more than this many small writes per turn.
+   */
+  readonly syncWritesPerTick?: number;
+}
+
+/**
+ * What the writer checks each time it opens the file: the file it expects (a regular file, the
+ * inode it first opened, the size it last left) so a file swapped, cut or written by someone else
+ * between two batches is an error, not a silent append.
+ */
+export interface CommitFileOptions {
+  /** The path as the user gave it (for messages). */
+  readonly display: string;
+  /** The path with its directory resolved: the descriptor must resolve to it (checked through /proc). */
+  readonly realFile: string;
+  /** Bytes the file holds now (what this writer's first batch appends to). */
+  readonly size: number;
+  /** A descriptor the owner opened and checked (O_APPEND): the writer owns it from here on. */
+  readonly fd: number;
+  /** `dev:ino` of that descriptor's file: every reopen must find the same file. */
+  readonly identity: string;
+}
+
+interface Waiter {
+  readonly upTo: number;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * One file's queue in the shared writer: what its owner appended and what reached the kernel.
+ * Obtained from `GroupCommitWriter.file()`.
+ */
+export class CommitFile {
+  readonly #writer: GroupCommitWriter;
+  readonly options: CommitFileOptions;
+  /** Lines appended and not yet handed to write(2). */
+  chunks: string[] = [];
+  appended = 0;
+  written = 0;
+  size: number;
+  fd: number | undefined;
+  /** dev:ino of the file first opened: a reopen must find the same file. */
+  identity = "";
+  busy = false;
+  /** The queue's first chunk is the rest of a short write, as latin1 bytes (written as such). */
+  rawTail = false;
+  waiters: Waiter[] = [];
+  failure: AuditError | undefined;
+  released = false;
+  /** Last use, for closing the least recently used idle descriptor. */
+  used = 0;
+
+  constructor(writer: GroupCommitWriter, options: CommitFileOptions) {
+    this.#writer = writer;
+    this.options = options;
+    this.size = options.size;
+  }
+
+  /** Queues `line` (one or more whole lines); written with every other file's lines at the next tick. */
+  append(line: string): void {
+    if (this.failure) throw this.failure;
+    if (this.released) throw new Error(`internal: append to released commit file ${this.options.display}`);
+    this.chunks.push(line);
+    this.appended++;
+    this.#writer.schedule(this);
+  }
+
+  /**
+   * Resolves once every line appended so far was written (write(2) returned: in the kernel, so it
+   * survives a crash of this process; not fsync'ed, so not a power loss). Rejects with the file's
+   * `AuditError` when it cannot be written.
+   */
+  sync(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.written >= this.appended) return Promise.resolve();
+    if (this.#writer.writeNow(this)) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ upTo: this.appended, resolve, reject }));
+  }
+
+  /** Waits for the queue to drain, then closes the descriptor and forgets the file. */
+  async release(): Promise<void> {
+    try {
+      await this.sync();
+    } finally {
+      this.released = true;
+      this.#writer.forget(this);
+    }
+  }
+}
+
+/**
+ * Group commit for append-only files (the audit trails): every file's lines appended during one
+ * tick of the event loop are written in one `write` per file on the libuv pool, never with a
+ * synchronous call on the event loop, and through a bounded set of descriptors, so the number of
+ * open files does not grow with the number of sessions. A transient failure (EMFILE, ENOSPC, EIO,
+ * …) is retried with backoff; a lasting one fails that file's owner with `REIN_AUDIT_WRITE_FAILED`.
+ *
+ * @example
+ * const writer = sharedGroupCommitWriter();
+ * const f = writer.file({ display: "a.jsonl", realFile: "/tmp/a.jsonl", size: 0 });
+ * f.append('{"n":1}\n');
+ * await f.sync(); // written
+ * await f.release();
+ */
+export class GroupCommitWriter {
+  readonly maxOpenFiles: number;
+  readonly syncWritesPerTick: number;
+  #syncWrites = 0;
+  readonly #files = new Set<CommitFile>();
+  readonly #due = new Set<CommitFile>();
+  #scheduled = false;
+  #open = 0;
+  #clock = 0;
+  /** Files waiting for a descriptor slot. */
+  readonly #waitingForSlot: (() => void)[] = [];
+
+  constructor(options: GroupCommitWriterOptions = {}) {
+    const max = options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES;
+    if (!Number.isInteger(max) || max < 1)
+      throw new RangeError(`maxOpenFiles must be an integer >= 1, got ${max}`);
+    this.maxOpenFiles = max;
+    const perTick = options.syncWritesPerTick ?? DEFAULT_SYNC_WRITES_PER_TICK;
+    if (!Number.isInteger(perTick) || perTick < 0)
+      throw new RangeError(`syncWritesPerTick must be an integer >= 0, got ${perTick}`);
+    this.syncWritesPerTick = perTick;
+  }
+
+  /**
+   * Writes `f`'s queue on the spot when this turn's budget of synchronous writes allows it and its
+   * descriptor is open; false leaves it to the next batch. Never throws: a failure is left to the
+   * batch, which retries.
+   * @internal
+   */
+  writeNow(f: CommitFile): boolean {
+    if (f.busy || f.fd === undefined || f.chunks.length === 0 || this.#syncWrites >= this.syncWritesPerTick)
+      return false;
+    if (this.#syncWrites === 0)
+      realSetImmediate(() => {
+        this.#syncWrites = 0;
+      });
+    this.#syncWrites++;
+    const batch = f.chunks.length === 1 ? f.chunks[0]! : f.chunks.join("");
+    const length = Buffer.byteLength(batch);
+    let n: number;
+    try {
+      n = writeSync(f.fd, batch);
+    } catch {
+      return false; // nothing was written: the batch retries
+    }
+    f.size += n;
+    if (n !== length) {
+      // A short write to a regular file (disk full, quota): the rest goes through the batch as bytes.
+      f.chunks = [Buffer.from(batch).subarray(n).toString("latin1")];
+      f.rawTail = true;
+      return false;
+    }
+    f.chunks = [];
+    f.written = f.appended;
+    f.used = ++this.#clock;
+    return true;
+  }
+
+  /** Descriptors open now (never more than `maxOpenFiles`). */
+  get openFiles(): number {
+    return this.#open;
+  }
+
+  /** Takes over `options.fd` (closed at once, to be reopened on the first write, when every slot is taken). */
+  file(options: CommitFileOptions): CommitFile {
+    const f = new CommitFile(this, options);
+    f.identity = options.identity;
+    this.#files.add(f);
+    if (this.#open >= this.maxOpenFiles) this.#closeIdle(f);
+    if (this.#open < this.maxOpenFiles) {
+      f.fd = options.fd;
+      f.used = ++this.#clock;
+      this.#open++;
+    } else {
+      close(options.fd, () => {});
+    }
+    return f;
+  }
+
+  /** @internal */
+  schedule(f: CommitFile): void {
+    this.#due.add(f);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    realSetImmediate(() => this.#flush());
+  }
+
+  /** @internal */
+  forget(f: CommitFile): void {
+    this.#files.delete(f);
+    this.#due.delete(f);
+    if (f.fd !== undefined && !f.busy) this.#closeFd(f);
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const due = [...this.#due];
+    this.#due.clear();
+    for (const f of due) if (!f.busy) void this.#drain(f);
+  }
+
+  /** Writes everything queued for `f`, batch after batch, until its queue is empty. */
+  async #drain(f: CommitFile): Promise<void> {
+    f.busy = true;
+    try {
+      while (f.chunks.length > 0 && !f.failure) {
+        const raw = f.rawTail;
+        const batch: string | Buffer = raw
+          ? Buffer.concat([Buffer.from(f.chunks[0]!, "latin1"), Buffer.from(f.chunks.slice(1).join(""))])
+          : f.chunks.length === 1
+            ? f.chunks[0]!
+            : f.chunks.join("");
+        f.chunks = [];
+        f.rawTail = false;
+        const upTo = f.appended;
+        try {
+          await this.#writeBatch(f, batch);
+        } catch (err) {
+          this.#fail(f, err);
+          break;
+        }
+        f.written = upTo;
+        this.#settle(f);
+      }
+    } finally {
+      f.busy = false;
+      f.used = ++this.#clock;
+      // Idle now: give the slot to a file waiting for one (closing wakes it), or keep it for next time.
+      if (f.released || f.failure || this.#waitingForSlot.length > 0) this.#closeFd(f);
+      this.#wakeSlotWaiter();
+    }
+  }
+
+  async #writeBatch(f: CommitFile, batch: string | Buffer): Promise<void> {
+    let data: string | Buffer = batch;
+    let remaining = typeof batch === "string" ? Buffer.byteLength(batch) : batch.length;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const fd = await this.#descriptor(f);
+        while (remaining > 0) {
+          const n = await writeFd(fd, data);
+          remaining -= n;
+          f.size += n;
+          if (remaining > 0) {
+            const bytes: Buffer = typeof data === "string" ? Buffer.from(data) : data;
+            data = bytes.subarray(n);
+          }
+        }
+        return;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (err instanceof AuditError || attempt >= MAX_ATTEMPTS || code === undefined || !RETRIED.has(code))
+          throw err;
+        if (code === "EMFILE" || code === "ENFILE") this.#closeIdle(f);
+        await delay(FIRST_BACKOFF_MS * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  /** The file's descriptor: opened (or reopened) and checked, within the bound on open files. */
+  async #descriptor(f: CommitFile): Promise<number> {
+    if (f.fd !== undefined) return f.fd;
+    while (this.#open >= this.maxOpenFiles) {
+      if (!this.#closeIdle(f)) await new Promise<void>((resolve) => this.#waitingForSlot.push(resolve));
+    }
+    this.#open++;
+    let fd: number | undefined;
+    try {
+      fd = await openFd(
+        f.options.realFile,
+        constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+      );
+      const stats = await fstatFd(fd);
+      if (!stats.isFile()) throw invalid(f, "it is no longer a regular file");
+      const identity = `${stats.dev}:${stats.ino}`;
+      if (identity !== f.identity) {
+        await checkPlace(f, fd);
+        throw invalid(f, "it was replaced by another file since this writer last wrote it");
+      }
+      if (stats.size !== f.size)
+        throw invalid(
+          f,
+          `it changed since this writer last wrote it (expected ${f.size} bytes, found ${stats.size}): it was truncated, edited or written by another writer`,
+        );
+      f.fd = fd;
+      f.used = ++this.#clock;
+      return fd;
+    } catch (err) {
+      this.#open--;
+      if (fd !== undefined) close(fd, () => {});
+      this.#wakeSlotWaiter();
+      throw err;
+    }
+  }
+
+  /** Closes the least recently used idle descriptor (not `except`'s); false when none is idle. */
+  #closeIdle(except: CommitFile): boolean {
+    let victim: CommitFile | undefined;
+    for (const f of this.#files) {
+      if (f === except || f.busy || f.fd === undefined) continue;
+      if (!victim || f.used < victim.used) victim = f;
+    }
+    if (!victim) return false;
+    this.#closeFd(victim);
+    return true;
+  }
+
+  #closeFd(f: CommitFile): void {
+    const fd = f.fd;
+    if (fd === undefined) return;
+    f.fd = undefined;
+    this.#open--;
+    // Asynchronous and fire-and-forget: a close error on a file already written loses nothing.
+    close(fd, () => {});
+    this.#wakeSlotWaiter();
+  }
+
+  #wakeSlotWaiter(): void {
+    if (this.#open < this.maxOpenFiles) this.#waitingForSlot.shift()?.();
+  }
+
+  #settle(f: CommitFile): void {
+    if (f.waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of f.waiters) {
+      if (w.upTo <= f.written) w.resolve();
+      else still.push(w);
+    }
+    f.waiters = still;
+  }
+
+  #fail(f: CommitFile, err: unknown): void {
+    f.failure =
+      err instanceof AuditError
+        ? err
+        : new AuditError(
+            "REIN_AUDIT_WRITE_FAILED",
+            `Cannot append to the audit trail ${f.options.display}: ${errorMessage(err)}`,
+            { file: f.options.display },
+            { cause: err },
+          );
+    f.chunks = [];
+    for (const w of f.waiters) w.reject(f.failure);
+    f.waiters = [];
+  }
+}
+
+let shared: GroupCommitWriter | undefined;
+
+/** The process's writer: every audit trail of every harness in this process writes through it. */
+export function sharedGroupCommitWriter(): GroupCommitWriter {
+  shared ??= new GroupCommitWriter();
+  return shared;
+}
+
+function invalid(f: CommitFile, why: string): AuditError {
+  return new AuditError(
+    "REIN_AUDIT_INVALID",
+    `Cannot continue the audit trail ${f.options.display}: ${why}. Run "rein audit verify ${f.options.display}"`,
+    { file: f.options.display },
+  );
+}
+
+/** The descriptor must be the file resolved at construction (no directory on its path swapped since). */
+async function checkPlace(f: CommitFile, fd: number): Promise<void> {
+  const actual = await new Promise<string | undefined>((resolve) =>
+    readlink(`/proc/self/fd/${fd}`, (err, link) => resolve(err ? undefined : link)),
+  );
+  if (actual === undefined) return; // no /proc: the O_NOFOLLOW open is the only check
+  if (actual !== f.options.realFile)
+    throw new AuditError(
+      "REIN_AUDIT_WRITE_FAILED",
+      `The audit trail ${f.options.display} now resolves to ${actual}, not ${f.options.realFile}: a directory on its path was replaced. Refusing to write.`,
+      { file: f.options.display, actual },
+    );
+}
+
+function openFd(path: string, flags: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    open(path, flags, 0o600, (err, fd) => (err ? reject(err) : resolve(fd))),
+  );
+}
+
+function fstatFd(fd: number): Promise<Stats> {
+  return new Promise((resolve, reject) => fstat(fd, (err, s) => (err ? reject(err) : resolve(s))));
+}
+
+function writeFd(fd: number, data: string | Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const done = (err: NodeJS.ErrnoException | null, n: number) => (err ? reject(err) : resolve(n));
+    if (typeof data === "string") write(fd, data, null, "utf8", done);
+    else write(fd, data, 0, data.length, null, done);
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => realSetTimeout(resolve, ms));
+}

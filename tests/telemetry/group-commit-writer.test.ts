@@ -1,0 +1,71 @@
+import { openSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { GroupCommitWriter } from "../../src/telemetry/group-commit-writer.js";
+import { tempDir } from "../helpers.js";
+
+function target(writer: GroupCommitWriter, path: string) {
+  const fd = openSync(path, "a");
+  return writer.file({ display: path, realFile: path, size: 0, fd, identity: identityOf(path) });
+}
+
+function identityOf(path: string): string {
+  const s = statSync(path);
+  return `${s.dev}:${s.ino}`;
+}
+
+describe("the shared group-commit writer", () => {
+  it("writes many files through a bounded number of descriptors; sync() resolves once each file's lines are written", async () => {
+    const dir = tempDir();
+    const writer = new GroupCommitWriter({ maxOpenFiles: 2, syncWritesPerTick: 0 });
+    const files = Array.from({ length: 10 }, (_, i) => {
+      const path = join(dir, `t${i}.jsonl`);
+      writeFileSync(path, "");
+      return { path, f: target(writer, path) };
+    });
+    expect(writer.openFiles).toBeLessThanOrEqual(2);
+    for (let round = 0; round < 3; round++) for (const { f } of files) f.append(`line ${round}\n`);
+    await Promise.all(files.map(({ f }) => f.sync()));
+    expect(writer.openFiles).toBeLessThanOrEqual(2);
+    for (const { path } of files) expect(readFileSync(path, "utf8")).toBe("line 0\nline 1\nline 2\n");
+    await Promise.all(files.map(({ f }) => f.release()));
+    expect(writer.openFiles).toBe(0);
+  });
+
+  it("a file replaced between two batches fails its writer (REIN_AUDIT_INVALID), nothing is appended to the new one", async () => {
+    const dir = tempDir();
+    const writer = new GroupCommitWriter({ maxOpenFiles: 1, syncWritesPerTick: 0 });
+    const a = join(dir, "a.jsonl");
+    const b = join(dir, "b.jsonl");
+    writeFileSync(a, "");
+    writeFileSync(b, "");
+    const fa = target(writer, a);
+    const fb = target(writer, b); // takes the only slot: a's descriptor is closed
+    fa.append("one\n");
+    fb.append("x\n");
+    await Promise.all([fa.sync(), fb.sync()]);
+    // a is swapped for another file; its next batch must reopen it and finds another inode.
+    renameSync(a, join(dir, "old.jsonl"));
+    writeFileSync(a, "one\n");
+    fb.append("y\n");
+    await fb.sync();
+    fa.append("two\n");
+    await expect(fa.sync()).rejects.toMatchObject({ code: "REIN_AUDIT_INVALID" });
+    expect(readFileSync(a, "utf8")).toBe("one\n");
+    expect(() => fa.append("three\n")).toThrow(expect.objectContaining({ code: "REIN_AUDIT_INVALID" }));
+  });
+
+  it("a write that keeps failing (ENOSPC on /dev/full) is retried, then fails typed (REIN_AUDIT_WRITE_FAILED)", async () => {
+    const writer = new GroupCommitWriter({ syncWritesPerTick: 0 });
+    const fd = openSync("/dev/full", "a");
+    const f = writer.file({ display: "/dev/full", realFile: "/dev/full", size: 0, fd, identity: "x" });
+    f.append("lost\n");
+    const started = performance.now();
+    await expect(f.sync()).rejects.toMatchObject({
+      code: "REIN_AUDIT_WRITE_FAILED",
+      message: expect.stringContaining("ENOSPC"),
+    });
+    // 8 attempts with backoff 5, 10, … 320 ms between them: it was retried, not failed at once.
+    expect(performance.now() - started).toBeGreaterThan(600);
+  });
+});
