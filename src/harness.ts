@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
-import { z } from "zod";
+import { z } from "zod/v4";
 import type { ApprovalGate, ApprovalRequest } from "./approvals/approval-gate.js";
 import { newInputEstimate } from "./core/input-estimate.js";
 import type { Limits } from "./core/run-context.js";
@@ -150,9 +150,15 @@ const ConfigSchema = z.strictObject({
       onUnknown: z.enum(["error", "zero"]).optional(),
     })
     .default({}),
+  /**
+   * Where the audit trail goes: "memory" (the default: the same hash chain, kept with the session and
+   * written nowhere; `harness.auditTrail(id).text()`), a directory (`{ dir }`, one JSONL file per
+   * session), or false (none, only when chosen).
+   */
   audit: z
     .union([
       z.literal(false),
+      z.literal("memory"),
       z.strictObject({
         dir: z.string().min(1),
         key: z
@@ -164,7 +170,7 @@ const ConfigSchema = z.strictObject({
         maxRecordBytes: z.int().min(MIN_MAX_RECORD_BYTES).max(MAX_MAX_RECORD_BYTES).optional(),
       }),
     ])
-    .default({ dir: ".rein/audit" }),
+    .default("memory"),
   tenantId: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "use 1-64 letters, digits, '.', '_' or '-'")
@@ -231,8 +237,13 @@ export interface Harness {
   readonly ceilings: readonly Ceiling[];
   readonly pricing: PriceBook;
   session(options?: SessionOptions): Session;
-  /** The audit trail file of a session, or undefined when auditing is off. */
+  /** The audit trail file of a session, or undefined when the trail is in memory or off. */
   auditFile(sessionId: string): string | undefined;
+  /**
+   * The audit trail of a session this harness made (its `headHash`, `records`; `text()` for an
+   * in-memory trail), while the session object is alive; undefined when auditing is off.
+   */
+  auditTrail(sessionId: string): AuditTrail | undefined;
 }
 
 /** The approval slot a trust mode gives (see policy/trust-mode.ts). BLOCK never reaches a gate. */
@@ -348,15 +359,18 @@ export function createHarness(config: HarnessConfig): Harness {
   const guards = Object.freeze(built.guards);
   const policy = c.policy ?? new PolicyEngine({ workspace });
   // Compared after resolving symlinks: a workspace, audit dir or `.rein` reached through a link is judged where it really is.
-  const auditDir = c.audit === false ? undefined : placeAuditDir(c.audit.dir, c.workspace ?? null);
+  const auditDir =
+    c.audit === false || c.audit === "memory" ? undefined : placeAuditDir(c.audit.dir, c.workspace ?? null);
   const auditOptions: AuditTrailOptions | undefined =
     c.audit === false
       ? undefined
-      : {
-          key:
-            c.audit.key === undefined ? auditKeyFromEnv() : auditKeyObject(c.audit.key, "config.audit.key"),
-          maxRecordBytes: c.audit.maxRecordBytes,
-        };
+      : c.audit === "memory"
+        ? { key: auditKeyFromEnv() }
+        : {
+            key:
+              c.audit.key === undefined ? auditKeyFromEnv() : auditKeyObject(c.audit.key, "config.audit.key"),
+            maxRecordBytes: c.audit.maxRecordBytes,
+          };
   const approvals = approvalSlot(c.trust, c.approvals);
   // Weak, so a session dropped without close() does not pin memory; the registry prunes its entry.
   const liveSessions = new Map<string, WeakRef<Session>>();
@@ -365,6 +379,11 @@ export function createHarness(config: HarnessConfig): Harness {
   });
   const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll("-", "")}`;
   const auditFile = (sessionId: string) => (auditDir ? resolve(auditDir, `${sessionId}.jsonl`) : undefined);
+  // Held weakly: a trail lives as long as its session (memory is released with it).
+  const trails = new Map<string, WeakRef<AuditTrail>>();
+  const forgetTrail = new FinalizationRegistry<string>((id) => {
+    if (trails.get(id)?.deref() === undefined) trails.delete(id);
+  });
 
   return {
     model,
@@ -376,6 +395,7 @@ export function createHarness(config: HarnessConfig): Harness {
     ceilings: built.budget?.ceilings ?? [],
     pricing,
     auditFile,
+    auditTrail: (sessionId: string) => trails.get(sessionId)?.deref(),
     session(options: SessionOptions = {}): Session {
       const sessionId = options.id ?? newId("ses");
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(sessionId)) {
@@ -400,7 +420,16 @@ export function createHarness(config: HarnessConfig): Harness {
       }
       const file = auditFile(sessionId);
       const sinks: EventSink[] = [...c.sinks, ...(options.sinks ?? [])];
-      if (file) sinks.unshift(new AuditTrail(file, auditOptions));
+      const trail = file
+        ? new AuditTrail(file, auditOptions)
+        : auditOptions
+          ? AuditTrail.inMemory(auditOptions)
+          : undefined;
+      if (trail) {
+        sinks.unshift(trail);
+        trails.set(sessionId, new WeakRef(trail));
+        forgetTrail.register(trail, sessionId);
+      }
       // Security is per session: placeholders numbered per session, a nonce per session.
       const redactor = sec.redact
         ? new SecretRedactor({ engine: sec.regexEngine, known, maxInputChars: sec.maxInputChars })
@@ -437,6 +466,7 @@ export function createHarness(config: HarnessConfig): Harness {
         system,
         maxTokens: c.maxTokens,
         workspace,
+        audit: file ? { kind: "file", file } : trail ? { kind: "memory" } : { kind: "none" },
         history: options.history ?? [],
         newId,
         sessionApprovals: new Set(),

@@ -6,6 +6,7 @@
 export type { ApprovalDecision, ApprovalGate, ApprovalRequest } from "./approvals/approval-gate.js";
 export { callbackGate } from "./approvals/callback-gate.js";
 export { lineDiff, maskSecrets, type TerminalGateOptions, terminalGate } from "./approvals/terminal-gate.js";
+export { defineConfig, type ReinConfigInput } from "./config/define-config.js";
 export type { Limits } from "./core/run-context.js";
 export { type RunOptions, type RunStream, Session } from "./core/session.js";
 export { BudgetGuard, type BudgetOptions, type CeilingOptions } from "./guards/budget-guard.js";
@@ -145,6 +146,7 @@ export {
   ToolDefinitionError,
 } from "./protocol/errors.js";
 export {
+  type AuditTarget,
   type BreakerState,
   EVENT_VERSION,
   type EventDataFilter,
@@ -240,6 +242,7 @@ export {
   type AuditVerification,
   type VerifyAuditOptions,
   verifyAuditFile,
+  verifyAuditText,
 } from "./telemetry/audit-verify.js";
 export { workspaceTools } from "./tools/builtin/index.js";
 export { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 import { errorMessage } from "../protocol/errors.js";
 import type { ApprovalDecision, ApprovalGate, ApprovalRequest } from "./approval-gate.js";
 

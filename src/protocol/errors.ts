@@ -40,6 +40,7 @@ export const ERROR_CODES = [
   "REIN_REGEX_ENGINE_UNAVAILABLE",
   "REIN_INPUT_TOO_LARGE",
   "REIN_INTERNAL",
+  "REIN_USAGE",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -157,5 +158,12 @@ export function errorMessage(err: unknown): string {
     return JSON.stringify(err) ?? String(err);
   } catch {
     return String(err);
+  }
+}
+
+/** A command line that does not parse: an unknown command or flag, a flag value of the wrong form (CLI exit 2). */
+export class UsageError extends ReinError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("REIN_USAGE", message, details);
   }
 }

@@ -70,6 +70,9 @@ interface Pending {
  * const trail = new AuditTrail(".rein/audit/ses_1.jsonl", { key: process.env.REIN_AUDIT_KEY });
  * const harness = createHarness({ model: "scripted:demo", audit: false, sinks: [trail] });
  */
+/** The `file` of an in-memory trail. */
+const MEMORY = ":memory:";
+
 export class AuditTrail implements EventSink {
   readonly name = "audit";
   readonly file: string;
@@ -77,7 +80,9 @@ export class AuditTrail implements EventSink {
   readonly #hasher: ChainHasher;
   readonly #maxRecordBytes: number;
   readonly #realFile: string;
-  readonly #lock: AuditLock;
+  readonly #lock: AuditLock | undefined;
+  /** The lines of an in-memory trail (`AuditTrail.inMemory`); undefined for a file. */
+  readonly #memory: string[] | undefined;
   #fd: number | undefined;
   #prevHash = GENESIS_HASH;
   #index = 0;
@@ -89,6 +94,19 @@ export class AuditTrail implements EventSink {
   readonly #pending = new Map<string, Pending>();
   #turnCost = 0;
   #sessionCost = 0;
+
+  /**
+   * A trail kept in memory: the same hash chain and seals, written to no file (`createHarness`'s
+   * default, so a library harness writes nothing to disk unless told where). `text()` gives its lines.
+   *
+   * @example
+   * const trail = AuditTrail.inMemory();
+   * // … a session with sinks: [trail] …
+   * verifyAuditText(trail.text());
+   */
+  static inMemory(options: AuditTrailOptions = {}): AuditTrail {
+    return new AuditTrail(MEMORY, options);
+  }
 
   constructor(file: string, options: AuditTrailOptions = {}) {
     this.file = file;
@@ -105,6 +123,13 @@ export class AuditTrail implements EventSink {
         : auditKeyObject(options.key, "audit.key");
     this.#hasher = chainHasher(key);
     this.alg = this.#hasher.alg;
+    if (file === MEMORY) {
+      this.#memory = [];
+      this.#realFile = MEMORY;
+      this.#lock = undefined;
+      return;
+    }
+    this.#memory = undefined;
     try {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       this.#realFile = join(realpathSync(dirname(file)), basename(file));
@@ -113,6 +138,20 @@ export class AuditTrail implements EventSink {
     }
     this.#lock = new AuditLock(this.#realFile);
     if (this.#exists()) this.#resume(key);
+  }
+
+  /** True for a trail kept in memory (`AuditTrail.inMemory`). */
+  get inMemory(): boolean {
+    return this.#memory !== undefined;
+  }
+
+  /** The trail's JSONL text: an in-memory trail's lines (a file trail: read the file). */
+  text(): string {
+    if (this.#memory === undefined)
+      throw new AuditError("REIN_AUDIT_UNREADABLE", `The audit trail is a file: read ${this.file}.`, {
+        file: this.file,
+      });
+    return this.#memory.join("");
   }
 
   /** The hash of the last record written (keep it elsewhere and pass it to `verify --head` to detect truncation). */
@@ -189,10 +228,10 @@ export class AuditTrail implements EventSink {
         closeSync(this.#fd);
       } finally {
         this.#fd = undefined;
-        this.#lock.release();
+        this.#lock?.release();
       }
     }
-    this.#lock.release();
+    this.#lock?.release();
   }
 
   #writeToolCall(event: Extract<ReinEvent, { type: "tool_call_finished" }>): void {
@@ -256,9 +295,15 @@ export class AuditTrail implements EventSink {
   }
 
   #append(body: string): void {
-    this.#open();
     const digest = this.#hasher.digest(body);
     const line = lineOf(body, digest);
+    if (this.#memory !== undefined) {
+      this.#memory.push(line);
+      this.#prevHash = digest;
+      this.#index++;
+      return;
+    }
+    this.#open();
     // A string write encodes straight into the syscall's buffer: no Buffer per record for the GC.
     const length = Buffer.byteLength(line);
     try {
@@ -275,7 +320,7 @@ export class AuditTrail implements EventSink {
 
   /** Takes the lock and a descriptor, and checks the file is still what this writer left. */
   #open(): void {
-    if (this.#fd !== undefined) return;
+    if (this.#fd !== undefined || this.#lock === undefined) return;
     this.#lock.acquire();
     let fd: number | undefined;
     try {
@@ -339,6 +384,7 @@ export class AuditTrail implements EventSink {
 
   /** Continues an existing chain: verifies the whole file once, under the lock; it must end with a seal. */
   #resume(key: KeyObject | undefined): void {
+    if (this.#lock === undefined) return;
     this.#lock.acquire();
     try {
       const bytes = readAuditFile(this.#realFile);

@@ -80,6 +80,17 @@ export function verifyAuditFile(file: string, options: VerifyAuditOptions = {}):
   return inspectAuditBytes(readAuditFile(file), file, options).verdict;
 }
 
+/**
+ * Verifies a trail given as text, e.g. an in-memory trail's `text()`.
+ *
+ * @example
+ * const verdict = verifyAuditText(harness.auditTrail(session.id)!.text());
+ * if (!verdict.ok) throw new Error(verdict.reason);
+ */
+export function verifyAuditText(text: string, options: VerifyAuditOptions = {}): AuditVerification {
+  return inspectAuditBytes(Buffer.from(text, "utf8"), "(in-memory audit trail)", options).verdict;
+}
+
 /** Reads a trail by descriptor: no symlink is followed, and only a regular file is read. */
 export function readAuditFile(file: string): Buffer {
   let fd: number;

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 import { checkRiskProfile } from "../protocol/answers.js";
 import { ToolDefinitionError } from "../protocol/errors.js";
 import type { RiskProfile } from "../protocol/risk.js";
