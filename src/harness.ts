@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { z } from "zod/v4";
 import type { ApprovalGate, ApprovalRequest } from "./approvals/approval-gate.js";
+import { type CallbackAnswer, callbackGate } from "./approvals/callback-gate.js";
 import { newInputEstimate } from "./core/input-estimate.js";
 import type { Limits } from "./core/run-context.js";
 import { Session } from "./core/session.js";
@@ -44,7 +45,7 @@ import { AuditTrail, type AuditTrailOptions } from "./telemetry/audit-trail.js";
 import { workspaceTools } from "./tools/builtin/index.js";
 import { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
 import { ToolRegistry } from "./tools/registry.js";
-import type { Tool } from "./tools/tool.js";
+import type { Tool, ToolCallOf } from "./tools/tool.js";
 
 /** Defaults are safe: limited turns and time, capped outputs, an audit trail on. */
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -117,7 +118,13 @@ const ConfigSchema = z.strictObject({
   guards: z.union([z.array(GuardSchema), GuardsConfigSchema]).default([]),
   approvals: z
     .strictObject({
-      gate: z.custom<ApprovalGate>(isObjectWith("name", "decide"), "expected an ApprovalGate"),
+      // A function is the callback of a callbackGate (same strict answers), typed by the tools.
+      gate: z.union([
+        z.custom<ApprovalGate>(isObjectWith("name", "decide"), "expected an ApprovalGate"),
+        z
+          .custom<CallbackDecide>((v) => typeof v === "function", "expected an ApprovalGate or a function")
+          .transform((fn) => callbackGate(fn)),
+      ]),
       requireFor: z.array(z.enum(RISK_LEVELS)).default(["HIGH"]),
       /** semi-autonomous: called when a call starts waiting for a person. */
       notify: z
@@ -212,8 +219,57 @@ const ConfigSchema = z.strictObject({
     }),
 });
 
-/** Options of `createHarness`. Every field but `model` has a safe default. */
-export type HarnessConfig = z.input<typeof ConfigSchema>;
+type ConfigInput = z.input<typeof ConfigSchema>;
+type CallbackDecide = Parameters<typeof callbackGate>[0];
+
+/**
+ * A call of a built-in workspace tool, as approvals and hooks see it (its input is the tool's
+ * validated input; see docs for each tool's fields).
+ */
+export interface BuiltinToolCall {
+  readonly tool: BuiltinToolName;
+  readonly input: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Every call a harness with these tools can route: your tools' (typed by their schemas) and the
+ * built-ins'. A union discriminated by `tool`.
+ */
+export type HarnessToolCall<T extends readonly Tool[] = readonly Tool[]> =
+  | ToolCallOf<T[number]>
+  | BuiltinToolCall;
+
+/**
+ * Options of `createHarness`. Every field but `model` has a safe default. `T` is the tuple of your
+ * tools: approvals and hooks get each call's input typed by its tool's schema.
+ */
+export type HarnessConfig<T extends readonly Tool[] = readonly Tool[]> = Omit<
+  ConfigInput,
+  "tools" | "approvals" | "hooks"
+> & {
+  /** Your tools, made with `defineTool`; registered beside the built-in workspace tools. */
+  tools?: T;
+  approvals?: Omit<NonNullable<ConfigInput["approvals"]>, "gate" | "notify" | "onTimeout"> & {
+    // NoInfer: T comes from `tools` alone, and is fixed before a gate's callback is typed.
+    /**
+     * Who decides: an `ApprovalGate` (`terminalGate()`, `callbackGate(fn)`, …) or a function, which is
+     * the callback of a `callbackGate` (only `true` or `{ approve: true }` approves). The function's
+     * request is typed by your tools: `req.tool === "transfer"` narrows `req.input`.
+     */
+    gate:
+      | ApprovalGate<HarnessToolCall<NoInfer<T>>>
+      | ((
+          request: ApprovalRequest<HarnessToolCall<NoInfer<T>>>,
+          signal: AbortSignal,
+        ) => CallbackAnswer | PromiseLike<CallbackAnswer>);
+    /** semi-autonomous: called when a call starts waiting for a person. */
+    notify?: (request: ApprovalRequest<HarnessToolCall<NoInfer<T>>>) => void;
+    /** semi-autonomous: decides an unanswered approval after timeoutMs (default: deny). */
+    onTimeout?: (request: ApprovalRequest<HarnessToolCall<NoInfer<T>>>) => "deny" | "approve";
+  };
+  /** Hooks at fixed points of the pipeline; `beforeToolCall` and `afterToolCall` see typed calls. */
+  hooks?: Hooks<HarnessToolCall<NoInfer<T>>>;
+};
 
 export interface SessionOptions {
   /** Defaults to a new random id. */
@@ -275,7 +331,9 @@ function configError(error: z.ZodError): ConfigError {
  * const result = await harness.session().run("clean up old temp files");
  * console.log(result.stopReason, result.costUsd);
  */
-export function createHarness(config: HarnessConfig): Harness {
+export function createHarness<const T extends readonly Tool[] = readonly Tool[]>(
+  config: HarnessConfig<T>,
+): Harness {
   const parsed = ConfigSchema.safeParse(config);
   if (!parsed.success) throw configError(parsed.error);
   const c = parsed.data;

@@ -3,7 +3,13 @@
  * This file is the whole public API; nothing else is exported by accident.
  */
 
-export type { ApprovalDecision, ApprovalGate, ApprovalRequest } from "./approvals/approval-gate.js";
+export type {
+  ApprovalDecision,
+  ApprovalGate,
+  ApprovalRequest,
+  ApprovalRequestFields,
+  ToolCallShape,
+} from "./approvals/approval-gate.js";
 export { callbackGate } from "./approvals/callback-gate.js";
 export { lineDiff, maskSecrets, type TerminalGateOptions, terminalGate } from "./approvals/terminal-gate.js";
 export { defineConfig, type ReinConfigInput } from "./config/define-config.js";
@@ -37,10 +43,12 @@ export { StallDetector, type StallOptions } from "./guards/stall-detector.js";
 export type { GuardsConfig } from "./guards/standard-guards.js";
 export { TaintGuard, type TaintOptions } from "./guards/taint-guard.js";
 export {
+  type BuiltinToolCall,
   createHarness,
   DEFAULT_LIMITS,
   type Harness,
   type HarnessConfig,
+  type HarnessToolCall,
   type SessionOptions,
 } from "./harness.js";
 export type { BreakerChange, BreakerOptions } from "./models/gateway/circuit-breaker.js";
@@ -160,7 +168,7 @@ export {
   type ReinEvent,
   type StageRecord,
 } from "./protocol/events.js";
-export type { BeforeToolCallAnswer, Hooks, HookToolCall } from "./protocol/hooks.js";
+export type { BeforeToolCallAnswer, Hooks, HookToolCall, HookToolCallFields } from "./protocol/hooks.js";
 export type {
   AssistantMessage,
   ContentBlock,
@@ -248,4 +256,4 @@ export { workspaceTools } from "./tools/builtin/index.js";
 export { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
 export { defineTool, type ToolDefinition } from "./tools/define-tool.js";
 export { ToolRegistry } from "./tools/registry.js";
-export type { ParseResult, Tool, ToolContext, ToolRouter } from "./tools/tool.js";
+export type { ParseResult, Tool, ToolCallOf, ToolContext, ToolRouter } from "./tools/tool.js";
