@@ -252,8 +252,8 @@ export {
   verifyAuditFile,
   verifyAuditText,
 } from "./telemetry/audit-verify.js";
-export { workspaceTools } from "./tools/builtin/index.js";
 export { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
+export { type WorkspaceToolsOptions, workspaceTools } from "./tools/builtin/workspace-tools.js";
 export { defineTool, type ToolDefinition } from "./tools/define-tool.js";
 export { ToolRegistry } from "./tools/registry.js";
 export type { ParseResult, Tool, ToolCallOf, ToolContext, ToolRouter } from "./tools/tool.js";

@@ -16,7 +16,7 @@ import type { ApprovalDecision } from "../protocol/approval.js";
 import { AuditError, ConfigError, errorMessage, ReinError } from "../protocol/errors.js";
 import type { EventSink, ReinEvent } from "../protocol/events.js";
 import type { RiskAssessment } from "../protocol/risk.js";
-import { type AuditKey, auditKeyObject } from "./audit-key.js";
+import { type AuditKey, type AuditKeyHandle, auditKeyObject } from "./audit-key.js";
 import { AuditLock } from "./audit-lock.js";
 import {
   AUDIT_VERSION,
@@ -42,7 +42,7 @@ export interface AuditTrailOptions {
    * Makes the chain HMAC-SHA256 with this key (at least 16 bytes), so that someone who can write
    * the file cannot recompute it. Records name the algorithm (`alg`), never the key.
    */
-  readonly key?: AuditKey | KeyObject;
+  readonly key?: AuditKey | AuditKeyHandle;
   /** Cap of one record's line in bytes (default 64 KiB); larger records are truncated with a marker. */
   readonly maxRecordBytes?: number;
 }
@@ -120,7 +120,7 @@ export class AuditTrail implements EventSink {
     const key =
       options.key === undefined || options.key instanceof KeyObject
         ? options.key
-        : auditKeyObject(options.key, "audit.key");
+        : auditKeyObject(options.key as AuditKey, "audit.key");
     this.#hasher = chainHasher(key);
     this.alg = this.#hasher.alg;
     if (file === MEMORY) {
