@@ -27,6 +27,9 @@ command -v scmp_sys_resolver >/dev/null 2>&1 || need+=(seccomp)
 [[ -x /usr/bin/awk ]] || need+=(mawk)
 # tmux drives `rein run`'s terminal approval prompt in a real pseudo-terminal (tests/cli/terminal-gate.test.ts).
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# zsh and fish run the scripts of `rein completion zsh|fish` (tests/cli/cli-behaviour.test.ts).
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
 if ((${#need[@]})); then
   echo "setup-test-env: installing ${need[*]} from Debian"
   SUDO=""

@@ -51,6 +51,8 @@ export function completionScript(cli: Command, shell: (typeof SHELLS)[number]): 
     .join("\n");
   const body = `# rein ${shell} completion: eval "$(rein completion ${shell})"
 _rein_complete() {
+  # zsh's bash emulation counts COMP_CWORD from 0, as bash does: index its arrays from 0 too.
+  [[ -n "\${ZSH_VERSION:-}" ]] && setopt localoptions ksharrays
   local -A table=(
 ${table}
   )
