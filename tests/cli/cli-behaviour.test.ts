@@ -264,7 +264,7 @@ export default defineConfig({ tools: [status], limits: { maxTurns: 5 } });
       expect(r.code).toBe(0);
       const events = lines(r.stdout);
       expect(events[0]).toMatchObject({ type: "session_started", data: { audit: { kind: "none" } } });
-      expect((events[0]!.data as { tools: string[] }).tools).toContain("ticket_status");
+      expect((events[0]!.data as unknown as { tools: string[] }).tools).toContain("ticket_status");
       const finished = events.find((e) => e.type === "tool_call_finished");
       expect(finished?.type === "tool_call_finished" && [finished.data.tool, finished.data.ok]).toEqual([
         "ticket_status",
