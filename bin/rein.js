@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Plain JavaScript that any Node parses, so an old Node gets a clear message instead of a syntax error.
 import { existsSync, readFileSync } from "node:fs";
+import module from "node:module";
 
 const REQUIRED_MAJOR = 22;
 const root = new URL("../", import.meta.url);
@@ -24,6 +25,8 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
   // The commonest question, answered without loading the CLI.
   process.stdout.write(`${JSON.parse(readFileSync(new URL("package.json", root), "utf8")).version}\n`);
 } else {
+  // Node >= 22.1 caches the compiled CLI modules (in the OS temp dir): about halves `rein --help`.
+  module.enableCompileCache?.();
   import("../dist/cli/main.js").then(
     (cli) => cli.main(argv),
     (err) => {

@@ -47,7 +47,7 @@ import { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.
 import { ToolRegistry } from "./tools/registry.js";
 import type { Tool, ToolCallOf } from "./tools/tool.js";
 
-/** Defaults are safe: limited turns and time, capped outputs, an audit trail on. */
+/** Defaults are safe: limited turns and time, capped outputs (the audit trail is on, in memory, unless configured). */
 export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxTurns: 50,
   warnAtFraction: 2 / 3,
