@@ -29,7 +29,13 @@ describe("where a library harness's audit trail goes", () => {
     expect(trail.inMemory).toBe(true);
     expect(trail.records).toBe(1);
     const verdict = verifyAuditText(trail.text());
-    expect(verdict).toMatchObject({ ok: true, status: "sealed", records: 1, seals: 2, headHash: trail.headHash });
+    expect(verdict).toMatchObject({
+      ok: true,
+      status: "sealed",
+      records: 1,
+      seals: 2,
+      headHash: trail.headHash,
+    });
     // The in-memory chain is the same as a file's: a tampered line fails verification.
     const tampered = trail.text().replace('"text":"hi"', '"text":"ho"');
     expect(verifyAuditText(tampered)).toMatchObject({ ok: false, status: "tampered", line: 1 });

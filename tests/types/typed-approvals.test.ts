@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -26,7 +26,13 @@ describe("typed approvals and hooks (compiled with tsc --strict)", () => {
     writeFileSync(bare, source.replaceAll(/^\s*\/\/ @ts-expect-error.*$/gm, ""));
     const config = join(FIXTURES, "tsconfig.bare.json");
     writeFileSync(config, JSON.stringify({ extends: "./tsconfig.json", files: ["typed-approvals.bare.ts"] }));
-    const out = tsc(config);
+    let out: string;
+    try {
+      out = tsc(config);
+    } finally {
+      rmSync(bare);
+      rmSync(config);
+    }
     const errors = out.split("\n").filter((l) => l.includes("error TS"));
     expect(errors.some((e) => /Property 'city' does not exist/.test(e))).toBe(true);
     expect(errors.some((e) => /Property 'amount' does not exist/.test(e))).toBe(true);
