@@ -22,6 +22,7 @@ const BENCHMARKS = [
   "observability",
   "many-sessions",
   "hardening-cost",
+  "cli-startup",
 ] as const;
 
 const benchDir = dirname(fileURLToPath(import.meta.url));

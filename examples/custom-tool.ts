@@ -1,6 +1,6 @@
 // Define a tool with a zod schema and watch the pipeline's decisions. Run: node examples/custom-tool.ts
 import { createHarness, defineTool, scriptedModel, ToolFailure } from "rein";
-import { z } from "zod";
+import { z } from "zod/v4";
 
 const weather = defineTool({
   name: "get_weather",

@@ -1,7 +1,7 @@
 // Secrets never reach the model, the events or the audit trail; tool results arrive spotlighted;
 // an injection in a result is flagged. Run: node examples/redaction.ts
 import { createHarness, defineTool, scriptedModel } from "rein";
-import { z } from "zod";
+import { z } from "zod/v4";
 
 const readConfig = defineTool({
   name: "read_config",

@@ -34,6 +34,9 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 # Prometheus (server and promtool) checks and tests prometheus/rein-alerts.yml and scrapes a running Rein
 # (tests/telemetry/prometheus-*.test.ts). Tests start their own server on loopback; the service is not used.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# zsh and fish run the scripts of `rein completion zsh|fish` (tests/cli/cli-behaviour.test.ts).
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
 if ((${#need[@]})); then
   echo "setup-test-env: installing ${need[*]} from Debian"
   SUDO=""

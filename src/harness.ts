@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
-import { z } from "zod";
+import { z } from "zod/v4";
 import type { ApprovalGate, ApprovalRequest } from "./approvals/approval-gate.js";
+import { type CallbackAnswer, callbackGate } from "./approvals/callback-gate.js";
 import { newInputEstimate } from "./core/input-estimate.js";
 import type { Limits } from "./core/run-context.js";
 import { Session } from "./core/session.js";
@@ -46,9 +47,9 @@ import { httpFetchTool } from "./tools/builtin/http-fetch.js";
 import { workspaceTools } from "./tools/builtin/index.js";
 import { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
 import { ToolRegistry } from "./tools/registry.js";
-import type { Tool } from "./tools/tool.js";
+import type { Tool, ToolCallOf } from "./tools/tool.js";
 
-/** Defaults are safe: limited turns and time, capped outputs, an audit trail on. */
+/** Defaults are safe: limited turns and time, capped outputs (the audit trail is on, in memory, unless configured). */
 export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxTurns: 50,
   warnAtFraction: 2 / 3,
@@ -132,7 +133,13 @@ const ConfigSchema = z.strictObject({
   guards: z.union([z.array(GuardSchema), GuardsConfigSchema]).default([]),
   approvals: z
     .strictObject({
-      gate: z.custom<ApprovalGate>(isObjectWith("name", "decide"), "expected an ApprovalGate"),
+      // A function is the callback of a callbackGate (same strict answers), typed by the tools.
+      gate: z.union([
+        z.custom<ApprovalGate>(isObjectWith("name", "decide"), "expected an ApprovalGate"),
+        z
+          .custom<CallbackDecide>((v) => typeof v === "function", "expected an ApprovalGate or a function")
+          .transform((fn) => callbackGate(fn)),
+      ]),
       requireFor: z.array(z.enum(RISK_LEVELS)).default(["HIGH"]),
       /** semi-autonomous: called when a call starts waiting for a person. */
       notify: z
@@ -165,9 +172,15 @@ const ConfigSchema = z.strictObject({
       onUnknown: z.enum(["error", "zero"]).optional(),
     })
     .default({}),
+  /**
+   * Where the audit trail goes: "memory" (the default: the same hash chain, kept with the session and
+   * written nowhere; `harness.auditTrail(id).text()`), a directory (`{ dir }`, one JSONL file per
+   * session), or false (none, only when chosen).
+   */
   audit: z
     .union([
       z.literal(false),
+      z.literal("memory"),
       z.strictObject({
         dir: z.string().min(1),
         key: z
@@ -179,7 +192,7 @@ const ConfigSchema = z.strictObject({
         maxRecordBytes: z.int().min(MIN_MAX_RECORD_BYTES).max(MAX_MAX_RECORD_BYTES).optional(),
       }),
     ])
-    .default({ dir: ".rein/audit" }),
+    .default("memory"),
   tenantId: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "use 1-64 letters, digits, '.', '_' or '-'")
@@ -221,8 +234,57 @@ const ConfigSchema = z.strictObject({
     }),
 });
 
-/** Options of `createHarness`. Every field but `model` has a safe default. */
-export type HarnessConfig = z.input<typeof ConfigSchema>;
+type ConfigInput = z.input<typeof ConfigSchema>;
+type CallbackDecide = Parameters<typeof callbackGate>[0];
+
+/**
+ * A call of a built-in workspace tool, as approvals and hooks see it (its input is the tool's
+ * validated input; see docs for each tool's fields).
+ */
+export interface BuiltinToolCall {
+  readonly tool: BuiltinToolName;
+  readonly input: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Every call a harness with these tools can route: your tools' (typed by their schemas) and the
+ * built-ins'. A union discriminated by `tool`.
+ */
+export type HarnessToolCall<T extends readonly Tool[] = readonly Tool[]> =
+  | ToolCallOf<T[number]>
+  | BuiltinToolCall;
+
+/**
+ * Options of `createHarness`. Every field but `model` has a safe default. `T` is the tuple of your
+ * tools: approvals and hooks get each call's input typed by its tool's schema.
+ */
+export type HarnessConfig<T extends readonly Tool[] = readonly Tool[]> = Omit<
+  ConfigInput,
+  "tools" | "approvals" | "hooks"
+> & {
+  /** Your tools, made with `defineTool`; registered beside the built-in workspace tools. */
+  tools?: T;
+  approvals?: Omit<NonNullable<ConfigInput["approvals"]>, "gate" | "notify" | "onTimeout"> & {
+    // NoInfer: T comes from `tools` alone, and is fixed before a gate's callback is typed.
+    /**
+     * Who decides: an `ApprovalGate` (`terminalGate()`, `callbackGate(fn)`, …) or a function, which is
+     * the callback of a `callbackGate` (only `true` or `{ approve: true }` approves). The function's
+     * request is typed by your tools: `req.tool === "transfer"` narrows `req.input`.
+     */
+    gate:
+      | ApprovalGate<HarnessToolCall<NoInfer<T>>>
+      | ((
+          request: ApprovalRequest<HarnessToolCall<NoInfer<T>>>,
+          signal: AbortSignal,
+        ) => CallbackAnswer | PromiseLike<CallbackAnswer>);
+    /** semi-autonomous: called when a call starts waiting for a person. */
+    notify?: (request: ApprovalRequest<HarnessToolCall<NoInfer<T>>>) => void;
+    /** semi-autonomous: decides an unanswered approval after timeoutMs (default: deny). */
+    onTimeout?: (request: ApprovalRequest<HarnessToolCall<NoInfer<T>>>) => "deny" | "approve";
+  };
+  /** Hooks at fixed points of the pipeline; `beforeToolCall` and `afterToolCall` see typed calls. */
+  hooks?: Hooks<HarnessToolCall<NoInfer<T>>>;
+};
 
 export interface SessionOptions {
   /** Defaults to a new random id. */
@@ -246,8 +308,13 @@ export interface Harness {
   readonly ceilings: readonly Ceiling[];
   readonly pricing: PriceBook;
   session(options?: SessionOptions): Session;
-  /** The audit trail file of a session, or undefined when auditing is off. */
+  /** The audit trail file of a session, or undefined when the trail is in memory or off. */
   auditFile(sessionId: string): string | undefined;
+  /**
+   * The audit trail of a session this harness made (its `headHash`, `records`; `text()` for an
+   * in-memory trail), while the session object is alive; undefined when auditing is off.
+   */
+  auditTrail(sessionId: string): AuditTrail | undefined;
 }
 
 /** The approval slot a trust mode gives (see policy/trust-mode.ts). BLOCK never reaches a gate. */
@@ -279,7 +346,9 @@ function configError(error: z.ZodError): ConfigError {
  * const result = await harness.session().run("clean up old temp files");
  * console.log(result.stopReason, result.costUsd);
  */
-export function createHarness(config: HarnessConfig): Harness {
+export function createHarness<const T extends readonly Tool[] = readonly Tool[]>(
+  config: HarnessConfig<T>,
+): Harness {
   const parsed = ConfigSchema.safeParse(config);
   if (!parsed.success) throw configError(parsed.error);
   const c = parsed.data;
@@ -370,15 +439,18 @@ export function createHarness(config: HarnessConfig): Harness {
   const guards = Object.freeze(built.guards);
   const policy = c.policy ?? new PolicyEngine({ workspace, ...(egress ? { egress } : {}) });
   // Compared after resolving symlinks: a workspace, audit dir or `.rein` reached through a link is judged where it really is.
-  const auditDir = c.audit === false ? undefined : placeAuditDir(c.audit.dir, c.workspace ?? null);
+  const auditDir =
+    c.audit === false || c.audit === "memory" ? undefined : placeAuditDir(c.audit.dir, c.workspace ?? null);
   const auditOptions: AuditTrailOptions | undefined =
     c.audit === false
       ? undefined
-      : {
-          key:
-            c.audit.key === undefined ? auditKeyFromEnv() : auditKeyObject(c.audit.key, "config.audit.key"),
-          maxRecordBytes: c.audit.maxRecordBytes,
-        };
+      : c.audit === "memory"
+        ? { key: auditKeyFromEnv() }
+        : {
+            key:
+              c.audit.key === undefined ? auditKeyFromEnv() : auditKeyObject(c.audit.key, "config.audit.key"),
+            maxRecordBytes: c.audit.maxRecordBytes,
+          };
   const approvals = approvalSlot(c.trust, c.approvals);
   // Weak, so a session dropped without close() does not pin memory; the registry prunes its entry.
   const liveSessions = new Map<string, WeakRef<Session>>();
@@ -387,6 +459,11 @@ export function createHarness(config: HarnessConfig): Harness {
   });
   const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll("-", "")}`;
   const auditFile = (sessionId: string) => (auditDir ? resolve(auditDir, `${sessionId}.jsonl`) : undefined);
+  // Held weakly: a trail lives as long as its session (memory is released with it).
+  const trails = new Map<string, WeakRef<AuditTrail>>();
+  const forgetTrail = new FinalizationRegistry<string>((id) => {
+    if (trails.get(id)?.deref() === undefined) trails.delete(id);
+  });
 
   return {
     model,
@@ -398,6 +475,7 @@ export function createHarness(config: HarnessConfig): Harness {
     ceilings: built.budget?.ceilings ?? [],
     pricing,
     auditFile,
+    auditTrail: (sessionId: string) => trails.get(sessionId)?.deref(),
     session(options: SessionOptions = {}): Session {
       const sessionId = options.id ?? newId("ses");
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(sessionId)) {
@@ -422,14 +500,21 @@ export function createHarness(config: HarnessConfig): Harness {
       }
       const file = auditFile(sessionId);
       const sinks: EventSink[] = [...c.sinks, ...(options.sinks ?? [])];
-      if (file)
-        sinks.unshift(
-          new AuditTrail(file, {
-            ...auditOptions,
-            // An intent record, durable before the tool runs, for every tool that can change something.
-            intentFor: (tool) => registry.get(tool)?.readOnly !== true,
-          }),
-        );
+      // An intent record, durable before the tool runs, for every tool that can change something.
+      const trailOptions = auditOptions && {
+        ...auditOptions,
+        intentFor: (tool: string) => registry.get(tool)?.readOnly !== true,
+      };
+      const trail = file
+        ? new AuditTrail(file, trailOptions ?? {})
+        : trailOptions
+          ? AuditTrail.inMemory(trailOptions)
+          : undefined;
+      if (trail) {
+        sinks.unshift(trail);
+        trails.set(sessionId, new WeakRef(trail));
+        forgetTrail.register(trail, sessionId);
+      }
       // Security is per session: placeholders numbered per session, a nonce per session.
       const redactor = sec.redact
         ? new SecretRedactor({ engine: sec.regexEngine, known, maxInputChars: sec.maxInputChars })
@@ -466,6 +551,7 @@ export function createHarness(config: HarnessConfig): Harness {
         system,
         maxTokens: c.maxTokens,
         workspace,
+        audit: file ? { kind: "file", file } : trail ? { kind: "memory" } : { kind: "none" },
         history: options.history ?? [],
         newId,
         sessionApprovals: new Set(),

@@ -3,9 +3,16 @@
  * This file is the whole public API; nothing else is exported by accident.
  */
 
-export type { ApprovalDecision, ApprovalGate, ApprovalRequest } from "./approvals/approval-gate.js";
+export type {
+  ApprovalDecision,
+  ApprovalGate,
+  ApprovalRequest,
+  ApprovalRequestFields,
+  ToolCallShape,
+} from "./approvals/approval-gate.js";
 export { callbackGate } from "./approvals/callback-gate.js";
 export { lineDiff, maskSecrets, type TerminalGateOptions, terminalGate } from "./approvals/terminal-gate.js";
+export { defineConfig, type ReinConfigInput } from "./config/define-config.js";
 export type { Limits } from "./core/run-context.js";
 export { type RunOptions, type RunStream, Session } from "./core/session.js";
 export { type CheckOutcome, callsOf, runChecks } from "./evals/checks.js";
@@ -86,10 +93,12 @@ export { StallDetector, type StallOptions } from "./guards/stall-detector.js";
 export type { GuardsConfig } from "./guards/standard-guards.js";
 export { TaintGuard, type TaintOptions } from "./guards/taint-guard.js";
 export {
+  type BuiltinToolCall,
   createHarness,
   DEFAULT_LIMITS,
   type Harness,
   type HarnessConfig,
+  type HarnessToolCall,
   type SessionOptions,
 } from "./harness.js";
 export type { BreakerChange, BreakerOptions } from "./models/gateway/circuit-breaker.js";
@@ -197,6 +206,7 @@ export {
   ToolDefinitionError,
 } from "./protocol/errors.js";
 export {
+  type AuditTarget,
   type BreakerState,
   EVENT_VERSION,
   type EventDataFilter,
@@ -211,7 +221,7 @@ export {
   type SandboxStart,
   type StageRecord,
 } from "./protocol/events.js";
-export type { BeforeToolCallAnswer, Hooks, HookToolCall } from "./protocol/hooks.js";
+export type { BeforeToolCallAnswer, Hooks, HookToolCall, HookToolCallFields } from "./protocol/hooks.js";
 export type {
   AssistantMessage,
   ContentBlock,
@@ -310,6 +320,7 @@ export {
   type AuditVerification,
   type VerifyAuditOptions,
   verifyAuditFile,
+  verifyAuditText,
 } from "./telemetry/audit-verify.js";
 export {
   type CreateLoggerOptions,
@@ -339,8 +350,8 @@ export {
   type HttpFetchToolOptions,
   httpFetchTool,
 } from "./tools/builtin/http-fetch.js";
-export { workspaceTools } from "./tools/builtin/index.js";
 export { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
+export { type WorkspaceToolsOptions, workspaceTools } from "./tools/builtin/workspace-tools.js";
 export { defineTool, type ToolDefinition } from "./tools/define-tool.js";
 export { ToolRegistry } from "./tools/registry.js";
-export type { ParseResult, Tool, ToolContext, ToolRouter } from "./tools/tool.js";
+export type { ParseResult, Tool, ToolCallOf, ToolContext, ToolRouter } from "./tools/tool.js";

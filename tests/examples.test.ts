@@ -1,13 +1,22 @@
 import { spawn, spawnSync } from "node:child_process";
 import { resolve } from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { startProviderServer } from "./models/loopback/provider-server.js";
+import { copyExamples, installApp, packRein } from "./package/packed-app.js";
 
-const ROOT = resolve(import.meta.dirname, "..");
+// The examples run as an app runs them: from the packed tarball installed into a fresh app (zod 4;
+// tests/package/packed.test.ts runs them on zod 3 too), never from the repository's sources.
+let APP = "";
+let EXAMPLES = "";
+beforeAll(() => {
+  const app = installApp(packRein(), 4);
+  APP = app.dir;
+  EXAMPLES = copyExamples(app);
+}, 300_000);
 
 function example(name: string): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [resolve(ROOT, "examples", name)], {
-    cwd: ROOT,
+  const r = spawnSync(process.execPath, [resolve(EXAMPLES, name)], {
+    cwd: APP,
     encoding: "utf8",
     timeout: 30_000,
   });
@@ -50,8 +59,8 @@ describe("examples run as documented", () => {
         { kind: "reply", text: "Hello from the fallback model." },
       );
       const r = await new Promise<{ code: number | null; out: string; err: string }>((done) => {
-        const child = spawn(process.execPath, [resolve(ROOT, "examples", "fallback.ts")], {
-          cwd: ROOT,
+        const child = spawn(process.execPath, [resolve(EXAMPLES, "fallback.ts")], {
+          cwd: APP,
           env: {
             ...process.env,
             ANTHROPIC_API_KEY: "sk-ant-example",

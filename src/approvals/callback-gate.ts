@@ -1,6 +1,6 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 import { errorMessage } from "../protocol/errors.js";
-import type { ApprovalDecision, ApprovalGate, ApprovalRequest } from "./approval-gate.js";
+import type { ApprovalDecision, ApprovalGate, ApprovalRequest, ToolCallShape } from "./approval-gate.js";
 
 /** What a callback may answer. Only `true` and `{ approve: true }` approve; anything else denies. */
 export type CallbackAnswer =
@@ -34,13 +34,13 @@ const refusal = z.union([
  *   req.tool === "delete_file" ? { approve: false, reason: "no deletes today" } : true,
  * );
  */
-export function callbackGate(
-  decide: (request: ApprovalRequest, signal: AbortSignal) => CallbackAnswer | PromiseLike<CallbackAnswer>,
+export function callbackGate<C extends ToolCallShape = ToolCallShape>(
+  decide: (request: ApprovalRequest<C>, signal: AbortSignal) => CallbackAnswer | PromiseLike<CallbackAnswer>,
   name = "callback",
-): ApprovalGate {
+): ApprovalGate<C> {
   return {
     name,
-    async decide(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalDecision> {
+    async decide(request: ApprovalRequest<C>, signal: AbortSignal): Promise<ApprovalDecision> {
       const answer = await untilAborted(() => decide(request, signal), signal);
       return judge(answer, name);
     },

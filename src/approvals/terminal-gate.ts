@@ -1,11 +1,25 @@
 import { createInterface } from "node:readline";
 import type { ApprovalDecision, ApprovalGate, ApprovalRequest } from "./approval-gate.js";
 
+/**
+ * A readable text stream such as `process.stdin`, described without Node's types so that apps
+ * compile without `@types/node`.
+ */
+export interface TerminalInput {
+  readonly readable: boolean;
+  on(event: "data", listener: (chunk: string | Uint8Array) => void): unknown;
+}
+
+/** A writable text stream such as `process.stderr`. */
+export interface TerminalOutput {
+  write(chunk: string): boolean;
+}
+
 export interface TerminalGateOptions {
   /** Where answers are read (default: process.stdin). */
-  readonly input?: NodeJS.ReadableStream;
+  readonly input?: TerminalInput;
   /** Where the request is shown (default: process.stderr, so `--json` stdout stays clean). */
-  readonly output?: NodeJS.WritableStream;
+  readonly output?: TerminalOutput;
   /** Extra lines about the request, e.g. the parsed shell commands with their verdicts. */
   readonly details?: (request: ApprovalRequest) => readonly string[];
   /** The current content of a file `write_file` would replace (for the diff); null if it does not exist. */
@@ -72,8 +86,8 @@ export function lineDiff(before: string | null, after: string, limit = 400): str
  * const harness = createHarness({ model, workspace: ".", approvals: { gate: terminalGate() } });
  */
 export function terminalGate(options: TerminalGateOptions = {}): ApprovalGate {
-  const input = options.input ?? process.stdin;
-  const output = options.output ?? process.stderr;
+  const input = (options.input ?? process.stdin) as NodeJS.ReadableStream;
+  const output = (options.output ?? process.stderr) as NodeJS.WritableStream;
   let queue: Promise<unknown> = Promise.resolve();
   const gate: ApprovalGate = {
     name: "terminal",

@@ -2,14 +2,6 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { loadSuite } from "../evals/load-suite.js";
-import { progressBar } from "../evals/progress.js";
-import { baselineOf, compare, fingerprintOf, loadBaseline } from "../evals/regression.js";
-import { report } from "../evals/report.js";
-import { htmlReport } from "../evals/report-html.js";
-import { formatReport, junitReport } from "../evals/report-text.js";
-import { runEval } from "../evals/runner.js";
-import { terminalSafeText } from "./terminal-text.js";
 
 export interface EvalCommandOptions {
   readonly runs?: number;
@@ -32,6 +24,15 @@ export interface EvalCommandOptions {
  * incomplete (runs not run for the budget, or infrastructure errors).
  */
 export async function evalCommand(suitePath: string, o: EvalCommandOptions): Promise<number> {
+  // Loaded here, not at registration: `rein --help` loads no subsystem.
+  const { loadSuite } = await import("../evals/load-suite.js");
+  const { progressBar } = await import("../evals/progress.js");
+  const { baselineOf, compare, fingerprintOf, loadBaseline } = await import("../evals/regression.js");
+  const { report } = await import("../evals/report.js");
+  const { htmlReport } = await import("../evals/report-html.js");
+  const { formatReport, junitReport } = await import("../evals/report-text.js");
+  const { runEval } = await import("../evals/runner.js");
+  const { terminalSafeText } = await import("./terminal-text.js");
   const suite = await loadSuite(suitePath);
   const bar = o.json ? undefined : progressBar(process.stderr);
   const result = await runEval(suite, {

@@ -10,6 +10,7 @@ import { createSandbox, NO_ISOLATION_WARNING, type SandboxBackend } from "../san
 import type { Sandbox } from "../sandbox/sandbox.js";
 import { auditKeyFromEnv } from "../telemetry/audit-key.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
+import type { Tool } from "../tools/tool.js";
 import { LiveView } from "./live-view.js";
 import {
   type Observability,
@@ -48,9 +49,22 @@ export interface RunCommandOptions {
   readonly approvalTimeoutMs?: number;
   /** Traces, metrics and logs (`--otel`, `--metrics-port`, `--log-level`); none by default. */
   readonly observability?: ObservabilityFlags;
+  /** The user's own tools (from a rein.config.ts / .js), registered beside the built-ins. */
+  readonly tools?: readonly Tool[];
 }
 
-/** Exit codes: 0 completed, 1 failed, 3 incomplete (a limit stopped it), 130 cancelled. */
+/** Signals that end a run like Ctrl-C: cancelled, `run_ended`, summary; exit 128 + the signal's number. */
+const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+type StopSignal = keyof typeof STOP_SIGNALS;
+
+/** What the JSON lines of `run_ended` and `session_ended` add: where the audit trail is and its head. */
+interface AuditSummary {
+  readonly file: string;
+  readonly records: number;
+  readonly headHash: string;
+}
+
+/** Exit codes: 0 completed, 1 failed, 3 incomplete (a limit stopped it), 130 cancelled (143/129 by SIGTERM/SIGHUP). */
 export function exitCodeOf(result: RunResult): number {
   return result.status === "completed"
     ? 0
@@ -98,6 +112,7 @@ async function runIn(
     model: options.model,
     workspace: options.workspace,
     audit: options.auditDir === false ? false : { dir: options.auditDir },
+    ...(options.tools && options.tools.length > 0 ? { tools: [...options.tools] } : {}),
     limits: {
       ...(options.maxTurns !== undefined ? { maxTurns: options.maxTurns } : {}),
       ...(options.timeoutMs !== undefined ? { runTimeoutMs: options.timeoutMs } : {}),
@@ -133,13 +148,22 @@ async function runIn(
   const session = harness.session();
   const view = options.json ? undefined : new LiveView(process.stdout);
 
-  let interrupts = 0;
-  const onSigint = () => {
-    if (++interrupts > 1) process.exit(130);
-    process.stderr.write("\nrein: interrupted; cancelling the run (press Ctrl-C again to exit at once)\n");
-    session.cancel("interrupted (SIGINT)");
+  let stoppedBy: StopSignal | undefined;
+  const onSignal = (signal: StopSignal) => {
+    if (stoppedBy !== undefined) process.exit(STOP_SIGNALS[signal]);
+    stoppedBy = signal;
+    process.stderr.write(
+      signal === "SIGINT"
+        ? "\nrein: interrupted; cancelling the run (press Ctrl-C again to exit at once)\n"
+        : `\nrein: ${signal}; cancelling the run (a second signal exits at once)\n`,
+    );
+    session.cancel(`interrupted (${signal})`);
   };
-  process.on("SIGINT", onSigint);
+  const handlers = (Object.keys(STOP_SIGNALS) as StopSignal[]).map((signal) => {
+    const handler = () => onSignal(signal);
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
   // A closed stdout (e.g. `rein run --json | head`) cancels the run quietly instead of crashing it.
   let stdoutClosed = false;
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
@@ -147,9 +171,26 @@ async function runIn(
     stdoutClosed = true;
     session.cancel("stdout was closed");
   });
+  const file = harness.auditFile(session.id);
+  /** The trail as written so far, verified: run_ended and session_ended's JSON lines carry it. */
+  const auditNow = (): AuditSummary | undefined => {
+    if (!file) return undefined;
+    const verified = verifyAuditFile(file, { key: auditKeyFromEnv() });
+    if (!verified.ok)
+      throw new ReinError(
+        "REIN_AUDIT_UNREADABLE",
+        `The audit trail ${file} failed verification (${verified.status}): ${verified.reason}`,
+      );
+    return { file, records: verified.records, headHash: verified.headHash };
+  };
   const render = (event: ReinEvent) => {
     if (view) view.handle(event);
-    else if (!stdoutClosed) process.stdout.write(`${terminalSafeJson(JSON.stringify(event))}\n`);
+    else if (!stdoutClosed) {
+      // The audit trail is sealed when run_ended / session_ended reach its sink, before they reach us.
+      const audit = event.type === "run_ended" || event.type === "session_ended" ? auditNow() : undefined;
+      const line = audit ? { ...event, audit } : event;
+      process.stdout.write(`${terminalSafeJson(JSON.stringify(line))}\n`);
+    }
   };
   try {
     const stream = session.stream(options.task);
@@ -159,25 +200,17 @@ async function runIn(
     // Events after the run (session_ended) come from the log: a reader after seq N sees what a live reader saw.
     const scope = { tenantId: session.tenantId, sessionId: session.id };
     for (const event of harness.eventLog.read(scope, result.lastSeq)) render(event);
-    const file = harness.auditFile(session.id);
-    let audit: { file: string; records: number; headHash: string } | undefined;
-    if (file) {
-      const verified = verifyAuditFile(file, { key: auditKeyFromEnv() });
-      if (!verified.ok)
-        throw new ReinError(
-          "REIN_AUDIT_UNREADABLE",
-          `The audit trail ${file} failed verification (${verified.status}): ${verified.reason}`,
-        );
-      audit = { file, records: verified.records, headHash: verified.headHash };
-    }
+    const audit = auditNow();
     const budget = harness.ceilings.find((c) => c.account === "run");
     view?.summary(result, audit, budget);
     // Where traces and metrics went, once the last spans were sent.
     await observability.stop();
     printObservabilitySummary(observability);
     if (trust === "autonomous") printAutonomyReport(harness.eventLog.read(scope, 0), policy);
-    return exitCodeOf(result);
+    return stoppedBy !== undefined && result.status === "cancelled"
+      ? STOP_SIGNALS[stoppedBy]
+      : exitCodeOf(result);
   } finally {
-    process.off("SIGINT", onSigint);
+    for (const [signal, handler] of handlers) process.off(signal, handler);
   }
 }

@@ -1,198 +1,33 @@
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
-import { Command, InvalidArgumentError } from "commander";
-import { findConfigFile, loadConfigFile } from "../config/config-file.js";
-import { resolveModel } from "../models/resolve-model.js";
-import { parseTrustMode, type TrustMode } from "../policy/trust-mode.js";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { ReinError } from "../protocol/errors.js";
-import { SANDBOX_BACKENDS, type SandboxBackend } from "../sandbox/create-sandbox.js";
-import { auditVerifyCommand } from "./audit-command.js";
-import { chooseModel } from "./choose-model.js";
-import { demoCommand } from "./demo-command.js";
-import { parseDuration } from "./duration.js";
+import { registerCompletionCommand } from "./completion-command.js";
+import { registerConfigCommand } from "./config-command.js";
+import { registerDoctorCommand } from "./doctor-command.js";
 import { registerEvalCommand } from "./eval-command.js";
-import { executeRun } from "./execute-run.js";
-import { modelsCommand } from "./models-command.js";
+import { duration, headHash, positiveInt, positiveNumber, sandboxBackend, threshold } from "./flags.js";
 import { registerNetCommand } from "./net-command.js";
-import { addObservabilityOptions, observabilityFlags } from "./observability-options.js";
-import { registerPolicyCommand } from "./policy-command.js";
-import { redactCommand } from "./redact-command.js";
-import { sandboxExecCommand } from "./sandbox-command.js";
-import { scanInjectionCommand } from "./scan-command.js";
-import { terminalSafeText } from "./terminal-text.js";
+import { type Outcome, reportError, reportUsage } from "./outcome.js";
+import { registerRunCommand } from "./run-command.js";
+
+// Startup stays light: `rein --help` and `rein --version` load commander and the cli/ registration
+// files only. Each command's work (models, policy, sandbox, security, …) loads with `await import()`
+// in its action; tests/cli/startup.test.ts lists the modules `--help` loads and fails on any other.
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 
-function positiveInt(flag: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0)
-      throw new InvalidArgumentError(`${flag} must be a positive integer, got "${value}".`);
-    return n;
-  };
-}
-
-function backend(value: string): SandboxBackend {
-  if (!(SANDBOX_BACKENDS as readonly string[]).includes(value))
-    throw new InvalidArgumentError(
-      `"${value}" is not a sandbox; use one of: ${SANDBOX_BACKENDS.join(", ")}.`,
-    );
-  return value as SandboxBackend;
-}
-
-function positiveNumber(flag: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0)
-      throw new InvalidArgumentError(`${flag} must be a positive number, got "${value}".`);
-    return n;
-  };
-}
-
-function usd(value: string): number {
-  const n = Number(value.replace(/^\$/, ""));
-  if (value.trim() === "" || !Number.isFinite(n) || n <= 0)
-    throw new InvalidArgumentError(
-      `--max-cost must be a positive amount of USD (e.g. 0.50), got "${value}".`,
-    );
-  return n;
-}
-
-function tokenCount(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(value.trim());
-  const n = m ? Number(m[1]) * (m[2] === "" ? 1 : /k/i.test(m[2]!) ? 1_000 : 1_000_000) : Number.NaN;
-  if (!Number.isInteger(n) || n <= 0)
-    throw new InvalidArgumentError(
-      `--max-tokens must be a positive whole number of tokens (e.g. 200000, 200k or 1.5m), got "${value}".`,
-    );
-  return n;
-}
-
-function stallWindow(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 2 || n > 64)
-    throw new InvalidArgumentError(`--stall-window must be an integer from 2 to 64, got "${value}".`);
-  return n;
-}
-
-function trustMode(value: string): TrustMode {
-  const mode = parseTrustMode(value);
-  if (!mode)
-    throw new InvalidArgumentError(
-      `--trust must be supervised, semi, autonomous or read-only, got "${value}".`,
-    );
-  return mode;
-}
-
-function threshold(value: string): number {
-  const n = Number(value);
-  if (!(n > 0 && n <= 1))
-    throw new InvalidArgumentError(`--threshold must be a number in (0, 1], got "${value}".`);
-  return n;
-}
-
-function duration(value: string): number {
-  const ms = parseDuration(value);
-  if (ms === undefined)
-    throw new InvalidArgumentError(
-      `"${value}" is not a duration (examples: 90s, 5m, 1h, 500ms; a bare number is seconds).`,
-    );
-  return ms;
-}
-
-function headHash(value: string): string {
-  if (!/^[0-9a-f]{64}$/.test(value))
-    throw new InvalidArgumentError(`--head must be a 64-digit lowercase hex hash, got "${value}".`);
-  return value;
-}
-
-function program(): Command {
+/** The `rein` program: every command registered, none of their work loaded. */
+export function program(): Command {
   const cli = new Command("rein")
     .description("Rein: the controlled runtime between an LLM and real files, shells, networks and money.")
     .version(version, "-v, --version")
-    .showHelpAfterError()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Usage errors: one line and a hint (see outcome.ts), not the whole help; exit 2.
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} })
+    .showSuggestionAfterError(true);
 
-  cli
-    .command("run")
-    .description("run an agent on a task")
-    .argument("<task>", "what the agent should do")
-    .option(
-      "--model <model>",
-      "anthropic:<model>, openai:<model>, openai-compatible:<model> or scripted:<script> (default: REIN_MODEL, then rein.config.yaml, then a provider whose key is set)",
-    )
-    .option("--base-url <url>", "the model provider's base URL (e.g. an OpenAI-compatible server's)")
-    .option("--config <file>", "the project config file (default: rein.config.yaml in the current directory)")
-    .option("--workspace <dir>", "the directory the agent's file tools work in", ".")
-    .option("--max-turns <n>", "model calls allowed in the run (default 50)", positiveInt("--max-turns"))
-    .option("--timeout <duration>", "wall-clock limit of the run, e.g. 90s or 10m (default 30m)", duration)
-    .option("--system <prompt>", "system prompt")
-    .option("--max-cost <usd>", "USD ceiling of the run, enforced before each model call (e.g. 0.50)", usd)
-    .option("--max-tokens <n>", "token ceiling of the run (input + output), e.g. 200k", tokenCount)
-    .option(
-      "--stall-window <n>",
-      "calls that make a loop: warn when the last N calls repeat one cycle, then stop (default 6)",
-      stallWindow,
-    )
-    .option("--json", "print events as JSON lines on stdout instead of the live view")
-    .option("--audit-dir <dir>", "where audit trails are written", ".rein/audit")
-    .option("--no-audit", "do not write an audit trail")
-    .option(
-      "--sandbox <backend>",
-      "where run_shell and run_code run: bubblewrap (default) or none (NO isolation, prints a warning)",
-      backend,
-      "bubblewrap",
-    )
-    .option(
-      "--trust <mode>",
-      "supervised (HIGH asks in the terminal, else denied), semi (asks, denies after --approval-timeout), autonomous (all but BLOCK runs; report after), read-only (no write/exec tools)",
-      trustMode,
-      "supervised",
-    )
-    .option(
-      "--approval-timeout <duration>",
-      "how long an approval waits (semi: then denied; default 10m)",
-      duration,
-    )
-    .option("--policy <file>", "a policy file layered above the workspace's rein.policy.yaml")
-    .option("--unsafe-local-shell", "the same as --sandbox none (kept for compatibility)")
-    .action(async (task: string, o) => {
-      const configFile = o.config ? resolve(o.config) : findConfigFile(process.cwd());
-      const config = configFile ? loadConfigFile(configFile) : undefined;
-      const choice = chooseModel({ flag: o.model, env: process.env, config, configFile });
-      const model = choice.spec.startsWith("scripted:")
-        ? choice.spec
-        : resolveModel(choice.spec, {
-            ...(config
-              ? { providers: config.providers, fallback: config.fallback, gateway: config.gateway }
-              : {}),
-            ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}),
-          });
-      if (!o.json)
-        process.stderr.write(
-          `rein: model ${terminalSafeText(choice.spec)} (from ${terminalSafeText(choice.source)})\n`,
-        );
-      process.exitCode = await executeRun({
-        task,
-        model,
-        workspace: resolve(o.workspace),
-        maxTurns: o.maxTurns ?? config?.limits?.maxTurns,
-        timeoutMs: o.timeout,
-        maxCostUsd: o.maxCost ?? config?.limits?.maxCostUsd,
-        maxTokens: o.maxTokens ?? config?.limits?.maxTokens,
-        stallWindow: o.stallWindow,
-        ...(config?.guards ? { guards: config.guards } : {}),
-        system: o.system,
-        json: Boolean(o.json),
-        auditDir: o.audit === false ? false : resolve(o.auditDir),
-        sandbox: o.unsafeLocalShell ? "none" : o.sandbox,
-        trust: o.trust,
-        ...(o.policy !== undefined ? { policyFile: o.policy } : {}),
-        ...(o.approvalTimeout !== undefined ? { approvalTimeoutMs: o.approvalTimeout } : {}),
-        observability: observabilityFlags(o),
-      });
-    });
-  addObservabilityOptions(cli.commands.find((c) => c.name() === "run")!);
+  registerRunCommand(cli);
 
   cli
     .command("demo")
@@ -202,6 +37,7 @@ function program(): Command {
     .option("--audit-dir <dir>", "where the audit trail is written", ".rein/audit")
     .option("--no-audit", "do not write an audit trail")
     .action(async (o) => {
+      const { demoCommand } = await import("./demo-command.js");
       process.exitCode = await demoCommand({
         json: Boolean(o.json),
         keep: Boolean(o.keep),
@@ -213,7 +49,8 @@ function program(): Command {
     .command("models")
     .description("list known models and their prices, and which providers have a key set")
     .option("--json", "print the listing as JSON")
-    .action((o) => {
+    .action(async (o) => {
+      const { modelsCommand } = await import("./models-command.js");
       modelsCommand({ json: Boolean(o.json) });
     });
 
@@ -222,7 +59,7 @@ function program(): Command {
     .command("exec")
     .description("run one command in a sandbox and exit with its exit status")
     .argument("<command...>", "the command and its arguments (after --)")
-    .option("--backend <backend>", "bubblewrap (default) or none (NO isolation)", backend, "bubblewrap")
+    .option("--backend <backend>", "bubblewrap (default) or none (NO isolation)", "bubblewrap")
     .option("--workspace <dir>", "the directory mounted read-write (default: the current one)", ".")
     .option("--memory <size>", "memory limit of the command's process tree, e.g. 256m (default 512m)")
     .option("--pids <n>", "most processes and threads (default 256)", positiveInt("--pids"))
@@ -232,8 +69,10 @@ function program(): Command {
     .option("--network <mode>", "none (default) or proxy:<unix socket of the egress proxy>", "none")
     .option("--json", "print the result record as JSON instead of the command's output")
     .action(async (argv: string[], o) => {
+      const backend = await sandboxBackend<"bubblewrap">(o.backend, "--backend");
+      const { sandboxExecCommand } = await import("./sandbox-command.js");
       process.exitCode = await sandboxExecCommand({
-        backend: o.backend,
+        backend,
         workspace: resolve(o.workspace),
         memory: o.memory,
         pids: o.pids,
@@ -245,9 +84,30 @@ function program(): Command {
         argv,
       });
     });
-  registerPolicyCommand(cli);
-  registerNetCommand(cli);
-  registerEvalCommand(cli);
+
+  const policy = cli.command("policy").description("inspect and test the policy that classifies tool calls");
+  policy
+    .command("explain")
+    .description("print the decision for a tool call as JSON (level, reason, rule, parsed commands)")
+    .option("--tool <name>", "the tool, e.g. run_shell, read_file", "run_shell")
+    .option("--input <json>", 'the tool input as JSON, e.g. \'{"command":"rm -rf ./*"}\'')
+    .option("--stdin", 'read calls as JSON lines ({"tool":…,"input":…}) and print one decision per line')
+    .option("--workspace <dir>", "the workspace (its rein.policy.yaml applies)", ".")
+    .option("--policy <file>", "an explicit policy file, layered above the workspace's")
+    .action(async (o) => {
+      const { policyExplainCommand } = await import("./policy-command.js");
+      process.exitCode = await policyExplainCommand(o);
+    });
+  policy
+    .command("test")
+    .description("check every example of every rule in the policy files; exits 1 if one fails")
+    .option("--workspace <dir>", "the workspace (its rein.policy.yaml is tested)", ".")
+    .option("--policy <file>", "an explicit policy file, layered above the workspace's")
+    .option("--json", "print each result as a JSON line")
+    .action(async (o) => {
+      const { policyTestCommand } = await import("./policy-command.js");
+      process.exitCode = await policyTestCommand(o);
+    });
 
   cli
     .command("redact")
@@ -255,11 +115,19 @@ function program(): Command {
     .option("--json", "print { text, findings, engine } instead of the text")
     .option("--jsonl", "read one JSON string per line; print one { text, findings } per line")
     .option("--no-env", "do not also redact the credentials in this environment (*_API_KEY, *_TOKEN, …)")
-    .option("--engine <engine>", "linear-time regex engine: auto, re2 or re2js", "auto")
+    .option(
+      "--engine <engine>",
+      "linear-time regex engine: auto, re2 or re2js",
+      (v: string) => {
+        if (!["auto", "re2", "re2js"].includes(v))
+          throw new InvalidArgumentError(`--engine must be auto, re2 or re2js, got "${v}".`);
+        return v as "auto" | "re2" | "re2js";
+      },
+      "auto",
+    )
     .option("--max-bytes <n>", "refuse more input than this (default 64 MiB)", positiveInt("--max-bytes"))
     .action(async (o) => {
-      if (!["auto", "re2", "re2js"].includes(o.engine))
-        throw new InvalidArgumentError(`--engine must be auto, re2 or re2js, got "${o.engine}".`);
+      const { redactCommand } = await import("./redact-command.js");
       process.exitCode = await redactCommand({
         json: Boolean(o.json),
         jsonl: Boolean(o.jsonl),
@@ -277,6 +145,7 @@ function program(): Command {
     .option("--threshold <score>", "flag at or above this score (default 0.5)", threshold)
     .option("--max-bytes <n>", "refuse more input than this (default 16 MiB)", positiveInt("--max-bytes"))
     .action(async (o) => {
+      const { scanInjectionCommand } = await import("./scan-command.js");
       process.exitCode = await scanInjectionCommand({
         jsonl: Boolean(o.jsonl),
         threshold: o.threshold,
@@ -301,24 +170,65 @@ function program(): Command {
       "--key-env <var>",
       "environment variable holding the trail's HMAC key (default: REIN_AUDIT_KEY when set)",
     )
-    .action((file: string, o) => {
+    .action(async (file: string, o) => {
+      const { auditVerifyCommand } = await import("./audit-command.js");
       process.exitCode = auditVerifyCommand(file, { json: Boolean(o.json), head: o.head, keyEnv: o.keyEnv });
     });
+
+  registerNetCommand(cli);
+  registerEvalCommand(cli);
+  registerConfigCommand(cli);
+  registerDoctorCommand(cli);
+  registerCompletionCommand(cli);
   return cli;
 }
 
-/** Entry point of the `rein` binary. */
+/**
+ * Entry point of the `rein` binary. Exit codes: 0 done, 1 the run or check failed, 2 a usage or
+ * configuration error, 3 a run stopped by a limit, 70 an internal error, 129/130/143 a run ended by
+ * SIGHUP/SIGINT/SIGTERM. With `--json`, every outcome (errors included) is a JSON line on stdout.
+ */
+let usageHint: (argv: readonly string[]) => string = () => "rein --help";
+
+/** The words of argv that name a command and its subcommands (`sandbox exec`), for the hint. */
+function commandPath(cli: Command, argv: readonly string[]): string {
+  const path: string[] = [];
+  let at: Command = cli;
+  for (const word of argv) {
+    if (word.startsWith("-")) break;
+    const next = at.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!next) break;
+    path.push(next.name());
+    at = next;
+  }
+  return path.join(" ") || "";
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
+  const json = argv.includes("--json");
+  const outcome = (o: Outcome) => {
+    process.exitCode = o.exitCode;
+  };
+  const cli = program();
+  usageHint = (args) => `rein ${commandPath(cli, args)} --help`;
   try {
-    await program().parseAsync([...argv], { from: "user" });
+    await cli.parseAsync([...argv], { from: "user" });
   } catch (err) {
-    if (err instanceof ReinError) {
-      // Messages quote user and model input (script fields, tool names): print them inert.
-      process.stderr.write(`rein: ${terminalSafeText(err.message)}\nrein: error code ${err.code}\n`);
-      process.exitCode = 2;
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      if (err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version") {
+        process.exitCode = 0;
+        return;
+      }
+      outcome(reportUsage(err, json, usageHint(argv)));
       return;
     }
-    process.stderr.write(`rein: internal error: ${terminalSafeText((err as Error)?.stack ?? String(err))}\n`);
-    process.exitCode = 70;
+    outcome(
+      reportError(
+        err,
+        json,
+        err instanceof ReinError && err.code === "REIN_USAGE" ? usageHint(argv) : undefined,
+      ),
+    );
   }
 }

@@ -1,8 +1,6 @@
 import type { Command } from "commander";
 import { ConfigError } from "../protocol/errors.js";
-import { type EgressDecision, EgressFirewall } from "../security/egress/egress-firewall.js";
-import { dnsServerResolver } from "../security/egress/resolver.js";
-import { readStdin } from "./read-stdin.js";
+import type { EgressDecision } from "../security/egress/egress-firewall.js";
 
 const list = (v: string | undefined): string[] =>
   v === undefined
@@ -55,6 +53,10 @@ export function registerNetCommand(cli: Command): void {
     .option("--dns-server <host:port>", "ask this DNS server instead of the system resolver")
     .option("--jsonl", "read one URL per line from stdin and print one verdict per line")
     .action(async (url: string | undefined, o) => {
+      // Loaded here, not at registration: `rein --help` loads no subsystem.
+      const { EgressFirewall } = await import("../security/egress/egress-firewall.js");
+      const { dnsServerResolver } = await import("../security/egress/resolver.js");
+      const { readStdin } = await import("./read-stdin.js");
       const firewall = new EgressFirewall({
         allow: list(o.allow),
         ...(o.ports !== undefined ? { ports: ports(o.ports) } : {}),

@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import type { Command } from "commander";
 import { explanationJson } from "../policy/explain.js";
 import { PolicyEngine } from "../policy/policy-engine.js";
 import { loadPolicyFile, type PolicyLayer } from "../policy/policy-file.js";
@@ -40,52 +39,45 @@ function parseInput(text: string, where: string): unknown {
   }
 }
 
-/** `rein policy explain` and `rein policy test`. */
-export function registerPolicyCommand(cli: Command): void {
-  const policy = cli.command("policy").description("inspect and test the policy that classifies tool calls");
-  policy
-    .command("explain")
-    .description("print the decision for a tool call as JSON (level, reason, rule, parsed commands)")
-    .option("--tool <name>", "the tool, e.g. run_shell, read_file", "run_shell")
-    .option("--input <json>", 'the tool input as JSON, e.g. \'{"command":"rm -rf ./*"}\'')
-    .option("--stdin", 'read calls as JSON lines ({"tool":…,"input":…}) and print one decision per line')
-    .option("--workspace <dir>", "the workspace (its rein.policy.yaml applies)", ".")
-    .option("--policy <file>", "an explicit policy file, layered above the workspace's")
-    .action(async (o) => {
-      const engine = await engineFor({ workspace: resolve(o.workspace), policy: o.policy }, true);
-      if (o.stdin) {
-        process.exitCode = await explainLines(engine);
-        return;
-      }
-      if (o.input === undefined)
-        throw new ConfigError("rein policy explain needs --input <json> or --stdin.", {});
-      const input = parseInput(o.input, "--input");
-      process.stdout.write(`${JSON.stringify(explanationJson(engine.explain(o.tool, input)), null, 2)}\n`);
-    });
-  policy
-    .command("test")
-    .description("check every example of every rule in the policy files; exits 1 if one fails")
-    .option("--workspace <dir>", "the workspace (its rein.policy.yaml is tested)", ".")
-    .option("--policy <file>", "an explicit policy file, layered above the workspace's")
-    .option("--json", "print each result as a JSON line")
-    .action(async (o) => {
-      const sources = { workspace: resolve(o.workspace), policy: o.policy };
-      const engine = await engineFor(sources, false);
-      if (engine.layers.length === 0)
-        throw new ConfigError(
-          `no policy file: neither ${resolve(sources.workspace, POLICY_FILE)} nor --policy exists.`,
-          {
-            field: "--policy",
-          },
-        );
-      const results = engine.exampleResults();
-      for (const r of results) {
-        process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : `${r.ok ? "ok  " : "FAIL"} ${r.message}\n`);
-      }
-      const failed = results.filter((r) => !r.ok).length;
-      if (!o.json) process.stdout.write(`${results.length - failed} passed, ${failed} failed\n`);
-      process.exitCode = failed > 0 ? 1 : 0;
-    });
+/** `rein policy explain` (registered in main.ts). */
+export async function policyExplainCommand(o: {
+  tool: string;
+  input?: string;
+  stdin?: boolean;
+  workspace: string;
+  policy?: string;
+}): Promise<number> {
+  const engine = await engineFor({ workspace: resolve(o.workspace), policy: o.policy }, true);
+  if (o.stdin) return explainLines(engine);
+  if (o.input === undefined)
+    throw new ConfigError("rein policy explain needs --input <json> or --stdin.", {});
+  const input = parseInput(o.input, "--input");
+  process.stdout.write(`${JSON.stringify(explanationJson(engine.explain(o.tool, input)), null, 2)}\n`);
+  return 0;
+}
+
+/** `rein policy test` (registered in main.ts): exit 1 when an example fails. */
+export async function policyTestCommand(o: {
+  workspace: string;
+  policy?: string;
+  json?: boolean;
+}): Promise<number> {
+  const sources = { workspace: resolve(o.workspace), policy: o.policy };
+  const engine = await engineFor(sources, false);
+  if (engine.layers.length === 0)
+    throw new ConfigError(
+      `no policy file: neither ${resolve(sources.workspace, POLICY_FILE)} nor --policy exists.`,
+      {
+        field: "--policy",
+      },
+    );
+  const results = engine.exampleResults();
+  for (const r of results) {
+    process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : `${r.ok ? "ok  " : "FAIL"} ${r.message}\n`);
+  }
+  const failed = results.filter((r) => !r.ok).length;
+  if (!o.json) process.stdout.write(`${results.length - failed} passed, ${failed} failed\n`);
+  return failed > 0 ? 1 : 0;
 }
 
 /** One decision per input line; a malformed line gets an error line and exit status 2. */

@@ -1,12 +1,32 @@
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { extname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { LineCounter, parseDocument } from "yaml";
-import { z } from "zod";
+import { z } from "zod/v4";
 import { GuardsFileSchema, LimitsFileSchema } from "../guards/guards-schema.js";
-import { ConfigError } from "../protocol/errors.js";
+import { ConfigError, errorMessage } from "../protocol/errors.js";
+import type { Tool } from "../tools/tool.js";
 
-/** Names the CLI looks for in the working directory, in order. */
-export const CONFIG_FILE_NAMES = ["rein.config.yaml", "rein.config.yml"] as const;
+/**
+ * Names the CLI looks for in the working directory, in order. A `.ts` or `.js` config is a module
+ * whose default export is the configuration (`defineConfig({...})`); only a module can hold the
+ * user's own tools (`defineTool`). Node 24 runs a `.ts` config as is (it strips the types).
+ */
+export const CONFIG_FILE_NAMES = [
+  "rein.config.ts",
+  "rein.config.mts",
+  "rein.config.js",
+  "rein.config.mjs",
+  "rein.config.yaml",
+  "rein.config.yml",
+] as const;
+
+const isTool = (v: unknown) =>
+  typeof v === "object" &&
+  v !== null &&
+  typeof (v as Tool).name === "string" &&
+  typeof (v as Tool).parse === "function" &&
+  typeof (v as Tool).execute === "function";
 
 const url = z.url({ protocol: /^https?$/, error: "expected an http(s) URL" });
 const ms = z.number().positive().max(2_147_483_647);
@@ -74,9 +94,56 @@ export const ReinConfigSchema = z.strictObject({
   limits: LimitsFileSchema.optional(),
   /** The built-in guards for `rein run`: budget, stall, circuitBreaker, taint (see docs/guards.md). */
   guards: GuardsFileSchema.optional(),
+  /** The directory the agent's file tools work in, relative to the config file (`--workspace` overrides it). */
+  workspace: z.string().min(1).optional(),
+  /** The system prompt of `rein run` (`--system` overrides it). */
+  system: z.string().optional(),
+  /** Where `rein run` writes audit trails, relative to the config file, or false for none. */
+  audit: z.union([z.literal(false), z.strictObject({ dir: z.string().min(1) })]).optional(),
+  /** The user's own tools, made with `defineTool` (a `.ts`/`.js` config only: YAML cannot hold code). */
+  tools: z.array(z.custom<Tool>(isTool, "expected a tool made with defineTool (from rein)")).optional(),
 });
 
 export type ReinConfig = z.infer<typeof ReinConfigSchema>;
+
+/** What a `rein.config.ts` / `.js` exports: every field optional (see `defineConfig`). */
+export type ReinConfigInput = z.input<typeof ReinConfigSchema>;
+
+/**
+ * Loads any config file: YAML (sync, with line numbers) or a `.ts`/`.js` module (its default export).
+ * Errors name the file and the field.
+ */
+export async function loadConfig(file: string): Promise<ReinConfig> {
+  const ext = extname(file);
+  if (ext === ".yaml" || ext === ".yml" || ext === ".json") {
+    const config = loadConfigFile(file);
+    return config;
+  }
+  if (!existsSync(file))
+    throw new ConfigError(`Cannot read the config file ${file}: it does not exist.`, { file });
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`Cannot load the config file ${file}: ${errorMessage(err)}`, { file });
+  }
+  if (mod.default === undefined)
+    throw new ConfigError(
+      `${file}: export the configuration as the module's default export (export default defineConfig({...})).`,
+      { file },
+    );
+  const parsed = ReinConfigSchema.safeParse(mod.default);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => ({
+    field: issue.path.map(String).join(".") || "(root)",
+    message: issue.message,
+  }));
+  throw new ConfigError(
+    `${file}: invalid configuration:\n  ${problems.map((p) => `${file}: ${p.field}: ${p.message}`).join("\n  ")}`,
+    { file, fields: problems.map((p) => p.field) },
+  );
+}
 
 /** The config file in `dir`, if there is one. */
 export function findConfigFile(dir: string): string | undefined {
@@ -111,6 +178,13 @@ export function parseConfig(text: string, file: string): ReinConfig {
     });
   }
   const value = doc.toJS() ?? {};
+  if (typeof value === "object" && value !== null && "tools" in value) {
+    const line = lineOf(doc, lines, ["tools"]);
+    throw new ConfigError(
+      `${file}:${line}: tools: a YAML config cannot define tools; use rein.config.ts (or .js) and export them made with defineTool.`,
+      { file, line, fields: ["tools"] },
+    );
+  }
   const parsed = ReinConfigSchema.safeParse(value);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {

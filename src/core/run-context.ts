@@ -4,7 +4,7 @@ import type { Ledger } from "../guards/ledger.js";
 import type { Model } from "../models/model.js";
 import type { PriceBook } from "../models/pricing.js";
 import type { Policy } from "../policy/policy.js";
-import type { EventDataFilter, EventDataMap, EventSink, EventType } from "../protocol/events.js";
+import type { AuditTarget, EventDataFilter, EventDataMap, EventSink, EventType } from "../protocol/events.js";
 import type { Hooks } from "../protocol/hooks.js";
 import type { Message } from "../protocol/messages.js";
 import type { RiskLevel } from "../protocol/risk.js";
@@ -63,6 +63,8 @@ export interface SessionDeps {
   readonly system: string | undefined;
   readonly maxTokens: number;
   readonly workspace: string | null;
+  /** Where the audit trail goes, for `session_started` (the harness builds the trail itself as a sink). */
+  readonly audit: AuditTarget;
   /** The conversation so far; the session appends to this array in place and never copies it. */
   readonly history: Message[];
   readonly newId: (prefix: string) => string;

@@ -27,6 +27,7 @@ export class Session {
   readonly #deps: SessionDeps;
   #seq: number;
   #runs = 0;
+  #lastRunId: string | undefined;
   /** The run in progress; `ended` settles once its `run_ended` is appended. */
   #active:
     | { controller: AbortController; channel: EventChannel<ReinEvent> | undefined; ended: Promise<void> }
@@ -111,7 +112,12 @@ export class Session {
       await active.ended;
     }
     const totals = this.#deps.ledger.totals({ tenantId: this.tenantId, sessionId: this.id });
-    this.#emit("", "session_ended", { runs: this.#runs, usage: totals.usage, costUsd: totals.costUsd });
+    // session_ended carries the last run's id (a session closed before any run gets an id of its own).
+    this.#emit(this.#lastRunId ?? this.#deps.newId("run"), "session_ended", {
+      runs: this.#runs,
+      usage: totals.usage,
+      costUsd: totals.costUsd,
+    });
     // Guards are shared by every session of a harness: let them drop this session's state.
     const scope = { tenantId: this.tenantId, sessionId: this.id };
     for (const guard of this.#deps.guards) {
@@ -182,6 +188,7 @@ export class Session {
     });
     this.#active = { controller, channel, ended };
     const runId = deps.newId("run");
+    this.#lastRunId = runId;
     const limitMs = deps.limits.runTimeoutMs;
     const timer = setTimeout(
       () => controller.abort({ kind: "timeout", scope: "run", limitMs } satisfies AbortCause),
@@ -201,6 +208,7 @@ export class Session {
         model: deps.model.id,
         tools: deps.tools.names(),
         workspace: deps.workspace,
+        audit: deps.audit,
       });
     }
     const ctx: RunContext = {

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 
 /**
  * The zod schemas of the built-in guards' options, shared by `createHarness` and the config file

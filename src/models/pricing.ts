@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 import { ConfigError, PriceUnknownError } from "../protocol/errors.js";
 import type { Usage } from "../protocol/messages.js";
 import { formatIssues } from "../protocol/zod-issues.js";

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { ModelError } from "../protocol/errors.js";
+import { ModelError, ScriptError } from "../protocol/errors.js";
 import type { BreakerOptions } from "./gateway/circuit-breaker.js";
 import { type GatewayState, gateway } from "./gateway/gateway.js";
 import type { RateLimit } from "./gateway/rate-limit.js";
@@ -142,10 +142,11 @@ export function resolveModel(spec: string, options: ResolveModelOptions = {}): M
 function scripted(spec: string, name: string): Model {
   if ((BUNDLED_SCRIPTS as readonly string[]).includes(name)) return scriptedModel(bundledScriptPath(name));
   if (!existsSync(name)) {
-    throw new ModelError(
-      "REIN_MODEL_UNKNOWN",
+    // The provider is known (scripted); what is missing is the script, as docs/errors.md names it.
+    throw new ScriptError(
+      "REIN_SCRIPT_NOT_FOUND",
       `Model "${spec}": no bundled script named "${name}" (bundled: ${BUNDLED_SCRIPTS.join(", ")}) and no script file at ${name}.`,
-      { model: spec },
+      { file: name },
     );
   }
   return scriptedModel(name);

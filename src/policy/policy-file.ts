@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Document, LineCounter, Node } from "yaml";
-import { z } from "zod";
+import { z } from "zod/v4";
 import { PolicyError } from "../protocol/errors.js";
 import { RISK_LEVELS, type RiskLevel } from "../protocol/risk.js";
 

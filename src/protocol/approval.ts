@@ -1,14 +1,25 @@
 import type { RiskAssessment } from "./risk.js";
 
-/** A call waiting for a human (or program) to decide. Bound to a hash of its exact arguments. */
-export interface ApprovalRequest {
+/** A tool call by name and validated input: `{ tool: "get_weather", input: { city: string } }`. */
+export interface ToolCallShape {
+  readonly tool: string;
+  readonly input: unknown;
+}
+
+/**
+ * A call waiting for a human (or program) to decide. Bound to a hash of its exact arguments.
+ * `C` is the union of the harness's tool calls (`createHarness` infers it from `tools`), so
+ * `request.tool === "get_weather"` narrows `request.input` to that tool's schema output.
+ */
+export type ApprovalRequest<C extends ToolCallShape = ToolCallShape> = ApprovalRequestFields & C;
+
+/** What every approval request carries besides the call itself. */
+export interface ApprovalRequestFields {
   readonly id: string;
   readonly tenantId: string;
   readonly sessionId: string;
   readonly runId: string;
   readonly callId: string;
-  readonly tool: string;
-  readonly input: unknown;
   /** sha256 of the canonical JSON of `{ tool, input }`; a decision applies to these arguments only. */
   readonly argsHash: string;
   readonly risk: RiskAssessment;

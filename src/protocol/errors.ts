@@ -48,6 +48,7 @@ export const ERROR_CODES = [
   "REIN_EVAL_BASELINE_INVALID",
   "REIN_EVAL_JUDGE_FAILED",
   "REIN_EVAL_RESUME_MISMATCH",
+  "REIN_USAGE",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -191,5 +192,12 @@ export class EvaluationError extends ReinError {
     readonly location: { file?: string; case?: string; field?: string; line?: number } = {},
   ) {
     super(code, message, { ...location });
+  }
+}
+
+/** A command line that does not parse: an unknown command or flag, a flag value of the wrong form (CLI exit 2). */
+export class UsageError extends ReinError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("REIN_USAGE", message, details);
   }
 }

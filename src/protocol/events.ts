@@ -16,11 +16,19 @@ export interface StageRecord {
 }
 
 /** The payload of every event type. The envelope adds `v`, `seq`, ids, `ts` and `type`. */
+/** Where a session's audit trail goes, as `session_started` says. */
+export type AuditTarget =
+  | { readonly kind: "memory" }
+  | { readonly kind: "file"; readonly file: string }
+  | { readonly kind: "none" };
+
 export interface EventDataMap {
   session_started: {
     readonly model: string;
     readonly tools: readonly string[];
     readonly workspace: string | null;
+    /** Where this session's audit trail goes: kept in memory (the library's default), a file, or none (chosen explicitly). */
+    readonly audit: AuditTarget;
   };
   run_started: {
     readonly task: string;

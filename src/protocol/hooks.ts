@@ -1,14 +1,16 @@
+import type { ToolCallShape } from "./approval.js";
 import type { Message } from "./messages.js";
 import type { RiskAssessment } from "./risk.js";
 import type { ToolOutcome } from "./tool-result.js";
 
-export interface HookToolCall {
+/** A classified call as hooks see it; `C` types `tool` and `input` (see `ApprovalRequest`). */
+export type HookToolCall<C extends ToolCallShape = ToolCallShape> = HookToolCallFields & C;
+
+export interface HookToolCallFields {
   readonly sessionId: string;
   readonly runId: string;
   readonly turn: number;
   readonly callId: string;
-  readonly tool: string;
-  readonly input: unknown;
   readonly risk: RiskAssessment;
 }
 
@@ -31,7 +33,7 @@ export interface HookInputCall {
  * A hook that throws, or answers anything but what its signature allows, fails closed: the tool
  * call is denied, or (for model hooks) the run ends with an error.
  */
-export interface Hooks {
+export interface Hooks<C extends ToolCallShape = ToolCallShape> {
   /**
    * Runs right after validation and BEFORE classification and approval: return a new input to
    * replace the model's (it is validated against the tool's schema again and frozen), or undefined
@@ -40,10 +42,10 @@ export interface Hooks {
    */
   rewriteToolInput?(call: HookInputCall): unknown;
   /** After classification: deny, or require approval. It can only tighten. */
-  beforeToolCall?(call: HookToolCall): BeforeToolCallAnswer | Promise<BeforeToolCallAnswer>;
+  beforeToolCall?(call: HookToolCall<C>): BeforeToolCallAnswer | Promise<BeforeToolCallAnswer>;
   /** May replace the outcome (e.g. to redact); the replacement is what the model, events and audit see. */
   afterToolCall?(
-    call: HookToolCall,
+    call: HookToolCall<C>,
     outcome: ToolOutcome,
   ): ToolOutcome | undefined | Promise<ToolOutcome | undefined>;
   beforeModelCall?(request: {

@@ -70,7 +70,7 @@ export interface Sandbox {
   /** Writes a file in the workspace (path relative to it), with the sandbox's own view and identity. */
   putFile(path: string, data: string | Uint8Array): Promise<void>;
   /** Reads a file of the workspace (path relative to it), with the sandbox's own view and identity. */
-  getFile(path: string): Promise<Buffer>;
+  getFile(path: string): Promise<Uint8Array>;
   /**
    * A clean state, e.g. between eval runs: kills every running command; a workspace the sandbox
    * created itself is emptied (a caller's workspace is never deleted).

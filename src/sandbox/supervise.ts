@@ -9,6 +9,7 @@ export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
  */
 const PIPE_GRACE_MS = 250;
 
+/** @internal */
 export interface SupervisedRun {
   readonly stdout: Buffer;
   readonly stderr: Buffer;
@@ -21,6 +22,7 @@ export interface SupervisedRun {
   readonly startupMs?: number;
 }
 
+/** @internal */
 export interface SuperviseOptions {
   /** What was started, for error messages. */
   readonly file: string;
@@ -33,7 +35,7 @@ export interface SuperviseOptions {
   readonly killTree: () => void;
 }
 
-/**
+/** @internal
  * Collects a spawned child's output under caps and settles once it exited and its pipes closed. The
  * tree is killed when the command exits (background jobs do not outlive it), on timeout and on abort;
  * an abort never rejects (the result has the kill's signal).
@@ -113,7 +115,7 @@ export function supervise(child: ChildProcess, o: SuperviseOptions): Promise<Sup
   });
 }
 
-/** SIGKILL to a whole process group; false when it is already gone. */
+/** @internal SIGKILL to a whole process group; false when it is already gone. */
 export function killGroup(pid: number): boolean {
   try {
     process.kill(-pid, "SIGKILL");
@@ -123,7 +125,7 @@ export function killGroup(pid: number): boolean {
   }
 }
 
-/** The result of a command that was never started because its signal was already aborted. */
+/** @internal The result of a command that was never started because its signal was already aborted. */
 export function killedBeforeStart(): SupervisedRun {
   return {
     stdout: Buffer.alloc(0),
@@ -136,7 +138,7 @@ export function killedBeforeStart(): SupervisedRun {
   };
 }
 
-/** Keeps the first `max` bytes of a stream and counts the rest as dropped, so the pipe keeps draining. */
+/** @internal Keeps the first `max` bytes of a stream and counts the rest as dropped, so the pipe keeps draining. */
 export class CappedOutput {
   readonly #chunks: Buffer[] = [];
   #size = 0;

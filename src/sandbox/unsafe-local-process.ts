@@ -86,7 +86,7 @@ export class UnsafeLocalProcess implements Sandbox {
     await putHostFile(this.workspace, path, data);
   }
 
-  async getFile(path: string): Promise<Buffer> {
+  async getFile(path: string): Promise<Uint8Array> {
     this.#checkOpen();
     return getHostFile(this.workspace, path);
   }

@@ -11,6 +11,16 @@ export const AUDIT_KEY_MIN_BYTES = 16;
 export type AuditKey = string | Uint8Array;
 
 /**
+ * A key already wrapped by `node:crypto`'s `createSecretKey` (a `KeyObject`), described without
+ * Node's types so that apps compile without `@types/node`.
+ */
+export interface AuditKeyHandle {
+  readonly type: "secret" | "public" | "private";
+  readonly symmetricKeySize?: number | undefined;
+}
+
+/**
+ * @internal
  * Validates a key and wraps it as a `KeyObject`, so the bytes are not kept in a plain field that a
  * log or `JSON.stringify` could print. `source` names where the key came from, for the error.
  */
@@ -25,7 +35,7 @@ export function auditKeyObject(key: AuditKey, source: string): KeyObject {
   return createSecretKey(bytes);
 }
 
-/** The key in environment variable `name`, or undefined when it is unset or empty. */
+/** @internal The key in environment variable `name`, or undefined when it is unset or empty. */
 export function auditKeyFromEnv(
   name: string = AUDIT_KEY_ENV,
   env: NodeJS.ProcessEnv = process.env,

@@ -98,12 +98,13 @@ export interface AuditRecordV1 extends Omit<AuditToolCallRecord, "v" | "alg" | "
   readonly v: 1;
 }
 
-/** How a chain's hashes are made: plain sha256, or HMAC-SHA256 with a key. */
+/** @internal How a chain's hashes are made: plain sha256, or HMAC-SHA256 with a key. */
 export interface ChainHasher {
   readonly alg: AuditAlg;
   digest(body: string): string;
 }
 
+/** @internal */
 export function chainHasher(key: KeyObject | undefined): ChainHasher {
   if (key === undefined) return { alg: "sha256", digest: (body) => hash("sha256", body, "hex") };
   return {

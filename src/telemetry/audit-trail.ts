@@ -15,7 +15,7 @@ import type { ApprovalDecision } from "../protocol/approval.js";
 import { AuditError, ConfigError, errorMessage, ReinError } from "../protocol/errors.js";
 import type { EventSink, ReinEvent } from "../protocol/events.js";
 import type { RiskAssessment } from "../protocol/risk.js";
-import { type AuditKey, auditKeyObject } from "./audit-key.js";
+import { type AuditKey, type AuditKeyHandle, auditKeyObject } from "./audit-key.js";
 import { AuditLock } from "./audit-lock.js";
 import {
   AUDIT_VERSION,
@@ -42,7 +42,7 @@ export interface AuditTrailOptions {
    * Makes the chain HMAC-SHA256 with this key (at least 16 bytes), so that someone who can write
    * the file cannot recompute it. Records name the algorithm (`alg`), never the key.
    */
-  readonly key?: AuditKey | KeyObject;
+  readonly key?: AuditKey | AuditKeyHandle;
   /** Cap of one record's line in bytes (default 64 KiB); larger records are truncated with a marker. */
   readonly maxRecordBytes?: number;
   /**
@@ -78,6 +78,9 @@ interface Pending {
  * const trail = new AuditTrail(".rein/audit/ses_1.jsonl", { key: process.env.REIN_AUDIT_KEY });
  * const harness = createHarness({ model: "scripted:demo", audit: false, sinks: [trail] });
  */
+/** The `file` of an in-memory trail. */
+const MEMORY = ":memory:";
+
 export class AuditTrail implements EventSink {
   readonly name = "audit";
   readonly file: string;
@@ -85,7 +88,9 @@ export class AuditTrail implements EventSink {
   readonly #hasher: ChainHasher;
   readonly #maxRecordBytes: number;
   readonly #realFile: string;
-  readonly #lock: AuditLock;
+  readonly #lock: AuditLock | undefined;
+  /** The lines of an in-memory trail (`AuditTrail.inMemory`); undefined for a file. */
+  readonly #memory: string[] | undefined;
   readonly #writer: GroupCommitWriter;
   readonly #intentFor: (tool: string) => boolean;
   /** This run's queue in the shared writer (from run start to its seal). */
@@ -103,6 +108,19 @@ export class AuditTrail implements EventSink {
   #turnCost = 0;
   #sessionCost = 0;
 
+  /**
+   * A trail kept in memory: the same hash chain and seals, written to no file (`createHarness`'s
+   * default, so a library harness writes nothing to disk unless told where). `text()` gives its lines.
+   *
+   * @example
+   * const trail = AuditTrail.inMemory();
+   * // … a session with sinks: [trail] …
+   * verifyAuditText(trail.text());
+   */
+  static inMemory(options: AuditTrailOptions = {}): AuditTrail {
+    return new AuditTrail(MEMORY, options);
+  }
+
   constructor(file: string, options: AuditTrailOptions = {}) {
     this.file = file;
     const max = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
@@ -115,9 +133,18 @@ export class AuditTrail implements EventSink {
     const key =
       options.key === undefined || options.key instanceof KeyObject
         ? options.key
-        : auditKeyObject(options.key, "audit.key");
+        : auditKeyObject(options.key as AuditKey, "audit.key");
     this.#hasher = chainHasher(key);
     this.alg = this.#hasher.alg;
+    this.#intentFor = options.intentFor ?? (() => true);
+    this.#writer = options.writer ?? sharedGroupCommitWriter();
+    if (file === MEMORY) {
+      this.#memory = [];
+      this.#realFile = MEMORY;
+      this.#lock = undefined;
+      return;
+    }
+    this.#memory = undefined;
     try {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       this.#realFile = join(realpathSync(dirname(file)), basename(file));
@@ -125,9 +152,21 @@ export class AuditTrail implements EventSink {
       throw writeFailed(file, "open", err);
     }
     this.#lock = new AuditLock(this.#realFile);
-    this.#writer = options.writer ?? sharedGroupCommitWriter();
-    this.#intentFor = options.intentFor ?? (() => true);
     if (this.#exists()) this.#resume(key);
+  }
+
+  /** True for a trail kept in memory (`AuditTrail.inMemory`). */
+  get inMemory(): boolean {
+    return this.#memory !== undefined;
+  }
+
+  /** The trail's JSONL text: an in-memory trail's lines (a file trail: read the file). */
+  text(): string {
+    if (this.#memory === undefined)
+      throw new AuditError("REIN_AUDIT_UNREADABLE", `The audit trail is a file: read ${this.file}.`, {
+        file: this.file,
+      });
+    return this.#memory.join("");
   }
 
   /** The hash of the last record written (keep it elsewhere and pass it to `verify --head` to detect truncation). */
@@ -219,12 +258,12 @@ export class AuditTrail implements EventSink {
   #release(): void {
     const commit = this.#commit;
     if (commit === undefined) {
-      this.#lock.release();
+      this.#lock?.release();
       return;
     }
     this.#commit = undefined;
     const lock = this.#lock;
-    this.#closing = commit.release().finally(() => lock.release());
+    this.#closing = commit.release().finally(() => lock?.release());
     // A caller that never awaits sync()/close() must not see an unhandled rejection; the ones that do get it.
     this.#closing.catch(() => {});
   }
@@ -311,9 +350,15 @@ export class AuditTrail implements EventSink {
   }
 
   #append(body: string): void {
-    this.#open();
     const digest = this.#hasher.digest(body);
     const line = lineOf(body, digest);
+    if (this.#memory !== undefined) {
+      this.#memory.push(line);
+      this.#prevHash = digest;
+      this.#index++;
+      return;
+    }
+    this.#open();
     // Queued for the next batch: the shared writer writes every trail's lines once per tick.
     this.#commit!.append(line);
     this.#size += Buffer.byteLength(line);
@@ -328,8 +373,9 @@ export class AuditTrail implements EventSink {
    * the same file at the size it left). Once per run: the records themselves are written in batches.
    */
   #open(): void {
-    if (this.#commit !== undefined) return;
-    this.#lock.acquire();
+    if (this.#commit !== undefined || this.#lock === undefined) return;
+    const lock = this.#lock;
+    lock.acquire();
     let fd: number | undefined;
     try {
       fd = openSync(
@@ -350,7 +396,7 @@ export class AuditTrail implements EventSink {
       });
     } catch (err) {
       if (fd !== undefined) closeSync(fd);
-      this.#lock.release();
+      lock.release();
       throw err instanceof ReinError ? err : writeFailed(this.file, "open", err);
     }
   }
@@ -398,7 +444,8 @@ export class AuditTrail implements EventSink {
 
   /** Continues an existing chain: verifies the whole file once, under the lock; it must end with a seal. */
   #resume(key: KeyObject | undefined): void {
-    this.#lock.acquire();
+    const lock = this.#lock!;
+    lock.acquire();
     try {
       const bytes = readAuditFile(this.#realFile);
       const { verdict, nextIndex, lastLine } = inspectAuditBytes(bytes, this.file, { key });
@@ -415,7 +462,7 @@ export class AuditTrail implements EventSink {
       this.#size = bytes.length;
       this.#lastLine = lastLine.toString("utf8");
     } finally {
-      this.#lock.release();
+      lock.release();
     }
   }
 

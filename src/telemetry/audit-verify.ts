@@ -1,7 +1,7 @@
 import { KeyObject } from "node:crypto";
 import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from "node:fs";
 import { AuditError } from "../protocol/errors.js";
-import { type AuditKey, auditKeyObject } from "./audit-key.js";
+import { type AuditKey, type AuditKeyHandle, auditKeyObject } from "./audit-key.js";
 import {
   type AuditAlg,
   type ChainHasher,
@@ -13,7 +13,7 @@ import {
 
 export interface VerifyAuditOptions {
   /** The trail's HMAC key. Required for a keyed trail; given for an unkeyed one, verification fails (it could be recomputed). */
-  readonly key?: AuditKey | KeyObject;
+  readonly key?: AuditKey | AuditKeyHandle;
   /** The head hash kept elsewhere (e.g. from the run's summary): the trail must end exactly there. */
   readonly head?: string;
 }
@@ -86,7 +86,18 @@ export function verifyAuditFile(file: string, options: VerifyAuditOptions = {}):
   return inspectAuditBytes(readAuditFile(file), file, options).verdict;
 }
 
-/** Reads a trail by descriptor: no symlink is followed, and only a regular file is read. */
+/**
+ * Verifies a trail given as text, e.g. an in-memory trail's `text()`.
+ *
+ * @example
+ * const verdict = verifyAuditText(harness.auditTrail(session.id)!.text());
+ * if (!verdict.ok) throw new Error(verdict.reason);
+ */
+export function verifyAuditText(text: string, options: VerifyAuditOptions = {}): AuditVerification {
+  return inspectAuditBytes(Buffer.from(text, "utf8"), "(in-memory audit trail)", options).verdict;
+}
+
+/** @internal Reads a trail by descriptor: no symlink is followed, and only a regular file is read. */
 export function readAuditFile(file: string): Buffer {
   let fd: number;
   try {
@@ -119,6 +130,7 @@ export function readAuditFile(file: string): Buffer {
   }
 }
 
+/** @internal */
 export function kindOf(stats: Stats): string {
   if (stats.isFIFO()) return "a FIFO";
   if (stats.isCharacterDevice() || stats.isBlockDevice()) return "a device";
@@ -128,7 +140,7 @@ export function kindOf(stats: Stats): string {
   return "not a regular file";
 }
 
-/** The verdict plus what a writer needs to continue the chain (used by `AuditTrail` when it reopens a file). */
+/** @internal The verdict plus what a writer needs to continue the chain (used by `AuditTrail` when it reopens a file). */
 export interface AuditInspection {
   readonly verdict: AuditVerification;
   /** The index the next record gets. */
@@ -139,7 +151,7 @@ export interface AuditInspection {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** Verifies the bytes of a trail. `file` only names it in the verdict. */
+/** @internal Verifies the bytes of a trail. `file` only names it in the verdict. */
 export function inspectAuditBytes(
   bytes: Buffer,
   file: string,
@@ -148,7 +160,7 @@ export function inspectAuditBytes(
   const key =
     options.key === undefined || options.key instanceof KeyObject
       ? options.key
-      : auditKeyObject(options.key, "the audit key");
+      : auditKeyObject(options.key as AuditKey, "the audit key");
   const keyed = chainHasher(key);
   const unkeyed = chainHasher(undefined);
   let prev = GENESIS_HASH;

@@ -1,9 +1,9 @@
 import { ReinError } from "../protocol/errors.js";
 import type { EventSink, ReinEvent } from "../protocol/events.js";
+import { type LogLevel, parseLogLevel } from "../protocol/log-level.js";
 import { toolOutcome, truncate } from "./event-facts.js";
 
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel, parseLogLevel } from "../protocol/log-level.js";
 
 type LogFn = (fields: Record<string, unknown>, message: string) => void;
 
@@ -33,16 +33,6 @@ export function checkLogger(logger: unknown): ReinLogger {
       { field: "logger" },
     );
   return logger as ReinLogger;
-}
-
-export function parseLogLevel(value: string, where = "log level"): LogLevel {
-  const v = value.trim().toLowerCase();
-  if ((LOG_LEVELS as readonly string[]).includes(v)) return v as LogLevel;
-  throw new ReinError(
-    "REIN_TELEMETRY_INVALID",
-    `${where} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(value)}.`,
-    { field: "logLevel" },
-  );
 }
 
 type Line = { level: "debug" | "info" | "warn" | "error"; msg: string; fields: Record<string, unknown> };

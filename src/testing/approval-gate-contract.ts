@@ -14,7 +14,7 @@
  * ```
  */
 import { expect } from "vitest";
-import { z } from "zod";
+import { z } from "zod/v4";
 import type { ApprovalGate } from "../approvals/approval-gate.js";
 import type { ApprovalDecision, ApprovalRequest } from "../protocol/approval.js";
 import { type ContractCheck, type Factory, registerContract } from "./contract.js";

@@ -175,13 +175,13 @@ export function sandboxChecks(o: SandboxContractOptions): ContractCheck[] {
   test("putFile and getFile round-trip text and bytes, in nested folders; exec sees them", async (s, ws) => {
     await s.putFile("a/b/c.txt", "hello\n");
     await s.putFile("bin.dat", new Uint8Array([0, 255, 10, 13]));
-    assert.equal((await s.getFile("a/b/c.txt")).toString(), "hello\n");
+    assert.equal(Buffer.from(await s.getFile("a/b/c.txt")).toString(), "hello\n");
     assert.deepEqual([...(await s.getFile("bin.dat"))], [0, 255, 10, 13]);
     assert.equal((await s.exec("cat a/b/c.txt")).stdout, "hello\n");
     await s.exec("echo made > made.txt");
-    assert.equal((await s.getFile("made.txt")).toString(), "made\n");
+    assert.equal(Buffer.from(await s.getFile("made.txt")).toString(), "made\n");
     writeFileSync(path.join(ws, "host.txt"), "from host\n");
-    assert.equal((await s.getFile("host.txt")).toString(), "from host\n");
+    assert.equal(Buffer.from(await s.getFile("host.txt")).toString(), "from host\n");
   });
 
   test("putFile and getFile refuse absolute paths, '..' and missing files", async (s) => {

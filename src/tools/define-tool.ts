@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 import { checkRiskProfile } from "../protocol/answers.js";
 import { ToolDefinitionError } from "../protocol/errors.js";
 import type { RiskProfile } from "../protocol/risk.js";
@@ -10,9 +10,9 @@ const schemaCache = new WeakMap<z.ZodType, Readonly<Record<string, unknown>>>();
 
 const TOOL_NAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
 
-export interface ToolDefinition<S extends z.ZodType> {
+export interface ToolDefinition<S extends z.ZodType, N extends string = string> {
   /** 1–64 characters: letters, digits, `_` and `-`, starting with a letter (what every provider accepts). */
-  name: string;
+  name: N;
   description: string;
   /** The single source of truth for validation and for the JSON Schema the model sees. */
   input: S;
@@ -37,7 +37,9 @@ export interface ToolDefinition<S extends z.ZodType> {
  *   execute: ({ a, b }) => a + b,
  * });
  */
-export function defineTool<S extends z.ZodType>(definition: ToolDefinition<S>): Tool {
+export function defineTool<const N extends string, S extends z.ZodType>(
+  definition: ToolDefinition<S, N>,
+): Tool<N, z.output<S>> {
   const { name, description, input, execute } = definition;
   if (typeof name !== "string" || !TOOL_NAME.test(name)) {
     throw new ToolDefinitionError(
@@ -53,10 +55,12 @@ export function defineTool<S extends z.ZodType>(definition: ToolDefinition<S>): 
       { name },
     );
   }
-  if (!(input instanceof z.ZodType)) {
+  if (!isZod4Schema(input)) {
     throw new ToolDefinitionError(
       "REIN_TOOL_DEFINITION_INVALID",
-      `Tool "${name}": input must be a zod schema.`,
+      isZod3Schema(input)
+        ? `Tool "${name}": input is a zod 3 schema; Rein reads zod 4 schemas. Import z from "zod/v4" (zod 3.25 and later ship it) or upgrade to zod 4.`
+        : `Tool "${name}": input must be a zod schema (import { z } from "zod/v4").`,
       { name },
     );
   }
@@ -145,4 +149,28 @@ function jsonSchemaOf(name: string, input: z.ZodType): Readonly<Record<string, u
   }
   delete schema.$schema;
   return Object.freeze(schema);
+}
+
+/**
+ * A zod 4 schema, by its `_zod` internals rather than `instanceof`: the app's zod (a peer, `zod` on
+ * zod 4 or `zod/v4` on zod 3.25) may be another copy of the package than the one Rein resolves.
+ */
+function isZod4Schema(value: unknown): value is z.ZodType {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { _zod?: unknown })._zod === "object" &&
+    typeof (value as { safeParse?: unknown }).safeParse === "function"
+  );
+}
+
+/** A zod 3 ("classic" v3) schema: `_def` without `_zod`. */
+function isZod3Schema(value: unknown): boolean {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    "_def" in value &&
+    !("_zod" in value) &&
+    typeof (value as { safeParse?: unknown }).safeParse === "function"
+  );
 }

@@ -32,8 +32,13 @@ export type ParseResult =
  * A tool the model can call. Build one with `defineTool`; the pipeline validates input with `parse`
  * before `execute` ever sees it.
  */
-export interface Tool {
-  readonly name: string;
+export interface Tool<Name extends string = string, Input = unknown> {
+  readonly name: Name;
+  /**
+   * Type only, never set: the validated input's type, which types approvals and hooks
+   * (`ToolCallOf`). `defineTool` fills it from the schema.
+   */
+  readonly "~input"?: Input;
   readonly description: string;
   /** JSON Schema of the input, as sent to the model. */
   readonly inputSchema: Readonly<Record<string, unknown>>;
@@ -61,3 +66,13 @@ export interface ToolRouter {
   specs(): readonly ToolSpec[];
   names(): readonly string[];
 }
+
+/**
+ * The calls of a set of tools, as a union discriminated by `tool`: what a typed gate or hook receives.
+ *
+ * @example
+ * type Calls = ToolCallOf<typeof weather | typeof search>;
+ * // { tool: "get_weather"; input: { city: string } } | { tool: "search"; input: { q: string } }
+ */
+export type ToolCallOf<T extends Tool> =
+  T extends Tool<infer N, infer I> ? { readonly tool: N; readonly input: I } : never;

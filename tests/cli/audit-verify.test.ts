@@ -66,7 +66,7 @@ describe("rein audit verify", () => {
       new RegExp(`^HEAD MISMATCH: ${file}: the trail ends at [0-9a-f]{64}, not at the expected head ${head}`),
     );
     const bad = rein(["audit", "verify", file, "--head", "abc"]);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2); // a usage error
     expect(bad.stderr).toContain('--head must be a 64-digit lowercase hex hash, got "abc"');
   });
 

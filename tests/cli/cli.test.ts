@@ -255,7 +255,8 @@ describe("rein CLI", () => {
 
   it("bad flags are refused with the reason", () => {
     const a = rein(["run", "x", "--max-turns", "zero"]);
-    expect(a.code).toBe(1);
+    expect(a.code).toBe(2); // a usage error: one line and a hint, not the help
+    expect(a.stderr.trim().split("\n")).toHaveLength(2);
     expect(a.stderr).toContain('--max-turns must be a positive integer, got "zero"');
     const b = rein(["run", "x", "--timeout", "soon"]);
     expect(b.stderr).toContain('"soon" is not a duration');

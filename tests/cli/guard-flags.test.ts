@@ -165,7 +165,7 @@ describe("rein run guard flags", () => {
 
   it("bad guard flags are refused with the reason", () => {
     const a = rein(["run", "x", "--max-cost", "lots"]);
-    expect(a.code).toBe(1);
+    expect(a.code).toBe(2); // a usage error
     expect(a.stderr).toContain('--max-cost must be a positive amount of USD (e.g. 0.50), got "lots"');
     const b = rein(["run", "x", "--max-tokens", "0"]);
     expect(b.stderr).toContain(

@@ -189,7 +189,7 @@ describe("rein run --trust", () => {
     expect(finished?.type === "tool_call_finished" && finished.data.errorType).toBe("unknown_tool");
     expect(existsSync(join(ws, "build/x"))).toBe(true);
     const bad = rein(["run", "x", "--trust", "yolo"]);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2); // a usage error
     expect(bad.stderr).toContain('--trust must be supervised, semi, autonomous or read-only, got "yolo"');
   });
 });

@@ -68,7 +68,7 @@ describe("rein sandbox exec", () => {
 
   it("bad flags fail with the reason: unknown backend, bad size, bad network", () => {
     const a = rein(["sandbox", "exec", "--backend", "docker", "--", "true"]);
-    expect(a.code).toBe(1);
+    expect(a.code).toBe(2); // a usage error
     expect(a.stderr).toContain('"docker" is not a sandbox; use one of: bubblewrap, none');
     const b = rein(["sandbox", "exec", "--workspace", ws(), "--memory", "lots", "--", "true"]);
     expect(b.code).toBe(2);

@@ -98,7 +98,7 @@ describe("rein scan injection", () => {
 
   it("rejects a bad --threshold with a message naming the flag", () => {
     const r = rein(["scan", "injection", "--threshold", "3"], "x");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2); // a usage error
     expect(r.stderr).toContain("--threshold must be a number in (0, 1]");
   });
 });

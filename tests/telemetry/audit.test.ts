@@ -182,10 +182,11 @@ describe("audit trail", () => {
       [1, "seal", "run_ended", r1.runId],
       [2, "tool_call", "run 2", r2.runId],
       [3, "seal", "run_ended", r2.runId],
-      [4, "seal", "session_ended", ""],
+      // session_ended carries the session's last run id (never an empty one).
+      [4, "seal", "session_ended", r2.runId],
       [5, "tool_call", "run 3", r3.runId],
       [6, "seal", "run_ended", r3.runId],
-      [7, "seal", "session_ended", ""],
+      [7, "seal", "session_ended", r3.runId],
     ]);
     // The records of the later runs link to the earlier runs' heads, across the reopen.
     for (let i = 1; i < all.length; i++) expect(all[i]?.prevHash).toBe(all[i - 1]?.hash);

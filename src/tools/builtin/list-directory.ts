@@ -1,5 +1,5 @@
 import fs from "node:fs/promises";
-import { z } from "zod";
+import { z } from "zod/v4";
 import { ConfigError } from "../../protocol/errors.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 import { ConfigError } from "../../protocol/errors.js";
 import { ToolFailure } from "../../protocol/tool-result.js";
 import { defineTool } from "../define-tool.js";
@@ -112,7 +112,7 @@ export function readFileTool(options: ReadFileToolOptions): Tool {
   });
 }
 
-/** The largest cut at or before `end` that does not split a UTF-8 character (unless that would leave nothing). */
+/** @internal The largest cut at or before `end` that does not split a UTF-8 character (unless that would leave nothing). */
 export function utf8Boundary(buffer: Buffer, end: number): number {
   let start = end;
   // Step back over continuation bytes (10xxxxxx) to the lead byte of the character that spans `end`.

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 import { ReinError } from "../../protocol/errors.js";
 import { defineTool } from "../define-tool.js";
 import type { Tool } from "../tool.js";

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { extname } from "node:path";
 import type { Document, LineCounter, Node } from "yaml";
-import { z } from "zod";
+import { z } from "zod/v4";
 import { ScriptError } from "../../../protocol/errors.js";
 import { formatIssuePath } from "../../../protocol/zod-issues.js";
 import { type Script, scriptSchema } from "./script-schema.js";

@@ -6,7 +6,7 @@
  * No field has a zod default: the parsed script keeps the author's shape, and the model applies
  * the defaults (`input: {}`, usage 0, stop reason from the tool calls) when it plays a turn.
  */
-import { z } from "zod";
+import { z } from "zod/v4";
 import type { ModelStopReason } from "../../model.js";
 
 /** The stop reasons a turn may force: exactly `ModelStopReason`, which the compiler checks both ways. */
