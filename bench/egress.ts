@@ -99,7 +99,7 @@ async function run(options: BenchOptions): Promise<BenchOutput> {
   if (unknown.length > 0) throw new Error(`egress: unknown flag(s) --${unknown.join(", --")}`);
   const mb = Number(options.flags.mb ?? (options.quick ? 8 : 64));
   const reps = options.quick ? 3 : 30;
-  const rein = await import("../dist/index.js");
+  const rein = await import("../dist/egress.js");
   const corpus = readFileSync(CORPUS, "utf8").split("\n").filter(Boolean);
   const urls = [...corpus, "https://api.github.com/repos/x/y", "https://files.pypi.org/packages/a.whl"];
 

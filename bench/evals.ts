@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import * as evals from "../dist/evals.js";
 import * as rein from "../dist/index.js";
 import type { Benchmark, BenchOptions, BenchOutput } from "./lib/bench.ts";
 
@@ -15,7 +16,7 @@ const SUITE = resolve(import.meta.dirname, "../examples/evals/passing.suite.yaml
 const CASE = "summarise-notes";
 
 async function plainLoop(runs: number): Promise<number> {
-  const suite = await rein.loadSuite(SUITE);
+  const suite = await evals.loadSuite(SUITE);
   const c = suite.cases.find((x) => x.id === CASE)!;
   const workspace = mkdtempSync(join(tmpdir(), "rein-bench-evals-"));
   rmSync(workspace, { recursive: true });
@@ -41,11 +42,11 @@ async function plainLoop(runs: number): Promise<number> {
 }
 
 async function runner(runs: number): Promise<number> {
-  const loaded = await rein.loadSuite(SUITE);
+  const loaded = await evals.loadSuite(SUITE);
   const suite = { ...loaded, cases: loaded.cases.filter((x) => x.id === CASE) };
   const out = mkdtempSync(join(tmpdir(), "rein-bench-evals-out-"));
   const start = performance.now();
-  const result = await rein.runEval(suite, { runs, concurrency: 1, outDir: out });
+  const result = await evals.runEval(suite, { runs, concurrency: 1, outDir: out });
   const ms = performance.now() - start;
   if (result.records.some((r) => !r.passed)) throw new Error("runner: a run failed");
   rmSync(out, { recursive: true, force: true });

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { EventSink } from "../dist/index.js";
 import * as rein from "../dist/index.js";
+import * as observability from "../dist/observability.js";
 import type { Benchmark, BenchOptions, BenchOutput } from "./lib/bench.ts";
 import { measure, median } from "./lib/measure.ts";
 
@@ -43,11 +44,11 @@ async function runOnce(
   });
   const sinks: EventSink[] = [];
   const exporter = new InMemorySpanExporter();
-  let tracing: rein.Tracing | undefined;
-  let metrics: rein.ReinMetrics | undefined;
+  let tracing: observability.Tracing | undefined;
+  let metrics: observability.ReinMetrics | undefined;
   if (variant === "traces+metrics") {
-    tracing = await rein.createTracing({ exporter });
-    metrics = await rein.createMetrics();
+    tracing = await observability.createTracing({ exporter });
+    metrics = await observability.createMetrics();
     sinks.push(tracing.sink, metrics.sink);
   }
   const harness = rein.createHarness({

@@ -10,7 +10,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createSandbox, EgressFirewall, EgressProxy, egressFetch } from "rein";
+import { createSandbox } from "rein";
+import { EgressFirewall, EgressProxy, egressFetch } from "rein/egress";
 
 const listen = async (body: string) => {
   const server = createServer((_req, res) =>

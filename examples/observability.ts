@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
-import { createHarness, createLogger, createMetrics, createTracing, logSink, scriptedModel } from "rein";
+import { createHarness, scriptedModel } from "rein";
+import { createLogger, createMetrics, createTracing, logSink } from "rein/observability";
 
 const workspace = mkdtempSync(join(tmpdir(), "rein-example-"));
 writeFileSync(join(workspace, "notes.txt"), "buy milk\n");

@@ -15,56 +15,6 @@ export { lineDiff, maskSecrets, type TerminalGateOptions, terminalGate } from ".
 export { defineConfig, type ReinConfigInput } from "./config/define-config.js";
 export type { Limits } from "./core/run-context.js";
 export { type RunOptions, type RunStream, Session } from "./core/session.js";
-export { type CheckOutcome, callsOf, runChecks } from "./evals/checks.js";
-export {
-  type JudgeEvidence,
-  type JudgeOptions,
-  judgePrompt,
-  judgeRun,
-  parseVerdict,
-  RUBRIC,
-  type Verdict as JudgeVerdict,
-} from "./evals/judge.js";
-export { type LoadedSuite, loadSuite, parseSuiteText, validateSuite } from "./evals/load-suite.js";
-export {
-  binomial,
-  type CaseClass,
-  classify,
-  type Fraction,
-  meanOfFractions,
-  type Proportion,
-  passAtK,
-  passHatK,
-  type SampleStats,
-  sampleStats,
-  wilson,
-} from "./evals/metrics.js";
-export { progressBar } from "./evals/progress.js";
-export {
-  type Baseline,
-  baselineOf,
-  type Comparison,
-  compare,
-  DEFAULT_THRESHOLDS,
-  type Fingerprint,
-  fingerprintOf,
-  loadBaseline,
-  signTestP,
-  type Thresholds,
-} from "./evals/regression.js";
-export { type CaseReport, type EvalReport, report } from "./evals/report.js";
-export { htmlReport } from "./evals/report-html.js";
-export { formatReport, junitReport } from "./evals/report-text.js";
-export type { JudgeRun, RunRecord } from "./evals/run-record.js";
-export { type EvalProgress, type EvalResult, type RunEvalOptions, runEval, runSeed } from "./evals/runner.js";
-export {
-  type CheckContext,
-  type CustomCheck,
-  defineSuite,
-  type ModelFactory,
-  type RunIdentity,
-  type SuiteInput,
-} from "./evals/suite-schema.js";
 export { BudgetGuard, type BudgetOptions, type CeilingOptions } from "./guards/budget-guard.js";
 export { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from "./guards/circuit-breaker.js";
 export type {
@@ -259,21 +209,6 @@ export {
   type SandboxLimit,
 } from "./sandbox/sandbox.js";
 export { UnsafeLocalProcess } from "./sandbox/unsafe-local-process.js";
-export { type AddressClass, classifyAddress } from "./security/egress/address-classifier.js";
-export {
-  DEFAULT_FETCH_CONTENT_TYPES,
-  type EgressFetchOptions,
-  type EgressFetchResult,
-  egressFetch,
-} from "./security/egress/egress-fetch.js";
-export {
-  type EgressDecision,
-  EgressFirewall,
-  type EgressFirewallOptions,
-  type EgressScheme,
-} from "./security/egress/egress-firewall.js";
-export { EgressProxy, type EgressProxyOptions, type ProxyDecision } from "./security/egress/egress-proxy.js";
-export { dnsServerResolver, type HostResolver, systemResolver } from "./security/egress/resolver.js";
 export { EventRedactor } from "./security/event-redactor.js";
 export {
   HeuristicInjectionDetector,
@@ -322,34 +257,6 @@ export {
   verifyAuditFile,
   verifyAuditText,
 } from "./telemetry/audit-verify.js";
-export {
-  type CreateLoggerOptions,
-  createLogger,
-  LOG_LEVELS,
-  type LogLevel,
-  type LogSinkOptions,
-  logSink,
-  type ReinLogger,
-} from "./telemetry/log-sink.js";
-export {
-  createMetrics,
-  type MetricsOptions,
-  type MetricsServer,
-  metricsHandler,
-  type ReinMetrics,
-} from "./telemetry/metrics.js";
-export {
-  createTracing,
-  otlpTracesUrl,
-  type Tracing,
-  type TracingOptions,
-  tracingRequestedByEnv,
-} from "./telemetry/tracing.js";
-export {
-  type HttpFetchResult,
-  type HttpFetchToolOptions,
-  httpFetchTool,
-} from "./tools/builtin/http-fetch.js";
 export { BUILTIN_TOOL_NAMES, type BuiltinToolName } from "./tools/builtin/names.js";
 export { type WorkspaceToolsOptions, workspaceTools } from "./tools/builtin/workspace-tools.js";
 export { defineTool, type ToolDefinition } from "./tools/define-tool.js";

@@ -1,7 +1,8 @@
 // A flaky suite: `rein eval examples/evals/flaky.suite.ts`. The agent gets the answer right in
 // about 60 % of runs. Its "randomness" is a PRNG seeded per run (suite seed, case, run index), so
 // the same runs flake the same way every time: real variation, reproducible results.
-import { defineSuite, type RunIdentity, scriptedModel } from "rein";
+import { scriptedModel } from "rein";
+import { defineSuite, type RunIdentity } from "rein/evals";
 
 /** mulberry32: a small seeded PRNG; the first draw decides the run. */
 function draw(seed: number): number {

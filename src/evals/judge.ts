@@ -10,7 +10,7 @@
  * variance is the judge's own noise, reported apart from the agent's.
  */
 import { randomBytes } from "node:crypto";
-import { z } from "zod";
+import { z } from "zod/v4";
 import type { Model } from "../models/model.js";
 import type { Message, TextBlock } from "../protocol/messages.js";
 import type { SeenCall } from "./checks.js";

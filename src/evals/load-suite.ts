@@ -8,7 +8,7 @@ import { readFileSync, statSync } from "node:fs";
 import { dirname, extname, isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Document, LineCounter } from "yaml";
-import type { z } from "zod";
+import type { z } from "zod/v4";
 import { EvaluationError } from "../protocol/errors.js";
 import { formatIssuePath } from "../protocol/zod-issues.js";
 import { type HarnessSpec, type SuiteSpec, suiteSchema } from "./suite-schema.js";

@@ -12,7 +12,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { z } from "zod";
+import { z } from "zod/v4";
 import { EvaluationError } from "../protocol/errors.js";
 import { binomial } from "./metrics.js";
 import type { EvalReport } from "./report.js";

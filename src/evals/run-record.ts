@@ -1,5 +1,5 @@
 /** What one run of one case left: the unit every metric, report and baseline is computed from. */
-import { z } from "zod";
+import { z } from "zod/v4";
 
 export const RUN_OUTCOMES = ["passed", "failed", "error"] as const;
 

@@ -3,7 +3,7 @@
  * for the types the runner reads. Every object is strict, so a typo is an error, never ignored.
  * docs: README "Evaluations"; errors name the file, line, case and field (load-suite.ts).
  */
-import { z } from "zod";
+import { z } from "zod/v4";
 import type { Model } from "../models/model.js";
 import type { ReinEvent } from "../protocol/events.js";
 import type { Message } from "../protocol/messages.js";

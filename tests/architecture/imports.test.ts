@@ -153,3 +153,14 @@ describe("architecture: which way imports run (checked per folder)", () => {
     expect(roomOf(join(SRC, "core", "pipeline", "approve.ts"))).toBe("core");
   });
 });
+
+describe("zod through zod/v4 only", () => {
+  it('no source file imports "zod": apps on zod 3 (which ships zod/v4) and zod 4 get the same types', () => {
+    const bare = filesUnder(SRC).flatMap((f) =>
+      importsOf(f)
+        .filter((i) => i.spec === "zod")
+        .map((i) => `${relative(SRC, f)}:${i.line}`),
+    );
+    expect(bare).toEqual([]);
+  });
+});

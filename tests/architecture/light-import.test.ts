@@ -57,7 +57,7 @@ describe('import "rein" stays light', () => {
   });
 
   it("tracing, metrics and logs load the OpenTelemetry SDK, prom-client and pino only when created", () => {
-    const rein = JSON.stringify(join(ROOT, "dist/index.js"));
+    const rein = JSON.stringify(join(ROOT, "dist/observability.js"));
     const loaded = packagesLoadedBy(
       `const r = await import(${rein}); const t = await r.createTracing(); await r.createMetrics(); await r.createLogger({ destination: { write() {} } }); await t.shutdown();`,
     );

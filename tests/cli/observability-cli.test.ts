@@ -154,11 +154,30 @@ describe("rein run: traces, metrics and logs", () => {
       String(port),
     ]).done;
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(
-      `rein: Cannot serve metrics on 127.0.0.1:${port}: the port is already in use by another process`,
+    // --json: the outcome is one JSON line on stdout (issue 25), and no run started (no event before it).
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    const outcome = JSON.parse(lines[0]!);
+    expect(outcome).toMatchObject({ type: "error", code: "REIN_METRICS_SERVER_FAILED", exitCode: 2 });
+    expect(outcome.message).toContain(
+      `Cannot serve metrics on 127.0.0.1:${port}: the port is already in use by another process`,
     );
-    expect(r.stderr).toContain("rein: error code REIN_METRICS_SERVER_FAILED");
-    expect(r.stdout).toBe(""); // no run started
+
+    // Without --json, the same error on stderr, and nothing on stdout.
+    const human = await rein([
+      "run",
+      "hi",
+      "--model",
+      `scripted:${script([{ say: "hello" }])}`,
+      "--metrics-port",
+      String(port),
+    ]).done;
+    expect(human.code).toBe(2);
+    expect(human.stderr).toContain(
+      `Cannot serve metrics on 127.0.0.1:${port}: the port is already in use by another process`,
+    );
+    expect(human.stderr).toContain("REIN_METRICS_SERVER_FAILED");
+    expect(human.stdout).toBe("");
   });
 
   it("--log-level info writes JSON log lines with session and run ids on stderr; a bad level is refused", async () => {

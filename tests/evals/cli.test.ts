@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type Baseline, type EvalReport, progressBar } from "../../src/index.js";
+import { type Baseline, type EvalReport, progressBar } from "../../src/evals.js";
 import { tempDir } from "../helpers.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");

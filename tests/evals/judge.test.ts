@@ -4,14 +4,12 @@ import {
   type JudgeEvidence,
   judgePrompt,
   judgeRun,
-  type Model,
-  type ModelRequest,
-  type ModelResponse,
   parseVerdict,
   report,
   runEval,
   validateSuite,
-} from "../../src/index.js";
+} from "../../src/evals.js";
+import type { Model, ModelRequest, ModelResponse } from "../../src/index.js";
 import { scriptedModel } from "../../src/testing.js";
 import { tempDir } from "../helpers.js";
 

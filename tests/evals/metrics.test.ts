@@ -8,7 +8,7 @@ import {
   sampleStats,
   signTestP,
   wilson,
-} from "../../src/index.js";
+} from "../../src/evals.js";
 
 describe("eval metrics: exact pass@k and pass^k", () => {
   it("n=5, c=2, k=2: pass@k is exactly 7/10 and pass^k 1/10", () => {

@@ -5,13 +5,13 @@ import {
   baselineOf,
   compare,
   type EvalReport,
-  EvaluationError,
   fingerprintOf,
   loadBaseline,
   report,
   runEval,
   validateSuite,
-} from "../../src/index.js";
+} from "../../src/evals.js";
+import { EvaluationError } from "../../src/index.js";
 import { scriptedModel } from "../../src/testing.js";
 import { tempDir } from "../helpers.js";
 

@@ -16,7 +16,7 @@ import {
   report,
   runEval,
   validateSuite,
-} from "../../src/index.js";
+} from "../../src/evals.js";
 import { scriptedModel } from "../../src/testing.js";
 import { tempDir } from "../helpers.js";
 

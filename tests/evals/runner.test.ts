@@ -1,17 +1,8 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  EvaluationError,
-  loadSuite,
-  type Model,
-  type ModelRequest,
-  type ModelResponse,
-  report,
-  runEval,
-  type SuiteInput,
-  validateSuite,
-} from "../../src/index.js";
+import { loadSuite, report, runEval, type SuiteInput, validateSuite } from "../../src/evals.js";
+import { EvaluationError, type Model, type ModelRequest, type ModelResponse } from "../../src/index.js";
 import { scriptedModel } from "../../src/testing.js";
 import { tempDir } from "../helpers.js";
 

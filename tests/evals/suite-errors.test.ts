@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { EvaluationError, loadSuite, validateSuite } from "../../src/index.js";
+import { loadSuite, validateSuite } from "../../src/evals.js";
+import { EvaluationError } from "../../src/index.js";
 import { tempDir } from "../helpers.js";
 
 async function failure(text: string, name = "suite.yaml"): Promise<EvaluationError> {

@@ -1,6 +1,6 @@
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger, createTracing, logSink } from "../../src/index.js";
+import { createLogger, createTracing, logSink } from "../../src/observability.js";
 import { checkLogger, parseLogLevel } from "../../src/telemetry/log-sink.js";
 import { prettyLine } from "../../src/telemetry/pretty-log.js";
 import { callTurn, echoTool, scriptHarness } from "../helpers.js";

@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createMetrics } from "../../src/index.js";
+import { createMetrics } from "../../src/observability.js";
 
 const RULES = "prometheus/rein-alerts.yml";
 const RULE_TESTS = "prometheus/rein-alerts.test.yml";

@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createMetrics } from "../../src/index.js";
+import { createMetrics } from "../../src/observability.js";
 import { echoTool, scriptHarness } from "../helpers.js";
 import { closedPort } from "./otlp-receiver.js";
 

@@ -1,6 +1,7 @@
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
-import { callbackGate, createTracing, otlpTracesUrl, tracingRequestedByEnv } from "../../src/index.js";
+import { callbackGate } from "../../src/index.js";
+import { createTracing, otlpTracesUrl, tracingRequestedByEnv } from "../../src/observability.js";
 import { callTurn, echoTool, scriptHarness } from "../helpers.js";
 import { deployTool, retryingThenFallingBack } from "./fixtures.js";
 import { closedPort, type ReceivedSpan, startOtlpReceiver } from "./otlp-receiver.js";

@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { z } from "zod";
+import { z } from "zod/v4";
 import type { EgressPolicy, EgressVerdict } from "../../policy/egress-policy.js";
 import { ConfigError, errorMessage } from "../../protocol/errors.js";
 import { type AddressClass, addressInCidr, classifyAddress, isCidr } from "./address-classifier.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/v4";
 import { EgressDeniedError } from "../../protocol/errors.js";
 import { ToolFailure } from "../../protocol/tool-result.js";
 import {
