@@ -41,6 +41,9 @@ export const ERROR_CODES = [
   "REIN_INPUT_TOO_LARGE",
   "REIN_INTERNAL",
   "REIN_EGRESS_DENIED",
+  "REIN_SANDBOX_ENGINE_UNAVAILABLE",
+  "REIN_SANDBOX_IMAGE_MISSING",
+  "REIN_SANDBOX_RUNTIME_UNAVAILABLE",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -168,5 +171,24 @@ export function errorMessage(err: unknown): string {
     return JSON.stringify(err) ?? String(err);
   } catch {
     return String(err);
+  }
+}
+
+/**
+ * A sandbox backend's infrastructure is not there: no container engine answers
+ * (`REIN_SANDBOX_ENGINE_UNAVAILABLE`), the sandbox image is not built (`REIN_SANDBOX_IMAGE_MISSING`),
+ * or the engine has no such runtime, or it cannot start on this host (`REIN_SANDBOX_RUNTIME_UNAVAILABLE`).
+ */
+export class SandboxUnavailableError extends ReinError {
+  constructor(
+    code:
+      | "REIN_SANDBOX_ENGINE_UNAVAILABLE"
+      | "REIN_SANDBOX_IMAGE_MISSING"
+      | "REIN_SANDBOX_RUNTIME_UNAVAILABLE",
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, message, details, options);
   }
 }
