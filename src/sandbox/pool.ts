@@ -54,6 +54,11 @@ export class SandboxPool<T extends Poolable> {
     return this.#handedOut;
   }
 
+  /** Resolves once every creation under way has settled (made or failed): the pool is as full as it gets. */
+  async whenFull(): Promise<void> {
+    await Promise.allSettled(this.#slots.map((s) => s.made));
+  }
+
   /** Takes one item, for the caller alone; the pool makes another in the background. */
   async acquire(): Promise<T> {
     if (this.#closed) throw new SandboxError("This sandbox pool was closed; create a new one.");
