@@ -137,7 +137,7 @@ function program(): Command {
     .option("--no-audit", "do not write an audit trail")
     .option(
       "--sandbox <backend>",
-      "where run_shell and run_code run: bubblewrap (default) or none (NO isolation, prints a warning)",
+      "where run_shell and run_code run: bubblewrap (default), docker, gvisor, or none (NO isolation, prints a warning)",
       backend,
       "bubblewrap",
     )
@@ -154,7 +154,7 @@ function program(): Command {
     )
     .option("--policy <file>", "a policy file layered above the workspace's rein.policy.yaml")
     .option("--unsafe-local-shell", "the same as --sandbox none (kept for compatibility)")
-    .action(async (task: string, o) => {
+    .action(async (task: string, o, cmd: Command) => {
       const configFile = o.config ? resolve(o.config) : findConfigFile(process.cwd());
       const config = configFile ? loadConfigFile(configFile) : undefined;
       const choice = chooseModel({ flag: o.model, env: process.env, config, configFile });
@@ -183,7 +183,13 @@ function program(): Command {
         system: o.system,
         json: Boolean(o.json),
         auditDir: o.audit === false ? false : resolve(o.auditDir),
-        sandbox: o.unsafeLocalShell ? "none" : o.sandbox,
+        // --sandbox on the command line wins over the config file's sandbox.backend.
+        sandbox: o.unsafeLocalShell
+          ? "none"
+          : cmd.getOptionValueSource("sandbox") === "cli"
+            ? o.sandbox
+            : (config?.sandbox?.backend ?? o.sandbox),
+        ...(config?.sandbox?.docker ? { docker: config.sandbox.docker } : {}),
         trust: o.trust,
         ...(o.policy !== undefined ? { policyFile: o.policy } : {}),
         ...(o.approvalTimeout !== undefined ? { approvalTimeoutMs: o.approvalTimeout } : {}),
@@ -218,7 +224,12 @@ function program(): Command {
     .command("exec")
     .description("run one command in a sandbox and exit with its exit status")
     .argument("<command...>", "the command and its arguments (after --)")
-    .option("--backend <backend>", "bubblewrap (default) or none (NO isolation)", backend, "bubblewrap")
+    .option(
+      "--backend <backend>",
+      "bubblewrap (default), docker, gvisor, or none (NO isolation)",
+      backend,
+      "bubblewrap",
+    )
     .option("--workspace <dir>", "the directory mounted read-write (default: the current one)", ".")
     .option("--memory <size>", "memory limit of the command's process tree, e.g. 256m (default 512m)")
     .option("--pids <n>", "most processes and threads (default 256)", positiveInt("--pids"))

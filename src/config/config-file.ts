@@ -4,6 +4,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { GuardsFileSchema, LimitsFileSchema } from "../guards/guards-schema.js";
 import { ConfigError } from "../protocol/errors.js";
+import { SandboxFileSchema } from "../sandbox/sandbox-config.js";
 
 /** Names the CLI looks for in the working directory, in order. */
 export const CONFIG_FILE_NAMES = ["rein.config.yaml", "rein.config.yml"] as const;
@@ -64,6 +65,8 @@ const GatewaySchema = z.strictObject({
  * extend with their own sections. Every field is optional; what is absent keeps its safe default.
  */
 export const ReinConfigSchema = z.strictObject({
+  /** Where `rein run` runs run_shell and run_code when `--sandbox` is not given, and the container settings. */
+  sandbox: SandboxFileSchema.optional(),
   /** The model `rein run` uses when neither `--model` nor `REIN_MODEL` names one. */
   model: z.string().min(1).optional(),
   /** Models to fall back to, in order, when the model is rate limited or down. */

@@ -78,3 +78,54 @@ describe("CLI wiring of the docker and gvisor backends", () => {
     expect(text).toMatch(/^12\.\d+\nnobody\n$/);
   });
 });
+
+describe("config file: sandbox.backend", () => {
+  const task = (ws: string) => {
+    const file = join(tempDir(), "script.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: "cfg",
+        turns: [
+          { tool_calls: [{ tool: "run_shell", input: { command: "uname -r > kernel.txt" } }] },
+          { say: "done" },
+        ],
+      }),
+    );
+    return [
+      "run",
+      "x",
+      "--model",
+      `scripted:${file}`,
+      "--workspace",
+      ws,
+      "--trust",
+      "autonomous",
+      "--json",
+      "--no-audit",
+    ];
+  };
+
+  it("rein.config.yaml sandbox.backend: gvisor makes rein run use gVisor; --sandbox on the command line wins", () => {
+    const ws = tempDir();
+    writeFileSync(
+      join(ws, "rein.config.yaml"),
+      "sandbox:\n  backend: gvisor\n  docker:\n    image: rein-sandbox:1\n",
+    );
+    const r = rein(task(ws), ws);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(join(ws, "kernel.txt"), "utf8").trim()).toBe("4.4.0"); // gVisor's kernel
+    const flag = rein([...task(ws), "--sandbox", "docker"], ws);
+    expect(flag.status, flag.stderr).toBe(0);
+    expect(readFileSync(join(ws, "kernel.txt"), "utf8").trim()).toBe(os.release());
+  });
+
+  it("an unknown backend in the config file is a config error naming the field", () => {
+    const ws = tempDir();
+    writeFileSync(join(ws, "rein.config.yaml"), "sandbox:\n  backend: vmware\n");
+    const r = rein(task(ws), ws);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/rein\.config\.yaml:2.*sandbox\.backend/);
+    expect(r.stderr).toContain("REIN_CONFIG_INVALID");
+  });
+});
