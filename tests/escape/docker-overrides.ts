@@ -393,15 +393,17 @@ export const GVISOR_OVERRIDES: Readonly<Record<string, ProbeOverride>> = {
     async run(ctx) {
       const own = new DockerSandbox({ runtime: "runsc" });
       try {
-        const r = await own.exec("kill -9 1; echo after");
-        expect(r.exitCode).not.toBe(0);
+        // The command that kills init either ends with it or is told its container stopped under it.
+        const first = await own.exec("kill -9 1; echo after").catch((e: unknown) => e);
+        if (first instanceof Error) expect(first.message).toMatch(/container has stopped/);
+        else expect((first as { exitCode: number | null }).exitCode).not.toBe(0);
         const err = await own.exec("echo again").catch((e: unknown) => e);
         expect((err as { code?: string }).code).toBe("REIN_SANDBOX_FAILED");
         expect(String((err as Error).message)).toMatch(/container has stopped/);
       } finally {
         await own.dispose();
       }
-      expect((await sh(ctx, "echo the suite's own sandbox is untouched")).exitCode).toBe(0);
+      expect((await sh(ctx, "echo the suite sandbox is untouched")).exitCode).toBe(0);
     },
   },
 };

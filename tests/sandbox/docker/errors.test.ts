@@ -81,6 +81,8 @@ describe("docker sandbox: missing engine, image or runtime", () => {
 
   it("rein sandbox exec --backend docker with the engine down exits 2 with the code and the fix", async () => {
     const err = await run(process.execPath, [bin, "sandbox", "exec", "--backend", "docker", "--", "true"], {
+      // A throwaway cwd: the workspace defaults to it, and as root a reachable engine would hand it to nobody.
+      cwd: dir,
       env: { ...process.env, DOCKER_HOST: `unix://${path.join(dir, "missing.sock")}` },
     }).catch((e: { code: number; stderr: string }) => e);
     expect((err as { code: number }).code).toBe(2);
