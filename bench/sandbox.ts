@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { BubblewrapSandbox, type Sandbox, UnsafeLocalProcess } from "../dist/index.js";
 import type { Benchmark, Table } from "./lib/bench.ts";
+import { dockerBench } from "./sandbox-docker.ts";
 
 type Run = (argv: readonly string[]) => Promise<void>;
 
@@ -217,6 +218,15 @@ const bench: Benchmark = {
         ],
       ],
     });
+    // Docker and gVisor rows, against the same run's spawn and bubblewrap figures.
+    const docker = await dockerBench({
+      n: Number(flags["docker-n"] ?? (quick ? 3 : 20)),
+      log,
+      spawnP50: stat(`${commands[0]!.label}|spawn /bin/true`).p50,
+      bubblewrapP50: stat(`${commands[0]!.label}|rein bubblewrap`).p50,
+    });
+    tables.push(...docker.tables);
+    json.docker = docker.json;
     return { tables, json };
   },
 };

@@ -9,7 +9,7 @@
 # root, set rlimits and stage the workspace), python3 inside the sandbox for run_code and the escape
 # suite's syscall probes, and libseccomp's scmp_sys_resolver (package "seccomp") to check the seccomp
 # filter's syscall tables.
-# tmux drives the terminal approval gate test. Later issues add services here (Docker engine, Redis, Prometheus).
+# tmux drives the terminal approval gate test. Later issues add services here (Redis, Prometheus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,4 +44,8 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
+# The docker and gvisor sandboxes' tests (contract, escape suite, pool): a Docker engine with runsc
+# registered, and the rein-sandbox:1 image built locally (nothing is pulled). ~6 minutes the first time.
+bash scripts/setup-docker.sh
+bash scripts/build-sandbox-image.sh
 echo "setup-test-env: node $(node --version), npm $(npm --version), $(bwrap --version): ready"

@@ -6,7 +6,12 @@ import type { TrustMode } from "../policy/trust-mode.js";
 import { ReinError } from "../protocol/errors.js";
 import type { ReinEvent } from "../protocol/events.js";
 import type { RunResult } from "../protocol/run-result.js";
-import { createSandbox, NO_ISOLATION_WARNING, type SandboxBackend } from "../sandbox/create-sandbox.js";
+import {
+  type CreateSandboxOptions,
+  createSandbox,
+  NO_ISOLATION_WARNING,
+  type SandboxBackend,
+} from "../sandbox/create-sandbox.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
 import { auditKeyFromEnv } from "../telemetry/audit-key.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
@@ -38,6 +43,8 @@ export interface RunCommandOptions {
   readonly auditDir: string | false;
   /** Where run_shell and run_code run: bubblewrap (default) or none (no isolation, with a warning). */
   readonly sandbox: SandboxBackend;
+  /** The docker and gvisor backends' container settings (the config file's `sandbox.docker`). */
+  readonly docker?: CreateSandboxOptions["docker"];
   readonly system?: string;
   /** Who decides calls that need approval; default: the terminal when there is one, else none (denied). */
   readonly gate?: ApprovalGate;
@@ -85,6 +92,7 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
     sandbox = createSandbox({
       backend: options.sandbox,
       workspace: options.workspace,
+      ...(options.docker ? { docker: options.docker } : {}),
     });
   } catch (err) {
     await observability.stop();

@@ -59,7 +59,11 @@ export function program(): Command {
     .command("exec")
     .description("run one command in a sandbox and exit with its exit status")
     .argument("<command...>", "the command and its arguments (after --)")
-    .option("--backend <backend>", "bubblewrap (default) or none (NO isolation)", "bubblewrap")
+    .option(
+      "--backend <backend>",
+      "bubblewrap (default), docker, gvisor, or none (NO isolation)",
+      "bubblewrap",
+    )
     .option("--workspace <dir>", "the directory mounted read-write (default: the current one)", ".")
     .option("--memory <size>", "memory limit of the command's process tree, e.g. 256m (default 512m)")
     .option("--pids <n>", "most processes and threads (default 256)", positiveInt("--pids"))

@@ -57,6 +57,7 @@ export async function runCommand(task: string, o: RunCommandFlags): Promise<numb
     json: Boolean(o.json),
     auditDir: s.audit.value,
     sandbox: s.sandbox.value,
+    ...(config?.sandbox?.docker ? { docker: config.sandbox.docker } : {}),
     trust: s.trust.value,
     tools: s.tools.value,
     ...(o.policy !== undefined ? { policyFile: o.policy } : {}),

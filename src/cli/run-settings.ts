@@ -1,6 +1,7 @@
 import { dirname, resolve } from "node:path";
 import { findConfigFile, loadConfig, type ReinConfig } from "../config/config-file.js";
 import type { TrustMode } from "../policy/trust-mode.js";
+import type { SandboxBackend } from "../sandbox/create-sandbox.js";
 import type { Tool } from "../tools/tool.js";
 import { chooseModel } from "./choose-model.js";
 import { sandboxBackend, trustMode } from "./flags.js";
@@ -42,7 +43,7 @@ export interface RunSettings {
   readonly system: Setting<string | undefined>;
   /** The audit directory, or false for none. The CLI keeps its state in `.rein/` of the working directory. */
   readonly audit: Setting<string | false>;
-  readonly sandbox: Setting<"bubblewrap" | "none">;
+  readonly sandbox: Setting<SandboxBackend>;
   readonly trust: Setting<TrustMode>;
   readonly tools: Setting<readonly Tool[]>;
 }
@@ -91,11 +92,14 @@ export async function resolveRunSettings(
         : config?.audit !== undefined
           ? { value: config.audit === false ? false : fromFile(config.audit.dir), source: fileSource }
           : { value: resolve(cwd, RUN_DEFAULTS.auditDir), source: "default" };
-  const sandbox: Setting<"bubblewrap" | "none"> = flags.unsafeLocalShell
+  // --sandbox on the command line wins over the config file's sandbox.backend.
+  const sandbox: Setting<SandboxBackend> = flags.unsafeLocalShell
     ? { value: "none", source: "--unsafe-local-shell" }
     : flags.sandbox !== undefined
-      ? { value: await sandboxBackend(flags.sandbox), source: "--sandbox" }
-      : { value: "bubblewrap", source: "default" };
+      ? { value: await sandboxBackend<SandboxBackend>(flags.sandbox), source: "--sandbox" }
+      : config?.sandbox?.backend !== undefined
+        ? { value: config.sandbox.backend, source: fileSource }
+        : { value: "bubblewrap", source: "default" };
   const trust: Setting<TrustMode> =
     flags.trust !== undefined
       ? { value: await trustMode(flags.trust), source: "--trust" }

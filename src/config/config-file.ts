@@ -5,6 +5,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod/v4";
 import { GuardsFileSchema, LimitsFileSchema } from "../guards/guards-schema.js";
 import { ConfigError, errorMessage } from "../protocol/errors.js";
+import { SandboxFileSchema } from "../sandbox/sandbox-config.js";
 import type { Tool } from "../tools/tool.js";
 
 /**
@@ -84,6 +85,8 @@ const GatewaySchema = z.strictObject({
  * extend with their own sections. Every field is optional; what is absent keeps its safe default.
  */
 export const ReinConfigSchema = z.strictObject({
+  /** Where `rein run` runs run_shell and run_code when `--sandbox` is not given, and the container settings. */
+  sandbox: SandboxFileSchema.optional(),
   /** The model `rein run` uses when neither `--model` nor `REIN_MODEL` names one. */
   model: z.string().min(1).optional(),
   /** Models to fall back to, in order, when the model is rate limited or down. */

@@ -49,6 +49,9 @@ export const ERROR_CODES = [
   "REIN_EVAL_JUDGE_FAILED",
   "REIN_EVAL_RESUME_MISMATCH",
   "REIN_USAGE",
+  "REIN_SANDBOX_ENGINE_UNAVAILABLE",
+  "REIN_SANDBOX_IMAGE_MISSING",
+  "REIN_SANDBOX_RUNTIME_UNAVAILABLE",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -199,5 +202,24 @@ export class EvaluationError extends ReinError {
 export class UsageError extends ReinError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super("REIN_USAGE", message, details);
+  }
+}
+
+/**
+ * A sandbox backend's infrastructure is not there: no container engine answers
+ * (`REIN_SANDBOX_ENGINE_UNAVAILABLE`), the sandbox image is not built (`REIN_SANDBOX_IMAGE_MISSING`),
+ * or the engine has no such runtime, or it cannot start on this host (`REIN_SANDBOX_RUNTIME_UNAVAILABLE`).
+ */
+export class SandboxUnavailableError extends ReinError {
+  constructor(
+    code:
+      | "REIN_SANDBOX_ENGINE_UNAVAILABLE"
+      | "REIN_SANDBOX_IMAGE_MISSING"
+      | "REIN_SANDBOX_RUNTIME_UNAVAILABLE",
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, message, details, options);
   }
 }

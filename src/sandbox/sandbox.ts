@@ -45,8 +45,11 @@ export const SANDBOX_LIMITS = ["time", "output", "memory", "cpu", "pids", "disk"
 export type SandboxLimit = (typeof SANDBOX_LIMITS)[number];
 
 export interface SandboxCapabilities {
-  /** `none` means the command runs as the host user with the host's view of everything. */
-  readonly isolation: "none" | "namespaces" | "container" | "microvm" | "wasm";
+  /**
+   * `none` means the command runs as the host user with the host's view of everything;
+   * `user-space-kernel` is gVisor (the command's syscalls are served by a kernel in user space).
+   */
+  readonly isolation: "none" | "namespaces" | "container" | "microvm" | "wasm" | "user-space-kernel";
   /** Network modes this sandbox can be configured with; the first is its current mode. */
   readonly network: readonly ("none" | "host" | "proxy")[];
   /** Limits enforced on this host, measured when the sandbox was created (a test checks each one). */

@@ -74,7 +74,11 @@ export function sandboxChecks(o: SandboxContractOptions): ContractCheck[] {
     checks.push({ name: `${part}: ${name}`, run: () => withSandbox(body, own) });
   part = "interface";
   test("capabilities are well-formed", async (s) => {
-    assert.ok(["none", "namespaces", "container", "microvm", "wasm"].includes(s.capabilities.isolation));
+    assert.ok(
+      ["none", "namespaces", "container", "microvm", "wasm", "user-space-kernel"].includes(
+        s.capabilities.isolation,
+      ),
+    );
     assert.ok(s.capabilities.network.length > 0);
     for (const l of s.capabilities.limits) assert.ok(SANDBOX_LIMITS.includes(l), l);
     for (const l of s.capabilities.languages) assert.ok(CODE_LANGUAGES.includes(l), l);

@@ -67,9 +67,9 @@ describe("rein sandbox exec", () => {
   });
 
   it("bad flags fail with the reason: unknown backend, bad size, bad network", () => {
-    const a = rein(["sandbox", "exec", "--backend", "docker", "--", "true"]);
+    const a = rein(["sandbox", "exec", "--backend", "vmware", "--", "true"]);
     expect(a.code).toBe(2); // a usage error
-    expect(a.stderr).toContain('"docker" is not a sandbox; use one of: bubblewrap, none');
+    expect(a.stderr).toContain('"vmware" is not a sandbox; use one of: bubblewrap, none, docker, gvisor');
     const b = rein(["sandbox", "exec", "--workspace", ws(), "--memory", "lots", "--", "true"]);
     expect(b.code).toBe(2);
     expect(b.stderr).toContain("memory must be a positive size");

@@ -804,3 +804,13 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * A backend's own version of a probe, for an attack it stops by another mechanism than bubblewrap
+ * (Docker's seccomp profile answers where bubblewrap's filter does, gVisor's kernel answers instead of
+ * the host's): `run` asserts how it is stopped there, `why` says what differs.
+ */
+export interface ProbeOverride {
+  readonly why: string;
+  run(ctx: ProbeContext): Promise<void>;
+}

@@ -11,7 +11,16 @@ import { tempDir } from "../helpers.js";
 export const ROOT = resolve(import.meta.dirname, "../..");
 
 /** The files package.json ships, and what packing needs: package.json and the prepack script. */
-const STAGED = ["package.json", "scripts/pack-manifest.mjs", "dist", "bin", "assets", "docs", "prometheus", "examples"];
+const STAGED = [
+  "package.json",
+  "scripts/pack-manifest.mjs",
+  "dist",
+  "bin",
+  "assets",
+  "docs",
+  "prometheus",
+  "examples",
+];
 const STAGED_FILES = ["README.md", "CHANGELOG.md", "LICENSE"];
 
 function npm(args: string[], cwd: string, env: Record<string, string> = {}): string {

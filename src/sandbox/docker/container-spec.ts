@@ -1,0 +1,99 @@
+import type Docker from "dockerode";
+import type { MaskedEntry } from "../bubblewrap/masks.js";
+
+/** The seed's settings: 512 MB memory, 1 CPU, 100 processes, a 100 MB /tmp, a 10-minute command limit. */
+export const DEFAULT_DOCKER_LIMITS = Object.freeze({
+  memory: "512m",
+  cpus: 1,
+  pids: 100,
+  tmpSize: "100m",
+  timeoutMs: 10 * 60_000,
+});
+
+/** The uid/gid of `nobody` in Debian (and most images): the seed's sandbox user. */
+export const NOBODY = Object.freeze({ uid: 65534, gid: 65534 });
+export const SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin";
+export const DOCKER_SANDBOX_HOSTNAME = "rein-sandbox";
+/** Label on every container Rein starts, so leftovers of a crashed process can be found and removed. */
+export const SANDBOX_LABEL = "dev.rein.sandbox";
+
+/**
+ * The container's main process: a shell that stays as pid 1 and reaps what the commands leave behind.
+ * pid 1 ignores signals it has no handler for (SIGKILL from inside included), so `kill -9 -1` after a
+ * command clears everything but it; `wait` reaps orphans re-parented to it, so zombies never pile up
+ * against the pids limit.
+ */
+export const KEEPER = ["/bin/sh", "-c", "while :; do sleep 86400 & wait; done"];
+
+/**
+ * Wraps every command: after it exits, every other process of the sandbox user dies (kill -1 spares
+ * pid 1 and the caller), so background jobs and daemons never outlive their command or hold its output
+ * open. Docker adds HOSTNAME to every process; it is not the caller's, so it goes.
+ */
+export const COMMAND_WRAPPER = [
+  "/bin/sh",
+  "-c",
+  'unset HOSTNAME; "$@"; rc=$?; kill -9 -1 2>/dev/null; exit $rc',
+  "rein",
+];
+
+/** Kills every process of the sandbox user but pid 1: a timeout, an abort, reset and dispose. */
+export const KILL_ALL = ["/bin/sh", "-c", "kill -9 -1 2>/dev/null; exit 0"];
+
+export interface ContainerPlan {
+  readonly image: string;
+  readonly runtime?: string;
+  readonly workspace: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly memoryBytes: number;
+  readonly cpus: number;
+  readonly pids: number;
+  readonly tmpBytes: number;
+  readonly masks: readonly MaskedEntry[];
+  /** An empty read-only host file, bound over masked files. */
+  readonly emptyFile: string;
+  /** The seccomp profile (JSON) that replaces Docker's default one. */
+  readonly seccomp: string;
+}
+
+/**
+ * The create request: no network, a read-only root, an in-memory /tmp, every capability dropped,
+ * no-new-privileges, memory (without swap), CPU and process limits, and the workspace bound read-write
+ * at its host path (like bubblewrap) with secrets masked by read-only binds and read-only tmpfs.
+ */
+export function containerSpec(p: ContainerPlan): Docker.ContainerCreateOptions {
+  const tmpfs: Record<string, string> = { "/tmp": `rw,nosuid,nodev,size=${p.tmpBytes},mode=1777` };
+  const mounts: Docker.MountSettings[] = [{ Type: "bind", Source: p.workspace, Target: p.workspace }];
+  for (const m of p.masks) {
+    if (m.kind === "dir") tmpfs[m.path] = "ro,nosuid,nodev,noexec,size=4k,mode=0555";
+    else mounts.push({ Type: "bind", Source: p.emptyFile, Target: m.path, ReadOnly: true });
+  }
+  return {
+    Image: p.image,
+    Cmd: KEEPER,
+    User: `${p.uid}:${p.gid}`,
+    WorkingDir: p.workspace,
+    Hostname: DOCKER_SANDBOX_HOSTNAME,
+    Env: [`PATH=${SANDBOX_PATH}`, "HOME=/tmp", "LANG=C.UTF-8"],
+    NetworkDisabled: true,
+    Labels: { [SANDBOX_LABEL]: String(process.pid) },
+    HostConfig: {
+      ...(p.runtime ? { Runtime: p.runtime } : {}),
+      NetworkMode: "none",
+      ReadonlyRootfs: true,
+      Tmpfs: tmpfs,
+      Mounts: mounts,
+      // /dev/shm is writable scratch space too: no larger than /tmp.
+      ShmSize: p.tmpBytes,
+      Memory: p.memoryBytes,
+      MemorySwap: p.memoryBytes,
+      NanoCpus: Math.round(p.cpus * 1e9),
+      PidsLimit: p.pids,
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges", `seccomp=${p.seccomp}`],
+      Init: false,
+      AutoRemove: false,
+    },
+  };
+}
