@@ -91,6 +91,13 @@ export interface Ledger {
   totals(scope: LedgerScope | { readonly tenantId: string }): LedgerTotals;
   /** Settled and reserved spend of one account; present on ledgers that enforce ceilings. */
   usageOf?(scope: LedgerScope, account: BudgetAccount): AccountUsage;
+  /** The session's open reservations (after a crash, calls whose outcome is unknown); used by resume. */
+  openReservations?(scope: LedgerScope): readonly {
+    readonly key: string;
+    readonly model: string;
+    readonly estimateUsd: number;
+    readonly estimateTokens: number;
+  }[];
 }
 
 /** Tokens a usage counts against a token ceiling. */
