@@ -22,6 +22,7 @@ import type { EventSink } from "./protocol/events.js";
 import type { Hooks } from "./protocol/hooks.js";
 import type { Message } from "./protocol/messages.js";
 import { RISK_LEVELS, type RiskLevel } from "./protocol/risk.js";
+import type { RunResult } from "./protocol/run-result.js";
 import { formatIssuePath, formatIssues } from "./protocol/zod-issues.js";
 import type { Sandbox } from "./sandbox/sandbox.js";
 import { EgressFirewall, type EgressFirewallOptions } from "./security/egress/egress-firewall.js";
@@ -38,6 +39,8 @@ import { redactingGate, secretRegisteringSandbox } from "./security/secret-scope
 import { Spotlight } from "./security/spotlight.js";
 import type { EventLog } from "./state/event-log.js";
 import { MemoryEventLog } from "./state/memory-event-log.js";
+import { resumePlan } from "./state/resume-plan.js";
+import type { Store } from "./state/store.js";
 import { auditKeyFromEnv, auditKeyObject } from "./telemetry/audit-key.js";
 import { placeAuditDir } from "./telemetry/audit-location.js";
 import { MAX_MAX_RECORD_BYTES, MIN_MAX_RECORD_BYTES } from "./telemetry/audit-record-cap.js";
@@ -185,6 +188,10 @@ const ConfigSchema = z.strictObject({
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "use 1-64 letters, digits, '.', '_' or '-'")
     .default("local"),
   eventLog: z.custom<EventLog>(isObjectWith("append", "read"), "expected an EventLog").optional(),
+  /** A durable store (SqliteStore): its event log and ledger are the harness's, and resume reads it. */
+  store: z
+    .custom<Store>(isObjectWith("eventLog", "ledger", "approvals", "sessions"), "expected a Store")
+    .optional(),
   ledger: z.custom<Ledger>(isObjectWith("reserve", "settle"), "expected a Ledger").optional(),
   sinks: z.array(z.custom<EventSink>(isObjectWith("name", "handle"), "expected an EventSink")).default([]),
   security: z
@@ -246,6 +253,19 @@ export interface Harness {
   readonly ceilings: readonly Ceiling[];
   readonly pricing: PriceBook;
   session(options?: SessionOptions): Session;
+  /**
+   * Continues a session's last run from the event log, after the process died at any point or after
+   * a `requires_action` stop (see `Session.resume`). Throws `REIN_SESSION_NOT_FOUND` or
+   * `REIN_SESSION_NOT_RESUMABLE`. Close the returned session when done.
+   *
+   * @example
+   * const { session, result } = await harness.resume("ses_…");
+   * await session.close();
+   */
+  resume(
+    sessionId: string,
+    options?: { readonly sinks?: readonly EventSink[]; readonly signal?: AbortSignal },
+  ): Promise<{ session: Session; result: RunResult }>;
   /** The audit trail file of a session, or undefined when auditing is off. */
   auditFile(sessionId: string): string | undefined;
 }
@@ -354,8 +374,12 @@ export function createHarness(config: HarnessConfig): Harness {
   // read-only trust: tools that write or execute are not registered at all.
   for (const tool of c.tools) if (c.trust !== "read-only" || tool.readOnly) registry.register(tool);
 
-  const eventLog = c.eventLog ?? new MemoryEventLog();
-  const ledger = c.ledger ?? new MemoryLedger();
+  if (c.store && (c.eventLog || c.ledger))
+    throw new ConfigError("config: give store, or eventLog/ledger, not both (a store brings its own).", {
+      field: "store",
+    });
+  const eventLog = c.store?.eventLog ?? c.eventLog ?? new MemoryEventLog();
+  const ledger = c.store?.ledger ?? c.ledger ?? new MemoryLedger();
   const guardsConfig: GuardsConfig = Array.isArray(c.guards)
     ? { custom: c.guards }
     : (c.guards as GuardsConfig);
@@ -386,9 +410,20 @@ export function createHarness(config: HarnessConfig): Harness {
     if (liveSessions.get(id)?.deref() === undefined) liveSessions.delete(id);
   });
   const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll("-", "")}`;
+  const resumingIds = new Set<string>();
   const auditFile = (sessionId: string) => (auditDir ? resolve(auditDir, `${sessionId}.jsonl`) : undefined);
 
-  return {
+  /** A resumed session's trail: its own file, or (left unsealed by a crash, so not continued) a new one. */
+  const openAudit = (sessionId: string, file: string, resuming: boolean): AuditTrail => {
+    try {
+      return new AuditTrail(file, auditOptions);
+    } catch (err) {
+      if (!resuming || (err as { code?: unknown }).code !== "REIN_AUDIT_INVALID") throw err;
+      return new AuditTrail(resolve(auditDir!, `${sessionId}.resumed-${Date.now()}.jsonl`), auditOptions);
+    }
+  };
+
+  const harness: Harness = {
     model,
     tools: registry.names(),
     limits,
@@ -422,7 +457,7 @@ export function createHarness(config: HarnessConfig): Harness {
       }
       const file = auditFile(sessionId);
       const sinks: EventSink[] = [...c.sinks, ...(options.sinks ?? [])];
-      if (file) sinks.unshift(new AuditTrail(file, auditOptions));
+      if (file) sinks.unshift(openAudit(sessionId, file, resumingIds.has(sessionId)));
       // Security is per session: placeholders numbered per session, a nonce per session.
       const redactor = sec.redact
         ? new SecretRedactor({ engine: sec.regexEngine, known, maxInputChars: sec.maxInputChars })
@@ -468,5 +503,35 @@ export function createHarness(config: HarnessConfig): Harness {
       forgetWhenCollected.register(session, sessionId, session);
       return session;
     },
+    async resume(sessionId, options = {}) {
+      const scope = { tenantId: c.tenantId, sessionId };
+      const events = eventLog.read(scope, 0);
+      if (events.length === 0) {
+        throw new SessionError(
+          "REIN_SESSION_NOT_FOUND",
+          `No session ${JSON.stringify(sessionId)} in this harness's event log (tenant ${c.tenantId}).`,
+          { sessionId },
+        );
+      }
+      const plan = resumePlan(events);
+      const openReservations = ledger.openReservations?.(scope) ?? [];
+      const live = liveSessions.get(sessionId)?.deref();
+      let session: Session;
+      if (live && !live.closed) session = live;
+      else {
+        resumingIds.add(sessionId);
+        try {
+          session = harness.session({ id: sessionId, ...(options.sinks ? { sinks: options.sinks } : {}) });
+        } finally {
+          resumingIds.delete(sessionId);
+        }
+      }
+      const result = await session.resume(
+        { ...plan, openReservations },
+        options.signal ? { signal: options.signal } : {},
+      );
+      return { session, result };
+    },
   };
+  return harness;
 }

@@ -43,7 +43,8 @@ export function nextSessionRecord(record: SessionRecord | undefined, event: Rein
     case "run_ended":
       return { ...next, status: event.data.status };
     case "session_ended":
-      return { ...next, status: "closed" };
+      // A run that waits for approvals (or that a crash interrupted) stays resumable after close.
+      return base.status === "requires_action" ? next : { ...next, status: "closed" };
     default:
       return next;
   }
