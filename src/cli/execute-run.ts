@@ -1,5 +1,9 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { ApprovalGate } from "../approvals/approval-gate.js";
+import { durableGate } from "../approvals/durable-gate.js";
 import type { ReinConfig } from "../config/config-file.js";
+import type { Session } from "../core/session.js";
 import { createHarness, type HarnessConfig } from "../harness.js";
 import type { Model } from "../models/model.js";
 import type { TrustMode } from "../policy/trust-mode.js";
@@ -8,6 +12,7 @@ import type { ReinEvent } from "../protocol/events.js";
 import type { RunResult } from "../protocol/run-result.js";
 import { createSandbox, NO_ISOLATION_WARNING, type SandboxBackend } from "../sandbox/create-sandbox.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
+import { SqliteStore } from "../state/sqlite-store.js";
 import { auditKeyFromEnv } from "../telemetry/audit-key.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
 import { LiveView } from "./live-view.js";
@@ -40,10 +45,17 @@ export interface RunCommandOptions {
   readonly policyFile?: string;
   /** How long an approval waits (semi-autonomous: then the timeout rule denies). */
   readonly approvalTimeoutMs?: number;
+  /** The SQLite store the session is kept in (`--store`, default .rein/rein.db), or false for memory only. */
+  readonly storeFile?: string | false;
+  /** `--approvals durable`: HIGH calls become pending approvals and the run ends requires_action. */
+  readonly durableApprovals?: boolean;
+  /** Continue this session's last run (`rein sessions resume <id>`) instead of starting `task`. */
+  readonly resume?: string;
 }
 
-/** Exit codes: 0 completed, 1 failed, 3 incomplete (a limit stopped it), 130 cancelled. */
+/** Exit codes: 0 completed, 1 failed, 3 incomplete (a limit stopped it), 4 waits for approvals, 130 cancelled. */
 export function exitCodeOf(result: RunResult): number {
+  if (result.status === "requires_action") return 4;
   return result.status === "completed"
     ? 0
     : result.status === "failed"
@@ -53,6 +65,44 @@ export function exitCodeOf(result: RunResult): number {
         : 3;
 }
 
+/** What `rein sessions resume` needs to rebuild the run's harness: kept beside the store, per session. */
+export interface RunSpec {
+  readonly model: string | null;
+  readonly workspace: string;
+  readonly sandbox: SandboxBackend;
+  readonly trust?: TrustMode;
+  readonly policyFile?: string;
+  readonly system?: string;
+  readonly maxTurns?: number;
+}
+
+function specFile(storeFile: string, sessionId: string): string {
+  return join(dirname(storeFile), "sessions", `${sessionId}.json`);
+}
+
+function writeRunSpec(storeFile: string, sessionId: string, o: RunCommandOptions): void {
+  const spec: RunSpec = {
+    model: typeof o.model === "string" ? o.model : null,
+    workspace: o.workspace,
+    sandbox: o.sandbox,
+    ...(o.trust ? { trust: o.trust } : {}),
+    ...(o.policyFile ? { policyFile: o.policyFile } : {}),
+    ...(o.system !== undefined ? { system: o.system } : {}),
+    ...(o.maxTurns !== undefined ? { maxTurns: o.maxTurns } : {}),
+  };
+  mkdirSync(dirname(specFile(storeFile, sessionId)), { recursive: true });
+  writeFileSync(specFile(storeFile, sessionId), JSON.stringify(spec));
+}
+
+/** The run spec `rein run` kept for the session, if any. */
+export function readRunSpec(storeFile: string, sessionId: string): RunSpec | undefined {
+  try {
+    return JSON.parse(readFileSync(specFile(storeFile, sessionId), "utf8")) as RunSpec;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What `rein run` and `rein demo` share: build the harness, run, render live, summarise. */
 export async function executeRun(options: RunCommandOptions): Promise<number> {
   if (options.sandbox === "none") process.stderr.write(`rein: WARNING ${NO_ISOLATION_WARNING}\n`);
@@ -60,17 +110,32 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
     backend: options.sandbox,
     workspace: options.workspace,
   });
+  const store =
+    options.storeFile === false || options.storeFile === undefined
+      ? undefined
+      : await SqliteStore.open(options.storeFile);
   try {
-    return await runIn(options, sandbox);
+    return await runIn(options, sandbox, store);
   } finally {
     await sandbox.dispose();
+    await store?.close();
   }
 }
 
-async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<number> {
+async function runIn(
+  options: RunCommandOptions,
+  sandbox: Sandbox,
+  store: SqliteStore | undefined,
+): Promise<number> {
   const trust = options.trust ?? "supervised";
   const policy = await runPolicy(options.workspace, options.policyFile);
-  const gate = options.gate ?? terminalGateFor(policy, options.workspace, trust);
+  if (options.durableApprovals && !store)
+    throw new ReinError("REIN_CONFIG_INVALID", "--approvals durable needs a store; drop --no-store.");
+  const gate =
+    options.gate ??
+    (options.durableApprovals && store
+      ? durableGate(store)
+      : terminalGateFor(policy, options.workspace, trust));
   const config: HarnessConfig = {
     policy,
     trust,
@@ -106,16 +171,17 @@ async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<numb
         }
       : {}),
     sandbox,
+    ...(store ? { store } : {}),
   };
   const harness = createHarness(config);
-  const session = harness.session();
+  const controller = new AbortController();
   const view = options.json ? undefined : new LiveView(process.stdout);
 
   let interrupts = 0;
   const onSigint = () => {
     if (++interrupts > 1) process.exit(130);
     process.stderr.write("\nrein: interrupted; cancelling the run (press Ctrl-C again to exit at once)\n");
-    session.cancel("interrupted (SIGINT)");
+    controller.abort("interrupted (SIGINT)");
   };
   process.on("SIGINT", onSigint);
   // A closed stdout (e.g. `rein run --json | head`) cancels the run quietly instead of crashing it.
@@ -123,21 +189,44 @@ async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<numb
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
     if (err.code !== "EPIPE" && err.code !== "ERR_STREAM_DESTROYED") throw err;
     stdoutClosed = true;
-    session.cancel("stdout was closed");
+    controller.abort("stdout was closed");
   });
   const render = (event: ReinEvent) => {
     if (view) view.handle(event);
     else if (!stdoutClosed) process.stdout.write(`${terminalSafeJson(JSON.stringify(event))}\n`);
   };
   try {
-    const stream = session.stream(options.task);
-    for await (const event of stream) render(event);
-    const result = await stream.result;
-    await session.close();
-    // Events after the run (session_ended) come from the log: a reader after seq N sees what a live reader saw.
+    let session: Session;
+    let result: RunResult;
+    if (options.resume !== undefined) {
+      process.stderr.write(`rein: resuming session ${options.resume}\n`);
+      ({ session, result } = await harness.resume(options.resume, {
+        sinks: [{ name: "cli", handle: render }],
+        signal: controller.signal,
+      }));
+      await session.close();
+    } else {
+      session = harness.session();
+      if (store) writeRunSpec(store.file, session.id, options);
+      // Printed first, so a person can come back to it (`rein sessions resume <id>`) whatever happens.
+      process.stderr.write(`rein: session ${session.id}${store ? ` (store ${store.file})` : ""}\n`);
+      const stream = session.stream(options.task, { signal: controller.signal });
+      for await (const event of stream) render(event);
+      result = await stream.result;
+      await session.close();
+      // Events after the run (session_ended) come from the log: a reader after seq N sees what a live reader saw.
+      const scope = { tenantId: session.tenantId, sessionId: session.id };
+      for (const event of harness.eventLog.read(scope, result.lastSeq)) render(event);
+    }
+    if (result.stopReason.type === "requires_action") {
+      const ids = result.stopReason.approvals.join(", ");
+      process.stderr.write(
+        `rein: waiting for approval ${ids}: decide with "rein approve <id>" or "rein deny <id> --reason …", then "rein sessions resume ${session.id}"\n`,
+      );
+    }
     const scope = { tenantId: session.tenantId, sessionId: session.id };
-    for (const event of harness.eventLog.read(scope, result.lastSeq)) render(event);
-    const file = harness.auditFile(session.id);
+    // A resumed session after a crash may write a new trail (the old one was left unsealed): not summarised here.
+    const file = options.resume === undefined ? harness.auditFile(session.id) : undefined;
     let audit: { file: string; records: number; headHash: string } | undefined;
     if (file) {
       const verified = verifyAuditFile(file, { key: auditKeyFromEnv() });

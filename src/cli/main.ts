@@ -6,6 +6,7 @@ import { resolveModel } from "../models/resolve-model.js";
 import { parseTrustMode, type TrustMode } from "../policy/trust-mode.js";
 import { ReinError } from "../protocol/errors.js";
 import { SANDBOX_BACKENDS, type SandboxBackend } from "../sandbox/create-sandbox.js";
+import { approvalsGate, registerApprovalsCommand } from "./approvals-command.js";
 import { auditVerifyCommand } from "./audit-command.js";
 import { chooseModel } from "./choose-model.js";
 import { demoCommand } from "./demo-command.js";
@@ -17,6 +18,7 @@ import { registerPolicyCommand } from "./policy-command.js";
 import { redactCommand } from "./redact-command.js";
 import { sandboxExecCommand } from "./sandbox-command.js";
 import { scanInjectionCommand } from "./scan-command.js";
+import { registerSessionsCommand } from "./sessions-command.js";
 import { terminalSafeText } from "./terminal-text.js";
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
@@ -154,6 +156,17 @@ function program(): Command {
     )
     .option("--policy <file>", "a policy file layered above the workspace's rein.policy.yaml")
     .option("--unsafe-local-shell", "the same as --sandbox none (kept for compatibility)")
+    .option(
+      "--store <file>",
+      "the SQLite store the session is kept in (resume it from there)",
+      ".rein/rein.db",
+    )
+    .option("--no-store", "keep the session in memory only (it cannot be resumed)")
+    .option(
+      "--approvals <gate>",
+      "terminal (default) or durable: HIGH calls wait as pending approvals",
+      approvalsGate,
+    )
     .action(async (task: string, o) => {
       const configFile = o.config ? resolve(o.config) : findConfigFile(process.cwd());
       const config = configFile ? loadConfigFile(configFile) : undefined;
@@ -187,8 +200,12 @@ function program(): Command {
         trust: o.trust,
         ...(o.policy !== undefined ? { policyFile: o.policy } : {}),
         ...(o.approvalTimeout !== undefined ? { approvalTimeoutMs: o.approvalTimeout } : {}),
+        storeFile: o.store === false ? false : resolve(o.store),
+        durableApprovals: o.approvals === "durable",
       });
     });
+  registerSessionsCommand(cli);
+  registerApprovalsCommand(cli);
 
   cli
     .command("demo")
