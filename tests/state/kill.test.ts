@@ -103,7 +103,10 @@ describe("kill test (SQLite)", () => {
       for (const e of events) {
         if (e.type === "model_call_finished") recorded += e.data.costUsd;
         if (e.type === "run_resumed")
-          for (const r of e.data.recoveredReservations) (recorded += r.costUsd), recovered++;
+          for (const r of e.data.recoveredReservations) {
+            recorded += r.costUsd;
+            recovered++;
+          }
         if (e.type === "tool_call_started") started.add((e.data.input as { line: string }).line);
         if (e.type === "tool_call_finished" && e.data.errorType === "outcome_unknown") unknown++;
         if (e.type === "tool_call_finished" && e.data.executed && e.data.ok) {
