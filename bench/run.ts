@@ -10,7 +10,16 @@ import { fileURLToPath } from "node:url";
 import { type Benchmark, formatTable } from "./lib/bench.ts";
 
 /** Every benchmark, by name: each is `bench/<name>.ts` exporting a `Benchmark` as default. */
-const BENCHMARKS = ["loop-scaling", "gateway", "sandbox", "guards", "policy", "security", "egress"] as const;
+const BENCHMARKS = [
+  "loop-scaling",
+  "gateway",
+  "sandbox",
+  "guards",
+  "policy",
+  "security",
+  "egress",
+  "state",
+] as const;
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 
