@@ -199,7 +199,7 @@ async function runIn(
     let session: Session;
     let result: RunResult;
     if (options.resume !== undefined) {
-      process.stderr.write(`rein: resuming session ${options.resume}\n`);
+      if (!options.json) process.stderr.write(`rein: resuming session ${options.resume}\n`);
       ({ session, result } = await harness.resume(options.resume, {
         sinks: [{ name: "cli", handle: render }],
         signal: controller.signal,
@@ -209,7 +209,9 @@ async function runIn(
       session = harness.session();
       if (store) writeRunSpec(store.file, session.id, options);
       // Printed first, so a person can come back to it (`rein sessions resume <id>`) whatever happens.
-      process.stderr.write(`rein: session ${session.id}${store ? ` (store ${store.file})` : ""}\n`);
+      // With --json, every event on stdout carries it (stderr stays for errors).
+      if (!options.json)
+        process.stderr.write(`rein: session ${session.id}${store ? ` (store ${store.file})` : ""}\n`);
       const stream = session.stream(options.task, { signal: controller.signal });
       for await (const event of stream) render(event);
       result = await stream.result;

@@ -128,11 +128,11 @@ describe("rein sessions and approvals", () => {
       ],
       { cwd, stdio: ["ignore", "pipe", "pipe"] },
     );
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
     });
-    child.stdout.resume();
+    child.stderr.resume();
     await new Promise<void>((resolveStarted) => {
       const watcher = watch(join(cwd, "ws"), (_event, name) => {
         if (name !== "started") return;
@@ -142,9 +142,10 @@ describe("rein sessions and approvals", () => {
       });
     });
     await new Promise((r) => child.on("exit", r));
-    const sessionId = /rein: session (ses_[a-f0-9]+)/.exec(stderr)?.[1];
-    expect(sessionId).toBeDefined();
-    const resumed = rein(["sessions", "resume", sessionId!, "--json", "--no-audit"], cwd);
+    // With --json the session id is in every event (the first line is session_started).
+    const sessionId = (JSON.parse(stdout.split("\n")[0]!) as ReinEvent).sessionId;
+    expect(sessionId).toMatch(/^ses_/);
+    const resumed = rein(["sessions", "resume", sessionId, "--json", "--no-audit"], cwd);
     expect(resumed.code).toBe(0);
     const events = resumed.stdout
       .trim()
