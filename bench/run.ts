@@ -23,6 +23,7 @@ const BENCHMARKS = [
   "many-sessions",
   "hardening-cost",
   "cli-startup",
+  "state",
 ] as const;
 
 const benchDir = dirname(fileURLToPath(import.meta.url));

@@ -23,6 +23,7 @@ import type { EventSink } from "./protocol/events.js";
 import type { Hooks } from "./protocol/hooks.js";
 import type { Message } from "./protocol/messages.js";
 import { RISK_LEVELS, type RiskLevel } from "./protocol/risk.js";
+import type { RunResult } from "./protocol/run-result.js";
 import { formatIssuePath, formatIssues } from "./protocol/zod-issues.js";
 import type { Sandbox } from "./sandbox/sandbox.js";
 import { EgressFirewall, type EgressFirewallOptions } from "./security/egress/egress-firewall.js";
@@ -39,6 +40,8 @@ import { redactingGate, secretRegisteringSandbox } from "./security/secret-scope
 import { Spotlight } from "./security/spotlight.js";
 import type { EventLog } from "./state/event-log.js";
 import { MemoryEventLog } from "./state/memory-event-log.js";
+import { resumePlan } from "./state/resume-plan.js";
+import type { Store } from "./state/store.js";
 import { auditKeyFromEnv, auditKeyObject } from "./telemetry/audit-key.js";
 import { placeAuditDir } from "./telemetry/audit-location.js";
 import { MAX_MAX_RECORD_BYTES, MIN_MAX_RECORD_BYTES } from "./telemetry/audit-record-cap.js";
@@ -198,6 +201,10 @@ const ConfigSchema = z.strictObject({
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "use 1-64 letters, digits, '.', '_' or '-'")
     .default("local"),
   eventLog: z.custom<EventLog>(isObjectWith("append", "read"), "expected an EventLog").optional(),
+  /** A durable store (SqliteStore): its event log and ledger are the harness's, and resume reads it. */
+  store: z
+    .custom<Store>(isObjectWith("eventLog", "ledger", "approvals", "sessions"), "expected a Store")
+    .optional(),
   ledger: z.custom<Ledger>(isObjectWith("reserve", "settle"), "expected a Ledger").optional(),
   sinks: z.array(z.custom<EventSink>(isObjectWith("name", "handle"), "expected an EventSink")).default([]),
   security: z
@@ -308,6 +315,19 @@ export interface Harness {
   readonly ceilings: readonly Ceiling[];
   readonly pricing: PriceBook;
   session(options?: SessionOptions): Session;
+  /**
+   * Continues a session's last run from the event log, after the process died at any point or after
+   * a `requires_action` stop (see `Session.resume`). Throws `REIN_SESSION_NOT_FOUND` or
+   * `REIN_SESSION_NOT_RESUMABLE`. Close the returned session when done.
+   *
+   * @example
+   * const { session, result } = await harness.resume("ses_…");
+   * await session.close();
+   */
+  resume(
+    sessionId: string,
+    options?: { readonly sinks?: readonly EventSink[]; readonly signal?: AbortSignal },
+  ): Promise<{ session: Session; result: RunResult }>;
   /** The audit trail file of a session, or undefined when the trail is in memory or off. */
   auditFile(sessionId: string): string | undefined;
   /**
@@ -423,8 +443,12 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
   // read-only trust: tools that write or execute are not registered at all.
   for (const tool of c.tools) if (c.trust !== "read-only" || tool.readOnly) registry.register(tool);
 
-  const eventLog = c.eventLog ?? new MemoryEventLog();
-  const ledger = c.ledger ?? new MemoryLedger();
+  if (c.store && (c.eventLog || c.ledger))
+    throw new ConfigError("config: give store, or eventLog/ledger, not both (a store brings its own).", {
+      field: "store",
+    });
+  const eventLog = c.store?.eventLog ?? c.eventLog ?? new MemoryEventLog();
+  const ledger = c.store?.ledger ?? c.ledger ?? new MemoryLedger();
   const guardsConfig: GuardsConfig = Array.isArray(c.guards)
     ? { custom: c.guards }
     : (c.guards as GuardsConfig);
@@ -458,6 +482,7 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
     if (liveSessions.get(id)?.deref() === undefined) liveSessions.delete(id);
   });
   const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll("-", "")}`;
+  const resumingIds = new Set<string>();
   const auditFile = (sessionId: string) => (auditDir ? resolve(auditDir, `${sessionId}.jsonl`) : undefined);
   // Held weakly: a trail lives as long as its session (memory is released with it).
   const trails = new Map<string, WeakRef<AuditTrail>>();
@@ -465,7 +490,23 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
     if (trails.get(id)?.deref() === undefined) trails.delete(id);
   });
 
-  return {
+  /** A resumed session's trail: its own file, or (left unsealed by a crash, so not continued) a new one. */
+  const openAudit = (
+    sessionId: string,
+    file: string,
+    resuming: boolean,
+    options: AuditTrailOptions,
+  ): AuditTrail => {
+    try {
+      return new AuditTrail(file, options);
+    } catch (err) {
+      // A crash left the trail unsealed: a resumed session writes a new file beside it.
+      if (!resuming || (err as { code?: unknown }).code !== "REIN_AUDIT_INVALID") throw err;
+      return new AuditTrail(resolve(auditDir!, `${sessionId}.resumed-${Date.now()}.jsonl`), options);
+    }
+  };
+
+  const harness: Harness = {
     model,
     tools: registry.names(),
     limits,
@@ -506,7 +547,7 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         intentFor: (tool: string) => registry.get(tool)?.readOnly !== true,
       };
       const trail = file
-        ? new AuditTrail(file, trailOptions ?? {})
+        ? openAudit(sessionId, file, resumingIds.has(sessionId), trailOptions ?? {})
         : trailOptions
           ? AuditTrail.inMemory(trailOptions)
           : undefined;
@@ -561,5 +602,35 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
       forgetWhenCollected.register(session, sessionId, session);
       return session;
     },
+    async resume(sessionId, options = {}) {
+      const scope = { tenantId: c.tenantId, sessionId };
+      const events = eventLog.read(scope, 0);
+      if (events.length === 0) {
+        throw new SessionError(
+          "REIN_SESSION_NOT_FOUND",
+          `No session ${JSON.stringify(sessionId)} in this harness's event log (tenant ${c.tenantId}).`,
+          { sessionId },
+        );
+      }
+      const plan = resumePlan(events);
+      const openReservations = ledger.openReservations?.(scope) ?? [];
+      const live = liveSessions.get(sessionId)?.deref();
+      let session: Session;
+      if (live && !live.closed) session = live;
+      else {
+        resumingIds.add(sessionId);
+        try {
+          session = harness.session({ id: sessionId, ...(options.sinks ? { sinks: options.sinks } : {}) });
+        } finally {
+          resumingIds.delete(sessionId);
+        }
+      }
+      const result = await session.resume(
+        { ...plan, openReservations },
+        options.signal ? { signal: options.signal } : {},
+      );
+      return { session, result };
+    },
   };
+  return harness;
 }

@@ -11,6 +11,7 @@ export type {
   ToolCallShape,
 } from "./approvals/approval-gate.js";
 export { callbackGate } from "./approvals/callback-gate.js";
+export { type DurableGateOptions, durableGate } from "./approvals/durable-gate.js";
 export { lineDiff, maskSecrets, type TerminalGateOptions, terminalGate } from "./approvals/terminal-gate.js";
 export { defineConfig, type ReinConfigInput } from "./config/define-config.js";
 export type { Limits } from "./core/run-context.js";
@@ -183,6 +184,7 @@ export type {
   Usage,
   UserMessage,
 } from "./protocol/messages.js";
+export type { PendingTurn, ResumePlan } from "./protocol/resume.js";
 export { RISK_LEVELS, type RiskAssessment, type RiskLevel, type RiskProfile } from "./protocol/risk.js";
 export type { RunResult, SessionResult } from "./protocol/run-result.js";
 export { type RunStatus, type StopReason, type StopReasonType, statusOf } from "./protocol/stop-reason.js";
@@ -246,6 +248,18 @@ export { StreamRedactor } from "./security/stream-redactor.js";
 export type { EventLog, LogScope } from "./state/event-log.js";
 export { historyFromEvents } from "./state/history-from-events.js";
 export { MemoryEventLog, type MemoryEventLogOptions } from "./state/memory-event-log.js";
+export { MemoryStore } from "./state/memory-store.js";
+export { resumePlan } from "./state/resume-plan.js";
+export { SqliteStore, type SqliteStoreOptions } from "./state/sqlite-store.js";
+export type {
+  ApprovalRecord,
+  ApprovalStore,
+  ApprovalVerdict,
+  OpenReservation,
+  SessionIndex,
+  SessionRecord,
+  Store,
+} from "./state/store.js";
 export { AUDIT_KEY_ENV, type AuditKey } from "./telemetry/audit-key.js";
 export {
   AUDIT_VERSION,

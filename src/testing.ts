@@ -91,3 +91,4 @@ export function countingHistory(): { history: Message[]; readonly reads: number;
     },
   };
 }
+export { type StoreContractOptions, storeChecks, storeContract } from "./testing/store-contract.js";

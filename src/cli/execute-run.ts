@@ -1,5 +1,9 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { ApprovalGate } from "../approvals/approval-gate.js";
+import { durableGate } from "../approvals/durable-gate.js";
 import type { ReinConfig } from "../config/config-file.js";
+import type { Session } from "../core/session.js";
 import { createHarness, type HarnessConfig } from "../harness.js";
 import type { Model } from "../models/model.js";
 import type { TrustMode } from "../policy/trust-mode.js";
@@ -13,6 +17,7 @@ import {
   type SandboxBackend,
 } from "../sandbox/create-sandbox.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
+import { SqliteStore } from "../state/sqlite-store.js";
 import { auditKeyFromEnv } from "../telemetry/audit-key.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
 import type { Tool } from "../tools/tool.js";
@@ -58,6 +63,12 @@ export interface RunCommandOptions {
   readonly observability?: ObservabilityFlags;
   /** The user's own tools (from a rein.config.ts / .js), registered beside the built-ins. */
   readonly tools?: readonly Tool[];
+  /** The SQLite store the session is kept in (`--store`, default .rein/rein.db), or false for memory only. */
+  readonly storeFile?: string | false;
+  /** `--approvals durable`: HIGH calls become pending approvals and the run ends requires_action. */
+  readonly durableApprovals?: boolean;
+  /** Continue this session's last run (`rein sessions resume <id>`) instead of starting `task`. */
+  readonly resume?: string;
 }
 
 /** Signals that end a run like Ctrl-C: cancelled, `run_ended`, summary; exit 128 + the signal's number. */
@@ -73,6 +84,7 @@ interface AuditSummary {
 
 /** Exit codes: 0 completed, 1 failed, 3 incomplete (a limit stopped it), 130 cancelled (143/129 by SIGTERM/SIGHUP). */
 export function exitCodeOf(result: RunResult): number {
+  if (result.status === "requires_action") return 4;
   return result.status === "completed"
     ? 0
     : result.status === "failed"
@@ -80,6 +92,44 @@ export function exitCodeOf(result: RunResult): number {
       : result.status === "cancelled"
         ? 130
         : 3;
+}
+
+/** What `rein sessions resume` needs to rebuild the run's harness: kept beside the store, per session. */
+export interface RunSpec {
+  readonly model: string | null;
+  readonly workspace: string;
+  readonly sandbox: SandboxBackend;
+  readonly trust?: TrustMode;
+  readonly policyFile?: string;
+  readonly system?: string;
+  readonly maxTurns?: number;
+}
+
+function specFile(storeFile: string, sessionId: string): string {
+  return join(dirname(storeFile), "sessions", `${sessionId}.json`);
+}
+
+function writeRunSpec(storeFile: string, sessionId: string, o: RunCommandOptions): void {
+  const spec: RunSpec = {
+    model: typeof o.model === "string" ? o.model : null,
+    workspace: o.workspace,
+    sandbox: o.sandbox,
+    ...(o.trust ? { trust: o.trust } : {}),
+    ...(o.policyFile ? { policyFile: o.policyFile } : {}),
+    ...(o.system !== undefined ? { system: o.system } : {}),
+    ...(o.maxTurns !== undefined ? { maxTurns: o.maxTurns } : {}),
+  };
+  mkdirSync(dirname(specFile(storeFile, sessionId)), { recursive: true });
+  writeFileSync(specFile(storeFile, sessionId), JSON.stringify(spec));
+}
+
+/** The run spec `rein run` kept for the session, if any. */
+export function readRunSpec(storeFile: string, sessionId: string): RunSpec | undefined {
+  try {
+    return JSON.parse(readFileSync(specFile(storeFile, sessionId), "utf8")) as RunSpec;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What `rein run` and `rein demo` share: build the harness, run, render live, summarise. */
@@ -98,10 +148,16 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
     await observability.stop();
     throw err;
   }
+  let store: SqliteStore | undefined;
   try {
-    return await runIn(options, sandbox, observability);
+    store =
+      options.storeFile === false || options.storeFile === undefined
+        ? undefined
+        : await SqliteStore.open(options.storeFile);
+    return await runIn(options, sandbox, observability, store);
   } finally {
     await sandbox.dispose();
+    await store?.close();
     await observability.stop();
   }
 }
@@ -110,10 +166,17 @@ async function runIn(
   options: RunCommandOptions,
   sandbox: Sandbox,
   observability: Observability,
+  store: SqliteStore | undefined,
 ): Promise<number> {
   const trust = options.trust ?? "supervised";
   const policy = await runPolicy(options.workspace, options.policyFile);
-  const gate = options.gate ?? terminalGateFor(policy, options.workspace, trust);
+  if (options.durableApprovals && !store)
+    throw new ReinError("REIN_CONFIG_INVALID", "--approvals durable needs a store; drop --no-store.");
+  const gate =
+    options.gate ??
+    (options.durableApprovals && store
+      ? durableGate(store)
+      : terminalGateFor(policy, options.workspace, trust));
   const config: HarnessConfig = {
     policy,
     trust,
@@ -151,9 +214,12 @@ async function runIn(
       : {}),
     sandbox,
     sinks: [...observability.sinks],
+    ...(store ? { store } : {}),
   };
   const harness = createHarness(config);
-  const session = harness.session();
+  const controller = new AbortController();
+  // A new session, or none yet when resuming (harness.resume makes it).
+  let session: Session | undefined = options.resume === undefined ? harness.session() : undefined;
   const view = options.json ? undefined : new LiveView(process.stdout);
 
   let stoppedBy: StopSignal | undefined;
@@ -165,7 +231,7 @@ async function runIn(
         ? "\nrein: interrupted; cancelling the run (press Ctrl-C again to exit at once)\n"
         : `\nrein: ${signal}; cancelling the run (a second signal exits at once)\n`,
     );
-    session.cancel(`interrupted (${signal})`);
+    controller.abort(`interrupted (${signal})`);
   };
   const handlers = (Object.keys(STOP_SIGNALS) as StopSignal[]).map((signal) => {
     const handler = () => onSignal(signal);
@@ -177,9 +243,10 @@ async function runIn(
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
     if (err.code !== "EPIPE" && err.code !== "ERR_STREAM_DESTROYED") throw err;
     stdoutClosed = true;
-    session.cancel("stdout was closed");
+    controller.abort("stdout was closed");
   });
-  const file = harness.auditFile(session.id);
+  // A resumed session after a crash may write a new trail (the old one was left unsealed): not summarised here.
+  const file = session ? harness.auditFile(session.id) : undefined;
   /** The trail as written so far, verified: run_ended and session_ended's JSON lines carry it. */
   const auditNow = (): AuditSummary | undefined => {
     if (!file) return undefined;
@@ -201,13 +268,39 @@ async function runIn(
     }
   };
   try {
-    const stream = session.stream(options.task);
-    for await (const event of stream) render(event);
-    const result = await stream.result;
-    await session.close();
-    // Events after the run (session_ended) come from the log: a reader after seq N sees what a live reader saw.
+    let result: RunResult;
+    if (options.resume !== undefined) {
+      if (!options.json) process.stderr.write(`rein: resuming session ${options.resume}\n`);
+      const resumed = await harness.resume(options.resume, {
+        sinks: [{ name: "cli", handle: render }],
+        signal: controller.signal,
+      });
+      session = resumed.session;
+      result = resumed.result;
+      await session.close();
+    } else {
+      const s = session!;
+      if (store) writeRunSpec(store.file, s.id, options);
+      // Printed first, so a person can come back to it (`rein sessions resume <id>`) whatever happens.
+      // With --json, every event on stdout carries it (stderr stays for errors).
+      if (!options.json)
+        process.stderr.write(`rein: session ${s.id}${store ? ` (store ${store.file})` : ""}\n`);
+      const stream = s.stream(options.task, { signal: controller.signal });
+      for await (const event of stream) render(event);
+      result = await stream.result;
+      await s.close();
+      // Events after the run (session_ended) come from the log: a reader after seq N sees what a live reader saw.
+      const scope = { tenantId: s.tenantId, sessionId: s.id };
+      for (const event of harness.eventLog.read(scope, result.lastSeq)) render(event);
+    }
+    if (session === undefined) throw new Error("unreachable: no session after the run");
+    if (result.stopReason.type === "requires_action") {
+      const ids = result.stopReason.approvals.join(", ");
+      process.stderr.write(
+        `rein: waiting for approval ${ids}: decide with "rein approve <id>" or "rein deny <id> --reason …", then "rein sessions resume ${session.id}"\n`,
+      );
+    }
     const scope = { tenantId: session.tenantId, sessionId: session.id };
-    for (const event of harness.eventLog.read(scope, result.lastSeq)) render(event);
     const audit = auditNow();
     const budget = harness.ceilings.find((c) => c.account === "run");
     view?.summary(result, audit, budget);

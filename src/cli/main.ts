@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { ReinError } from "../protocol/errors.js";
+import { registerApprovalsCommand } from "./approvals-command.js";
 import { registerCompletionCommand } from "./completion-command.js";
 import { registerConfigCommand } from "./config-command.js";
 import { registerDoctorCommand } from "./doctor-command.js";
@@ -10,6 +11,7 @@ import { duration, headHash, positiveInt, positiveNumber, sandboxBackend, thresh
 import { registerNetCommand } from "./net-command.js";
 import { type Outcome, reportError, reportUsage } from "./outcome.js";
 import { registerRunCommand } from "./run-command.js";
+import { registerSessionsCommand } from "./sessions-command.js";
 
 // Startup stays light: `rein --help` and `rein --version` load commander and the cli/ registration
 // files only. Each command's work (models, policy, sandbox, security, …) loads with `await import()`
@@ -179,6 +181,8 @@ export function program(): Command {
       process.exitCode = auditVerifyCommand(file, { json: Boolean(o.json), head: o.head, keyEnv: o.keyEnv });
     });
 
+  registerSessionsCommand(cli);
+  registerApprovalsCommand(cli);
   registerNetCommand(cli);
   registerEvalCommand(cli);
   registerConfigCommand(cli);

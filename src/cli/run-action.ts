@@ -10,6 +10,10 @@ export interface RunCommandFlags extends RunFlags {
   readonly stallWindow?: number;
   readonly approvalTimeout?: number;
   readonly policy?: string;
+  /** `--store <file>` (absolute) or false for `--no-store`. */
+  readonly store?: string | false;
+  /** `--approvals durable`. */
+  readonly durableApprovals?: boolean;
   /** `--otel`, `--metrics-port`, `--log-level` (observability-flags.ts). */
   readonly observability?: ObservabilityFlags;
 }
@@ -63,5 +67,7 @@ export async function runCommand(task: string, o: RunCommandFlags): Promise<numb
     ...(o.policy !== undefined ? { policyFile: o.policy } : {}),
     ...(o.approvalTimeout !== undefined ? { approvalTimeoutMs: o.approvalTimeout } : {}),
     ...(o.observability ? { observability: o.observability } : {}),
+    ...(o.store !== undefined ? { storeFile: o.store } : {}),
+    ...(o.durableApprovals ? { durableApprovals: true } : {}),
   });
 }

@@ -1,7 +1,15 @@
-import type { Command } from "commander";
+import { resolve } from "node:path";
+import { type Command, InvalidArgumentError } from "commander";
 import { UsageError } from "../protocol/errors.js";
 import { duration, positiveInt, stallWindow, tokenCount, usd } from "./flags.js";
 import { addObservabilityOptions, observabilityFlags } from "./observability-flags.js";
+
+/** `--approvals <gate>`: terminal or durable. */
+export function approvalsGate(value: string): "terminal" | "durable" {
+  if (value !== "terminal" && value !== "durable")
+    throw new InvalidArgumentError(`--approvals must be terminal or durable, got "${value}".`);
+  return value;
+}
 
 /** `rein run <task>`: registered here, its work (config, model, harness) loaded when it runs. */
 export function registerRunCommand(cli: Command): void {
@@ -47,12 +55,29 @@ export function registerRunCommand(cli: Command): void {
     )
     .option("--policy <file>", "a policy file layered above the workspace's rein.policy.yaml")
     .option("--unsafe-local-shell", "the same as --sandbox none (kept for compatibility)")
+    .option(
+      "--store <file>",
+      "the SQLite store the session is kept in (resume it from there; default .rein/rein.db)",
+    )
+    .option("--no-store", "keep the session in memory only (it cannot be resumed)")
+    .option(
+      "--approvals <gate>",
+      "terminal (default) or durable: HIGH calls wait as pending approvals decided with rein approve / rein deny",
+      approvalsGate,
+    )
     .action(async (task: string, o, command: Command) => {
       if (task.trim() === "") throw new UsageError("the task is empty: say what the agent should do.");
       const { runCommand } = await import("./run-action.js");
       // --no-audit sets audit=false; its implicit default (true) is not "given".
       const audit = command.getOptionValueSource("audit") === "cli" ? o.audit : undefined;
-      process.exitCode = await runCommand(task, { ...o, audit, observability: observabilityFlags(o) });
+      const store = o.store === false ? false : resolve(o.store ?? ".rein/rein.db");
+      process.exitCode = await runCommand(task, {
+        ...o,
+        audit,
+        store,
+        durableApprovals: o.approvals === "durable",
+        observability: observabilityFlags(o),
+      });
     });
   addObservabilityOptions(run);
 }

@@ -1,9 +1,11 @@
 import { errorMessage } from "../protocol/errors.js";
 import { textOf, type Usage, type UserMessage } from "../protocol/messages.js";
+import type { ResumePlan } from "../protocol/resume.js";
 import type { RunResult } from "../protocol/run-result.js";
 import { statusOf } from "../protocol/stop-reason.js";
 import { addToInputEstimate } from "./input-estimate.js";
 import { stopFromAbort } from "./model-call.js";
+import { resumeRun } from "./resume-run.js";
 import type { RunContext } from "./run-context.js";
 import { type StepOutcome, step } from "./step.js";
 
@@ -12,12 +14,20 @@ import { type StepOutcome, step } from "./step.js";
  * Anything thrown from a step is a bug or broken infrastructure: it ends the run with an `error`
  * stop reason and never escapes as an unhandled rejection.
  */
-export async function driveRun(ctx: RunContext, task: string, lastSeq: () => number): Promise<RunResult> {
+export function driveRun(ctx: RunContext, task: string, lastSeq: () => number): Promise<RunResult> {
+  return drive(ctx, lastSeq, () => {
+    startRun(ctx, task);
+    return undefined;
+  });
+}
+
+/** Continues a run from its log (see `ResumePlan`): the pending turn first, then the loop. */
+export function driveResume(ctx: RunContext, plan: ResumePlan, lastSeq: () => number): Promise<RunResult> {
+  return drive(ctx, lastSeq, () => resumeRun(ctx, plan));
+}
+
+function startRun(ctx: RunContext, task: string): void {
   const { deps } = ctx;
-  const started = performance.now();
-  const scope = { tenantId: deps.tenantId, sessionId: deps.sessionId };
-  // One run at a time per session, so the run's spend is the session's ledger delta: no second counter.
-  const before = deps.ledger.totals(scope);
   ctx.emit("run_started", {
     task,
     limits: {
@@ -29,14 +39,26 @@ export async function driveRun(ctx: RunContext, task: string, lastSeq: () => num
   const taskMessage: UserMessage = { role: "user", content: [{ type: "text", text: task }] };
   deps.history.push(taskMessage);
   if (deps.inputEstimate.measured) addToInputEstimate(deps, taskMessage);
+}
 
-  let outcome: StepOutcome;
+async function drive(
+  ctx: RunContext,
+  lastSeq: () => number,
+  begin: () => StepOutcome | undefined | Promise<StepOutcome | undefined>,
+): Promise<RunResult> {
+  const { deps } = ctx;
+  const started = performance.now();
+  const scope = { tenantId: deps.tenantId, sessionId: deps.sessionId };
+  // One run at a time per session, so the run's spend is the session's ledger delta: no second counter.
+  const before = deps.ledger.totals(scope);
+  let outcome: StepOutcome = { type: "continue" };
   try {
-    do {
+    outcome = (await begin()) ?? outcome;
+    while (outcome.type === "continue") {
       outcome = ctx.signal.aborted
         ? { type: "stop", reason: stopFromAbort(ctx.signal.reason) }
         : await step(ctx);
-    } while (outcome.type === "continue");
+    }
   } catch (err) {
     outcome = { type: "stop", reason: { type: "error", code: "REIN_INTERNAL", message: errorMessage(err) } };
   }

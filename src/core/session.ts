@@ -2,10 +2,11 @@ import type { AbortCause } from "../protocol/abort.js";
 import { errorMessage, isErrorCode, SessionError } from "../protocol/errors.js";
 import { EVENT_VERSION, type EventDataMap, type EventType, type ReinEvent } from "../protocol/events.js";
 import type { Message } from "../protocol/messages.js";
+import type { ResumePlan } from "../protocol/resume.js";
 import type { RunResult } from "../protocol/run-result.js";
 import { EventChannel } from "./event-channel.js";
 import type { RunContext, SessionDeps } from "./run-context.js";
-import { driveRun } from "./run-loop.js";
+import { driveResume, driveRun } from "./run-loop.js";
 
 export interface RunOptions {
   /** Aborting it cancels the run (same as `session.cancel()`). */
@@ -33,6 +34,8 @@ export class Session {
     | { controller: AbortController; channel: EventChannel<ReinEvent> | undefined; ended: Promise<void> }
     | undefined;
   #closed = false;
+  /** The last run ended `requires_action`: only `resume` may continue it. */
+  #awaitingAction = false;
   /** A sink that failed outside a run (e.g. the audit trail's session seal): close() rejects with it. */
   #sinkFailure: Extract<AbortCause, { kind: "fatal" }> | undefined;
   /** The log and sinks that commit in batches and so have a durability barrier (`sync`). */
@@ -71,6 +74,14 @@ export class Session {
   /** Runs `task` to a stop and resolves with the result. Never rejects for an expected stop (see `stopReason`). */
   run(task: string, options: RunOptions = {}): Promise<RunResult> {
     return this.#start(task, options, undefined);
+  }
+
+  /**
+   * Continues the session's last run from its log (after a crash, or a `requires_action` stop).
+   * Build the plan with `resumePlan` (or call `harness.resume(id)`, which does it all).
+   */
+  resume(plan: ResumePlan, options: RunOptions = {}): Promise<RunResult> {
+    return this.#start(plan, options, undefined);
   }
 
   /** Runs `task` and yields every event as it is appended. */
@@ -163,7 +174,7 @@ export class Session {
   }
 
   async #start(
-    task: string,
+    task: string | ResumePlan,
     options: RunOptions,
     channel: EventChannel<ReinEvent> | undefined,
   ): Promise<RunResult> {
@@ -175,7 +186,15 @@ export class Session {
         `Session ${this.id} already has a run in progress; one run at a time per session.`,
       );
     }
-    if (typeof task !== "string" || task.trim() === "") {
+    const resuming = typeof task === "object" && task !== null;
+    if (!resuming && this.#awaitingAction) {
+      throw new SessionError(
+        "REIN_SESSION_REQUIRES_ACTION",
+        `Session ${this.id}'s last run waits for approval decisions; decide them, then resume it (harness.resume("${this.id}")).`,
+        { sessionId: this.id },
+      );
+    }
+    if (!resuming && (typeof task !== "string" || task.trim() === "")) {
       throw new SessionError("REIN_INPUT_INVALID", "run(task): task must be a non-empty string.", {
         field: "task",
       });
@@ -187,8 +206,12 @@ export class Session {
       settle = resolve;
     });
     this.#active = { controller, channel, ended };
-    const runId = deps.newId("run");
+    const runId = resuming ? task.runId : deps.newId("run");
     this.#lastRunId = runId;
+    if (resuming) {
+      deps.history.length = 0;
+      for (const m of task.history) deps.history.push(m);
+    }
     const limitMs = deps.limits.runTimeoutMs;
     const timer = setTimeout(
       () => controller.abort({ kind: "timeout", scope: "run", limitMs } satisfies AbortCause),
@@ -203,7 +226,7 @@ export class Session {
     else external?.addEventListener("abort", onExternal, { once: true });
 
     this.#runs++;
-    if (this.#seq === 0) {
+    if (this.#seq === 0 && !resuming) {
       this.#emit(runId, "session_started", {
         model: deps.model.id,
         tools: deps.tools.names(),
@@ -223,7 +246,10 @@ export class Session {
       unsettledToolCalls: [],
     };
     try {
-      const result = await driveRun(ctx, task, () => this.#seq);
+      const result = resuming
+        ? await driveResume(ctx, task, () => this.#seq)
+        : await driveRun(ctx, task as string, () => this.#seq);
+      this.#awaitingAction = result.status === "requires_action";
       // The run's last records (the audit seal) are durable before run() resolves; a failure here
       // cannot change the result any more, so close() reports it.
       if (this.#syncers.length > 0) await this.#durable(true).catch(() => {});

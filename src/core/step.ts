@@ -32,6 +32,14 @@ export async function step(ctx: RunContext): Promise<StepOutcome> {
 
   // Every tool_use gets its tool_result, even when the run is stopping: the history stays valid for the next run.
   const results = await runToolCalls(ctx, calls);
+  // Paused for a durable approval: the turn's results are completed by resume.
+  if (results === undefined) return { type: "stop", reason: ctx.pendingStop ?? { type: "completed" } };
+  return afterResults(ctx, results);
+}
+
+/** The turn's results join the history; then the run goes on unless something stops it. */
+export function afterResults(ctx: RunContext, results: UserMessage["content"]): StepOutcome {
+  const { maxTurns } = ctx.deps.limits;
   const message: UserMessage = { role: "user", content: results };
   ctx.deps.history.push(message);
   addToInputEstimate(ctx.deps, message);

@@ -96,6 +96,13 @@ export interface Ledger {
    * (a durable one keeps its totals in its store). Called once per close; optional.
    */
   sessionClosed?(scope: LedgerScope): void;
+  /** The session's open reservations (after a crash, calls whose outcome is unknown); used by resume. */
+  openReservations?(scope: LedgerScope): readonly {
+    readonly key: string;
+    readonly model: string;
+    readonly estimateUsd: number;
+    readonly estimateTokens: number;
+  }[];
 }
 
 /** Tokens a usage counts against a token ceiling. */

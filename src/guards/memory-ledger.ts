@@ -32,6 +32,7 @@ interface Tenant {
 }
 
 interface Reservation {
+  readonly model: string;
   readonly usd: number;
   readonly tokens: number;
   /** Shared budgets it was charged to besides the session and tenant: settle charges the same ones. */
@@ -172,7 +173,7 @@ export class MemoryLedger implements Ledger {
       }
       if (!budgets.includes(b)) budgets = [...budgets, b];
     }
-    session.reservations.set(key, { usd, tokens, budgets });
+    session.reservations.set(key, { model: String(entry.model), usd, tokens, budgets });
     open(session.account, usd, tokens);
     open(tenant.account, usd, tokens);
     for (const b of budgets) open(b, usd, tokens);
@@ -234,6 +235,19 @@ export class MemoryLedger implements Ledger {
       reservedUsd: Math.max(0, u.reservedUsd),
       reservedTokens: Math.max(0, u.reservedTokens),
     };
+  }
+
+  openReservations(
+    scope: LedgerScope,
+  ): { key: string; model: string; estimateUsd: number; estimateTokens: number }[] {
+    const session = this.#tenants.get(scope?.tenantId)?.sessions.get(scope.sessionId);
+    if (!session) return [];
+    return [...session.reservations].map(([key, r]) => ({
+      key,
+      model: r.model,
+      estimateUsd: r.usd,
+      estimateTokens: r.tokens,
+    }));
   }
 
   #reservation(session: Session, scope: LedgerScope, key: string, what: string): Reservation {

@@ -169,6 +169,12 @@ export function checkApprovalDecision(value: unknown): Checked<ApprovalDecision>
   }
   if (outcome === "timeout" && value.resolution === "denied")
     return { ok: true, value: { outcome, by, resolution: "denied" } };
+  if (outcome === "pending") {
+    const { approvalId, expiresAt } = value;
+    if (typeof approvalId !== "string" || approvalId === "" || !Number.isFinite(expiresAt))
+      return bad("a pending decision needs a string approvalId and a numeric expiresAt");
+    return { ok: true, value: { outcome, by, approvalId, expiresAt: expiresAt as number } };
+  }
   return bad(`unknown decision outcome in ${describeAnswer(value)}`);
 }
 

@@ -24,9 +24,21 @@ export interface ApprovalRequestFields {
   readonly argsHash: string;
   readonly risk: RiskAssessment;
   readonly requestedAt: number;
+  /** The run's turn the call belongs to (with `callId`, it names the call across a resume). */
+  readonly turn?: number;
 }
 
 export type ApprovalDecision =
   | { readonly outcome: "approved"; readonly by: string; readonly scope: "once" | "session" }
   | { readonly outcome: "denied"; readonly by: string; readonly reason: string }
-  | { readonly outcome: "timeout"; readonly by: string; readonly resolution: "denied" };
+  | { readonly outcome: "timeout"; readonly by: string; readonly resolution: "denied" }
+  /**
+   * A durable gate stored the request for a person to decide later: the run ends `requires_action`
+   * without running the call, and `resume` asks the gate again.
+   */
+  | {
+      readonly outcome: "pending";
+      readonly by: string;
+      readonly approvalId: string;
+      readonly expiresAt: number;
+    };

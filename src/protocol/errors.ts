@@ -52,6 +52,16 @@ export const ERROR_CODES = [
   "REIN_SANDBOX_ENGINE_UNAVAILABLE",
   "REIN_SANDBOX_IMAGE_MISSING",
   "REIN_SANDBOX_RUNTIME_UNAVAILABLE",
+  "REIN_SESSION_NOT_FOUND",
+  "REIN_SESSION_NOT_RESUMABLE",
+  "REIN_SESSION_REQUIRES_ACTION",
+  "REIN_APPROVAL_NOT_FOUND",
+  "REIN_APPROVAL_CONFLICT",
+  "REIN_APPROVAL_EXPIRED",
+  "REIN_APPROVAL_ARGS_MISMATCH",
+  "REIN_STORE_UNAVAILABLE",
+  "REIN_STORE_FAILED",
+  "REIN_STORE_SCHEMA_UNSUPPORTED",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -158,6 +168,12 @@ export class LedgerError extends ReinError {
     super("REIN_LEDGER_REJECTED", message, details);
   }
 }
+/** A durable approval could not be decided: unknown id, a conflicting decision, expired, other arguments. */
+export class ApprovalError extends ReinError {}
+
+/** A durable store could not be opened, migrated or written. */
+export class StoreError extends ReinError {}
+
 /** Secret redaction or injection defence could not do its job (no regex engine, input over a cap). */
 export class SecurityError extends ReinError {}
 

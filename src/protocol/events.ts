@@ -191,7 +191,7 @@ export interface EventDataMap {
     readonly shared: boolean;
   };
   run_ended: {
-    readonly status: Exclude<RunStatus, "queued" | "running" | "requires_action">;
+    readonly status: Exclude<RunStatus, "queued" | "running">;
     readonly stopReason: StopReason;
     readonly turns: number;
     readonly usage: Usage;
@@ -202,6 +202,34 @@ export interface EventDataMap {
     readonly unsettledToolCalls: readonly { readonly callId: string; readonly tool: string }[];
   };
   session_ended: { readonly runs: number; readonly usage: Usage; readonly costUsd: number };
+  /** A durable gate stored the call as a pending approval; the run ends `requires_action`. */
+  approval_pending: {
+    readonly turn: number;
+    readonly callId: string;
+    readonly tool: string;
+    readonly approvalId: string;
+    readonly argsHash: string;
+    readonly expiresAt: number;
+  };
+  /**
+   * A run continued from its log (after a crash or a `requires_action` stop). Reservations left
+   * open were settled at their worst-case estimate (their outcome is unknown); each unfinished call
+   * is re-run (idempotent tool, same idempotency key), answered `outcome_unknown`, or decided again.
+   */
+  run_resumed: {
+    readonly turn: number;
+    readonly recoveredReservations: readonly {
+      readonly key: string;
+      readonly model: string;
+      readonly costUsd: number;
+      readonly tokens: number;
+    }[];
+    readonly calls: readonly {
+      readonly callId: string;
+      readonly tool: string;
+      readonly resolution: "rerun" | "outcome_unknown" | "decide";
+    }[];
+  };
 }
 
 export type EventType = keyof EventDataMap;

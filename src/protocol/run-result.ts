@@ -5,7 +5,10 @@ import type { RunStatus, StopReason } from "./stop-reason.js";
 export interface RunResult {
   readonly sessionId: string;
   readonly runId: string;
-  readonly status: Extract<RunStatus, "completed" | "failed" | "cancelled" | "incomplete">;
+  readonly status: Extract<
+    RunStatus,
+    "completed" | "failed" | "cancelled" | "incomplete" | "requires_action"
+  >;
   readonly stopReason: StopReason;
   /** The text of the last assistant message. */
   readonly finalText: string;

@@ -24,7 +24,9 @@ export type StopReason =
       readonly diagnostic?: string;
     }
   | { readonly type: "stalled"; readonly diagnostic: string }
-  | { readonly type: "circuit_open"; readonly circuit: string };
+  | { readonly type: "circuit_open"; readonly circuit: string }
+  /** A durable approval gate stored pending approvals: decide them, then resume the session. */
+  | { readonly type: "requires_action"; readonly approvals: readonly string[] };
 
 export type StopReasonType = StopReason["type"];
 
@@ -39,8 +41,12 @@ export type RunStatus =
   | "incomplete";
 
 /** The terminal status a stop reason maps to. */
-export function statusOf(reason: StopReason): "completed" | "failed" | "cancelled" | "incomplete" {
+export function statusOf(
+  reason: StopReason,
+): "completed" | "failed" | "cancelled" | "incomplete" | "requires_action" {
   switch (reason.type) {
+    case "requires_action":
+      return "requires_action";
     case "completed":
       return "completed";
     case "cancelled":

@@ -21,6 +21,8 @@ export interface ApproveResult {
   readonly reason: string;
   /** Set when a gate approved: the hash of the exact arguments approved, re-checked before execution. */
   readonly argsHash?: string;
+  /** Set when a durable gate stored the request: the run pauses (`requires_action`) before this call. */
+  readonly pending?: { readonly approvalId: string; readonly expiresAt: number; readonly argsHash: string };
   readonly record: StageRecord;
 }
 
@@ -105,6 +107,7 @@ async function askGate(
     argsHash: hash,
     risk,
     requestedAt: Date.now(),
+    turn: ctx.turn,
   });
   const by = `gate:${slot.gate.name}`;
   const scope = scopedSignal(ctx.signal, slot.timeoutMs, () => ({
@@ -152,6 +155,15 @@ async function askGate(
     }
   } finally {
     scope.dispose();
+  }
+  if (decision.outcome === "pending") {
+    return {
+      allowed: false,
+      decision,
+      reason: `waiting for a decision on approval ${decision.approvalId}`,
+      pending: { approvalId: decision.approvalId, expiresAt: decision.expiresAt, argsHash: hash },
+      record: { stage: "approve", outcome: "raise", by, note: `pending approval ${decision.approvalId}` },
+    };
   }
   if (decision.outcome === "approved") {
     if (decision.scope === "session") ctx.deps.sessionApprovals.add(hash);

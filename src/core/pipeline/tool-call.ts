@@ -4,6 +4,7 @@ import { errorMessage } from "../../protocol/errors.js";
 import type { SandboxStart, StageRecord } from "../../protocol/events.js";
 import type { HookToolCall } from "../../protocol/hooks.js";
 import type { ToolResultBlock, ToolUseBlock } from "../../protocol/messages.js";
+import type { PendingTurn } from "../../protocol/resume.js";
 import type { RiskAssessment } from "../../protocol/risk.js";
 import { errorOutcome, outcomeContent, type ToolOutcome } from "../../protocol/tool-result.js";
 import type { Tool } from "../../tools/tool.js";
@@ -29,7 +30,9 @@ export type Decided =
       /** The hash a gate approved, re-checked just before execution. */
       readonly approvedHash: string | undefined;
     }
-  | { readonly allowed: false; readonly call: ToolUseBlock; readonly outcome: ToolOutcome };
+  | { readonly allowed: false; readonly call: ToolUseBlock; readonly outcome: ToolOutcome }
+  /** A durable gate stored the call for a person: it is neither run nor answered in this run. */
+  | { readonly allowed: false; readonly call: ToolUseBlock; readonly pendingApproval: string };
 
 const NOT_EXECUTED: readonly StageRecord[] = Object.freeze([
   Object.freeze({
@@ -124,6 +127,17 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
   const approved = isNativePromise(a) ? await a : a;
   stages.push(approved.record);
   approval = approved.decision;
+  if (approved.pending) {
+    ctx.emit("approval_pending", {
+      turn,
+      callId: call.id,
+      tool: tool.name,
+      approvalId: approved.pending.approvalId,
+      argsHash: approved.pending.argsHash,
+      expiresAt: approved.pending.expiresAt,
+    });
+    return { allowed: false, call, pendingApproval: approved.pending.approvalId };
+  }
   if (!approved.allowed)
     return deny(errorOutcome("permission_denied", `Permission denied: ${approved.reason}`));
 
@@ -247,8 +261,11 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
         }
       }
     }
-  } else {
+  } else if ("outcome" in decided) {
     outcome = decided.outcome;
+  } else {
+    // Never reached: a pending call is not completed (runToolCalls pauses the run instead).
+    outcome = errorOutcome("permission_denied", "Not run: it waits for an approval.");
   }
   ctx.toolCalls++;
   content ??= outcomeContent(outcome);
@@ -277,7 +294,7 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
 export async function runToolCalls(
   ctx: RunContext,
   calls: readonly ToolUseBlock[],
-): Promise<ToolResultBlock[]> {
+): Promise<ToolResultBlock[] | undefined> {
   const ordered: Promise<ToolResultBlock>[] = [];
   let batch: Promise<ToolResultBlock>[] = [];
   for (const call of calls) {
@@ -287,6 +304,7 @@ export async function runToolCalls(
       batch = [];
     }
     const decided = await decideCall(ctx, call);
+    if ("pendingApproval" in decided) return pauseForApproval(ctx, ordered, decided.pendingApproval);
     const completion = completeCall(ctx, decided);
     ordered.push(completion);
     if (readOnly && decided.allowed) batch.push(completion);
@@ -298,4 +316,102 @@ export async function runToolCalls(
   const barrier = ctx.durable();
   if (barrier !== undefined) await barrier.catch(() => {});
   return results;
+}
+
+/**
+ * A durable gate stored a call for a person: the calls before it finish, this one and the rest of
+ * the turn wait (unanswered in the log), and the run stops `requires_action`. `undefined` says so.
+ */
+async function pauseForApproval(
+  ctx: RunContext,
+  inFlight: readonly Promise<ToolResultBlock>[],
+  approvalId: string,
+): Promise<undefined> {
+  await Promise.all(inFlight);
+  ctx.pendingStop = { type: "requires_action", approvals: [approvalId] };
+  const barrier = ctx.durable();
+  if (barrier !== undefined) await barrier.catch(() => {});
+  return undefined;
+}
+
+/**
+ * The calls of the turn a run stopped in, when it is resumed: finished ones keep their result; one
+ * journalled as started re-runs only if its tool is idempotent (same idempotency key), else the
+ * model reads `outcome_unknown`; the others go through the whole pipeline (a durable gate now has
+ * the person's decision). `undefined` when a call still waits for an approval.
+ */
+export async function resumeToolCalls(
+  ctx: RunContext,
+  pending: PendingTurn,
+): Promise<ToolResultBlock[] | undefined> {
+  const results: ToolResultBlock[] = [];
+  for (const call of pending.calls) {
+    const done = pending.finished.get(call.id);
+    if (done) {
+      results.push(done);
+      continue;
+    }
+    const started = pending.started.get(call.id);
+    if (started) {
+      const tool = ctx.deps.tools.get(call.name);
+      if (tool?.idempotent === true) {
+        const hookCall: HookToolCall = Object.freeze({
+          sessionId: ctx.deps.sessionId,
+          runId: ctx.runId,
+          turn: ctx.turn,
+          callId: call.id,
+          tool: tool.name,
+          input: started.input,
+          risk: started.risk ?? { level: "HIGH", reason: "re-run after a crash", rule: "resume" },
+        });
+        results.push(
+          await completeCall(ctx, {
+            allowed: true,
+            call,
+            tool,
+            hookCall,
+            originalInput: undefined,
+            approvedHash: undefined,
+          }),
+        );
+      } else {
+        results.push(unknownAfterCrash(ctx, call));
+      }
+      continue;
+    }
+    const decided = await decideCall(ctx, call);
+    if ("pendingApproval" in decided) {
+      ctx.pendingStop = { type: "requires_action", approvals: [decided.pendingApproval] };
+      return undefined;
+    }
+    results.push(await completeCall(ctx, decided));
+  }
+  const barrier = ctx.durable();
+  if (barrier !== undefined) await barrier.catch(() => {});
+  return results;
+}
+
+function unknownAfterCrash(ctx: RunContext, call: ToolUseBlock): ToolResultBlock {
+  const outcome = errorOutcome(
+    "outcome_unknown",
+    `Tool "${call.name}" was started and the process stopped before it finished; it may or may not have ` +
+      "taken effect, and it is not idempotent, so it was not run again. Check its effect before calling it again.",
+  );
+  const content = outcomeContent(outcome);
+  ctx.toolCalls++;
+  ctx.emit("tool_call_finished", {
+    turn: ctx.turn,
+    callId: call.id,
+    tool: call.name,
+    executed: false,
+    ok: false,
+    errorType: "outcome_unknown",
+    content,
+    truncated: false,
+    durationMs: 0,
+    stages: [
+      { stage: "execute", outcome: "skipped", by: "resume", note: "started before a crash; not idempotent" },
+    ],
+  });
+  return { type: "tool_result", tool_use_id: call.id, content, is_error: true };
 }

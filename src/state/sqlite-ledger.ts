@@ -1,0 +1,393 @@
+import {
+  type AccountUsage,
+  type BudgetAccount,
+  type Ceiling,
+  type Ledger,
+  type LedgerScope,
+  type LedgerTotals,
+  type ReservationRefusal,
+  type ReserveEntry,
+  tokensOf,
+} from "../guards/ledger.js";
+import { LedgerError } from "../protocol/errors.js";
+import type { Usage } from "../protocol/messages.js";
+import type { Database, Statement } from "./sqlite-driver.js";
+import type { OpenReservation } from "./store.js";
+
+interface Row {
+  cost: number;
+  input: number;
+  output: number;
+  cache_read: number;
+  cache_write: number;
+  tokens: number;
+  reserved_usd: number;
+  reserved_tokens: number;
+  calls: number;
+  open: number;
+  run_id: string | null;
+  run_base_usd: number;
+  run_base_tokens: number;
+}
+
+const ZERO_ROW: Row = Object.freeze({
+  cost: 0,
+  input: 0,
+  output: 0,
+  cache_read: 0,
+  cache_write: 0,
+  tokens: 0,
+  reserved_usd: 0,
+  reserved_tokens: 0,
+  calls: 0,
+  open: 0,
+  run_id: null,
+  run_base_usd: 0,
+  run_base_tokens: 0,
+});
+
+type Delta = Omit<Row, "run_id" | "run_base_usd" | "run_base_tokens">;
+
+/** The store's side of the ledger: queue a write for the next batch, or run a transaction after it. */
+interface Batcher {
+  enqueue(op: () => void): void;
+  transact<R>(fn: () => R): R;
+}
+
+// JSON arrays, not joined strings: no pair of ids can collide whatever characters they hold.
+const sessionId = (s: LedgerScope) => JSON.stringify(["s", s.tenantId, s.sessionId]);
+const tenantId = (t: string) => JSON.stringify(["t", t]);
+const budgetId = (t: string, b: string) => JSON.stringify(["b", t, b]);
+const resId = (s: LedgerScope, key: string) => JSON.stringify([s.tenantId, s.sessionId, key]);
+
+/**
+ * The ledger in the SQLite store, so reservations survive a crash and every process on the file
+ * draws on one budget. `reserve` is one short `BEGIN IMMEDIATE` transaction (the ceiling check and
+ * the reservation are atomic across processes; it also commits this process's queued batch first).
+ * `settle` and `release` are queued into the event batch, so a settlement commits together with
+ * the events written in the same tick (the model call's `model_call_finished`): after a crash the
+ * ledger and the log agree. Until that commit, this process reads its own queued changes.
+ */
+export class SqliteLedger implements Ledger {
+  readonly #batcher: Batcher;
+  readonly #s: Record<
+    | "getAccount"
+    | "ensure"
+    | "reserveAcc"
+    | "closeAcc"
+    | "setRun"
+    | "insertRes"
+    | "getRes"
+    | "deleteRes"
+    | "openRes",
+    Statement
+  >;
+  /** Queued (not yet committed) changes per account, and reservations queued to close. */
+  #delta = new Map<string, Delta>();
+  #closing = new Set<string>();
+
+  constructor(db: Database, batcher: Batcher) {
+    this.#batcher = batcher;
+    this.#s = {
+      getAccount: db.prepare("SELECT * FROM accounts WHERE id = ?"),
+      ensure: db.prepare("INSERT INTO accounts (id) VALUES (?) ON CONFLICT (id) DO NOTHING"),
+      reserveAcc: db.prepare(
+        "UPDATE accounts SET reserved_usd = reserved_usd + ?, reserved_tokens = reserved_tokens + ?, open = open + 1 WHERE id = ?",
+      ),
+      closeAcc: db.prepare(
+        `UPDATE accounts SET cost = cost + ?, input = input + ?, output = output + ?, cache_read = cache_read + ?,
+         cache_write = cache_write + ?, tokens = tokens + ?, calls = calls + ?,
+         reserved_usd = CASE WHEN open - 1 <= 0 THEN 0 ELSE reserved_usd - ? END,
+         reserved_tokens = CASE WHEN open - 1 <= 0 THEN 0 ELSE reserved_tokens - ? END,
+         open = open - 1 WHERE id = ?`,
+      ),
+      setRun: db.prepare(
+        "UPDATE accounts SET run_id = ?, run_base_usd = cost, run_base_tokens = tokens WHERE id = ?",
+      ),
+      insertRes: db.prepare(
+        "INSERT INTO reservations (tenant, session, key, model, est_usd, est_tokens, budgets) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ),
+      getRes: db.prepare("SELECT * FROM reservations WHERE tenant = ? AND session = ? AND key = ?"),
+      deleteRes: db.prepare("DELETE FROM reservations WHERE tenant = ? AND session = ? AND key = ?"),
+      openRes: db.prepare(
+        "SELECT key, model, est_usd, est_tokens FROM reservations WHERE tenant = ? AND session = ? ORDER BY rowid",
+      ),
+    };
+  }
+
+  /** Called by the store once a batch has committed: the queued changes are now in the rows. */
+  committed(): void {
+    if (this.#delta.size > 0) this.#delta = new Map();
+    if (this.#closing.size > 0) this.#closing = new Set();
+  }
+
+  #row(id: string): Row {
+    const row = (this.#s.getAccount.get(id) as Row | undefined) ?? ZERO_ROW;
+    const d = this.#delta.get(id);
+    if (!d) return row;
+    const open = row.open + d.open;
+    return {
+      ...row,
+      cost: row.cost + d.cost,
+      input: row.input + d.input,
+      output: row.output + d.output,
+      cache_read: row.cache_read + d.cache_read,
+      cache_write: row.cache_write + d.cache_write,
+      tokens: row.tokens + d.tokens,
+      calls: row.calls + d.calls,
+      open,
+      reserved_usd: open <= 0 ? 0 : row.reserved_usd + d.reserved_usd,
+      reserved_tokens: open <= 0 ? 0 : row.reserved_tokens + d.reserved_tokens,
+    };
+  }
+
+  #isOpen(
+    scope: LedgerScope,
+    key: string,
+  ): { est_usd: number; est_tokens: number; budgets: string } | undefined {
+    if (this.#closing.has(resId(scope, key))) return undefined;
+    return this.#s.getRes.get(scope.tenantId, scope.sessionId, key) as
+      | { est_usd: number; est_tokens: number; budgets: string }
+      | undefined;
+  }
+
+  reserve(scope: LedgerScope, entry: ReserveEntry): ReservationRefusal | undefined {
+    checkScope(scope);
+    const key = entry?.key;
+    if (typeof key !== "string" || key === "") {
+      throw new LedgerError(`reserve: the key must be a non-empty string, got ${JSON.stringify(key)}`, {
+        ...scope,
+      });
+    }
+    checkAmount(entry.estimateUsd, "reserve: estimateUsd", scope, key);
+    const tokens = entry.estimateTokens ?? 0;
+    checkAmount(tokens, "reserve: estimateTokens", scope, key);
+    if (this.#isOpen(scope, key)) {
+      throw new LedgerError(
+        `reserve: reservation "${key}" is already open in session ${scope.sessionId} (tenant ${scope.tenantId}); settle or release it first`,
+        { ...scope, key },
+      );
+    }
+    const usd = entry.estimateUsd;
+    const ceilings = entry.ceilings ?? [];
+    return this.#batcher.transact(() => {
+      // The queued batch was just applied in this transaction: the rows are this process's state.
+      this.committed();
+      const sid = sessionId(scope);
+      const tid = tenantId(scope.tenantId);
+      this.#s.ensure.run(sid);
+      this.#s.ensure.run(tid);
+      if (entry.runId !== undefined && entry.runId !== this.#row(sid).run_id)
+        this.#s.setRun.run(entry.runId, sid);
+      for (const ceiling of ceilings) {
+        const refusal = check(ceiling, this.usageOf(scope, ceiling.account), usd, tokens);
+        if (refusal) return refusal;
+      }
+      const budgets = [
+        ...new Set(ceilings.filter((c) => c.account.startsWith("budget:")).map((c) => c.account)),
+      ];
+      this.#s.insertRes.run(
+        scope.tenantId,
+        scope.sessionId,
+        key,
+        String(entry.model),
+        usd,
+        tokens,
+        JSON.stringify(budgets),
+      );
+      for (const id of [sid, tid, ...budgets.map((b) => budgetId(scope.tenantId, b))]) {
+        this.#s.ensure.run(id);
+        this.#s.reserveAcc.run(usd, tokens, id);
+      }
+      return undefined;
+    });
+  }
+
+  settle(scope: LedgerScope, key: string, actual: { usage: Usage; costUsd: number }): void {
+    checkScope(scope);
+    const r = this.#open(scope, key, "settle");
+    checkAmount(actual?.costUsd, "settle: costUsd", scope, key);
+    checkUsage(actual.usage, scope, key);
+    this.#close(scope, key, r, actual.usage, actual.costUsd);
+  }
+
+  release(scope: LedgerScope, key: string): void {
+    checkScope(scope);
+    const r = this.#open(scope, key, "release");
+    this.#close(scope, key, r, undefined, 0);
+  }
+
+  #open(scope: LedgerScope, key: string, what: string) {
+    const r = typeof key === "string" ? this.#isOpen(scope, key) : undefined;
+    if (!r) {
+      throw new LedgerError(
+        `${what}: no open reservation "${String(key)}" in session ${scope.sessionId} (tenant ${scope.tenantId}); it was never reserved, or already settled or released`,
+        { ...scope, key: String(key) },
+      );
+    }
+    return r;
+  }
+
+  #close(
+    scope: LedgerScope,
+    key: string,
+    r: { est_usd: number; est_tokens: number; budgets: string },
+    usage: Usage | undefined,
+    costUsd: number,
+  ): void {
+    const ids = [
+      sessionId(scope),
+      tenantId(scope.tenantId),
+      ...(JSON.parse(r.budgets) as string[]).map((b) => budgetId(scope.tenantId, b)),
+    ];
+    const u = usage ?? { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 };
+    const tokens = usage ? tokensOf(usage) : 0;
+    const calls = usage ? 1 : 0;
+    this.#closing.add(resId(scope, key));
+    for (const id of ids) {
+      const d = this.#delta.get(id) ?? {
+        cost: 0,
+        input: 0,
+        output: 0,
+        cache_read: 0,
+        cache_write: 0,
+        tokens: 0,
+        reserved_usd: 0,
+        reserved_tokens: 0,
+        calls: 0,
+        open: 0,
+      };
+      d.cost += costUsd;
+      d.input += u.inputTokens;
+      d.output += u.outputTokens;
+      d.cache_read += u.cacheReadTokens;
+      d.cache_write += u.cacheWriteTokens;
+      d.tokens += tokens;
+      d.calls += calls;
+      d.open -= 1;
+      d.reserved_usd -= r.est_usd;
+      d.reserved_tokens -= r.est_tokens;
+      this.#delta.set(id, d);
+    }
+    const s = this.#s;
+    const { tenantId: t, sessionId: sess } = scope;
+    this.#batcher.enqueue(() => {
+      s.deleteRes.run(t, sess, key);
+      for (const id of ids)
+        s.closeAcc.run(
+          costUsd,
+          u.inputTokens,
+          u.outputTokens,
+          u.cacheReadTokens,
+          u.cacheWriteTokens,
+          tokens,
+          calls,
+          r.est_usd,
+          r.est_tokens,
+          id,
+        );
+    });
+  }
+
+  totals(scope: LedgerScope | { readonly tenantId: string }): LedgerTotals {
+    const isSession = scope !== null && typeof scope === "object" && "sessionId" in scope;
+    const a = this.#row(isSession ? sessionId(scope as LedgerScope) : tenantId(scope?.tenantId));
+    return {
+      usage: {
+        inputTokens: a.input,
+        outputTokens: a.output,
+        cacheReadTokens: a.cache_read,
+        cacheWriteTokens: a.cache_write,
+      },
+      costUsd: a.cost,
+      reservedUsd: Math.max(0, a.reserved_usd),
+      calls: a.calls,
+    };
+  }
+
+  usageOf(scope: LedgerScope, which: BudgetAccount): AccountUsage {
+    const a =
+      which === "session" || which === "run"
+        ? this.#row(sessionId(scope))
+        : this.#row(budgetId(scope.tenantId, which));
+    const base = which === "run" ? { usd: a.run_base_usd, tokens: a.run_base_tokens } : { usd: 0, tokens: 0 };
+    return {
+      costUsd: a.cost - base.usd,
+      tokens: a.tokens - base.tokens,
+      reservedUsd: Math.max(0, a.reserved_usd),
+      reservedTokens: Math.max(0, a.reserved_tokens),
+    };
+  }
+
+  openReservations(scope: LedgerScope): readonly OpenReservation[] {
+    const rows = this.#s.openRes.all(scope.tenantId, scope.sessionId) as {
+      key: string;
+      model: string;
+      est_usd: number;
+      est_tokens: number;
+    }[];
+    return rows
+      .filter((r) => !this.#closing.has(resId(scope, r.key)))
+      .map((r) => ({ key: r.key, model: r.model, estimateUsd: r.est_usd, estimateTokens: r.est_tokens }));
+  }
+}
+
+function check(
+  ceiling: Ceiling,
+  u: AccountUsage,
+  usd: number,
+  tokens: number,
+): ReservationRefusal | undefined {
+  const overUsd = ceiling.maxCostUsd !== undefined && u.costUsd + u.reservedUsd + usd > ceiling.maxCostUsd;
+  const overTokens =
+    ceiling.maxTokens !== undefined && u.tokens + u.reservedTokens + tokens > ceiling.maxTokens;
+  if (!overUsd && !overTokens) return undefined;
+  return {
+    refused: true,
+    account: ceiling.account,
+    limitUsd: overUsd ? (ceiling.maxCostUsd ?? null) : null,
+    limitTokens: overUsd ? null : (ceiling.maxTokens ?? null),
+    spentUsd: u.costUsd,
+    spentTokens: u.tokens,
+    reservedUsd: Math.max(0, u.reservedUsd),
+    reservedTokens: Math.max(0, u.reservedTokens),
+    estimateUsd: usd,
+    estimateTokens: tokens,
+  };
+}
+
+function checkScope(scope: LedgerScope): void {
+  if (
+    typeof scope?.tenantId !== "string" ||
+    scope.tenantId === "" ||
+    typeof scope.sessionId !== "string" ||
+    scope.sessionId === ""
+  ) {
+    throw new LedgerError(
+      `tenantId and sessionId must be non-empty strings, got tenantId ${JSON.stringify(scope?.tenantId) ?? "undefined"}, sessionId ${JSON.stringify(scope?.sessionId) ?? "undefined"}`,
+    );
+  }
+}
+
+function checkAmount(value: unknown, what: string, scope: LedgerScope, key: string): void {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new LedgerError(
+      `${what} must be a finite number >= 0, got ${String(value)} (reservation "${key}", session ${scope.sessionId}, tenant ${scope.tenantId})`,
+      { ...scope, key },
+    );
+  }
+}
+
+const USAGE_FIELDS = ["inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens"] as const;
+
+function checkUsage(usage: Usage, scope: LedgerScope, key: string): void {
+  for (const field of USAGE_FIELDS) {
+    const n = usage?.[field];
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new LedgerError(
+        `settle: usage.${field} must be an integer >= 0, got ${String(n)} (reservation "${key}", session ${scope.sessionId}, tenant ${scope.tenantId})`,
+        { ...scope, key },
+      );
+    }
+  }
+}

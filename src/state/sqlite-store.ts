@@ -1,0 +1,442 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { EventLogError, errorMessage, StoreError } from "../protocol/errors.js";
+import type { ReinEvent } from "../protocol/events.js";
+import { applyVerdict, expiredRecord } from "./approval-decision.js";
+import type { EventLog, LogScope } from "./event-log.js";
+import { type Database, openDatabase, type Statement } from "./sqlite-driver.js";
+import { SqliteLedger } from "./sqlite-ledger.js";
+import { migrate } from "./sqlite-schema.js";
+import {
+  type ApprovalRecord,
+  type ApprovalStore,
+  type ApprovalVerdict,
+  nextSessionRecord,
+  type SessionIndex,
+  type SessionRecord,
+  type Store,
+} from "./store.js";
+
+export interface SqliteStoreOptions {
+  /** How long a write waits for another process's transaction (default 5000 ms). */
+  readonly busyTimeoutMs?: number;
+  /**
+   * `process` (default): a committed batch survives a crash of the process (WAL, synchronous=NORMAL).
+   * `power`: it also survives a power loss (synchronous=FULL: an fsync per batch).
+   */
+  readonly durability?: "process" | "power";
+}
+
+interface Batch {
+  readonly ops: (() => void)[];
+  readonly events: ReinEvent[];
+  readonly done: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+const skey = (s: LogScope) => JSON.stringify([s.tenantId, s.sessionId]);
+const RESOLVED = Promise.resolve();
+
+/**
+ * The embedded durable store: one SQLite file (WAL) holding the event log, session records, the
+ * ledger and pending approvals, shared by every session of the process through one connection and
+ * by the processes of one machine through the file.
+ *
+ * Group commit: `append` never touches the disk; it queues the event, and one transaction per
+ * event-loop tick writes every queued event of every session. `eventLog.sync()` resolves when the
+ * batch holding the caller's events has committed (the loop awaits it before a tool runs), and
+ * rejects (`REIN_STORE_FAILED`) when it could not: from then on the store refuses writes.
+ *
+ * @example
+ * const store = await SqliteStore.open(".rein/rein.db");
+ * const harness = createHarness({ model, store, approvals: { gate: durableGate(store) } });
+ */
+export class SqliteStore implements Store {
+  readonly name = "sqlite";
+  readonly file: string;
+  readonly eventLog: EventLog;
+  readonly ledger: SqliteLedger;
+  readonly approvals: ApprovalStore;
+  readonly sessions: SessionIndex;
+  readonly #db: Database;
+  #batch: Batch | undefined;
+  #failure: StoreError | undefined;
+  #closed = false;
+  /** Last seq per session this process appended to or read (dropped when the session ends). */
+  readonly #lastSeq = new Map<string, number>();
+  /** Session records changed by queued events, written once per batch. */
+  readonly #dirty = new Map<string, SessionRecord>();
+  readonly #records = new Map<string, SessionRecord>();
+  readonly #ended = new Set<string>();
+  readonly #listeners = new Map<string, readonly ((event: ReinEvent) => void)[]>();
+  readonly #stmt: {
+    insertEvent: Statement;
+    readEvents: Statement;
+    maxSeq: Statement;
+    upsertSession: Statement;
+    getSession: Statement;
+    listSessions: Statement;
+    listTenantSessions: Statement;
+  };
+
+  private constructor(file: string, db: Database) {
+    this.file = file;
+    this.#db = db;
+    this.#stmt = {
+      insertEvent: db.prepare("INSERT INTO events (tenant, session, seq, type, body) VALUES (?, ?, ?, ?, ?)"),
+      readEvents: db.prepare(
+        "SELECT body FROM events WHERE tenant = ? AND session = ? AND seq > ? ORDER BY seq LIMIT ?",
+      ),
+      maxSeq: db.prepare("SELECT max(seq) AS s FROM events WHERE tenant = ? AND session = ?"),
+      upsertSession: db.prepare(
+        "INSERT INTO sessions (tenant, session, record, updated) VALUES (?, ?, ?, ?) ON CONFLICT (tenant, session) DO UPDATE SET record = excluded.record, updated = excluded.updated",
+      ),
+      getSession: db.prepare("SELECT record FROM sessions WHERE tenant = ? AND session = ?"),
+      listSessions: db.prepare("SELECT record FROM sessions ORDER BY updated DESC LIMIT ?"),
+      listTenantSessions: db.prepare(
+        "SELECT record FROM sessions WHERE tenant = ? ORDER BY updated DESC LIMIT ?",
+      ),
+    };
+    this.eventLog = this.#makeEventLog();
+    this.ledger = new SqliteLedger(db, this);
+    this.approvals = new SqliteApprovals(db);
+    this.sessions = {
+      get: (scope) => this.#record(scope),
+      list: (filter = {}) => {
+        const limit = filter.limit ?? -1;
+        const rows = (
+          filter.tenantId === undefined
+            ? this.#stmt.listSessions.all(limit)
+            : this.#stmt.listTenantSessions.all(filter.tenantId, limit)
+        ) as { record: string }[];
+        const byKey = new Map<string, SessionRecord>();
+        for (const r of rows) {
+          const rec = JSON.parse(r.record) as SessionRecord;
+          byKey.set(skey(rec), rec);
+        }
+        for (const [k, rec] of this.#dirty)
+          if (filter.tenantId === undefined || rec.tenantId === filter.tenantId) byKey.set(k, rec);
+        return [...byKey.values()].sort((a, b) => b.updatedAt - a.updatedAt);
+      },
+    };
+  }
+
+  /** Opens (creating it and its directory if needed) and migrates the database at `file`. */
+  static async open(file: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
+    const path = file === ":memory:" ? file : resolve(file);
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    const db = openDatabase(path, options.busyTimeoutMs ?? 5000);
+    try {
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec(`PRAGMA synchronous = ${options.durability === "power" ? "FULL" : "NORMAL"}`);
+      migrate(db, path);
+    } catch (err) {
+      db.close();
+      if (err instanceof StoreError) throw err;
+      throw new StoreError(
+        "REIN_STORE_FAILED",
+        `Cannot open the SQLite store ${path}: ${errorMessage(err)}`,
+        {
+          file: path,
+        },
+      );
+    }
+    return new SqliteStore(path, db);
+  }
+
+  /** Queues a write for the next batch (the ledger's settle and release go here too). */
+  enqueue(op: () => void): void {
+    this.#writable();
+    this.#current().ops.push(op);
+  }
+
+  /**
+   * Runs `fn` in an immediate transaction that first commits everything queued, so what `fn`
+   * reads is this process's whole state and what it writes lands after it (the ledger's reserve).
+   */
+  transact<R>(fn: () => R): R {
+    this.#writable();
+    const batch = this.#batch;
+    this.#batch = undefined;
+    let result: R;
+    try {
+      result = this.#db.immediate(() => {
+        if (batch) this.#apply(batch);
+        return fn();
+      });
+    } catch (err) {
+      if (batch) this.#fail(batch, err);
+      throw err instanceof StoreError ? err : (this.#failure ?? err);
+    }
+    if (batch) this.#committed(batch);
+    return result;
+  }
+
+  /** Resolves when everything queued so far is committed. */
+  sync(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return this.#batch?.done ?? RESOLVED;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#commit();
+    this.#closed = true;
+    this.#db.close();
+    if (this.#failure) throw this.#failure;
+  }
+
+  #writable(): void {
+    if (this.#failure) throw this.#failure;
+    if (this.#closed) throw new StoreError("REIN_STORE_FAILED", `The SQLite store ${this.file} is closed.`);
+  }
+
+  #current(): Batch {
+    if (this.#batch) return this.#batch;
+    let resolveFn = () => {};
+    let rejectFn: (err: unknown) => void = () => {};
+    const done = new Promise<void>((res, rej) => {
+      resolveFn = res;
+      rejectFn = rej;
+    });
+    // A batch nobody waits for must not become an unhandled rejection; sync() callers still see it.
+    done.catch(() => {});
+    const batch: Batch = { ops: [], events: [], done, resolve: resolveFn, reject: rejectFn };
+    this.#batch = batch;
+    setImmediate(() => this.#commit());
+    return batch;
+  }
+
+  #commit(): void {
+    const batch = this.#batch;
+    if (!batch || this.#closed) return;
+    this.#batch = undefined;
+    try {
+      this.#db.immediate(() => this.#apply(batch));
+    } catch (err) {
+      this.#fail(batch, err);
+      return;
+    }
+    this.#committed(batch);
+  }
+
+  #apply(batch: Batch): void {
+    for (const op of batch.ops) op();
+    for (const [k, rec] of this.#dirty) {
+      this.#stmt.upsertSession.run(rec.tenantId, rec.sessionId, JSON.stringify(rec), rec.updatedAt);
+      this.#dirty.delete(k);
+    }
+  }
+
+  #committed(batch: Batch): void {
+    this.ledger.committed();
+    // A session that ended keeps nothing in memory: its record and last seq are read back if needed.
+    for (const k of this.#ended) {
+      this.#lastSeq.delete(k);
+      this.#records.delete(k);
+    }
+    this.#ended.clear();
+    batch.resolve();
+  }
+
+  #fail(batch: Batch, err: unknown): void {
+    this.#failure ??= new StoreError(
+      "REIN_STORE_FAILED",
+      `The SQLite store ${this.file} could not commit: ${errorMessage(err)}`,
+      { file: this.file },
+    );
+    batch.reject(this.#failure);
+  }
+
+  #record(scope: LogScope): SessionRecord | undefined {
+    const k = skey(scope);
+    const cached = this.#records.get(k);
+    if (cached) return cached;
+    const row = this.#stmt.getSession.get(scope.tenantId, scope.sessionId) as { record: string } | undefined;
+    return row ? (JSON.parse(row.record) as SessionRecord) : undefined;
+  }
+
+  #last(scope: LogScope): number {
+    const k = skey(scope);
+    let last = this.#lastSeq.get(k);
+    if (last === undefined) {
+      const row = this.#stmt.maxSeq.get(scope.tenantId, scope.sessionId) as { s: number | null };
+      last = row.s ?? 0;
+    }
+    return last;
+  }
+
+  #makeEventLog(): EventLog {
+    return {
+      append: (event) => {
+        checkScope(event, "append");
+        const k = skey(event);
+        const lastSeq = this.#last(event);
+        const seq = event.seq;
+        if (!Number.isSafeInteger(seq) || seq <= lastSeq) {
+          const problem = Number.isSafeInteger(seq) ? `is not after ${lastSeq}` : "is not a positive integer";
+          throw new EventLogError(
+            `event seq ${String(seq)} ${problem} in session ${event.sessionId} (tenant ${event.tenantId}); nothing was appended`,
+            { tenantId: event.tenantId, sessionId: event.sessionId, seq: String(seq), lastSeq },
+          );
+        }
+        const body = JSON.stringify(event);
+        this.#writable();
+        const batch = this.#current();
+        const { tenantId, sessionId, type } = event;
+        const insert = this.#stmt.insertEvent;
+        batch.ops.push(() => insert.run(tenantId, sessionId, seq, type, body));
+        batch.events.push(event);
+        this.#lastSeq.set(k, seq);
+        const record = nextSessionRecord(this.#record(event), event);
+        this.#records.set(k, record);
+        this.#dirty.set(k, record);
+        if (type === "session_ended") this.#ended.add(k);
+        else this.#ended.delete(k);
+        const listeners = this.#listeners.get(k);
+        if (listeners) for (const l of listeners) l(event);
+      },
+      read: (scope, afterSeq, limit = Number.POSITIVE_INFINITY) => {
+        checkScope(scope, "read");
+        if (!Number.isSafeInteger(afterSeq) || afterSeq < 0)
+          throw new EventLogError(`read: afterSeq must be an integer >= 0, got ${String(afterSeq)}`, {
+            afterSeq: String(afterSeq),
+          });
+        if (!(limit === Number.POSITIVE_INFINITY || (Number.isSafeInteger(limit) && limit >= 0)))
+          throw new EventLogError(`read: limit must be an integer >= 0, got ${String(limit)}`, {
+            limit: String(limit),
+          });
+        const max = Number.isFinite(limit) ? limit : -1;
+        const rows = this.#stmt.readEvents.all(scope.tenantId, scope.sessionId, afterSeq, max) as {
+          body: string;
+        }[];
+        const events = rows.map((r) => JSON.parse(r.body) as ReinEvent);
+        const after = events.at(-1)?.seq ?? afterSeq;
+        for (const e of this.#batch?.events ?? []) {
+          if (events.length >= limit) break;
+          if (e.seq > after && e.tenantId === scope.tenantId && e.sessionId === scope.sessionId)
+            events.push(JSON.parse(JSON.stringify(e)) as ReinEvent);
+        }
+        return events;
+      },
+      lastSeq: (scope) => {
+        checkScope(scope, "lastSeq");
+        return this.#last(scope);
+      },
+      subscribe: (scope, listener) => {
+        checkScope(scope, "subscribe");
+        const k = skey(scope);
+        this.#listeners.set(k, [...(this.#listeners.get(k) ?? []), listener]);
+        return () => {
+          const rest = (this.#listeners.get(k) ?? []).filter((l) => l !== listener);
+          if (rest.length === 0) this.#listeners.delete(k);
+          else this.#listeners.set(k, rest);
+        };
+      },
+      flush: () => {
+        this.#commit();
+        return this.sync();
+      },
+      sync: () => this.sync(),
+    };
+  }
+}
+
+class SqliteApprovals implements ApprovalStore {
+  readonly #db: Database;
+  readonly #s: Record<"insert" | "get" | "byCall" | "update" | "list" | "bySession", Statement>;
+  constructor(db: Database) {
+    this.#db = db;
+    this.#s = {
+      insert: db.prepare(
+        "INSERT INTO approvals (id, tenant, session, turn, call_id, args_hash, status, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      get: db.prepare("SELECT record FROM approvals WHERE id = ?"),
+      byCall: db.prepare(
+        "SELECT record FROM approvals WHERE tenant = ? AND session = ? AND call_id = ? AND args_hash = ? AND turn IS ? ORDER BY rowid DESC LIMIT 1",
+      ),
+      bySession: db.prepare(
+        "SELECT record FROM approvals WHERE tenant = ? AND session = ? AND args_hash = ? AND status = 'approved'",
+      ),
+      update: db.prepare("UPDATE approvals SET status = ?, record = ? WHERE id = ?"),
+      list: db.prepare("SELECT record FROM approvals ORDER BY rowid"),
+    };
+  }
+  create(record: Omit<ApprovalRecord, "status" | "decision" | "decidedAt">): void {
+    const full: ApprovalRecord = { ...record, status: "pending", decision: null, decidedAt: null };
+    this.#s.insert.run(
+      full.id,
+      full.tenantId,
+      full.sessionId,
+      full.turn ?? null,
+      full.callId,
+      full.argsHash,
+      full.status,
+      JSON.stringify(full),
+    );
+  }
+  get(id: string): ApprovalRecord | undefined {
+    const row = this.#s.get.get(id) as { record: string } | undefined;
+    return row ? (JSON.parse(row.record) as ApprovalRecord) : undefined;
+  }
+  findCall(scope: LogScope, turn: number, callId: string, argsHash: string): ApprovalRecord | undefined {
+    const row = this.#s.byCall.get(scope.tenantId, scope.sessionId, callId, argsHash, turn) as
+      | { record: string }
+      | undefined;
+    return row ? (JSON.parse(row.record) as ApprovalRecord) : undefined;
+  }
+  approvedForSession(scope: LogScope, argsHash: string): boolean {
+    const rows = this.#s.bySession.all(scope.tenantId, scope.sessionId, argsHash) as { record: string }[];
+    return rows.some((r) => {
+      const d = (JSON.parse(r.record) as ApprovalRecord).decision;
+      return d?.outcome === "approved" && d.scope === "session";
+    });
+  }
+  list(filter: { tenantId?: string; status?: ApprovalRecord["status"] } = {}): readonly ApprovalRecord[] {
+    return (this.#s.list.all() as { record: string }[])
+      .map((r) => JSON.parse(r.record) as ApprovalRecord)
+      .filter(
+        (r) =>
+          (filter.tenantId === undefined || r.tenantId === filter.tenantId) &&
+          (filter.status === undefined || r.status === filter.status),
+      );
+  }
+  decide(
+    id: string,
+    verdict: ApprovalVerdict,
+    options: { by: string; argsHash?: string; now?: number },
+  ): ApprovalRecord {
+    // Immediate: two processes deciding at once are serialised; the second sees the first's decision.
+    return this.#db.immediate(() => {
+      const current = this.get(id);
+      const next = applyVerdict(current, id, verdict, options);
+      if (!next) return current as ApprovalRecord;
+      this.#s.update.run(next.status, JSON.stringify(next), id);
+      return next;
+    });
+  }
+  expire(id: string, now = Date.now()): ApprovalRecord {
+    return this.#db.immediate(() => {
+      const current = this.get(id);
+      if (!current) return applyVerdict(current, id, { outcome: "denied", reason: "" }, { by: "" }) as never;
+      if (current.status !== "pending" || now <= current.expiresAt) return current;
+      const next = expiredRecord(current, now);
+      this.#s.update.run(next.status, JSON.stringify(next), id);
+      return next;
+    });
+  }
+}
+
+function checkScope(scope: LogScope, what: string): void {
+  if (
+    typeof scope?.tenantId !== "string" ||
+    scope.tenantId === "" ||
+    typeof scope.sessionId !== "string" ||
+    scope.sessionId === ""
+  ) {
+    throw new EventLogError(
+      `${what}: tenantId and sessionId must be non-empty strings, got tenantId ${JSON.stringify(scope?.tenantId) ?? "undefined"}, sessionId ${JSON.stringify(scope?.sessionId) ?? "undefined"}`,
+    );
+  }
+}

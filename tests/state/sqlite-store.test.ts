@@ -1,0 +1,123 @@
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { EVENT_VERSION, type ReinEvent } from "../../src/protocol/events.js";
+import { SCHEMA_VERSION } from "../../src/state/sqlite-schema.js";
+import { SqliteStore } from "../../src/state/sqlite-store.js";
+
+const dir = mkdtempSync(join(tmpdir(), "rein-sqlite-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const scope = { tenantId: "local", sessionId: "ses_a" };
+const ev = (seq: number): ReinEvent =>
+  ({
+    v: EVENT_VERSION,
+    seq,
+    ...scope,
+    runId: "r",
+    ts: seq,
+    type: "text_delta",
+    data: { turn: 1, delta: "x" },
+  }) as ReinEvent;
+
+describe("SqliteStore", () => {
+  it("opens a database written by schema v1 (golden fixture) and reads its session, ledger and approval", async () => {
+    const file = join(dir, "v1.db");
+    copyFileSync(join(import.meta.dirname, "../fixtures/rein-v1.db"), file);
+    const store = await SqliteStore.open(file);
+    try {
+      const s = { tenantId: "local", sessionId: "ses_fixture" };
+      expect(store.eventLog.read(s, 0).map((e) => e.type)).toEqual(["session_started", "run_started"]);
+      expect(store.sessions.get(s)).toMatchObject({
+        status: "running",
+        model: "scripted:fixture",
+        lastSeq: 2,
+      });
+      expect(store.ledger.openReservations(s)).toEqual([
+        { key: "run_fixture:1", model: "scripted:fixture", estimateUsd: 0.02, estimateTokens: 100 },
+      ]);
+      expect(store.approvals.get("apr_fixture")).toMatchObject({ status: "pending", tool: "append_line" });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("refuses a database of a newer schema version, naming both versions", async () => {
+    const file = join(dir, "newer.db");
+    const store = await SqliteStore.open(file);
+    await store.close();
+    const { DatabaseSync } = await import("node:sqlite");
+    const db = new DatabaseSync(file);
+    db.prepare("INSERT INTO rein_schema (version) VALUES (?)").run(SCHEMA_VERSION + 1);
+    db.close();
+    await expect(SqliteStore.open(file)).rejects.toMatchObject({
+      code: "REIN_STORE_SCHEMA_UNSUPPORTED",
+      message: expect.stringContaining(`schema version ${SCHEMA_VERSION + 1}`),
+    });
+  });
+
+  it("group commit: appends do not reach the file until the tick's batch commits; sync resolves after it", async () => {
+    const file = join(dir, "batch.db");
+    const store = await SqliteStore.open(file);
+    const { DatabaseSync } = await import("node:sqlite");
+    const other = new DatabaseSync(file);
+    const count = () => (other.prepare("SELECT count(*) AS n FROM events").get() as { n: number }).n;
+    try {
+      for (let s = 1; s <= 100; s++) store.eventLog.append(ev(s));
+      expect(count()).toBe(0); // still buffered: no write per append
+      expect(store.eventLog.read(scope, 98).map((e) => e.seq)).toEqual([99, 100]); // but readable here
+      await store.eventLog.sync?.();
+      expect(count()).toBe(100);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
+  it("a batch that cannot commit rejects sync with REIN_STORE_FAILED, and later writes are refused", async () => {
+    const file = join(dir, "fail.db");
+    const store = await SqliteStore.open(file);
+    store.eventLog.append(ev(1));
+    await store.eventLog.sync?.();
+    // Another connection holds the write lock past the busy timeout: the batch cannot commit.
+    const { DatabaseSync } = await import("node:sqlite");
+    const other = new DatabaseSync(file);
+    other.exec("BEGIN IMMEDIATE");
+    const slow = await SqliteStore.open(file, { busyTimeoutMs: 10 });
+    try {
+      slow.eventLog.append({ ...ev(2), sessionId: "ses_b" } as ReinEvent);
+      await expect(slow.eventLog.sync?.()).rejects.toMatchObject({ code: "REIN_STORE_FAILED" });
+      expect(() => slow.eventLog.append({ ...ev(3), sessionId: "ses_b" } as ReinEvent)).toThrow(
+        expect.objectContaining({ code: "REIN_STORE_FAILED" }),
+      );
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+      await slow.close().catch(() => {});
+      await store.close();
+    }
+  });
+
+  it("two stores on one file share one budget: the second process's reservation sees the first's", async () => {
+    const file = join(dir, "shared.db");
+    const a = await SqliteStore.open(file);
+    const b = await SqliteStore.open(file);
+    const ceilings = [{ account: "budget:team" as const, maxCostUsd: 1 }];
+    try {
+      expect(
+        a.ledger.reserve(
+          { tenantId: "t", sessionId: "s1" },
+          { key: "k", model: "m", estimateUsd: 0.6, ceilings },
+        ),
+      ).toBeUndefined();
+      const refused = b.ledger.reserve(
+        { tenantId: "t", sessionId: "s2" },
+        { key: "k", model: "m", estimateUsd: 0.6, ceilings },
+      );
+      expect(refused).toMatchObject({ refused: true, account: "budget:team", reservedUsd: 0.6 });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
