@@ -5,7 +5,7 @@
  * bench/sandbox.ts, which measures bubblewrap and `spawn /bin/true` in the same process.
  */
 import { spawn } from "node:child_process";
-import { createDockerPool, DockerSandbox } from "../dist/index.js";
+import { createDockerPool, DockerSandbox } from "../dist/docker.js";
 import type { Table } from "./lib/bench.ts";
 
 export interface DockerBenchInput {

@@ -201,16 +201,6 @@ export {
   SANDBOX_BACKENDS,
   type SandboxBackend,
 } from "./sandbox/create-sandbox.js";
-export { DEFAULT_DOCKER_LIMITS } from "./sandbox/docker/container-spec.js";
-export { createDockerPool, type DockerPoolOptions } from "./sandbox/docker/docker-pool.js";
-export {
-  DockerSandbox,
-  type DockerSandboxOptions,
-  GVISOR_HOST_THREADS,
-  GVISOR_MEMORY_OVERHEAD,
-} from "./sandbox/docker/docker-sandbox.js";
-export { DEFAULT_SANDBOX_IMAGE } from "./sandbox/docker/engine.js";
-export { type Poolable, SandboxPool, type SandboxPoolOptions } from "./sandbox/pool.js";
 export {
   CODE_LANGUAGES,
   type CodeLanguage,

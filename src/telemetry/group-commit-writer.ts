@@ -78,6 +78,8 @@ export class CommitFile {
   waiters: Waiter[] = [];
   failure: AuditError | undefined;
   released = false;
+  /** Called once the descriptor is closed (release() waits for it). */
+  closedWaiters: (() => void)[] = [];
   /** Last use, for closing the least recently used idle descriptor. */
   used = 0;
 
@@ -114,7 +116,8 @@ export class CommitFile {
       await this.sync();
     } finally {
       this.released = true;
-      this.#writer.forget(this);
+      // The descriptor is closed when release() resolves: nothing of this file stays open.
+      await this.#writer.forget(this);
     }
   }
 }
@@ -221,10 +224,14 @@ export class GroupCommitWriter {
   }
 
   /** @internal */
-  forget(f: CommitFile): void {
+  forget(f: CommitFile): Promise<void> {
     this.#files.delete(f);
     this.#due.delete(f);
-    if (f.fd !== undefined && !f.busy) this.#closeFd(f);
+    if (f.fd === undefined) return Promise.resolve();
+    // A batch in flight closes it when it ends (see #drain).
+    const closed = new Promise<void>((resolve) => f.closedWaiters.push(resolve));
+    if (!f.busy) this.#closeFd(f);
+    return closed;
   }
 
   #flush(): void {
@@ -345,8 +352,11 @@ export class GroupCommitWriter {
     if (fd === undefined) return;
     f.fd = undefined;
     this.#open--;
-    // Asynchronous and fire-and-forget: a close error on a file already written loses nothing.
-    close(fd, () => {});
+    // Asynchronous: a close error on a file already written loses nothing; release() waits for it.
+    const waiters = f.closedWaiters.splice(0);
+    close(fd, () => {
+      for (const resolve of waiters) resolve();
+    });
     this.#wakeSlotWaiter();
   }
 

@@ -252,7 +252,7 @@ export class DockerSandbox implements Sandbox {
   }
 
   /** Reads through the container; FIFOs, sockets and devices are refused rather than waited on. */
-  async getFile(p: string): Promise<Buffer> {
+  async getFile(p: string): Promise<Uint8Array> {
     const rel = workspaceRelative(this.workspace, p);
     const script =
       'if [ -p "$1" ] || [ -S "$1" ] || [ -c "$1" ] || [ -b "$1" ]; then echo "not a regular file" >&2; exit 3; fi; exec cat -- "$1"';

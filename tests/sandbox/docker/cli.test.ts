@@ -125,7 +125,9 @@ describe("config file: sandbox.backend", () => {
     writeFileSync(join(ws, "rein.config.yaml"), "sandbox:\n  backend: vmware\n");
     const r = rein(task(ws), ws);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/rein\.config\.yaml:2.*sandbox\.backend/);
-    expect(r.stderr).toContain("REIN_CONFIG_INVALID");
+    // --json: the error is one JSON line on stdout (issue 25), naming the file, line and field.
+    const outcome = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    expect(outcome).toMatchObject({ type: "error", code: "REIN_CONFIG_INVALID", exitCode: 2 });
+    expect(outcome.message).toMatch(/rein\.config\.yaml:2.*sandbox\.backend/);
   });
 });
