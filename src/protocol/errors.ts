@@ -41,6 +41,7 @@ export const ERROR_CODES = [
   "REIN_INPUT_TOO_LARGE",
   "REIN_INTERNAL",
   "REIN_EGRESS_DENIED",
+  "REIN_SANDBOX_UNSUPPORTED",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -131,6 +132,16 @@ export class AuditError extends ReinError {}
 export class SandboxError extends ReinError {
   constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
     super("REIN_SANDBOX_FAILED", message, details, options);
+  }
+}
+
+/**
+ * A sandbox was asked for something its kind cannot do at all, e.g. a shell command (`exec`) in a
+ * WebAssembly sandbox, which has no shell: run code with `runCode` instead.
+ */
+export class SandboxUnsupportedError extends ReinError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("REIN_SANDBOX_UNSUPPORTED", message, details);
   }
 }
 
