@@ -6,7 +6,12 @@ import type { TrustMode } from "../policy/trust-mode.js";
 import { ReinError } from "../protocol/errors.js";
 import type { ReinEvent } from "../protocol/events.js";
 import type { RunResult } from "../protocol/run-result.js";
-import { createSandbox, NO_ISOLATION_WARNING, type SandboxBackend } from "../sandbox/create-sandbox.js";
+import {
+  type CreateSandboxOptions,
+  createSandbox,
+  NO_ISOLATION_WARNING,
+  type SandboxBackend,
+} from "../sandbox/create-sandbox.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
 import { auditKeyFromEnv } from "../telemetry/audit-key.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
@@ -31,6 +36,8 @@ export interface RunCommandOptions {
   readonly auditDir: string | false;
   /** Where run_shell and run_code run: bubblewrap (default) or none (no isolation, with a warning). */
   readonly sandbox: SandboxBackend;
+  /** The config file's `sandbox:` section: per-language routing of run_code, the Pyodide pool, memory. */
+  readonly sandboxConfig?: ReinConfig["sandbox"];
   readonly system?: string;
   /** Who decides calls that need approval; default: the terminal when there is one, else none (denied). */
   readonly gate?: ApprovalGate;
@@ -59,12 +66,23 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
   const sandbox: Sandbox = createSandbox({
     backend: options.sandbox,
     workspace: options.workspace,
+    ...sandboxFileOptions(options.sandboxConfig),
   });
   try {
     return await runIn(options, sandbox);
   } finally {
     await sandbox.dispose();
   }
+}
+
+/** The config file's sandbox section as `createSandbox` options. */
+export function sandboxFileOptions(c: ReinConfig["sandbox"]): Omit<CreateSandboxOptions, "backend"> {
+  return {
+    ...(c?.code ? { code: c.code } : {}),
+    ...(c?.pyodide?.poolSize !== undefined ? { pyodidePoolSize: c.pyodide.poolSize } : {}),
+    ...(c?.pyodide?.memory !== undefined ? { pyodideMemory: c.pyodide.memory } : {}),
+    ...(c?.quickjs?.memory !== undefined ? { quickjsMemory: c.quickjs.memory } : {}),
+  };
 }
 
 async function runIn(options: RunCommandOptions, sandbox: Sandbox): Promise<number> {

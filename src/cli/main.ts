@@ -137,9 +137,8 @@ function program(): Command {
     .option("--no-audit", "do not write an audit trail")
     .option(
       "--sandbox <backend>",
-      "where run_shell and run_code run: bubblewrap (default) or none (NO isolation, prints a warning)",
+      "where run_shell and run_code run: bubblewrap (default; or the config file's sandbox.backend), none (NO isolation, prints a warning), quickjs, pyodide or wasm (WebAssembly: run_code only)",
       backend,
-      "bubblewrap",
     )
     .option(
       "--trust <mode>",
@@ -183,7 +182,8 @@ function program(): Command {
         system: o.system,
         json: Boolean(o.json),
         auditDir: o.audit === false ? false : resolve(o.auditDir),
-        sandbox: o.unsafeLocalShell ? "none" : o.sandbox,
+        sandbox: o.unsafeLocalShell ? "none" : (o.sandbox ?? config?.sandbox?.backend ?? "bubblewrap"),
+        ...(config?.sandbox ? { sandboxConfig: config.sandbox } : {}),
         trust: o.trust,
         ...(o.policy !== undefined ? { policyFile: o.policy } : {}),
         ...(o.approvalTimeout !== undefined ? { approvalTimeoutMs: o.approvalTimeout } : {}),
@@ -218,7 +218,16 @@ function program(): Command {
     .command("exec")
     .description("run one command in a sandbox and exit with its exit status")
     .argument("<command...>", "the command and its arguments (after --)")
-    .option("--backend <backend>", "bubblewrap (default) or none (NO isolation)", backend, "bubblewrap")
+    .option(
+      "--backend <backend>",
+      "bubblewrap (default), none (NO isolation), or quickjs, pyodide, wasm (WebAssembly: needs --language)",
+      backend,
+      "bubblewrap",
+    )
+    .option(
+      "--language <language>",
+      "run the arguments as a program in python, javascript or shell (runCode) instead of as a command; - reads it from stdin",
+    )
     .option("--workspace <dir>", "the directory mounted read-write (default: the current one)", ".")
     .option("--memory <size>", "memory limit of the command's process tree, e.g. 256m (default 512m)")
     .option("--pids <n>", "most processes and threads (default 256)", positiveInt("--pids"))
@@ -239,6 +248,7 @@ function program(): Command {
         network: o.network,
         json: Boolean(o.json),
         argv,
+        ...(o.language !== undefined ? { language: o.language } : {}),
       });
     });
   registerPolicyCommand(cli);

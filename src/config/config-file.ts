@@ -4,6 +4,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { GuardsFileSchema, LimitsFileSchema } from "../guards/guards-schema.js";
 import { ConfigError } from "../protocol/errors.js";
+import { SandboxFileSchema } from "../sandbox/sandbox-config.js";
 
 /** Names the CLI looks for in the working directory, in order. */
 export const CONFIG_FILE_NAMES = ["rein.config.yaml", "rein.config.yml"] as const;
@@ -74,6 +75,8 @@ export const ReinConfigSchema = z.strictObject({
   limits: LimitsFileSchema.optional(),
   /** The built-in guards for `rein run`: budget, stall, circuitBreaker, taint (see docs/guards.md). */
   guards: GuardsFileSchema.optional(),
+  /** The sandbox for `rein run`, and where `run_code` runs each language (see README "WebAssembly sandboxes"). */
+  sandbox: SandboxFileSchema.optional(),
 });
 
 export type ReinConfig = z.infer<typeof ReinConfigSchema>;

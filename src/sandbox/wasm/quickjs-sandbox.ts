@@ -33,10 +33,6 @@ export interface QuickJSOptions {
   readonly maskPaths?: readonly string[];
 }
 
-interface Pending {
-  readonly resolve: (o: QuickJSOutcome) => void;
-}
-
 /**
  * JavaScript in QuickJS compiled to WebAssembly, in a worker thread: no Node API, no file system but
  * the workspace's text files through a `workspace` object, no network, no processes. A run has a heap
@@ -120,7 +116,8 @@ export class QuickJSSandbox implements Sandbox {
       ...r,
       durationMs: Math.round(performance.now() - started),
     });
-    if (options.signal?.aborted) return result({ signal: "SIGKILL" });
+    // Disposed, reset or aborted while the cwd was being checked: start nothing.
+    if (options.signal?.aborted || this.#disposed) return result({ signal: "SIGKILL" });
     const worker = this.#take();
     const id = this.#nextId++;
     const job: QuickJSJob = {

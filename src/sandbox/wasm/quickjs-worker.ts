@@ -50,8 +50,25 @@ const MAX_GUEST_FILE_BYTES = 16 * 1024 * 1024;
 
 let module: Promise<QuickJSWASMModule> | undefined;
 
+/**
+ * QuickJS's own memory limit misses many allocations in this build (its accounting counts block
+ * overhead, not sizes: 200 MB of typed arrays passed a 64 MB limit), so the hard limit is the
+ * WebAssembly memory itself: it may grow to the module's initial 16 MiB plus the sandbox's memory, no
+ * further, and an allocation past it fails inside QuickJS as "out of memory".
+ */
+async function loadModule(memoryBytes: number): Promise<QuickJSWASMModule> {
+  const { newQuickJSWASMModuleFromVariant, newVariant } = await import("quickjs-emscripten");
+  const { default: base } = await import("@jitl/quickjs-wasmfile-release-sync");
+  const page = 65536;
+  const initial = 256; // the variant's own initial size (16 MiB)
+  // (WebAssembly is a Node global the ES2023 lib does not declare.)
+  const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: object) => never } }).WebAssembly;
+  const wasmMemory = new wasm.Memory({ initial, maximum: initial + Math.ceil(memoryBytes / page) });
+  return newQuickJSWASMModuleFromVariant(newVariant(base as never, { wasmMemory }));
+}
+
 parentPort?.on("message", (job: QuickJSJob) => {
-  module ??= import("quickjs-emscripten").then((m) => m.getQuickJS());
+  module ??= loadModule(job.memoryBytes);
   module.then(
     (qjs) => parentPort?.postMessage(run(qjs, job)),
     (err: unknown) =>
