@@ -3,8 +3,11 @@ import { SandboxError } from "../protocol/errors.js";
 export interface WarmPoolOptions<T> {
   /** How many warm items to keep ready (0 disables the pool: every acquire makes one). */
   readonly size: number;
-  /** Makes one item and resolves once it is warm (ready to be handed out). */
-  create(): Promise<T>;
+  /**
+   * Makes one item and resolves once it is warm (ready to be handed out). `signal` aborts when the
+   * pool drains: stop warming and reject, so a drain does not wait for a slow start.
+   */
+  create(signal: AbortSignal): Promise<T>;
   /** Releases an item that will never be handed out (drain, or a stale item). Must not throw. */
   destroy(item: T): void;
   /** Whether a warm item may still be handed out (e.g. the workspace did not change under it). */
@@ -29,6 +32,7 @@ export class WarmPool<T> {
   /** Items being made, in order; an acquire with nothing ready takes the oldest. */
   readonly #making: Promise<T>[] = [];
   #drained = false;
+  readonly #draining = new AbortController();
   #failures = 0;
 
   constructor(options: WarmPoolOptions<T>) {
@@ -76,6 +80,7 @@ export class WarmPool<T> {
   /** Destroys every ready item and every item still warming; later acquires throw. Idempotent. */
   async drain(): Promise<void> {
     this.#drained = true;
+    this.#draining.abort();
     for (const item of this.#ready.splice(0)) this.#o.destroy(item);
     // Each one still warming is destroyed as it becomes ready (see #make).
     await Promise.allSettled([...this.#making]);
@@ -93,7 +98,7 @@ export class WarmPool<T> {
   }
 
   #make(pooled: boolean): Promise<T> {
-    const p = this.#o.create().then(
+    const p = this.#o.create(this.#draining.signal).then(
       (item) => {
         this.#failures = 0;
         if (!pooled) return item;

@@ -100,7 +100,7 @@ export class PyodideSandbox implements Sandbox {
     });
     this.#pool = new WarmPool<Interpreter>({
       size: options.poolSize ?? 0,
-      create: () => this.#start(),
+      create: (signal) => this.#start(signal),
       destroy: (i) => this.#kill(i),
       usable: (i) => this.#stillMasked(i),
     });
@@ -225,7 +225,7 @@ export class PyodideSandbox implements Sandbox {
   }
 
   /** Starts an interpreter and resolves once Pyodide is loaded in it. */
-  async #start(): Promise<Interpreter> {
+  async #start(cancel?: AbortSignal): Promise<Interpreter> {
     this.#checkOpen();
     const scan = await scanWorkspace(this.workspace, this.#isMasked);
     const input = new PassThrough();
@@ -253,6 +253,10 @@ export class PyodideSandbox implements Sandbox {
       masked: new Set(scan.masked.map((m) => m.path)),
     };
     this.#live.add(interp);
+    // The pool drained while this one was still loading: kill it now rather than wait for it.
+    const onCancel = () => kill.abort();
+    cancel?.addEventListener("abort", onCancel, { once: true });
+    if (cancel?.aborted) kill.abort();
     const ended = result.then(
       (r) => {
         throw new SandboxError(
@@ -269,6 +273,8 @@ export class PyodideSandbox implements Sandbox {
     } catch (err) {
       this.#live.delete(interp);
       throw err;
+    } finally {
+      cancel?.removeEventListener("abort", onCancel);
     }
     return interp;
   }
