@@ -7,7 +7,7 @@ import type { CodeLanguage, ExecOptions, ExecResult, Sandbox, SandboxCapabilitie
 import { parseSize } from "../size.js";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "../supervise.js";
 import { emptyDirectory, getHostFile, openWorkspace, putHostFile } from "../workspace-files.js";
-import type { QuickJSJob, QuickJSOutcome } from "./quickjs-worker.js";
+import type { QuickJSJob, QuickJSOutcome, QuickJSStarted } from "./quickjs-worker.js";
 import { compiledScript } from "./worker-script.js";
 
 export const DEFAULT_QUICKJS_LIMITS = Object.freeze({
@@ -17,6 +17,9 @@ export const DEFAULT_QUICKJS_LIMITS = Object.freeze({
   /** How long past the deadline the worker may take to notice its interrupt before it is terminated. */
   watchdogGraceMs: 200,
 });
+
+/** How long a cold worker may take to load QuickJS before its run's deadline starts counting. */
+const WORKER_START_ALLOWANCE_MS = 30_000;
 
 export interface QuickJSOptions {
   /** Workspace the guest's `workspace.readFile/writeFile/listFiles` reach. Default: a temporary one the sandbox owns. */
@@ -123,7 +126,7 @@ export class QuickJSSandbox implements Sandbox {
     const job: QuickJSJob = {
       id,
       code,
-      deadline: Date.now() + timeoutMs,
+      timeoutMs,
       memoryBytes: this.#memoryBytes,
       stackBytes: this.#stackBytes,
       maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
@@ -147,13 +150,19 @@ export class QuickJSSandbox implements Sandbox {
         else void worker.terminate();
         resolve(r);
       };
-      // The deadline's last resort: the worker thread dies with whatever it was doing.
-      const watchdog = setTimeout(() => {
+      // The deadline's last resort: the worker thread dies with whatever it was doing. Until the code
+      // starts, a cold worker may still be loading QuickJS: that gets its own allowance.
+      const expire = () =>
         finish(result({ timedOut: true, signal: "SIGKILL", stoppedBy: "watchdog" }), false);
-      }, timeoutMs + this.#graceMs);
+      let watchdog = setTimeout(expire, timeoutMs + this.#graceMs + WORKER_START_ALLOWANCE_MS);
       const onAbort = () => finish(result({ signal: "SIGKILL" }), false);
-      const onMessage = (o: QuickJSOutcome) => {
+      const onMessage = (o: QuickJSOutcome | QuickJSStarted) => {
         if (o.id !== id) return;
+        if ("started" in o) {
+          clearTimeout(watchdog);
+          watchdog = setTimeout(expire, timeoutMs + this.#graceMs);
+          return;
+        }
         finish(
           result({
             stdout: o.stdout,

@@ -24,7 +24,8 @@ import { maskMatcher } from "../bubblewrap/masks.js";
 export interface QuickJSJob {
   readonly id: number;
   readonly code: string;
-  readonly deadline: number;
+  /** The run's time limit, counted from when the code starts (not from the worker's start). */
+  readonly timeoutMs: number;
   readonly memoryBytes: number;
   readonly stackBytes: number;
   readonly maxOutputBytes: number;
@@ -33,6 +34,12 @@ export interface QuickJSJob {
   readonly cwd: string;
   readonly maskPaths: readonly string[];
   readonly env: Readonly<Record<string, string>>;
+}
+
+/** Sent when the code starts running: the main thread's watchdog counts from here. */
+export interface QuickJSStarted {
+  readonly id: number;
+  readonly started: true;
 }
 
 export interface QuickJSOutcome {
@@ -70,7 +77,10 @@ async function loadModule(memoryBytes: number): Promise<QuickJSWASMModule> {
 parentPort?.on("message", (job: QuickJSJob) => {
   module ??= loadModule(job.memoryBytes);
   module.then(
-    (qjs) => parentPort?.postMessage(run(qjs, job)),
+    (qjs) => {
+      parentPort?.postMessage({ id: job.id, started: true } satisfies QuickJSStarted);
+      parentPort?.postMessage(run(qjs, job, Date.now() + job.timeoutMs));
+    },
     (err: unknown) =>
       parentPort?.postMessage({
         id: job.id,
@@ -105,7 +115,7 @@ class Capped {
   }
 }
 
-function run(qjs: QuickJSWASMModule, job: QuickJSJob): QuickJSOutcome {
+function run(qjs: QuickJSWASMModule, job: QuickJSJob, deadline: number): QuickJSOutcome {
   const stdout = new Capped(job.maxOutputBytes);
   const stderr = new Capped(job.maxOutputBytes);
   const rt = qjs.newRuntime();
@@ -113,7 +123,7 @@ function run(qjs: QuickJSWASMModule, job: QuickJSJob): QuickJSOutcome {
   rt.setMaxStackSize(job.stackBytes);
   let interrupted = false;
   rt.setInterruptHandler(() => {
-    if (Date.now() >= job.deadline) interrupted = true;
+    if (Date.now() >= deadline) interrupted = true;
     return interrupted;
   });
   const ctx = rt.newContext();
