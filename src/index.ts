@@ -140,6 +140,7 @@ export {
   PriceUnknownError,
   ReinError,
   SandboxError,
+  SandboxUnsupportedError,
   ScriptError,
   SecurityError,
   SessionError,
@@ -181,11 +182,14 @@ export {
 } from "./sandbox/bubblewrap/bubblewrap-sandbox.js";
 export { DEFAULT_MASK_PATHS } from "./sandbox/bubblewrap/masks.js";
 export {
+  type CodeBackends,
   type CreateSandboxOptions,
   createSandbox,
   SANDBOX_BACKENDS,
   type SandboxBackend,
 } from "./sandbox/create-sandbox.js";
+export { WarmPool, type WarmPoolOptions } from "./sandbox/pool.js";
+export { RoutedSandbox, type RoutedSandboxOptions } from "./sandbox/routed-sandbox.js";
 export {
   CODE_LANGUAGES,
   type CodeLanguage,
@@ -212,6 +216,16 @@ export {
 } from "./security/egress/egress-firewall.js";
 export { EgressProxy, type EgressProxyOptions, type ProxyDecision } from "./security/egress/egress-proxy.js";
 export { dnsServerResolver, type HostResolver, systemResolver } from "./security/egress/resolver.js";
+export {
+  DEFAULT_PYODIDE_LIMITS,
+  type PyodideOptions,
+  PyodideSandbox,
+} from "./sandbox/wasm/pyodide-sandbox.js";
+export {
+  DEFAULT_QUICKJS_LIMITS,
+  type QuickJSOptions,
+  QuickJSSandbox,
+} from "./sandbox/wasm/quickjs-sandbox.js";
 export { EventRedactor } from "./security/event-redactor.js";
 export {
   HeuristicInjectionDetector,

@@ -181,3 +181,55 @@ describe("rein sandbox exec --backend wasm", () => {
     expect(bad.stderr).toMatch(/--language must be one of python, javascript, shell, got "cobol"/);
   }, 60_000);
 });
+
+describe("rein run --sandbox wasm", () => {
+  it("the model's javascript runs in QuickJS; run_shell is not offered (an attempt is unknown_tool)", () => {
+    const ws = workspace();
+    const file = path.join(workspace(), "script.json");
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        name: "wasm-run",
+        turns: [
+          {
+            tool_calls: [
+              {
+                tool: "run_code",
+                input: { language: "javascript", code: 'console.log("in", typeof process)' },
+              },
+              { tool: "run_shell", input: { command: "id" } },
+            ],
+          },
+          { say: "done" },
+        ],
+      }),
+    );
+    const r = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        "run",
+        "go",
+        "--model",
+        `scripted:${file}`,
+        "--workspace",
+        ws,
+        "--sandbox",
+        "wasm",
+        "--trust",
+        "autonomous",
+        "--json",
+        "--no-audit",
+      ],
+      { encoding: "utf8", timeout: 120_000, cwd: ws },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const finished = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.type === "tool_call_finished");
+    expect(finished[0].data.content).toContain("in undefined");
+    expect(finished[1].data.content).toContain("unknown_tool");
+  }, 150_000);
+});
