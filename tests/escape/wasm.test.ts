@@ -311,4 +311,8 @@ function suite(name: string, make: (workspace: string) => Sandbox, equivalents: 
 }
 
 suite("quickjs", (workspace) => new QuickJSSandbox({ workspace, memory: "64m" }), QUICKJS);
-suite("pyodide (in bubblewrap)", (workspace) => new PyodideSandbox({ workspace, memory: "512m" }), PYODIDE);
+suite(
+  "pyodide (in bubblewrap)",
+  (workspace) => new PyodideSandbox({ workspace, memory: "512m", poolSize: 1 }),
+  PYODIDE,
+);

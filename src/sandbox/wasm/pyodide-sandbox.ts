@@ -280,7 +280,8 @@ export class PyodideSandbox implements Sandbox {
   }
 
   async #stillMasked(i: Interpreter): Promise<boolean> {
-    if (this.#disposed) return false;
+    // Killed while waiting (reset), or no longer masking what the workspace now holds: not usable.
+    if (this.#disposed || i.kill.signal.aborted) return false;
     const now = await scanWorkspace(this.workspace, this.#isMasked);
     return now.masked.every((m) => i.masked.has(m.path));
   }

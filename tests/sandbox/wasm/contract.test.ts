@@ -15,7 +15,8 @@ sandboxContract({
   name: "pyodide (in bubblewrap)",
   withoutShell: true,
   // Node and Pyodide need ~170 MB before any Python runs: the contract's 64m is too small to start.
-  create: ({ workspace }) => new PyodideSandbox({ workspace, memory: "512m" }),
+  // A pool of one: the next interpreter loads while the current one runs (checks run several programs).
+  create: ({ workspace }) => new PyodideSandbox({ workspace, memory: "512m", poolSize: 1 }),
 });
 
 describe("the no-shell contract can fail", () => {
