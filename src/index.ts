@@ -201,6 +201,16 @@ export {
   type SandboxLimit,
 } from "./sandbox/sandbox.js";
 export { UnsafeLocalProcess } from "./sandbox/unsafe-local-process.js";
+export {
+  DEFAULT_PYODIDE_LIMITS,
+  type PyodideOptions,
+  PyodideSandbox,
+} from "./sandbox/wasm/pyodide-sandbox.js";
+export {
+  DEFAULT_QUICKJS_LIMITS,
+  type QuickJSOptions,
+  QuickJSSandbox,
+} from "./sandbox/wasm/quickjs-sandbox.js";
 export { type AddressClass, classifyAddress } from "./security/egress/address-classifier.js";
 export {
   DEFAULT_FETCH_CONTENT_TYPES,
@@ -216,16 +226,6 @@ export {
 } from "./security/egress/egress-firewall.js";
 export { EgressProxy, type EgressProxyOptions, type ProxyDecision } from "./security/egress/egress-proxy.js";
 export { dnsServerResolver, type HostResolver, systemResolver } from "./security/egress/resolver.js";
-export {
-  DEFAULT_PYODIDE_LIMITS,
-  type PyodideOptions,
-  PyodideSandbox,
-} from "./sandbox/wasm/pyodide-sandbox.js";
-export {
-  DEFAULT_QUICKJS_LIMITS,
-  type QuickJSOptions,
-  QuickJSSandbox,
-} from "./sandbox/wasm/quickjs-sandbox.js";
 export { EventRedactor } from "./security/event-redactor.js";
 export {
   HeuristicInjectionDetector,
