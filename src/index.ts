@@ -152,6 +152,7 @@ export {
   ReinError,
   SandboxError,
   SandboxUnavailableError,
+  SandboxUnsupportedError,
   ScriptError,
   SecurityError,
   SessionError,
@@ -196,6 +197,7 @@ export {
 } from "./sandbox/bubblewrap/bubblewrap-sandbox.js";
 export { DEFAULT_MASK_PATHS } from "./sandbox/bubblewrap/masks.js";
 export {
+  type CodeBackends,
   type CreateSandboxOptions,
   createSandbox,
   SANDBOX_BACKENDS,
@@ -211,6 +213,8 @@ export {
 } from "./sandbox/docker/docker-sandbox.js";
 export { DEFAULT_SANDBOX_IMAGE } from "./sandbox/docker/engine.js";
 export { type Poolable, SandboxPool, type SandboxPoolOptions } from "./sandbox/pool.js";
+export { WarmPool, type WarmPoolOptions } from "./sandbox/warm-pool.js";
+export { RoutedSandbox, type RoutedSandboxOptions } from "./sandbox/routed-sandbox.js";
 export {
   CODE_LANGUAGES,
   type CodeLanguage,
@@ -222,6 +226,16 @@ export {
   type SandboxLimit,
 } from "./sandbox/sandbox.js";
 export { UnsafeLocalProcess } from "./sandbox/unsafe-local-process.js";
+export {
+  DEFAULT_PYODIDE_LIMITS,
+  type PyodideOptions,
+  PyodideSandbox,
+} from "./sandbox/wasm/pyodide-sandbox.js";
+export {
+  DEFAULT_QUICKJS_LIMITS,
+  type QuickJSOptions,
+  QuickJSSandbox,
+} from "./sandbox/wasm/quickjs-sandbox.js";
 export { EventRedactor } from "./security/event-redactor.js";
 export {
   HeuristicInjectionDetector,
