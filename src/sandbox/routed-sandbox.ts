@@ -15,7 +15,8 @@ export interface RoutedSandboxOptions {
   readonly languages: Partial<Record<CodeLanguage, Sandbox>>;
 }
 
-const ISOLATION_ORDER = ["none", "namespaces", "wasm", "container", "microvm"] as const;
+// Weakest first: a routed sandbox is as isolated as its weakest part.
+const ISOLATION_ORDER = ["none", "namespaces", "wasm", "container", "user-space-kernel", "microvm"] as const;
 
 /**
  * One `Sandbox` made of several, chosen per language: `runCode("python", …)` goes to the sandbox
