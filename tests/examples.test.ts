@@ -183,8 +183,8 @@ describe("examples run as documented", () => {
   });
   it("wasm-sandbox: JavaScript in QuickJS, Python in Pyodide, no shell", () => {
     // Its own timeout: a cold Pyodide start takes seconds on a loaded machine.
-    const r = spawnSync(process.execPath, [resolve(ROOT, "examples", "wasm-sandbox.ts")], {
-      cwd: ROOT,
+    const r = spawnSync(process.execPath, [resolve(EXAMPLES, "wasm-sandbox.ts")], {
+      cwd: APP,
       encoding: "utf8",
       timeout: 150_000,
     });

@@ -121,7 +121,7 @@ export class RoutedSandbox implements Sandbox {
     return this.#parts[0]!.putFile(path, data);
   }
 
-  getFile(path: string): Promise<Buffer> {
+  getFile(path: string): Promise<Uint8Array> {
     return this.#parts[0]!.getFile(path);
   }
 
