@@ -12,6 +12,7 @@ import path from "node:path";
 import { BubblewrapSandbox, type Sandbox, UnsafeLocalProcess } from "../dist/index.js";
 import type { Benchmark, Table } from "./lib/bench.ts";
 import { dockerBench } from "./sandbox-docker.ts";
+import { wasmFigures } from "./sandbox-wasm.ts";
 
 type Run = (argv: readonly string[]) => Promise<void>;
 
@@ -227,6 +228,17 @@ const bench: Benchmark = {
     });
     tables.push(...docker.tables);
     json.docker = docker.json;
+    if (flags.wasm !== "0") {
+      const wasmWs = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "rein-bench-wasm-")));
+      try {
+        const spawnP50 = stat(`${commands[0]!.label}|spawn /bin/true`).p50;
+        const wasm = await wasmFigures({ quick, workspace: wasmWs, spawnP50, log });
+        tables.push(...wasm.tables);
+        json.wasm = wasm.json;
+      } finally {
+        fs.rmSync(wasmWs, { recursive: true, force: true });
+      }
+    }
     return { tables, json };
   },
 };

@@ -152,6 +152,7 @@ export {
   ReinError,
   SandboxError,
   SandboxUnavailableError,
+  SandboxUnsupportedError,
   ScriptError,
   SecurityError,
   SessionError,
@@ -196,11 +197,14 @@ export {
 } from "./sandbox/bubblewrap/bubblewrap-sandbox.js";
 export { DEFAULT_MASK_PATHS } from "./sandbox/bubblewrap/masks.js";
 export {
+  type CodeBackends,
   type CreateSandboxOptions,
   createSandbox,
   SANDBOX_BACKENDS,
   type SandboxBackend,
 } from "./sandbox/create-sandbox.js";
+export { RoutedSandbox, type RoutedSandboxOptions } from "./sandbox/routed-sandbox.js";
+export { WarmPool, type WarmPoolOptions } from "./sandbox/warm-pool.js";
 export {
   CODE_LANGUAGES,
   type CodeLanguage,
@@ -212,6 +216,16 @@ export {
   type SandboxLimit,
 } from "./sandbox/sandbox.js";
 export { UnsafeLocalProcess } from "./sandbox/unsafe-local-process.js";
+export {
+  DEFAULT_PYODIDE_LIMITS,
+  type PyodideOptions,
+  PyodideSandbox,
+} from "./sandbox/wasm/pyodide-sandbox.js";
+export {
+  DEFAULT_QUICKJS_LIMITS,
+  type QuickJSOptions,
+  QuickJSSandbox,
+} from "./sandbox/wasm/quickjs-sandbox.js";
 export { EventRedactor } from "./security/event-redactor.js";
 export {
   HeuristicInjectionDetector,

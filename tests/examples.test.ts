@@ -181,4 +181,16 @@ describe("examples run as documented", () => {
       ].join("\n"),
     );
   });
+  it("wasm-sandbox: JavaScript in QuickJS, Python in Pyodide, no shell", () => {
+    // Its own timeout: a cold Pyodide start takes seconds on a loaded machine.
+    const r = spawnSync(process.execPath, [resolve(EXAMPLES, "wasm-sandbox.ts")], {
+      cwd: APP,
+      encoding: "utf8",
+      timeout: 150_000,
+    });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(
+      "languages: javascript, python\njavascript: 2 undefined\nendless loop: true interrupt\npython: 6 []\nshell: REIN_SANDBOX_UNSUPPORTED\n",
+    );
+  }, 180_000);
 });

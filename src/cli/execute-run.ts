@@ -50,6 +50,8 @@ export interface RunCommandOptions {
   readonly sandbox: SandboxBackend;
   /** The docker and gvisor backends' container settings (the config file's `sandbox.docker`). */
   readonly docker?: CreateSandboxOptions["docker"];
+  /** The config file's `sandbox:` section: per-language routing of run_code, the Pyodide pool, memory. */
+  readonly sandboxConfig?: ReinConfig["sandbox"];
   readonly system?: string;
   /** Who decides calls that need approval; default: the terminal when there is one, else none (denied). */
   readonly gate?: ApprovalGate;
@@ -132,6 +134,16 @@ export function readRunSpec(storeFile: string, sessionId: string): RunSpec | und
   }
 }
 
+/** The config file's sandbox section as `createSandbox` options. */
+export function sandboxFileOptions(c: ReinConfig["sandbox"]): Omit<CreateSandboxOptions, "backend"> {
+  return {
+    ...(c?.code ? { code: c.code } : {}),
+    ...(c?.pyodide?.poolSize !== undefined ? { pyodidePoolSize: c.pyodide.poolSize } : {}),
+    ...(c?.pyodide?.memory !== undefined ? { pyodideMemory: c.pyodide.memory } : {}),
+    ...(c?.quickjs?.memory !== undefined ? { quickjsMemory: c.quickjs.memory } : {}),
+  };
+}
+
 /** What `rein run` and `rein demo` share: build the harness, run, render live, summarise. */
 export async function executeRun(options: RunCommandOptions): Promise<number> {
   if (options.sandbox === "none") process.stderr.write(`rein: WARNING ${NO_ISOLATION_WARNING}\n`);
@@ -143,6 +155,7 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
       backend: options.sandbox,
       workspace: options.workspace,
       ...(options.docker ? { docker: options.docker } : {}),
+      ...sandboxFileOptions(options.sandboxConfig),
     });
   } catch (err) {
     await observability.stop();

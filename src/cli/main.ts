@@ -63,8 +63,12 @@ export function program(): Command {
     .argument("<command...>", "the command and its arguments (after --)")
     .option(
       "--backend <backend>",
-      "bubblewrap (default), docker, gvisor, or none (NO isolation)",
+      "bubblewrap (default), docker, gvisor, none (NO isolation), or quickjs, pyodide, wasm (WebAssembly: needs --language)",
       "bubblewrap",
+    )
+    .option(
+      "--language <language>",
+      "run the arguments as a program in python, javascript or shell (runCode) instead of as a command; - reads it from stdin",
     )
     .option("--workspace <dir>", "the directory mounted read-write (default: the current one)", ".")
     .option("--memory <size>", "memory limit of the command's process tree, e.g. 256m (default 512m)")
@@ -88,6 +92,7 @@ export function program(): Command {
         network: o.network,
         json: Boolean(o.json),
         argv,
+        ...(o.language !== undefined ? { language: o.language } : {}),
       });
     });
 

@@ -62,6 +62,7 @@ export async function runCommand(task: string, o: RunCommandFlags): Promise<numb
     auditDir: s.audit.value,
     sandbox: s.sandbox.value,
     ...(config?.sandbox?.docker ? { docker: config.sandbox.docker } : {}),
+    ...(config?.sandbox ? { sandboxConfig: config.sandbox } : {}),
     trust: s.trust.value,
     tools: s.tools.value,
     ...(o.policy !== undefined ? { policyFile: o.policy } : {}),

@@ -42,7 +42,7 @@ export function registerRunCommand(cli: Command): void {
     .option("--no-audit", "do not write an audit trail")
     .option(
       "--sandbox <backend>",
-      "where run_shell and run_code run: bubblewrap (default), docker, gvisor, or none (NO isolation, prints a warning)",
+      "where run_shell and run_code run: bubblewrap (default; or the config file's sandbox.backend), docker, gvisor, none (NO isolation, prints a warning), quickjs, pyodide or wasm (WebAssembly: run_code only)",
     )
     .option(
       "--trust <mode>",

@@ -85,7 +85,7 @@ const GatewaySchema = z.strictObject({
  * extend with their own sections. Every field is optional; what is absent keeps its safe default.
  */
 export const ReinConfigSchema = z.strictObject({
-  /** Where `rein run` runs run_shell and run_code when `--sandbox` is not given, and the container settings. */
+  /** Where `rein run` runs run_shell and run_code when `--sandbox` is not given, the container settings, and where `run_code` runs each language. */
   sandbox: SandboxFileSchema.optional(),
   /** The model `rein run` uses when neither `--model` nor `REIN_MODEL` names one. */
   model: z.string().min(1).optional(),

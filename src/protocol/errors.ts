@@ -62,6 +62,7 @@ export const ERROR_CODES = [
   "REIN_STORE_UNAVAILABLE",
   "REIN_STORE_FAILED",
   "REIN_STORE_SCHEMA_UNSUPPORTED",
+  "REIN_SANDBOX_UNSUPPORTED",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -152,6 +153,16 @@ export class AuditError extends ReinError {}
 export class SandboxError extends ReinError {
   constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
     super("REIN_SANDBOX_FAILED", message, details, options);
+  }
+}
+
+/**
+ * A sandbox was asked for something its kind cannot do at all, e.g. a shell command (`exec`) in a
+ * WebAssembly sandbox, which has no shell: run code with `runCode` instead.
+ */
+export class SandboxUnsupportedError extends ReinError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("REIN_SANDBOX_UNSUPPORTED", message, details);
   }
 }
 

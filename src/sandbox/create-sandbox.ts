@@ -1,21 +1,43 @@
 import { SandboxError } from "../protocol/errors.js";
 import { type BubblewrapOptions, BubblewrapSandbox } from "./bubblewrap/bubblewrap-sandbox.js";
 import { DockerSandbox, type DockerSandboxOptions } from "./docker/docker-sandbox.js";
+import { RoutedSandbox } from "./routed-sandbox.js";
 import type { Sandbox } from "./sandbox.js";
 import { UnsafeLocalProcess } from "./unsafe-local-process.js";
+import { PyodideSandbox } from "./wasm/pyodide-sandbox.js";
+import { QuickJSSandbox } from "./wasm/quickjs-sandbox.js";
 
 /**
  * Backends `createSandbox` can build: `bubblewrap` (the default on Linux), `none` (no isolation),
- * `docker` (a container per sandbox) and `gvisor` (the same container under gVisor's runsc).
+ * `docker` (a container per sandbox), `gvisor` (the same container under gVisor's runsc), and the
+ * WebAssembly ones: `quickjs` (JavaScript), `pyodide` (Python, in bubblewrap) and `wasm` (both, chosen
+ * per language; no shell).
  */
-export const SANDBOX_BACKENDS = ["bubblewrap", "none", "docker", "gvisor"] as const;
+export const SANDBOX_BACKENDS = ["bubblewrap", "none", "docker", "gvisor", "quickjs", "pyodide", "wasm"] as const;
 export type SandboxBackend = (typeof SANDBOX_BACKENDS)[number];
+
+/** Where `run_code` runs each language, when it is not the main backend. */
+export interface CodeBackends {
+  readonly python?: "pyodide" | "bubblewrap";
+  readonly javascript?: "quickjs" | "bubblewrap";
+}
 
 export interface CreateSandboxOptions extends BubblewrapOptions {
   /** Default `bubblewrap`. `none` is UnsafeLocalProcess: only when asked for by name. */
   readonly backend?: SandboxBackend;
   /** docker and gvisor: the container settings (image, runtime, engine socket). */
   readonly docker?: Pick<DockerSandboxOptions, "image" | "runtime" | "socketPath">;
+  /**
+   * Per-language routing of `runCode` (and so of `run_code`), e.g. `{ python: "pyodide", javascript:
+   * "quickjs" }` beside a bubblewrap shell. `wasm` defaults to exactly that, without a shell.
+   */
+  readonly code?: CodeBackends;
+  /** Warm Pyodide interpreters kept ready (default 0). */
+  readonly pyodidePoolSize?: number;
+  /** Memory of a Pyodide interpreter's process (default 768m). */
+  readonly pyodideMemory?: number | string;
+  /** QuickJS heap (default 64m). */
+  readonly quickjsMemory?: number | string;
 }
 
 /**
@@ -25,24 +47,40 @@ export interface CreateSandboxOptions extends BubblewrapOptions {
  *
  * @example
  * const sandbox = createSandbox({ workspace: "./project", memory: "256m" });
+ * const mixed = createSandbox({ workspace: "./project", code: { python: "pyodide", javascript: "quickjs" } });
  */
 export function createSandbox(options: CreateSandboxOptions = {}): Sandbox {
-  const { backend = "bubblewrap", docker, ...rest } = options;
+  const { backend = "bubblewrap", docker, code, pyodidePoolSize, pyodideMemory, quickjsMemory, ...rest } = options;
+  const quickjs = (workspace: string | undefined) =>
+    new QuickJSSandbox({
+      workspace,
+      maskPaths: rest.maskPaths,
+      ...(quickjsMemory !== undefined ? { memory: quickjsMemory } : {}),
+    });
+  const pyodide = (workspace: string | undefined) =>
+    new PyodideSandbox({
+      workspace,
+      maskPaths: rest.maskPaths,
+      poolSize: pyodidePoolSize,
+      ...(pyodideMemory !== undefined ? { memory: pyodideMemory } : {}),
+      bubblewrap: { limitsVia: rest.limitsVia, user: rest.user, bwrapPath: rest.bwrapPath },
+    });
+  let main: Sandbox;
   switch (backend) {
     case "bubblewrap":
-      return new BubblewrapSandbox(rest);
+      main = new BubblewrapSandbox(rest);
+      break;
     case "none":
-      return new UnsafeLocalProcess({ workspace: rest.workspace });
+      main = new UnsafeLocalProcess({ workspace: rest.workspace });
+      break;
     case "docker":
     case "gvisor":
       if (rest.network !== undefined && rest.network !== "none")
         throw new SandboxError(
           `The ${backend} sandbox has no egress proxy yet; use network "none" or bubblewrap.`,
-          {
-            backend,
-          },
+          { backend },
         );
-      return new DockerSandbox({
+      main = new DockerSandbox({
         ...(rest.workspace !== undefined ? { workspace: rest.workspace } : {}),
         ...(rest.memory !== undefined ? { memory: rest.memory } : {}),
         ...(rest.pids !== undefined ? { pids: rest.pids } : {}),
@@ -54,12 +92,35 @@ export function createSandbox(options: CreateSandboxOptions = {}): Sandbox {
         ...docker,
         ...(backend === "gvisor" ? { runtime: docker?.runtime ?? "runsc" } : {}),
       });
+      break;
+    case "quickjs":
+      main = quickjs(rest.workspace);
+      break;
+    case "pyodide":
+      main = pyodide(rest.workspace);
+      break;
+    case "wasm": {
+      // The first part owns a temporary workspace when none is given; the other shares it.
+      const js = code?.javascript === "bubblewrap" ? undefined : quickjs(rest.workspace);
+      const ws = js?.workspace ?? rest.workspace;
+      const routes = {
+        ...(js ? { javascript: js } : {}),
+        ...(code?.python === "bubblewrap" ? {} : { python: pyodide(ws) }),
+      };
+      return new RoutedSandbox({ languages: routes });
+    }
     default:
       throw new SandboxError(
         `Unknown sandbox backend ${JSON.stringify(backend)}; use one of ${SANDBOX_BACKENDS.join(", ")}.`,
         { backend },
       );
   }
+  if (!code || (code.python === undefined && code.javascript === undefined)) return main;
+  const languages = {
+    ...(code.python === "pyodide" ? { python: pyodide(main.workspace) } : {}),
+    ...(code.javascript === "quickjs" ? { javascript: quickjs(main.workspace) } : {}),
+  };
+  return new RoutedSandbox({ shell: main, languages });
 }
 
 /** The warning every surface prints when commands will run without isolation. */

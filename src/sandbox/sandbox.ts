@@ -34,6 +34,12 @@ export interface ExecResult {
    * when the command never started.
    */
   readonly startupMs?: number;
+  /**
+   * How the time limit stopped a WebAssembly run (`timedOut` is true): `interrupt` when the interpreter
+   * stopped itself at the deadline, `watchdog` when it did not (a native built-in that never checks) and
+   * its worker thread or process was killed. Absent for process sandboxes.
+   */
+  readonly stoppedBy?: "interrupt" | "watchdog";
 }
 
 /** Languages `runCode` may accept; `capabilities.languages` says which this sandbox really has. */

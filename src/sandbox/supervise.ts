@@ -30,7 +30,9 @@ export interface SuperviseOptions {
   readonly maxOutputBytes: number;
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
-  readonly stdin?: string | Uint8Array;
+  readonly stdin?: string | Uint8Array | NodeJS.ReadableStream;
+  /** Called with each stdout chunk as it arrives (a long-lived child that reports readiness). */
+  readonly onStdout?: (chunk: Buffer) => void;
   /** Kills the command's whole process tree; called on exit, timeout and abort. Must not throw. */
   readonly killTree: () => void;
 }
@@ -90,7 +92,10 @@ export function supervise(child: ChildProcess, o: SuperviseOptions): Promise<Sup
       );
     });
     if (child.pid === undefined) return; // spawn failed; the "error" event follows
-    child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stdout?.on("data", (chunk: Buffer) => {
+      stdout.push(chunk);
+      o.onStdout?.(chunk);
+    });
     child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
     child.stdout?.on("close", pipeClosed);
     child.stderr?.on("close", pipeClosed);
@@ -111,7 +116,8 @@ export function supervise(child: ChildProcess, o: SuperviseOptions): Promise<Sup
     if (o.signal?.aborted) kill(); // aborted while the command was being started
     // The child never shares our stdin; EPIPE from a command that does not read it is expected.
     child.stdin?.on("error", () => {});
-    child.stdin?.end(o.stdin);
+    if (o.stdin && typeof o.stdin === "object" && "pipe" in o.stdin) o.stdin.pipe(child.stdin!);
+    else child.stdin?.end(o.stdin);
   });
 }
 

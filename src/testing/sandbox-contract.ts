@@ -26,6 +26,7 @@ import path from "node:path";
 import type { Sandbox, SandboxLimit } from "../sandbox/sandbox.js";
 import { CODE_LANGUAGES, SANDBOX_LIMITS } from "../sandbox/sandbox.js";
 import { type ContractCheck, registerContract } from "./contract.js";
+import { sandboxCodeChecks } from "./sandbox-code-contract.js";
 
 /** Small limits the contract creates sandboxes with, so the limit checks end quickly. */
 export interface ContractLimits {
@@ -42,6 +43,13 @@ export interface SandboxContractOptions {
    * one (for `reset`). Apply `limits` where the backend supports them.
    */
   create(options: { workspace?: string; limits: ContractLimits }): Sandbox | Promise<Sandbox>;
+  /**
+   * The backend has no shell (WebAssembly). Each check that needs one is registered under its own name
+   * marked "not expressible without a shell" and asserts that `exec` is refused with
+   * `REIN_SANDBOX_UNSUPPORTED`; the same properties are then checked with code in the backend's first
+   * language (`sandboxCodeChecks`).
+   */
+  readonly withoutShell?: boolean;
 }
 
 export const CONTRACT_LIMITS: ContractLimits = Object.freeze({
@@ -70,10 +78,18 @@ export function sandboxChecks(o: SandboxContractOptions): ContractCheck[] {
       if (dir) rmSync(dir, { recursive: true, force: true });
     }
   };
-  const test = (name: string, body: (s: Sandbox, ws: string) => Promise<void>, own = false) =>
+  const anyTest = (name: string, body: (s: Sandbox, ws: string) => Promise<void>, own = false) =>
     checks.push({ name: `${part}: ${name}`, run: () => withSandbox(body, own) });
+  // Every check below that runs a shell command: on a backend without one, it is said to be not
+  // expressible and asserts the refusal instead of passing silently.
+  const test = (name: string, body: (s: Sandbox, ws: string) => Promise<void>, own = false) => {
+    if (!o.withoutShell) return anyTest(name, body, own);
+    anyTest(`${name} — not expressible without a shell: exec is refused (REIN_SANDBOX_UNSUPPORTED)`, (s) =>
+      assertNoShell(s),
+    );
+  };
   part = "interface";
-  test("capabilities are well-formed", async (s) => {
+  anyTest("capabilities are well-formed", async (s) => {
     assert.ok(
       ["none", "namespaces", "container", "microvm", "wasm", "user-space-kernel"].includes(
         s.capabilities.isolation,
@@ -82,7 +98,7 @@ export function sandboxChecks(o: SandboxContractOptions): ContractCheck[] {
     assert.ok(s.capabilities.network.length > 0);
     for (const l of s.capabilities.limits) assert.ok(SANDBOX_LIMITS.includes(l), l);
     for (const l of s.capabilities.languages) assert.ok(CODE_LANGUAGES.includes(l), l);
-    assert.ok(s.capabilities.languages.includes("shell"));
+    assert.equal(s.capabilities.languages.includes("shell"), !o.withoutShell);
     assert.ok(s.capabilities.limits.includes("time") && s.capabilities.limits.includes("output"));
   });
 
@@ -160,7 +176,7 @@ export function sandboxChecks(o: SandboxContractOptions): ContractCheck[] {
     assert.equal((await s.exec("echo never", { signal: pre.signal })).stdout, "");
   });
 
-  test("runCode runs every language in capabilities.languages and refuses the others", async (s) => {
+  anyTest("runCode runs every language in capabilities.languages and refuses the others", async (s) => {
     const programs = {
       shell: "echo $((40+2))",
       python: "print(40+2)",
@@ -188,7 +204,7 @@ export function sandboxChecks(o: SandboxContractOptions): ContractCheck[] {
     assert.equal(Buffer.from(await s.getFile("host.txt")).toString(), "from host\n");
   });
 
-  test("putFile and getFile refuse absolute paths, '..' and missing files", async (s) => {
+  anyTest("putFile and getFile refuse absolute paths, '..' and missing files", async (s) => {
     await assert.rejects(s.putFile("/etc/x", "x"), { code: "REIN_SANDBOX_FAILED" });
     await assert.rejects(s.putFile("../x", "x"), { code: "REIN_SANDBOX_FAILED" });
     await assert.rejects(s.getFile("../../etc/passwd"), { code: "REIN_SANDBOX_FAILED" });
@@ -260,7 +276,7 @@ export function sandboxChecks(o: SandboxContractOptions): ContractCheck[] {
       assert.ok(Number(r.stdout.trim()) <= 4 * 1024 * 1024);
     });
 
-    test("time and output are always claimed and hold (see the interface tests)", async (s) => {
+    anyTest("time and output are always claimed and hold (see the interface tests)", async (s) => {
       assert.ok(claims(s, "time") && claims(s, "output"));
     });
 
@@ -302,7 +318,15 @@ export function sandboxChecks(o: SandboxContractOptions): ContractCheck[] {
         );
     });
   }
+  if (o.withoutShell) checks.push(...sandboxCodeChecks(o));
   return checks;
+}
+
+/** A backend without a shell refuses every exec, string or argv, with the typed error. */
+export async function assertNoShell(s: Sandbox): Promise<void> {
+  assert.equal(s.capabilities.languages.includes("shell"), false);
+  await assert.rejects(s.exec("echo hi"), { code: "REIN_SANDBOX_UNSUPPORTED" });
+  await assert.rejects(s.exec(["/bin/echo", "hi"]), { code: "REIN_SANDBOX_UNSUPPORTED" });
 }
 
 function readInterfaces(): string[] {

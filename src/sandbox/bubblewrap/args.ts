@@ -37,6 +37,8 @@ export interface BwrapPlan {
   readonly emptyFile: string;
   /** The egress proxy's Unix socket on the host, bound at `PROXY_SOCKET_PATH`. */
   readonly proxySocket?: string;
+  /** Host paths bound read-only at the same path (after the system folders). */
+  readonly readOnlyBinds?: readonly string[];
   readonly argv: readonly string[];
 }
 
@@ -82,6 +84,7 @@ export function bwrapArgs(plan: BwrapPlan): string[] {
   ];
   for (const [k, v] of Object.entries(plan.env)) a.push("--setenv", k, v);
   a.push(...cachedSystemBinds);
+  for (const p of plan.readOnlyBinds ?? []) a.push("--ro-bind", p, p);
   a.push("--ro-bind", plan.etcDir, "/etc");
   for (const rel of ETC_BOUND_DIRS) a.push("--ro-bind-try", `/etc/${rel}`, `/etc/${rel}`);
   a.push("--proc", "/proc", "--dev", "/dev");

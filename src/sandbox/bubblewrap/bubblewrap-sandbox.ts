@@ -88,6 +88,17 @@ export interface BubblewrapOptions {
   readonly limitsVia?: "auto" | "cgroup" | "rlimit";
   /** Path of bwrap (default: found in /usr/bin, /usr/local/bin, /bin). */
   readonly bwrapPath?: string;
+  /**
+   * Extra host files or folders bound read-only at the same path, beyond the system folders (e.g. a
+   * Node binary and a package folder outside /usr, for the Pyodide backend's runner).
+   */
+  readonly readOnlyBinds?: readonly string[];
+}
+
+/** Options of `execStreaming`: stdin is a stream the caller writes later, stdout is reported as it comes. */
+export interface StreamingExecOptions extends Omit<ExecOptions, "stdin"> {
+  readonly input: NodeJS.ReadableStream;
+  readonly onStdout?: (chunk: Buffer) => void;
 }
 
 interface Running {
@@ -124,6 +135,7 @@ export class BubblewrapSandbox implements Sandbox {
   readonly #rlimits: boolean;
   readonly #stage: string;
   readonly #proxySocket: string | undefined;
+  readonly #readOnlyBinds: readonly string[];
   readonly #helpers: {
     bash: string;
     setpriv?: string;
@@ -164,6 +176,15 @@ export class BubblewrapSandbox implements Sandbox {
       throw new SandboxError(`The egress proxy socket ${this.#proxySocket} does not exist.`, {
         proxySocket: this.#proxySocket,
       });
+
+    this.#readOnlyBinds = (options.readOnlyBinds ?? []).map((p) => {
+      const abs = path.resolve(p);
+      if (!existsSync(abs))
+        throw new SandboxError(`readOnlyBinds: ${abs} does not exist.`, {
+          readOnlyBinds: options.readOnlyBinds,
+        });
+      return abs;
+    });
 
     const via = options.limitsVia ?? "auto";
     const cgroups = via === "rlimit" ? undefined : detectCgroupHost();
@@ -226,6 +247,20 @@ export class BubblewrapSandbox implements Sandbox {
 
   async exec(command: string | readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     const { run, oomKilled } = await this.#run(toArgv(command), options);
+    return {
+      ...run,
+      stdout: run.stdout.toString("utf8"),
+      stderr: run.stderr.toString("utf8"),
+      oomKilled,
+    };
+  }
+
+  /**
+   * Like `exec` with an argv, for a long-lived program driven over stdin (the Pyodide pool's warm
+   * interpreters): `input` is piped to its stdin and each stdout chunk is also given to `onStdout`.
+   */
+  async execStreaming(argv: readonly string[], options: StreamingExecOptions): Promise<ExecResult> {
+    const { run, oomKilled } = await this.#run(toArgv(argv), options);
     return {
       ...run,
       stdout: run.stdout.toString("utf8"),
@@ -348,7 +383,7 @@ export class BubblewrapSandbox implements Sandbox {
 
   async #run(
     [file, args]: [string, string[]],
-    options: ExecOptions,
+    options: ExecOptions | StreamingExecOptions,
   ): Promise<{ run: SupervisedRun; oomKilled: boolean }> {
     this.#checkOpen();
     const { maxOutputBytes = DEFAULT_MAX_OUTPUT_BYTES, signal } = options;
@@ -403,6 +438,7 @@ export class BubblewrapSandbox implements Sandbox {
           etcDir: path.join(this.#stage, "etc"),
           emptyFile: path.join(this.#stage, "empty"),
           proxySocket: this.#proxySocket,
+          readOnlyBinds: this.#readOnlyBinds,
           argv: this.#helpers.socat
             ? withForwarder(this.#helpers.socat, [file, args]).flat(1)
             : [file, ...args],
@@ -453,7 +489,8 @@ export class BubblewrapSandbox implements Sandbox {
         maxOutputBytes,
         timeoutMs,
         signal,
-        stdin: options.stdin,
+        stdin: "input" in options ? options.input : options.stdin,
+        onStdout: "onStdout" in options ? options.onStdout : undefined,
         killTree: () => {
           if (pid !== undefined) killGroup(pid);
           cgroup?.killAll();

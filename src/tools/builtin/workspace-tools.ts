@@ -41,7 +41,9 @@ export function workspaceTools(options: WorkspaceToolsOptions): Tool[] {
   ];
   if (options.sandbox) {
     const maxTimeoutMs = options.shellMaxTimeoutMs;
-    tools.push(runShellTool({ sandbox: options.sandbox, workspace, maxTimeoutMs }));
+    // A sandbox without a shell (WebAssembly) gets run_code only: run_shell could never run there.
+    if (options.sandbox.capabilities.languages.includes("shell"))
+      tools.push(runShellTool({ sandbox: options.sandbox, workspace, maxTimeoutMs }));
     if (options.sandbox.capabilities.languages.length > 0)
       tools.push(runCodeTool({ sandbox: options.sandbox, workspace, maxTimeoutMs }));
   }

@@ -11,7 +11,8 @@ import { callTool, expectFailure, type TempWorkspace, tempWorkspace } from "./wo
 /** A sandbox that records what it was asked to run (to show run_shell goes through the interface). */
 class RecordingSandbox implements Sandbox {
   readonly name = "recording";
-  readonly capabilities = { isolation: "none", network: [], limits: [], languages: [] } as const;
+  // It runs shell commands, so it says so: the harness offers run_shell only to a sandbox with a shell.
+  readonly capabilities = { isolation: "none", network: [], limits: [], languages: ["shell"] } as const;
   readonly calls: { command: string | readonly string[]; options: ExecOptions | undefined }[] = [];
   constructor(readonly workspace: string) {}
   async exec(command: string | readonly string[], options?: ExecOptions): Promise<ExecResult> {
