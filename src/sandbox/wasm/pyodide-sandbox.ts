@@ -204,7 +204,7 @@ export class PyodideSandbox implements Sandbox {
     return this.#bwrap.putFile(p, data);
   }
 
-  async getFile(p: string): Promise<Buffer> {
+  async getFile(p: string): Promise<Uint8Array> {
     this.#checkOpen();
     return this.#bwrap.getFile(p);
   }

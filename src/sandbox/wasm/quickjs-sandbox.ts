@@ -193,7 +193,7 @@ export class QuickJSSandbox implements Sandbox {
     return putHostFile(this.workspace, p, data);
   }
 
-  async getFile(p: string): Promise<Buffer> {
+  async getFile(p: string): Promise<Uint8Array> {
     this.#checkOpen();
     return getHostFile(this.workspace, p);
   }
