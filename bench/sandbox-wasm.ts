@@ -4,7 +4,7 @@
  * Pyodide acquire ≤ 5 ms (p50).
  */
 import { getQuickJS } from "quickjs-emscripten";
-import { PyodideSandbox, QuickJSSandbox } from "../dist/index.js";
+import { PyodideSandbox, QuickJSSandbox } from "../dist/wasm.js";
 import type { Table } from "./lib/bench.ts";
 
 export interface WasmFigures {

@@ -203,8 +203,6 @@ export {
   SANDBOX_BACKENDS,
   type SandboxBackend,
 } from "./sandbox/create-sandbox.js";
-export { RoutedSandbox, type RoutedSandboxOptions } from "./sandbox/routed-sandbox.js";
-export { WarmPool, type WarmPoolOptions } from "./sandbox/warm-pool.js";
 export {
   CODE_LANGUAGES,
   type CodeLanguage,
@@ -216,16 +214,6 @@ export {
   type SandboxLimit,
 } from "./sandbox/sandbox.js";
 export { UnsafeLocalProcess } from "./sandbox/unsafe-local-process.js";
-export {
-  DEFAULT_PYODIDE_LIMITS,
-  type PyodideOptions,
-  PyodideSandbox,
-} from "./sandbox/wasm/pyodide-sandbox.js";
-export {
-  DEFAULT_QUICKJS_LIMITS,
-  type QuickJSOptions,
-  QuickJSSandbox,
-} from "./sandbox/wasm/quickjs-sandbox.js";
 export { EventRedactor } from "./security/event-redactor.js";
 export {
   HeuristicInjectionDetector,

@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
+import { chmodSync } from "node:fs";
 import { resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { startProviderServer } from "./models/loopback/provider-server.js";
@@ -183,6 +184,10 @@ describe("examples run as documented", () => {
   });
   it("wasm-sandbox: JavaScript in QuickJS, Python in Pyodide, no shell", () => {
     // Its own timeout: a cold Pyodide start takes seconds on a loaded machine.
+    // As root, Pyodide's interpreter runs in bubblewrap as an unprivileged sandbox user, who must be
+    // able to reach the app's node_modules/pyodide (an app folder is usually 0755; a temp dir is 0700).
+    // A folder it cannot traverse is refused with REIN_SANDBOX_FAILED (README, WebAssembly sandboxes).
+    chmodSync(APP, 0o755);
     const r = spawnSync(process.execPath, [resolve(EXAMPLES, "wasm-sandbox.ts")], {
       cwd: APP,
       encoding: "utf8",

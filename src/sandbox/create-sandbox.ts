@@ -13,7 +13,15 @@ import { QuickJSSandbox } from "./wasm/quickjs-sandbox.js";
  * WebAssembly ones: `quickjs` (JavaScript), `pyodide` (Python, in bubblewrap) and `wasm` (both, chosen
  * per language; no shell).
  */
-export const SANDBOX_BACKENDS = ["bubblewrap", "none", "docker", "gvisor", "quickjs", "pyodide", "wasm"] as const;
+export const SANDBOX_BACKENDS = [
+  "bubblewrap",
+  "none",
+  "docker",
+  "gvisor",
+  "quickjs",
+  "pyodide",
+  "wasm",
+] as const;
 export type SandboxBackend = (typeof SANDBOX_BACKENDS)[number];
 
 /** Where `run_code` runs each language, when it is not the main backend. */
@@ -50,7 +58,15 @@ export interface CreateSandboxOptions extends BubblewrapOptions {
  * const mixed = createSandbox({ workspace: "./project", code: { python: "pyodide", javascript: "quickjs" } });
  */
 export function createSandbox(options: CreateSandboxOptions = {}): Sandbox {
-  const { backend = "bubblewrap", docker, code, pyodidePoolSize, pyodideMemory, quickjsMemory, ...rest } = options;
+  const {
+    backend = "bubblewrap",
+    docker,
+    code,
+    pyodidePoolSize,
+    pyodideMemory,
+    quickjsMemory,
+    ...rest
+  } = options;
   const quickjs = (workspace: string | undefined) =>
     new QuickJSSandbox({
       workspace,

@@ -84,12 +84,13 @@ export function bwrapArgs(plan: BwrapPlan): string[] {
   ];
   for (const [k, v] of Object.entries(plan.env)) a.push("--setenv", k, v);
   a.push(...cachedSystemBinds);
-  for (const p of plan.readOnlyBinds ?? []) a.push("--ro-bind", p, p);
   a.push("--ro-bind", plan.etcDir, "/etc");
   for (const rel of ETC_BOUND_DIRS) a.push("--ro-bind-try", `/etc/${rel}`, `/etc/${rel}`);
   a.push("--proc", "/proc", "--dev", "/dev");
   a.push("--size", String(plan.tmpBytes), "--perms", "1777", "--tmpfs", "/tmp");
   a.push("--symlink", "/tmp", "/var/tmp");
+  // After /tmp's tmpfs, so a package folder under /tmp (an app in a temp folder) is not hidden by it.
+  for (const p of plan.readOnlyBinds ?? []) a.push("--ro-bind", p, p);
   a.push("--bind", plan.workspaceSource, plan.workspace);
   for (const m of plan.masks) {
     if (m.kind === "dir") a.push("--perms", "0555", "--tmpfs", m.path, "--remount-ro", m.path);

@@ -95,7 +95,10 @@ export interface BubblewrapOptions {
   readonly readOnlyBinds?: readonly string[];
 }
 
-/** Options of `execStreaming`: stdin is a stream the caller writes later, stdout is reported as it comes. */
+/**
+ * Options of `execStreaming`: stdin is a stream the caller writes later, stdout is reported as it comes.
+ * @internal (the Pyodide backend's; not in the public types, which stay free of Node's)
+ */
 export interface StreamingExecOptions extends Omit<ExecOptions, "stdin"> {
   readonly input: NodeJS.ReadableStream;
   readonly onStdout?: (chunk: Buffer) => void;
@@ -258,6 +261,7 @@ export class BubblewrapSandbox implements Sandbox {
   /**
    * Like `exec` with an argv, for a long-lived program driven over stdin (the Pyodide pool's warm
    * interpreters): `input` is piped to its stdin and each stdout chunk is also given to `onStdout`.
+   * @internal
    */
   async execStreaming(argv: readonly string[], options: StreamingExecOptions): Promise<ExecResult> {
     const { run, oomKilled } = await this.#run(toArgv(argv), options);

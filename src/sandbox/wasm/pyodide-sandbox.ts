@@ -5,9 +5,9 @@ import { SandboxError, SandboxUnsupportedError } from "../../protocol/errors.js"
 import { type BubblewrapOptions, BubblewrapSandbox } from "../bubblewrap/bubblewrap-sandbox.js";
 import { DEFAULT_MASK_PATHS, maskMatcher, scanWorkspace } from "../bubblewrap/masks.js";
 import { checkTimeout, resolveCwd } from "../exec-input.js";
-import { WarmPool } from "../warm-pool.js";
 import type { CodeLanguage, ExecOptions, ExecResult, Sandbox, SandboxCapabilities } from "../sandbox.js";
 import { DEFAULT_MAX_OUTPUT_BYTES } from "../supervise.js";
+import { WarmPool } from "../warm-pool.js";
 import { compiledScript } from "./worker-script.js";
 
 /** Must equal READY_MARKER in pyodide-runner.ts. */
