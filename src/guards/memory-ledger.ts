@@ -11,6 +11,7 @@ import {
   type ReserveEntry,
   tokensOf,
 } from "./ledger.js";
+import { ceilingRefusal, checkAmount, checkScope, checkUsage } from "./ledger-checks.js";
 
 interface Account {
   usage: Usage;
@@ -160,7 +161,7 @@ export class MemoryLedger implements Ledger {
     const ceilings = entry.ceilings ?? NO_BUDGETS_CEILINGS;
     // Check every ceiling first, then charge: nothing can come between (this method never yields).
     for (const ceiling of ceilings) {
-      const refusal = check(ceiling, usageIn(tenant, session, ceiling.account), usd, tokens);
+      const refusal = ceilingRefusal(ceiling, usageIn(tenant, session, ceiling.account), usd, tokens);
       if (refusal) return refusal;
     }
     let budgets = NO_BUDGETS;
@@ -290,67 +291,6 @@ function close(a: Account, r: Reservation): void {
   a.open--;
   a.reservedUsd = a.open === 0 ? 0 : a.reservedUsd - r.usd;
   a.reservedTokens = a.open === 0 ? 0 : a.reservedTokens - r.tokens;
-}
-
-/** A refusal if spent + reserved + this estimate would cross the ceiling. */
-function check(
-  ceiling: Ceiling,
-  u: AccountUsage,
-  usd: number,
-  tokens: number,
-): ReservationRefusal | undefined {
-  const overUsd = ceiling.maxCostUsd !== undefined && u.costUsd + u.reservedUsd + usd > ceiling.maxCostUsd;
-  const overTokens =
-    ceiling.maxTokens !== undefined && u.tokens + u.reservedTokens + tokens > ceiling.maxTokens;
-  if (!overUsd && !overTokens) return undefined;
-  return {
-    refused: true,
-    account: ceiling.account,
-    limitUsd: overUsd ? (ceiling.maxCostUsd ?? null) : null,
-    limitTokens: overUsd ? null : (ceiling.maxTokens ?? null),
-    spentUsd: u.costUsd,
-    spentTokens: u.tokens,
-    reservedUsd: Math.max(0, u.reservedUsd),
-    reservedTokens: Math.max(0, u.reservedTokens),
-    estimateUsd: usd,
-    estimateTokens: tokens,
-  };
-}
-
-function checkScope(scope: LedgerScope): void {
-  if (
-    typeof scope?.tenantId !== "string" ||
-    scope.tenantId === "" ||
-    typeof scope.sessionId !== "string" ||
-    scope.sessionId === ""
-  ) {
-    throw new LedgerError(
-      `tenantId and sessionId must be non-empty strings, got tenantId ${JSON.stringify(scope?.tenantId) ?? "undefined"}, sessionId ${JSON.stringify(scope?.sessionId) ?? "undefined"}`,
-    );
-  }
-}
-
-function checkAmount(value: unknown, what: string, scope: LedgerScope, key: string): void {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new LedgerError(
-      `${what} must be a finite number >= 0, got ${String(value)} (reservation "${key}", session ${scope.sessionId}, tenant ${scope.tenantId})`,
-      { ...scope, key },
-    );
-  }
-}
-
-const USAGE_FIELDS = ["inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens"] as const;
-
-function checkUsage(usage: Usage, scope: LedgerScope, key: string): void {
-  for (const field of USAGE_FIELDS) {
-    const n = usage?.[field];
-    if (!Number.isSafeInteger(n) || n < 0) {
-      throw new LedgerError(
-        `settle: usage.${field} must be an integer >= 0, got ${String(n)} (reservation "${key}", session ${scope.sessionId}, tenant ${scope.tenantId})`,
-        { ...scope, key },
-      );
-    }
-  }
 }
 
 /** Validates a `retainClosedSessions` option (an integer >= 0; default 256). */

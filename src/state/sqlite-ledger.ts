@@ -1,7 +1,6 @@
 import {
   type AccountUsage,
   type BudgetAccount,
-  type Ceiling,
   type Ledger,
   type LedgerScope,
   type LedgerTotals,
@@ -9,6 +8,7 @@ import {
   type ReserveEntry,
   tokensOf,
 } from "../guards/ledger.js";
+import { ceilingRefusal, checkAmount, checkScope, checkUsage } from "../guards/ledger-checks.js";
 import { LedgerError } from "../protocol/errors.js";
 import type { Usage } from "../protocol/messages.js";
 import type { Database, Statement } from "./sqlite-driver.js";
@@ -180,7 +180,7 @@ export class SqliteLedger implements Ledger {
       if (entry.runId !== undefined && entry.runId !== this.#row(sid).run_id)
         this.#s.setRun.run(entry.runId, sid);
       for (const ceiling of ceilings) {
-        const refusal = check(ceiling, this.usageOf(scope, ceiling.account), usd, tokens);
+        const refusal = ceilingRefusal(ceiling, this.usageOf(scope, ceiling.account), usd, tokens);
         if (refusal) return refusal;
       }
       const budgets = [
@@ -329,65 +329,5 @@ export class SqliteLedger implements Ledger {
     return rows
       .filter((r) => !this.#closing.has(resId(scope, r.key)))
       .map((r) => ({ key: r.key, model: r.model, estimateUsd: r.est_usd, estimateTokens: r.est_tokens }));
-  }
-}
-
-function check(
-  ceiling: Ceiling,
-  u: AccountUsage,
-  usd: number,
-  tokens: number,
-): ReservationRefusal | undefined {
-  const overUsd = ceiling.maxCostUsd !== undefined && u.costUsd + u.reservedUsd + usd > ceiling.maxCostUsd;
-  const overTokens =
-    ceiling.maxTokens !== undefined && u.tokens + u.reservedTokens + tokens > ceiling.maxTokens;
-  if (!overUsd && !overTokens) return undefined;
-  return {
-    refused: true,
-    account: ceiling.account,
-    limitUsd: overUsd ? (ceiling.maxCostUsd ?? null) : null,
-    limitTokens: overUsd ? null : (ceiling.maxTokens ?? null),
-    spentUsd: u.costUsd,
-    spentTokens: u.tokens,
-    reservedUsd: Math.max(0, u.reservedUsd),
-    reservedTokens: Math.max(0, u.reservedTokens),
-    estimateUsd: usd,
-    estimateTokens: tokens,
-  };
-}
-
-function checkScope(scope: LedgerScope): void {
-  if (
-    typeof scope?.tenantId !== "string" ||
-    scope.tenantId === "" ||
-    typeof scope.sessionId !== "string" ||
-    scope.sessionId === ""
-  ) {
-    throw new LedgerError(
-      `tenantId and sessionId must be non-empty strings, got tenantId ${JSON.stringify(scope?.tenantId) ?? "undefined"}, sessionId ${JSON.stringify(scope?.sessionId) ?? "undefined"}`,
-    );
-  }
-}
-
-function checkAmount(value: unknown, what: string, scope: LedgerScope, key: string): void {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new LedgerError(
-      `${what} must be a finite number >= 0, got ${String(value)} (reservation "${key}", session ${scope.sessionId}, tenant ${scope.tenantId})`,
-      { ...scope, key },
-    );
-  }
-}
-
-const USAGE_FIELDS = ["inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens"] as const;
-
-function checkUsage(usage: Usage, scope: LedgerScope, key: string): void {
-  for (const field of USAGE_FIELDS) {
-    const n = usage?.[field];
-    if (!Number.isSafeInteger(n) || n < 0) {
-      throw new LedgerError(
-        `settle: usage.${field} must be an integer >= 0, got ${String(n)} (reservation "${key}", session ${scope.sessionId}, tenant ${scope.tenantId})`,
-        { ...scope, key },
-      );
-    }
   }
 }
