@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import path from "node:path";
 import { SandboxError } from "../../protocol/errors.js";
+import { refuseSystemFolder } from "../system-folders.js";
 
 /**
  * Ids Rein hands out when it runs as root over a root-owned workspace: one fresh uid/gid per sandbox,
@@ -72,30 +73,4 @@ export function traversable(dir: string, id: { uid: number; gid: number }): bool
     if (st.gid === id.gid) return (st.mode & 0o010) !== 0;
     return (st.mode & 0o001) !== 0;
   });
-}
-
-const SYSTEM_FOLDERS = new Set([
-  "/",
-  "/root",
-  "/home",
-  "/usr",
-  "/etc",
-  "/var",
-  "/tmp",
-  "/opt",
-  "/srv",
-  "/boot",
-  "/run",
-]);
-
-/**
- * As root, Rein hands the workspace's entries to the sandbox user: refuse to do that to a system folder
- * or a whole home folder, where it would change the ownership of everything in it.
- */
-function refuseSystemFolder(workspace: string): void {
-  if (SYSTEM_FOLDERS.has(workspace) || path.dirname(workspace) === "/home")
-    throw new SandboxError(
-      `Refusing ${workspace} as a sandbox workspace while running as root: its files would be handed to the unprivileged sandbox user. Use a project folder.`,
-      { workspace },
-    );
 }

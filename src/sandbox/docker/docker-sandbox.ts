@@ -10,6 +10,7 @@ import { checkTimeout, codeArgv, resolveCwd, toArgv, workspaceRelative } from ".
 import type { CodeLanguage, ExecOptions, ExecResult, Sandbox, SandboxCapabilities } from "../sandbox.js";
 import { parseSize } from "../size.js";
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from "../supervise.js";
+import { refuseSystemFolder } from "../system-folders.js";
 import { emptyDirectory, openWorkspace } from "../workspace-files.js";
 import { COMMAND_WRAPPER, containerSpec, DEFAULT_DOCKER_LIMITS, KILL_ALL, NOBODY } from "./container-spec.js";
 import {
@@ -137,7 +138,7 @@ export class DockerSandbox implements Sandbox {
     this.user = options.user ?? (asRoot ? NOBODY : self);
     // As root over a root-owned workspace, its entries go to the sandbox user (as bubblewrap does).
     this.#chown = asRoot;
-    if (asRoot) refuseSystemFolder(root);
+    if (asRoot) refuseWorkspace(root);
     this.capabilities = Object.freeze({
       isolation: gvisor ? "user-space-kernel" : "container",
       network: Object.freeze(["none"] as const),
@@ -472,27 +473,10 @@ class FrameReader {
   }
 }
 
-const SYSTEM_FOLDERS = new Set([
-  "/",
-  "/root",
-  "/home",
-  "/usr",
-  "/etc",
-  "/var",
-  "/tmp",
-  "/opt",
-  "/srv",
-  "/boot",
-  "/run",
-]);
-
-/** As root, the workspace's entries go to the sandbox user: never a system folder's or a whole home's. */
-function refuseSystemFolder(workspace: string): void {
-  if (
-    SYSTEM_FOLDERS.has(workspace) ||
-    path.dirname(workspace) === "/home" ||
-    !statSync(workspace).isDirectory()
-  )
+/** As root, the workspace's entries go to the sandbox user: the shared refusal, and only a folder. */
+function refuseWorkspace(workspace: string): void {
+  refuseSystemFolder(workspace);
+  if (!statSync(workspace).isDirectory())
     throw new SandboxError(
       `Refusing ${workspace} as a sandbox workspace while running as root: its files would be handed to the unprivileged sandbox user. Use a project folder.`,
       { workspace },
