@@ -1,10 +1,18 @@
 /**
  * One measurement of the hardening-cost benchmark, in a fresh process:
- * `fork("child.ts", [distDir, calls, audit ("on" | "off"), workdir, shape ("one" | "two-1k")])`.
- * Runs `session.run()` with a scripted model making one tool call per turn (or two with ~1 KB
- * results) and reports the process CPU time (user + system, every thread) around the run.
+ * `fork("child.ts", [distDir, calls, audit ("on" | "off"), workdir, shape ("one" | "two-1k"), config])`.
+ * Runs the loop benchmark's Rein subject (bench/loop-scaling/subjects.ts, as the issue measured it:
+ * a workspace, so the built-in tools are registered; the audit trail under the workspace's
+ * `.rein/audit`; every event read from `session.stream()`; the session closed) with a scripted model
+ * making one tool call per turn (or two with ~1 KB results), and reports the process CPU time
+ * (user + system, every thread) around the run.
+ *
+ * `config`: `as-built` (the build's own defaults), or `foundation` (a build newer than the
+ * foundation, with only what the foundation had: its `ToolProfilePolicy`, and the security
+ * features that later issues added, redaction, spotlighting and injection detection, off).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Session as Inspector } from "node:inspector/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -14,9 +22,16 @@ export interface HardeningChildReport {
   readonly toolCalls: number;
 }
 
-const [distDir, callsArg, audit, workdir, shape] = process.argv.slice(2);
-if (!distDir || !callsArg || (audit !== "on" && audit !== "off") || !workdir || !shape)
-  throw new Error("usage: child.ts <distDir> <calls> <on|off> <workdir> <one|two-1k>");
+const [distDir, callsArg, audit, workdir, shape, config] = process.argv.slice(2);
+if (
+  !distDir ||
+  !callsArg ||
+  (audit !== "on" && audit !== "off") ||
+  !workdir ||
+  (shape !== "one" && shape !== "two-1k") ||
+  (config !== "as-built" && config !== "foundation")
+)
+  throw new Error("usage: child.ts <distDir> <calls> <on|off> <workdir> <one|two-1k> <as-built|foundation>");
 if (!process.send) throw new Error("child.ts reports over IPC: start it with child_process.fork");
 
 const rein = await import(pathToFileURL(join(distDir, "index.js")).href);
@@ -31,8 +46,17 @@ const tool = rein.defineTool({
   risk: { level: "LOW", reason: "does nothing" },
   execute: async () => result,
 });
+const foundationOnly =
+  config === "foundation"
+    ? {
+        policy: new rein.ToolProfilePolicy(),
+        security: { redact: false, spotlight: false, detect: false },
+      }
+    : {};
 const dir = mkdtempSync(join(workdir, "run-"));
 async function once(n: number) {
+  const workspace = mkdtempSync(join(dir, "ws-"));
+  mkdirSync(join(workspace, ".rein"));
   const h = rein.createHarness({
     model: rein.scriptedModel({
       name: "bench",
@@ -45,22 +69,47 @@ async function once(n: number) {
       ],
     }),
     tools: [tool],
-    audit: audit === "on" ? { dir: join(dir, "audit") } : false,
+    workspace,
+    audit: audit === "on" ? { dir: join(workspace, ".rein", "audit") } : false,
     limits: { maxTurns: n / perTurn + 1 },
+    ...foundationOnly,
   });
   const session = h.session();
-  const r = await session.run("go");
+  const stream = session.stream("go");
+  let events = 0;
+  for await (const _event of stream) events++;
+  const r = await stream.result;
   await session.close();
-  if (r.status !== "completed" || r.toolCalls !== n)
-    throw new Error(`run ended ${r.status} after ${r.toolCalls}`);
+  if (r.status !== "completed" || r.toolCalls !== n || events < 4 * n)
+    throw new Error(`run ended ${r.status} after ${r.toolCalls} calls and ${events} events`);
   return r;
 }
 await once(200); // warm-up: JIT and module caches, as in the original measurement
+// HARDENING_COST_PROFILE=<file.cpuprofile>: a V8 CPU profile of the measured run only (not start-up
+// or the warm-up), for `--profile` of the benchmark. Its own cost is outside the CPU figure's purpose.
+const profileFile = process.env.HARDENING_COST_PROFILE;
+const profiler = profileFile ? await startProfile() : undefined;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const r = await once(calls);
 const wallMs = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
+if (profiler && profileFile) writeFileSync(profileFile, JSON.stringify(await profiler.stop()));
 rmSync(dir, { recursive: true, force: true });
 const report: HardeningChildReport = { cpuUs: cpu.user + cpu.system, wallMs, toolCalls: r.toolCalls };
 process.send(report, () => process.disconnect());
+
+async function startProfile() {
+  const inspector = new Inspector();
+  inspector.connect();
+  await inspector.post("Profiler.enable");
+  await inspector.post("Profiler.setSamplingInterval", { interval: 50 });
+  await inspector.post("Profiler.start");
+  return {
+    async stop() {
+      const { profile } = await inspector.post("Profiler.stop");
+      inspector.disconnect();
+      return profile;
+    },
+  };
+}

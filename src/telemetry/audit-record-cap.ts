@@ -34,10 +34,8 @@ const CAPPABLE: readonly (readonly string[])[] = [
  */
 export function capRecord(record: Record<string, unknown>, maxBytes: number): string {
   const body = JSON.stringify(record);
-  // A UTF-16 code unit is at most 3 UTF-8 bytes: most records are under the cap without counting.
-  if (body.length * 3 + LINE_OVERHEAD <= maxBytes) return body;
+  if (fitsCap(body, maxBytes)) return body;
   const bodyBytes = Buffer.byteLength(body);
-  if (bodyBytes + LINE_OVERHEAD <= maxBytes) return body;
 
   const fields = CAPPABLE.filter((path) => getPath(record, path) !== undefined)
     .map((path) => {
@@ -76,6 +74,12 @@ export function capRecord(record: Record<string, unknown>, maxBytes: number): st
     );
   }
   return capped;
+}
+
+/** Whether the line of this record body stays within `maxBytes`. */
+export function fitsCap(body: string, maxBytes: number): boolean {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most records are under the cap without counting.
+  return body.length * 3 + LINE_OVERHEAD <= maxBytes || Buffer.byteLength(body) + LINE_OVERHEAD <= maxBytes;
 }
 
 /** The longest prefix of `text` whose JSON string form takes at most `maxBytes` bytes. */

@@ -21,14 +21,26 @@ import {
   AUDIT_VERSION,
   type AuditAlg,
   type ChainHasher,
-  canonicalData,
   chainHasher,
   GENESIS_HASH,
   lineOf,
 } from "./audit-record.js";
 import {
+  canonicalJson,
+  type IntentFields,
+  intentBody,
+  intentRecord,
+  type RunFragments,
+  riskJson,
+  runFragments,
+  type ToolCallFields,
+  toolCallBody,
+  toolCallRecord,
+} from "./audit-record-body.js";
+import {
   capRecord,
   DEFAULT_MAX_RECORD_BYTES,
+  fitsCap,
   MAX_MAX_RECORD_BYTES,
   MIN_MAX_RECORD_BYTES,
 } from "./audit-record-cap.js";
@@ -57,6 +69,8 @@ export interface AuditTrailOptions {
 
 interface Pending {
   input: unknown;
+  /** The canonical JSON of `input`, once the intent record made it (the tool_call record reuses it). */
+  inputJson?: string;
   originalInput?: unknown;
   risk: RiskAssessment | null;
   verdict: "allow" | "deny";
@@ -107,6 +121,9 @@ export class AuditTrail implements EventSink {
   readonly #pending = new Map<string, Pending>();
   #turnCost = 0;
   #sessionCost = 0;
+  /** The current run's constant fields as JSON, and the last risk's JSON (calls of a tool share it). */
+  #run: RunFragments | undefined;
+  #lastRisk: { level: string; reason: string; rule: string; json: string } | undefined;
 
   /**
    * A trail kept in memory: the same hash chain and seals, written to no file (`createHarness`'s
@@ -270,13 +287,14 @@ export class AuditTrail implements EventSink {
 
   #writeIntent(event: Extract<ReinEvent, { type: "tool_call_started" }>): void {
     const d = event.data;
-    // Keys in sorted order: JSON.stringify of this object is the record's canonical form.
-    const record: Record<string, unknown> = {
+    const inputJson = canonicalJson(d.input);
+    const p = this.#pending.get(d.callId);
+    if (p !== undefined && p.input === d.input) p.inputJson = inputJson;
+    const f: IntentFields = {
       alg: this.alg,
       callId: d.callId,
       index: this.#index,
-      input: canonicalData(d.input),
-      kind: "intent",
+      input: d.input,
       prevHash: this.#prevHash,
       runId: event.runId,
       seq: event.seq,
@@ -284,9 +302,13 @@ export class AuditTrail implements EventSink {
       tenantId: event.tenantId,
       tool: d.tool,
       ts: event.ts,
-      v: AUDIT_VERSION,
     };
-    this.#append(capRecord(record, this.#maxRecordBytes));
+    const body = intentBody(f, this.#fragments(event), inputJson);
+    this.#append(
+      body !== undefined && fitsCap(body, this.#maxRecordBytes)
+        ? body
+        : capRecord(intentRecord(f), this.#maxRecordBytes),
+    );
   }
 
   #writeToolCall(event: Extract<ReinEvent, { type: "tool_call_finished" }>): void {
@@ -294,28 +316,24 @@ export class AuditTrail implements EventSink {
     const p = this.#pending.get(d.callId);
     this.#pending.delete(d.callId);
     const risk = p?.risk ?? null;
-    // Keys in sorted order: JSON.stringify of this object is the record's canonical form.
-    const record: Record<string, unknown> = {
+    const f: ToolCallFields = {
       alg: this.alg,
-      approval: p?.approval ? canonicalData(p.approval) : null,
+      approval: p?.approval ?? null,
       callId: d.callId,
-      cost: { sessionUsd: this.#sessionCost, turnUsd: this.#turnCost },
+      sessionUsd: this.#sessionCost,
+      turnUsd: this.#turnCost,
       decision: p?.verdict ?? "deny",
       durationMs: Math.round(d.durationMs * 1000) / 1000,
       executed: d.executed,
       index: this.#index,
-      input: canonicalData(p?.input),
-      kind: "tool_call",
-      ...(p?.originalInput !== undefined ? { originalInput: canonicalData(p.originalInput) } : {}),
-      output: {
-        bytes: Buffer.byteLength(d.content),
-        errorType: d.errorType,
-        ok: d.ok,
-        summary:
-          d.content.length > SUMMARY_MAX_CHARS ? `${d.content.slice(0, SUMMARY_MAX_CHARS)}…` : d.content,
-      },
+      input: p?.input,
+      originalInput: p?.originalInput,
+      bytes: Buffer.byteLength(d.content),
+      errorType: d.errorType,
+      ok: d.ok,
+      summary: d.content.length > SUMMARY_MAX_CHARS ? `${d.content.slice(0, SUMMARY_MAX_CHARS)}…` : d.content,
       prevHash: this.#prevHash,
-      risk: risk === null ? null : { level: risk.level, reason: risk.reason, rule: risk.rule },
+      risk,
       runId: event.runId,
       seq: event.seq,
       sessionId: event.sessionId,
@@ -323,10 +341,38 @@ export class AuditTrail implements EventSink {
       tool: d.tool,
       ts: event.ts,
       turn: d.turn,
-      v: AUDIT_VERSION,
     };
-    this.#append(capRecord(record, this.#maxRecordBytes));
+    const body = toolCallBody(
+      f,
+      this.#fragments(event),
+      p?.inputJson ?? canonicalJson(f.input),
+      f.originalInput === undefined ? undefined : canonicalJson(f.originalInput),
+      this.#riskJson(risk),
+    );
+    this.#append(
+      body !== undefined && fitsCap(body, this.#maxRecordBytes)
+        ? body
+        : capRecord(toolCallRecord(f), this.#maxRecordBytes),
+    );
     this.#records++;
+  }
+
+  #fragments(event: ReinEvent): RunFragments {
+    const run = this.#run;
+    if (run?.runId === event.runId && run.sessionId === event.sessionId && run.tenantId === event.tenantId)
+      return run;
+    this.#run = runFragments(this.alg, event.runId, event.sessionId, event.tenantId);
+    return this.#run;
+  }
+
+  #riskJson(risk: RiskAssessment | null): string {
+    if (risk === null) return "null";
+    const last = this.#lastRisk;
+    if (last?.level === risk.level && last.reason === risk.reason && last.rule === risk.rule)
+      return last.json;
+    const json = riskJson(risk);
+    this.#lastRisk = { level: risk.level, reason: risk.reason, rule: risk.rule, json };
+    return json;
   }
 
   #seal(event: Extract<ReinEvent, { type: "run_ended" | "session_ended" }>): void {

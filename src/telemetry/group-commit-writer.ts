@@ -124,8 +124,9 @@ export class CommitFile {
 
 /**
  * Group commit for append-only files (the audit trails): every file's lines appended during one
- * tick of the event loop are written in one `write` per file on the libuv pool, never with a
- * synchronous call on the event loop, and through a bounded set of descriptors, so the number of
+ * tick of the event loop are written in one `write` per file: on the spot with `writeSync` while
+ * the turn's budget (`syncWritesPerTick`) lasts, else on the libuv pool, so the event loop never
+ * blocks for more than that many small writes per turn; and through a bounded set of descriptors, so the number of
  * open files does not grow with the number of sessions. A transient failure (EMFILE, ENOSPC, EIO,
  * …) is retried with backoff; a lasting one fails that file's owner with `REIN_AUDIT_WRITE_FAILED`.
  *
@@ -168,10 +169,7 @@ export class GroupCommitWriter {
   writeNow(f: CommitFile): boolean {
     if (f.busy || f.fd === undefined || f.chunks.length === 0 || this.#syncWrites >= this.syncWritesPerTick)
       return false;
-    if (this.#syncWrites === 0)
-      realSetImmediate(() => {
-        this.#syncWrites = 0;
-      });
+    if (this.#syncWrites === 0) this.#scheduleTick();
     this.#syncWrites++;
     const batch = f.chunks.length === 1 ? f.chunks[0]! : f.chunks.join("");
     const length = Buffer.byteLength(batch);
@@ -218,9 +216,22 @@ export class GroupCommitWriter {
   /** @internal */
   schedule(f: CommitFile): void {
     this.#due.add(f);
+    this.#scheduleTick();
+  }
+
+  /**
+   * One callback per turn of the event loop both renews the budget of synchronous writes and flushes
+   * what is due, in that order: the flush spends the new turn's budget first (a lone session's
+   * batch is one cheap write, not a round trip through the libuv pool), and the rest goes to the pool.
+   */
+  #scheduleTick(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    realSetImmediate(() => this.#flush());
+    realSetImmediate(() => {
+      this.#scheduled = false;
+      this.#syncWrites = 0;
+      this.#flush();
+    });
   }
 
   /** @internal */
@@ -235,10 +246,14 @@ export class GroupCommitWriter {
   }
 
   #flush(): void {
-    this.#scheduled = false;
+    if (this.#due.size === 0) return;
     const due = [...this.#due];
     this.#due.clear();
-    for (const f of due) if (!f.busy) void this.#drain(f);
+    for (const f of due) {
+      if (f.busy) continue;
+      if (this.writeNow(f)) this.#settle(f);
+      else void this.#drain(f);
+    }
   }
 
   /** Writes everything queued for `f`, batch after batch, until its queue is empty. */

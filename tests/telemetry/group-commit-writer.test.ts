@@ -32,6 +32,45 @@ describe("the shared group-commit writer", () => {
     expect(writer.openFiles).toBe(0);
   });
 
+  it("writes on the spot at most syncWritesPerTick times per turn; the next turn's flush spends the new budget first, the rest goes to the pool", async () => {
+    const dir = tempDir();
+    const writer = new GroupCommitWriter({ syncWritesPerTick: 2 });
+    const files = Array.from({ length: 5 }, (_, i) => {
+      const path = join(dir, `t${i}.jsonl`);
+      writeFileSync(path, "");
+      return { path, f: target(writer, path) };
+    });
+    // One turn: five sessions each append a line and ask for it to be durable.
+    const synced = files.map(({ f }) => {
+      f.append("one\n");
+      return f.sync();
+    });
+    expect(files.map(({ f }) => f.written)).toEqual([1, 1, 0, 0, 0]);
+    // The writer's turn callback was scheduled before this one, so it has run: two more written on
+    // the spot; the fifth went to the libuv pool, whose callback cannot have run within this phase.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(files.map(({ f }) => f.written)).toEqual([1, 1, 1, 1, 0]);
+    await Promise.all(synced);
+    for (const { path } of files) expect(readFileSync(path, "utf8")).toBe("one\n");
+
+    // A lone session that never yields: its third sync in one turn waits for the next turn's budget,
+    // and is then written on the spot, not through the pool. (First a fresh turn: this one's budget
+    // went to the flush above.)
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const { path, f } = files[0]!;
+    const lone = [1, 2, 3].map((n) => {
+      f.append(`${n}\n`);
+      return f.sync();
+    });
+    expect(f.written).toBe(3);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(f.written).toBe(4);
+    await Promise.all(lone);
+    expect(readFileSync(path, "utf8")).toBe("one\n1\n2\n3\n");
+    await Promise.all(files.map(({ f }) => f.release()));
+    expect(writer.openFiles).toBe(0);
+  });
+
   it("a file replaced between two batches fails its writer (REIN_AUDIT_INVALID), nothing is appended to the new one", async () => {
     const dir = tempDir();
     const writer = new GroupCommitWriter({ maxOpenFiles: 1, syncWritesPerTick: 0 });

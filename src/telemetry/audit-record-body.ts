@@ -1,0 +1,213 @@
+import type { ApprovalDecision } from "../protocol/approval.js";
+import type { RiskAssessment } from "../protocol/risk.js";
+import { AUDIT_VERSION, canonicalData } from "./audit-record.js";
+
+/**
+ * The canonical body of the two records written per tool call (intent, tool_call), built as a
+ * string. `JSON.stringify` of the record object (keys in sorted order) is the definition; this is
+ * the same bytes without allocating the object and its nested objects per record, with the fields
+ * that do not change within a run (alg, runId, sessionId, tenantId) escaped once. Any field of an
+ * unexpected type makes it answer `undefined`, and the caller serialises the object instead
+ * (tests/telemetry/audit-record-body.test.ts checks both agree).
+ */
+
+/** The fields that stay the same for a whole run, and their JSON. */
+export interface RunFragments {
+  readonly alg: string;
+  readonly runId: string;
+  readonly sessionId: string;
+  readonly tenantId: string;
+  readonly algJson: string;
+  readonly runIdJson: string;
+  readonly sessionIdJson: string;
+  readonly tenantIdJson: string;
+}
+
+export function runFragments(alg: string, runId: string, sessionId: string, tenantId: string): RunFragments {
+  return {
+    alg,
+    runId,
+    sessionId,
+    tenantId,
+    algJson: JSON.stringify(alg),
+    runIdJson: JSON.stringify(runId),
+    sessionIdJson: JSON.stringify(sessionId),
+    tenantIdJson: JSON.stringify(tenantId),
+  };
+}
+
+/** What a tool_call record holds, before serialisation (keys are given in canonical order by the builders). */
+export interface ToolCallFields {
+  readonly alg: string;
+  readonly approval: ApprovalDecision | null;
+  readonly callId: string;
+  readonly sessionUsd: number;
+  readonly turnUsd: number;
+  readonly decision: "allow" | "deny";
+  readonly durationMs: number;
+  readonly executed: boolean;
+  readonly index: number;
+  readonly input: unknown;
+  readonly originalInput: unknown;
+  readonly bytes: number;
+  readonly errorType: string | null;
+  readonly ok: boolean;
+  readonly summary: string;
+  readonly prevHash: string;
+  readonly risk: RiskAssessment | null;
+  readonly runId: string;
+  readonly seq: number;
+  readonly sessionId: string;
+  readonly tenantId: string;
+  readonly tool: string;
+  readonly ts: number;
+  readonly turn: number;
+}
+
+export interface IntentFields {
+  readonly alg: string;
+  readonly callId: string;
+  readonly index: number;
+  readonly input: unknown;
+  readonly prevHash: string;
+  readonly runId: string;
+  readonly seq: number;
+  readonly sessionId: string;
+  readonly tenantId: string;
+  readonly tool: string;
+  readonly ts: number;
+}
+
+/** The record object whose `JSON.stringify` is the canonical body (and what the size cap truncates). */
+export function toolCallRecord(f: ToolCallFields): Record<string, unknown> {
+  const risk = f.risk;
+  return {
+    alg: f.alg,
+    approval: f.approval ? canonicalData(f.approval) : null,
+    callId: f.callId,
+    cost: { sessionUsd: f.sessionUsd, turnUsd: f.turnUsd },
+    decision: f.decision,
+    durationMs: f.durationMs,
+    executed: f.executed,
+    index: f.index,
+    input: canonicalData(f.input),
+    kind: "tool_call",
+    ...(f.originalInput !== undefined ? { originalInput: canonicalData(f.originalInput) } : {}),
+    output: { bytes: f.bytes, errorType: f.errorType, ok: f.ok, summary: f.summary },
+    prevHash: f.prevHash,
+    risk: risk === null ? null : { level: risk.level, reason: risk.reason, rule: risk.rule },
+    runId: f.runId,
+    seq: f.seq,
+    sessionId: f.sessionId,
+    tenantId: f.tenantId,
+    tool: f.tool,
+    ts: f.ts,
+    turn: f.turn,
+    v: AUDIT_VERSION,
+  };
+}
+
+export function intentRecord(f: IntentFields): Record<string, unknown> {
+  return {
+    alg: f.alg,
+    callId: f.callId,
+    index: f.index,
+    input: canonicalData(f.input),
+    kind: "intent",
+    prevHash: f.prevHash,
+    runId: f.runId,
+    seq: f.seq,
+    sessionId: f.sessionId,
+    tenantId: f.tenantId,
+    tool: f.tool,
+    ts: f.ts,
+    v: AUDIT_VERSION,
+  };
+}
+
+/** `JSON.stringify(canonicalData(value))`: the canonical JSON of a tool input or an approval. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(canonicalData(value));
+}
+
+/**
+ * `JSON.stringify(toolCallRecord(f))`, or undefined when a field is not of its declared type.
+ * `inputJson` / `originalJson`: the canonical JSON of `f.input` / `f.originalInput`, when the caller
+ * already has it; `riskJson`: of `{ level, reason, rule }` of `f.risk`.
+ */
+export function toolCallBody(
+  f: ToolCallFields,
+  run: RunFragments,
+  inputJson: string,
+  originalJson: string | undefined,
+  riskJson: string,
+): string | undefined {
+  if (
+    f.alg !== run.alg ||
+    f.runId !== run.runId ||
+    f.sessionId !== run.sessionId ||
+    f.tenantId !== run.tenantId ||
+    typeof f.callId !== "string" ||
+    typeof f.tool !== "string" ||
+    typeof f.summary !== "string" ||
+    (f.errorType !== null && typeof f.errorType !== "string") ||
+    typeof f.ok !== "boolean" ||
+    typeof f.executed !== "boolean" ||
+    (f.decision !== "allow" && f.decision !== "deny") ||
+    typeof f.sessionUsd !== "number" ||
+    typeof f.turnUsd !== "number" ||
+    typeof f.durationMs !== "number" ||
+    typeof f.bytes !== "number" ||
+    typeof f.index !== "number" ||
+    typeof f.seq !== "number" ||
+    typeof f.ts !== "number" ||
+    typeof f.turn !== "number" ||
+    typeof f.prevHash !== "string"
+  )
+    return undefined;
+  const approval = f.approval ? canonicalJson(f.approval) : "null";
+  const original = originalJson === undefined ? "" : `,"originalInput":${originalJson}`;
+  const errorType = f.errorType === null ? "null" : JSON.stringify(f.errorType);
+  return (
+    `{"alg":${run.algJson},"approval":${approval},"callId":${JSON.stringify(f.callId)},` +
+    `"cost":{"sessionUsd":${num(f.sessionUsd)},"turnUsd":${num(f.turnUsd)}},"decision":"${f.decision}",` +
+    `"durationMs":${num(f.durationMs)},"executed":${f.executed},"index":${num(f.index)},"input":${inputJson},` +
+    `"kind":"tool_call"${original},"output":{"bytes":${num(f.bytes)},"errorType":${errorType},"ok":${f.ok},` +
+    `"summary":${JSON.stringify(f.summary)}},"prevHash":${JSON.stringify(f.prevHash)},"risk":${riskJson},` +
+    `"runId":${run.runIdJson},"seq":${num(f.seq)},"sessionId":${run.sessionIdJson},"tenantId":${run.tenantIdJson},` +
+    `"tool":${JSON.stringify(f.tool)},"ts":${num(f.ts)},"turn":${num(f.turn)},"v":${AUDIT_VERSION}}`
+  );
+}
+
+/** `JSON.stringify(intentRecord(f))`, or undefined when a field is not of its declared type. */
+export function intentBody(f: IntentFields, run: RunFragments, inputJson: string): string | undefined {
+  if (
+    f.alg !== run.alg ||
+    f.runId !== run.runId ||
+    f.sessionId !== run.sessionId ||
+    f.tenantId !== run.tenantId ||
+    typeof f.callId !== "string" ||
+    typeof f.tool !== "string" ||
+    typeof f.index !== "number" ||
+    typeof f.seq !== "number" ||
+    typeof f.ts !== "number" ||
+    typeof f.prevHash !== "string"
+  )
+    return undefined;
+  return (
+    `{"alg":${run.algJson},"callId":${JSON.stringify(f.callId)},"index":${num(f.index)},"input":${inputJson},` +
+    `"kind":"intent","prevHash":${JSON.stringify(f.prevHash)},"runId":${run.runIdJson},"seq":${num(f.seq)},` +
+    `"sessionId":${run.sessionIdJson},"tenantId":${run.tenantIdJson},"tool":${JSON.stringify(f.tool)},` +
+    `"ts":${num(f.ts)},"v":${AUDIT_VERSION}}`
+  );
+}
+
+/** The JSON of `{ level, reason, rule }` of a risk assessment (`null` for none). */
+export function riskJson(risk: RiskAssessment | null): string {
+  return risk === null ? "null" : JSON.stringify({ level: risk.level, reason: risk.reason, rule: risk.rule });
+}
+
+/** A number as JSON.stringify writes it (non-finite numbers are null). */
+function num(n: number): string {
+  return Number.isFinite(n) ? `${n}` : "null";
+}

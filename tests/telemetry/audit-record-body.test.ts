@@ -1,0 +1,111 @@
+import { describe, expect, it } from "vitest";
+import {
+  canonicalJson,
+  type IntentFields,
+  intentBody,
+  intentRecord,
+  riskJson,
+  runFragments,
+  type ToolCallFields,
+  toolCallBody,
+  toolCallRecord,
+} from "../../src/telemetry/audit-record-body.js";
+
+const base: ToolCallFields = {
+  alg: "sha256",
+  approval: null,
+  callId: "toolu_1_0",
+  sessionUsd: 0,
+  turnUsd: 0,
+  decision: "allow",
+  durationMs: 0.347,
+  executed: true,
+  index: 3,
+  input: {},
+  originalInput: undefined,
+  bytes: 2,
+  errorType: null,
+  ok: true,
+  summary: "ok",
+  prevHash: "a".repeat(64),
+  risk: { level: "LOW", reason: "does nothing", rule: "tool-profile:noop" },
+  runId: "run_1",
+  seq: 8,
+  sessionId: "ses_1",
+  tenantId: "local",
+  tool: "noop",
+  ts: 1796025212887,
+  turn: 1,
+};
+
+const odd = 'quote " backslash \\ newline \n tab \t nul \u0000 del \u007f lone \ud800 pair 😀 bidi \u202e é';
+const variants: Partial<ToolCallFields>[] = [
+  {},
+  { alg: "hmac-sha256" },
+  { callId: odd, tool: odd, summary: odd, errorType: odd, runId: odd, sessionId: odd, tenantId: odd },
+  { input: { z: 1, a: [3, { y: null, b: "x" }], m: { "10": 1, "2": 2, b: true } } },
+  { input: JSON.parse('{"__proto__":{"x":1},"constructor":2}') },
+  { input: { when: new Date(0), big: 1e21, small: 1e-7, neg: -0 } },
+  { input: [1, "two", [3]], originalInput: { raw: "the model's" } },
+  { input: undefined, originalInput: null },
+  { input: { f: Number.NaN, g: Number.POSITIVE_INFINITY } },
+  { sessionUsd: 0.000123, turnUsd: 1e-9, durationMs: 12345.678, index: 0, seq: 2 ** 40, turn: 2000 },
+  { sessionUsd: Number.NaN, turnUsd: Number.POSITIVE_INFINITY, durationMs: -0 },
+  { ok: false, errorType: "tool_error", executed: false, decision: "deny", risk: null },
+  {
+    approval: {
+      approved: true,
+      by: "gate",
+      scope: "call",
+      reason: odd,
+    } as unknown as ToolCallFields["approval"],
+  },
+  { risk: { level: "HIGH", reason: odd, rule: "r" } },
+  { risk: { level: "HIGH", reason: undefined, rule: "r" } as unknown as ToolCallFields["risk"] },
+];
+
+describe("audit record bodies built as strings", () => {
+  it("are byte for byte JSON.stringify of the record object (the canonical form), for tool calls and intents", () => {
+    for (const v of variants) {
+      const f = { ...base, ...v };
+      const run = runFragments(f.alg, f.runId, f.sessionId, f.tenantId);
+      const original = f.originalInput === undefined ? undefined : canonicalJson(f.originalInput);
+      const body = toolCallBody(f, run, canonicalJson(f.input), original, riskJson(f.risk));
+      expect(body).toBe(JSON.stringify(toolCallRecord(f)));
+      const i: IntentFields = {
+        alg: f.alg,
+        callId: f.callId,
+        index: f.index,
+        input: f.input,
+        prevHash: f.prevHash,
+        runId: f.runId,
+        seq: f.seq,
+        sessionId: f.sessionId,
+        tenantId: f.tenantId,
+        tool: f.tool,
+        ts: f.ts,
+      };
+      expect(intentBody(i, run, canonicalJson(i.input))).toBe(JSON.stringify(intentRecord(i)));
+    }
+  });
+
+  it("answer undefined (the caller serialises the object) for a field of another type or another run's fragments", () => {
+    const run = runFragments(base.alg, base.runId, base.sessionId, base.tenantId);
+    const bad: Partial<Record<keyof ToolCallFields, unknown>>[] = [
+      { summary: undefined },
+      { sessionUsd: undefined },
+      { ok: "true" },
+      { errorType: 1 },
+      { decision: "maybe" },
+      { tool: { name: "x" } },
+      { runId: "run_other" },
+      { alg: "hmac-sha256" },
+    ];
+    for (const v of bad) {
+      const f = { ...base, ...v } as ToolCallFields;
+      expect(toolCallBody(f, run, "{}", undefined, riskJson(f.risk))).toBeUndefined();
+    }
+    const i = { ...base, callId: 7 } as unknown as IntentFields;
+    expect(intentBody(i, run, "{}")).toBeUndefined();
+  });
+});
