@@ -55,6 +55,8 @@ export const DEFAULT_BUBBLEWRAP_LIMITS = Object.freeze({
   timeoutMs: 10 * 60_000,
 });
 const SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin";
+/** Cgroups kept waiting for the kernel to release a finished command's tasks. */
+const MAX_DRAINING = 4;
 /** getFile reads at most this much. */
 const MAX_GET_BYTES = 64 * 1024 * 1024;
 
@@ -139,6 +141,12 @@ export class BubblewrapSandbox implements Sandbox {
   readonly #stage: string;
   readonly #proxySocket: string | undefined;
   readonly #readOnlyBinds: readonly string[];
+  /**
+   * As root, the user Node's spawn drops to before the first exec (no setpriv step). Not when the
+   * workspace is staged (mounting needs root) or on cgroup v2 (joining needs write access to the common
+   * parent's cgroup.procs, root's): setpriv drops there, after those steps.
+   */
+  readonly #spawnAs: { readonly uid: number; readonly gid: number } | undefined;
   readonly #helpers: {
     bash: string;
     setpriv?: string;
@@ -153,6 +161,12 @@ export class BubblewrapSandbox implements Sandbox {
   #spare: Promise<CommandCgroup> | undefined;
   /** Cgroups of finished commands, empty and ready for the next one (mkdir/rmdir of a v1 memcg is slow). */
   readonly #idle: CommandCgroup[] = [];
+  /**
+   * Cgroups of finished commands whose killed tasks the kernel has not released yet (`pids.current`
+   * lags the exit by a little): checked again when the next command needs one, rather than removed
+   * and replaced by a new folder each time.
+   */
+  readonly #draining: CommandCgroup[] = [];
   readonly #removals = new Set<Promise<void>>();
   #disposed = false;
 
@@ -202,6 +216,11 @@ export class BubblewrapSandbox implements Sandbox {
     this.workspace = root;
     this.#owned = owned;
     this.identity = chooseIdentity(root, options.user);
+    const id = this.identity;
+    this.#spawnAs =
+      id.dropFromRoot && !id.privateMount && cgroups?.version !== 2
+        ? { uid: id.uid, gid: id.gid }
+        : undefined;
     if (this.#proxySocket && !traversable(path.dirname(this.#proxySocket), this.identity))
       throw new SandboxError(
         `The sandbox user (uid ${this.identity.uid}) cannot reach the egress proxy socket ${this.#proxySocket}: bubblewrap binds it as that user, so every folder above it must be searchable by it (e.g. chmod 711 its folder).`,
@@ -209,7 +228,7 @@ export class BubblewrapSandbox implements Sandbox {
       );
     this.#helpers = {
       bash: findHelper("bash"),
-      setpriv: this.identity.dropFromRoot ? findHelper("setpriv") : undefined,
+      setpriv: this.identity.dropFromRoot && !this.#spawnAs ? findHelper("setpriv") : undefined,
       prlimit: this.#rlimits ? findHelper("prlimit") : undefined,
       unshare: this.identity.privateMount ? findHelper("unshare") : undefined,
       mount: this.identity.privateMount ? findHelper("mount") : undefined,
@@ -337,7 +356,7 @@ export class BubblewrapSandbox implements Sandbox {
     const spare = this.#spare;
     this.#spare = undefined;
     if (spare) this.#track(spare.then((cg) => cg.remove()).catch(() => {}));
-    for (const cg of this.#idle.splice(0)) this.#track(cg.remove());
+    for (const cg of [...this.#idle.splice(0), ...this.#draining.splice(0)]) this.#track(cg.remove());
     await Promise.all(this.#removals);
     rmSync(this.#stage, { recursive: true, force: true });
     if (this.#owned) rmSync(this.workspace, { recursive: true, force: true });
@@ -351,10 +370,17 @@ export class BubblewrapSandbox implements Sandbox {
     const host = this.#cgroups;
     if (!host) return undefined;
     const make = () => {
-      const p = CommandCgroup.create(host, this.#limits);
+      const p = CommandCgroup.create(host, this.#limits, this.#spawnAs);
       p.catch(() => {}); // a failure surfaces when the cgroup is taken
       return p;
     };
+    for (let i = 0; i < this.#draining.length; i++) {
+      const cg = this.#draining[i]!;
+      if (cg.isEmpty()) {
+        this.#draining.splice(i--, 1);
+        this.#idle.push(cg);
+      }
+    }
     const idle = this.#idle.pop();
     if (idle) return idle;
     const spare = this.#spare ?? make();
@@ -362,10 +388,17 @@ export class BubblewrapSandbox implements Sandbox {
     return await spare;
   }
 
-  /** An empty cgroup goes back to the pool; one with processes still exiting is killed and removed. */
+  /**
+   * An empty cgroup goes back to the pool, one with killed tasks still being released waits in
+   * `#draining` (at most a few: past that the oldest is removed, killing what is left).
+   */
   #release(cg: CommandCgroup): void {
-    if (!this.#disposed && cg.isEmpty()) this.#idle.push(cg);
-    else this.#track(cg.remove());
+    if (this.#disposed) this.#track(cg.remove());
+    else if (cg.isEmpty()) this.#idle.push(cg);
+    else {
+      this.#draining.push(cg);
+      if (this.#draining.length > MAX_DRAINING) this.#track(this.#draining.shift()!.remove());
+    }
   }
 
   #track(removal: Promise<void>): void {
@@ -416,7 +449,7 @@ export class BubblewrapSandbox implements Sandbox {
       const plan: LaunchPlan = {
         closeFds: this.#leakedFds,
         bash: this.#helpers.bash,
-        cgroupProcs: cgroup?.procsFiles ?? [],
+        cgroupProcs: cgroup?.joinFiles ?? [],
         stage: id.privateMount
           ? {
               unshare: this.#helpers.unshare!,
@@ -426,7 +459,10 @@ export class BubblewrapSandbox implements Sandbox {
             }
           : undefined,
         prlimit: this.#rlimits ? [this.#helpers.prlimit!, ...prlimitArgv(this.#limits).slice(1)] : undefined,
-        drop: id.dropFromRoot ? { setpriv: this.#helpers.setpriv!, uid: id.uid, gid: id.gid } : undefined,
+        drop:
+          id.dropFromRoot && !this.#spawnAs
+            ? { setpriv: this.#helpers.setpriv!, uid: id.uid, gid: id.gid }
+            : undefined,
         bwrap: this.#bwrap,
         bwrapArgs: bwrapArgs({
           workspace: this.workspace,
@@ -451,12 +487,15 @@ export class BubblewrapSandbox implements Sandbox {
       const argv = launchArgv(plan);
       // detached: the launcher leads a process group; bwrap's own children die with it (--die-with-parent,
       // and the pid namespace ends with its init), and the cgroup catches anything else.
+      // With #spawnAs, libuv clears the supplementary groups and sets gid then uid before the first
+      // exec, so no step runs as root; bwrap sets no_new_privs and drops every capability inside.
       const start = (a: string[]) =>
         spawn(a[0]!, a.slice(1), {
           cwd: "/",
           env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
           detached: true,
           stdio: ["pipe", "pipe", "pipe", seccompFd, "pipe"],
+          ...this.#spawnAs,
         });
       // A shell step joins the cgroup before bwrap starts. (Moving this process in and out around the
       // spawn instead was measured slower: migrating a many-threaded process waits for an RCU grace period.)

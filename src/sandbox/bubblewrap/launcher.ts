@@ -4,11 +4,15 @@ import { readdirSync, readFileSync } from "node:fs";
  * The few steps between Rein and bubblewrap, as one argv (each step execs the next, so it is one
  * process all the way): join the command's cgroups, make a private mount namespace with the workspace
  * staged where the sandbox user can reach it, set rlimits, drop from root to the sandbox user, exec bwrap.
+ * Each step is an exec on the critical path of every command, so only the needed ones are there: as
+ * root on cgroup v1 without staging, Node's spawn drops to the sandbox user itself (setgroups, setgid,
+ * setuid before the exec) and the shell step joins cgroups whose `tasks` files that user owns.
  */
 
 /**
  * The shell step, when cgroups, a private mount or closing descriptors are needed. Arguments: the
- * number of descriptors to close and them, the number of cgroup.procs files and them, then optionally
+ * number of descriptors to close and them, the number of files to write `0` (this process) into to
+ * join the cgroups and them, then optionally
  * `--mount MOUNT SRC DEST`, then the next argv. bash, not dash, when descriptors above 9 must be closed
  * (dash only parses one-digit descriptors). Exit status 125 means the
  * launcher itself failed (it prints why).
@@ -16,7 +20,7 @@ import { readdirSync, readFileSync } from "node:fs";
 const SCRIPT = [
   'n=$1; shift; while [ "$n" -gt 0 ]; do eval "exec $1>&-"; shift; n=$((n-1)); done',
   'n=$1; shift; while [ "$n" -gt 0 ]; do',
-  '  echo $$ > "$1" || { echo "rein-launch: cannot join cgroup $1" >&2; exit 125; }',
+  '  echo 0 > "$1" || { echo "rein-launch: cannot join cgroup $1" >&2; exit 125; }',
   "  shift; n=$((n-1))",
   "done",
   'if [ "$1" = "--mount" ]; then',
@@ -35,6 +39,7 @@ export interface LaunchPlan {
    */
   readonly closeFds: readonly number[];
   readonly bash: string;
+  /** `tasks` (v1) or `cgroup.procs` (v2) files the launcher joins by writing 0 into them. */
   readonly cgroupProcs: readonly string[];
   /** Bind `source` to `stage` in a private mount namespace (needs `unshare` and `mount`). */
   readonly stage?: {
@@ -45,7 +50,7 @@ export interface LaunchPlan {
   };
   /** rlimits (prlimit argv ending in "--"). */
   readonly prlimit?: readonly string[];
-  /** Drop from root (setpriv). */
+  /** Drop from root with setpriv (when spawn cannot: staging and cgroup v2 need root first). */
   readonly drop?: { readonly setpriv: string; readonly uid: number; readonly gid: number };
   readonly bwrap: string;
   readonly bwrapArgs: readonly string[];

@@ -144,8 +144,16 @@ function prune(p: CgroupHost["parents"]): CgroupHost["parents"] {
 
 /** The cgroup(s) of one command: created with its limits before it starts, removed after. */
 export class CommandCgroup {
-  /** Files the launcher writes its pid into before it execs bubblewrap. */
+  /** The cgroups' member lists (read to kill and to check emptiness). */
   readonly procsFiles: string[];
+  /**
+   * Files the launcher writes `0` (itself) into to join, before it execs bubblewrap. On v1 the `tasks`
+   * file: moving the writing thread itself skips the global threadgroup lock that a `cgroup.procs`
+   * write takes (and its RCU grace period, milliseconds under load); the launcher is single-threaded,
+   * so that moves the whole process. On v1 these files are handed to the sandbox user when one is
+   * given, so the launcher can join after the drop from root, without a setpriv step.
+   */
+  readonly joinFiles: string[];
   readonly #dirs: string[];
 
   private constructor(
@@ -154,14 +162,26 @@ export class CommandCgroup {
   ) {
     this.#dirs = dirs;
     this.procsFiles = dirs.map((d) => path.join(d, "cgroup.procs"));
+    this.joinFiles = dirs.map((d) => path.join(d, host.version === 1 ? "tasks" : "cgroup.procs"));
   }
 
-  static async create(host: CgroupHost, limits: ResourceLimits): Promise<CommandCgroup> {
+  /**
+   * @param joiner on cgroup v1, the unprivileged user the launcher runs as (its `tasks` files are
+   *   chowned to it, which lets it move itself in, nothing else: the kernel checks the mover's uid
+   *   against the moved task's, and the parent's files stay root's).
+   */
+  static async create(
+    host: CgroupHost,
+    limits: ResourceLimits,
+    joiner?: { readonly uid: number; readonly gid: number },
+  ): Promise<CommandCgroup> {
     const name = `cmd-${randomBytes(6).toString("hex")}`;
     const dirs = [...new Set(Object.values(host.parents))].map((p) => path.join(p, name));
-    for (const d of dirs) await fs.mkdir(d);
     const cg = new CommandCgroup(host, dirs);
     try {
+      for (const d of dirs) await fs.mkdir(d);
+      if (joiner && host.version === 1)
+        for (const f of cg.joinFiles) await fs.chown(f, joiner.uid, joiner.gid);
       await cg.#apply(limits);
     } catch (err) {
       await cg.remove();

@@ -1,0 +1,123 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { afterEach, describe, expect, it } from "vitest";
+import { BubblewrapSandbox } from "../../../src/sandbox/bubblewrap/bubblewrap-sandbox.js";
+import { type CgroupHost, detectCgroupHost } from "../../../src/sandbox/bubblewrap/limits/cgroup.js";
+
+const isRoot = process.getuid?.() === 0;
+const made: string[] = [];
+const sandboxes: BubblewrapSandbox[] = [];
+const tempDir = () => {
+  const d = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "rein-bwrap-launch-")));
+  fs.chmodSync(d, 0o755);
+  made.push(d);
+  return d;
+};
+const sandbox = (o: ConstructorParameters<typeof BubblewrapSandbox>[0]) => {
+  const s = new BubblewrapSandbox(o);
+  sandboxes.push(s);
+  return s;
+};
+
+afterEach(async () => {
+  for (const s of sandboxes.splice(0)) await s.dispose();
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** Per-command cgroup folders under this process's parents, per controller folder. */
+function commandCgroups(host: CgroupHost): string[] {
+  return [...new Set(Object.values(host.parents))].flatMap((p) =>
+    fs
+      .readdirSync(p)
+      .filter((d) => d.startsWith("cmd-"))
+      .map((d) => path.join(p, d)),
+  );
+}
+
+function statusField(pid: number, field: string): string | undefined {
+  try {
+    const m = new RegExp(`^${field}:[ \\t]*(.*)$`, "m").exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m?.[1]?.trim();
+  } catch {
+    return undefined; // exited meanwhile
+  }
+}
+
+describe("BubblewrapSandbox launch path", () => {
+  it("leaks no cgroup folder: finished cgroups are reused during a batch (not one per command), and dispose removes them all", async () => {
+    const host = detectCgroupHost();
+    if (!host) return; // rlimit host: no cgroups to leak (capabilities.limits says so)
+    const before = commandCgroups(host).length;
+    const s = sandbox({ workspace: tempDir(), memory: "48m", pids: 64 });
+    for (let i = 0; i < 12; i++) expect((await s.exec("true")).exitCode).toBe(0);
+    const together = await Promise.all([1, 2, 3, 4].map((n) => s.exec(`exit ${n}`)));
+    expect(together.map((r) => r.exitCode)).toEqual([1, 2, 3, 4]);
+    const slow = await s.exec("sleep 60 & sleep 60; wait", { timeoutMs: 300 });
+    expect(slow.timedOut).toBe(true);
+    const bomb = await s.exec(`awk 'BEGIN { s = "x"; while (1) s = s s }'`, { timeoutMs: 60_000 });
+    expect(bomb.oomKilled).toBe(true);
+    const aborted = new AbortController();
+    const killed = s.exec("sleep 60", { signal: aborted.signal });
+    aborted.abort();
+    expect((await killed).exitCode).not.toBe(0);
+    // 19 commands; at most 4 ran at once. Folders per controller: those 4, at most 4 draining and one
+    // made ahead, so a pool that replaced each command's folder would still pass, but not one that piles up.
+    const perController = new Set(Object.values(host.parents)).size;
+    const during = commandCgroups(host).length - before;
+    expect(during).toBeGreaterThan(0);
+    expect(during).toBeLessThanOrEqual(9 * perController);
+    await s.dispose();
+    expect(commandCgroups(host).length).toBe(before);
+  });
+
+  it("as root, no process of a command runs as host root, not even the launcher, and each is in every limiting cgroup", async () => {
+    const host = detectCgroupHost();
+    if (!isRoot || !host) return; // not root: nothing to drop from
+    const s = sandbox({ workspace: tempDir() });
+    const input = new PassThrough();
+    const seen: {
+      pid: number;
+      uid?: string;
+      gid?: string;
+      groups?: string;
+      capEff?: string;
+      cgroups: string;
+    }[] = [];
+    let ready = false;
+    const result = await s.execStreaming(["/bin/sh", "-c", "echo ready; exec cat > /dev/null"], {
+      input,
+      onStdout: (chunk) => {
+        if (ready || !chunk.toString().includes("ready")) return;
+        ready = true;
+        // The command waits for its stdin's end: everything it started is alive while we look.
+        const pids = commandCgroups(host).flatMap((d) =>
+          fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number),
+        );
+        for (const pid of new Set(pids))
+          seen.push({
+            pid,
+            uid: statusField(pid, "Uid"),
+            gid: statusField(pid, "Gid"),
+            groups: statusField(pid, "Groups"),
+            capEff: statusField(pid, "CapEff"),
+            cgroups: fs.readFileSync(`/proc/${pid}/cgroup`, "utf8"),
+          });
+        input.end();
+      },
+    });
+    expect(result.exitCode).toBe(0);
+    // bwrap outside (the launcher became it), bwrap as pid 1 inside, the command.
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    const id = s.identity;
+    for (const p of seen) {
+      expect(p.uid?.split(/\s+/)).toEqual([id.uid, id.uid, id.uid, id.uid].map(String));
+      expect(p.gid?.split(/\s+/)).toEqual([id.gid, id.gid, id.gid, id.gid].map(String));
+      expect(p.groups ?? "").toBe("");
+      expect(p.capEff).toBe("0000000000000000");
+      for (const controller of Object.keys(host.parents))
+        expect(p.cgroups).toMatch(new RegExp(`[:,]${controller}[:,].*/rein-\\d+/cmd-[0-9a-f]+$`, "m"));
+    }
+  });
+});
