@@ -19,10 +19,17 @@ export interface ContractCheckResult {
   readonly error?: unknown;
 }
 
-/** Registers each check as a vitest test inside `describe(title)`. */
-export function registerContract(title: string, checks: readonly ContractCheck[]): void {
+/**
+ * Registers each check as a vitest test inside `describe(title)`. `testTimeoutMs` overrides vitest's
+ * test timeout for these checks (a backend whose instances take seconds to start, such as Pyodide).
+ */
+export function registerContract(
+  title: string,
+  checks: readonly ContractCheck[],
+  options: { readonly testTimeoutMs?: number } = {},
+): void {
   describe(title, () => {
-    for (const check of checks) it(check.name, () => check.run());
+    for (const check of checks) it(check.name, () => check.run(), options.testTimeoutMs);
   });
 }
 

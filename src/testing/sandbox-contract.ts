@@ -50,6 +50,11 @@ export interface SandboxContractOptions {
    * language (`sandboxCodeChecks`).
    */
   readonly withoutShell?: boolean;
+  /**
+   * Each check's vitest timeout, for a backend whose instances take seconds to start (Pyodide loads an
+   * interpreter per instance; on a loaded machine that is ~12 s); vitest's configured timeout when absent.
+   */
+  readonly testTimeoutMs?: number;
 }
 
 export const CONTRACT_LIMITS: ContractLimits = Object.freeze({
@@ -61,7 +66,7 @@ export const CONTRACT_LIMITS: ContractLimits = Object.freeze({
 
 /** Registers the contract's checks as vitest tests. */
 export function sandboxContract(o: SandboxContractOptions): void {
-  registerContract(`Sandbox contract: ${o.name}`, sandboxChecks(o));
+  registerContract(`Sandbox contract: ${o.name}`, sandboxChecks(o), { testTimeoutMs: o.testTimeoutMs });
 }
 
 /** The contract's checks, each making (and disposing) its own sandbox. */

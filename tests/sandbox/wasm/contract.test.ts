@@ -17,6 +17,8 @@ sandboxContract({
   // Node and Pyodide need ~170 MB before any Python runs: the contract's 64m is too small to start.
   // A pool of one: the next interpreter loads while the current one runs (checks run several programs).
   create: ({ workspace }) => new PyodideSandbox({ workspace, memory: "512m", poolSize: 1 }),
+  // A check may wait for two interpreter loads (~12 s each at a load average of 20 on 2 cores).
+  testTimeoutMs: 120_000,
 });
 
 describe("the no-shell contract can fail", () => {
