@@ -17,12 +17,9 @@ const CAS_TRIES = 20;
 export class RedisApprovals implements ApprovalStore {
   readonly #bridge: RedisBridge;
   readonly #prefix: string;
-  readonly #flush: () => void;
-
-  constructor(bridge: RedisBridge, prefix: string, flush: () => void) {
+  constructor(bridge: RedisBridge, prefix: string) {
     this.#bridge = bridge;
     this.#prefix = prefix;
-    this.#flush = flush;
   }
 
   #key(tenantId: string, id: string): string {
@@ -31,7 +28,6 @@ export class RedisApprovals implements ApprovalStore {
 
   create(record: Omit<ApprovalRecord, "status" | "decision" | "decidedAt">): void {
     const full: ApprovalRecord = { ...record, status: "pending", decision: null, decidedAt: null };
-    this.#flush();
     const claimed = this.#bridge.one(["hsetnx", `${this.#prefix}:approvals`, full.id, full.tenantId]);
     if (claimed !== 1)
       throw new StoreError(
@@ -68,13 +64,11 @@ export class RedisApprovals implements ApprovalStore {
 
   get(id: string): ApprovalRecord | undefined {
     if (typeof id !== "string") return undefined;
-    this.#flush();
     const r = this.#raw(id);
     return r ? (JSON.parse(r.raw) as ApprovalRecord) : undefined;
   }
 
   #ofSession(scope: LogScope): ApprovalRecord[] {
-    this.#flush();
     const ids = this.#bridge.one([
       "lrange",
       `${sessionBase(this.#prefix, scope.tenantId, scope.sessionId)}:aprs`,
@@ -106,7 +100,6 @@ export class RedisApprovals implements ApprovalStore {
   }
 
   list(filter: { tenantId?: string; status?: ApprovalRecord["status"] } = {}): readonly ApprovalRecord[] {
-    this.#flush();
     const ids = this.#bridge.one(["lrange", `${this.#prefix}:approval-order`, 0, -1]) as string[];
     if (ids.length === 0) return [];
     const tenants = this.#bridge.one(["hmget", `${this.#prefix}:approvals`, ...ids]) as (string | null)[];
@@ -128,12 +121,10 @@ export class RedisApprovals implements ApprovalStore {
     verdict: ApprovalVerdict,
     options: { by: string; argsHash?: string; now?: number },
   ): ApprovalRecord {
-    this.#flush();
     return this.#update(id, (current) => applyVerdict(current, id, verdict, options));
   }
 
   expire(id: string, now = Date.now()): ApprovalRecord {
-    this.#flush();
     return this.#update(id, (current) => {
       if (!current) return applyVerdict(current, id, { outcome: "denied", reason: "" }, { by: "" });
       if (current.status !== "pending" || now <= current.expiresAt) return undefined;

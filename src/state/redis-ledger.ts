@@ -41,6 +41,18 @@ interface Batcher {
   flushPending(): void;
 }
 
+type Field =
+  | "cost"
+  | "input"
+  | "output"
+  | "cache_read"
+  | "cache_write"
+  | "tokens"
+  | "calls"
+  | "open"
+  | "reserved_usd"
+  | "reserved_tokens";
+
 const resKey = (s: LedgerScope, key: string) => JSON.stringify([s.tenantId, s.sessionId, key]);
 const encS = (s: LedgerScope) => encodeURIComponent(s.sessionId);
 
@@ -57,6 +69,13 @@ export class RedisLedger implements Ledger {
   readonly #batcher: Batcher;
   /** Reservations this process made and has not closed: settle needs no round trip for them. */
   readonly #mine = new Map<string, Reservation>();
+  /**
+   * Closes queued in the batch not yet sent, per account key, and their reservations: reads add
+   * them to what Redis holds (a read never sends the batch, so a settlement is never split from the
+   * events of its tick). Reads see every batch already sent, which reaches Redis before them.
+   */
+  #delta = new Map<string, Record<Field, number>>();
+  #closing = new Set<string>();
 
   constructor(bridge: RedisBridge, prefix: string, batcher: Batcher) {
     this.#bridge = bridge;
@@ -122,11 +141,11 @@ export class RedisLedger implements Ledger {
 
   settle(scope: LedgerScope, key: string, actual: { usage: Usage; costUsd: number }): void {
     checkScope(scope);
-    this.#open(scope, key, "settle");
+    const r = this.#open(scope, key, "settle");
     checkAmount(actual?.costUsd, "settle: costUsd", scope, key);
     checkUsage(actual.usage, scope, key);
     const u = actual.usage;
-    this.#close(scope, key, {
+    this.#close(scope, key, r, {
       key,
       cost: actual.costUsd,
       input: u.inputTokens,
@@ -140,8 +159,8 @@ export class RedisLedger implements Ledger {
 
   release(scope: LedgerScope, key: string): void {
     checkScope(scope);
-    this.#open(scope, key, "release");
-    this.#close(scope, key, {
+    const r = this.#open(scope, key, "release");
+    this.#close(scope, key, r, {
       key,
       cost: 0,
       input: 0,
@@ -153,32 +172,81 @@ export class RedisLedger implements Ledger {
     });
   }
 
-  #open(scope: LedgerScope, key: string, what: string): void {
-    let open = typeof key === "string" && this.#mine.has(resKey(scope, key));
-    if (!open && typeof key === "string") {
-      this.#batcher.flushPending();
+  /** The store sent the batch: Redis now answers for what it queued. */
+  posted(): void {
+    if (this.#delta.size > 0) this.#delta = new Map();
+    if (this.#closing.size > 0) this.#closing = new Set();
+  }
+
+  /** The open reservation `key`, from this process's own or from Redis; undefined when not open. */
+  #open(scope: LedgerScope, key: string, what: string): Reservation {
+    const id = typeof key === "string" ? resKey(scope, key) : "";
+    let r = id === "" || this.#closing.has(id) ? undefined : this.#mine.get(id);
+    if (!r && id !== "" && !this.#closing.has(id)) {
       const res = `${sessionBase(this.#prefix, scope.tenantId, scope.sessionId)}:res`;
-      open = this.#bridge.one(["hexists", res, key]) === 1;
+      const v = this.#bridge.one(["hget", res, key]);
+      if (typeof v === "string") r = JSON.parse(v.slice(v.indexOf(" ") + 1)) as Reservation;
     }
-    if (!open) {
+    if (!r) {
       throw new LedgerError(
         `${what}: no open reservation "${String(key)}" in session ${scope.sessionId} (tenant ${scope.tenantId}); it was never reserved, or already settled or released`,
         { ...scope, key: String(key) },
       );
     }
+    return r;
   }
 
-  #close(scope: LedgerScope, key: string, close: LedgerClose): void {
+  #close(scope: LedgerScope, key: string, r: Reservation, close: LedgerClose): void {
     this.#batcher.enqueueClose(scope, close);
-    this.#mine.delete(resKey(scope, key));
+    const id = resKey(scope, key);
+    this.#mine.delete(id);
+    this.#closing.add(id);
+    const base = tenantBase(this.#prefix, scope.tenantId);
+    for (const acc of [
+      `${base}:a:s:${encS(scope)}`,
+      `${base}:a:t`,
+      ...r.budgets.map((b) => `${base}:${b}`),
+    ]) {
+      const d = this.#delta.get(acc) ?? {
+        cost: 0,
+        input: 0,
+        output: 0,
+        cache_read: 0,
+        cache_write: 0,
+        tokens: 0,
+        calls: 0,
+        open: 0,
+        reserved_usd: 0,
+        reserved_tokens: 0,
+      };
+      d.cost += close.cost;
+      d.input += close.input;
+      d.output += close.output;
+      d.cache_read += close.cacheRead;
+      d.cache_write += close.cacheWrite;
+      d.tokens += close.tokens;
+      d.calls += close.calls;
+      d.open -= 1;
+      d.reserved_usd -= r.usd;
+      d.reserved_tokens -= r.tokens;
+      this.#delta.set(acc, d);
+    }
   }
 
+  /** An account as Redis holds it plus the closes not yet sent. */
   #account(key: string): Record<string, number> {
-    this.#batcher.flushPending();
     const flat = this.#bridge.one(["hgetall", key]) as Record<string, string> | null;
-    const out: Record<string, number> = {};
-    for (const [f, v] of Object.entries(flat ?? {})) out[f] = f === "run_id" ? 0 : Number(v);
-    return out;
+    const a: Record<string, number> = {};
+    for (const [f, v] of Object.entries(flat ?? {})) a[f] = f === "run_id" ? 0 : Number(v);
+    const d = this.#delta.get(key);
+    if (!d) return a;
+    const open = (a.open ?? 0) + d.open;
+    for (const f of ["cost", "input", "output", "cache_read", "cache_write", "tokens", "calls"] as const)
+      a[f] = (a[f] ?? 0) + d[f];
+    a.open = open;
+    a.reserved_usd = open <= 0 ? 0 : (a.reserved_usd ?? 0) + d.reserved_usd;
+    a.reserved_tokens = open <= 0 ? 0 : (a.reserved_tokens ?? 0) + d.reserved_tokens;
+    return a;
   }
 
   totals(scope: LedgerScope | { readonly tenantId: string }): LedgerTotals {
@@ -218,12 +286,12 @@ export class RedisLedger implements Ledger {
   }
 
   openReservations(scope: LedgerScope): readonly OpenReservation[] {
-    this.#batcher.flushPending();
     const flat = this.#bridge.one([
       "hgetall",
       `${sessionBase(this.#prefix, scope.tenantId, scope.sessionId)}:res`,
     ]) as Record<string, string> | null;
     return Object.entries(flat ?? {})
+      .filter(([key]) => !this.#closing.has(resKey(scope, key)))
       .map(([key, v]) => {
         const sp = v.indexOf(" ");
         const r = JSON.parse(v.slice(sp + 1)) as Reservation;

@@ -93,7 +93,7 @@ export class RedisStore implements Store {
     this.#ttl = ttl;
     this.eventLog = this.#makeEventLog();
     this.ledger = new RedisLedger(bridge, prefix, this);
-    this.approvals = new RedisApprovals(bridge, prefix, () => this.flushPending());
+    this.approvals = new RedisApprovals(bridge, prefix);
     this.sessions = {
       get: (scope) => this.#record(scope),
       list: (filter = {}) => this.#list(filter),
@@ -198,6 +198,7 @@ export class RedisStore implements Store {
     const batch = this.#batch;
     if (!batch || this.#closed) return;
     this.#batch = undefined;
+    this.ledger.posted();
     const commands: RedisCommand[] = [];
     for (const g of batch.groups.values()) {
       const { tenantId, sessionId } = g.scope;
@@ -252,7 +253,6 @@ export class RedisStore implements Store {
     const k = skey(scope);
     const last = this.#lastSeq.get(k);
     if (last !== undefined) return { last, record: this.#records.get(k) };
-    this.flushPending();
     const [raw, lastRaw] = this.#bridge.one([
       "hmget",
       `${sessionBase(this.prefix, scope.tenantId, scope.sessionId)}:rec`,
@@ -266,9 +266,9 @@ export class RedisStore implements Store {
   }
 
   #record(scope: LogScope): SessionRecord | undefined {
+    // A session with events in the unsent batch is cached (this process is its writer).
     const cached = this.#records.get(skey(scope));
     if (cached) return cached;
-    this.flushPending();
     const raw = this.#bridge.one([
       "hget",
       `${sessionBase(this.prefix, scope.tenantId, scope.sessionId)}:rec`,
@@ -281,7 +281,6 @@ export class RedisStore implements Store {
     const k = skey(scope);
     const cached = this.#lastSeq.get(k);
     if (cached !== undefined) return cached;
-    this.flushPending();
     const raw = this.#bridge.one([
       "hget",
       `${sessionBase(this.prefix, scope.tenantId, scope.sessionId)}:rec`,
@@ -362,13 +361,20 @@ export class RedisStore implements Store {
             limit: String(limit),
           });
         if (limit === 0) return [];
-        this.flushPending();
         const key = `${sessionBase(this.prefix, scope.tenantId, scope.sessionId)}:log`;
         const command: RedisCommand = Number.isFinite(limit)
           ? ["xrange", key, `${afterSeq + 1}-0`, "+", "COUNT", limit]
           : ["xrange", key, `${afterSeq + 1}-0`, "+"];
         const entries = this.#bridge.one(command) as [string, string[]][];
-        return entries.map(([, fields]) => JSON.parse(fields[1] as string) as ReinEvent);
+        const events = entries.map(([, fields]) => JSON.parse(fields[1] as string) as ReinEvent);
+        // Batches already sent reached Redis before this read; the unsent one is read from here.
+        const after = events.at(-1)?.seq ?? afterSeq;
+        for (const e of this.#batch?.events ?? []) {
+          if (events.length >= limit) break;
+          if (e.seq > after && e.tenantId === scope.tenantId && e.sessionId === scope.sessionId)
+            events.push(JSON.parse(JSON.stringify(e)) as ReinEvent);
+        }
+        return events;
       },
       lastSeq: (scope) => {
         checkScope(scope, "lastSeq");

@@ -13,13 +13,18 @@ export function testPrefix(): string {
 }
 
 /** Opens a store on the test Redis; an unreachable Redis is a failure that names the fix. */
-export async function openTestStore(options: RedisStoreOptions = {}): Promise<RedisStore> {
+export function openTestStore(options: RedisStoreOptions = {}): Promise<RedisStore> {
+  return openTestStoreAt(REDIS_URL, options);
+}
+
+/** `openTestStore` on another URL (the error path's test). */
+export async function openTestStoreAt(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
   try {
-    return await RedisStore.open(REDIS_URL, { prefix: testPrefix(), ...options });
+    return await RedisStore.open(url, { prefix: testPrefix(), ...options });
   } catch (err) {
     if ((err as { code?: string }).code === "REIN_STORE_UNREACHABLE")
       throw new Error(
-        `The Redis store tests need a Redis at ${REDIS_URL} and none answers: run \`bash scripts/setup-redis.sh\` (or set REIN_TEST_REDIS_URL). ${(err as Error).message}`,
+        `The Redis store tests need a Redis at ${url} and none answers: run \`bash scripts/setup-redis.sh\` (or set REIN_TEST_REDIS_URL). ${(err as Error).message}`,
       );
     throw err;
   }
