@@ -101,12 +101,14 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Connects to `url` (`redis://[:password@]host:port/db`) and checks the layout version. Fails at
+   * Connects to `url` (`redis://[:password@]host:port/db`, `?prefix=` for the key prefix, so a URL
+   * alone names a store) and checks the layout version. Fails at
    * once with `REIN_STORE_UNREACHABLE` when Redis does not answer, `REIN_STORE_SCHEMA_UNSUPPORTED`
    * when a newer Rein wrote it.
    */
   static async open(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
-    const prefix = options.prefix ?? "rein";
+    const { connectUrl, urlPrefix } = splitUrl(url);
+    const prefix = options.prefix ?? urlPrefix ?? "rein";
     if (!/^[A-Za-z0-9_.-]+$/.test(prefix))
       throw new StoreError(
         "REIN_STORE_FAILED",
@@ -119,7 +121,7 @@ export class RedisStore implements Store {
         `finishedSessionTtlSeconds must be an integer >= 0, got ${String(ttl)}`,
       );
     const bridge = await RedisBridge.open({
-      url,
+      url: connectUrl,
       commandTimeoutMs: options.commandTimeoutMs ?? 10_000,
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
     });
@@ -397,6 +399,22 @@ export class RedisStore implements Store {
       sync: () => this.sync(),
     };
   }
+}
+
+/** The URL ioredis connects to, and the `?prefix=` it carries (a store option, not ioredis's). */
+function splitUrl(url: string): { connectUrl: string; urlPrefix: string | undefined } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new StoreError(
+      "REIN_STORE_FAILED",
+      `Invalid Redis URL ${JSON.stringify(redactUrl(url))}: expected redis://host:port/db.`,
+    );
+  }
+  const urlPrefix = u.searchParams.get("prefix") ?? undefined;
+  u.searchParams.delete("prefix");
+  return { connectUrl: u.toString(), urlPrefix };
 }
 
 /** Brings the key layout to REDIS_SCHEMA_VERSION; refuses one written by a newer Rein. */
