@@ -11,7 +11,7 @@
  *   <p>:approval-order              list of approval ids, oldest first
  *   <p>:{t}:sessions                sorted set session id by updatedAt
  *   <p>:{t}:s:<s>:log               stream of the session's events, entry id `<seq>-0`, field `e`
- *   <p>:{t}:s:<s>:rec               hash: record (the SessionRecord JSON), last (last seq)
+ *   <p>:{t}:s:<s>:rec               hash: record (the SessionRecord JSON), last (last seq), fin (1: TTL set)
  *   <p>:{t}:s:<s>:res               hash: open reservations, key -> "<n> <json>"
  *   <p>:{t}:s:<s>:aprs              list of the session's approval ids
  *   <p>:{t}:apr:<id>                an approval record (JSON)
@@ -89,11 +89,17 @@ end
 if n > 0 then
   redis.call('HSET', rec, 'record', ARGV[5], 'last', ARGV[4])
   redis.call('ZADD', tbase .. ':sessions', ARGV[6], ARGV[7])
-  local keys = { log, rec, res, aprs, sacc }
-  for _, id in ipairs(redis.call('LRANGE', aprs, 0, -1)) do keys[#keys + 1] = tbase .. ':apr:' .. id end
+  -- The TTL changes only when the session becomes finished or stops being so (field fin).
   local ttl = tonumber(ARGV[8])
-  for _, k in ipairs(keys) do
-    if ARGV[9] == '1' and ttl > 0 then redis.call('EXPIRE', k, ttl) else redis.call('PERSIST', k) end
+  local want = '0'
+  if ARGV[9] == '1' and ttl > 0 then want = '1' end
+  if (redis.call('HGET', rec, 'fin') or '0') ~= want then
+    redis.call('HSET', rec, 'fin', want)
+    local keys = { log, rec, res, aprs, sacc }
+    for _, id in ipairs(redis.call('LRANGE', aprs, 0, -1)) do keys[#keys + 1] = tbase .. ':apr:' .. id end
+    for _, k in ipairs(keys) do
+      if want == '1' then redis.call('EXPIRE', k, ttl) else redis.call('PERSIST', k) end
+    end
   end
 end
 return 'OK'
