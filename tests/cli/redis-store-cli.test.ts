@@ -106,7 +106,7 @@ describe("rein with a Redis store", () => {
       .map((l) => JSON.parse(l) as ReinEvent);
     expect(exported.map((e) => e.seq)).toEqual(exported.map((_, i) => i + 1));
     expect(exported.filter((e) => e.type === "tool_call_started")).toHaveLength(1);
-  });
+  }, 180_000);
 
   it("--store redis:// on rein run keeps the session in Redis, not in .rein/rein.db", async () => {
     const url = await storeUrl();
@@ -121,7 +121,7 @@ describe("rein with a Redis store", () => {
     const shown = JSON.parse(rein(["sessions", "show", sessionId!, "--json", "--store", url], cwd).stdout);
     expect(shown).toMatchObject({ sessionId, status: "closed", task: "hi" });
     expect(existsSync(join(cwd, ".rein", "rein.db"))).toBe(false);
-  });
+  }, 60_000);
 
   it("an unreachable Redis URL is a typed error at once (REIN_STORE_UNREACHABLE), for run and for sessions; an invalid one names the config key", () => {
     const cwd = tempDir();
@@ -142,5 +142,5 @@ describe("rein with a Redis store", () => {
     const bad = rein(["run", "hi", "--model", "scripted:script.json", "--sandbox", "none"], cwd);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/store.*a SQLite file path or a redis:\/\/ \(rediss:\/\/\) URL/);
-  });
+  }, 60_000);
 });

@@ -147,5 +147,5 @@ describe("kill test (Redis)", () => {
     expect(gaps).toBe(0);
     expect(ledgerMismatch).toBe(0);
     expect(phantom).toBe(0);
-  }, 170_000);
+  }, 400_000);
 });

@@ -85,7 +85,7 @@ describe("RedisStore across processes", () => {
       await Promise.all(children.map(exited));
       await disposeTestStore(store);
     }
-  });
+  }, 120_000);
 
   it("a child SIGKILLed while its tool runs (tool_call_started durable) is resumed by a new process: the call is outcome_unknown, never run twice", async () => {
     const out = join(dir, "crash.txt");
@@ -157,5 +157,5 @@ describe("RedisStore across processes", () => {
       await exited(child);
       await disposeTestStore(store);
     }
-  });
+  }, 60_000);
 });

@@ -116,6 +116,24 @@ describe("RedisStore", () => {
     }
   });
 
+  it("by default a finished session is kept 7 days", async () => {
+    const store = await openTestStore();
+    const client = rawClient();
+    try {
+      const s = (seq: number, type: string, data: unknown) => ev("local", "ses_default", seq, type, data);
+      store.eventLog.append(s(1, "session_started", { model: "m", tools: [], workspace: null }));
+      store.eventLog.append(s(2, "run_started", { task: "t", limits: {} }));
+      store.eventLog.append(s(3, "run_ended", { status: "completed" }));
+      await store.eventLog.sync?.();
+      const ttl = await client.ttl(`${store.prefix}:{local}:s:ses_default:log`);
+      expect(ttl).toBeGreaterThan(7 * 24 * 3600 - 600);
+      expect(ttl).toBeLessThanOrEqual(7 * 24 * 3600);
+    } finally {
+      client.disconnect();
+      await disposeTestStore(store);
+    }
+  });
+
   it("two writers cannot interleave a session: the one whose view is stale is refused and nothing of it is stored", async () => {
     const a = await openTestStore();
     const b = await twin(a);
