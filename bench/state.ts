@@ -2,7 +2,8 @@
  * state (issue 18): what durability costs. (1) One step's appends (6 events, then the durability
  * barrier) on the SQLite store against a raw `INSERT` of the same rows in one transaction on the
  * same file, in the same run: p50/p99 per step; target ≤ 1.5× raw and p99 ≤ 2 ms. (2) The loop at
- * N one-no-op-call turns on the SQLite store against the in-memory log; target within 2×.
+ * N one-no-op-call turns on the SQLite store against the in-memory log; target within 2×. (3) The
+ * same two on the Redis store, against raw `XADD`s (bench/state-redis.ts; `--redis <url>`).
  * Flags: `--quick`, `--steps <n>` (default 5000), `--calls <n>` (default 2000).
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -11,6 +12,7 @@ import { join } from "node:path";
 import type { Model } from "../dist/index.js";
 import * as rein from "../dist/index.js";
 import type { Benchmark, BenchOptions, BenchOutput } from "./lib/bench.ts";
+import { redisState } from "./state-redis.ts";
 
 const EVENTS_PER_STEP = 6;
 
@@ -132,7 +134,8 @@ async function loop(dir: string, calls: number, durable: boolean): Promise<numbe
 
 const bench: Benchmark = {
   name: "state",
-  description: "SQLite store: append latency vs raw INSERT, loop at N on SQLite vs memory",
+  description:
+    "SQLite and Redis stores: append latency vs raw INSERT / XADD, loop at N on SQLite and Redis vs memory",
   async run(options: BenchOptions): Promise<BenchOutput> {
     const steps = Number(options.flags.steps ?? (options.quick ? 1000 : 5000));
     const calls = Number(options.flags.calls ?? (options.quick ? 500 : 2000));
@@ -152,6 +155,7 @@ const bench: Benchmark = {
       }
       const med = (a: number[]) => [...a].sort((x, y) => x - y)[1]!;
       const loopRatio = med(sql) / med(mem);
+      const redis = await redisState(options, steps, calls);
       return {
         tables: [
           {
@@ -174,6 +178,7 @@ const bench: Benchmark = {
             ],
             notes: ["target: within 2× of the in-memory log"],
           },
+          ...redis.tables,
         ],
         json: {
           steps,
@@ -185,6 +190,7 @@ const bench: Benchmark = {
             rawP99: pct(lat.raw, 99),
           },
           loop: { memoryMs: mem, sqliteMs: sql, ratio: loopRatio },
+          redis: redis.json,
         },
       };
     } finally {

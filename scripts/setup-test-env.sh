@@ -48,4 +48,6 @@ fi
 # registered, and the rein-sandbox:1 image built locally (nothing is pulled). ~6 minutes the first time.
 bash scripts/setup-docker.sh
 bash scripts/build-sandbox-image.sh
+# The Redis store's tests (tests/state/redis-*.test.ts): redis-server from Debian, answering on 127.0.0.1:6379.
+bash scripts/setup-redis.sh
 echo "setup-test-env: node $(node --version), npm $(npm --version), $(bwrap --version): ready"

@@ -241,6 +241,7 @@ export type { EventLog, LogScope } from "./state/event-log.js";
 export { historyFromEvents } from "./state/history-from-events.js";
 export { MemoryEventLog, type MemoryEventLogOptions } from "./state/memory-event-log.js";
 export { MemoryStore } from "./state/memory-store.js";
+export { RedisStore, type RedisStoreOptions } from "./state/redis-store.js";
 export { resumePlan } from "./state/resume-plan.js";
 export { SqliteStore, type SqliteStoreOptions } from "./state/sqlite-store.js";
 export type {

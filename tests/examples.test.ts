@@ -51,6 +51,14 @@ describe("examples run as documented", () => {
     expect(r.out).toMatch(/^One deletion was refused; I left that file alone\.\naudit trail: .*\.jsonl\n$/);
   });
 
+  it("redis-store: a durable approval decided from another connection, the call run once (Redis from scripts/setup-redis.sh)", () => {
+    const r = example("redis-store.ts");
+    expect(r.err).toBe("");
+    expect(r.out).toBe(
+      "first run: requires_action\nresumed: completed: Deployed 1.4.2.\ndeploy ran 1 time(s); 2 model calls\n",
+    );
+  });
+
   it("fallback: Anthropic overloaded, the call moves to OpenAI (providers played by a loopback server)", async () => {
     const server = await startProviderServer("served");
     try {

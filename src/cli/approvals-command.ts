@@ -1,8 +1,6 @@
 import { userInfo } from "node:os";
-import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import type { SqliteStore } from "../state/sqlite-store.js";
-import type { ApprovalRecord } from "../state/store.js";
+import type { ApprovalRecord, Store } from "../state/store.js";
 import { terminalSafeJson, terminalSafeText } from "./terminal-text.js";
 
 /** `--approvals <gate>`: terminal or durable. */
@@ -18,10 +16,10 @@ function scopeOption(value: string): "once" | "session" {
   return value;
 }
 
-async function withStore<T>(file: string, fn: (store: SqliteStore) => T): Promise<T> {
+async function withStore<T>(spec: string, fn: (store: Store) => T): Promise<T> {
   // Loaded here, not at registration: `rein --help` loads no subsystem.
-  const { SqliteStore } = await import("../state/sqlite-store.js");
-  const store = await SqliteStore.open(resolve(file));
+  const { openStore, storeSpec } = await import("./store-spec.js");
+  const store = await openStore(storeSpec(spec, process.cwd()));
   try {
     return fn(store);
   } finally {
@@ -45,7 +43,7 @@ export function registerApprovalsCommand(cli: Command): void {
     .description("list pending approvals (all of them with --all)")
     .option("--json", "print the records as JSON")
     .option("--all", "include decided and expired approvals")
-    .option("--store <file>", "the SQLite store", ".rein/rein.db")
+    .option("--store <file|url>", "the store: a SQLite file or a redis:// URL", ".rein/rein.db")
     .action(async (o) => {
       const records = await withStore(o.store, (s) => s.approvals.list(o.all ? {} : { status: "pending" }));
       if (o.json) process.stdout.write(`${terminalSafeJson(JSON.stringify(records))}\n`);
@@ -65,7 +63,7 @@ export function registerApprovalsCommand(cli: Command): void {
     )
     .option("--args-hash <sha256>", "refuse unless the request's arguments hash is this one")
     .option("--by <name>", "who decides (default: the user name)")
-    .option("--store <file>", "the SQLite store", ".rein/rein.db")
+    .option("--store <file|url>", "the store: a SQLite file or a redis:// URL", ".rein/rein.db")
     .action(async (id: string, o) => {
       const r = await withStore(o.store, (s) =>
         s.approvals.decide(
@@ -86,7 +84,7 @@ export function registerApprovalsCommand(cli: Command): void {
     .requiredOption("--reason <text>", "why (the model reads it)")
     .option("--args-hash <sha256>", "refuse unless the request's arguments hash is this one")
     .option("--by <name>", "who decides (default: the user name)")
-    .option("--store <file>", "the SQLite store", ".rein/rein.db")
+    .option("--store <file|url>", "the store: a SQLite file or a redis:// URL", ".rein/rein.db")
     .action(async (id: string, o) => {
       const r = await withStore(o.store, (s) =>
         s.approvals.decide(

@@ -17,7 +17,7 @@ import {
   type SandboxBackend,
 } from "../sandbox/create-sandbox.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
-import { SqliteStore } from "../state/sqlite-store.js";
+import type { Store } from "../state/store.js";
 import { auditKeyFromEnv } from "../telemetry/audit-key.js";
 import { verifyAuditFile } from "../telemetry/audit-verify.js";
 import type { Tool } from "../tools/tool.js";
@@ -29,6 +29,7 @@ import {
   startObservability,
 } from "./observability-options.js";
 import { notifyPending, printAutonomyReport, runPolicy, terminalGateFor } from "./run-policy.js";
+import { openStore, specDir, storeLabel } from "./store-spec.js";
 import { terminalSafeJson } from "./terminal-text.js";
 
 export interface RunCommandOptions {
@@ -65,7 +66,7 @@ export interface RunCommandOptions {
   readonly observability?: ObservabilityFlags;
   /** The user's own tools (from a rein.config.ts / .js), registered beside the built-ins. */
   readonly tools?: readonly Tool[];
-  /** The SQLite store the session is kept in (`--store`, default .rein/rein.db), or false for memory only. */
+  /** The store the session is kept in (`--store`: a SQLite file, default .rein/rein.db, or a redis:// URL), or false for memory only. */
   readonly storeFile?: string | false;
   /** `--approvals durable`: HIGH calls become pending approvals and the run ends requires_action. */
   readonly durableApprovals?: boolean;
@@ -108,7 +109,7 @@ export interface RunSpec {
 }
 
 function specFile(storeFile: string, sessionId: string): string {
-  return join(dirname(storeFile), "sessions", `${sessionId}.json`);
+  return join(specDir(storeFile), `${sessionId}.json`);
 }
 
 function writeRunSpec(storeFile: string, sessionId: string, o: RunCommandOptions): void {
@@ -161,12 +162,12 @@ export async function executeRun(options: RunCommandOptions): Promise<number> {
     await observability.stop();
     throw err;
   }
-  let store: SqliteStore | undefined;
+  let store: Store | undefined;
   try {
     store =
       options.storeFile === false || options.storeFile === undefined
         ? undefined
-        : await SqliteStore.open(options.storeFile);
+        : await openStore(options.storeFile);
     return await runIn(options, sandbox, observability, store);
   } finally {
     await sandbox.dispose();
@@ -179,7 +180,7 @@ async function runIn(
   options: RunCommandOptions,
   sandbox: Sandbox,
   observability: Observability,
-  store: SqliteStore | undefined,
+  store: Store | undefined,
 ): Promise<number> {
   const trust = options.trust ?? "supervised";
   const policy = await runPolicy(options.workspace, options.policyFile);
@@ -293,11 +294,11 @@ async function runIn(
       await session.close();
     } else {
       const s = session!;
-      if (store) writeRunSpec(store.file, s.id, options);
+      if (store && options.storeFile) writeRunSpec(options.storeFile, s.id, options);
       // Printed first, so a person can come back to it (`rein sessions resume <id>`) whatever happens.
       // With --json, every event on stdout carries it (stderr stays for errors).
       if (!options.json)
-        process.stderr.write(`rein: session ${s.id}${store ? ` (store ${store.file})` : ""}\n`);
+        process.stderr.write(`rein: session ${s.id}${store ? ` (store ${storeLabel(store)})` : ""}\n`);
       const stream = s.stream(options.task, { signal: controller.signal });
       for await (const event of stream) render(event);
       result = await stream.result;

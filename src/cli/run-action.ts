@@ -1,7 +1,10 @@
+import { dirname, resolve } from "node:path";
+import type { ReinConfig } from "../config/config-file.js";
 import { resolveModel } from "../models/resolve-model.js";
 import { executeRun } from "./execute-run.js";
 import type { ObservabilityFlags } from "./observability-flags.js";
 import { type RunFlags, resolveRunSettings } from "./run-settings.js";
+import { storeSpec } from "./store-spec.js";
 import { terminalSafeText } from "./terminal-text.js";
 
 export interface RunCommandFlags extends RunFlags {
@@ -10,7 +13,7 @@ export interface RunCommandFlags extends RunFlags {
   readonly stallWindow?: number;
   readonly approvalTimeout?: number;
   readonly policy?: string;
-  /** `--store <file>` (absolute) or false for `--no-store`. */
+  /** `--store <file|url>` (a file absolute) or false for `--no-store`; undefined: the config file's, else .rein/rein.db. */
   readonly store?: string | false;
   /** `--approvals durable`. */
   readonly durableApprovals?: boolean;
@@ -68,7 +71,13 @@ export async function runCommand(task: string, o: RunCommandFlags): Promise<numb
     ...(o.policy !== undefined ? { policyFile: o.policy } : {}),
     ...(o.approvalTimeout !== undefined ? { approvalTimeoutMs: o.approvalTimeout } : {}),
     ...(o.observability ? { observability: o.observability } : {}),
-    ...(o.store !== undefined ? { storeFile: o.store } : {}),
+    storeFile: o.store ?? configStore(configFile, config) ?? resolve(".rein/rein.db"),
     ...(o.durableApprovals ? { durableApprovals: true } : {}),
   });
+}
+
+/** The config file's `store:` (a file relative to the config file, or a redis:// URL). */
+function configStore(configFile: string | undefined, config: ReinConfig | undefined): string | undefined {
+  if (!config?.store || !configFile) return undefined;
+  return storeSpec(config.store, dirname(configFile), `${configFile}: store`);
 }

@@ -1,8 +1,8 @@
-import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { UsageError } from "../protocol/errors.js";
 import { duration, positiveInt, stallWindow, tokenCount, usd } from "./flags.js";
 import { addObservabilityOptions, observabilityFlags } from "./observability-flags.js";
+import { storeSpec } from "./store-spec.js";
 
 /** `--approvals <gate>`: terminal or durable. */
 export function approvalsGate(value: string): "terminal" | "durable" {
@@ -56,8 +56,8 @@ export function registerRunCommand(cli: Command): void {
     .option("--policy <file>", "a policy file layered above the workspace's rein.policy.yaml")
     .option("--unsafe-local-shell", "the same as --sandbox none (kept for compatibility)")
     .option(
-      "--store <file>",
-      "the SQLite store the session is kept in (resume it from there; default .rein/rein.db)",
+      "--store <file|url>",
+      "the store the session is kept in: a SQLite file (default .rein/rein.db, or the config file's store) or a redis:// URL; resume it from there",
     )
     .option("--no-store", "keep the session in memory only (it cannot be resumed)")
     .option(
@@ -70,7 +70,13 @@ export function registerRunCommand(cli: Command): void {
       const { runCommand } = await import("./run-action.js");
       // --no-audit sets audit=false; its implicit default (true) is not "given".
       const audit = command.getOptionValueSource("audit") === "cli" ? o.audit : undefined;
-      const store = o.store === false ? false : resolve(o.store ?? ".rein/rein.db");
+      // Undefined: the config file's store, else .rein/rein.db (run-action.ts).
+      const store =
+        o.store === false
+          ? false
+          : typeof o.store === "string"
+            ? storeSpec(o.store, process.cwd())
+            : undefined;
       process.exitCode = await runCommand(task, {
         ...o,
         audit,

@@ -1,16 +1,15 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { ConfigError, SessionError } from "../protocol/errors.js";
-import type { SqliteStore } from "../state/sqlite-store.js";
-import type { SessionRecord } from "../state/store.js";
+import type { SessionRecord, Store } from "../state/store.js";
 import { terminalSafeJson, terminalSafeText } from "./terminal-text.js";
 
 const TENANT = "local";
 
-async function withStore<T>(file: string, fn: (store: SqliteStore) => T): Promise<T> {
+async function withStore<T>(spec: string, fn: (store: Store) => T): Promise<T> {
   // Loaded here, not at registration: `rein --help` loads no subsystem.
-  const { SqliteStore } = await import("../state/sqlite-store.js");
-  const store = await SqliteStore.open(resolve(file));
+  const { openStore, storeSpec } = await import("./store-spec.js");
+  const store = await openStore(storeSpec(spec, process.cwd()));
   try {
     return fn(store);
   } finally {
@@ -18,12 +17,16 @@ async function withStore<T>(file: string, fn: (store: SqliteStore) => T): Promis
   }
 }
 
-function record(store: SqliteStore, id: string): SessionRecord {
+function record(store: Store, id: string): SessionRecord {
   const r = store.sessions.get({ tenantId: TENANT, sessionId: id });
   if (!r)
-    throw new SessionError("REIN_SESSION_NOT_FOUND", `No session ${JSON.stringify(id)} in ${store.file}.`, {
-      sessionId: id,
-    });
+    throw new SessionError(
+      "REIN_SESSION_NOT_FOUND",
+      `No session ${JSON.stringify(id)} in ${(store as { file?: string }).file ?? (store as { url?: string }).url}.`,
+      {
+        sessionId: id,
+      },
+    );
   return r;
 }
 
@@ -41,7 +44,7 @@ export function registerSessionsCommand(cli: Command): void {
     .command("list")
     .description("list sessions, most recent first")
     .option("--json", "print the records as JSON")
-    .option("--store <file>", "the SQLite store", ".rein/rein.db")
+    .option("--store <file|url>", "the store: a SQLite file or a redis:// URL", ".rein/rein.db")
     .action(async (o) => {
       const list = await withStore(o.store, (s) => s.sessions.list({ tenantId: TENANT }));
       if (o.json) process.stdout.write(`${terminalSafeJson(JSON.stringify(list))}\n`);
@@ -54,7 +57,7 @@ export function registerSessionsCommand(cli: Command): void {
     .description("a session's record, its event counts and its pending approvals")
     .argument("<id>", "the session id (rein run prints it)")
     .option("--json", "print as JSON")
-    .option("--store <file>", "the SQLite store", ".rein/rein.db")
+    .option("--store <file|url>", "the store: a SQLite file or a redis:// URL", ".rein/rein.db")
     .action(async (id: string, o) => {
       const shown = await withStore(o.store, (s) => {
         const r = record(s, id);
@@ -83,7 +86,7 @@ export function registerSessionsCommand(cli: Command): void {
     .command("export")
     .description("write a session's events as JSON lines, in seq order")
     .argument("<id>", "the session id")
-    .option("--store <file>", "the SQLite store", ".rein/rein.db")
+    .option("--store <file|url>", "the store: a SQLite file or a redis:// URL", ".rein/rein.db")
     .action(async (id: string, o) => {
       const events = await withStore(o.store, (s) => {
         record(s, id);
@@ -105,12 +108,14 @@ export function registerSessionsCommand(cli: Command): void {
     .option("--no-audit", "do not write an audit trail")
     .option("--sandbox <backend>", "bubblewrap or none (NO isolation); default: the run's")
     .option("--approvals <gate>", "terminal or durable (default: durable)", "durable")
-    .option("--store <file>", "the SQLite store", ".rein/rein.db")
+    .option("--store <file|url>", "the store: a SQLite file or a redis:// URL", ".rein/rein.db")
     .action(async (id: string, o) => {
       await withStore(o.store, (s) => record(s, id));
       // The run's own settings (model spec, workspace, sandbox, trust), as `rein run` kept them.
       const { executeRun, readRunSpec } = await import("./execute-run.js");
-      const spec = readRunSpec(resolve(o.store), id);
+      const { storeSpec } = await import("./store-spec.js");
+      const storeFile = storeSpec(o.store, process.cwd());
+      const spec = readRunSpec(storeFile, id);
       const model = o.model ?? spec?.model;
       if (!model)
         throw new ConfigError(
@@ -131,7 +136,7 @@ export function registerSessionsCommand(cli: Command): void {
         ...(spec?.policyFile ? { policyFile: spec.policyFile } : {}),
         ...(spec?.system !== undefined ? { system: spec.system } : {}),
         ...(spec?.maxTurns !== undefined ? { maxTurns: spec.maxTurns } : {}),
-        storeFile: resolve(o.store),
+        storeFile,
         durableApprovals: o.approvals === "durable",
       });
     });

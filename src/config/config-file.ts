@@ -7,6 +7,7 @@ import { GuardsFileSchema, LimitsFileSchema } from "../guards/guards-schema.js";
 import { ConfigError, errorMessage } from "../protocol/errors.js";
 import { SandboxFileSchema } from "../sandbox/sandbox-config.js";
 import type { Tool } from "../tools/tool.js";
+import { StoreFileSchema } from "./store-config.js";
 
 /**
  * Names the CLI looks for in the working directory, in order. A `.ts` or `.js` config is a module
@@ -105,6 +106,8 @@ export const ReinConfigSchema = z.strictObject({
   audit: z.union([z.literal(false), z.strictObject({ dir: z.string().min(1) })]).optional(),
   /** The user's own tools, made with `defineTool` (a `.ts`/`.js` config only: YAML cannot hold code). */
   tools: z.array(z.custom<Tool>(isTool, "expected a tool made with defineTool (from rein)")).optional(),
+  /** Where `rein run` keeps sessions (`--store` overrides it): a SQLite file relative to the config file, or a redis:// URL. */
+  store: StoreFileSchema.optional(),
 });
 
 export type ReinConfig = z.infer<typeof ReinConfigSchema>;

@@ -63,6 +63,7 @@ export const ERROR_CODES = [
   "REIN_STORE_FAILED",
   "REIN_STORE_SCHEMA_UNSUPPORTED",
   "REIN_SANDBOX_UNSUPPORTED",
+  "REIN_STORE_UNREACHABLE",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,14 +1,17 @@
-// The kill test's child: runs sessions on the SQLite store until it is killed (SIGKILL, at a random
+// The kill test's child: runs sessions on the SQLite store (or the Redis store, given a redis:// URL
+// and REIN_KILL_PREFIX) until it is killed (SIGKILL, at a random
 // point) or all are done. Each session appends lines to a file with non-idempotent tools, one of
 // them HIGH (a durable approval that the parent process decides). It resumes what a kill left.
 import { appendFileSync } from "node:fs";
 import { setImmediate as tick } from "node:timers/promises";
 import { z } from "zod";
-import { createHarness, defineTool, durableGate, SqliteStore } from "../../dist/index.js";
+import { createHarness, defineTool, durableGate, RedisStore, SqliteStore } from "../../dist/index.js";
 
 const [db, out, count] = process.argv.slice(2);
 const N = Number(count);
-const store = await SqliteStore.open(db);
+const store = db.startsWith("redis://")
+  ? await RedisStore.open(db, { prefix: process.env.REIN_KILL_PREFIX })
+  : await SqliteStore.open(db);
 
 const model = {
   id: "test:model",
