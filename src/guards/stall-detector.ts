@@ -187,6 +187,18 @@ export class StallDetector implements Guard {
     return undefined;
   }
 
+  /**
+   * A denied call is a step like any other, its result the denial the model reads: a model that
+   * retries a call the policy, a hook or a person refused, again and again, is going nowhere.
+   */
+  afterDeniedCall(
+    call: GuardToolCall,
+    outcome: GuardCallOutcome,
+    context: GuardContext,
+  ): GuardAfterVerdict | undefined {
+    return this.afterToolCall(call, outcome, context);
+  }
+
   /** The same failing call with the same error, counted across other calls; reset by a different result of it. */
   #trackError(
     s: StallState,

@@ -244,7 +244,7 @@ const STOP_ACTIONS: readonly GuardVerdict["action"][] = ["allow", "stop"];
 const AFTER_ACTIONS: readonly GuardAfterVerdict["action"][] = ["allow", "stop", "warn"];
 
 /**
- * After a call executed, guards may stop the run (a budget spent, a stall seen) or add a note for the
+ * After a call executed (`afterToolCall`), or was denied before it ran (`afterDeniedCall`), guards may stop the run (a budget spent, a stall seen) or add a note for the
  * model (a stall warning); the notes are returned, to be appended to the result. A guard that throws
  * or answers anything but nothing, `allow`, `warn` or `stop` stops the run with `REIN_GUARD_FAILED`:
  * the call's result still reaches the model and the audit, and no further call runs.
@@ -253,28 +253,25 @@ export function afterToolCallGuards(
   ctx: RunContext,
   call: GuardToolCall,
   outcome: GuardCallOutcome,
+  hook: "afterToolCall" | "afterDeniedCall" = "afterToolCall",
 ): string[] | Promise<string[]> {
   const gctx = guardContext(ctx);
   const notes: string[] = [];
   return drive<string[]>(
     ctx.deps.guards,
     (guard) => {
-      const afterToolCall = guard.afterToolCall;
-      return afterToolCall && (() => afterToolCall.call(guard, call, outcome, gctx));
+      const after = guard[hook];
+      return after && (() => after.call(guard, call, outcome, gctx));
     },
     (guard, a) => {
       if (a.threw) {
-        ctx.pendingStop ??= guardFailed(guard.name, "afterToolCall", `threw: ${errorMessage(a.err)}`);
+        ctx.pendingStop ??= guardFailed(guard.name, hook, `threw: ${errorMessage(a.err)}`);
         return { value: notes };
       }
       if (a.answer === undefined) return undefined;
       const checked = checkGuardVerdict<GuardAfterVerdict>(a.answer, AFTER_ACTIONS);
       if (!checked.ok) {
-        ctx.pendingStop ??= guardFailed(
-          guard.name,
-          "afterToolCall",
-          `answered a malformed verdict: ${checked.problem}`,
-        );
+        ctx.pendingStop ??= guardFailed(guard.name, hook, `answered a malformed verdict: ${checked.problem}`);
         return { value: notes };
       }
       if (checked.value.action === "stop") ctx.pendingStop ??= checked.value.stop;
