@@ -92,6 +92,37 @@ describe("Prometheus metrics (prom-client, a registry per harness)", () => {
     expect(text).not.toContain(result.runId);
   });
 
+  it("counts summed between reads are exact at every read, by every way of reading (no double counting)", async () => {
+    // The hot counters add up in the sink and reach prom-client when the registry is read.
+    const metrics = await createMetrics();
+    const h = scriptHarness(
+      [
+        {
+          tool_calls: [{ tool: "echo", input: { text: "a" } }],
+          usage: { input_tokens: 10, output_tokens: 2 },
+        },
+        { say: "done", usage: { input_tokens: 10, output_tokens: 2 } },
+      ],
+      { tools: [echoTool], sinks: [metrics.sink] },
+    );
+    const calls = () => metrics.registry.getSingleMetric("rein_tool_calls_total")?.get();
+    const tokens = async () =>
+      sample(await metrics.text(), "rein_model_tokens_total", { model: "scripted:test", type: "input" });
+    await h.session().run("one");
+    expect((await calls())?.values).toEqual([{ labels: { tool: "echo", outcome: "ok" }, value: 1 }]);
+    expect(await tokens()).toBe(20);
+    // Read again with nothing new: the same figures.
+    expect(await tokens()).toBe(20);
+    expect((await calls())?.values[0]?.value).toBe(1);
+    await h.session().run("two");
+    await h.session().run("three");
+    expect(await tokens()).toBe(60);
+    expect((await calls())?.values[0]?.value).toBe(3);
+    expect(
+      sample(await metrics.registry.metrics(), "rein_tool_calls_total", { tool: "echo", outcome: "ok" }),
+    ).toBe(3);
+  });
+
   it("counts the gateway's retries and fallbacks, and what the fallback model cost", async () => {
     const metrics = await createMetrics();
     const h = scriptHarness([], { model: retryingThenFallingBack(), sinks: [metrics.sink] });
