@@ -126,7 +126,7 @@ export class BudgetGuard implements Guard {
 
   /** A `budget_warning` for each warning fraction of each ceiling that settled spend has passed, once. */
   #warn(context: GuardContext): void {
-    const scope: LedgerScope = { tenantId: context.tenantId, sessionId: context.sessionId };
+    const scope: LedgerScope = context; // it has the tenant and session ids: no object per model call
     for (const c of this.ceilings) {
       const u = this.#ledger.usageOf(scope, c.account);
       const used = Math.max(

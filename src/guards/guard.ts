@@ -86,6 +86,17 @@ export interface Guard {
     outcome: GuardCallOutcome,
     context: GuardContext,
   ): GuardAfterVerdict | undefined | Promise<GuardAfterVerdict | undefined>;
+  /**
+   * A call of a registered tool was denied before it ran (by the policy, a guard, a hook or an approval
+   * decision): `outcome` is the error the model reads (`ok` false). Same verdicts as `afterToolCall`.
+   * The stall detector uses it to see a model retrying a denied call forever; a guard that counts
+   * what tools did (a circuit breaker) leaves it out.
+   */
+  afterDeniedCall?(
+    call: GuardToolCall,
+    outcome: GuardCallOutcome,
+    context: GuardContext,
+  ): GuardAfterVerdict | undefined | Promise<GuardAfterVerdict | undefined>;
   /** The session closed: release its state. Errors are ignored (the session is already over). */
   sessionEnded?(scope: { readonly tenantId: string; readonly sessionId: string }): void;
 }

@@ -26,8 +26,14 @@ export interface StallOptions {
 
 interface StallState {
   runId: string;
-  /** Ring of the last `window` steps: digest of (call, result), and the call as people read it. */
-  readonly digests: string[];
+  /**
+   * Ring of the last `window` steps: the call (tool and canonical arguments), whether it succeeded
+   * and its result's digest, and the call as people read it. Kept apart, so nothing is concatenated
+   * per call.
+   */
+  readonly calls: string[];
+  readonly oks: Uint8Array;
+  readonly results: string[];
   readonly tools: string[];
   readonly args: string[];
   /** Steps seen in this run; the ring's head is `count % window`. */
@@ -38,6 +44,7 @@ interface StallState {
   warnedPeriod: number;
   /** The last error: which call, which result, how often (calls that succeed in between don't reset it). */
   errorCall: string;
+  /** The last error's result digest (errors only: `ok` is implied). */
   errorDigest: string;
   errorCount: number;
   errorLabel: string;
@@ -98,7 +105,9 @@ export class StallDetector implements Guard {
     if (!s) {
       s = {
         runId: context.runId,
-        digests: new Array<string>(this.window).fill(""),
+        calls: new Array<string>(this.window).fill(""),
+        oks: new Uint8Array(this.window),
+        results: new Array<string>(this.window).fill(""),
         tools: new Array<string>(this.window).fill(""),
         args: new Array<string>(this.window).fill(""),
         count: 0,
@@ -128,20 +137,25 @@ export class StallDetector implements Guard {
   ): GuardAfterVerdict | undefined {
     const s = this.#state(context);
     const w = this.window;
+    const tool = call.tool.name;
     const args = canonicalJson(call.input);
-    const callDigest = digestOf(`${call.tool.name}\u0000${args}`);
-    const digest = digestOf(`${callDigest}\u0000${outcome.ok ? "ok" : "error"}\u0000${outcome.content}`);
+    const callKey = digestOf(args.length < 256 ? `${tool}\u0000${args}` : `${tool}\u0000${digestOf(args)}`);
+    const ok = outcome.ok ? 1 : 0;
+    const result = digestOf(outcome.content);
     const head = s.count % w;
     for (let p = 1; p < s.match.length; p++) {
-      const same = s.count >= p && s.digests[(head - p + w) % w] === digest;
+      const at = (head - p + w) % w;
+      const same = s.count >= p && s.oks[at] === ok && s.results[at] === result && s.calls[at] === callKey;
       s.match[p] = same ? (s.match[p] ?? 0) + 1 : 0;
     }
-    s.digests[head] = digest;
-    s.tools[head] = call.tool.name;
+    s.calls[head] = callKey;
+    s.oks[head] = ok;
+    s.results[head] = result;
+    s.tools[head] = tool;
     s.args[head] = args;
     s.count++;
 
-    const sameError = this.#trackError(s, callDigest, digest, outcome, call.tool.name, args);
+    const sameError = this.#trackError(s, callKey, result, outcome, tool, args);
     const cycle = this.#cycle(s);
 
     if (cycle && s.warnedPeriod === cycle.period && cycle.extra >= this.#grace)
@@ -187,27 +201,39 @@ export class StallDetector implements Guard {
     return undefined;
   }
 
+  /**
+   * A denied call is a step like any other, its result the denial the model reads: a model that
+   * retries a call the policy, a hook or a person refused, again and again, is going nowhere.
+   */
+  afterDeniedCall(
+    call: GuardToolCall,
+    outcome: GuardCallOutcome,
+    context: GuardContext,
+  ): GuardAfterVerdict | undefined {
+    return this.afterToolCall(call, outcome, context);
+  }
+
   /** The same failing call with the same error, counted across other calls; reset by a different result of it. */
   #trackError(
     s: StallState,
-    callDigest: string,
-    digest: string,
+    callKey: string,
+    result: string,
     outcome: GuardCallOutcome,
     tool: string,
     args: string,
   ): "warn" | "stop" | undefined {
     if (!outcome.ok) {
-      if (s.errorDigest === digest) s.errorCount++;
+      if (s.errorCount > 0 && s.errorCall === callKey && s.errorDigest === result) s.errorCount++;
       else {
-        s.errorCall = callDigest;
-        s.errorDigest = digest;
+        s.errorCall = callKey;
+        s.errorDigest = result;
         s.errorCount = 1;
         s.errorLabel = describeCall(tool, args);
       }
       if (s.errorCount >= this.#stopAt) return "stop";
       return s.errorCount === this.#warnAt ? "warn" : undefined;
     }
-    if (s.errorCall === callDigest) s.errorCount = 0; // the same call now succeeds: progress
+    if (s.errorCall === callKey) s.errorCount = 0; // the same call now succeeds: progress
     return undefined;
   }
 

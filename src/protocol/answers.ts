@@ -85,6 +85,10 @@ export function checkRiskProfile(value: unknown): Checked<{ level: RiskLevel; re
 }
 
 const GUARD_STOPS = new Set(["cost_ceiling", "stalled", "circuit_open"]);
+const ALLOWED: Checked<{ action: "allow" }> = Object.freeze({
+  ok: true,
+  value: Object.freeze({ action: "allow" }),
+});
 
 /**
  * A guard's verdict (see guards/guard.ts). `allowed` lists the actions valid at this point of the
@@ -100,7 +104,8 @@ export function checkGuardVerdict<T extends { action: string }>(
     return bad(`action ${describeAnswer(action)} is not one of ${allowed.join(", ")} here`);
   switch (action) {
     case "allow":
-      return { ok: true, value: { action } as unknown as T };
+      // Nothing but the action matters in an allow: one shared, frozen answer (no allocation per call).
+      return ALLOWED as Checked<T>;
     case "deny":
       if (typeof reason !== "string") return bad("a deny verdict needs a string reason");
       if (details === undefined) return { ok: true, value: { action, reason } as unknown as T };

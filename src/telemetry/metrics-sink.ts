@@ -13,6 +13,62 @@ const MAX_TOOL_LABELS = 200;
 const TIME_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 /**
+ * A counter series whose increments are summed here and handed to prom-client when the registry is
+ * read (the counter's `collect`): an event costs an addition, not a label hash and validation.
+ */
+interface Slot {
+  readonly labels: Record<string, string>;
+  pending: number;
+  /** Handed to prom-client at least once: a series seen with 0 (a free model's cost) still shows. */
+  reported: boolean;
+}
+
+/** The counters whose increments are batched in slots. */
+type BatchedCounter = "cost" | "tokens" | "modelCalls" | "toolCalls";
+
+/** Counters that add up in slots until they are read. */
+class SlotCounter {
+  readonly #slots: Slot[] = [];
+  constructor(readonly counter: Counter<string>) {}
+
+  slot(labels: Record<string, string>): Slot {
+    const s: Slot = { labels, pending: 0, reported: false };
+    this.#slots.push(s);
+    return s;
+  }
+
+  /** Called by prom-client before it reads the counter. */
+  flush(): void {
+    for (const s of this.#slots) {
+      if (s.pending === 0 && s.reported) continue;
+      this.counter.inc(s.labels, s.pending);
+      s.pending = 0;
+      s.reported = true;
+    }
+  }
+}
+
+/** A histogram series bound to its labels once (prom-client's child), kept per label set. */
+type Observe = (value: number) => void;
+
+/** Per model: its series, bound once (models are few; every label set of a model is fixed). */
+interface ModelSeries {
+  readonly cost: Slot;
+  readonly input: Slot;
+  readonly output: Slot;
+  readonly cacheRead: Slot;
+  readonly cacheWrite: Slot;
+  readonly calls: Map<string, Slot>;
+  readonly duration: Observe;
+}
+
+/** Per tool and outcome: the call count and the duration series. */
+interface ToolSeries {
+  readonly calls: Slot;
+  readonly duration: Observe;
+}
+
+/**
  * An `EventSink` that keeps Rein's Prometheus metrics, named by Prometheus conventions (`rein_` prefix,
  * base units, `_total` counters). Labels are bounded: model ids, tool names the session registered
  * (anything else is `_unknown`), outcomes, stop reasons; never a session or run id.
@@ -22,12 +78,54 @@ export class MetricsSink implements EventSink {
   readonly name = "prometheus-metrics";
   failures = 0;
   readonly #m: ReturnType<typeof defineMetrics>;
+  readonly #counters: Readonly<Record<BatchedCounter, SlotCounter>>;
+  readonly #models = new Map<string, ModelSeries>();
+  readonly #tools = new Map<string, ToolSeries>();
   readonly #knownTools = new Set<string>();
   /** Per run: calls waiting for approval (ts of the request), and calls whose tool passed validation. */
   readonly #runs = new Map<string, { approvals: Map<string, number>; validTools: Set<string> }>();
 
   constructor(client: PromClient, registry: Registry) {
-    this.#m = defineMetrics(client, registry);
+    const counters: Partial<Record<BatchedCounter, SlotCounter>> = {};
+    // The hot counters flush their slots when read (scrape, `text()`, `getSingleMetric().get()`).
+    this.#m = defineMetrics(client, registry, (name) => () => counters[name]?.flush());
+    counters.cost = new SlotCounter(this.#m.cost);
+    counters.tokens = new SlotCounter(this.#m.tokens);
+    counters.modelCalls = new SlotCounter(this.#m.modelCalls);
+    counters.toolCalls = new SlotCounter(this.#m.toolCalls);
+    this.#counters = counters as Record<BatchedCounter, SlotCounter>;
+  }
+
+  #model(model: string): ModelSeries {
+    let series = this.#models.get(model);
+    if (!series) {
+      const { cost, tokens } = this.#counters;
+      series = {
+        cost: cost.slot({ model }),
+        input: tokens.slot({ model, type: "input" }),
+        output: tokens.slot({ model, type: "output" }),
+        cacheRead: tokens.slot({ model, type: "cache_read" }),
+        cacheWrite: tokens.slot({ model, type: "cache_write" }),
+        calls: new Map(),
+        duration: this.#m.modelCallDuration.labels({ model }).observe,
+      };
+      this.#models.set(model, series);
+    }
+    return series;
+  }
+
+  /** Tool label values are bounded (`#tool`), outcomes are three: so are these series. */
+  #toolSeries(tool: string, outcome: string): ToolSeries {
+    const key = `${outcome}:${tool}`;
+    let series = this.#tools.get(key);
+    if (!series) {
+      series = {
+        calls: this.#counters.toolCalls.slot({ tool, outcome }),
+        duration: this.#m.toolDuration.labels({ tool, outcome }).observe,
+      };
+      this.#tools.set(key, series);
+    }
+    return series;
   }
 
   handle(event: ReinEvent): void {
@@ -66,14 +164,19 @@ export class MetricsSink implements EventSink {
         return;
       case "model_call_finished": {
         const d = e.data;
-        const model = d.model;
-        m.modelCalls.inc({ model, finish_reason: d.stopReason });
-        m.modelCallDuration.observe({ model }, d.durationMs / 1000);
-        m.cost.inc({ model }, d.costUsd);
-        m.tokens.inc({ model, type: "input" }, d.usage.inputTokens);
-        m.tokens.inc({ model, type: "output" }, d.usage.outputTokens);
-        m.tokens.inc({ model, type: "cache_read" }, d.usage.cacheReadTokens);
-        m.tokens.inc({ model, type: "cache_write" }, d.usage.cacheWriteTokens);
+        const series = this.#model(d.model);
+        let calls = series.calls.get(d.stopReason);
+        if (!calls) {
+          calls = this.#counters.modelCalls.slot({ model: d.model, finish_reason: d.stopReason });
+          series.calls.set(d.stopReason, calls);
+        }
+        calls.pending++;
+        series.duration(d.durationMs / 1000);
+        series.cost.pending += d.costUsd;
+        series.input.pending += d.usage.inputTokens;
+        series.output.pending += d.usage.outputTokens;
+        series.cacheRead.pending += d.usage.cacheReadTokens;
+        series.cacheWrite.pending += d.usage.cacheWriteTokens;
         return;
       }
       case "model_retry":
@@ -97,8 +200,10 @@ export class MetricsSink implements EventSink {
           const outcome = d.approval?.outcome ?? "denied";
           m.approvalWait.observe({ outcome }, Math.max(0, e.ts - asked) / 1000);
         }
-        for (const s of d.stages)
-          if (s.stage === "guards" && s.outcome === "deny") m.guardStops.inc({ guard: s.by, scope: "call" });
+        if (d.verdict === "deny")
+          for (const s of d.stages)
+            if (s.stage === "guards" && s.outcome === "deny")
+              m.guardStops.inc({ guard: s.by, scope: "call" });
         return;
       }
       case "content_flagged":
@@ -109,9 +214,9 @@ export class MetricsSink implements EventSink {
         const run = this.#runs.get(e.runId);
         const tool = this.#tool(d.tool, run, d.callId);
         run?.validTools.delete(d.callId);
-        const outcome = toolOutcome(d);
-        m.toolCalls.inc({ tool, outcome });
-        if (d.executed) m.toolDuration.observe({ tool, outcome }, d.durationMs / 1000);
+        const series = this.#toolSeries(tool, toolOutcome(d));
+        series.calls.pending++;
+        if (d.executed) series.duration(d.durationMs / 1000);
         if (d.sandbox) m.sandboxStartup.observe({ backend: d.sandbox.backend }, d.sandbox.startupMs / 1000);
         return;
       }
@@ -137,10 +242,22 @@ export class MetricsSink implements EventSink {
 }
 
 /** Every metric Rein exports; README's "Metrics" table describes each. */
-export function defineMetrics(client: PromClient, registry: Registry) {
+export function defineMetrics(
+  client: PromClient,
+  registry: Registry,
+  /** A `collect` hook for the counters that batch their increments (see MetricsSink). */
+  collector?: (name: BatchedCounter) => () => void,
+) {
   const registers = [registry];
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> =>
-    new client.Counter({ name, help, labelNames, registers });
+  const counter = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    batched?: BatchedCounter,
+  ): Counter<L> => {
+    const collect = batched && collector?.(batched);
+    return new client.Counter({ name, help, labelNames, registers, ...(collect ? { collect } : {}) });
+  };
   const histogram = <L extends string>(
     name: string,
     help: string,
@@ -168,16 +285,19 @@ export function defineMetrics(client: PromClient, registry: Registry) {
       [],
       [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 25],
     ),
-    cost: counter("rein_model_cost_usd_total", "Model spend in USD, by model.", ["model"]),
+    cost: counter("rein_model_cost_usd_total", "Model spend in USD, by model.", ["model"], "cost"),
     tokens: counter(
       "rein_model_tokens_total",
       "Tokens by model and type (input, output, cache_read, cache_write).",
       ["model", "type"],
+      "tokens",
     ),
-    modelCalls: counter("rein_model_calls_total", "Model calls finished, by model and finish reason.", [
-      "model",
-      "finish_reason",
-    ]),
+    modelCalls: counter(
+      "rein_model_calls_total",
+      "Model calls finished, by model and finish reason.",
+      ["model", "finish_reason"],
+      "modelCalls",
+    ),
     modelCallDuration: histogram(
       "rein_model_call_duration_seconds",
       "Duration of a model call (all its attempts).",
@@ -191,10 +311,12 @@ export function defineMetrics(client: PromClient, registry: Registry) {
       "from",
       "to",
     ]),
-    toolCalls: counter("rein_tool_calls_total", "Tool calls by tool and outcome (ok, error, denied).", [
-      "tool",
-      "outcome",
-    ]),
+    toolCalls: counter(
+      "rein_tool_calls_total",
+      "Tool calls by tool and outcome (ok, error, denied).",
+      ["tool", "outcome"],
+      "toolCalls",
+    ),
     toolDuration: histogram(
       "rein_tool_duration_seconds",
       "Execution time of tool calls that ran, by tool and outcome.",

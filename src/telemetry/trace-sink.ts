@@ -21,9 +21,28 @@ export interface TraceSinkOptions {
 interface RunSpans {
   readonly span: Span;
   readonly ctx: Context;
-  readonly chats: Map<number, { span: Span; retries: number; fallbacks: number; rateWaitMs: number }>;
-  /** Attributes gathered while the call is decided; set on the span once, when it ends (one SDK call). */
+  /**
+   * Open `chat` and `execute_tool` spans. Their attributes are gathered here and set on the span once,
+   * when it ends (one SDK call per span): attributes given at the start would be copied and checked
+   * three times by the SDK, and no sampler the `OTEL_*` variables can choose reads them.
+   */
+  readonly chats: Map<
+    number,
+    { span: Span; retries: number; fallbacks: number; rateWaitMs: number; attrs: Attributes }
+  >;
   readonly tools: Map<string, { span: Span; approvalTs?: number; attrs: Attributes }>;
+}
+
+/** `provider:model` split once per model id (a run calls the same few models again and again). */
+const splitCache = new Map<string, { provider: string; model: string }>();
+function split(id: string): { provider: string; model: string } {
+  let m = splitCache.get(id);
+  if (!m) {
+    m = splitModelId(id);
+    if (splitCache.size >= 256) splitCache.clear();
+    splitCache.set(id, m);
+  }
+  return m;
 }
 
 function json(value: unknown): string {
@@ -115,22 +134,19 @@ export class TraceSink implements EventSink {
       case "model_call_started": {
         const run = this.#runs.get(e.runId);
         if (!run) return;
-        const m = splitModelId(e.data.model);
+        const m = split(e.data.model);
         const span = this.#tracer.startSpan(
           `chat ${m.model}`,
-          {
-            kind: SpanKind.CLIENT,
-            startTime: e.ts,
-            attributes: {
-              "gen_ai.operation.name": "chat",
-              "gen_ai.provider.name": m.provider,
-              "gen_ai.request.model": m.model,
-              "rein.turn": e.data.turn,
-            },
-          },
+          { kind: SpanKind.CLIENT, startTime: e.ts },
           run.ctx,
         );
-        run.chats.set(e.data.turn, { span, retries: 0, fallbacks: 0, rateWaitMs: 0 });
+        const attrs: Attributes = {
+          "gen_ai.operation.name": "chat",
+          "gen_ai.provider.name": m.provider,
+          "gen_ai.request.model": m.model,
+          "rein.turn": e.data.turn,
+        };
+        run.chats.set(e.data.turn, { span, retries: 0, fallbacks: 0, rateWaitMs: 0, attrs });
         return;
       }
       case "model_retry": {
@@ -174,19 +190,19 @@ export class TraceSink implements EventSink {
         const chat = run?.chats.get(e.data.turn);
         if (!run || !chat) return;
         const d = e.data;
-        chat.span.setAttributes({
-          "gen_ai.response.model": splitModelId(d.model).model,
-          "gen_ai.response.finish_reasons": [d.stopReason],
-          "gen_ai.usage.input_tokens": d.usage.inputTokens,
-          "gen_ai.usage.output_tokens": d.usage.outputTokens,
-          "gen_ai.usage.cache_read.input_tokens": d.usage.cacheReadTokens,
-          "gen_ai.usage.cache_creation.input_tokens": d.usage.cacheWriteTokens,
-          "rein.cost_usd": d.costUsd,
-          "rein.model.retries": chat.retries,
-          "rein.model.fallbacks": chat.fallbacks,
-          "rein.model.rate_wait_ms": chat.rateWaitMs,
-        });
-        if (chat.fallbacks > 0) chat.span.setAttribute("rein.model.fallback_to", d.model);
+        const attrs = chat.attrs;
+        attrs["gen_ai.response.model"] = split(d.model).model;
+        attrs["gen_ai.response.finish_reasons"] = [d.stopReason];
+        attrs["gen_ai.usage.input_tokens"] = d.usage.inputTokens;
+        attrs["gen_ai.usage.output_tokens"] = d.usage.outputTokens;
+        attrs["gen_ai.usage.cache_read.input_tokens"] = d.usage.cacheReadTokens;
+        attrs["gen_ai.usage.cache_creation.input_tokens"] = d.usage.cacheWriteTokens;
+        attrs["rein.cost_usd"] = d.costUsd;
+        attrs["rein.model.retries"] = chat.retries;
+        attrs["rein.model.fallbacks"] = chat.fallbacks;
+        attrs["rein.model.rate_wait_ms"] = chat.rateWaitMs;
+        if (chat.fallbacks > 0) attrs["rein.model.fallback_to"] = d.model;
+        chat.span.setAttributes(attrs);
         chat.span.end(e.ts);
         run.chats.delete(d.turn);
         return;
@@ -194,20 +210,20 @@ export class TraceSink implements EventSink {
       case "tool_call_requested": {
         const run = this.#runs.get(e.runId);
         if (!run) return;
-        const attributes: Attributes = {
+        const attrs: Attributes = {
           "gen_ai.operation.name": "execute_tool",
           "gen_ai.tool.name": e.data.tool,
           "gen_ai.tool.call.id": e.data.callId,
           "gen_ai.tool.type": "function",
           "rein.turn": e.data.turn,
         };
-        if (this.#content) attributes["gen_ai.tool.call.arguments"] = truncate(json(e.data.input), this.#max);
+        if (this.#content) attrs["gen_ai.tool.call.arguments"] = truncate(json(e.data.input), this.#max);
         const span = this.#tracer.startSpan(
           `execute_tool ${e.data.tool}`,
-          { kind: SpanKind.INTERNAL, startTime: e.ts, attributes },
+          { kind: SpanKind.INTERNAL, startTime: e.ts },
           run.ctx,
         );
-        run.tools.set(e.data.callId, { span, attrs: {} });
+        run.tools.set(e.data.callId, { span, attrs });
         return;
       }
       case "approval_requested": {
@@ -233,7 +249,7 @@ export class TraceSink implements EventSink {
           attrs["rein.approval.by"] = d.approval.by;
         }
         if (tool.approvalTs !== undefined) attrs["rein.approval.wait_ms"] = e.ts - tool.approvalTs;
-        const denied = d.stages.find((s) => s.outcome === "deny");
+        const denied = d.verdict === "deny" ? d.stages.find((s) => s.outcome === "deny") : undefined;
         if (denied) {
           attrs["rein.denied.stage"] = denied.stage;
           attrs["rein.denied.by"] = denied.by;
@@ -289,7 +305,10 @@ export class TraceSink implements EventSink {
         if (!run) return;
         const d = e.data;
         // A model call or tool call the run did not finish still ends with it.
-        for (const chat of run.chats.values()) endUnfinished(chat.span, e.ts);
+        for (const chat of run.chats.values()) {
+          chat.span.setAttributes(chat.attrs);
+          endUnfinished(chat.span, e.ts);
+        }
         for (const tool of run.tools.values()) {
           tool.span.setAttributes(tool.attrs);
           endUnfinished(tool.span, e.ts);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createHarness, defineTool, StallDetector, ToolFailure } from "../../src/index.js";
+import { callbackGate, createHarness, defineTool, StallDetector, ToolFailure } from "../../src/index.js";
 import { recordingSink, scriptedModel } from "../../src/testing.js";
 
 /** A little project the tools work on: files to read, a status that changes, tests that fail until fixed. */
@@ -198,6 +198,128 @@ describe("stall detection stops real loops", () => {
     expect((await s.run("one")).stopReason.type).toBe("completed");
     expect((await s.run("two")).stopReason.type).toBe("completed");
     expect(sink.ofType("stall_warning")).toHaveLength(0);
+  });
+});
+
+describe("a denied call retried forever is a stall", () => {
+  /** A deploy a person refuses every time, and a read beside it. */
+  function deniedHarness(turns: unknown[], extra: { hooks?: object; guards?: object } = {}) {
+    const sink = recordingSink();
+    const asked: string[] = [];
+    const ran: string[] = [];
+    const h = createHarness({
+      model: scriptedModel({ name: "denied", turns }),
+      tools: [
+        defineTool({
+          name: "deploy",
+          description: "deploys",
+          input: z.object({ env: z.string() }),
+          risk: { level: "HIGH", reason: "deploys" },
+          execute: ({ env }) => {
+            ran.push(env);
+            return "deployed";
+          },
+        }),
+        ...project().tools,
+      ],
+      approvals: {
+        gate: callbackGate((req) => {
+          asked.push(req.tool);
+          return { approve: false, reason: "no deploys today" };
+        }),
+      },
+      audit: false,
+      limits: { maxTurns: 1000 },
+      guards: { stall: true, ...extra.guards },
+      ...(extra.hooks ? { hooks: extra.hooks } : {}),
+      sinks: [sink],
+      security: { spotlight: false },
+    });
+    return { h, sink, asked, ran };
+  }
+
+  it("the same call denied by a person again and again: warned at the 3rd denial, stopped at the 5th", async () => {
+    const { h, sink, asked, ran } = deniedHarness([
+      ...cycle([call("deploy", { env: "prod" })], 30),
+      { say: "done" },
+    ]);
+    const r = await h.session().run("deploy");
+    expect(r.stopReason).toEqual({
+      type: "stalled",
+      diagnostic:
+        'no progress: deploy {"env":"prod"} failed 5 times with the same error (the same result each time)',
+    });
+    // Asked 5 times, never run, and nothing asked after the stop.
+    expect(asked).toHaveLength(5);
+    expect(ran).toEqual([]);
+    const [warning] = sink.ofType("stall_warning");
+    expect(warning?.data).toMatchObject({ kind: "same_error", repeats: 3, cycle: ['deploy {"env":"prod"}'] });
+    // The model read the note with the 3rd denial, not before.
+    expect(resultText(r.messages, 6)).toMatch(
+      /^\{"error":\{"type":"permission_denied","message":"Permission denied: no deploys today\\n\\n\[Rein guard note\] \[stall\] deploy/,
+    );
+    expect(resultText(r.messages, 4)).not.toContain("Rein guard note");
+  });
+
+  it("a denied call in a cycle with a read: the denials are counted across the other calls", async () => {
+    const { h, asked } = deniedHarness([
+      ...cycle([call("deploy", { env: "prod" }), call("read", { path: "a.txt" })], 20),
+      { say: "done" },
+    ]);
+    const r = await h.session().run("deploy");
+    expect(r.stopReason.type).toBe("stalled");
+    expect(asked).toHaveLength(5);
+    expect(r.turns).toBe(9);
+  });
+
+  it("a call a hook denies every time is stopped too", async () => {
+    const { h } = deniedHarness(
+      [...cycle([call("edit", { path: "a.txt", text: "x" })], 30), { say: "done" }],
+      {
+        hooks: { beforeToolCall: () => ({ deny: "read-only today" }) },
+      },
+    );
+    const r = await h.session().run("edit");
+    expect(r.stopReason).toEqual({
+      type: "stalled",
+      diagnostic:
+        'no progress: edit {"path":"a.txt","text":"x"} failed 5 times with the same error (the same result each time)',
+    });
+  });
+
+  it("a model that takes a denial twice and then changes course is not stopped", async () => {
+    const { h, sink, asked } = deniedHarness([
+      call("deploy", { env: "prod" }),
+      call("deploy", { env: "prod" }),
+      call("read", { path: "a.txt" }),
+      call("status", { job: "1" }),
+      { say: "I could not deploy: it was refused" },
+    ]);
+    const r = await h.session().run("deploy");
+    expect(r.stopReason).toEqual({ type: "completed" });
+    expect(asked).toHaveLength(2);
+    expect(sink.ofType("stall_warning")).toHaveLength(0);
+  });
+
+  it("a guard whose afterDeniedCall throws stops the run (fail closed)", async () => {
+    const { h, asked } = deniedHarness([...cycle([call("deploy", { env: "prod" })], 5), { say: "done" }], {
+      guards: {
+        custom: [
+          {
+            name: "broken",
+            afterDeniedCall: () => {
+              throw new Error("boom");
+            },
+          },
+        ],
+      },
+    });
+    const r = await h.session().run("deploy");
+    expect(r.stopReason).toMatchObject({ type: "error", code: "REIN_GUARD_FAILED" });
+    expect((r.stopReason as { message: string }).message).toContain(
+      'guard "broken" afterDeniedCall threw: boom',
+    );
+    expect(asked).toHaveLength(1);
   });
 });
 

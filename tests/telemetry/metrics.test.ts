@@ -2,9 +2,10 @@ import fs from "node:fs";
 import { request } from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
 import { callbackGate, createHarness, type ReinEvent } from "../../src/index.js";
-import { createMetrics } from "../../src/observability.js";
+import { createMetrics, createTracing } from "../../src/observability.js";
 import { createSandbox } from "../../src/sandbox/create-sandbox.js";
 import { recordingSink, scriptedModel } from "../../src/testing.js";
 import { deferred, echoTool, scriptHarness } from "../helpers.js";
@@ -92,6 +93,37 @@ describe("Prometheus metrics (prom-client, a registry per harness)", () => {
     expect(text).not.toContain(result.runId);
   });
 
+  it("counts summed between reads are exact at every read, by every way of reading (no double counting)", async () => {
+    // The hot counters add up in the sink and reach prom-client when the registry is read.
+    const metrics = await createMetrics();
+    const h = scriptHarness(
+      [
+        {
+          tool_calls: [{ tool: "echo", input: { text: "a" } }],
+          usage: { input_tokens: 10, output_tokens: 2 },
+        },
+        { say: "done", usage: { input_tokens: 10, output_tokens: 2 } },
+      ],
+      { tools: [echoTool], sinks: [metrics.sink] },
+    );
+    const calls = () => metrics.registry.getSingleMetric("rein_tool_calls_total")?.get();
+    const tokens = async () =>
+      sample(await metrics.text(), "rein_model_tokens_total", { model: "scripted:test", type: "input" });
+    await h.session().run("one");
+    expect((await calls())?.values).toEqual([{ labels: { tool: "echo", outcome: "ok" }, value: 1 }]);
+    expect(await tokens()).toBe(20);
+    // Read again with nothing new: the same figures.
+    expect(await tokens()).toBe(20);
+    expect((await calls())?.values[0]?.value).toBe(1);
+    await h.session().run("two");
+    await h.session().run("three");
+    expect(await tokens()).toBe(60);
+    expect((await calls())?.values[0]?.value).toBe(3);
+    expect(
+      sample(await metrics.registry.metrics(), "rein_tool_calls_total", { tool: "echo", outcome: "ok" }),
+    ).toBe(3);
+  });
+
   it("counts the gateway's retries and fallbacks, and what the fallback model cost", async () => {
     const metrics = await createMetrics();
     const h = scriptHarness([], { model: retryingThenFallingBack(), sinks: [metrics.sink] });
@@ -141,12 +173,15 @@ describe("Prometheus metrics (prom-client, a registry per harness)", () => {
     expect(a.registry).not.toBe(b.registry);
   });
 
-  it("measures sandbox start-up of a real bubblewrap command, by backend", async () => {
+  it("measures sandbox start-up of a real bubblewrap command, by backend, in metrics and on the span", async () => {
     const workspace = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "rein-metrics-")));
     const sandbox = createSandbox({ workspace });
     cleanups.push(() => fs.rmSync(workspace, { recursive: true, force: true }));
     cleanups.push(() => sandbox.dispose());
     const metrics = await createMetrics();
+    const exporter = new InMemorySpanExporter();
+    const tracing = await createTracing({ exporter, simple: true });
+    cleanups.push(() => tracing.shutdown());
     const sink = recordingSink();
     const h = createHarness({
       model: scriptedModel({
@@ -157,7 +192,7 @@ describe("Prometheus metrics (prom-client, a registry per harness)", () => {
       sandbox,
       audit: false,
       approvals: { gate: callbackGate(() => true) },
-      sinks: [metrics.sink, sink],
+      sinks: [metrics.sink, tracing.sink, sink],
     });
     await h.session().run("go");
     const [finished] = sink.ofType("tool_call_finished");
@@ -171,6 +206,14 @@ describe("Prometheus metrics (prom-client, a registry per harness)", () => {
       startupMs / 1000,
       6,
     );
+    // The execute_tool span names the backend and its start-up.
+    await tracing.flush();
+    const span = exporter.getFinishedSpans().find((sp) => sp.name === "execute_tool run_shell");
+    expect(span?.attributes).toMatchObject({
+      "gen_ai.tool.name": "run_shell",
+      "rein.sandbox.backend": "bubblewrap",
+      "rein.sandbox.startup_ms": startupMs,
+    });
   });
 
   it("a sink failure inside metrics never stops the run", async () => {

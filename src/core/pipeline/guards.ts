@@ -47,35 +47,35 @@ export function guardCall(
 
 const BEFORE_TOOL_CALL_ACTIONS: readonly GuardVerdict["action"][] = ["allow", "deny", "raise", "stop"];
 
-type Answer =
-  | { readonly threw: false; readonly answer: unknown }
-  | { readonly threw: true; readonly err: unknown };
+/** What `ask` answers for a guard without the hook at this point. */
+const SKIP: unique symbol = Symbol("skip");
 
 /**
- * Asks each guard in turn and lets `settle` judge each answer (a boxed value ends the sequence).
- * Synchronous while the guards answer synchronously; from the first guard that answers with a
- * native Promise on, asynchronous. A foreign thenable is never awaited: it is judged as is (and
- * refused). So a step with only synchronous guards costs no extra turn of the event loop.
+ * Asks each guard in turn (`ask` calls its hook, or answers SKIP) and lets `settle` judge each answer
+ * (a boxed value ends the sequence). Synchronous while the guards answer synchronously; from the
+ * first guard that answers with a native Promise on, asynchronous. A foreign thenable is never
+ * awaited: it is judged as is (and refused). So a step with only synchronous guards costs no extra
+ * turn of the event loop, and no allocation per guard.
  */
 function drive<R>(
   guards: readonly Guard[],
-  ask: (guard: Guard) => (() => unknown) | undefined,
-  settle: (guard: Guard, answer: Answer) => { readonly value: R } | undefined,
+  ask: (guard: Guard) => unknown,
+  settle: (guard: Guard, threw: boolean, answer: unknown) => { readonly value: R } | undefined,
   done: () => R,
 ): R | Promise<R> {
   for (let i = 0; i < guards.length; i++) {
     const guard = guards[i]!;
-    const fn = ask(guard);
-    if (!fn) continue;
-    let answer: Answer;
+    let answer: unknown;
+    let threw = false;
     try {
-      const value = fn();
-      if (isNativePromise(value)) return driveAsync(guards, i, value, ask, settle, done);
-      answer = { threw: false, answer: value };
+      answer = ask(guard);
+      if (answer === SKIP) continue;
+      if (isNativePromise(answer)) return driveAsync(guards, i, answer, ask, settle, done);
     } catch (err) {
-      answer = { threw: true, err };
+      answer = err;
+      threw = true;
     }
-    const r = settle(guard, answer);
+    const r = settle(guard, threw, answer);
     if (r) return r.value;
   }
   return done();
@@ -85,27 +85,26 @@ async function driveAsync<R>(
   guards: readonly Guard[],
   from: number,
   pending: Promise<unknown>,
-  ask: (guard: Guard) => (() => unknown) | undefined,
-  settle: (guard: Guard, answer: Answer) => { readonly value: R } | undefined,
+  ask: (guard: Guard) => unknown,
+  settle: (guard: Guard, threw: boolean, answer: unknown) => { readonly value: R } | undefined,
   done: () => R,
 ): Promise<R> {
   for (let i = from; i < guards.length; i++) {
     const guard = guards[i]!;
-    let answer: Answer;
+    let answer: unknown;
+    let threw = false;
     try {
-      let value: unknown;
-      if (i === from) value = await pending;
+      if (i === from) answer = await pending;
       else {
-        const fn = ask(guard);
-        if (!fn) continue;
-        value = fn();
-        if (isNativePromise(value)) value = await value;
+        answer = ask(guard);
+        if (answer === SKIP) continue;
+        if (isNativePromise(answer)) answer = await answer;
       }
-      answer = { threw: false, answer: value };
     } catch (err) {
-      answer = { threw: true, err };
+      answer = err;
+      threw = true;
     }
-    const r = settle(guard, answer);
+    const r = settle(guard, threw, answer);
     if (r) return r.value;
   }
   return done();
@@ -154,39 +153,44 @@ function runGuards(
   const gctx = guardContext(ctx);
   const records: StageRecord[] = [];
   let current = risk;
+  // One view of the call for every guard; a new one only after a guard raised the level.
+  let view: GuardToolCall = { tool, callId, input, risk };
   return drive<GuardResult>(
     ctx.deps.guards,
     (guard) => {
-      const beforeToolCall = guard.beforeToolCall;
-      return (
-        beforeToolCall && (() => beforeToolCall.call(guard, { tool, callId, input, risk: current }, gctx))
-      );
+      if (!guard.beforeToolCall) return SKIP;
+      if (view.risk !== current) view = { tool, callId, input, risk: current };
+      return guard.beforeToolCall(view, gctx);
     },
-    (guard, a) => {
-      const by = `guard:${guard.name}`;
-      if (a.threw) {
-        const reason = `guard "${guard.name}" failed: ${errorMessage(a.err)} (fail closed)`;
-        records.push({ stage: "guards", outcome: "deny", by, note: reason });
+    (guard, threw, answer) => {
+      if (threw) {
+        const reason = `guard "${guard.name}" failed: ${errorMessage(answer)} (fail closed)`;
+        records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: reason });
         return { value: { ok: false, reason, records } };
       }
-      const checked = checkGuardVerdict<GuardVerdict>(a.answer, BEFORE_TOOL_CALL_ACTIONS);
+      const checked = checkGuardVerdict<GuardVerdict>(answer, BEFORE_TOOL_CALL_ACTIONS);
       if (!checked.ok) {
         const reason = `guard "${guard.name}" answered a malformed verdict: ${checked.problem} (fail closed)`;
-        records.push({ stage: "guards", outcome: "deny", by, note: reason });
+        records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: reason });
         return { value: { ok: false, reason, records } };
       }
       const verdict = checked.value;
       switch (verdict.action) {
         case "allow":
-          records.push(passRecord(guard.name, by));
+          records.push(passRecord(guard.name));
           return undefined;
         case "raise": {
           current = raised(current, guard.name, verdict);
-          records.push({ stage: "guards", outcome: "raise", by, note: verdict.reason });
+          records.push({
+            stage: "guards",
+            outcome: "raise",
+            by: `guard:${guard.name}`,
+            note: verdict.reason,
+          });
           return undefined;
         }
         case "deny":
-          records.push({ stage: "guards", outcome: "deny", by, note: verdict.reason });
+          records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: verdict.reason });
           return {
             value: verdict.details
               ? { ok: false, reason: verdict.reason, details: verdict.details, records }
@@ -194,7 +198,12 @@ function runGuards(
           };
         case "stop":
           ctx.pendingStop ??= verdict.stop;
-          records.push({ stage: "guards", outcome: "deny", by, note: `run stops: ${verdict.stop.type}` });
+          records.push({
+            stage: "guards",
+            outcome: "deny",
+            by: `guard:${guard.name}`,
+            note: `run stops: ${verdict.stop.type}`,
+          });
           return { value: { ok: false, reason: `the run is stopping (${verdict.stop.type})`, records } };
       }
     },
@@ -231,10 +240,10 @@ function guardContext(ctx: RunContext): GuardContext {
 
 /** A guard's "pass" record, built once per guard name. */
 const passRecords = new Map<string, StageRecord>();
-function passRecord(name: string, by: string): StageRecord {
+function passRecord(name: string): StageRecord {
   let r = passRecords.get(name);
   if (!r) {
-    r = Object.freeze({ stage: "guards", outcome: "pass", by });
+    r = Object.freeze({ stage: "guards", outcome: "pass", by: `guard:${name}` });
     if (passRecords.size < 1_000) passRecords.set(name, r);
   }
   return r;
@@ -244,7 +253,7 @@ const STOP_ACTIONS: readonly GuardVerdict["action"][] = ["allow", "stop"];
 const AFTER_ACTIONS: readonly GuardAfterVerdict["action"][] = ["allow", "stop", "warn"];
 
 /**
- * After a call executed, guards may stop the run (a budget spent, a stall seen) or add a note for the
+ * After a call executed (`afterToolCall`), or was denied before it ran (`afterDeniedCall`), guards may stop the run (a budget spent, a stall seen) or add a note for the
  * model (a stall warning); the notes are returned, to be appended to the result. A guard that throws
  * or answers anything but nothing, `allow`, `warn` or `stop` stops the run with `REIN_GUARD_FAILED`:
  * the call's result still reaches the model and the audit, and no further call runs.
@@ -253,28 +262,25 @@ export function afterToolCallGuards(
   ctx: RunContext,
   call: GuardToolCall,
   outcome: GuardCallOutcome,
+  hook: "afterToolCall" | "afterDeniedCall" = "afterToolCall",
 ): string[] | Promise<string[]> {
   const gctx = guardContext(ctx);
   const notes: string[] = [];
   return drive<string[]>(
     ctx.deps.guards,
     (guard) => {
-      const afterToolCall = guard.afterToolCall;
-      return afterToolCall && (() => afterToolCall.call(guard, call, outcome, gctx));
+      const after = guard[hook];
+      return after ? after.call(guard, call, outcome, gctx) : SKIP;
     },
-    (guard, a) => {
-      if (a.threw) {
-        ctx.pendingStop ??= guardFailed(guard.name, "afterToolCall", `threw: ${errorMessage(a.err)}`);
+    (guard, threw, answer) => {
+      if (threw) {
+        ctx.pendingStop ??= guardFailed(guard.name, hook, `threw: ${errorMessage(answer)}`);
         return { value: notes };
       }
-      if (a.answer === undefined) return undefined;
-      const checked = checkGuardVerdict<GuardAfterVerdict>(a.answer, AFTER_ACTIONS);
+      if (answer === undefined) return undefined;
+      const checked = checkGuardVerdict<GuardAfterVerdict>(answer, AFTER_ACTIONS);
       if (!checked.ok) {
-        ctx.pendingStop ??= guardFailed(
-          guard.name,
-          "afterToolCall",
-          `answered a malformed verdict: ${checked.problem}`,
-        );
+        ctx.pendingStop ??= guardFailed(guard.name, hook, `answered a malformed verdict: ${checked.problem}`);
         return { value: notes };
       }
       if (checked.value.action === "stop") ctx.pendingStop ??= checked.value.stop;
@@ -295,14 +301,11 @@ export function beforeModelCallGuards(
   const gctx = guardContext(ctx);
   return drive<StopReason | undefined>(
     ctx.deps.guards,
-    (guard) => {
-      const beforeModelCall = guard.beforeModelCall;
-      return beforeModelCall && (() => beforeModelCall.call(guard, gctx));
-    },
-    (guard, a) => {
-      if (a.threw)
-        return { value: guardFailed(guard.name, "beforeModelCall", `threw: ${errorMessage(a.err)}`) };
-      const checked = checkGuardVerdict<GuardVerdict>(a.answer, STOP_ACTIONS);
+    (guard) => (guard.beforeModelCall ? guard.beforeModelCall(gctx) : SKIP),
+    (guard, threw, answer) => {
+      if (threw)
+        return { value: guardFailed(guard.name, "beforeModelCall", `threw: ${errorMessage(answer)}`) };
+      const checked = checkGuardVerdict<GuardVerdict>(answer, STOP_ACTIONS);
       if (!checked.ok)
         return {
           value: guardFailed(

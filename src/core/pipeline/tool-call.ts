@@ -263,6 +263,18 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
     }
   } else if ("outcome" in decided) {
     outcome = decided.outcome;
+    // A denied call of a registered tool: the stall detector must see a model retrying it forever.
+    const tool = ctx.deps.guards.length > 0 ? ctx.deps.tools.get(call.name) : undefined;
+    if (tool !== undefined && !outcome.ok) {
+      const n = afterToolCallGuards(
+        ctx,
+        { tool, callId: call.id, input: call.input },
+        { ok: false, errorType: outcome.error.type, content: outcomeContent(outcome), flags: NO_FLAGS },
+        "afterDeniedCall",
+      );
+      const notes = isNativePromise(n) ? await n : n;
+      if (notes.length > 0) outcome = withNotes(outcome, notes);
+    }
   } else {
     // Never reached: a pending call is not completed (runToolCalls pauses the run instead).
     outcome = errorOutcome("permission_denied", "Not run: it waits for an approval.");
