@@ -1,6 +1,12 @@
 import { createHash } from "node:crypto";
-import { type KnownSecret, KnownValues } from "./known-values.js";
-import { type LinearRegex, loadRegexEngine, type RegexEngine, type RegexEngineName } from "./linear-regex.js";
+import { type KnownHit, type KnownSecret, KnownValues } from "./known-values.js";
+import {
+  type LinearRegex,
+  type LinearText,
+  loadRegexEngine,
+  type RegexEngine,
+  type RegexEngineName,
+} from "./linear-regex.js";
 import { SECRET_RULES, type SecretRule } from "./secret-rules.js";
 
 /** What was redacted, without the secret: the kind, where it was, and the placeholder that replaced it. */
@@ -51,9 +57,10 @@ interface CompiledSet {
   /** Distinct keywords, each with the indexes of the rules it enables. */
   readonly keywords: readonly (readonly [string, readonly number[]])[];
   /** Which keywords occur in a text (one pass). */
-  readonly prefilter: (text: string) => readonly number[];
+  readonly prefilter: (text: LinearText) => readonly number[];
   /** Whether any keyword occurs: V8 on a pure alternation of literals, for short strings (no native call). */
   readonly anyKeyword: RegExp;
+  readonly engine: RegexEngine;
 }
 
 /**
@@ -117,6 +124,7 @@ function compile(engine: RegexEngine, rules: readonly SecretRule[]): CompiledSet
     keywords: list,
     prefilter: engine.literals(list.map(([k]) => k)),
     anyKeyword,
+    engine,
   };
   byEngine.set(engine.name, set);
   return set;
@@ -186,6 +194,70 @@ interface Span {
   source: "rule" | "known";
 }
 
+/** Known-value hits (all needles, each needle's in order) as runs that are each in order. */
+function knownRuns(hits: readonly KnownHit[]): Span[][] {
+  const runs: Span[][] = [];
+  let current: Span[] = [];
+  for (const h of hits) {
+    const last = current.at(-1);
+    if (last && h.start < last.end) {
+      runs.push(current);
+      current = [];
+    }
+    current.push({ start: h.start, end: h.end, kind: h.label, source: "known" });
+  }
+  if (current.length > 0) runs.push(current);
+  return runs;
+}
+
+/**
+ * Whether span `a` comes before `b`: earliest first; at the same start, the longest, and a known
+ * value before a rule (ties keep the runs' order).
+ */
+function before(a: Span, b: Span): boolean {
+  if (a.start !== b.start) return a.start < b.start;
+  if (a.end !== b.end) return a.end > b.end;
+  return a.source === "known" && b.source === "rule";
+}
+
+/**
+ * The union of the runs' spans, merged so none overlap (the union of overlapping matches is redacted
+ * whole), in order. A k-way merge of runs that are already in order: O(spans × runs), where sorting
+ * every span of an adversarial text (tens of thousands) would cost far more.
+ */
+function mergeRuns(runs: Span[][]): Span[] {
+  if (runs.length === 0) return [];
+  if (runs.length === 1) return runs[0]!;
+  const heads = new Array<number>(runs.length).fill(0);
+  const merged: Span[] = [];
+  let last: Span | undefined;
+  // Whether `last` is a copy made here (a run's own span is never changed).
+  let copied = false;
+  for (;;) {
+    let pick = -1;
+    for (let r = 0; r < runs.length; r++) {
+      const s = runs[r]![heads[r]!];
+      if (s !== undefined && (pick < 0 || before(s, runs[pick]![heads[pick]!]!))) pick = r;
+    }
+    if (pick < 0) return merged;
+    const s = runs[pick]![heads[pick]!++]!;
+    if (last && s.start < last.end) {
+      if (s.end > last.end) {
+        if (!copied) {
+          last = { ...last };
+          merged[merged.length - 1] = last;
+          copied = true;
+        }
+        last.end = s.end;
+      }
+    } else {
+      last = s;
+      copied = false;
+      merged.push(last);
+    }
+  }
+}
+
 /**
  * Finds credentials in text and replaces them with placeholders that are stable within this
  * redactor (one per session): the same secret is always `[REDACTED:github_token:1]`, a different one
@@ -253,54 +325,44 @@ export class SecretRedactor {
    * redacted whole), in order. Exposed for the stream redactor.
    */
   spans(text: string): Span[] {
-    const found: Span[] = [];
-    if (this.known.size > 0)
-      for (const h of this.known.find(text)) found.push({ ...h, kind: h.label, source: "known" });
-    if (text.length <= QUICK_CHECK_MAX && !this.#set.anyKeyword.test(text)) return this.#merge(found);
+    // Runs of spans, each sorted and without overlaps of its own: one per known value, one per rule.
+    const runs: Span[][] = [];
+    if (this.known.size > 0) {
+      const hits = this.known.find(text);
+      if (hits.length > 0) runs.push(...knownRuns(hits));
+    }
+    if (text.length <= QUICK_CHECK_MAX && !this.#set.anyKeyword.test(text)) return mergeRuns(runs);
+    const prepared = this.#set.engine.prepare(text);
     const run = new Set<number>();
-    for (const k of this.#set.prefilter(text)) for (const i of this.#set.keywords[k]![1]) run.add(i);
-    for (const i of run) {
+    for (const k of this.#set.prefilter(prepared)) for (const i of this.#set.keywords[k]![1]) run.add(i);
+    for (const i of [...run].sort((a, b) => a - b)) {
       const { rule, regex } = this.#set.rules[i]!;
       const checked = rule.minEntropy !== undefined || rule.validate !== undefined;
       // A text repeats the same candidates (a log, or an input built to be slow): judge each once.
       let verdicts: Map<string, boolean> | undefined;
-      for (const m of regex.matches(text, rule.group)) {
+      let prevText: string | undefined;
+      let prevOk = false;
+      const found: Span[] = [];
+      for (const m of regex.matches(prepared, rule.group)) {
         if (m.end <= m.start) continue;
         if (checked) {
-          verdicts ??= new Map();
-          let ok = verdicts.get(m.text);
+          let ok: boolean | undefined = m.text === prevText ? prevOk : verdicts?.get(m.text);
           if (ok === undefined) {
             ok =
               (rule.minEntropy === undefined || shannonEntropy(m.text) >= rule.minEntropy) &&
               (rule.validate === undefined || rule.validate(m.text));
+            verdicts ??= new Map();
             verdicts.set(m.text, ok);
           }
+          prevText = m.text;
+          prevOk = ok;
           if (!ok) continue;
         }
         found.push({ start: m.start, end: m.end, kind: rule.id, source: "rule" });
       }
+      if (found.length > 0) runs.push(found);
     }
-    return this.#merge(found);
-  }
-
-  #merge(found: Span[]): Span[] {
-    if (found.length <= 1) return found;
-    // Usually one rule matched, left to right, without overlaps: nothing to sort or merge.
-    let ordered = true;
-    for (let i = 1; i < found.length && ordered; i++) ordered = found[i]!.start >= found[i - 1]!.end;
-    if (ordered) return found;
-    // Earliest first; at the same start, the longest, and a known value before a rule.
-    found.sort(
-      (a, b) =>
-        a.start - b.start || b.end - a.end || (a.source === b.source ? 0 : a.source === "known" ? -1 : 1),
-    );
-    const merged: Span[] = [];
-    for (const s of found) {
-      const last = merged.at(-1);
-      if (last && s.start < last.end) last.end = Math.max(last.end, s.end);
-      else merged.push({ ...s });
-    }
-    return merged;
+    return mergeRuns(runs);
   }
 
   /**
@@ -332,7 +394,28 @@ export class SecretRedactor {
     // Within one text the same secret often recurs: hash it once (the map dies with this call).
     const seen = new Map<string, Map<string, string>>();
     let at = 0;
+    // The previous span's secret and placeholder: a storm repeats one, and comparing it in place
+    // costs less than cutting it out and looking it up again.
+    let prev: { kind: string; secret: string; placeholder: string } | undefined;
     for (const s of spans) {
+      if (
+        prev !== undefined &&
+        s.kind === prev.kind &&
+        s.source === "rule" &&
+        s.end - s.start === prev.secret.length &&
+        input.startsWith(prev.secret, s.start)
+      ) {
+        parts.push(input.slice(at, s.start), prev.placeholder);
+        findings.push({
+          kind: s.kind,
+          source: s.source,
+          start: s.start,
+          end: s.end,
+          placeholder: prev.placeholder,
+        });
+        at = s.end;
+        continue;
+      }
       // Every encoded form of a known secret is the same secret: one placeholder per label.
       const secret = s.source === "known" ? "" : input.slice(s.start, s.end);
       let ofKind = seen.get(s.kind);
@@ -348,6 +431,7 @@ export class SecretRedactor {
       parts.push(input.slice(at, s.start), placeholder);
       findings.push({ kind: s.kind, source: s.source, start: s.start, end: s.end, placeholder });
       at = s.end;
+      prev = s.source === "rule" ? { kind: s.kind, secret, placeholder } : undefined;
     }
     parts.push(input.slice(at), oversize);
     return { text: parts.join(""), findings };
