@@ -24,6 +24,18 @@ export interface LinearMatch {
  */
 export interface LinearText {
   readonly text: string;
+  /** The text's bytes when it is ASCII (one byte per UTF-16 unit), if the engine made them. */
+  readonly asciiBytes?: Uint8Array;
+}
+
+/**
+ * Matches as parallel arrays (`starts[i]`, `ends[i]`, `texts[i]`): an adversarial text has tens of
+ * thousands, and one object each would cost more than finding them.
+ */
+export interface MatchList {
+  readonly starts: number[];
+  readonly ends: number[];
+  readonly texts: string[];
 }
 
 export interface LinearRegex {
@@ -32,6 +44,14 @@ export interface LinearRegex {
    * `re2` engine reports a match longer than {@link WHOLE_ABOVE} whole (more than its group).
    */
   matches(text: string | LinearText, group: number): LinearMatch[];
+  /** The same matches as {@link LinearRegex.matches}, as parallel arrays. */
+  list(text: string | LinearText, group: number): MatchList;
+}
+
+const emptyList = (): MatchList => ({ starts: [], ends: [], texts: [] });
+
+function toMatches(list: MatchList): LinearMatch[] {
+  return list.starts.map((start, i) => ({ start, end: list.ends[i]!, text: list.texts[i]! }));
 }
 
 export interface RegexEngine {
@@ -68,6 +88,7 @@ interface Re2Instance {
   lastIndex: number;
   test(text: Re2Input): boolean;
   exec(text: string): (RegExpExecArray & { index: number }) | null;
+  exec(text: Buffer): (Buffer[] & { index: number }) | null;
   replace(text: string, replacer: (...args: unknown[]) => string): string;
   replace(text: Buffer, replacer: Buffer): Buffer;
 }
@@ -88,7 +109,8 @@ function utf8Of(input: string | LinearText): Utf8Text {
   if (typeof input !== "string" && "bytes" in input) return input as Utf8Text;
   const text = typeof input === "string" ? input : input.text;
   const bytes = Buffer.from(text, "utf8");
-  return { text, bytes, ascii: bytes.length === text.length };
+  const ascii = bytes.length === text.length;
+  return ascii ? { text, bytes, ascii, asciiBytes: bytes } : { text, bytes, ascii };
 }
 
 function re2Engine(): RegexEngine {
@@ -108,13 +130,14 @@ function re2Engine(): RegexEngine {
       const bare = new RE2(withoutCaptures(source), flags);
       const single = new RE2(source, ignoreCase ? "iu" : "u");
       return {
-        matches(input, group) {
+        list(input, group) {
           const u = utf8Of(input);
           // Most texts match no rule: test() answers without building replace()'s copy of the text.
           // (A global regex's test() starts at lastIndex: always from 0 here.)
-          bare.lastIndex = 0;
-          if (!bare.test(u.bytes)) return [];
-          return markedMatches(bare, single, u, group) ?? callbackMatches(re, u.text, group);
+          return nativeMatches(bare, single, u, group) ?? callbackMatches(re, u.text, group);
+        },
+        matches(input, group) {
+          return toMatches(this.list(input, group));
         },
       };
     },
@@ -125,8 +148,8 @@ function re2Engine(): RegexEngine {
  * Every match through one `replace()` call with a JavaScript callback. Exact, but each match costs a
  * callback and RE2's group extraction (~2–5 µs): the fallback of {@link markedMatches}.
  */
-function callbackMatches(re: Re2Instance, text: string, group: number): LinearMatch[] {
-  const out: LinearMatch[] = [];
+function callbackMatches(re: Re2Instance, text: string, group: number): MatchList {
+  const out = emptyList();
   re.lastIndex = 0;
   // replace() reports UTF-16 offsets but not a group's offset: the rules keep each secret group at
   // the end of its match, followed by at most one character of another class, so the last
@@ -137,7 +160,9 @@ function callbackMatches(re: Re2Instance, text: string, group: number): LinearMa
     const g = group === 0 ? match : (args[group] as string | undefined);
     if (typeof g === "string") {
       const start = offset + (group === 0 ? 0 : match.lastIndexOf(g));
-      out.push({ start, end: start + g.length, text: g });
+      out.starts.push(start);
+      out.ends.push(start + g.length);
+      out.texts.push(g);
     }
     return match;
   });
@@ -207,80 +232,141 @@ function utf16Cursor(bytes: Buffer): (byteOffset: number) => number {
   };
 }
 
+/** After this many matches, the match density decides whether to go on with exec() or switch. */
+const DENSITY_CHECK = 32;
+/** Matches closer than this on average (bytes) switch to the marked replace. */
+const DENSE_BYTES = 2048;
+
 /**
- * Every match's span from one native pass over the UTF-8 bytes whose replacement wraps each match in
- * markers; then the group, found by matching the capturing pattern against the match's own text, once
- * per distinct match text (an adversarial storm repeats the same few). A match longer than
- * {@link WHOLE_ABOVE} is reported whole. Returns undefined when a match does not reproduce on its own
- * text, and the caller takes the exact path.
+ * Every match, from native passes over the UTF-8 bytes. Sparse matches (ordinary text) come one
+ * exec() each: one pass, nothing copied. When they turn out dense (an adversarial storm: one every
+ * few bytes, where a call per match would cost more than the scan), the rest of the text goes
+ * through one replace() whose template wraps each match in markers (see {@link MARKED}), and the
+ * marked copy is read in JavaScript. The group is found by matching the capturing pattern against
+ * the match's own text, once per distinct match text (a storm repeats the same few). A match longer
+ * than {@link WHOLE_ABOVE} is reported whole. Returns undefined when a match does not reproduce on
+ * its own text, and the caller takes the exact path.
  */
-function markedMatches(
+function nativeMatches(
   bare: Re2Instance,
   single: Re2Instance,
   input: Utf8Text,
   group: number,
-): LinearMatch[] | undefined {
-  bare.lastIndex = 0;
-  const marked = bare.replace(input.bytes, MARKED);
+): MatchList | undefined {
+  const { bytes } = input;
   const encoding = input.ascii ? "latin1" : "utf8";
-  const toUnit = input.ascii ? undefined : utf16Cursor(input.bytes);
-  const out: LinearMatch[] = [];
+  const toUnit = input.ascii ? undefined : utf16Cursor(bytes);
+  const list = emptyList();
   const groups = new Map<string, GroupAt>();
-  // The previous match's bytes and result: an adversarial storm repeats one match, and comparing a
-  // few bytes is cheaper than decoding it and looking it up again.
+  let prevText: string | undefined;
+  let prevGroup: GroupAt = null;
+  /** Records the match `match` at byte `byteStart`; false when its group cannot be found. */
+  const add = (byteStart: number, match: string): boolean => {
+    const start = toUnit ? toUnit(byteStart) : byteStart;
+    let g: GroupAt = null;
+    if (group !== 0 && match.length <= WHOLE_ABOVE) {
+      if (match === prevText) g = prevGroup;
+      else {
+        let found = groups.get(match);
+        if (found === undefined) {
+          single.lastIndex = 0;
+          const m = single.exec(match);
+          if (m?.index !== 0 || m[0] !== match) return false;
+          const value = m[group];
+          found = typeof value === "string" ? { at: match.lastIndexOf(value), text: value } : null;
+          groups.set(match, found);
+        }
+        g = found;
+      }
+      prevText = match;
+      prevGroup = g;
+      if (g) {
+        list.starts.push(start + g.at);
+        list.ends.push(start + g.at + g.text.length);
+        list.texts.push(g.text);
+      }
+      return true;
+    }
+    // Finding a group inside a very long match costs RE2 a slow pass (~150 ms a MB); the whole
+    // match is redacted instead: more than the secret, never less.
+    list.starts.push(start);
+    list.ends.push(start + match.length);
+    list.texts.push(match);
+    return true;
+  };
+
+  bare.lastIndex = 0;
+  let count = 0;
+  let windowStart = 0;
+  for (;;) {
+    const m = bare.exec(bytes);
+    if (!m) return list;
+    const matched = m[0]!;
+    if (!add(m.index, matched.toString(encoding))) return undefined;
+    // An empty match (no rule has one) must not stall the scan: step past the next character.
+    if (matched.length === 0) {
+      let next = m.index + 1;
+      while (next < bytes.length && (bytes[next]! & 0xc0) === 0x80) next++;
+      if (next > bytes.length) return list;
+      bare.lastIndex = next;
+    }
+    if (++count % DENSITY_CHECK === 0) {
+      if (bare.lastIndex - windowStart < DENSE_BYTES * DENSITY_CHECK) break;
+      windowStart = bare.lastIndex;
+    }
+  }
+  return markedRest(bare, bytes, bare.lastIndex, encoding, add) ? list : undefined;
+}
+
+/**
+ * The matches of `bytes` that start at byte `base` or later, through one replace() with the markers
+ * around each match, passed to `add` in order. False when `add` refuses one. The replace covers the
+ * whole text, so that every match is found in the same context (`^`, `\b`) and sequence as exec()
+ * found the ones before `base`: those are skipped (their part is scanned twice, at most once).
+ */
+function markedRest(
+  bare: Re2Instance,
+  bytes: Buffer,
+  base: number,
+  encoding: "latin1" | "utf8",
+  add: (byteStart: number, match: string) => boolean,
+): boolean {
+  bare.lastIndex = 0;
+  const marked = bare.replace(bytes, MARKED);
+  // The previous match's bytes and text: an adversarial storm repeats one match, and comparing a
+  // few bytes is cheaper than decoding it again.
   let prevOpen = -1;
   let prevLength = -1;
   let prevText = "";
-  let prevGroup: GroupAt = null;
   let from = 0;
   let inserted = 0;
   const end = marked.length;
   for (;;) {
-    // Matches are often close together (a storm): a short look in JavaScript before the native
-    // search, which costs a call each time.
+    // Matches are close together here: a short look in JavaScript before the native search, which
+    // costs a call each time.
     let open = from;
     const near = Math.min(end, from + 64);
     while (open < near && marked[open] !== MARK_OPEN) open++;
     if (open === near) open = near === end ? -1 : marked.indexOf(MARK_OPEN, near);
-    if (open < 0) break;
+    if (open < 0) return true;
     let close = open + MARK_BYTES;
     while (close < end && marked[close] !== MARK_CLOSE) close++;
-    if (close === end) return undefined;
+    if (close === end) return false;
     const length = close - open - MARK_BYTES;
-    const byteStart = open - inserted;
-    const start = toUnit ? toUnit(byteStart) : byteStart;
-    inserted += 2 * MARK_BYTES;
-    from = close + MARK_BYTES;
     let match: string;
-    let g: GroupAt | undefined;
-    if (length === prevLength && sameBytes(marked, open + MARK_BYTES, prevOpen + MARK_BYTES, length)) {
+    if (length === prevLength && sameBytes(marked, open + MARK_BYTES, prevOpen + MARK_BYTES, length))
       match = prevText;
-      g = prevGroup;
-    } else {
+    else {
       match = marked.toString(encoding, open + MARK_BYTES, close);
-      if (group !== 0 && match.length <= WHOLE_ABOVE) {
-        g = groups.get(match);
-        if (g === undefined) {
-          single.lastIndex = 0;
-          const m = single.exec(match);
-          if (m?.index !== 0 || m[0] !== match) return undefined;
-          const value = m[group];
-          g = typeof value === "string" ? { at: match.lastIndexOf(value), text: value } : null;
-          groups.set(match, g);
-        }
-      }
       prevOpen = open;
       prevLength = length;
       prevText = match;
-      prevGroup = g ?? null;
     }
-    if (group === 0 || match.length > WHOLE_ABOVE) {
-      // Finding a group inside a very long match costs RE2 a slow pass (~150 ms a MB); the whole
-      // match is redacted instead: more than the secret, never less.
-      out.push({ start, end: start + match.length, text: match });
-    } else if (g) out.push({ start: start + g.at, end: start + g.at + g.text.length, text: g.text });
+    const byteStart = open - inserted;
+    if (byteStart >= base && !add(byteStart, match)) return false;
+    inserted += 2 * MARK_BYTES;
+    from = close + MARK_BYTES;
   }
-  return out;
 }
 
 /** Whether `length` bytes at `a` and at `b` are equal (short runs: no native call). */
@@ -312,14 +398,21 @@ function re2jsEngine(): RegexEngine {
     compile(source, { ignoreCase }) {
       const re = RE2JS.compile(source, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
       return {
-        matches(input, group) {
-          const out: LinearMatch[] = [];
+        list(input, group) {
+          const out = emptyList();
           const m = re.matcher(typeof input === "string" ? input : input.text);
           while (m.find()) {
             const start = m.start(group);
-            if (start >= 0) out.push({ start, end: m.end(group), text: m.group(group) ?? "" });
+            if (start >= 0) {
+              out.starts.push(start);
+              out.ends.push(m.end(group));
+              out.texts.push(m.group(group) ?? "");
+            }
           }
           return out;
+        },
+        matches(input, group) {
+          return toMatches(this.list(input, group));
         },
       };
     },

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type KnownHit, type KnownSecret, KnownValues } from "./known-values.js";
+import { type KnownSecret, KnownValues } from "./known-values.js";
 import {
   type LinearRegex,
   type LinearText,
@@ -8,6 +8,7 @@ import {
   type RegexEngineName,
 } from "./linear-regex.js";
 import { SECRET_RULES, type SecretRule } from "./secret-rules.js";
+import { knownRuns, mergeRuns, type SpanList, type SpanRun } from "./span-runs.js";
 
 /** What was redacted, without the secret: the kind, where it was, and the placeholder that replaced it. */
 export interface SecretFinding {
@@ -194,67 +195,44 @@ interface Span {
   source: "rule" | "known";
 }
 
-/** Known-value hits (all needles, each needle's in order) as runs that are each in order. */
-function knownRuns(hits: readonly KnownHit[]): Span[][] {
-  const runs: Span[][] = [];
-  let current: Span[] = [];
-  for (const h of hits) {
-    const last = current.at(-1);
-    if (last && h.start < last.end) {
-      runs.push(current);
-      current = [];
-    }
-    current.push({ start: h.start, end: h.end, kind: h.label, source: "known" });
+/** Builds an ASCII string from pieces of an ASCII source and ASCII placeholders, in one buffer. */
+class AsciiBuilder {
+  readonly #source: Uint8Array;
+  #out: Buffer;
+  #at = 0;
+
+  constructor(source: Uint8Array) {
+    this.#source = source;
+    this.#out = Buffer.allocUnsafe(source.length + 256);
   }
-  if (current.length > 0) runs.push(current);
-  return runs;
-}
 
-/**
- * Whether span `a` comes before `b`: earliest first; at the same start, the longest, and a known
- * value before a rule (ties keep the runs' order).
- */
-function before(a: Span, b: Span): boolean {
-  if (a.start !== b.start) return a.start < b.start;
-  if (a.end !== b.end) return a.end > b.end;
-  return a.source === "known" && b.source === "rule";
-}
+  #room(n: number): void {
+    if (this.#at + n <= this.#out.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.#out.length * 2, this.#at + n));
+    this.#out.copy(bigger, 0, 0, this.#at);
+    this.#out = bigger;
+  }
 
-/**
- * The union of the runs' spans, merged so none overlap (the union of overlapping matches is redacted
- * whole), in order. A k-way merge of runs that are already in order: O(spans × runs), where sorting
- * every span of an adversarial text (tens of thousands) would cost far more.
- */
-function mergeRuns(runs: Span[][]): Span[] {
-  if (runs.length === 0) return [];
-  if (runs.length === 1) return runs[0]!;
-  const heads = new Array<number>(runs.length).fill(0);
-  const merged: Span[] = [];
-  let last: Span | undefined;
-  // Whether `last` is a copy made here (a run's own span is never changed).
-  let copied = false;
-  for (;;) {
-    let pick = -1;
-    for (let r = 0; r < runs.length; r++) {
-      const s = runs[r]![heads[r]!];
-      if (s !== undefined && (pick < 0 || before(s, runs[pick]![heads[pick]!]!))) pick = r;
-    }
-    if (pick < 0) return merged;
-    const s = runs[pick]![heads[pick]!++]!;
-    if (last && s.start < last.end) {
-      if (s.end > last.end) {
-        if (!copied) {
-          last = { ...last };
-          merged[merged.length - 1] = last;
-          copied = true;
-        }
-        last.end = s.end;
-      }
-    } else {
-      last = s;
-      copied = false;
-      merged.push(last);
-    }
+  /** Appends source bytes [from, to). */
+  copy(from: number, to: number): this {
+    const n = to - from;
+    this.#room(n);
+    if (n > 32) this.#out.set(this.#source.subarray(from, to), this.#at);
+    else for (let i = 0; i < n; i++) this.#out[this.#at + i] = this.#source[from + i]!;
+    this.#at += n;
+    return this;
+  }
+
+  /** Appends an ASCII string. */
+  add(s: string): this {
+    this.#room(s.length);
+    for (let i = 0; i < s.length; i++) this.#out[this.#at + i] = s.charCodeAt(i);
+    this.#at += s.length;
+    return this;
+  }
+
+  done(): string {
+    return this.#out.toString("latin1", 0, this.#at);
   }
 }
 
@@ -309,15 +287,15 @@ export class SecretRedactor {
       oversize = `[REDACTED:oversize:${input.length - this.maxInputChars} chars]`;
       input = input.slice(0, this.maxInputChars);
     }
-    const spans = this.spans(input);
-    if (spans.length === 0) {
+    const { spans, prepared } = this.#find(input);
+    if (spans.starts.length === 0) {
       if (cacheable) {
         if (this.#clean.strings.size >= CLEAN_CACHE_ENTRIES) this.#clean.strings.clear();
         this.#clean.strings.add(text);
       }
       return oversize ? { text: input + oversize, findings: [] } : { text, findings: [] };
     }
-    return this.#apply(input, spans, oversize);
+    return this.#apply(input, spans, oversize, prepared?.asciiBytes);
   }
 
   /**
@@ -325,13 +303,23 @@ export class SecretRedactor {
    * redacted whole), in order. Exposed for the stream redactor.
    */
   spans(text: string): Span[] {
-    // Runs of spans, each sorted and without overlaps of its own: one per known value, one per rule.
-    const runs: Span[][] = [];
+    const list = this.#find(text).spans;
+    return list.starts.map((start, i) => ({
+      start,
+      end: list.ends[i]!,
+      kind: list.kinds[i]!,
+      source: list.sources[i]!,
+    }));
+  }
+
+  #find(text: string): { spans: SpanList; prepared?: LinearText } {
+    // Runs of spans, each in order and without overlaps of its own: per known value, per rule.
+    const runs: SpanRun[] = [];
     if (this.known.size > 0) {
       const hits = this.known.find(text);
       if (hits.length > 0) runs.push(...knownRuns(hits));
     }
-    if (text.length <= QUICK_CHECK_MAX && !this.#set.anyKeyword.test(text)) return mergeRuns(runs);
+    if (text.length <= QUICK_CHECK_MAX && !this.#set.anyKeyword.test(text)) return { spans: mergeRuns(runs) };
     const prepared = this.#set.engine.prepare(text);
     const run = new Set<number>();
     for (const k of this.#set.prefilter(prepared)) for (const i of this.#set.keywords[k]![1]) run.add(i);
@@ -342,27 +330,32 @@ export class SecretRedactor {
       let verdicts: Map<string, boolean> | undefined;
       let prevText: string | undefined;
       let prevOk = false;
-      const found: Span[] = [];
-      for (const m of regex.matches(prepared, rule.group)) {
-        if (m.end <= m.start) continue;
+      const m = regex.list(prepared, rule.group);
+      const found: SpanRun = { kind: rule.id, source: "rule", starts: [], ends: [] };
+      for (let j = 0; j < m.starts.length; j++) {
+        const start = m.starts[j]!;
+        const end = m.ends[j]!;
+        if (end <= start) continue;
         if (checked) {
-          let ok: boolean | undefined = m.text === prevText ? prevOk : verdicts?.get(m.text);
+          const value = m.texts[j]!;
+          let ok: boolean | undefined = value === prevText ? prevOk : verdicts?.get(value);
           if (ok === undefined) {
             ok =
-              (rule.minEntropy === undefined || shannonEntropy(m.text) >= rule.minEntropy) &&
-              (rule.validate === undefined || rule.validate(m.text));
+              (rule.minEntropy === undefined || shannonEntropy(value) >= rule.minEntropy) &&
+              (rule.validate === undefined || rule.validate(value));
             verdicts ??= new Map();
-            verdicts.set(m.text, ok);
+            verdicts.set(value, ok);
           }
-          prevText = m.text;
+          prevText = value;
           prevOk = ok;
           if (!ok) continue;
         }
-        found.push({ start: m.start, end: m.end, kind: rule.id, source: "rule" });
+        found.starts.push(start);
+        found.ends.push(end);
       }
-      if (found.length > 0) runs.push(found);
+      if (found.starts.length > 0) runs.push(found);
     }
-    return mergeRuns(runs);
+    return { spans: mergeRuns(runs), prepared };
   }
 
   /**
@@ -388,51 +381,56 @@ export class SecretRedactor {
     return p;
   }
 
-  #apply(input: string, spans: readonly Span[], oversize: string): RedactionResult {
+  #apply(input: string, spans: SpanList, oversize: string, ascii?: Uint8Array): RedactionResult {
     const parts: string[] = [];
+    // An ASCII text is rebuilt in a byte buffer: no string per span for the collector to chase.
+    const out = ascii ? new AsciiBuilder(ascii) : undefined;
     const findings: SecretFinding[] = [];
     // Within one text the same secret often recurs: hash it once (the map dies with this call).
     const seen = new Map<string, Map<string, string>>();
     let at = 0;
     // The previous span's secret and placeholder: a storm repeats one, and comparing it in place
     // costs less than cutting it out and looking it up again.
-    let prev: { kind: string; secret: string; placeholder: string } | undefined;
-    for (const s of spans) {
+    let prevKind: string | undefined;
+    let prevSecret = "";
+    let prevPlaceholder = "";
+    const { starts, ends, kinds, sources } = spans;
+    for (let i = 0; i < starts.length; i++) {
+      const start = starts[i]!;
+      const end = ends[i]!;
+      const kind = kinds[i]!;
+      const source = sources[i]!;
+      let placeholder: string | undefined;
       if (
-        prev !== undefined &&
-        s.kind === prev.kind &&
-        s.source === "rule" &&
-        s.end - s.start === prev.secret.length &&
-        input.startsWith(prev.secret, s.start)
-      ) {
-        parts.push(input.slice(at, s.start), prev.placeholder);
-        findings.push({
-          kind: s.kind,
-          source: s.source,
-          start: s.start,
-          end: s.end,
-          placeholder: prev.placeholder,
-        });
-        at = s.end;
-        continue;
+        kind === prevKind &&
+        source === "rule" &&
+        end - start === prevSecret.length &&
+        input.startsWith(prevSecret, start)
+      )
+        placeholder = prevPlaceholder;
+      else {
+        // Every encoded form of a known secret is the same secret: one placeholder per label.
+        const secret = source === "known" ? "" : input.slice(start, end);
+        let ofKind = seen.get(kind);
+        if (ofKind === undefined) {
+          ofKind = new Map();
+          seen.set(kind, ofKind);
+        }
+        placeholder = ofKind.get(secret);
+        if (placeholder === undefined) {
+          placeholder = this.placeholder(kind, secret);
+          ofKind.set(secret, placeholder);
+        }
+        prevKind = source === "rule" ? kind : undefined;
+        prevSecret = secret;
+        prevPlaceholder = placeholder;
       }
-      // Every encoded form of a known secret is the same secret: one placeholder per label.
-      const secret = s.source === "known" ? "" : input.slice(s.start, s.end);
-      let ofKind = seen.get(s.kind);
-      if (ofKind === undefined) {
-        ofKind = new Map();
-        seen.set(s.kind, ofKind);
-      }
-      let placeholder = ofKind.get(secret);
-      if (placeholder === undefined) {
-        placeholder = this.placeholder(s.kind, secret);
-        ofKind.set(secret, placeholder);
-      }
-      parts.push(input.slice(at, s.start), placeholder);
-      findings.push({ kind: s.kind, source: s.source, start: s.start, end: s.end, placeholder });
-      at = s.end;
-      prev = s.source === "rule" ? { kind: s.kind, secret, placeholder } : undefined;
+      if (out) out.copy(at, start).add(placeholder);
+      else parts.push(input.slice(at, start), placeholder);
+      findings.push({ kind, source, start, end, placeholder });
+      at = end;
     }
+    if (out) return { text: out.copy(at, input.length).done() + oversize, findings };
     parts.push(input.slice(at), oversize);
     return { text: parts.join(""), findings };
   }
