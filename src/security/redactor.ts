@@ -270,17 +270,26 @@ export class SecretRedactor {
 
   /** Redacts `text`; returns it unchanged (the same string) when nothing was found. */
   redact(text: string): RedactionResult {
-    if (text.length < MIN_SCAN_LENGTH) return { text, findings: [] };
-    if (this.#vouched.length > 0 && this.#vouched.includes(text)) return { text, findings: [] };
-    const cacheable = text.length <= CLEAN_CACHE_MAX_CHARS;
-    if (cacheable) {
-      const cache = this.#clean;
-      if (cache.version !== this.known.version) {
-        cache.strings.clear();
-        cache.version = this.known.version;
-      }
-      if (cache.strings.has(text)) return { text, findings: [] };
+    return this.#knownClean(text) ? { text, findings: [] } : this.#redactUncached(text);
+  }
+
+  /**
+   * Whether `text` is known to hold no secret without scanning it: too short, vouched, or found
+   * clean before. Events repeat the same strings dozens of times a step: this is their path.
+   */
+  #knownClean(text: string): boolean {
+    if (text.length < MIN_SCAN_LENGTH) return true;
+    if (text.length > CLEAN_CACHE_MAX_CHARS) return this.#vouched.length > 0 && this.#vouched.includes(text);
+    const cache = this.#clean;
+    if (cache.version !== this.known.version) {
+      cache.strings.clear();
+      cache.version = this.known.version;
     }
+    return cache.strings.has(text);
+  }
+
+  #redactUncached(text: string): RedactionResult {
+    const cacheable = text.length <= CLEAN_CACHE_MAX_CHARS;
     let input = text;
     let oversize = "";
     if (input.length > this.maxInputChars) {
@@ -364,6 +373,13 @@ export class SecretRedactor {
    * event that records it is not scanned a second time. Keeps the last 16.
    */
   vouch(text: string): void {
+    if (text.length <= CLEAN_CACHE_MAX_CHARS) {
+      // Short ones join the clean cache (valid while no known secret is added, like every entry).
+      if (this.#knownClean(text)) return;
+      if (this.#clean.strings.size >= CLEAN_CACHE_ENTRIES) this.#clean.strings.clear();
+      this.#clean.strings.add(text);
+      return;
+    }
     if (this.#vouched.length >= 16) this.#vouched.shift();
     this.#vouched.push(text);
   }
@@ -444,7 +460,7 @@ export class SecretRedactor {
   }
 
   #walk(value: unknown, depth: number): unknown {
-    if (typeof value === "string") return value.length < MIN_SCAN_LENGTH ? value : this.redact(value).text;
+    if (typeof value === "string") return this.#knownClean(value) ? value : this.#redactUncached(value).text;
     if (typeof value !== "object" || value === null) return value;
     if (depth > 64) return "[REDACTED:too_deep]";
     if (Array.isArray(value)) {
@@ -466,7 +482,7 @@ export class SecretRedactor {
     for (const k in obj) {
       if (!Object.hasOwn(obj, k)) continue;
       const v = obj[k];
-      const rk = k.length < MIN_SCAN_LENGTH ? k : this.redact(k).text;
+      const rk = this.#knownClean(k) ? k : this.#redactUncached(k).text;
       const rv = this.#walk(v, depth + 1);
       if (rk !== k || rv !== v) {
         out ??= { ...obj };

@@ -72,8 +72,7 @@ export function mergeRuns(runs: readonly SpanRun[]): SpanList {
         pick < 0 ||
         start < pickStart ||
         (start === pickStart &&
-          (end > pickEnd ||
-            (end === pickEnd && run.source === "known" && live[pick]!.source === "rule")))
+          (end > pickEnd || (end === pickEnd && run.source === "known" && live[pick]!.source === "rule")))
       ) {
         pick = r;
         pickStart = start;
