@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { keywordScanner } from "./keyword-scan.js";
 import { type KnownSecret, KnownValues } from "./known-values.js";
 import {
   type LinearRegex,
@@ -59,8 +60,11 @@ interface CompiledSet {
   readonly keywords: readonly (readonly [string, readonly number[]])[];
   /** Which keywords occur in a text (one pass). */
   readonly prefilter: (text: LinearText) => readonly number[];
-  /** Whether any keyword occurs: V8 on a pure alternation of literals, for short strings (no native call). */
-  readonly anyKeyword: RegExp;
+  /**
+   * Whether any keyword occurs, for short strings (no native call): a JavaScript scan by character
+   * pairs (keyword-scan.ts), or V8 on a trie of the literals when a keyword is not ASCII.
+   */
+  readonly anyKeyword: (text: string) => boolean;
   readonly engine: RegexEngine;
 }
 
@@ -119,7 +123,10 @@ function compile(engine: RegexEngine, rules: readonly SecretRule[]): CompiledSet
     }
   });
   const list = [...keywords];
-  const anyKeyword = new RegExp(trieSource(list.map(([k]) => k)), "i");
+  const words = list.map(([k]) => k);
+  const scanner = keywordScanner(words);
+  const trie = scanner ? undefined : new RegExp(trieSource(words), "i");
+  const anyKeyword = scanner ?? ((text: string) => trie!.test(text));
   const set = {
     rules: compiled,
     keywords: list,
@@ -194,6 +201,10 @@ interface Span {
   kind: string;
   source: "rule" | "known";
 }
+
+const NOTHING_FOUND: { readonly spans: SpanList } = Object.freeze({
+  spans: Object.freeze({ starts: [], ends: [], kinds: [], sources: [] }) as unknown as SpanList,
+});
 
 /** Builds an ASCII string from pieces of an ASCII source and ASCII placeholders, in one buffer. */
 class AsciiBuilder {
@@ -322,13 +333,16 @@ export class SecretRedactor {
   }
 
   #find(text: string): { spans: SpanList; prepared?: LinearText } {
+    const noRule = text.length <= QUICK_CHECK_MAX && !this.#set.anyKeyword(text);
+    // The common case for the strings of events: nothing to find, nothing to allocate.
+    if (noRule && this.known.size === 0) return NOTHING_FOUND;
     // Runs of spans, each in order and without overlaps of its own: per known value, per rule.
     const runs: SpanRun[] = [];
     if (this.known.size > 0) {
       const hits = this.known.find(text);
       if (hits.length > 0) runs.push(...knownRuns(hits));
     }
-    if (text.length <= QUICK_CHECK_MAX && !this.#set.anyKeyword.test(text)) return { spans: mergeRuns(runs) };
+    if (noRule) return runs.length === 0 ? NOTHING_FOUND : { spans: mergeRuns(runs) };
     const prepared = this.#set.engine.prepare(text);
     const run = new Set<number>();
     for (const k of this.#set.prefilter(prepared)) for (const i of this.#set.keywords[k]![1]) run.add(i);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { keywordScanner } from "../../src/security/keyword-scan.js";
 import { loadRegexEngine } from "../../src/security/linear-regex.js";
 import { SecretRedactor } from "../../src/security/redactor.js";
 import { mergeRuns, type SpanRun } from "../../src/security/span-runs.js";
@@ -136,5 +137,38 @@ describe("texts vouched clean", () => {
     expect(r.redact(text).text).toBe(text);
     r.known.add("DEPLOY_PASSWORD", "Xk3hq8LpQ2");
     expect(r.redact(text).text).toBe("deploy with [REDACTED:DEPLOY_PASSWORD:1] now");
+  });
+});
+
+describe("the keyword check for short strings (keyword-scan.ts)", () => {
+  it("finds a keyword at any position and in any ASCII case, and nothing in text without one", () => {
+    const any = keywordScanner(["ghp_", "password", "q~", "x"])!;
+    expect(any("ends with GHP_")).toBe(true);
+    expect(any("PassWord at the start")).toBe(true);
+    expect(any("a q~ pair")).toBe(true);
+    expect(any("one X")).toBe(true);
+    expect(any("gh p_ passwor d q ~")).toBe(false);
+    expect(any("")).toBe(false);
+  });
+
+  it("folds ſ and the Kelvin sign as RE2 does, so a rule that would match is never skipped", () => {
+    const r = new SecretRedactor();
+    // RE2's (?i) matches "ſecret" and "api_Key" (Kelvin sign): the quick check must let them through.
+    for (const text of ["\u017Fecret=Zx9Qw7Er5Ty3Ui1Op", "api_\u212Aey=Zx9Qw7Er5Ty3Ui1Op"]) {
+      expect(keywordScanner(["secret", "key"])!(text)).toBe(true);
+      expect(r.redact(text).text, text).not.toContain("Zx9Qw7Er5Ty3Ui1Op");
+    }
+  });
+
+  it("gives way to a regular expression when a keyword is not ASCII", () => {
+    expect(keywordScanner(["pässword"])).toBeUndefined();
+    const r = new SecretRedactor({
+      rules: [
+        { id: "umlaut", description: "test", pattern: "pässword=(\\S+)", keywords: ["pässword"], group: 1 },
+      ],
+    });
+    expect(r.redact("PÄSSWORD=x1y2z3 pässword=abc123").text).toBe(
+      "PÄSSWORD=x1y2z3 pässword=[REDACTED:umlaut:1]",
+    );
   });
 });
