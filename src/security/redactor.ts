@@ -9,7 +9,7 @@ import {
   type RegexEngineName,
 } from "./linear-regex.js";
 import { SECRET_RULES, type SecretRule } from "./secret-rules.js";
-import { knownRuns, mergeRuns, type SpanList, type SpanRun } from "./span-runs.js";
+import { knownRuns, mergeRuns, NO_SPANS, type SpanList, type SpanRun } from "./span-runs.js";
 
 /** What was redacted, without the secret: the kind, where it was, and the placeholder that replaced it. */
 export interface SecretFinding {
@@ -202,9 +202,7 @@ interface Span {
   source: "rule" | "known";
 }
 
-const NOTHING_FOUND: { readonly spans: SpanList } = Object.freeze({
-  spans: Object.freeze({ starts: [], ends: [], kinds: [], sources: [] }) as unknown as SpanList,
-});
+const NOTHING_FOUND: { readonly spans: SpanList } = Object.freeze({ spans: NO_SPANS });
 
 /** Builds an ASCII string from pieces of an ASCII source and ASCII placeholders, in one buffer. */
 class AsciiBuilder {
@@ -308,7 +306,7 @@ export class SecretRedactor {
       input = input.slice(0, this.maxInputChars);
     }
     const { spans, prepared } = this.#find(input);
-    if (spans.starts.length === 0) {
+    if (spans.count === 0) {
       if (cacheable) {
         if (this.#clean.strings.size >= CLEAN_CACHE_ENTRIES) this.#clean.strings.clear();
         this.#clean.strings.add(text);
@@ -324,12 +322,12 @@ export class SecretRedactor {
    */
   spans(text: string): Span[] {
     const list = this.#find(text).spans;
-    return list.starts.map((start, i) => ({
-      start,
-      end: list.ends[i]!,
-      kind: list.kinds[i]!,
-      source: list.sources[i]!,
-    }));
+    const out: Span[] = [];
+    for (let i = 0; i < list.count; i++) {
+      const run = list.runs[list.runOf[i]!]!;
+      out.push({ start: list.starts[i]!, end: list.ends[i]!, kind: run.kind, source: run.source });
+    }
+    return out;
   }
 
   #find(text: string): { spans: SpanList; prepared?: LinearText } {
@@ -354,13 +352,15 @@ export class SecretRedactor {
       let prevText: string | undefined;
       let prevOk = false;
       const m = regex.list(prepared, rule.group);
-      const found: SpanRun = { kind: rule.id, source: "rule", starts: [], ends: [] };
-      for (let j = 0; j < m.starts.length; j++) {
-        const start = m.starts[j]!;
-        const end = m.ends[j]!;
+      // Accepted matches are compacted in place: the run is the match list's own arrays.
+      const { starts, ends, texts } = m;
+      let kept = 0;
+      for (let j = 0; j < starts.length; j++) {
+        const start = starts[j]!;
+        const end = ends[j]!;
         if (end <= start) continue;
         if (checked) {
-          const value = m.texts[j]!;
+          const value = texts[j]!;
           let ok: boolean | undefined = value === prevText ? prevOk : verdicts?.get(value);
           if (ok === undefined) {
             ok =
@@ -373,9 +373,13 @@ export class SecretRedactor {
           prevOk = ok;
           if (!ok) continue;
         }
-        found.starts.push(start);
-        found.ends.push(end);
+        starts[kept] = start;
+        ends[kept] = end;
+        kept++;
       }
+      starts.length = kept;
+      ends.length = kept;
+      const found: SpanRun = { kind: rule.id, source: "rule", starts, ends };
       if (found.starts.length > 0) runs.push(found);
     }
     return { spans: mergeRuns(runs), prepared };
@@ -424,12 +428,11 @@ export class SecretRedactor {
     let prevKind: string | undefined;
     let prevSecret = "";
     let prevPlaceholder = "";
-    const { starts, ends, kinds, sources } = spans;
-    for (let i = 0; i < starts.length; i++) {
+    const { starts, ends, runOf, runs } = spans;
+    for (let i = 0; i < spans.count; i++) {
       const start = starts[i]!;
       const end = ends[i]!;
-      const kind = kinds[i]!;
-      const source = sources[i]!;
+      const { kind, source } = runs[runOf[i]!]!;
       let placeholder: string | undefined;
       if (
         kind === prevKind &&

@@ -7,11 +7,22 @@ import type { KnownHit } from "./known-values.js";
  * than the text.
  */
 export interface SpanList {
-  readonly starts: number[];
-  readonly ends: number[];
-  readonly kinds: string[];
-  readonly sources: ("rule" | "known")[];
+  readonly count: number;
+  /** UTF-16 offsets; typed arrays, sized once: a few bytes a span, and nothing for the collector. */
+  readonly starts: Int32Array;
+  readonly ends: Int32Array;
+  /** The run each span's kind and source come from (the first in merge order, for a union). */
+  readonly runOf: Uint32Array;
+  readonly runs: readonly SpanRun[];
 }
+
+export const NO_SPANS: SpanList = Object.freeze({
+  count: 0,
+  starts: new Int32Array(0),
+  ends: new Int32Array(0),
+  runOf: new Uint32Array(0),
+  runs: [],
+});
 
 /** Spans of one kind and source, in order, none overlapping another of the run. */
 export interface SpanRun {
@@ -45,18 +56,20 @@ export function knownRuns(hits: readonly KnownHit[]): SpanRun[] {
  * would cost O(spans × log spans) and an object each.
  */
 export function mergeRuns(runs: readonly SpanRun[]): SpanList {
-  const out: SpanList = { starts: [], ends: [], kinds: [], sources: [] };
   const live = runs.filter((r) => r.starts.length > 0);
+  if (live.length === 0) return NO_SPANS;
+  let total = 0;
+  for (const r of live) total += r.starts.length;
+  const starts = new Int32Array(total);
+  const ends = new Int32Array(total);
+  const runOf = new Uint32Array(total);
   if (live.length === 1) {
-    const r = live[0]!;
-    out.starts.push(...r.starts);
-    out.ends.push(...r.ends);
-    out.kinds.length = out.sources.length = r.starts.length;
-    out.kinds.fill(r.kind);
-    out.sources.fill(r.source);
-    return out;
+    starts.set(live[0]!.starts);
+    ends.set(live[0]!.ends);
+    return { count: total, starts, ends, runOf, runs: live };
   }
   const heads = new Array<number>(live.length).fill(0);
+  let count = 0;
   let lastEnd = -1;
   for (;;) {
     let pick = -1;
@@ -79,18 +92,18 @@ export function mergeRuns(runs: readonly SpanRun[]): SpanList {
         pickEnd = end;
       }
     }
-    if (pick < 0) return out;
+    if (pick < 0) return { count, starts, ends, runOf, runs: live };
     heads[pick]!++;
-    if (out.starts.length > 0 && pickStart < lastEnd) {
+    if (count > 0 && pickStart < lastEnd) {
       if (pickEnd > lastEnd) {
         lastEnd = pickEnd;
-        out.ends[out.ends.length - 1] = pickEnd;
+        ends[count - 1] = pickEnd;
       }
     } else {
-      out.starts.push(pickStart);
-      out.ends.push(pickEnd);
-      out.kinds.push(live[pick]!.kind);
-      out.sources.push(live[pick]!.source);
+      starts[count] = pickStart;
+      ends[count] = pickEnd;
+      runOf[count] = pick;
+      count++;
       lastEnd = pickEnd;
     }
   }

@@ -65,11 +65,11 @@ describe("merging the spans of several rules (k-way, no sort)", () => {
         runs.push(run);
       }
       const got = mergeRuns(runs);
-      const flat = got.starts.map((start, i) => ({
-        start,
+      const flat = Array.from({ length: got.count }, (_, i) => ({
+        start: got.starts[i]!,
         end: got.ends[i]!,
-        kind: got.kinds[i]!,
-        source: got.sources[i]!,
+        kind: got.runs[got.runOf[i]!]!.kind,
+        source: got.runs[got.runOf[i]!]!.source,
       }));
       expect(flat, `round ${round}`).toEqual(referenceMerge(runs));
     }
