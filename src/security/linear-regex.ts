@@ -443,7 +443,19 @@ export function loadRegexEngine(wanted: RegexEngineName | "auto" = "auto"): Rege
       const probe = engine.compile("a(b+)", { ignoreCase: true });
       const p1 = probe.matches("xABb", 1);
       const p2 = probe.matches(engine.prepare("é🚀 ab xabb"), 1);
-      if (p1.length !== 1 || p1[0]!.start !== 2 || p1[0]!.end !== 4 || p2.length !== 2 || p2[1]!.start !== 9)
+      // Dense matches take re2's marked replace (a template of bytes): check it too.
+      const p3 = probe.matches(engine.prepare(`${"ab ".repeat(100)}é🚀abb`), 1);
+      if (
+        p1.length !== 1 ||
+        p1[0]!.start !== 2 ||
+        p1[0]!.end !== 4 ||
+        p2.length !== 2 ||
+        p2[1]!.start !== 9 ||
+        p3.length !== 101 ||
+        p3[99]!.start !== 298 ||
+        p3[100]!.start !== 304 ||
+        p3[100]!.end !== 306
+      )
         throw new Error("self-test failed");
       loaded.set(name, engine);
       if (failures.length > 0) autoFailure = failures.join("; ");
