@@ -2,13 +2,18 @@
  * security (issue 20): secret redaction throughput on mixed and adversarial text (MB/s, and whether
  * 4× the input takes ≤ 4.5× the time), injection-detector throughput, and the session loop with
  * redaction and spotlighting on against the same loop with security off, in the same run.
- * Flags: `--quick`, `--engine re2|re2js|auto` (default auto), `--reps <n>` (default 3).
+ * Flags: `--quick`, `--engine re2|re2js|auto` (default auto), `--reps <n>` (default 5).
+ *
+ * Each figure is the best of the repetitions, in wall time and in this process's CPU time (all its
+ * threads, so the garbage collector's helpers count): on a machine shared with other work, waiting
+ * for a core inflates wall time many times over and CPU time much less. The 1× and 4× runs alternate,
+ * so a change of load hits both. The targets are judged on CPU time.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Benchmark, BenchOptions, BenchOutput, Table } from "./lib/bench.ts";
-import { MB, median } from "./lib/measure.ts";
+import { MB } from "./lib/measure.ts";
 
 type Dist = typeof import("../dist/index.js");
 
@@ -53,14 +58,32 @@ const ADVERSARIAL: Record<string, (bytes: number) => string> = {
   "url without host": (n) => `postgres://${"u:".repeat(n / 2)}`.slice(0, n),
 };
 
-function timeIt(fn: () => void, reps: number): number {
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t = performance.now();
-    fn();
-    times.push(performance.now() - t);
-  }
-  return median(times);
+interface Timing {
+  /** Best wall time, ms. */
+  readonly wall: number;
+  /** Best CPU time (user + system, every thread of the process), ms. */
+  readonly cpu: number;
+}
+
+function once(fn: () => void): Timing {
+  const cpu = process.cpuUsage();
+  const t = performance.now();
+  fn();
+  const wall = performance.now() - t;
+  const used = process.cpuUsage(cpu);
+  return { wall, cpu: (used.user + used.system) / 1000 };
+}
+
+/** The best of `reps` runs of each function, run in turn (a, b, a, b, …). */
+function timeEach(fns: readonly (() => void)[], reps: number): Timing[] {
+  const best = fns.map(() => ({ wall: Number.POSITIVE_INFINITY, cpu: Number.POSITIVE_INFINITY }));
+  for (let r = 0; r < reps; r++)
+    fns.forEach((fn, i) => {
+      const t = once(fn);
+      best[i]!.wall = Math.min(best[i]!.wall, t.wall);
+      best[i]!.cpu = Math.min(best[i]!.cpu, t.cpu);
+    });
+  return best;
 }
 
 async function loopRun(
@@ -68,7 +91,7 @@ async function loopRun(
   calls: number,
   security: Record<string, unknown>,
   workdir: string,
-): Promise<number> {
+): Promise<Timing> {
   const { z } = await import("zod");
   const output = `${LOG_LINE.repeat(3)}${CODE}`;
   const harness = rein.createHarness({
@@ -90,22 +113,24 @@ async function loopRun(
     security,
   });
   const session = harness.session();
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const stream = session.stream("go");
   for await (const _e of stream);
   const result = await stream.result;
-  const ms = performance.now() - started;
+  const wall = performance.now() - started;
+  const used = process.cpuUsage(cpu);
   await session.close();
   if (result.status !== "completed" || result.toolCalls !== calls)
     throw new Error(`loop run ended ${result.status}`);
-  return ms;
+  return { wall, cpu: (used.user + used.system) / 1000 };
 }
 
 async function run(options: BenchOptions): Promise<BenchOutput> {
   const unknown = Object.keys(options.flags).filter((f) => f !== "engine" && f !== "reps");
   if (unknown.length > 0) throw new Error(`security: unknown flag(s) --${unknown.join(", --")}`);
   const engine = (options.flags.engine ?? "auto") as "auto" | "re2" | "re2js";
-  const reps = Number(options.flags.reps ?? (options.quick ? 1 : 3));
+  const reps = Number(options.flags.reps ?? (options.quick ? 1 : 5));
   const rein = (await import("../dist/index.js")) as Dist;
   const { SecretRedactor, HeuristicInjectionDetector } = rein;
   const redactor = new SecretRedactor({ engine });
@@ -123,20 +148,28 @@ async function run(options: BenchOptions): Promise<BenchOutput> {
     const small = make(base);
     const large = make(base * 4);
     new SecretRedactor({ engine }).redact(small); // warm-up
-    const t1 = timeIt(() => new SecretRedactor({ engine }).redact(small), reps);
-    const t4 = timeIt(() => new SecretRedactor({ engine }).redact(large), reps);
-    const mbs = (4 * base) / MB / (t4 / 1000);
-    const ratio = t4 / t1;
+    const [t1, t4] = timeEach(
+      [
+        () => new SecretRedactor({ engine }).redact(small),
+        () => new SecretRedactor({ engine }).redact(large),
+      ],
+      reps,
+    ) as [Timing, Timing];
+    const mbs = (4 * base) / MB / (t4.cpu / 1000);
+    const wallMbs = (4 * base) / MB / (t4.wall / 1000);
+    const ratio = t4.cpu / t1.cpu;
     worstRatio = Math.max(worstRatio, ratio);
     slowestMBs = Math.min(slowestMBs, mbs);
-    redaction[name] = { ms1x: t1, ms4x: t4, mbPerS: mbs, ratio4x: ratio };
+    redaction[name] = { ms1x: t1, ms4x: t4, mbPerS: mbs, wallMbPerS: wallMbs, ratio4x: ratio };
     rows.push([
       name,
       (base / MB).toFixed(2),
-      t1.toFixed(1),
-      t4.toFixed(1),
+      t1.cpu.toFixed(1),
+      t4.cpu.toFixed(1),
       mbs.toFixed(1),
       `${ratio.toFixed(2)}×`,
+      wallMbs.toFixed(1),
+      `${(t4.wall / t1.wall).toFixed(2)}×`,
     ]);
   }
   json.redaction = redaction;
@@ -154,16 +187,26 @@ async function run(options: BenchOptions): Promise<BenchOutput> {
   ];
   for (const [name, text] of detInputs) {
     detector.detect(text.slice(0, 10_000));
-    const ms = timeIt(() => detector.detect(text), reps);
-    const ms4 = timeIt(() => detector.detect(text.repeat(4)), reps);
-    const mbs = text.length / MB / (ms / 1000);
-    detection[name] = { ms, mbPerS: mbs, ratio4x: ms4 / ms };
+    const text4 = text.repeat(4);
+    const [t1, t4] = timeEach([() => detector.detect(text), () => detector.detect(text4)], reps) as [
+      Timing,
+      Timing,
+    ];
+    const mbs = text.length / MB / (t1.cpu / 1000);
+    detection[name] = {
+      ms1x: t1,
+      ms4x: t4,
+      mbPerS: mbs,
+      wallMbPerS: text.length / MB / (t1.wall / 1000),
+      ratio4x: t4.cpu / t1.cpu,
+    };
     detRows.push([
       name,
       (text.length / MB).toFixed(2),
-      ms.toFixed(1),
+      t1.cpu.toFixed(1),
       mbs.toFixed(1),
-      `${(ms4 / ms).toFixed(2)}×`,
+      `${(t4.cpu / t1.cpu).toFixed(2)}×`,
+      (text.length / MB / (t1.wall / 1000)).toFixed(1),
     ]);
   }
   json.detection = detection;
@@ -175,7 +218,7 @@ async function run(options: BenchOptions): Promise<BenchOutput> {
     ["redaction + spotlighting", { redact: true, spotlight: true, detect: false, regexEngine: engine }],
     ["all on (the default)", { redact: true, spotlight: true, detect: true, regexEngine: engine }],
   ];
-  const loopTimes = new Map<string, number[]>(configs.map(([n]) => [n, []]));
+  const loopTimes = new Map<string, Timing[]>(configs.map(([n]) => [n, []]));
   try {
     await loopRun(rein, 100, configs[2]![1], workdir); // warm-up
     for (let r = 0; r < reps; r++) {
@@ -185,49 +228,71 @@ async function run(options: BenchOptions): Promise<BenchOutput> {
   } finally {
     rmSync(workdir, { recursive: true, force: true });
   }
-  const off = median(loopTimes.get("security off")!);
+  const best = (name: string): Timing => {
+    const runs = loopTimes.get(name)!;
+    return { wall: Math.min(...runs.map((t) => t.wall)), cpu: Math.min(...runs.map((t) => t.cpu)) };
+  };
+  const off = best("security off");
   const loopRows = configs.map(([name]) => {
-    const m = median(loopTimes.get(name)!);
-    return [name, String(calls), ((m * 1000) / calls).toFixed(1), `${(m / off).toFixed(2)}×`];
+    const m = best(name);
+    return [
+      name,
+      String(calls),
+      ((m.cpu * 1000) / calls).toFixed(1),
+      `${(m.cpu / off.cpu).toFixed(2)}×`,
+      ((m.wall * 1000) / calls).toFixed(1),
+      `${(m.wall / off.wall).toFixed(2)}×`,
+    ];
   });
-  const onRatio = median(loopTimes.get("redaction + spotlighting")!) / off;
+  const on = best("redaction + spotlighting");
+  const onRatio = on.cpu / off.cpu;
   json.loop = {
     calls,
-    msPerRun: Object.fromEntries([...loopTimes].map(([k, v]) => [k, median(v)])),
+    best: Object.fromEntries(configs.map(([name]) => [name, best(name)])),
     onRatio,
+    onRatioWall: on.wall / off.wall,
   };
 
   verdicts.push(
     [
-      "redaction ≥ 20 MB/s (slowest input)",
+      "redaction ≥ 20 MB/s (slowest input, CPU time)",
       `${slowestMBs.toFixed(1)} MB/s`,
       slowestMBs >= 20 ? "MET" : "NOT MET",
     ],
     [
-      "4× input ≤ 4.5× time (worst input)",
+      "4× input ≤ 4.5× time (worst input, CPU time)",
       `${worstRatio.toFixed(2)}×`,
       worstRatio <= 4.5 ? "MET" : "NOT MET",
     ],
     [
-      "loop with redaction+spotlighting ≤ 1.3× off",
-      `${onRatio.toFixed(2)}×`,
+      "loop with redaction+spotlighting ≤ 1.3× off (CPU time)",
+      `${onRatio.toFixed(2)}× (wall ${(on.wall / off.wall).toFixed(2)}×)`,
       onRatio <= 1.3 ? "MET" : "NOT MET",
     ],
   );
   const tables: Table[] = [
     {
-      title: `Secret redaction (engine ${redactor.engine}; a fresh redactor per run; median of ${reps})`,
-      header: ["input", "MB (1×)", "ms 1×", "ms 4×", "MB/s at 4×", "4×/1× time"],
+      title: `Secret redaction (engine ${redactor.engine}; a fresh redactor per run; best of ${reps}, 1× and 4× alternating; MB/s and 4×/1× on CPU time, then on wall time)`,
+      header: [
+        "input",
+        "MB (1×)",
+        "CPU ms 1×",
+        "CPU ms 4×",
+        "MB/s at 4×",
+        "4×/1×",
+        "wall MB/s at 4×",
+        "wall 4×/1×",
+      ],
       rows,
     },
     {
-      title: "Injection detector (heuristic)",
-      header: ["input", "MB", "ms", "MB/s", "4×/1× time"],
+      title: `Injection detector (heuristic; best of ${reps}; MB/s on CPU time, then on wall time)`,
+      header: ["input", "MB", "CPU ms", "MB/s", "4×/1×", "wall MB/s"],
       rows: detRows,
     },
     {
-      title: `Session loop, ${calls} tool calls returning ~450 B of text (µs per call; × = against security off, same run)`,
-      header: ["configuration", "calls", "µs/call", "×off"],
+      title: `Session loop, ${calls} tool calls returning ~450 B of text (µs per call, best of ${reps}; × = against security off, same run, CPU time then wall time)`,
+      header: ["configuration", "calls", "CPU µs/call", "×off", "wall µs/call", "wall ×off"],
       rows: loopRows,
     },
     { title: "Targets", header: ["target", "figure", "verdict"], rows: verdicts },

@@ -1,7 +1,15 @@
 import { createHash } from "node:crypto";
+import { keywordScanner } from "./keyword-scan.js";
 import { type KnownSecret, KnownValues } from "./known-values.js";
-import { type LinearRegex, loadRegexEngine, type RegexEngine, type RegexEngineName } from "./linear-regex.js";
+import {
+  type LinearRegex,
+  type LinearText,
+  loadRegexEngine,
+  type RegexEngine,
+  type RegexEngineName,
+} from "./linear-regex.js";
 import { SECRET_RULES, type SecretRule } from "./secret-rules.js";
+import { knownRuns, mergeRuns, NO_SPANS, type SpanList, type SpanRun } from "./span-runs.js";
 
 /** What was redacted, without the secret: the kind, where it was, and the placeholder that replaced it. */
 export interface SecretFinding {
@@ -51,9 +59,13 @@ interface CompiledSet {
   /** Distinct keywords, each with the indexes of the rules it enables. */
   readonly keywords: readonly (readonly [string, readonly number[]])[];
   /** Which keywords occur in a text (one pass). */
-  readonly prefilter: (text: string) => readonly number[];
-  /** Whether any keyword occurs: V8 on a pure alternation of literals, for short strings (no native call). */
-  readonly anyKeyword: RegExp;
+  readonly prefilter: (text: LinearText) => readonly number[];
+  /**
+   * Whether any keyword occurs, for short strings (no native call): a JavaScript scan by character
+   * pairs (keyword-scan.ts), or V8 on a trie of the literals when a keyword is not ASCII.
+   */
+  readonly anyKeyword: (text: string) => boolean;
+  readonly engine: RegexEngine;
 }
 
 /**
@@ -111,12 +123,16 @@ function compile(engine: RegexEngine, rules: readonly SecretRule[]): CompiledSet
     }
   });
   const list = [...keywords];
-  const anyKeyword = new RegExp(trieSource(list.map(([k]) => k)), "i");
+  const words = list.map(([k]) => k);
+  const scanner = keywordScanner(words);
+  const trie = scanner ? undefined : new RegExp(trieSource(words), "i");
+  const anyKeyword = scanner ?? ((text: string) => trie!.test(text));
   const set = {
     rules: compiled,
     keywords: list,
     prefilter: engine.literals(list.map(([k]) => k)),
     anyKeyword,
+    engine,
   };
   byEngine.set(engine.name, set);
   return set;
@@ -186,6 +202,49 @@ interface Span {
   source: "rule" | "known";
 }
 
+const NOTHING_FOUND: { readonly spans: SpanList } = Object.freeze({ spans: NO_SPANS });
+
+/** Builds an ASCII string from pieces of an ASCII source and ASCII placeholders, in one buffer. */
+class AsciiBuilder {
+  readonly #source: Uint8Array;
+  #out: Buffer;
+  #at = 0;
+
+  constructor(source: Uint8Array) {
+    this.#source = source;
+    this.#out = Buffer.allocUnsafe(source.length + 256);
+  }
+
+  #room(n: number): void {
+    if (this.#at + n <= this.#out.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.#out.length * 2, this.#at + n));
+    this.#out.copy(bigger, 0, 0, this.#at);
+    this.#out = bigger;
+  }
+
+  /** Appends source bytes [from, to). */
+  copy(from: number, to: number): this {
+    const n = to - from;
+    this.#room(n);
+    if (n > 32) this.#out.set(this.#source.subarray(from, to), this.#at);
+    else for (let i = 0; i < n; i++) this.#out[this.#at + i] = this.#source[from + i]!;
+    this.#at += n;
+    return this;
+  }
+
+  /** Appends an ASCII string. */
+  add(s: string): this {
+    this.#room(s.length);
+    for (let i = 0; i < s.length; i++) this.#out[this.#at + i] = s.charCodeAt(i);
+    this.#at += s.length;
+    return this;
+  }
+
+  done(): string {
+    return this.#out.toString("latin1", 0, this.#at);
+  }
+}
+
 /**
  * Finds credentials in text and replaces them with placeholders that are stable within this
  * redactor (one per session): the same secret is always `[REDACTED:github_token:1]`, a different one
@@ -220,32 +279,41 @@ export class SecretRedactor {
 
   /** Redacts `text`; returns it unchanged (the same string) when nothing was found. */
   redact(text: string): RedactionResult {
-    if (text.length < MIN_SCAN_LENGTH) return { text, findings: [] };
-    if (this.#vouched.length > 0 && this.#vouched.includes(text)) return { text, findings: [] };
-    const cacheable = text.length <= CLEAN_CACHE_MAX_CHARS;
-    if (cacheable) {
-      const cache = this.#clean;
-      if (cache.version !== this.known.version) {
-        cache.strings.clear();
-        cache.version = this.known.version;
-      }
-      if (cache.strings.has(text)) return { text, findings: [] };
+    return this.#knownClean(text) ? { text, findings: [] } : this.#redactUncached(text);
+  }
+
+  /**
+   * Whether `text` is known to hold no secret without scanning it: too short, vouched, or found
+   * clean before. Events repeat the same strings dozens of times a step: this is their path.
+   */
+  #knownClean(text: string): boolean {
+    if (text.length < MIN_SCAN_LENGTH) return true;
+    if (text.length > CLEAN_CACHE_MAX_CHARS) return this.#vouched.length > 0 && this.#vouched.includes(text);
+    const cache = this.#clean;
+    if (cache.version !== this.known.version) {
+      cache.strings.clear();
+      cache.version = this.known.version;
     }
+    return cache.strings.has(text);
+  }
+
+  #redactUncached(text: string): RedactionResult {
+    const cacheable = text.length <= CLEAN_CACHE_MAX_CHARS;
     let input = text;
     let oversize = "";
     if (input.length > this.maxInputChars) {
       oversize = `[REDACTED:oversize:${input.length - this.maxInputChars} chars]`;
       input = input.slice(0, this.maxInputChars);
     }
-    const spans = this.spans(input);
-    if (spans.length === 0) {
+    const { spans, prepared } = this.#find(input);
+    if (spans.count === 0) {
       if (cacheable) {
         if (this.#clean.strings.size >= CLEAN_CACHE_ENTRIES) this.#clean.strings.clear();
         this.#clean.strings.add(text);
       }
       return oversize ? { text: input + oversize, findings: [] } : { text, findings: [] };
     }
-    return this.#apply(input, spans, oversize);
+    return this.#apply(input, spans, oversize, prepared?.asciiBytes);
   }
 
   /**
@@ -253,54 +321,68 @@ export class SecretRedactor {
    * redacted whole), in order. Exposed for the stream redactor.
    */
   spans(text: string): Span[] {
-    const found: Span[] = [];
-    if (this.known.size > 0)
-      for (const h of this.known.find(text)) found.push({ ...h, kind: h.label, source: "known" });
-    if (text.length <= QUICK_CHECK_MAX && !this.#set.anyKeyword.test(text)) return this.#merge(found);
+    const list = this.#find(text).spans;
+    const out: Span[] = [];
+    for (let i = 0; i < list.count; i++) {
+      const run = list.runs[list.runOf[i]!]!;
+      out.push({ start: list.starts[i]!, end: list.ends[i]!, kind: run.kind, source: run.source });
+    }
+    return out;
+  }
+
+  #find(text: string): { spans: SpanList; prepared?: LinearText } {
+    const noRule = text.length <= QUICK_CHECK_MAX && !this.#set.anyKeyword(text);
+    // The common case for the strings of events: nothing to find, nothing to allocate.
+    if (noRule && this.known.size === 0) return NOTHING_FOUND;
+    // Runs of spans, each in order and without overlaps of its own: per known value, per rule.
+    const runs: SpanRun[] = [];
+    if (this.known.size > 0) {
+      const hits = this.known.find(text);
+      if (hits.length > 0) runs.push(...knownRuns(hits));
+    }
+    if (noRule) return runs.length === 0 ? NOTHING_FOUND : { spans: mergeRuns(runs) };
+    const prepared = this.#set.engine.prepare(text);
     const run = new Set<number>();
-    for (const k of this.#set.prefilter(text)) for (const i of this.#set.keywords[k]![1]) run.add(i);
-    for (const i of run) {
+    for (const k of this.#set.prefilter(prepared)) for (const i of this.#set.keywords[k]![1]) run.add(i);
+    for (const i of [...run].sort((a, b) => a - b)) {
       const { rule, regex } = this.#set.rules[i]!;
       const checked = rule.minEntropy !== undefined || rule.validate !== undefined;
       // A text repeats the same candidates (a log, or an input built to be slow): judge each once.
       let verdicts: Map<string, boolean> | undefined;
-      for (const m of regex.matches(text, rule.group)) {
-        if (m.end <= m.start) continue;
+      let prevText: string | undefined;
+      let prevOk = false;
+      const m = regex.list(prepared, rule.group);
+      // Accepted matches are compacted in place: the run is the match list's own arrays.
+      const { starts, ends, texts } = m;
+      let kept = 0;
+      for (let j = 0; j < starts.length; j++) {
+        const start = starts[j]!;
+        const end = ends[j]!;
+        if (end <= start) continue;
         if (checked) {
-          verdicts ??= new Map();
-          let ok = verdicts.get(m.text);
+          const value = texts[j]!;
+          let ok: boolean | undefined = value === prevText ? prevOk : verdicts?.get(value);
           if (ok === undefined) {
             ok =
-              (rule.minEntropy === undefined || shannonEntropy(m.text) >= rule.minEntropy) &&
-              (rule.validate === undefined || rule.validate(m.text));
-            verdicts.set(m.text, ok);
+              (rule.minEntropy === undefined || shannonEntropy(value) >= rule.minEntropy) &&
+              (rule.validate === undefined || rule.validate(value));
+            verdicts ??= new Map();
+            verdicts.set(value, ok);
           }
+          prevText = value;
+          prevOk = ok;
           if (!ok) continue;
         }
-        found.push({ start: m.start, end: m.end, kind: rule.id, source: "rule" });
+        starts[kept] = start;
+        ends[kept] = end;
+        kept++;
       }
+      starts.length = kept;
+      ends.length = kept;
+      const found: SpanRun = { kind: rule.id, source: "rule", starts, ends };
+      if (found.starts.length > 0) runs.push(found);
     }
-    return this.#merge(found);
-  }
-
-  #merge(found: Span[]): Span[] {
-    if (found.length <= 1) return found;
-    // Usually one rule matched, left to right, without overlaps: nothing to sort or merge.
-    let ordered = true;
-    for (let i = 1; i < found.length && ordered; i++) ordered = found[i]!.start >= found[i - 1]!.end;
-    if (ordered) return found;
-    // Earliest first; at the same start, the longest, and a known value before a rule.
-    found.sort(
-      (a, b) =>
-        a.start - b.start || b.end - a.end || (a.source === b.source ? 0 : a.source === "known" ? -1 : 1),
-    );
-    const merged: Span[] = [];
-    for (const s of found) {
-      const last = merged.at(-1);
-      if (last && s.start < last.end) last.end = Math.max(last.end, s.end);
-      else merged.push({ ...s });
-    }
-    return merged;
+    return { spans: mergeRuns(runs), prepared };
   }
 
   /**
@@ -309,6 +391,13 @@ export class SecretRedactor {
    * event that records it is not scanned a second time. Keeps the last 16.
    */
   vouch(text: string): void {
+    if (text.length <= CLEAN_CACHE_MAX_CHARS) {
+      // Short ones join the clean cache (valid while no known secret is added, like every entry).
+      if (this.#knownClean(text)) return;
+      if (this.#clean.strings.size >= CLEAN_CACHE_ENTRIES) this.#clean.strings.clear();
+      this.#clean.strings.add(text);
+      return;
+    }
     if (this.#vouched.length >= 16) this.#vouched.shift();
     this.#vouched.push(text);
   }
@@ -326,29 +415,55 @@ export class SecretRedactor {
     return p;
   }
 
-  #apply(input: string, spans: readonly Span[], oversize: string): RedactionResult {
+  #apply(input: string, spans: SpanList, oversize: string, ascii?: Uint8Array): RedactionResult {
     const parts: string[] = [];
+    // An ASCII text is rebuilt in a byte buffer: no string per span for the collector to chase.
+    const out = ascii ? new AsciiBuilder(ascii) : undefined;
     const findings: SecretFinding[] = [];
     // Within one text the same secret often recurs: hash it once (the map dies with this call).
     const seen = new Map<string, Map<string, string>>();
     let at = 0;
-    for (const s of spans) {
-      // Every encoded form of a known secret is the same secret: one placeholder per label.
-      const secret = s.source === "known" ? "" : input.slice(s.start, s.end);
-      let ofKind = seen.get(s.kind);
-      if (ofKind === undefined) {
-        ofKind = new Map();
-        seen.set(s.kind, ofKind);
+    // The previous span's secret and placeholder: a storm repeats one, and comparing it in place
+    // costs less than cutting it out and looking it up again.
+    let prevKind: string | undefined;
+    let prevSecret = "";
+    let prevPlaceholder = "";
+    const { starts, ends, runOf, runs } = spans;
+    for (let i = 0; i < spans.count; i++) {
+      const start = starts[i]!;
+      const end = ends[i]!;
+      const { kind, source } = runs[runOf[i]!]!;
+      let placeholder: string | undefined;
+      if (
+        kind === prevKind &&
+        source === "rule" &&
+        end - start === prevSecret.length &&
+        input.startsWith(prevSecret, start)
+      )
+        placeholder = prevPlaceholder;
+      else {
+        // Every encoded form of a known secret is the same secret: one placeholder per label.
+        const secret = source === "known" ? "" : input.slice(start, end);
+        let ofKind = seen.get(kind);
+        if (ofKind === undefined) {
+          ofKind = new Map();
+          seen.set(kind, ofKind);
+        }
+        placeholder = ofKind.get(secret);
+        if (placeholder === undefined) {
+          placeholder = this.placeholder(kind, secret);
+          ofKind.set(secret, placeholder);
+        }
+        prevKind = source === "rule" ? kind : undefined;
+        prevSecret = secret;
+        prevPlaceholder = placeholder;
       }
-      let placeholder = ofKind.get(secret);
-      if (placeholder === undefined) {
-        placeholder = this.placeholder(s.kind, secret);
-        ofKind.set(secret, placeholder);
-      }
-      parts.push(input.slice(at, s.start), placeholder);
-      findings.push({ kind: s.kind, source: s.source, start: s.start, end: s.end, placeholder });
-      at = s.end;
+      if (out) out.copy(at, start).add(placeholder);
+      else parts.push(input.slice(at, start), placeholder);
+      findings.push({ kind, source, start, end, placeholder });
+      at = end;
     }
+    if (out) return { text: out.copy(at, input.length).done() + oversize, findings };
     parts.push(input.slice(at), oversize);
     return { text: parts.join(""), findings };
   }
@@ -362,7 +477,7 @@ export class SecretRedactor {
   }
 
   #walk(value: unknown, depth: number): unknown {
-    if (typeof value === "string") return value.length < MIN_SCAN_LENGTH ? value : this.redact(value).text;
+    if (typeof value === "string") return this.#knownClean(value) ? value : this.#redactUncached(value).text;
     if (typeof value !== "object" || value === null) return value;
     if (depth > 64) return "[REDACTED:too_deep]";
     if (Array.isArray(value)) {
@@ -384,7 +499,7 @@ export class SecretRedactor {
     for (const k in obj) {
       if (!Object.hasOwn(obj, k)) continue;
       const v = obj[k];
-      const rk = k.length < MIN_SCAN_LENGTH ? k : this.redact(k).text;
+      const rk = this.#knownClean(k) ? k : this.#redactUncached(k).text;
       const rv = this.#walk(v, depth + 1);
       if (rk !== k || rv !== v) {
         out ??= { ...obj };
