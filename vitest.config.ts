@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     include: ["tests/**/*.test.ts"],
     testTimeout: 30_000,
+    // Hooks start and dispose real sandboxes (containers, gVisor, Pyodide): seconds each on a loaded box.
+    hookTimeout: 120_000,
     pool: "forks",
     reporters: ["default", new SummaryReporter()],
   },
