@@ -26,16 +26,34 @@ export const SANDBOX_LABEL = "dev.rein.sandbox";
 export const KEEPER = ["/bin/sh", "-c", "while :; do sleep 86400 & wait; done"];
 
 /**
- * Wraps every command: after it exits, every other process of the sandbox user dies (kill -1 spares
- * pid 1 and the caller), so background jobs and daemons never outlive their command or hold its output
- * open. Docker adds HOSTNAME to every process; it is not the caller's, so it goes.
+ * The exit code Rein's wrapper reserves for "the container's init (pid 1) is gone or a zombie". A
+ * command may exit with it too: the host never trusts it alone, it confirms with `INIT_PROBE`.
+ */
+export const INIT_GONE_EXIT = 222;
+/** What the wrapper prints on stderr with `INIT_GONE_EXIT`. */
+export const INIT_GONE_MARKER = "rein: the container init (pid 1) has stopped";
+/**
+ * Reads pid 1's state from /proc/1/stat (third field; the keeper's name, `sh`, has no space): missing,
+ * zombie (Z) or dead (X) means the container is going down, whatever the engine says yet.
+ */
+const INIT_CHECK = `st=gone; read -r _ _ st _ 2>/dev/null </proc/1/stat; case $st in Z|X|gone) echo "${INIT_GONE_MARKER}" >&2; exit ${INIT_GONE_EXIT};; esac`;
+
+/**
+ * Wraps every command: it runs only while the container's init is alive; after it exits, every other
+ * process of the sandbox user dies (kill -1 spares pid 1 and the caller), so background jobs and
+ * daemons never outlive their command or hold its output open; init is checked again, so a command
+ * that ended its own container says so. Docker adds HOSTNAME to every process; it is not the caller's,
+ * so it goes.
  */
 export const COMMAND_WRAPPER = [
   "/bin/sh",
   "-c",
-  'unset HOSTNAME; "$@"; rc=$?; kill -9 -1 2>/dev/null; exit $rc',
+  `unset HOSTNAME; ${INIT_CHECK}; "$@"; rc=$?; kill -9 -1 2>/dev/null; ${INIT_CHECK}; exit $rc`,
   "rein",
 ];
+
+/** Exits 0 while the container's init is alive, `INIT_GONE_EXIT` once it is gone. Kills nothing. */
+export const INIT_PROBE = ["/bin/sh", "-c", `${INIT_CHECK}; exit 0`];
 
 /** Kills every process of the sandbox user but pid 1: a timeout, an abort, reset and dispose. */
 export const KILL_ALL = ["/bin/sh", "-c", "kill -9 -1 2>/dev/null; exit 0"];

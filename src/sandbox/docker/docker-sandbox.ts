@@ -12,15 +12,16 @@ import { parseSize } from "../size.js";
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from "../supervise.js";
 import { refuseSystemFolder } from "../system-folders.js";
 import { emptyDirectory, openWorkspace } from "../workspace-files.js";
-import { COMMAND_WRAPPER, containerSpec, DEFAULT_DOCKER_LIMITS, KILL_ALL, NOBODY } from "./container-spec.js";
 import {
-  checkImage,
-  checkRuntime,
-  connectEngine,
-  DEFAULT_SANDBOX_IMAGE,
-  engineError,
-  statusOf,
-} from "./engine.js";
+  COMMAND_WRAPPER,
+  containerSpec,
+  DEFAULT_DOCKER_LIMITS,
+  INIT_GONE_EXIT,
+  KILL_ALL,
+  NOBODY,
+} from "./container-spec.js";
+import { checkImage, checkRuntime, connectEngine, DEFAULT_SANDBOX_IMAGE, engineError } from "./engine.js";
+import { containerStopped, runQuiet, STOP_SETTLE_MS } from "./liveness.js";
 import { readOomKills } from "./oom.js";
 import { dockerSeccompProfile } from "./seccomp-profile.js";
 
@@ -101,6 +102,8 @@ export class DockerSandbox implements Sandbox {
   #queue: Promise<unknown> = Promise.resolve();
   readonly #running = new Set<() => void>();
   #disposed = false;
+  /** Set once the container is known to have stopped: every later call fails at once. */
+  #dead = false;
   #disposing: Promise<void> | undefined;
 
   /**
@@ -207,8 +210,12 @@ export class DockerSandbox implements Sandbox {
       }
       // The engine answers this long poll when the container stops: a command running then ends at once.
       this.#exited = container.wait().then(
-        () => {},
-        () => {},
+        () => {
+          this.#dead = true;
+        },
+        () => {
+          this.#dead = true;
+        },
       );
       return { docker, container };
     })();
@@ -310,6 +317,7 @@ export class DockerSandbox implements Sandbox {
     options: ExecOptions,
   ): Promise<Omit<ExecResult, "stdout" | "stderr"> & { stdout: Buffer; stderr: Buffer }> {
     this.#checkOpen();
+    if (this.#dead) throw this.#stopped(new Error("it stopped before this command"));
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     checkTimeout(timeoutMs);
     const cwd = await resolveCwd(this.workspace, options.cwd);
@@ -336,7 +344,15 @@ export class DockerSandbox implements Sandbox {
     });
     if (signal?.aborted || this.#disposed) return killed();
     const { docker, container } = await this.#started;
+    if (this.#dead) throw this.#stopped(new Error("it stopped before this command"));
     const started = performance.now();
+    // Whether the container has stopped, asked only when a command could not start or ended abnormally.
+    const hasStopped = async (): Promise<boolean> => {
+      if (this.#dead) return true;
+      const settle = Math.min(STOP_SETTLE_MS, Math.max(0, options.timeoutMs - (performance.now() - started)));
+      if (await containerStopped(container, this.user, this.#exited, settle)) this.#dead = true;
+      return this.#dead;
+    };
     if (this.#chown) await scanWorkspace(this.workspace, () => false, this.user);
     const oomBefore = readOomKills(container.id);
     const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`);
@@ -357,7 +373,7 @@ export class DockerSandbox implements Sandbox {
       stream = (await exec.start({ hijack: true, stdin: hasStdin })) as Duplex;
     } catch (err) {
       if (this.#disposed) return killed();
-      if (statusOf(err) === 409) throw this.#stopped(err);
+      if (await hasStopped()) throw this.#stopped(err);
       throw engineError(err, `starting a command in container ${container.id.slice(0, 12)}`);
     }
     const stdout = new CappedOutput(maxOutputBytes);
@@ -410,9 +426,14 @@ export class DockerSandbox implements Sandbox {
       const info = await exec.inspect().catch(() => undefined);
       exitCode = typeof info?.ExitCode === "number" ? info.ExitCode : null;
     }
-    // The engine reports a container that stopped under a running exec as the exec's own output.
-    if (exitCode === 126 && /^OCI runtime exec failed/.test(stdout.bytes().toString("utf8", 0, 64)))
-      throw this.#stopped(new Error(stdout.bytes().toString("utf8").trim()));
+    // A command that ended abnormally may have been ended by its container's stop, and an exec the
+    // runtime could not start reports 126/127 with the runtime's message as output: the probe decides.
+    if (!killedByUs && !this.#disposed && abnormal(exitCode) && (await hasStopped()))
+      throw this.#stopped(
+        new Error(
+          `the command ended with ${exitCode === null ? "no exit code" : `exit code ${exitCode}`} and the container's init is gone (${stdout.bytes().toString("utf8", 0, 200).trim() || stderr.bytes().toString("utf8", 0, 200).trim()})`,
+        ),
+      );
     const oomKilled = readOomKills(container.id) > oomBefore;
     return {
       stdout: stdout.bytes(),
@@ -436,19 +457,7 @@ export class DockerSandbox implements Sandbox {
 
   async #killAll(docker: Docker, container: Docker.Container): Promise<void> {
     void docker;
-    const exec = await container.exec({
-      Cmd: KILL_ALL,
-      User: `${this.user.uid}:${this.user.gid}`,
-      AttachStdout: true,
-      AttachStderr: true,
-    });
-    const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
-    await new Promise<void>((resolve) => {
-      stream.on("end", resolve);
-      stream.on("close", resolve);
-      stream.on("error", () => resolve());
-      stream.resume();
-    });
+    await runQuiet(container, KILL_ALL, this.user);
   }
 }
 
@@ -471,6 +480,20 @@ class FrameReader {
     }
     this.#pending = buf.length ? Buffer.from(buf) : Buffer.alloc(0);
   }
+}
+
+/**
+ * An exit that the command alone may not explain: none at all, the runtime's 126/127 (could not start
+ * the process), a signal's 128+n, or the wrapper's own `INIT_GONE_EXIT`.
+ */
+function abnormal(exitCode: number | null): boolean {
+  return (
+    exitCode === null ||
+    exitCode === 126 ||
+    exitCode === 127 ||
+    exitCode >= 128 ||
+    exitCode === INIT_GONE_EXIT
+  );
 }
 
 /** As root, the workspace's entries go to the sandbox user: the shared refusal, and only a folder. */
