@@ -1,5 +1,6 @@
 import type Docker from "dockerode";
 import type { MaskedEntry } from "../bubblewrap/masks.js";
+import { OWNER_LABEL } from "./orphans.js";
 
 /** The seed's settings: 512 MB memory, 1 CPU, 100 processes, a 100 MB /tmp, a 10-minute command limit. */
 export const DEFAULT_DOCKER_LIMITS = Object.freeze({
@@ -73,6 +74,8 @@ export interface ContainerPlan {
   readonly emptyFile: string;
   /** The seccomp profile (JSON) that replaces Docker's default one. */
   readonly seccomp: string;
+  /** The owner mark (orphans.ts): a sweep removes the container once its owner is gone. */
+  readonly owner: string;
 }
 
 /**
@@ -95,7 +98,7 @@ export function containerSpec(p: ContainerPlan): Docker.ContainerCreateOptions {
     Hostname: DOCKER_SANDBOX_HOSTNAME,
     Env: [`PATH=${SANDBOX_PATH}`, "HOME=/tmp", "LANG=C.UTF-8"],
     NetworkDisabled: true,
-    Labels: { [SANDBOX_LABEL]: String(process.pid) },
+    Labels: { [SANDBOX_LABEL]: String(process.pid), [OWNER_LABEL]: p.owner },
     HostConfig: {
       ...(p.runtime ? { Runtime: p.runtime } : {}),
       NetworkMode: "none",

@@ -23,6 +23,7 @@ import {
 import { checkImage, checkRuntime, connectEngine, DEFAULT_SANDBOX_IMAGE, engineError } from "./engine.js";
 import { containerStopped, runQuiet, STOP_SETTLE_MS } from "./liveness.js";
 import { readOomKills } from "./oom.js";
+import { ownerMark, sweepOrphansOnce } from "./orphans.js";
 import { dockerSeccompProfile } from "./seccomp-profile.js";
 
 /** getFile reads at most this much. */
@@ -173,6 +174,8 @@ export class DockerSandbox implements Sandbox {
     const seccomp = dockerSeccompProfile(arch);
     this.#started = (async () => {
       const docker = await connectEngine(options);
+      // Containers of Rein processes that crashed go before this process starts its first one.
+      await sweepOrphansOnce(docker, options.socketPath ?? process.env.DOCKER_HOST ?? "default");
       await checkImage(docker, image);
       if (runtime) await checkRuntime(docker, runtime);
       const scan = await scanWorkspace(root, isMasked, asRoot ? user : undefined);
@@ -188,6 +191,7 @@ export class DockerSandbox implements Sandbox {
         masks: scan.masked,
         emptyFile,
         seccomp,
+        owner: ownerMark(),
       });
       let container: Docker.Container;
       try {
