@@ -1,5 +1,7 @@
 import type Docker from "dockerode";
+import { PROXY_SOCKET_PATH } from "../bubblewrap/args.js";
 import type { MaskedEntry } from "../bubblewrap/masks.js";
+import { PROXY_PORT } from "../bubblewrap/proxy-forwarder.js";
 import { OWNER_LABEL } from "./orphans.js";
 
 /** The seed's settings: 512 MB memory, 1 CPU, 100 processes, a 100 MB /tmp, a 10-minute command limit. */
@@ -53,6 +55,50 @@ export const COMMAND_WRAPPER = [
   "rein",
 ];
 
+/**
+ * Relays 127.0.0.1:3128 inside the container to the egress proxy's Unix socket (the image has python3,
+ * not socat), one thread pair per connection, each direction half-closed on its EOF.
+ */
+const FORWARDER_PY = [
+  "import socket, threading",
+  "def pipe(a, b):",
+  "    try:",
+  "        while True:",
+  "            d = a.recv(65536)",
+  "            if not d: break",
+  "            b.sendall(d)",
+  "    except OSError: pass",
+  "    try: b.shutdown(socket.SHUT_WR)",
+  "    except OSError: pass",
+  "def serve(c):",
+  "    u = socket.socket(socket.AF_UNIX)",
+  "    try:",
+  `        u.connect("${PROXY_SOCKET_PATH}")`,
+  "        t = threading.Thread(target=pipe, args=(c, u), daemon=True); t.start(); pipe(u, c); t.join()",
+  "    except OSError: pass",
+  "    c.close(); u.close()",
+  "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+  `s.bind(("127.0.0.1", ${PROXY_PORT})); s.listen(64)`,
+  "while True:",
+  "    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()",
+].join("\n");
+
+// The command starts only once the forwarder listens (/proc/net/tcp: 0100007F:0C38 = 127.0.0.1:3128,
+// state 0A), so its first connection cannot race it; the wait is bounded and fails loudly. The
+// forwarder dies with the command's other processes (kill -9 -1).
+const FORWARDER = `python3 -c '${FORWARDER_PY}' </dev/null >/dev/null 2>&1 & i=0; until grep -q '^ *[0-9]*: 0100007F:${PROXY_PORT.toString(16).toUpperCase().padStart(4, "0")} 00000000:0000 0A' /proc/net/tcp; do i=$((i+1)); if [ "$i" -gt 100000 ]; then echo "rein: the egress forwarder did not start" >&2; exit 125; fi; done`;
+
+/** The command wrapper; in proxy mode the egress forwarder starts first. */
+export function commandWrapper(proxy: boolean): string[] {
+  if (!proxy) return COMMAND_WRAPPER;
+  return [
+    "/bin/sh",
+    "-c",
+    `unset HOSTNAME; ${INIT_CHECK}; ${FORWARDER}; "$@"; rc=$?; kill -9 -1 2>/dev/null; ${INIT_CHECK}; exit $rc`,
+    "rein",
+  ];
+}
+
 /** Exits 0 while the container's init is alive, `INIT_GONE_EXIT` once it is gone. Kills nothing. */
 export const INIT_PROBE = ["/bin/sh", "-c", `${INIT_CHECK}; exit 0`];
 
@@ -76,6 +122,10 @@ export interface ContainerPlan {
   readonly seccomp: string;
   /** The owner mark (orphans.ts): a sweep removes the container once its owner is gone. */
   readonly owner: string;
+  /** The egress proxy's Unix socket on the host, bound read-only at `PROXY_SOCKET_PATH`: the only way out. */
+  readonly proxySocket?: string;
+  /** Extra environment of every command (the proxy variables in proxy mode). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -86,6 +136,8 @@ export interface ContainerPlan {
 export function containerSpec(p: ContainerPlan): Docker.ContainerCreateOptions {
   const tmpfs: Record<string, string> = { "/tmp": `rw,nosuid,nodev,size=${p.tmpBytes},mode=1777` };
   const mounts: Docker.MountSettings[] = [{ Type: "bind", Source: p.workspace, Target: p.workspace }];
+  if (p.proxySocket)
+    mounts.push({ Type: "bind", Source: p.proxySocket, Target: PROXY_SOCKET_PATH, ReadOnly: true });
   for (const m of p.masks) {
     if (m.kind === "dir") tmpfs[m.path] = "ro,nosuid,nodev,noexec,size=4k,mode=0555";
     else mounts.push({ Type: "bind", Source: p.emptyFile, Target: m.path, ReadOnly: true });
@@ -96,7 +148,12 @@ export function containerSpec(p: ContainerPlan): Docker.ContainerCreateOptions {
     User: `${p.uid}:${p.gid}`,
     WorkingDir: p.workspace,
     Hostname: DOCKER_SANDBOX_HOSTNAME,
-    Env: [`PATH=${SANDBOX_PATH}`, "HOME=/tmp", "LANG=C.UTF-8"],
+    Env: [
+      `PATH=${SANDBOX_PATH}`,
+      "HOME=/tmp",
+      "LANG=C.UTF-8",
+      ...Object.entries(p.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    ],
     NetworkDisabled: true,
     Labels: { [SANDBOX_LABEL]: String(process.pid), [OWNER_LABEL]: p.owner },
     HostConfig: {

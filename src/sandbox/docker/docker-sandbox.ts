@@ -1,10 +1,12 @@
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { errorMessage, SandboxError, SandboxUnavailableError } from "../../protocol/errors.js";
+import { PROXY_SOCKET_PATH } from "../bubblewrap/args.js";
 import { DEFAULT_MASK_PATHS, maskMatcher, scanWorkspace } from "../bubblewrap/masks.js";
+import { sandboxProxyEnv } from "../bubblewrap/proxy-forwarder.js";
 import { hostSeccompArch } from "../bubblewrap/seccomp.js";
 import { checkTimeout, codeArgv, resolveCwd, toArgv, workspaceRelative } from "../exec-input.js";
 import type { CodeLanguage, ExecOptions, ExecResult, Sandbox, SandboxCapabilities } from "../sandbox.js";
@@ -13,7 +15,7 @@ import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from "../supervise.js";
 import { refuseSystemFolder } from "../system-folders.js";
 import { emptyDirectory, openWorkspace } from "../workspace-files.js";
 import {
-  COMMAND_WRAPPER,
+  commandWrapper,
   containerSpec,
   DEFAULT_DOCKER_LIMITS,
   INIT_GONE_EXIT,
@@ -67,8 +69,13 @@ export interface DockerSandboxOptions {
   readonly timeoutMs?: number;
   /** Paths masked inside (as bubblewrap's `maskPaths`), taken when the container starts. */
   readonly maskPaths?: readonly string[];
-  /** Only `none`: the container has no network interface but loopback. */
-  readonly network?: "none";
+  /**
+   * `none` (default): the container has no network interface but loopback. `{ proxySocket }`: the
+   * same, with the egress proxy's Unix socket (`EgressProxy`) bound in as its only way out; a
+   * forwarder on 127.0.0.1:3128 relays to it and the proxy variables point there. Docker (runc) only:
+   * gVisor's runtime is registered without host Unix sockets.
+   */
+  readonly network?: "none" | { readonly proxySocket: string };
   /** The user inside (default `nobody` when Rein is root, else Rein's own uid/gid); never 0. */
   readonly user?: { readonly uid: number; readonly gid: number };
 }
@@ -93,6 +100,8 @@ export class DockerSandbox implements Sandbox {
   readonly workspace: string;
   readonly user: { readonly uid: number; readonly gid: number };
   readonly #owned: boolean;
+  /** Whether the egress proxy's socket is bound in (network `{ proxySocket }`). */
+  readonly #proxy: boolean;
   readonly #chown: boolean;
   readonly #timeoutMs: number;
   readonly #stage: string;
@@ -119,16 +128,11 @@ export class DockerSandbox implements Sandbox {
     const cpus = positiveNumber(options.cpus ?? d.cpus, "cpus");
     this.#timeoutMs = options.timeoutMs ?? d.timeoutMs;
     checkTimeout(this.#timeoutMs);
-    if (options.network !== undefined && options.network !== "none")
-      throw new SandboxError(
-        'The docker sandbox supports network "none" only; use bubblewrap for the egress proxy.',
-        {
-          network: options.network,
-        },
-      );
     const runtime = options.runtime;
     // runsc is gVisor whatever name the engine registered it under (runsc, runsc-kvm, …).
     const gvisor = runtime !== undefined && /runsc|gvisor/i.test(runtime);
+    const proxySocket = proxySocketOf(options.network, gvisor);
+    this.#proxy = proxySocket !== undefined;
     this.name = gvisor ? "gvisor" : "docker";
     const { root, owned } = openWorkspace(options.workspace);
     this.workspace = root;
@@ -145,7 +149,7 @@ export class DockerSandbox implements Sandbox {
     if (asRoot) refuseWorkspace(root);
     this.capabilities = Object.freeze({
       isolation: gvisor ? "user-space-kernel" : "container",
-      network: Object.freeze(["none"] as const),
+      network: Object.freeze(proxySocket ? (["proxy"] as const) : (["none"] as const)),
       // Under gVisor the pids cgroup counts the sentry's host threads, not the sandbox's processes:
       // no per-process limit holds there (GVISOR_HOST_THREADS is only a ceiling that ends the sandbox).
       // The CPU quota applies to the sentry's host cgroup too, but the CPU time gVisor reports to the
@@ -171,7 +175,7 @@ export class DockerSandbox implements Sandbox {
       throw new SandboxError(
         `The seccomp profile has no syscall table for ${process.arch}; use x86_64 or aarch64.`,
       );
-    const seccomp = dockerSeccompProfile(arch);
+    const seccomp = dockerSeccompProfile(arch, { allowUnixSockets: this.#proxy });
     this.#started = (async () => {
       const docker = await connectEngine(options);
       // Containers of Rein processes that crashed go before this process starts its first one.
@@ -192,6 +196,12 @@ export class DockerSandbox implements Sandbox {
         emptyFile,
         seccomp,
         owner: ownerMark(),
+        ...(proxySocket
+          ? {
+              proxySocket,
+              env: { ...sandboxProxyEnv(), REIN_EGRESS_PROXY: `unix:${PROXY_SOCKET_PATH}` },
+            }
+          : {}),
       });
       let container: Docker.Container;
       try {
@@ -365,7 +375,7 @@ export class DockerSandbox implements Sandbox {
     let stream: Duplex;
     try {
       exec = await container.exec({
-        Cmd: [...COMMAND_WRAPPER, ...argv],
+        Cmd: [...commandWrapper(this.#proxy), ...argv],
         Env: env,
         WorkingDir: cwd,
         User: `${this.user.uid}:${this.user.gid}`,
@@ -508,6 +518,28 @@ function refuseWorkspace(workspace: string): void {
       `Refusing ${workspace} as a sandbox workspace while running as root: its files would be handed to the unprivileged sandbox user. Use a project folder.`,
       { workspace },
     );
+}
+
+/** The egress proxy's socket of a `{ proxySocket }` network, checked; undefined for `none`. */
+function proxySocketOf(network: DockerSandboxOptions["network"], gvisor: boolean): string | undefined {
+  if (network === undefined || network === "none") return undefined;
+  if (typeof network !== "object" || typeof network.proxySocket !== "string")
+    throw new SandboxError('network must be "none" or { proxySocket: "<path>" }.', { network });
+  if (gvisor)
+    throw new SandboxError(
+      "The gvisor sandbox has no egress proxy: runsc is registered without host Unix sockets, so the proxy's socket cannot be reached from inside. Use docker or bubblewrap for network access.",
+      { network },
+    );
+  const socket = path.resolve(network.proxySocket);
+  let isSocket = false;
+  try {
+    isSocket = lstatSync(socket).isSocket();
+  } catch {}
+  if (!isSocket)
+    throw new SandboxError(`The egress proxy socket ${socket} does not exist (or is not a socket).`, {
+      proxySocket: socket,
+    });
+  return socket;
 }
 
 function positiveInt(n: number, what: string): number {
