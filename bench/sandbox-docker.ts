@@ -103,7 +103,7 @@ export async function dockerBench(o: DockerBenchInput): Promise<{ tables: Table[
         samples["rein gvisor exec (warm container)"]!,
         async () => void (await gvisor.exec(["/bin/true"])),
       );
-      await pool.whenFull();
+      await pool.fill();
       let taken: DockerSandbox | undefined;
       await time(samples["pool acquire (docker)"]!, async () => {
         taken = await pool.acquire();
@@ -111,7 +111,7 @@ export async function dockerBench(o: DockerBenchInput): Promise<{ tables: Table[
       await taken?.dispose();
     }
   } finally {
-    await Promise.all([probe.dispose(), gvisor.dispose(), pool.close()]);
+    await Promise.all([probe.dispose(), gvisor.dispose(), pool.drain()]);
   }
   const stats = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stat(v)]));
   const dockerRunP50 = stats["docker run --rm"]!.p50;

@@ -13,4 +13,5 @@ export {
   GVISOR_MEMORY_OVERHEAD,
 } from "./sandbox/docker/docker-sandbox.js";
 export { DEFAULT_SANDBOX_IMAGE } from "./sandbox/docker/engine.js";
-export { type Poolable, SandboxPool, type SandboxPoolOptions } from "./sandbox/pool.js";
+export { OWNER_LABEL, type SweepResult, sweepDockerOrphans } from "./sandbox/docker/orphans.js";
+export { WarmPool, type WarmPoolOptions } from "./sandbox/warm-pool.js";

@@ -214,6 +214,7 @@ export {
   type SandboxLimit,
 } from "./sandbox/sandbox.js";
 export { UnsafeLocalProcess } from "./sandbox/unsafe-local-process.js";
+export { WarmPool, type WarmPoolOptions } from "./sandbox/warm-pool.js";
 export { EventRedactor } from "./security/event-redactor.js";
 export {
   HeuristicInjectionDetector,

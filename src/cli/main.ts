@@ -11,6 +11,7 @@ import { duration, headHash, positiveInt, positiveNumber, sandboxBackend, thresh
 import { registerNetCommand } from "./net-command.js";
 import { type Outcome, reportError, reportUsage } from "./outcome.js";
 import { registerRunCommand } from "./run-command.js";
+import { registerSandboxSweepCommand } from "./sandbox-sweep-command.js";
 import { registerSessionsCommand } from "./sessions-command.js";
 
 // Startup stays light: `rein --help` and `rein --version` load commander and the cli/ registration
@@ -95,6 +96,8 @@ export function program(): Command {
         ...(o.language !== undefined ? { language: o.language } : {}),
       });
     });
+
+  registerSandboxSweepCommand(sandbox);
 
   const policy = cli.command("policy").description("inspect and test the policy that classifies tool calls");
   policy

@@ -91,12 +91,9 @@ export function createSandbox(options: CreateSandboxOptions = {}): Sandbox {
       break;
     case "docker":
     case "gvisor":
-      if (rest.network !== undefined && rest.network !== "none")
-        throw new SandboxError(
-          `The ${backend} sandbox has no egress proxy yet; use network "none" or bubblewrap.`,
-          { backend },
-        );
+      // docker takes the egress proxy's socket; gvisor refuses it (DockerSandbox says why).
       main = new DockerSandbox({
+        ...(rest.network !== undefined ? { network: rest.network } : {}),
         ...(rest.workspace !== undefined ? { workspace: rest.workspace } : {}),
         ...(rest.memory !== undefined ? { memory: rest.memory } : {}),
         ...(rest.pids !== undefined ? { pids: rest.pids } : {}),

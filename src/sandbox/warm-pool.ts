@@ -4,24 +4,28 @@ export interface WarmPoolOptions<T> {
   /** How many warm items to keep ready (0 disables the pool: every acquire makes one). */
   readonly size: number;
   /**
-   * Makes one item and resolves once it is warm (ready to be handed out). `signal` aborts when the
-   * pool drains: stop warming and reject, so a drain does not wait for a slow start.
+   * Makes one item and resolves once it is warm (ready to be handed out): a started container, a
+   * loaded interpreter. `signal` aborts when the pool drains: stop warming and reject, so a drain does
+   * not wait for a slow start. A rejection is thrown by the acquire that takes the item.
    */
   create(signal: AbortSignal): Promise<T>;
-  /** Releases an item that will never be handed out (drain, or a stale item). Must not throw. */
-  destroy(item: T): void;
+  /** Releases an item that will never be handed out (drain, or a stale item). `drain` waits for it. */
+  destroy(item: T): void | Promise<void>;
   /** Whether a warm item may still be handed out (e.g. the workspace did not change under it). */
   usable?(item: T): boolean | Promise<boolean>;
 }
 
 /**
- * Pre-warmed items (Pyodide interpreters, containers) kept ready so a caller does not wait for a cold
- * start. An item is handed out once and never comes back: there is no release, so nothing one caller
- * ran in can reach another. Each acquire starts a refill in the background; `drain` destroys what is
- * ready, stops refilling, and makes later acquires throw.
+ * The one warm pool of every sandbox backend (Docker and gVisor containers, Pyodide interpreters):
+ * items made ahead of time so a caller does not wait for a cold start. An item is handed out once and
+ * never comes back: there is no release, so nothing one caller ran in can reach another; the caller
+ * owns what it acquired. Each acquire starts a refill in the background; after a failed creation the
+ * pool waits for the next acquire rather than retrying a broken setup. `drain` destroys what is ready
+ * and what is still being made, stops refilling, and makes later acquires throw.
  *
  * @example
- * const pool = new WarmPool({ size: 2, create: startInterpreter, destroy: (i) => i.kill() });
+ * const pool = new WarmPool({ size: 2, create: () => startInterpreter(), destroy: (i) => i.kill() });
+ * void pool.fill();
  * const interpreter = await pool.acquire(); // ready now if the pool was warm
  * await pool.drain();
  */
@@ -31,9 +35,12 @@ export class WarmPool<T> {
   readonly #ready: T[] = [];
   /** Items being made, in order; an acquire with nothing ready takes the oldest. */
   readonly #making: Promise<T>[] = [];
+  /** Destructions under way: `drain` resolves only once they are done. */
+  readonly #destroying = new Set<Promise<void>>();
   #drained = false;
   readonly #draining = new AbortController();
   #failures = 0;
+  #handedOut = 0;
 
   constructor(options: WarmPoolOptions<T>) {
     if (!Number.isSafeInteger(options.size) || options.size < 0)
@@ -54,7 +61,12 @@ export class WarmPool<T> {
     return this.#making.length;
   }
 
-  /** Starts warming up to `size` items; resolves when they are all ready (or one failed). */
+  /** How many items the pool has handed out. */
+  get handedOut(): number {
+    return this.#handedOut;
+  }
+
+  /** Starts warming up to `size` items; resolves when they are all ready, rejects if one failed. */
   async fill(): Promise<void> {
     this.#refill();
     await Promise.all([...this.#making]);
@@ -64,16 +76,19 @@ export class WarmPool<T> {
   async acquire(): Promise<T> {
     for (;;) {
       this.#checkOpen();
+      // A failure stopped refilling; this acquire is the retry.
+      this.#failures = 0;
       const item = this.#ready.shift() ?? (await this.#takeMaking());
       this.#refill();
       if (!this.#o.usable || (await this.#o.usable(item))) {
         if (this.#drained) {
-          this.#o.destroy(item);
+          this.#destroy(item);
           this.#checkOpen();
         }
+        this.#handedOut++;
         return item;
       }
-      this.#o.destroy(item);
+      this.#destroy(item);
     }
   }
 
@@ -81,9 +96,10 @@ export class WarmPool<T> {
   async drain(): Promise<void> {
     this.#drained = true;
     this.#draining.abort();
-    for (const item of this.#ready.splice(0)) this.#o.destroy(item);
+    for (const item of this.#ready.splice(0)) this.#destroy(item);
     // Each one still warming is destroyed as it becomes ready (see #make).
     await Promise.allSettled([...this.#making]);
+    await Promise.allSettled([...this.#destroying]);
   }
 
   async #takeMaking(): Promise<T> {
@@ -98,15 +114,19 @@ export class WarmPool<T> {
   }
 
   #make(pooled: boolean): Promise<T> {
-    const p = this.#o.create(this.#draining.signal).then(
+    let created: Promise<T>;
+    try {
+      created = this.#o.create(this.#draining.signal);
+    } catch (err) {
+      created = Promise.reject(err);
+    }
+    const p = created.then(
       (item) => {
-        this.#failures = 0;
-        if (!pooled) return item;
         const i = this.#making.indexOf(p);
         // Still queued: it goes to the ready list. Already taken by an acquire: that acquire gets it.
-        if (i >= 0) {
+        if (pooled && i >= 0) {
           this.#making.splice(i, 1);
-          if (this.#drained) this.#o.destroy(item);
+          if (this.#drained) this.#destroy(item);
           else this.#ready.push(item);
         }
         return item;
@@ -121,6 +141,14 @@ export class WarmPool<T> {
     // A background refill nobody waits for must not become an unhandled rejection.
     p.catch(() => {});
     return p;
+  }
+
+  #destroy(item: T): void {
+    const done: Promise<void> = Promise.resolve()
+      .then(() => this.#o.destroy(item))
+      .catch(() => {})
+      .finally(() => this.#destroying.delete(done));
+    this.#destroying.add(done);
   }
 
   #checkOpen(): void {

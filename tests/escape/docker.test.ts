@@ -97,7 +97,8 @@ for (const backend of [
       unixServer?.close();
       delete process.env[envName];
       fs.rmSync(base, { recursive: true, force: true });
-    });
+      // Removing a gVisor container (runsc kill, then delete) took over the default 10 s on a loaded machine.
+    }, 60_000);
 
     it("runs python3 inside (the syscall probes need it; the image has it)", () => {
       expect(sandbox.capabilities.languages).toContain("python");

@@ -1,5 +1,43 @@
 import { describe, expect, it } from "vitest";
+import { SandboxUnavailableError } from "../../src/protocol/errors.js";
 import { WarmPool } from "../../src/sandbox/warm-pool.js";
+import { warmPoolContract } from "./warm-pool-contract.js";
+
+/** Plain items that record whether the pool or their caller released them. */
+const live = new Set<{ released: boolean }>();
+warmPoolContract<{ released: boolean }>({
+  name: "plain items",
+  pool: (size) =>
+    new WarmPool({
+      size,
+      create: async () => {
+        const item = { released: false };
+        live.add(item);
+        return item;
+      },
+      destroy: (item) => {
+        item.released = true;
+        live.delete(item);
+      },
+    }),
+  usable: async (item) => !item.released,
+  release: async (item) => {
+    item.released = true;
+    live.delete(item);
+  },
+  nothingLeft: async () => expect(live.size).toBe(0),
+  broken: () => ({
+    pool: new WarmPool({
+      size: 1,
+      create: async () => {
+        throw new SandboxUnavailableError("REIN_SANDBOX_ENGINE_UNAVAILABLE", "engine down", {});
+      },
+      destroy: () => {},
+    }),
+    code: "REIN_SANDBOX_ENGINE_UNAVAILABLE",
+  }),
+  timeoutMs: 10_000,
+});
 
 /** Items whose creation the test finishes by hand, so every ordering is deterministic. */
 function manual() {
@@ -15,7 +53,9 @@ function manual() {
           pending.push({ resolve, reject });
           signals.push(signal);
         }),
-      destroy: (n) => destroyed.push(n),
+      destroy: (n) => {
+        destroyed.push(n);
+      },
       ...(usable ? { usable } : {}),
     });
   const finishNext = () => pending.shift()!.resolve(++made);
@@ -100,6 +140,44 @@ describe("WarmPool", () => {
     const b = pool.acquire();
     m.finishNext();
     expect(await b).toBe(1);
+  });
+
+  it("drain waits for destroys that take time: what it released is released when it resolves", async () => {
+    let finish!: () => void;
+    const released: number[] = [];
+    const pool = new WarmPool<number>({
+      size: 1,
+      create: async () => 7,
+      destroy: (n) =>
+        new Promise<void>((resolve) => {
+          finish = () => {
+            released.push(n);
+            resolve();
+          };
+        }),
+    });
+    await pool.fill();
+    let drained = false;
+    const draining = pool.drain().then(() => {
+      drained = true;
+    });
+    await new Promise<void>((r) => setImmediate(r));
+    expect(drained).toBe(false);
+    finish();
+    await draining;
+    expect(released).toEqual([7]);
+  });
+
+  it("a destroy that throws does not break the drain", async () => {
+    const pool = new WarmPool<number>({
+      size: 2,
+      create: async () => 1,
+      destroy: () => {
+        throw new Error("already gone");
+      },
+    });
+    await pool.fill();
+    await expect(pool.drain()).resolves.toBeUndefined();
   });
 
   it("refuses a negative or fractional size", () => {

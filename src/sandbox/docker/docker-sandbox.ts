@@ -1,10 +1,12 @@
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { errorMessage, SandboxError, SandboxUnavailableError } from "../../protocol/errors.js";
+import { PROXY_SOCKET_PATH } from "../bubblewrap/args.js";
 import { DEFAULT_MASK_PATHS, maskMatcher, scanWorkspace } from "../bubblewrap/masks.js";
+import { sandboxProxyEnv } from "../bubblewrap/proxy-forwarder.js";
 import { hostSeccompArch } from "../bubblewrap/seccomp.js";
 import { checkTimeout, codeArgv, resolveCwd, toArgv, workspaceRelative } from "../exec-input.js";
 import type { CodeLanguage, ExecOptions, ExecResult, Sandbox, SandboxCapabilities } from "../sandbox.js";
@@ -12,16 +14,18 @@ import { parseSize } from "../size.js";
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from "../supervise.js";
 import { refuseSystemFolder } from "../system-folders.js";
 import { emptyDirectory, openWorkspace } from "../workspace-files.js";
-import { COMMAND_WRAPPER, containerSpec, DEFAULT_DOCKER_LIMITS, KILL_ALL, NOBODY } from "./container-spec.js";
 import {
-  checkImage,
-  checkRuntime,
-  connectEngine,
-  DEFAULT_SANDBOX_IMAGE,
-  engineError,
-  statusOf,
-} from "./engine.js";
+  commandWrapper,
+  containerSpec,
+  DEFAULT_DOCKER_LIMITS,
+  INIT_GONE_EXIT,
+  KILL_ALL,
+  NOBODY,
+} from "./container-spec.js";
+import { checkImage, checkRuntime, connectEngine, DEFAULT_SANDBOX_IMAGE, engineError } from "./engine.js";
+import { containerStopped, runQuiet, STOP_SETTLE_MS } from "./liveness.js";
 import { readOomKills } from "./oom.js";
+import { ownerMark, sweepOrphansOnce } from "./orphans.js";
 import { dockerSeccompProfile } from "./seccomp-profile.js";
 
 /** getFile reads at most this much. */
@@ -65,8 +69,13 @@ export interface DockerSandboxOptions {
   readonly timeoutMs?: number;
   /** Paths masked inside (as bubblewrap's `maskPaths`), taken when the container starts. */
   readonly maskPaths?: readonly string[];
-  /** Only `none`: the container has no network interface but loopback. */
-  readonly network?: "none";
+  /**
+   * `none` (default): the container has no network interface but loopback. `{ proxySocket }`: the
+   * same, with the egress proxy's Unix socket (`EgressProxy`) bound in as its only way out; a
+   * forwarder on 127.0.0.1:3128 relays to it and the proxy variables point there. Docker (runc) only:
+   * gVisor's runtime is registered without host Unix sockets.
+   */
+  readonly network?: "none" | { readonly proxySocket: string };
   /** The user inside (default `nobody` when Rein is root, else Rein's own uid/gid); never 0. */
   readonly user?: { readonly uid: number; readonly gid: number };
 }
@@ -91,6 +100,8 @@ export class DockerSandbox implements Sandbox {
   readonly workspace: string;
   readonly user: { readonly uid: number; readonly gid: number };
   readonly #owned: boolean;
+  /** Whether the egress proxy's socket is bound in (network `{ proxySocket }`). */
+  readonly #proxy: boolean;
   readonly #chown: boolean;
   readonly #timeoutMs: number;
   readonly #stage: string;
@@ -101,6 +112,8 @@ export class DockerSandbox implements Sandbox {
   #queue: Promise<unknown> = Promise.resolve();
   readonly #running = new Set<() => void>();
   #disposed = false;
+  /** Set once the container is known to have stopped: every later call fails at once. */
+  #dead = false;
   #disposing: Promise<void> | undefined;
 
   /**
@@ -115,16 +128,11 @@ export class DockerSandbox implements Sandbox {
     const cpus = positiveNumber(options.cpus ?? d.cpus, "cpus");
     this.#timeoutMs = options.timeoutMs ?? d.timeoutMs;
     checkTimeout(this.#timeoutMs);
-    if (options.network !== undefined && options.network !== "none")
-      throw new SandboxError(
-        'The docker sandbox supports network "none" only; use bubblewrap for the egress proxy.',
-        {
-          network: options.network,
-        },
-      );
     const runtime = options.runtime;
     // runsc is gVisor whatever name the engine registered it under (runsc, runsc-kvm, …).
     const gvisor = runtime !== undefined && /runsc|gvisor/i.test(runtime);
+    const proxySocket = proxySocketOf(options.network, gvisor);
+    this.#proxy = proxySocket !== undefined;
     this.name = gvisor ? "gvisor" : "docker";
     const { root, owned } = openWorkspace(options.workspace);
     this.workspace = root;
@@ -141,7 +149,7 @@ export class DockerSandbox implements Sandbox {
     if (asRoot) refuseWorkspace(root);
     this.capabilities = Object.freeze({
       isolation: gvisor ? "user-space-kernel" : "container",
-      network: Object.freeze(["none"] as const),
+      network: Object.freeze(proxySocket ? (["proxy"] as const) : (["none"] as const)),
       // Under gVisor the pids cgroup counts the sentry's host threads, not the sandbox's processes:
       // no per-process limit holds there (GVISOR_HOST_THREADS is only a ceiling that ends the sandbox).
       // The CPU quota applies to the sentry's host cgroup too, but the CPU time gVisor reports to the
@@ -167,9 +175,11 @@ export class DockerSandbox implements Sandbox {
       throw new SandboxError(
         `The seccomp profile has no syscall table for ${process.arch}; use x86_64 or aarch64.`,
       );
-    const seccomp = dockerSeccompProfile(arch);
+    const seccomp = dockerSeccompProfile(arch, { allowUnixSockets: this.#proxy });
     this.#started = (async () => {
       const docker = await connectEngine(options);
+      // Containers of Rein processes that crashed go before this process starts its first one.
+      await sweepOrphansOnce(docker, options.socketPath ?? process.env.DOCKER_HOST ?? "default");
       await checkImage(docker, image);
       if (runtime) await checkRuntime(docker, runtime);
       const scan = await scanWorkspace(root, isMasked, asRoot ? user : undefined);
@@ -185,6 +195,13 @@ export class DockerSandbox implements Sandbox {
         masks: scan.masked,
         emptyFile,
         seccomp,
+        owner: ownerMark(),
+        ...(proxySocket
+          ? {
+              proxySocket,
+              env: { ...sandboxProxyEnv(), REIN_EGRESS_PROXY: `unix:${PROXY_SOCKET_PATH}` },
+            }
+          : {}),
       });
       let container: Docker.Container;
       try {
@@ -207,8 +224,12 @@ export class DockerSandbox implements Sandbox {
       }
       // The engine answers this long poll when the container stops: a command running then ends at once.
       this.#exited = container.wait().then(
-        () => {},
-        () => {},
+        () => {
+          this.#dead = true;
+        },
+        () => {
+          this.#dead = true;
+        },
       );
       return { docker, container };
     })();
@@ -310,6 +331,7 @@ export class DockerSandbox implements Sandbox {
     options: ExecOptions,
   ): Promise<Omit<ExecResult, "stdout" | "stderr"> & { stdout: Buffer; stderr: Buffer }> {
     this.#checkOpen();
+    if (this.#dead) throw this.#stopped(new Error("it stopped before this command"));
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     checkTimeout(timeoutMs);
     const cwd = await resolveCwd(this.workspace, options.cwd);
@@ -336,7 +358,15 @@ export class DockerSandbox implements Sandbox {
     });
     if (signal?.aborted || this.#disposed) return killed();
     const { docker, container } = await this.#started;
+    if (this.#dead) throw this.#stopped(new Error("it stopped before this command"));
     const started = performance.now();
+    // Whether the container has stopped, asked only when a command could not start or ended abnormally.
+    const hasStopped = async (): Promise<boolean> => {
+      if (this.#dead) return true;
+      const settle = Math.min(STOP_SETTLE_MS, Math.max(0, options.timeoutMs - (performance.now() - started)));
+      if (await containerStopped(container, this.user, this.#exited, settle)) this.#dead = true;
+      return this.#dead;
+    };
     if (this.#chown) await scanWorkspace(this.workspace, () => false, this.user);
     const oomBefore = readOomKills(container.id);
     const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`);
@@ -345,7 +375,7 @@ export class DockerSandbox implements Sandbox {
     let stream: Duplex;
     try {
       exec = await container.exec({
-        Cmd: [...COMMAND_WRAPPER, ...argv],
+        Cmd: [...commandWrapper(this.#proxy), ...argv],
         Env: env,
         WorkingDir: cwd,
         User: `${this.user.uid}:${this.user.gid}`,
@@ -357,7 +387,7 @@ export class DockerSandbox implements Sandbox {
       stream = (await exec.start({ hijack: true, stdin: hasStdin })) as Duplex;
     } catch (err) {
       if (this.#disposed) return killed();
-      if (statusOf(err) === 409) throw this.#stopped(err);
+      if (await hasStopped()) throw this.#stopped(err);
       throw engineError(err, `starting a command in container ${container.id.slice(0, 12)}`);
     }
     const stdout = new CappedOutput(maxOutputBytes);
@@ -410,9 +440,14 @@ export class DockerSandbox implements Sandbox {
       const info = await exec.inspect().catch(() => undefined);
       exitCode = typeof info?.ExitCode === "number" ? info.ExitCode : null;
     }
-    // The engine reports a container that stopped under a running exec as the exec's own output.
-    if (exitCode === 126 && /^OCI runtime exec failed/.test(stdout.bytes().toString("utf8", 0, 64)))
-      throw this.#stopped(new Error(stdout.bytes().toString("utf8").trim()));
+    // A command that ended abnormally may have been ended by its container's stop, and an exec the
+    // runtime could not start reports 126/127 with the runtime's message as output: the probe decides.
+    if (!killedByUs && !this.#disposed && abnormal(exitCode) && (await hasStopped()))
+      throw this.#stopped(
+        new Error(
+          `the command ended with ${exitCode === null ? "no exit code" : `exit code ${exitCode}`} and the container's init is gone (${stdout.bytes().toString("utf8", 0, 200).trim() || stderr.bytes().toString("utf8", 0, 200).trim()})`,
+        ),
+      );
     const oomKilled = readOomKills(container.id) > oomBefore;
     return {
       stdout: stdout.bytes(),
@@ -436,19 +471,7 @@ export class DockerSandbox implements Sandbox {
 
   async #killAll(docker: Docker, container: Docker.Container): Promise<void> {
     void docker;
-    const exec = await container.exec({
-      Cmd: KILL_ALL,
-      User: `${this.user.uid}:${this.user.gid}`,
-      AttachStdout: true,
-      AttachStderr: true,
-    });
-    const stream = (await exec.start({ hijack: true, stdin: false })) as Duplex;
-    await new Promise<void>((resolve) => {
-      stream.on("end", resolve);
-      stream.on("close", resolve);
-      stream.on("error", () => resolve());
-      stream.resume();
-    });
+    await runQuiet(container, KILL_ALL, this.user);
   }
 }
 
@@ -473,6 +496,20 @@ class FrameReader {
   }
 }
 
+/**
+ * An exit that the command alone may not explain: none at all, the runtime's 126/127 (could not start
+ * the process), a signal's 128+n, or the wrapper's own `INIT_GONE_EXIT`.
+ */
+function abnormal(exitCode: number | null): boolean {
+  return (
+    exitCode === null ||
+    exitCode === 126 ||
+    exitCode === 127 ||
+    exitCode >= 128 ||
+    exitCode === INIT_GONE_EXIT
+  );
+}
+
 /** As root, the workspace's entries go to the sandbox user: the shared refusal, and only a folder. */
 function refuseWorkspace(workspace: string): void {
   refuseSystemFolder(workspace);
@@ -481,6 +518,28 @@ function refuseWorkspace(workspace: string): void {
       `Refusing ${workspace} as a sandbox workspace while running as root: its files would be handed to the unprivileged sandbox user. Use a project folder.`,
       { workspace },
     );
+}
+
+/** The egress proxy's socket of a `{ proxySocket }` network, checked; undefined for `none`. */
+function proxySocketOf(network: DockerSandboxOptions["network"], gvisor: boolean): string | undefined {
+  if (network === undefined || network === "none") return undefined;
+  if (typeof network !== "object" || typeof network.proxySocket !== "string")
+    throw new SandboxError('network must be "none" or { proxySocket: "<path>" }.', { network });
+  if (gvisor)
+    throw new SandboxError(
+      "The gvisor sandbox has no egress proxy: runsc is registered without host Unix sockets, so the proxy's socket cannot be reached from inside. Use docker or bubblewrap for network access.",
+      { network },
+    );
+  const socket = path.resolve(network.proxySocket);
+  let isSocket = false;
+  try {
+    isSocket = lstatSync(socket).isSocket();
+  } catch {}
+  if (!isSocket)
+    throw new SandboxError(`The egress proxy socket ${socket} does not exist (or is not a socket).`, {
+      proxySocket: socket,
+    });
+  return socket;
 }
 
 function positiveInt(n: number, what: string): number {

@@ -45,13 +45,17 @@ const masked = (index: number, mask: number, value: number): Arg => ({
  * allows io_uring, ptrace and AF_VSOCK sockets, to the hypervisor). Only the native architecture is
  * listed: a syscall through another ABI (i386, x32) kills the process.
  */
-export function dockerSeccompProfile(arch: "x86_64" | "aarch64"): string {
+export function dockerSeccompProfile(
+  arch: "x86_64" | "aarch64",
+  o: { readonly allowUnixSockets?: boolean } = {},
+): string {
   const rules: Rule[] = [deny(DENIED_SYSCALLS), deny(["clone3"], undefined, ENOSYS)];
   // Any namespace flag on clone/unshare: one rule per bit (rules on one syscall are OR'ed).
   for (let bit = 1; bit <= 0x80000000; bit *= 2) {
     if ((CLONE_NAMESPACE_FLAGS & bit) !== 0) rules.push(deny(["clone", "unshare"], [masked(0, bit, bit)]));
   }
-  for (const family of [AF_UNIX, AF_VSOCK, AF_PACKET])
+  // AF_UNIX only in proxy mode: the egress proxy's socket is bound in, and the container has no other.
+  for (const family of o.allowUnixSockets ? [AF_VSOCK, AF_PACKET] : [AF_UNIX, AF_VSOCK, AF_PACKET])
     rules.push(deny(["socket"], [{ index: 0, value: family, valueTwo: 0, op: "SCMP_CMP_EQ" }]));
   for (const type of [SOCK_RAW, SOCK_PACKET]) rules.push(deny(["socket"], [masked(1, 0xf, type)]));
   for (const cmd of [TIOCSTI, TIOCLINUX]) rules.push(deny(["ioctl"], [masked(1, 0xffffffff, cmd)]));

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { PyodideSandbox } from "../../../src/sandbox/wasm/pyodide-sandbox.js";
+import { warmPoolContract } from "../warm-pool-contract.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -28,6 +29,39 @@ function interpretersOf(workspace: string): number[] {
   }
   return out;
 }
+
+type Interpreter = Awaited<ReturnType<PyodideSandbox["pool"]["acquire"]>>;
+const contractSandboxes: { workspace: string; sandbox: PyodideSandbox }[] = [];
+function contractSandbox(options: { poolSize: number; memory: string }): PyodideSandbox {
+  const workspace = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "rein-pyodide-")));
+  const sandbox = new PyodideSandbox({ workspace, ...options });
+  contractSandboxes.push({ workspace, sandbox });
+  return sandbox;
+}
+
+warmPoolContract<Interpreter>({
+  name: "pyodide interpreters",
+  pool: (size) => contractSandbox({ poolSize: size, memory: "512m" }).pool,
+  usable: async (i) => !i.kill.signal.aborted,
+  release: async (i) => {
+    i.kill.abort();
+    await i.result.catch(() => {});
+  },
+  // bwrap dies with its launcher (--die-with-parent): the kernel reaps it just after.
+  nothingLeft: async () => {
+    for (const { workspace } of contractSandboxes)
+      await expect.poll(() => interpretersOf(workspace), { timeout: 10_000 }).toEqual([]);
+  },
+  // Too little memory for node to load Pyodide: the interpreter ends before it is ready.
+  broken: () => ({ pool: contractSandbox({ poolSize: 1, memory: "8m" }).pool, code: "REIN_SANDBOX_FAILED" }),
+  timeoutMs: 180_000,
+  cleanup: async () => {
+    for (const { workspace, sandbox } of contractSandboxes.splice(0)) {
+      await sandbox.dispose();
+      fs.rmSync(workspace, { recursive: true, force: true });
+    }
+  },
+});
 
 describe("Pyodide warm pool", () => {
   it("hands out a loaded interpreter, uses each once (no state carries over) and refills in the background", async () => {
