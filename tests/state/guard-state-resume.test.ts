@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { durableGate } from "../../src/approvals/durable-gate.js";
+import type { Guard } from "../../src/guards/guard.js";
 import { createHarness } from "../../src/harness.js";
 import type { Model, ModelRequest } from "../../src/models/model.js";
 import type { ReinEvent } from "../../src/protocol/events.js";
@@ -69,7 +70,7 @@ const SCRIPT = [
   { name: "write_note", input: {} },
 ];
 
-function harness(store: SqliteStore, page: string) {
+function harness(store: SqliteStore, page: string, extra: readonly Guard[] = []) {
   return createHarness({
     model: scriptModel(SCRIPT),
     tools: tools(page),
@@ -78,7 +79,7 @@ function harness(store: SqliteStore, page: string) {
     pricing: { overrides: { "test:model": { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 } } },
     store,
     approvals: { gate: durableGate(store) },
-    guards: { taint: { sources: ["fetch_page"] } },
+    guards: { taint: { sources: ["fetch_page"] }, custom: [...extra] },
   });
 }
 
@@ -129,5 +130,37 @@ describe("guard state across a resume (SQLite)", () => {
     const note = approvals.find((a) => a.tool === "write_note");
     expect(note).toMatchObject({ status: "pending", risk: { level: "HIGH" } });
     expect(note?.risk.reason).toContain("a likely prompt injection was flagged in the result of fetch_page");
+  });
+  it("a guard whose resumed() throws stops the resumed run (REIN_GUARD_FAILED) before the approved call runs", async () => {
+    const db = join(dir, "throws.db");
+    const scope = { tenantId: "local", sessionId: "ses_taint" };
+    let deployed = 0;
+    const first = await SqliteStore.open(db);
+    const session = harness(first, "fine").session({ id: scope.sessionId });
+    expect((await session.run("go")).status).toBe("requires_action");
+    await session.close();
+    const [pending] = first.approvals.list({ status: "pending" });
+    first.approvals.decide(pending!.id, { outcome: "approved", scope: "once" }, { by: "ann" });
+    const broken: Guard = {
+      name: "broken",
+      resumed: () => {
+        throw new Error("cannot rebuild");
+      },
+      afterToolCall: (call) => {
+        if (call.tool.name === "deploy") deployed++;
+        return undefined;
+      },
+    };
+    const { session: resumed, result } = await harness(first, "fine", [broken]).resume(scope.sessionId);
+    await resumed.close();
+    expect(result.stopReason).toMatchObject({
+      type: "error",
+      code: "REIN_GUARD_FAILED",
+      message: expect.stringContaining('guard "broken" resumed threw: cannot rebuild'),
+    });
+    expect(deployed).toBe(0);
+    const started = first.eventLog.read(scope, 0).filter((e) => e.type === "tool_call_started");
+    expect(started.map((e) => (e.data as { tool: string }).tool)).toEqual(["fetch_page"]);
+    await first.close();
   });
 });
