@@ -185,7 +185,10 @@ async function runIn(
   const trust = options.trust ?? "supervised";
   const policy = await runPolicy(options.workspace, options.policyFile);
   if (options.durableApprovals && !store)
-    throw new ReinError("REIN_CONFIG_INVALID", "--approvals durable needs a store; drop --no-store.");
+    throw new ReinError(
+      "REIN_CONFIG_INVALID",
+      "durable approvals (--approvals durable, or approvals.gate: durable in the config file) need a store; drop --no-store or choose --approvals terminal.",
+    );
   const gate =
     options.gate ??
     (options.durableApprovals && store

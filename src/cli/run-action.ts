@@ -15,8 +15,8 @@ export interface RunCommandFlags extends RunFlags {
   readonly policy?: string;
   /** `--store <file|url>` (a file absolute) or false for `--no-store`; undefined: the config file's, else .rein/rein.db. */
   readonly store?: string | false;
-  /** `--approvals durable`. */
-  readonly durableApprovals?: boolean;
+  /** `--approvals terminal|durable` (undefined: not given; the config file's `approvals.gate`, then terminal). */
+  readonly approvals?: "terminal" | "durable";
   /** `--otel`, `--metrics-port`, `--log-level` (observability-flags.ts). */
   readonly observability?: ObservabilityFlags;
 }
@@ -72,7 +72,7 @@ export async function runCommand(task: string, o: RunCommandFlags): Promise<numb
     ...(o.approvalTimeout !== undefined ? { approvalTimeoutMs: o.approvalTimeout } : {}),
     ...(o.observability ? { observability: o.observability } : {}),
     storeFile: o.store ?? configStore(configFile, config) ?? resolve(".rein/rein.db"),
-    ...(o.durableApprovals ? { durableApprovals: true } : {}),
+    ...((o.approvals ?? config?.approvals?.gate) === "durable" ? { durableApprovals: true } : {}),
   });
 }
 

@@ -81,7 +81,7 @@ export function registerRunCommand(cli: Command): void {
         ...o,
         audit,
         store,
-        durableApprovals: o.approvals === "durable",
+        ...(o.approvals !== undefined ? { approvals: o.approvals } : {}),
         observability: observabilityFlags(o),
       });
     });

@@ -3,6 +3,7 @@ import { extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod/v4";
+import { ApprovalsFileSchema } from "../approvals/approvals-config.js";
 import { GuardsFileSchema, LimitsFileSchema } from "../guards/guards-schema.js";
 import { ConfigError, errorMessage } from "../protocol/errors.js";
 import { SandboxFileSchema } from "../sandbox/sandbox-config.js";
@@ -108,6 +109,8 @@ export const ReinConfigSchema = z.strictObject({
   tools: z.array(z.custom<Tool>(isTool, "expected a tool made with defineTool (from rein)")).optional(),
   /** Where `rein run` keeps sessions (`--store` overrides it): a SQLite file relative to the config file, or a redis:// URL. */
   store: StoreFileSchema.optional(),
+  /** The approval gate of `rein run`: `gate: durable` keeps HIGH calls as pending approvals (`--approvals` overrides it). */
+  approvals: ApprovalsFileSchema.optional(),
 });
 
 export type ReinConfig = z.infer<typeof ReinConfigSchema>;

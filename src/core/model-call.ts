@@ -7,6 +7,7 @@ import type { StopReason } from "../protocol/stop-reason.js";
 import { reservationStop } from "./budget-refusal.js";
 import { estimateInputTokens, settleInputEstimate } from "./input-estimate.js";
 import { beforeModelCallGuards } from "./pipeline/guards.js";
+import { syncResults } from "./pipeline/tool-call.js";
 import type { RunContext } from "./run-context.js";
 
 export type ModelCallOutcome =
@@ -42,10 +43,15 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   const { model, pricing, ledger, limits } = deps;
   const scope = { tenantId: deps.tenantId, sessionId: deps.sessionId };
   const key = `${ctx.runId}:${turn}`;
+  // A stop before the model is called still leaves the last turn's results durable (fatal if not).
+  const stopped = async (stop: StopReason): Promise<ModelCallOutcome> => {
+    await syncResults(ctx);
+    return { ok: false, stop };
+  };
   if (deps.guards.length > 0) {
     const g = beforeModelCallGuards(ctx);
     const stop = isNativePromise(g) ? await g : g;
-    if (stop) return { ok: false, stop };
+    if (stop) return stopped(stop);
   }
   // Reserve the worst case before anything else: a ledger refusing it (a ceiling would be crossed)
   // stops the run before the model is called, and before the call is announced. A model that makes
@@ -66,9 +72,18 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
         `model call ${turn}`,
       );
     } catch (err) {
-      return { ok: false, stop: errorStop(err, "REIN_PRICE_UNKNOWN") };
+      return stopped(errorStop(err, "REIN_PRICE_UNKNOWN"));
     }
-    if (refused) return { ok: false, stop: refused };
+    if (refused) return stopped(refused);
+  }
+  // The last turn's results (and, in a store whose reserve is a transaction, the reservation with
+  // them) are durable before the model sees them; a failure has stopped the run (fatal).
+  if (ctx.resultsUnsynced) {
+    await syncResults(ctx);
+    if (ctx.signal.aborted) {
+      if (!attempts) ledger.release(scope, key);
+      return { ok: false, stop: stopFromAbort(ctx.signal.reason) };
+    }
   }
 
   ctx.emit("model_call_started", { turn, model: model.id });

@@ -1,4 +1,5 @@
 import type { ResumePlan } from "../protocol/resume.js";
+import { resumedGuards } from "./pipeline/guards.js";
 import { resumeToolCalls } from "./pipeline/tool-call.js";
 import type { RunContext } from "./run-context.js";
 import { afterResults, type StepOutcome } from "./step.js";
@@ -34,6 +35,9 @@ export async function resumeRun(ctx: RunContext, plan: ResumePlan): Promise<Step
         }))
     : [];
   ctx.emit("run_resumed", { turn: plan.turn, recoveredReservations: recovered, calls });
+  // Guards rebuild their state for the run (a taint before the crash or the pause still holds).
+  const refused = resumedGuards(ctx, plan.runEvents ?? []);
+  if (refused) return { type: "stop", reason: refused };
   if (!pending) {
     // The model's last answer asked for no tool: the run had finished, only its end was not recorded.
     const last = deps.history.at(-1);

@@ -89,6 +89,12 @@ export interface RunContext {
   readonly durable: () => Promise<void> | undefined;
   turn: number;
   toolCalls: number;
+  /**
+   * The last turn's tool results are not yet known to be durable. The next model call awaits the
+   * barrier right after its reservation, before the model sees them, so a store whose reservation is
+   * a transaction commits both in one (see `syncResults`); a run that stops instead awaits it at once.
+   */
+  resultsUnsynced: boolean;
   /** Set by a stage that must end the run after the current step (e.g. a guard's `stop`). */
   pendingStop: StopReason | undefined;
   /** Calls whose tool was asked to stop and had not, `abortGraceMs` later (their outcome is unknown). */

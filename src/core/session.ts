@@ -242,6 +242,7 @@ export class Session {
       durable: () => (this.#syncers.length === 0 ? undefined : this.#durable()),
       turn: 0,
       toolCalls: 0,
+      resultsUnsynced: false,
       pendingStop: undefined,
       unsettledToolCalls: [],
     };

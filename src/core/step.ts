@@ -2,7 +2,7 @@ import type { ToolUseBlock, UserMessage } from "../protocol/messages.js";
 import type { StopReason } from "../protocol/stop-reason.js";
 import { addToInputEstimate } from "./input-estimate.js";
 import { callModel, stopFromAbort } from "./model-call.js";
-import { runToolCalls } from "./pipeline/tool-call.js";
+import { runToolCalls, syncResults } from "./pipeline/tool-call.js";
 import type { RunContext } from "./run-context.js";
 
 /** How a step ended: the run goes on, or it stops for a typed reason. */
@@ -34,6 +34,11 @@ export async function step(ctx: RunContext): Promise<StepOutcome> {
   const results = await runToolCalls(ctx, calls);
   // Paused for a durable approval: the turn's results are completed by resume.
   if (results === undefined) return { type: "stop", reason: ctx.pendingStop ?? { type: "completed" } };
+  // The results are durable before they reach the model. When the run goes on, the next model call
+  // waits for that right after its reservation (one commit for both in a transactional store); a
+  // run that stops here waits now, so a failure still stops it (fatal) before it returns.
+  ctx.resultsUnsynced = true;
+  if (ctx.signal.aborted || ctx.pendingStop || ctx.turn >= ctx.deps.limits.maxTurns) await syncResults(ctx);
   return afterResults(ctx, results);
 }
 

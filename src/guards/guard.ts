@@ -1,4 +1,4 @@
-import type { EventDataMap } from "../protocol/events.js";
+import type { EventDataMap, ReinEvent } from "../protocol/events.js";
 import type { RiskAssessment } from "../protocol/risk.js";
 import type { StopReason } from "../protocol/stop-reason.js";
 import type { Tool } from "../tools/tool.js";
@@ -97,6 +97,14 @@ export interface Guard {
     outcome: GuardCallOutcome,
     context: GuardContext,
   ): GuardAfterVerdict | undefined | Promise<GuardAfterVerdict | undefined>;
+  /**
+   * A run is resumed (after a crash, or in another process once its approvals were decided):
+   * `events` are the run's events so far, from its `run_started`, in order. A guard that keeps
+   * per-run state in memory rebuilds it for the session from them, so the resume does not reset it
+   * (the taint guard: a run tainted before it stopped stays tainted). Synchronous; a throw, or any
+   * answer but `undefined`, stops the resumed run with `REIN_GUARD_FAILED` before anything runs.
+   */
+  resumed?(events: readonly ReinEvent[], context: GuardContext): void;
   /** The session closed: release its state. Errors are ignored (the session is already over). */
   sessionEnded?(scope: { readonly tenantId: string; readonly sessionId: string }): void;
 }

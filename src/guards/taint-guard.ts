@@ -1,3 +1,4 @@
+import type { ReinEvent } from "../protocol/events.js";
 import type { RiskLevel } from "../protocol/risk.js";
 import type {
   Guard,
@@ -111,23 +112,53 @@ export class TaintGuard implements Guard {
   }
 
   afterToolCall(call: GuardToolCall, outcome: GuardCallOutcome, context: GuardContext): undefined {
-    const flag = this.#flagged ? outcome.flags?.find((f) => f.kind === "prompt_injection") : undefined;
-    if (!flag && !this.#isSource(call.tool.name)) return undefined;
-    const key = sessionKey(context);
+    this.#observe(context, context.runId, call.tool.name, call.callId, context.turn, outcome.flags ?? []);
+    return undefined;
+  }
+
+  /**
+   * The run's taint, rebuilt from its events (the executed calls' results and their flags), so a
+   * crash or a pause for a durable approval does not clear it: only a human turn does.
+   */
+  resumed(events: readonly ReinEvent[], context: GuardContext): undefined {
+    this.#taints.delete(sessionKey(context));
+    const flags = new Map<string, GuardResultFlag[]>();
+    for (const e of events) {
+      if (e.runId !== context.runId) continue;
+      if (e.type === "content_flagged") {
+        const { kind, by, severity, score } = e.data;
+        flags.set(e.data.callId, [...(flags.get(e.data.callId) ?? []), { kind, by, severity, score }]);
+      } else if (e.type === "tool_call_finished" && e.data.executed) {
+        this.#observe(
+          context,
+          e.runId,
+          e.data.tool,
+          e.data.callId,
+          e.data.turn,
+          flags.get(e.data.callId) ?? [],
+        );
+      }
+    }
+    return undefined;
+  }
+
+  #observe(
+    scope: { readonly tenantId: string; readonly sessionId: string },
+    runId: string,
+    tool: string,
+    callId: string,
+    turn: number,
+    flags: readonly GuardResultFlag[],
+  ): void {
+    const flag = this.#flagged ? flags.find((f) => f.kind === "prompt_injection") : undefined;
+    if (!flag && !this.#isSource(tool)) return;
+    const key = sessionKey(scope);
     const known = this.#taints.get(key);
-    const current = known?.runId === context.runId ? known : undefined;
+    const current = known?.runId === runId ? known : undefined;
     // The first untrusted result since the human turn is the one that caused the taint; a detected
     // injection outranks a plain taint (its raise is stronger), the first detected one is named.
     if (!current || (flag && !current.flag))
-      this.#taints.set(key, {
-        runId: context.runId,
-        tool: call.tool.name,
-        callId: call.callId,
-        turn: context.turn,
-        ...(flag ? { flag } : {}),
-        raises: {},
-      });
-    return undefined;
+      this.#taints.set(key, { runId, tool, callId, turn, ...(flag ? { flag } : {}), raises: {} });
   }
 
   sessionEnded(scope: { readonly tenantId: string; readonly sessionId: string }): void {

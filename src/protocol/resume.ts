@@ -1,3 +1,4 @@
+import type { ReinEvent } from "./events.js";
 import type { Message, ToolResultBlock, ToolUseBlock } from "./messages.js";
 import type { RiskAssessment } from "./risk.js";
 
@@ -23,6 +24,8 @@ export interface ResumePlan {
   /** The conversation up to the pending turn's assistant message (or the whole of it). */
   readonly history: readonly Message[];
   readonly pendingTurn: PendingTurn | undefined;
+  /** The run's events so far, from its `run_started`: guards rebuild their state from them (`Guard.resumed`). */
+  readonly runEvents?: readonly ReinEvent[];
   /** Reservations the ledger still holds for the session: settled at their estimate (outcome unknown). */
   readonly openReservations: readonly {
     readonly key: string;

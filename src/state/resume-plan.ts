@@ -48,7 +48,7 @@ export function resumePlan(events: readonly ReinEvent[]): Omit<ResumePlan, "open
   const calls: ToolUseBlock[] = lastCall
     ? lastCall.data.message.content.filter((b): b is ToolUseBlock => b.type === "tool_use")
     : [];
-  if (calls.length === 0) return { runId, turn, history, pendingTurn: undefined };
+  if (calls.length === 0) return { runId, turn, history, pendingTurn: undefined, runEvents: run };
 
   const finished = new Map<string, ToolResultBlock>();
   const started = new Map<string, { idempotencyKey: string; input: unknown; risk: RiskAssessment | null }>();
@@ -71,9 +71,10 @@ export function resumePlan(events: readonly ReinEvent[]): Omit<ResumePlan, "open
       );
     }
   }
-  if (calls.every((c) => finished.has(c.id))) return { runId, turn, history, pendingTurn: undefined };
+  if (calls.every((c) => finished.has(c.id)))
+    return { runId, turn, history, pendingTurn: undefined, runEvents: run };
   // The history ends with the turn's assistant message; the results so far are in `finished`.
   while (history.length > 0 && history.at(-1)!.role === "user") history.pop();
   const pendingTurn: PendingTurn = { calls, finished, started };
-  return { runId, turn, history, pendingTurn };
+  return { runId, turn, history, pendingTurn, runEvents: run };
 }

@@ -85,6 +85,10 @@ export class SqliteLedger implements Ledger {
   /** Queued (not yet committed) changes per account, and reservations queued to close. */
   #delta = new Map<string, Delta>();
   #closing = new Set<string>();
+  /** Account rows known to exist (rows are never deleted), so `reserve` does not insert them again. */
+  readonly #accounts = new Set<string>();
+  /** Reservations this process opened and has not closed: `settle` finds them without a query. */
+  readonly #opened = new Map<string, { est_usd: number; est_tokens: number; budgets: string }>();
 
   constructor(db: Database, batcher: Batcher) {
     this.#batcher = batcher;
@@ -145,7 +149,10 @@ export class SqliteLedger implements Ledger {
     scope: LedgerScope,
     key: string,
   ): { est_usd: number; est_tokens: number; budgets: string } | undefined {
-    if (this.#closing.has(resId(scope, key))) return undefined;
+    const id = resId(scope, key);
+    if (this.#closing.has(id)) return undefined;
+    const mine = this.#opened.get(id);
+    if (mine) return mine;
     return this.#s.getRes.get(scope.tenantId, scope.sessionId, key) as
       | { est_usd: number; est_tokens: number; budgets: string }
       | undefined;
@@ -170,22 +177,29 @@ export class SqliteLedger implements Ledger {
     }
     const usd = entry.estimateUsd;
     const ceilings = entry.ceilings ?? [];
-    return this.#batcher.transact(() => {
+    const ensured: string[] = [];
+    const ensure = (id: string) => {
+      if (this.#accounts.has(id)) return;
+      this.#s.ensure.run(id);
+      ensured.push(id);
+    };
+    const budgetsOf = [
+      ...new Set(ceilings.filter((c) => c.account.startsWith("budget:")).map((c) => c.account)),
+    ];
+    const reservation = { est_usd: usd, est_tokens: tokens, budgets: JSON.stringify(budgetsOf) };
+    const refusal = this.#batcher.transact(() => {
       // The queued batch was just applied in this transaction: the rows are this process's state.
       this.committed();
       const sid = sessionId(scope);
       const tid = tenantId(scope.tenantId);
-      this.#s.ensure.run(sid);
-      this.#s.ensure.run(tid);
+      ensure(sid);
+      ensure(tid);
       if (entry.runId !== undefined && entry.runId !== this.#row(sid).run_id)
         this.#s.setRun.run(entry.runId, sid);
       for (const ceiling of ceilings) {
         const refusal = ceilingRefusal(ceiling, this.usageOf(scope, ceiling.account), usd, tokens);
         if (refusal) return refusal;
       }
-      const budgets = [
-        ...new Set(ceilings.filter((c) => c.account.startsWith("budget:")).map((c) => c.account)),
-      ];
       this.#s.insertRes.run(
         scope.tenantId,
         scope.sessionId,
@@ -193,14 +207,18 @@ export class SqliteLedger implements Ledger {
         String(entry.model),
         usd,
         tokens,
-        JSON.stringify(budgets),
+        reservation.budgets,
       );
-      for (const id of [sid, tid, ...budgets.map((b) => budgetId(scope.tenantId, b))]) {
-        this.#s.ensure.run(id);
+      for (const id of [sid, tid, ...budgetsOf.map((b) => budgetId(scope.tenantId, b))]) {
+        ensure(id);
         this.#s.reserveAcc.run(usd, tokens, id);
       }
       return undefined;
     });
+    // Committed (transact threw otherwise): the rows exist, the reservation is open.
+    for (const id of ensured) this.#accounts.add(id);
+    if (!refusal) this.#opened.set(resId(scope, key), reservation);
+    return refusal;
   }
 
   settle(scope: LedgerScope, key: string, actual: { usage: Usage; costUsd: number }): void {
@@ -244,6 +262,7 @@ export class SqliteLedger implements Ledger {
     const tokens = usage ? tokensOf(usage) : 0;
     const calls = usage ? 1 : 0;
     this.#closing.add(resId(scope, key));
+    this.#opened.delete(resId(scope, key));
     for (const id of ids) {
       const d = this.#delta.get(id) ?? {
         cost: 0,

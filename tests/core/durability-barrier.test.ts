@@ -4,7 +4,9 @@ import {
   defineTool,
   type EventLog,
   type EventSink,
+  type Ledger,
   MemoryEventLog,
+  MemoryLedger,
   type ReinEvent,
 } from "../../src/index.js";
 import { callTurn, contentOf, scriptHarness } from "../helpers.js";
@@ -141,5 +143,78 @@ describe("the durability barrier: journal before a tool runs, results before the
     expect(content.error.message).toMatch(/journal record could not be made durable/);
     // The model was not called again after the failure.
     expect(r.messages.filter((m) => m.role === "assistant")).toHaveLength(1);
+  });
+  it("the results' barrier comes after the next model call's reservation (a transactional store commits both at once), and before the model sees them", async () => {
+    const { sink, durable } = groupCommitSink();
+    const inner = new MemoryLedger();
+    const atReserve: string[][] = [];
+    const ledger: Ledger = {
+      reserve: (scope, entry) => {
+        atReserve.push(durable.map((e) => e.type));
+        return inner.reserve(scope, entry);
+      },
+      settle: (scope, key, actual) => inner.settle(scope, key, actual),
+      release: (scope, key) => inner.release(scope, key),
+      totals: (scope) => inner.totals(scope),
+      usageOf: (scope, which) => inner.usageOf(scope, which),
+    };
+    const atModelCall: string[][] = [];
+    const observer: EventSink = {
+      name: "observer",
+      handle: (e) => {
+        if (e.type === "model_call_started") atModelCall.push(durable.map((d) => d.type));
+      },
+    };
+    const tool = defineTool({
+      name: "act",
+      description: "test",
+      input: z.object({}),
+      risk: { level: "LOW", reason: "test" },
+      execute: () => "done",
+    });
+    const h = scriptHarness([callTurn("act"), { say: "ok" }], {
+      tools: [tool],
+      sinks: [sink, observer],
+      ledger,
+    });
+    const r = await h.session().run("go");
+    expect(r.stopReason.type).toBe("completed");
+    // Turn 2's reservation is made while turn 1's result is still buffered: one commit can carry both.
+    expect(atReserve).toHaveLength(2);
+    expect(atReserve[1]).not.toContain("tool_call_finished");
+    expect(atModelCall[1]?.at(-1)).toBe("tool_call_finished");
+  });
+
+  it("a run that stops after its tool calls (max turns) makes their results durable before it returns; a failure there stops it fatal", async () => {
+    let failAt = 0;
+    const { sink, durable, syncs } = groupCommitSink(() =>
+      syncs() === failAt ? Promise.reject(new Error("disk gone")) : undefined,
+    );
+    const tool = defineTool({
+      name: "act",
+      description: "test",
+      input: z.object({}),
+      risk: { level: "LOW", reason: "test" },
+      execute: () => "done",
+    });
+    const ok = await scriptHarness([callTurn("act")], {
+      tools: [tool],
+      sinks: [sink],
+      limits: { maxTurns: 1 },
+    })
+      .session()
+      .run("go");
+    expect(ok.stopReason.type).toBe("max_turns");
+    expect(durable.map((e) => e.type)).toContain("tool_call_finished");
+    // Second sync of the run: the results' barrier (the first is the call's journal entry).
+    failAt = syncs() + 2;
+    const failed = await scriptHarness([callTurn("act")], {
+      tools: [tool],
+      sinks: [sink],
+      limits: { maxTurns: 1 },
+    })
+      .session()
+      .run("go");
+    expect(failed.stopReason).toMatchObject({ type: "error", message: expect.stringMatching(/disk gone/) });
   });
 });

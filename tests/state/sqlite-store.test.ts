@@ -120,4 +120,53 @@ describe("SqliteStore", () => {
       await b.close();
     }
   });
+  it("another connection reads a session record whose lastSeq and updatedAt follow every committed event, newest first", async () => {
+    const file = join(dir, "records.db");
+    const store = await SqliteStore.open(file);
+    const other = await SqliteStore.open(file);
+    const at = (sessionId: string, seq: number, ts: number, type: string, data: unknown) =>
+      ({ v: EVENT_VERSION, seq, tenantId: "local", sessionId, runId: "r", ts, type, data }) as ReinEvent;
+    try {
+      store.eventLog.append(
+        at("ses_old", 1, 100, "session_started", {
+          model: "m",
+          tools: [],
+          workspace: "/w",
+          audit: { kind: "none" },
+        }),
+      );
+      store.eventLog.append(
+        at("ses_new", 1, 200, "session_started", {
+          model: "m",
+          tools: [],
+          workspace: null,
+          audit: { kind: "none" },
+        }),
+      );
+      store.eventLog.append(at("ses_new", 2, 210, "run_started", { task: "t", limits: {} }));
+      await store.eventLog.sync?.();
+      // Events that change nothing but the position: the record's row is not rewritten for them.
+      for (let seq = 2; seq <= 40; seq++)
+        store.eventLog.append(at("ses_old", seq, 300 + seq, "text_delta", { turn: 1, delta: "x" }));
+      await store.eventLog.sync?.();
+      expect(other.sessions.get({ tenantId: "local", sessionId: "ses_old" })).toMatchObject({
+        tenantId: "local",
+        sessionId: "ses_old",
+        status: "idle",
+        createdAt: 100,
+        updatedAt: 340,
+        lastSeq: 40,
+        model: "m",
+        workspace: "/w",
+      });
+      expect(other.sessions.list().map((r) => [r.sessionId, r.lastSeq, r.status])).toEqual([
+        ["ses_old", 40, "idle"],
+        ["ses_new", 2, "running"],
+      ]);
+      expect(other.sessions.list({ limit: 1 }).map((r) => r.sessionId)).toEqual(["ses_old"]);
+    } finally {
+      await other.close();
+      await store.close();
+    }
+  });
 });

@@ -9,7 +9,7 @@ import type {
 } from "../../guards/guard.js";
 import { checkGuardVerdict, isNativePromise } from "../../protocol/answers.js";
 import { errorMessage } from "../../protocol/errors.js";
-import type { StageRecord } from "../../protocol/events.js";
+import type { ReinEvent, StageRecord } from "../../protocol/events.js";
 import { maxRisk, type RiskAssessment } from "../../protocol/risk.js";
 import type { StopReason } from "../../protocol/stop-reason.js";
 import type { Tool } from "../../tools/tool.js";
@@ -318,6 +318,27 @@ export function beforeModelCallGuards(
     },
     () => undefined,
   );
+}
+
+/**
+ * A resumed run hands each guard the run's events so far, so per-run state (taint) survives the
+ * crash or the pause. A throw, or an answer other than `undefined`, stops the run (fail closed).
+ */
+export function resumedGuards(ctx: RunContext, events: readonly ReinEvent[]): StopReason | undefined {
+  const gctx = guardContext(ctx);
+  for (const guard of ctx.deps.guards) {
+    const resumed = guard.resumed;
+    if (typeof resumed !== "function") continue;
+    let answer: unknown;
+    try {
+      answer = resumed.call(guard, events, gctx);
+    } catch (err) {
+      return guardFailed(guard.name, "resumed", `threw: ${errorMessage(err)}`);
+    }
+    if (answer !== undefined)
+      return guardFailed(guard.name, "resumed", "answered something other than undefined");
+  }
+  return undefined;
 }
 
 function guardFailed(name: string, hook: string, what: string): StopReason {

@@ -322,12 +322,20 @@ export async function runToolCalls(
     if (readOnly && decided.allowed) batch.push(completion);
     else await completion;
   }
-  const results = await Promise.all(ordered);
-  // The records of this turn's calls are durable before their results reach the model. A failure
-  // has already stopped the run (fatal); the results then go nowhere.
+  // The records of this turn's calls are made durable before their results reach the model: by
+  // the caller, which waits for `syncResults` (step.ts, model-call.ts).
+  return Promise.all(ordered);
+}
+
+/**
+ * The durability barrier for the last turn's results, when they are still pending. A failure has
+ * stopped the run (fatal: the signal is aborted); the results then go nowhere.
+ */
+export async function syncResults(ctx: RunContext): Promise<void> {
+  if (!ctx.resultsUnsynced) return;
+  ctx.resultsUnsynced = false;
   const barrier = ctx.durable();
   if (barrier !== undefined) await barrier.catch(() => {});
-  return results;
 }
 
 /**
