@@ -26,6 +26,12 @@ export interface ManySessionsReport {
   readonly maxOpenFds: number;
   readonly fdLimit: string;
   readonly rssPerIdleSessionBytes: number;
+  /** heapUsed (after gc) with the sessions idle, minus before, over the sessions: what they hold, without the allocator's slack. */
+  readonly heapPerIdleSessionBytes: number;
+  /** Main-thread and libuv-pool CPU (user + system) of the live phase, over the sessions. */
+  readonly cpuPerSessionMs: number;
+  /** Wall time of the plain async loops doing the same waits: the floor this process reached. */
+  readonly plainWallMs: number;
   readonly heapKeptPerClosedSessionBytes: number;
   readonly trailsVerified: number;
 }
@@ -41,9 +47,11 @@ if (!gc) throw new Error("run with --expose-gc");
 
 const openFds = () => readdirSync("/proc/self/fd").length;
 let maxOpenFds = openFds();
+// Every 20 ms: reading /proc/self/fd is synchronous, so the sampler itself delays the event loop a
+// little (the same in the plain loops' window); the writer's own bound keeps the plateau long.
 const fdSampler = setInterval(() => {
   maxOpenFds = Math.max(maxOpenFds, openFds());
-}, 5);
+}, 20);
 
 const tool = defineTool({
   name: "act",
@@ -85,7 +93,9 @@ for (let i = 0; i < 5; i++) {
 
 gc();
 const rssBefore = process.memoryUsage().rss;
+const heapBefore0 = process.memoryUsage().heapUsed;
 const failures: string[] = [];
+const cpuBefore = process.cpuUsage();
 const live = await measureDelay(async () => {
   const all = Array.from({ length: sessions }, () => harness.session());
   const results = await Promise.all(
@@ -98,9 +108,11 @@ const live = await measureDelay(async () => {
   );
   return results;
 });
+const cpu = process.cpuUsage(cpuBefore);
 // RSS per idle session: the sessions above are idle (run, not closed); drop them and compare.
 gc();
 const rssIdle = process.memoryUsage().rss;
+const heapIdle = process.memoryUsage().heapUsed;
 await Promise.all(
   live.value.map((s) =>
     s.close().catch((err: unknown) => {
@@ -172,6 +184,9 @@ const report: ManySessionsReport = {
   maxOpenFds,
   fdLimit,
   rssPerIdleSessionBytes: Math.max(0, (rssIdle - rssBefore) / sessions),
+  heapPerIdleSessionBytes: Math.max(0, (heapIdle - heapBefore0) / sessions),
+  cpuPerSessionMs: (cpu.user + cpu.system) / 1000 / sessions,
+  plainWallMs: plain.ms,
   heapKeptPerClosedSessionBytes: Math.max(0, (heapAfter - heapBefore) / extra),
   trailsVerified,
 };

@@ -131,7 +131,7 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   settleInputEstimate(deps, response.usage);
   // The audit trail opens off the event loop while the model answers (its lock, its checks): a
   // failure there stops the run here, before the answer's tool calls are handled.
-  const opened = ctx.durable();
+  const opened = ctx.ready();
   if (opened !== undefined) {
     await opened.catch(() => {});
     if (ctx.signal.aborted) return { ok: false, stop: stopFromAbort(ctx.signal.reason) };

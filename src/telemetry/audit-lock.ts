@@ -82,7 +82,12 @@ export class AuditLock {
     let identity: string;
     try {
       const fd = await call<number>((cb) =>
-        open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600, cb),
+        open(
+          temp,
+          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+          0o600,
+          cb,
+        ),
       );
       try {
         const text = `${JSON.stringify(owner)}\n`;

@@ -286,6 +286,14 @@ export class AuditTrail implements EventSink {
     return this.#commit?.sync() ?? this.#closing ?? Promise.resolve();
   }
 
+  /**
+   * Resolves once the run's file is open (its lock taken, its content checked, off the event loop);
+   * rejects with the trail's error (`REIN_AUDIT_LOCKED`, `REIN_AUDIT_INVALID`, …) when it cannot be.
+   */
+  ready(): Promise<void> {
+    return this.#commit?.opened() ?? Promise.resolve();
+  }
+
   /** Writes what is queued, then releases the descriptor and the lock (the next run takes them again). */
   close(): Promise<void> {
     this.#release();
@@ -468,7 +476,9 @@ export class AuditTrail implements EventSink {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
         // The folder went away since it was resolved: made again, then judged by checkPlace below.
         await new Promise<void>((resolve, reject) =>
-          mkdir(dirname(this.#realFile), { recursive: true, mode: 0o700 }, (e) => (e ? reject(e) : resolve())),
+          mkdir(dirname(this.#realFile), { recursive: true, mode: 0o700 }, (e) =>
+            e ? reject(e) : resolve(),
+          ),
         );
         fd = await openFd(this.#realFile, flags);
       }

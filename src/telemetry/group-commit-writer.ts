@@ -135,6 +135,12 @@ export class CommitFile {
     return new Promise((resolve, reject) => this.waiters.push({ upTo: this.appended, resolve, reject }));
   }
 
+  /** Resolves once the owner's `prepare` ran (at once for a file given a descriptor); rejects with the file's failure. */
+  opened(): Promise<void> {
+    if (this.ready !== undefined) return this.ready.then(() => this.opened());
+    return this.failure ? Promise.reject(this.failure) : Promise.resolve();
+  }
+
   /** Waits for the queue to drain, then closes the descriptor and forgets the file. */
   async release(): Promise<void> {
     try {
@@ -286,7 +292,12 @@ export class GroupCommitWriter {
           break;
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
-          if (err instanceof AuditError || attempt >= MAX_ATTEMPTS || code === undefined || !RETRIED.has(code))
+          if (
+            err instanceof AuditError ||
+            attempt >= MAX_ATTEMPTS ||
+            code === undefined ||
+            !RETRIED.has(code)
+          )
             throw err;
           if (code === "EMFILE" || code === "ENFILE") this.#closeIdle(f);
           await delay(FIRST_BACKOFF_MS * 2 ** (attempt - 1));
