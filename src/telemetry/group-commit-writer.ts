@@ -173,6 +173,11 @@ export class GroupCommitWriter {
   readonly syncWritesPerTick: number;
   #syncWrites = 0;
   readonly #files = new Set<CommitFile>();
+  /**
+   * Files holding a descriptor and not writing, least recently used first (a Set keeps insertion
+   * order): the next descriptor to close is found in O(1), whatever the number of files.
+   */
+  readonly #idle = new Set<CommitFile>();
   readonly #due = new Set<CommitFile>();
   #scheduled = false;
   #open = 0;
@@ -219,7 +224,7 @@ export class GroupCommitWriter {
     }
     f.chunks = [];
     f.written = f.appended;
-    f.used = ++this.#clock;
+    this.#touch(f);
     return true;
   }
 
@@ -243,7 +248,7 @@ export class GroupCommitWriter {
     if (this.#open >= this.maxOpenFiles) this.#closeIdle(f);
     if (this.#open < this.maxOpenFiles) {
       f.fd = options.fd;
-      f.used = ++this.#clock;
+      this.#touch(f);
       this.#open++;
     } else {
       close(options.fd, () => {});
@@ -276,6 +281,7 @@ export class GroupCommitWriter {
   forget(f: CommitFile): Promise<void> {
     this.#files.delete(f);
     this.#due.delete(f);
+    this.#idle.delete(f);
     if (f.fd === undefined) return Promise.resolve();
     // A batch in flight closes it when it ends (see #drain).
     const closed = new Promise<void>((resolve) => f.closedWaiters.push(resolve));
@@ -328,6 +334,7 @@ export class GroupCommitWriter {
   /** Writes everything queued for `f`, batch after batch, until its queue is empty. */
   async #drain(f: CommitFile): Promise<void> {
     f.busy = true;
+    this.#idle.delete(f);
     try {
       while (f.chunks.length > 0 && !f.failure) {
         const raw = f.rawTail;
@@ -350,7 +357,7 @@ export class GroupCommitWriter {
       }
     } finally {
       f.busy = false;
-      f.used = ++this.#clock;
+      this.#touch(f);
       // Idle now: give the slot to a file waiting for one (closing wakes it), or keep it for next time.
       if (f.released || f.failure || this.#waitingForSlot.length > 0) this.#closeFd(f);
       this.#wakeSlotWaiter();
@@ -400,7 +407,7 @@ export class GroupCommitWriter {
         f.fd = opened.fd;
         f.size = opened.size;
         f.identity = opened.identity;
-        f.used = ++this.#clock;
+        this.#touch(f);
         return opened.fd;
       } catch (err) {
         this.#open--;
@@ -426,7 +433,7 @@ export class GroupCommitWriter {
           `it changed since this writer last wrote it (expected ${f.size} bytes, found ${stats.size}): it was truncated, edited or written by another writer`,
         );
       f.fd = fd;
-      f.used = ++this.#clock;
+      this.#touch(f);
       return fd;
     } catch (err) {
       this.#open--;
@@ -438,20 +445,26 @@ export class GroupCommitWriter {
 
   /** Closes the least recently used idle descriptor (not `except`'s); false when none is idle. */
   #closeIdle(except: CommitFile): boolean {
-    let victim: CommitFile | undefined;
-    for (const f of this.#files) {
+    for (const f of this.#idle) {
       if (f === except || f.busy || f.fd === undefined) continue;
-      if (!victim || f.used < victim.used) victim = f;
+      this.#closeFd(f);
+      return true;
     }
-    if (!victim) return false;
-    this.#closeFd(victim);
-    return true;
+    return false;
+  }
+
+  /** Marks `f` used now: the most recently used of the idle files if it holds a descriptor and is not writing. */
+  #touch(f: CommitFile): void {
+    f.used = ++this.#clock;
+    this.#idle.delete(f);
+    if (f.fd !== undefined && !f.busy && !f.released) this.#idle.add(f);
   }
 
   #closeFd(f: CommitFile): void {
     const fd = f.fd;
     if (fd === undefined) return;
     f.fd = undefined;
+    this.#idle.delete(f);
     this.#open--;
     // Asynchronous: a close error on a file already written loses nothing; release() waits for it.
     const waiters = f.closedWaiters.splice(0);
