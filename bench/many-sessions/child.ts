@@ -4,7 +4,7 @@
  * Prints one JSON line (`ManySessionsReport`). `sessions` sessions of one harness with the CLI
  * defaults (audit trail on) run at once, each `calls` turns of one tool call (a tool that writes
  * nothing and can change something, so each call gets an intent record), with a model that waits
- * `modelMs` per call; then the same waits as plain async loops, for the event-loop delay baseline.
+ * `modelMs` per call; before them, the same waits as plain async loops, for the event-loop delay baseline.
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -92,6 +92,18 @@ for (let i = 0; i < 5; i++) {
   await s.close();
 }
 
+// Baseline: the same waits as plain async loops, in the same process, measured first and after a
+// full gc (measured last, it met the garbage of the phases before it: at 10,000 sessions its own
+// p99 reached hundreds of ms, which made any ratio to it meaningless).
+gc();
+const plain = await measureDelay(() =>
+  Promise.all(
+    Array.from({ length: sessions }, async () => {
+      for (let i = 0; i <= calls; i++) await sleep(modelMs);
+    }),
+  ),
+);
+
 gc();
 const rssBefore = process.memoryUsage().rss;
 const heapBefore0 = process.memoryUsage().heapUsed;
@@ -156,14 +168,6 @@ for (let i = 0; i < extra; i++) {
 gc();
 const heapAfter = process.memoryUsage().heapUsed;
 
-// Baseline: the same waits as plain async loops, in the same process.
-const plain = await measureDelay(() =>
-  Promise.all(
-    Array.from({ length: sessions }, async () => {
-      for (let i = 0; i <= calls; i++) await sleep(modelMs);
-    }),
-  ),
-);
 clearInterval(fdSampler);
 
 let fdLimit = "unknown";
