@@ -35,12 +35,11 @@ import {
   MIN_MAX_RECORD_BYTES,
 } from "./audit-record-cap.js";
 import { inspectAuditBytes, kindOf, readAuditFile } from "./audit-verify.js";
+import { fstatFd, openFd } from "./fs-calls.js";
 import {
   type CommitFile,
   checkDescriptorPlace,
-  fstatFd,
   type GroupCommitWriter,
-  openFd,
   type PreparedFile,
   sharedGroupCommitWriter,
 } from "./group-commit-writer.js";

@@ -1,5 +1,6 @@
-import { close, constants, fstat, open, readlink, type Stats, write, writeSync } from "node:fs";
+import { close, constants, readlink, write, writeSync } from "node:fs";
 import { AuditError, errorMessage } from "../protocol/errors.js";
+import { fstatFd, openFd } from "./fs-calls.js";
 
 /**
  * Descriptors the shared writer keeps open at most (idle ones are closed first when it needs
@@ -537,16 +538,6 @@ export async function checkDescriptorPlace(display: string, realFile: string, fd
       `The audit trail ${display} now resolves to ${actual}, not ${realFile}: a directory on its path was replaced. Refusing to write.`,
       { file: display, actual },
     );
-}
-
-export function openFd(path: string, flags: number): Promise<number> {
-  return new Promise((resolve, reject) =>
-    open(path, flags, 0o600, (err, fd) => (err ? reject(err) : resolve(fd))),
-  );
-}
-
-export function fstatFd(fd: number): Promise<Stats> {
-  return new Promise((resolve, reject) => fstat(fd, (err, s) => (err ? reject(err) : resolve(s))));
 }
 
 function writeFd(fd: number, data: string | Buffer): Promise<number> {
