@@ -2,8 +2,9 @@
  * loop-scaling (issue 11): does the cost of one tool call stay flat as a session grows?
  * Rein, @openai/agents and the AI SDK run N = 500, 2,000 and 10,000 one-no-op-call turns in one
  * process, next to two baselines; then each subject runs once more at 2,000 in a fresh process
- * for its own peak RSS. Flags: `--quick`, `--peer-budget <seconds>` (default 150), `--reps <n>`
- * (default 3; one with `--quick`).
+ * for its own peak RSS. Two shapes (`--shape one|two|both`, default both): one no-op call per turn
+ * answering "ok", and two calls per turn answering ~1 KB each (N counts calls in both). Flags:
+ * `--quick`, `--peer-budget <seconds>` (default 150), `--reps <n>` (default 3; one with `--quick`).
  */
 import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,7 +15,12 @@ import type { Benchmark, BenchOptions, BenchOutput } from "./lib/bench.ts";
 import { measure, median } from "./lib/measure.ts";
 import type { ChildReport } from "./loop-scaling/child.ts";
 import { type Cell, type ChildResult, report } from "./loop-scaling/report.ts";
-import { loadSubjects, type Subject } from "./loop-scaling/subjects.ts";
+import { loadSubjects, SHAPES, type Shape, type ShapeId, type Subject } from "./loop-scaling/subjects.ts";
+
+const SHAPE_LABELS: Record<ShapeId, string> = {
+  one: 'one call per turn, result "ok"',
+  two: "two calls per turn, ~1 KB results",
+};
 
 interface Config {
   readonly sizes: readonly number[];
@@ -27,7 +33,9 @@ interface Config {
 }
 
 function configOf(options: BenchOptions): Config {
-  const unknown = Object.keys(options.flags).filter((flag) => flag !== "peer-budget" && flag !== "reps");
+  const unknown = Object.keys(options.flags).filter(
+    (flag) => flag !== "peer-budget" && flag !== "reps" && flag !== "shape",
+  );
   if (unknown.length > 0) throw new Error(`loop-scaling: unknown flag(s) --${unknown.join(", --")}`);
   const budget = Number(options.flags["peer-budget"] ?? 150);
   if (!(budget > 0)) throw new Error("--peer-budget must be a positive number of seconds");
@@ -61,20 +69,25 @@ function fitsBudget(cell: Cell, budgetS: number): boolean {
   return spentS + nextS <= budgetS;
 }
 
-async function runOnce(subject: Subject, calls: number) {
-  const measured = await measure(() => subject.run(calls));
+async function runOnce(subject: Subject, calls: number, shape: Shape) {
+  const measured = await measure(() => subject.run(calls, shape));
   subject.check(measured.value, calls); // also keeps the result referenced until after the heap reading
   return { ms: measured.ms, perCallUs: (measured.ms * 1000) / calls, heldBytes: measured.heldBytes };
 }
 
 /** Runs every available subject at every size, alternating the order of subjects between repetitions. */
-async function measureInProcess(subjects: readonly Subject[], config: Config, log: (m: string) => void) {
+async function measureInProcess(
+  subjects: readonly Subject[],
+  config: Config,
+  shape: Shape,
+  log: (m: string) => void,
+) {
   const available = subjects.filter((s) => s.available === true);
   const history = new Map(available.map((s) => [s.id, [] as { calls: number; perCallMs: number }[]]));
 
   log(`warm-up: ${config.warmupCalls} calls each`);
   for (const subject of available) {
-    const { perCallUs } = await runOnce(subject, config.warmupCalls);
+    const { perCallUs } = await runOnce(subject, config.warmupCalls, shape);
     history.get(subject.id)!.push({ calls: config.warmupCalls, perCallMs: perCallUs / 1000 });
   }
 
@@ -94,7 +107,7 @@ async function measureInProcess(subjects: readonly Subject[], config: Config, lo
       for (const [position, subject] of order.entries()) {
         const cell = planned.get(subject)!;
         if (subject.kind === "peer" && !fitsBudget(cell, config.peerBudgetS)) continue;
-        const run = await runOnce(subject, calls);
+        const run = await runOnce(subject, calls, shape);
         cell.runs.push({ ...run, rep, position });
         log(
           `  ${subject.id} N=${calls} run ${rep + 1}: ${run.perCallUs.toFixed(1)} µs/call, ${(run.ms / 1000).toFixed(1)} s`,
@@ -109,10 +122,10 @@ async function measureInProcess(subjects: readonly Subject[], config: Config, lo
   return cells;
 }
 
-function runChild(subject: Subject, calls: number, workdir: string): Promise<ChildReport> {
+function runChild(subject: Subject, calls: number, shape: ShapeId, workdir: string): Promise<ChildReport> {
   const entry = fileURLToPath(new URL("./loop-scaling/child.ts", import.meta.url));
   return new Promise((resolve, reject) => {
-    const child = fork(entry, [subject.id, String(calls), workdir], { execArgv: ["--expose-gc"] });
+    const child = fork(entry, [subject.id, String(calls), workdir, shape], { execArgv: ["--expose-gc"] });
     let report: ChildReport | undefined;
     child.on("message", (message) => {
       report = message as ChildReport;
@@ -130,6 +143,7 @@ async function measureRss(
   subjects: readonly Subject[],
   cells: readonly Cell[],
   config: Config,
+  shape: ShapeId,
   workdir: string,
   log: (m: string) => void,
 ) {
@@ -151,7 +165,7 @@ async function measureRss(
     }
     log(`fresh process: ${subject.id} N=${calls}`);
     try {
-      results.push({ subject: subject.id, calls, report: await runChild(subject, calls, workdir) });
+      results.push({ subject: subject.id, calls, report: await runChild(subject, calls, shape, workdir) });
     } catch (err) {
       results.push({ subject: subject.id, calls, error: (err as Error).message });
     }
@@ -168,10 +182,24 @@ const loopScaling: Benchmark = {
     try {
       const subjects = await loadSubjects(workdir);
       for (const s of subjects) if (s.available !== true) options.log(`${s.id}: ${s.available}`);
-      const cells = await measureInProcess(subjects, config, options.log);
-      const processMaxRssBytes = process.resourceUsage().maxRSS * 1024;
-      const children = await measureRss(subjects, cells, config, workdir, options.log);
-      return report({ config, subjects, cells, children, processMaxRssBytes });
+      const wanted = options.flags.shape ?? "both";
+      if (wanted !== "one" && wanted !== "two" && wanted !== "both")
+        throw new Error(`--shape must be one, two or both, got ${wanted}`);
+      const shapes: ShapeId[] = wanted === "both" ? ["one", "two"] : [wanted];
+      const outputs: BenchOutput[] = [];
+      for (const shape of shapes) {
+        options.log(`shape "${shape}": ${SHAPE_LABELS[shape]}`);
+        const cells = await measureInProcess(subjects, config, SHAPES[shape], options.log);
+        const processMaxRssBytes = process.resourceUsage().maxRSS * 1024;
+        const children = await measureRss(subjects, cells, config, shape, workdir, options.log);
+        outputs.push(report({ config, subjects, cells, children, processMaxRssBytes }));
+      }
+      return {
+        tables: outputs.flatMap((o, i) =>
+          o.tables.map((t) => ({ ...t, title: `[${SHAPE_LABELS[shapes[i]!]}] ${t.title}` })),
+        ),
+        json: Object.fromEntries(outputs.map((o, i) => [shapes[i]!, o.json])),
+      };
     } finally {
       rmSync(workdir, { recursive: true, force: true });
     }

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { mkdirSync, realpathSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod/v4";
 import type { ApprovalGate, ApprovalRequest } from "./approvals/approval-gate.js";
@@ -490,6 +491,22 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
     if (trails.get(id)?.deref() === undefined) trails.delete(id);
   });
 
+  // The audit folder, made and resolved once: a session with a generated id then costs no file I/O
+  // until its first run, which opens its (new) file off the event loop.
+  let auditRealDir: string | undefined;
+  const freshAudit = (): { realDir: string } | undefined => {
+    if (auditDir === undefined) return undefined;
+    try {
+      if (auditRealDir === undefined) {
+        mkdirSync(auditDir, { recursive: true, mode: 0o700 });
+        auditRealDir = realpathSync(auditDir);
+      }
+      return { realDir: auditRealDir };
+    } catch {
+      return undefined; // the trail's own constructor reports it
+    }
+  };
+
   /** A resumed session's trail: its own file, or (left unsealed by a crash, so not continued) a new one. */
   const openAudit = (
     sessionId: string,
@@ -546,8 +563,12 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         ...auditOptions,
         intentFor: (tool: string) => registry.get(tool)?.readOnly !== true,
       };
+      // A generated id names a file that cannot exist yet: nothing to check before the first run.
+      const fresh = file && options.id === undefined ? freshAudit() : undefined;
       const trail = file
-        ? openAudit(sessionId, file, resumingIds.has(sessionId), trailOptions ?? {})
+        ? fresh
+          ? new AuditTrail(file, { ...trailOptions, fresh })
+          : openAudit(sessionId, file, resumingIds.has(sessionId), trailOptions ?? {})
         : trailOptions
           ? AuditTrail.inMemory(trailOptions)
           : undefined;

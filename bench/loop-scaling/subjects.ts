@@ -9,6 +9,25 @@ import type { Harness, RunResult, Session } from "../../dist/index.js";
 export const SUBJECT_IDS = ["rein", "plain-loop", "serialise-loop", "openai-agents", "ai-sdk"] as const;
 export type SubjectId = (typeof SUBJECT_IDS)[number];
 
+/**
+ * The workload's shape: tool calls per model turn and the tool's result. "one": one no-op call per
+ * turn answering "ok" (the project's own shape); "two": two calls per turn, each answering ~1 KB
+ * of text (issue 24 item 5). N counts tool calls in both: "two" makes N/2 turns.
+ */
+export const SHAPES = {
+  one: { perTurn: 1, result: "ok" },
+  two: { perTurn: 2, result: kilobyteResult() },
+} as const;
+export type ShapeId = keyof typeof SHAPES;
+export type Shape = (typeof SHAPES)[ShapeId];
+
+/** ~1 KB of plain prose (what a file read or a search hit returns), the same for every subject. */
+function kilobyteResult(): string {
+  const line =
+    "The quarterly report lists revenue by region, the open invoices and the notes from the review. ";
+  return line.repeat(Math.ceil(1024 / line.length)).slice(0, 1024);
+}
+
 export interface Subject {
   readonly id: SubjectId;
   readonly label: string;
@@ -16,12 +35,26 @@ export interface Subject {
   /** `true`, or why the subject cannot run (e.g. its package failed to import). */
   readonly available: true | string;
   /** Runs the workload; resolves with everything the caller holds afterwards (its result object). */
-  run(calls: number): Promise<unknown>;
+  run(calls: number, shape: Shape): Promise<unknown>;
   /** Throws unless `held` shows exactly `calls` tool calls and a completed run. */
   check(held: unknown, calls: number): void;
 }
 
-const noop = async (_input: object): Promise<string> => "ok";
+/** The tool of a shape: returns its result. */
+const toolOf =
+  (shape: Shape) =>
+  async (_input: object): Promise<string> =>
+    shape.result;
+
+/** The scripted turns of a shape: N calls in turns of `perTurn`, then "done". */
+function turnsOf(calls: number, shape: Shape) {
+  if (calls % shape.perTurn !== 0) throw new Error(`N=${calls} is not a multiple of ${shape.perTurn}`);
+  const call = { tool: "noop", input: {} };
+  return {
+    turns: calls / shape.perTurn,
+    calls: Array.from({ length: shape.perTurn }, () => call),
+  };
+}
 
 function expectCalls(subject: string, actual: number, expected: number): void {
   if (actual !== expected) throw new Error(`${subject} made ${actual} tool calls, expected ${expected}`);
@@ -62,23 +95,24 @@ async function loadRein(workdir: string): Promise<Subject> {
     label: "Rein (dist, every CLI default on)",
     kind: "rein",
     available: true,
-    async run(calls) {
+    async run(calls, shape) {
       const tool = rein.defineTool({
         name: "noop",
         description: "Does nothing and returns ok.",
         input: z.object({}),
         risk: { level: "LOW", reason: "does nothing" },
-        execute: noop,
+        execute: toolOf(shape),
       });
+      const plan = turnsOf(calls, shape);
       const harness = rein.createHarness({
         model: rein.scriptedModel({
           name: "bench",
-          turns: [{ tool_calls: [{ tool: "noop", input: {} }], repeat: calls }, { say: "done" }],
+          turns: [{ tool_calls: plan.calls, repeat: plan.turns }, { say: "done" }],
         }),
         tools: [tool],
         workspace: workdir,
         audit: { dir: join(workdir, ".rein", "audit") },
-        limits: { maxTurns: calls + 1 },
+        limits: { maxTurns: plan.turns + 1 },
       });
       const session = harness.session();
       const stream = session.stream("go");
@@ -94,8 +128,10 @@ async function loadRein(workdir: string): Promise<Subject> {
         throw new Error(`Rein run ended ${result.status}: ${JSON.stringify(result.stopReason)}`);
       }
       expectCalls("Rein", result.toolCalls, calls);
-      // 6 events per tool call (model call started/finished, tool call requested/decided/started/finished).
-      if (events < 6 * calls) throw new Error(`Rein streamed only ${events} events for ${calls} calls`);
+      // 4 events per tool call (requested/decided/started/finished) and 2 per turn (model call started/finished).
+      const least = 4 * calls + 2 * result.turns;
+      if (events < least)
+        throw new Error(`Rein streamed only ${events} events for ${calls} calls (${least} expected)`);
       const file = harness.auditFile(session.id);
       const audit = file === undefined ? undefined : rein.verifyAuditFile(file);
       if (!audit?.ok) throw new Error(`Rein's audit trail is missing or broken: ${JSON.stringify(audit)}`);
@@ -110,9 +146,10 @@ const plainLoop: Subject = {
   label: "baseline: plain loop awaiting the tool function",
   kind: "baseline",
   available: true,
-  async run(calls) {
+  async run(calls, shape) {
+    const tool = toolOf(shape);
     let results = 0;
-    for (let i = 0; i < calls; i++) if ((await noop({})) === "ok") results++;
+    for (let i = 0; i < calls; i++) if ((await tool({})) === shape.result) results++;
     return { results };
   },
   check(held, calls) {
@@ -130,7 +167,8 @@ const serialiseLoop: Subject = {
   label: "baseline: messages array + JSON.stringify of the whole request per turn",
   kind: "baseline",
   available: true,
-  async run(calls) {
+  async run(calls, shape) {
+    const tool = toolOf(shape);
     const tools = [
       {
         name: "noop",
@@ -151,13 +189,22 @@ const serialiseLoop: Subject = {
       requestBytes += JSON.stringify(body).length;
     };
     let toolCalls = 0;
-    for (let turn = 1; turn <= calls; turn++) {
+    for (let turn = 1; turn <= calls / shape.perTurn; turn++) {
       request();
-      const id = `toolu_${turn}`;
-      messages.push({ role: "assistant", content: [{ type: "tool_use", id, name: "noop", input: {} }] });
-      const content = await noop({});
-      toolCalls++;
-      messages.push({ role: "user", content: [{ type: "tool_result", tool_use_id: id, content }] });
+      const uses = Array.from({ length: shape.perTurn }, (_, i) => ({
+        type: "tool_use",
+        id: `toolu_${turn}_${i}`,
+        name: "noop",
+        input: {},
+      }));
+      messages.push({ role: "assistant", content: uses });
+      const results: unknown[] = [];
+      for (const use of uses) {
+        const content = await tool({});
+        toolCalls++;
+        results.push({ type: "tool_result", tool_use_id: use.id, content });
+      }
+      messages.push({ role: "user", content: results });
     }
     request();
     messages.push({ role: "assistant", content: [{ type: "text", text: "done" }] });

@@ -55,7 +55,11 @@ const usage = (): GenerateResult["usage"] => ({
   outputTokens: { total: 5, text: 5, reasoning: undefined },
 });
 
-export async function runPeer(calls: number): Promise<unknown> {
+/** `shape`: tool calls per step and the tool's result (default: one call answering "ok"). */
+export async function runPeer(
+  calls: number,
+  shape: { readonly perTurn: number; readonly result: string } = { perTurn: 1, result: "ok" },
+): Promise<unknown> {
   const { ai, test, z } = await load();
   let issued = 0;
   const model: MockModel = new test.MockLanguageModelV4({
@@ -65,9 +69,12 @@ export async function runPeer(calls: number): Promise<unknown> {
       // would retain O(calls^2) prompt data, so drop it: the mock keeps at most one entry.
       model.doGenerateCalls.length = 0;
       if (issued < calls) {
-        issued += 1;
+        const content = Array.from({ length: shape.perTurn }, () => {
+          issued += 1;
+          return { type: "tool-call" as const, toolCallId: `call_${issued}`, toolName: "noop", input: "{}" };
+        });
         return {
-          content: [{ type: "tool-call", toolCallId: `call_${issued}`, toolName: "noop", input: "{}" }],
+          content,
           finishReason: { unified: "tool-calls", raw: "tool_calls" },
           usage: usage(),
           warnings: [],
@@ -89,10 +96,10 @@ export async function runPeer(calls: number): Promise<unknown> {
       noop: ai.tool({
         description: "Does nothing and returns ok.",
         inputSchema: z.object({}),
-        execute: async () => "ok",
+        execute: async () => shape.result,
       }),
     },
-    stopWhen: ai.isStepCount(calls + 1),
+    stopWhen: ai.isStepCount(calls / shape.perTurn + 1),
     telemetry: { isEnabled: false },
   });
 }

@@ -50,27 +50,24 @@ export async function available(): Promise<true | string> {
 }
 
 /** A scripted model: `calls` turns of one `noop` function call each, then a final "done" message. */
-function scriptedModel(agents: AgentsModule, calls: number): Model {
+function scriptedModel(agents: AgentsModule, calls: number, perTurn: number): Model {
   let issued = 0;
   const usage = () => new agents.Usage({ requests: 1, inputTokens: 10, outputTokens: 5, totalTokens: 15 });
   return {
     async getResponse(_request: ModelRequest): Promise<ModelResponse> {
       if (issued < calls) {
-        issued += 1;
-        return {
-          usage: usage(),
-          responseId: `resp_${issued}`,
-          output: [
-            {
-              type: "function_call",
-              id: `fc_${issued}`,
-              callId: `call_${issued}`,
-              name: "noop",
-              arguments: "{}",
-              status: "completed",
-            },
-          ],
-        };
+        const output = Array.from({ length: perTurn }, () => {
+          issued += 1;
+          return {
+            type: "function_call" as const,
+            id: `fc_${issued}`,
+            callId: `call_${issued}`,
+            name: "noop",
+            arguments: "{}",
+            status: "completed" as const,
+          };
+        });
+        return { usage: usage(), responseId: `resp_${issued}`, output };
       }
       return {
         usage: usage(),
@@ -92,19 +89,23 @@ function scriptedModel(agents: AgentsModule, calls: number): Model {
   };
 }
 
-export async function runPeer(calls: number): Promise<unknown> {
+/** `shape`: tool calls per turn and the tool's result (default: one call answering "ok"). */
+export async function runPeer(
+  calls: number,
+  shape: { readonly perTurn: number; readonly result: string } = { perTurn: 1, result: "ok" },
+): Promise<unknown> {
   const { agents, z, runner } = await load();
   const noop = agents.tool({
     name: "noop",
     description: "Does nothing and returns ok.",
     parameters: z.object({}),
-    execute: async () => "ok",
+    execute: async () => shape.result,
   });
   const agent = new agents.Agent({
     name: "bench",
     instructions: "Call noop until told otherwise.",
-    model: scriptedModel(agents, calls),
+    model: scriptedModel(agents, calls, shape.perTurn),
     tools: [noop],
   });
-  return runner.run(agent, "go", { maxTurns: calls + 10 });
+  return runner.run(agent, "go", { maxTurns: calls / shape.perTurn + 10 });
 }

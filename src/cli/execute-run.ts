@@ -275,13 +275,22 @@ async function runIn(
       );
     return { file, records: verified.records, headHash: verified.headHash };
   };
+  const print = (line: unknown) => {
+    if (!stdoutClosed) process.stdout.write(`${terminalSafeJson(JSON.stringify(line))}\n`);
+  };
+  // run_ended and session_ended carry the verified trail: they are printed once run() or close()
+  // resolved, when the seal is written (the trail writes asynchronously; it may not even be open yet
+  // when a run is cancelled at once). Nothing else is printed in between, so the order is kept.
+  const held: ReinEvent[] = [];
   const render = (event: ReinEvent) => {
     if (view) view.handle(event);
-    else if (!stdoutClosed) {
-      // The audit trail is sealed when run_ended / session_ended reach its sink, before they reach us.
-      const audit = event.type === "run_ended" || event.type === "session_ended" ? auditNow() : undefined;
-      const line = audit ? { ...event, audit } : event;
-      process.stdout.write(`${terminalSafeJson(JSON.stringify(line))}\n`);
+    else if (event.type === "run_ended" || event.type === "session_ended") held.push(event);
+    else print(event);
+  };
+  const printHeld = () => {
+    for (const event of held.splice(0)) {
+      const audit = stdoutClosed ? undefined : auditNow();
+      print(audit ? { ...event, audit } : event);
     }
   };
   try {
@@ -294,7 +303,12 @@ async function runIn(
       });
       session = resumed.session;
       result = resumed.result;
-      await session.close();
+      printHeld();
+      try {
+        await session.close();
+      } finally {
+        printHeld();
+      }
     } else {
       const s = session!;
       if (store && options.storeFile) writeRunSpec(options.storeFile, s.id, options);
@@ -305,10 +319,16 @@ async function runIn(
       const stream = s.stream(options.task, { signal: controller.signal });
       for await (const event of stream) render(event);
       result = await stream.result;
-      await s.close();
-      // Events after the run (session_ended) come from the log: a reader after seq N sees what a live reader saw.
-      const scope = { tenantId: s.tenantId, sessionId: s.id };
-      for (const event of harness.eventLog.read(scope, result.lastSeq)) render(event);
+      printHeld();
+      const lastSeq = result.lastSeq;
+      try {
+        await s.close();
+      } finally {
+        // Events after the run (session_ended) come from the log: a reader after seq N sees what a live reader saw.
+        const scope = { tenantId: s.tenantId, sessionId: s.id };
+        for (const event of harness.eventLog.read(scope, lastSeq)) render(event);
+        printHeld();
+      }
     }
     if (session === undefined) throw new Error("unreachable: no session after the run");
     if (result.stopReason.type === "requires_action") {

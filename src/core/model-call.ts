@@ -144,6 +144,13 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
     ledger.settle(scope, key, { usage: response.usage, costUsd });
   }
   settleInputEstimate(deps, response.usage);
+  // The audit trail opens off the event loop while the model answers (its lock, its checks): a
+  // failure there stops the run here, before the answer's tool calls are handled.
+  const opened = ctx.ready();
+  if (opened !== undefined) {
+    await opened.catch(() => {});
+    if (ctx.signal.aborted) return { ok: false, stop: stopFromAbort(ctx.signal.reason) };
+  }
 
   const message: AssistantMessage = { role: "assistant", content: response.content };
   deps.history.push(message);

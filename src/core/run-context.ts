@@ -87,6 +87,11 @@ export interface RunContext {
    * Rejects when an event cannot be made durable; the run has then been stopped (fatal).
    */
   readonly durable: () => Promise<void> | undefined;
+  /**
+   * Resolves once every sink that opens asynchronously (`ready`) is open; `undefined` when none does.
+   * Rejects when one cannot open; the run has then been stopped (fatal).
+   */
+  readonly ready: () => Promise<void> | undefined;
   turn: number;
   toolCalls: number;
   /**

@@ -40,6 +40,8 @@ export class Session {
   #sinkFailure: Extract<AbortCause, { kind: "fatal" }> | undefined;
   /** The log and sinks that commit in batches and so have a durability barrier (`sync`). */
   readonly #syncers: readonly { readonly name: string; sync(): Promise<void> }[];
+  /** The sinks that open asynchronously when a run starts (`ready`). */
+  readonly #readiers: readonly { readonly name: string; ready(): Promise<void> }[];
 
   constructor(deps: SessionDeps) {
     this.#deps = deps;
@@ -54,6 +56,12 @@ export class Session {
         syncers.push({ name: `event sink "${sink.name}"`, sync: () => sink.sync!() });
     }
     this.#syncers = syncers;
+    const readiers: { name: string; ready(): Promise<void> }[] = [];
+    for (const sink of deps.sinks) {
+      if (typeof sink.ready === "function")
+        readiers.push({ name: `event sink "${sink.name}"`, ready: () => sink.ready!() });
+    }
+    this.#readiers = readiers;
   }
 
   /** The conversation so far (live, by reference). */
@@ -240,6 +248,7 @@ export class Session {
       signal: controller.signal,
       emit: (type, data) => this.#emit(runId, type, data),
       durable: () => (this.#syncers.length === 0 ? undefined : this.#durable()),
+      ready: () => (this.#readiers.length === 0 ? undefined : this.#ready()),
       turn: 0,
       toolCalls: 0,
       resultsUnsynced: false,
@@ -283,6 +292,26 @@ export class Session {
         } satisfies AbortCause;
         if (this.#active && !ended) this.#active.controller.abort(cause);
         else this.#sinkFailure ??= cause;
+        throw err;
+      }
+    }
+  }
+
+  /** Waits for every sink that opens asynchronously; the first failure stops the run (fatal) and rejects. */
+  async #ready(): Promise<void> {
+    for (const s of this.#readiers) {
+      try {
+        // Anything but a native promise (a throw, a thenable) is a failure.
+        const p = s.ready();
+        if (!(p instanceof Promise)) throw new TypeError("ready() did not return a promise");
+        await p;
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        this.#active?.controller.abort({
+          kind: "fatal",
+          code: isErrorCode(code) ? code : "REIN_INTERNAL",
+          message: `${s.name} could not open: ${errorMessage(err)}`,
+        } satisfies AbortCause);
         throw err;
       }
     }

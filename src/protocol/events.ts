@@ -295,5 +295,12 @@ export interface EventSink {
    * tool results reach the model. A rejection stops the run (fatal) and the tool is not run.
    */
   sync?(): Promise<void>;
+  /**
+   * For a sink that opens asynchronously when a run starts (the audit trail takes its lock and
+   * checks its file off the event loop): resolves once it can take the run's records, rejects when
+   * it cannot. The loop awaits it after each model call, before the answer's tool calls are handled;
+   * a rejection stops the run (fatal) before any of them.
+   */
+  ready?(): Promise<void>;
   close?(): Promise<void> | void;
 }

@@ -1,16 +1,25 @@
 import { randomUUID } from "node:crypto";
 import {
+  close,
   closeSync,
   constants,
+  fstat,
+  link,
   linkSync,
+  lstat,
+  open,
   openSync,
   readFileSync,
   renameSync,
+  unlink,
   unlinkSync,
+  write,
   writeFileSync,
 } from "node:fs";
 import { hostname } from "node:os";
 import { AuditError } from "../protocol/errors.js";
+
+const TRANSIENT = new Set(["EMFILE", "ENFILE", "EAGAIN", "EINTR", "EBUSY", "ENOMEM"]);
 
 interface LockOwner {
   readonly pid: number;
@@ -30,6 +39,8 @@ export class AuditLock {
   readonly file: string;
   readonly #trail: string;
   #owner: LockOwner | undefined;
+  /** `dev:ino` of the lock file this instance created (asynchronous path): release removes only that file. */
+  #identity: string | undefined;
 
   constructor(trail: string) {
     this.#trail = trail;
@@ -59,8 +70,73 @@ export class AuditLock {
     );
   }
 
+  /**
+   * `acquire()` without blocking the event loop: the same lock file, created the same way (written
+   * under a temporary name, then hard-linked into place) by the libuv pool. A busy lock falls back to
+   * `acquire()`'s checks (stale holder, who holds it), which only run when the lock is taken.
+   */
+  async acquireAsync(): Promise<void> {
+    if (this.#owner) return;
+    const owner: LockOwner = { pid: process.pid, host: hostname(), nonce: randomUUID(), since: Date.now() };
+    const temp = `${this.file}.${owner.pid}.${owner.nonce}.tmp`;
+    let identity: string;
+    try {
+      const fd = await call<number>((cb) =>
+        open(
+          temp,
+          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+          0o600,
+          cb,
+        ),
+      );
+      try {
+        const text = `${JSON.stringify(owner)}\n`;
+        await call<number>((cb) => write(fd, text, null, "utf8", cb));
+        const stats = await call<{ dev: number; ino: number }>((cb) => fstat(fd, cb));
+        identity = `${stats.dev}:${stats.ino}`;
+      } finally {
+        await call<void>((cb) => close(fd, cb)).catch(() => {});
+      }
+      try {
+        await call<void>((cb) => link(temp, this.file, cb));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        // Taken: the synchronous path tells a stale holder from a live one (rare: only on contention).
+        this.acquire();
+        return;
+      }
+    } catch (err) {
+      // A transient failure (EMFILE, …) is the shared writer's to retry; the rest is final.
+      if (err instanceof AuditError || TRANSIENT.has((err as NodeJS.ErrnoException).code ?? "")) throw err;
+      throw new AuditError(
+        "REIN_AUDIT_WRITE_FAILED",
+        `Cannot create the audit trail's lock ${this.file}: ${(err as Error).message}`,
+        { file: this.#trail, lock: this.file },
+      );
+    } finally {
+      await call<void>((cb) => unlink(temp, cb)).catch(() => {});
+    }
+    this.#owner = owner;
+    this.#identity = identity;
+  }
+
+  /** `release()` without blocking the event loop: removes the lock file if it is still the one this instance created. */
+  async releaseAsync(): Promise<void> {
+    const identity = this.#identity;
+    if (identity === undefined) return this.release();
+    this.#owner = undefined;
+    this.#identity = undefined;
+    try {
+      const stats = await call<{ dev: number; ino: number }>((cb) => lstat(this.file, cb));
+      if (`${stats.dev}:${stats.ino}` === identity) await call<void>((cb) => unlink(this.file, cb));
+    } catch {
+      // Already gone: nothing to release.
+    }
+  }
+
   /** Releases the lock if this instance holds it (and it is still its own). */
   release(): void {
+    this.#identity = undefined;
     const owner = this.#owner;
     if (!owner) return;
     this.#owner = undefined;
@@ -147,6 +223,11 @@ export class AuditLock {
     }
     return moved?.nonce === stale.nonce;
   }
+}
+
+/** A node:fs callback call as a promise (no FileHandle objects: this runs once per run of every session). */
+function call<T>(start: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => start((err, value) => (err ? reject(err) : resolve(value))));
 }
 
 function parseOwner(text: string): LockOwner | undefined {

@@ -1,15 +1,5 @@
 import { KeyObject } from "node:crypto";
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readlinkSync,
-  readSync,
-  realpathSync,
-} from "node:fs";
+import { close, constants, lstatSync, mkdir, mkdirSync, read, realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { ApprovalDecision } from "../protocol/approval.js";
 import { AuditError, ConfigError, errorMessage, ReinError } from "../protocol/errors.js";
@@ -45,9 +35,18 @@ import {
   MIN_MAX_RECORD_BYTES,
 } from "./audit-record-cap.js";
 import { inspectAuditBytes, kindOf, readAuditFile } from "./audit-verify.js";
-import { type CommitFile, type GroupCommitWriter, sharedGroupCommitWriter } from "./group-commit-writer.js";
+import { fstatFd, openFd } from "./fs-calls.js";
+import {
+  type CommitFile,
+  checkDescriptorPlace,
+  type GroupCommitWriter,
+  type PreparedFile,
+  sharedGroupCommitWriter,
+} from "./group-commit-writer.js";
 
 const SUMMARY_MAX_CHARS = 500;
+/** Failures the shared writer retries with backoff (see group-commit-writer.ts). */
+const TRANSIENT = new Set(["EMFILE", "ENFILE", "EAGAIN", "EINTR", "EBUSY", "ENOMEM"]);
 
 export interface AuditTrailOptions {
   /**
@@ -65,6 +64,20 @@ export interface AuditTrailOptions {
   readonly intentFor?: (tool: string) => boolean;
   /** The group-commit writer (default: the process's shared one). */
   readonly writer?: GroupCommitWriter;
+  /**
+   * The file is new (its session id was just generated) and its folder is `realDir` (resolved):
+   * the constructor touches no file; the first run creates the file, which must then be empty.
+   * @internal the harness's, for the sessions it names.
+   */
+  readonly fresh?: { readonly realDir: string };
+}
+
+/** What the file held when this writer last left it: checked when the file opens again. */
+interface Anchor {
+  readonly size: number;
+  readonly lastLine: string;
+  readonly index: number;
+  readonly head: string;
 }
 
 interface Pending {
@@ -162,6 +175,12 @@ export class AuditTrail implements EventSink {
       return;
     }
     this.#memory = undefined;
+    if (options.fresh) {
+      // No I/O per session: the folder was resolved once, and the first run's open checks the file is empty.
+      this.#realFile = join(options.fresh.realDir, basename(file));
+      this.#lock = new AuditLock(this.#realFile);
+      return;
+    }
     try {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       this.#realFile = join(realpathSync(dirname(file)), basename(file));
@@ -266,6 +285,14 @@ export class AuditTrail implements EventSink {
     return this.#commit?.sync() ?? this.#closing ?? Promise.resolve();
   }
 
+  /**
+   * Resolves once the run's file is open (its lock taken, its content checked, off the event loop);
+   * rejects with the trail's error (`REIN_AUDIT_LOCKED`, `REIN_AUDIT_INVALID`, …) when it cannot be.
+   */
+  ready(): Promise<void> {
+    return this.#commit?.opened() ?? Promise.resolve();
+  }
+
   /** Writes what is queued, then releases the descriptor and the lock (the next run takes them again). */
   close(): Promise<void> {
     this.#release();
@@ -280,7 +307,7 @@ export class AuditTrail implements EventSink {
     }
     this.#commit = undefined;
     const lock = this.#lock;
-    this.#closing = commit.release().finally(() => lock?.release());
+    this.#closing = commit.release().finally(() => lock?.releaseAsync());
     // A caller that never awaits sync()/close() must not see an unhandled rejection; the ones that do get it.
     this.#closing.catch(() => {});
   }
@@ -414,66 +441,78 @@ export class AuditTrail implements EventSink {
   }
 
   /**
-   * Takes the lock and a descriptor, checks the file is still what this writer left, and hands the
-   * descriptor to the shared writer (which may close it when idle and reopen it, checking it finds
-   * the same file at the size it left). Once per run: the records themselves are written in batches.
+   * Hands the file to the shared writer, which opens it asynchronously (`#prepare`) and may close it
+   * when idle and reopen it, checking it finds the same file at the size it left. Once per run: the
+   * records themselves are written in batches. Nothing here blocks the event loop; a failure (the
+   * lock is held, the file changed) fails the trail's `sync()`, the loop's barrier before any tool runs.
    */
   #open(): void {
     if (this.#commit !== undefined || this.#lock === undefined) return;
-    const lock = this.#lock;
-    lock.acquire();
-    let fd: number | undefined;
-    try {
-      fd = openSync(
-        this.#realFile,
-        constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
-        0o600,
-      );
-      const stats = fstatSync(fd);
-      if (!stats.isFile()) throw this.#invalid(`it is ${kindOf(stats)}, not a regular file`);
-      this.#checkPlace(fd);
-      this.#checkAnchor(fd, stats.size);
-      this.#commit = this.#writer.file({
-        display: this.file,
-        realFile: this.#realFile,
-        size: stats.size,
-        fd,
-        identity: `${stats.dev}:${stats.ino}`,
-      });
-    } catch (err) {
-      if (fd !== undefined) closeSync(fd);
-      lock.release();
-      throw err instanceof ReinError ? err : writeFailed(this.file, "open", err);
-    }
+    // What the file must hold when it opens: what this writer left (lines appended from now on wait in the queue).
+    const anchor: Anchor = {
+      size: this.#size,
+      lastLine: this.#lastLine,
+      index: this.#index,
+      head: this.#prevHash,
+    };
+    this.#commit = this.#writer.file({
+      display: this.file,
+      realFile: this.#realFile,
+      prepare: () => this.#prepare(anchor),
+    });
   }
 
-  /** The descriptor must be the file this trail resolved at construction (no directory on its path swapped since). */
-  #checkPlace(fd: number): void {
-    let actual: string;
+  /** Takes the lock, opens the file and checks it is still what this writer left; all off the event loop. */
+  async #prepare(anchor: Anchor): Promise<PreparedFile> {
+    const lock = this.#lock!;
+    await lock.acquireAsync();
+    let fd: number | undefined;
     try {
-      actual = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      return; // no /proc: the O_NOFOLLOW open is the only check
+      const flags = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+      try {
+        fd = await openFd(this.#realFile, flags);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        // The folder went away since it was resolved: made again, then judged by checkPlace below.
+        await new Promise<void>((resolve, reject) =>
+          mkdir(dirname(this.#realFile), { recursive: true, mode: 0o700 }, (e) =>
+            e ? reject(e) : resolve(),
+          ),
+        );
+        fd = await openFd(this.#realFile, flags);
+      }
+      const stats = await fstatFd(fd);
+      if (!stats.isFile()) throw this.#invalid(`it is ${kindOf(stats)}, not a regular file`);
+      await checkDescriptorPlace(this.file, this.#realFile, fd);
+      await this.#checkAnchor(fd, stats.size, anchor);
+      return { fd, size: stats.size, identity: `${stats.dev}:${stats.ino}` };
+    } catch (err) {
+      if (fd !== undefined) close(fd, () => {});
+      await lock.releaseAsync();
+      const code = (err as NodeJS.ErrnoException).code;
+      // A transient errno is the writer's to retry; anything else is this trail's typed failure.
+      throw err instanceof ReinError || (code !== undefined && TRANSIENT.has(code))
+        ? err
+        : writeFailed(this.file, "open", err);
     }
-    if (actual !== this.#realFile)
-      throw new AuditError(
-        "REIN_AUDIT_WRITE_FAILED",
-        `The audit trail ${this.file} now resolves to ${actual}, not ${this.#realFile}: a directory on its path was replaced. Refusing to write.`,
-        { file: this.file, actual },
-      );
   }
 
   /** The file must end exactly with the last line this writer wrote or verified (no truncation, no other writer). */
-  #checkAnchor(fd: number, size: number): void {
-    const expected = Buffer.from(this.#lastLine);
+  async #checkAnchor(fd: number, size: number, anchor: Anchor): Promise<void> {
+    const expected = Buffer.from(anchor.lastLine);
     let tail = Buffer.alloc(0);
-    if (size === this.#size && size >= expected.length) {
-      tail = Buffer.alloc(expected.length);
-      readSync(fd, tail, 0, expected.length, size - expected.length);
+    if (size === anchor.size && size >= expected.length && expected.length > 0) {
+      const buffer = Buffer.alloc(expected.length);
+      const n = await new Promise<number>((resolve, reject) =>
+        read(fd, buffer, 0, expected.length, size - expected.length, (err, bytes) =>
+          err ? reject(err) : resolve(bytes),
+        ),
+      );
+      tail = buffer.subarray(0, n);
     }
-    if (size !== this.#size || !tail.equals(expected))
+    if (size !== anchor.size || !tail.equals(expected))
       throw this.#invalid(
-        `it changed since this writer last wrote it (expected ${this.#size} bytes ending with record ${this.#index - 1}, head ${this.#prevHash}; found ${size} bytes): it was truncated, edited or written by another writer. Run "rein audit verify ${this.file}"`,
+        `it changed since this writer last wrote it (expected ${anchor.size} bytes ending with record ${anchor.index - 1}, head ${anchor.head}; found ${size} bytes): it was truncated, edited or written by another writer. Run "rein audit verify ${this.file}"`,
       );
   }
 

@@ -1,5 +1,6 @@
-import { close, constants, fstat, open, readlink, type Stats, write, writeSync } from "node:fs";
+import { close, constants, readlink, write, writeSync } from "node:fs";
 import { AuditError, errorMessage } from "../protocol/errors.js";
+import { fstatFd, openFd } from "./fs-calls.js";
 
 /**
  * Descriptors the shared writer keeps open at most (idle ones are closed first when it needs
@@ -51,6 +52,24 @@ export interface CommitFileOptions {
   readonly identity: string;
 }
 
+/** What `prepare` of a `PreparedFileOptions` gives: the file opened and checked by its owner. */
+export interface PreparedFile {
+  readonly size: number;
+  readonly fd: number;
+  readonly identity: string;
+}
+
+/**
+ * A file its owner opens asynchronously (taking a lock, checking what the file holds) when the
+ * writer first needs it, inside the bound on open descriptors: nothing blocks the event loop, and
+ * lines appended meanwhile wait in the queue. A `prepare` that rejects fails the file like a write.
+ */
+export interface PreparedFileOptions {
+  readonly display: string;
+  readonly realFile: string;
+  readonly prepare: () => Promise<PreparedFile>;
+}
+
 interface Waiter {
   readonly upTo: number;
   readonly resolve: () => void;
@@ -63,7 +82,11 @@ interface Waiter {
  */
 export class CommitFile {
   readonly #writer: GroupCommitWriter;
-  readonly options: CommitFileOptions;
+  readonly options: CommitFileOptions | PreparedFileOptions;
+  /** The owner's asynchronous open, until it ran (then undefined). */
+  prepare: (() => Promise<PreparedFile>) | undefined;
+  /** Settles once `prepare` ran (or failed): what sync() waits for before anything is appended. */
+  ready: Promise<void> | undefined;
   /** Lines appended and not yet handed to write(2). */
   chunks: string[] = [];
   appended = 0;
@@ -83,10 +106,11 @@ export class CommitFile {
   /** Last use, for closing the least recently used idle descriptor. */
   used = 0;
 
-  constructor(writer: GroupCommitWriter, options: CommitFileOptions) {
+  constructor(writer: GroupCommitWriter, options: CommitFileOptions | PreparedFileOptions) {
     this.#writer = writer;
     this.options = options;
-    this.size = options.size;
+    this.size = "prepare" in options ? 0 : options.size;
+    this.prepare = "prepare" in options ? options.prepare : undefined;
   }
 
   /** Queues `line` (one or more whole lines); written with every other file's lines at the next tick. */
@@ -105,9 +129,17 @@ export class CommitFile {
    */
   sync(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
+    // Not open yet: the owner's checks (its lock, what the file holds) pass before anything counts as written.
+    if (this.ready !== undefined) return this.ready.then(() => this.sync());
     if (this.written >= this.appended) return Promise.resolve();
     if (this.#writer.writeNow(this)) return Promise.resolve();
     return new Promise((resolve, reject) => this.waiters.push({ upTo: this.appended, resolve, reject }));
+  }
+
+  /** Resolves once the owner's `prepare` ran (at once for a file given a descriptor); rejects with the file's failure. */
+  opened(): Promise<void> {
+    if (this.ready !== undefined) return this.ready.then(() => this.opened());
+    return this.failure ? Promise.reject(this.failure) : Promise.resolve();
   }
 
   /** Waits for the queue to drain, then closes the descriptor and forgets the file. */
@@ -142,6 +174,11 @@ export class GroupCommitWriter {
   readonly syncWritesPerTick: number;
   #syncWrites = 0;
   readonly #files = new Set<CommitFile>();
+  /**
+   * Files holding a descriptor and not writing, least recently used first (a Set keeps insertion
+   * order): the next descriptor to close is found in O(1), whatever the number of files.
+   */
+  readonly #idle = new Set<CommitFile>();
   readonly #due = new Set<CommitFile>();
   #scheduled = false;
   #open = 0;
@@ -188,7 +225,7 @@ export class GroupCommitWriter {
     }
     f.chunks = [];
     f.written = f.appended;
-    f.used = ++this.#clock;
+    this.#touch(f);
     return true;
   }
 
@@ -197,15 +234,22 @@ export class GroupCommitWriter {
     return this.#open;
   }
 
-  /** Takes over `options.fd` (closed at once, to be reopened on the first write, when every slot is taken). */
-  file(options: CommitFileOptions): CommitFile {
+  /**
+   * Takes over `options.fd` (closed at once, to be reopened on the first write, when every slot is
+   * taken); or, given `prepare`, starts the owner's asynchronous open at once, inside the bound.
+   */
+  file(options: CommitFileOptions | PreparedFileOptions): CommitFile {
     const f = new CommitFile(this, options);
-    f.identity = options.identity;
     this.#files.add(f);
+    if ("prepare" in options) {
+      f.ready = this.#prepare(f);
+      return f;
+    }
+    f.identity = options.identity;
     if (this.#open >= this.maxOpenFiles) this.#closeIdle(f);
     if (this.#open < this.maxOpenFiles) {
       f.fd = options.fd;
-      f.used = ++this.#clock;
+      this.#touch(f);
       this.#open++;
     } else {
       close(options.fd, () => {});
@@ -238,6 +282,7 @@ export class GroupCommitWriter {
   forget(f: CommitFile): Promise<void> {
     this.#files.delete(f);
     this.#due.delete(f);
+    this.#idle.delete(f);
     if (f.fd === undefined) return Promise.resolve();
     // A batch in flight closes it when it ends (see #drain).
     const closed = new Promise<void>((resolve) => f.closedWaiters.push(resolve));
@@ -245,12 +290,43 @@ export class GroupCommitWriter {
     return closed;
   }
 
+  /** Runs the owner's open in a descriptor slot; a failure fails the file (its sync() rejects). */
+  async #prepare(f: CommitFile): Promise<void> {
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.#descriptor(f);
+          break;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (
+            err instanceof AuditError ||
+            attempt >= MAX_ATTEMPTS ||
+            code === undefined ||
+            !RETRIED.has(code)
+          )
+            throw err;
+          if (code === "EMFILE" || code === "ENFILE") this.#closeIdle(f);
+          await delay(FIRST_BACKOFF_MS * 2 ** (attempt - 1));
+        }
+      }
+    } catch (err) {
+      this.#fail(f, err);
+    } finally {
+      f.ready = undefined;
+      // Lines appended while it opened: written with the next batch.
+      if (f.chunks.length > 0 && !f.failure) this.schedule(f);
+      this.#wakeSlotWaiter();
+    }
+  }
+
   #flush(): void {
     if (this.#due.size === 0) return;
     const due = [...this.#due];
     this.#due.clear();
     for (const f of due) {
-      if (f.busy) continue;
+      // A file still opening is written when its prepare ends.
+      if (f.busy || f.ready !== undefined) continue;
       if (this.writeNow(f)) this.#settle(f);
       else void this.#drain(f);
     }
@@ -259,6 +335,7 @@ export class GroupCommitWriter {
   /** Writes everything queued for `f`, batch after batch, until its queue is empty. */
   async #drain(f: CommitFile): Promise<void> {
     f.busy = true;
+    this.#idle.delete(f);
     try {
       while (f.chunks.length > 0 && !f.failure) {
         const raw = f.rawTail;
@@ -281,7 +358,7 @@ export class GroupCommitWriter {
       }
     } finally {
       f.busy = false;
-      f.used = ++this.#clock;
+      this.#touch(f);
       // Idle now: give the slot to a file waiting for one (closing wakes it), or keep it for next time.
       if (f.released || f.failure || this.#waitingForSlot.length > 0) this.#closeFd(f);
       this.#wakeSlotWaiter();
@@ -322,6 +399,23 @@ export class GroupCommitWriter {
     }
     this.#open++;
     let fd: number | undefined;
+    const prepare = f.prepare;
+    if (prepare !== undefined) {
+      // The first open is the owner's (its lock and checks); later reopens are the writer's, below.
+      try {
+        const opened = await prepare();
+        f.prepare = undefined;
+        f.fd = opened.fd;
+        f.size = opened.size;
+        f.identity = opened.identity;
+        this.#touch(f);
+        return opened.fd;
+      } catch (err) {
+        this.#open--;
+        this.#wakeSlotWaiter();
+        throw err;
+      }
+    }
     try {
       fd = await openFd(
         f.options.realFile,
@@ -340,7 +434,7 @@ export class GroupCommitWriter {
           `it changed since this writer last wrote it (expected ${f.size} bytes, found ${stats.size}): it was truncated, edited or written by another writer`,
         );
       f.fd = fd;
-      f.used = ++this.#clock;
+      this.#touch(f);
       return fd;
     } catch (err) {
       this.#open--;
@@ -352,20 +446,26 @@ export class GroupCommitWriter {
 
   /** Closes the least recently used idle descriptor (not `except`'s); false when none is idle. */
   #closeIdle(except: CommitFile): boolean {
-    let victim: CommitFile | undefined;
-    for (const f of this.#files) {
+    for (const f of this.#idle) {
       if (f === except || f.busy || f.fd === undefined) continue;
-      if (!victim || f.used < victim.used) victim = f;
+      this.#closeFd(f);
+      return true;
     }
-    if (!victim) return false;
-    this.#closeFd(victim);
-    return true;
+    return false;
+  }
+
+  /** Marks `f` used now: the most recently used of the idle files if it holds a descriptor and is not writing. */
+  #touch(f: CommitFile): void {
+    f.used = ++this.#clock;
+    this.#idle.delete(f);
+    if (f.fd !== undefined && !f.busy && !f.released) this.#idle.add(f);
   }
 
   #closeFd(f: CommitFile): void {
     const fd = f.fd;
     if (fd === undefined) return;
     f.fd = undefined;
+    this.#idle.delete(f);
     this.#open--;
     // Asynchronous: a close error on a file already written loses nothing; release() waits for it.
     const waiters = f.closedWaiters.splice(0);
@@ -422,27 +522,22 @@ function invalid(f: CommitFile, why: string): AuditError {
 }
 
 /** The descriptor must be the file resolved at construction (no directory on its path swapped since). */
-async function checkPlace(f: CommitFile, fd: number): Promise<void> {
+function checkPlace(f: CommitFile, fd: number): Promise<void> {
+  return checkDescriptorPlace(f.options.display, f.options.realFile, fd);
+}
+
+/** `fd` must be `realFile` (read through /proc): no directory on its path was swapped since it was resolved. */
+export async function checkDescriptorPlace(display: string, realFile: string, fd: number): Promise<void> {
   const actual = await new Promise<string | undefined>((resolve) =>
     readlink(`/proc/self/fd/${fd}`, (err, link) => resolve(err ? undefined : link)),
   );
   if (actual === undefined) return; // no /proc: the O_NOFOLLOW open is the only check
-  if (actual !== f.options.realFile)
+  if (actual !== realFile)
     throw new AuditError(
       "REIN_AUDIT_WRITE_FAILED",
-      `The audit trail ${f.options.display} now resolves to ${actual}, not ${f.options.realFile}: a directory on its path was replaced. Refusing to write.`,
-      { file: f.options.display, actual },
+      `The audit trail ${display} now resolves to ${actual}, not ${realFile}: a directory on its path was replaced. Refusing to write.`,
+      { file: display, actual },
     );
-}
-
-function openFd(path: string, flags: number): Promise<number> {
-  return new Promise((resolve, reject) =>
-    open(path, flags, 0o600, (err, fd) => (err ? reject(err) : resolve(fd))),
-  );
-}
-
-function fstatFd(fd: number): Promise<Stats> {
-  return new Promise((resolve, reject) => fstat(fd, (err, s) => (err ? reject(err) : resolve(s))));
 }
 
 function writeFd(fd: number, data: string | Buffer): Promise<number> {

@@ -73,12 +73,14 @@ describe("fail closed: malformed answers from user code are denials", () => {
 
   it("a policy answering BLOCK through a native Promise is honoured; a rejecting one blocks", async () => {
     const { tool, ran } = recorder();
+    // Each promise is made when the policy is asked (a rejection made earlier would be reported unhandled
+    // while the run waits for its audit trail to open, before the pipeline reaches it).
     const verdicts = [
-      Promise.resolve({ level: "BLOCK", reason: "async no", rule: "r" }),
-      Promise.reject(new Error("db down")),
-      Promise.resolve({ level: "LOW", reason: "fine", rule: "r" }),
+      () => Promise.resolve({ level: "BLOCK", reason: "async no", rule: "r" }),
+      () => Promise.reject(new Error("db down")),
+      () => Promise.resolve({ level: "LOW", reason: "fine", rule: "r" }),
     ];
-    const policy: Policy = { name: "async", classify: () => verdicts.shift() as never };
+    const policy: Policy = { name: "async", classify: () => verdicts.shift()!() as never };
     const h = scriptHarness(
       [{ tool_calls: [1, 2, 3].map((n) => ({ tool: "act", input: { n } })) }, { say: "ok" }],
       { tools: [tool], policy },

@@ -6,12 +6,12 @@ import { tempDir } from "../helpers.js";
 const ROOT = resolve(import.meta.dirname, "../..");
 
 /** Runs the many-sessions scenario (bench/many-sessions/child.ts) in a fresh process under a shell limit. */
-function scenario(sessions: number, calls: number, modelMs: number, ulimit: number) {
+function scenario(sessions: number, calls: number, modelMs: number, ulimit: number, mode = "") {
   const out = spawnSync(
     "bash",
     [
       "-c",
-      `ulimit -n ${ulimit} && exec "$NODE" --expose-gc bench/many-sessions/child.ts ${sessions} ${calls} ${modelMs} "$WORK"`,
+      `ulimit -n ${ulimit} && exec "$NODE" --expose-gc bench/many-sessions/child.ts ${sessions} ${calls} ${modelMs} "$WORK" ${mode}`,
     ],
     { cwd: ROOT, env: { ...process.env, NODE: process.execPath, WORK: tempDir() }, encoding: "utf8" },
   );
@@ -29,6 +29,16 @@ describe("thousands of sessions in one process", () => {
     // The shared writer's bound (256) plus what Node and the test harness hold, far from one per session.
     expect(r.maxOpenFds).toBeLessThan(400);
   }, 180_000);
+
+  it("10,000 concurrent audited sessions under ulimit -n 1024: none fails, descriptors stay bounded, every trail is sealed", () => {
+    // A count of failures and descriptors, not a speed: the live phase only (no heap measurement).
+    const r = scenario(10_000, 1, 20, 1024, "live-only");
+    expect(r.fdLimit).toBe("1024");
+    expect(r.failures).toEqual([]);
+    expect(r.failed).toBe(0);
+    expect(r.trailsVerified).toBe(10_000);
+    expect(r.maxOpenFds).toBeLessThan(400);
+  }, 600_000);
 
   it("100,000 sequential sessions keep a flat heap: what a closed session leaves is bounded (global.gc)", () => {
     const out = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", HEAP_SCRIPT], {
