@@ -1,6 +1,7 @@
 import { EventLogError } from "../protocol/errors.js";
 import type { ReinEvent } from "../protocol/events.js";
 import type { EventLog, LogScope } from "./event-log.js";
+import { checkNextSeq, checkReadBounds, checkScope } from "./log-checks.js";
 
 type Listener = (event: ReinEvent) => void;
 
@@ -87,14 +88,7 @@ export class MemoryEventLog implements EventLog {
       if (this.#closed.size > 0) this.#closed.delete(`${event.tenantId}\0${event.sessionId}`);
     }
     const lastSeq = s.events.at(-1)?.seq ?? 0;
-    const seq = event.seq;
-    if (!Number.isSafeInteger(seq) || seq <= lastSeq) {
-      const problem = Number.isSafeInteger(seq) ? `is not after ${lastSeq}` : "is not a positive integer";
-      throw new EventLogError(
-        `event seq ${String(seq)} ${problem} in session ${event.sessionId} (tenant ${event.tenantId}); nothing was appended`,
-        { tenantId: event.tenantId, sessionId: event.sessionId, seq: String(seq), lastSeq },
-      );
-    }
+    checkNextSeq(event, lastSeq);
     s.events.push(event);
     this.#last = { tenantId: event.tenantId, sessionId: event.sessionId, stream: s };
     for (const listener of s.listeners) listener(event);
@@ -102,16 +96,7 @@ export class MemoryEventLog implements EventLog {
 
   read(scope: LogScope, afterSeq: number, limit = Number.POSITIVE_INFINITY): readonly ReinEvent[] {
     checkScope(scope, "read");
-    if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) {
-      throw new EventLogError(`read: afterSeq must be an integer >= 0, got ${String(afterSeq)}`, {
-        afterSeq: String(afterSeq),
-      });
-    }
-    if (!(limit === Number.POSITIVE_INFINITY || (Number.isSafeInteger(limit) && limit >= 0))) {
-      throw new EventLogError(`read: limit must be an integer >= 0, got ${String(limit)}`, {
-        limit: String(limit),
-      });
-    }
+    checkReadBounds(afterSeq, limit);
     const events = this.#find(scope)?.events;
     if (!events) return [];
     let lo = 0;
@@ -145,18 +130,4 @@ export class MemoryEventLog implements EventLog {
   }
 
   async flush(): Promise<void> {}
-}
-
-/** Cheap on purpose (it runs on every append): two typeof checks. */
-function checkScope(scope: LogScope, what: string): void {
-  if (
-    typeof scope?.tenantId !== "string" ||
-    scope.tenantId === "" ||
-    typeof scope.sessionId !== "string" ||
-    scope.sessionId === ""
-  ) {
-    throw new EventLogError(
-      `${what}: tenantId and sessionId must be non-empty strings, got tenantId ${JSON.stringify(scope?.tenantId) ?? "undefined"}, sessionId ${JSON.stringify(scope?.sessionId) ?? "undefined"}`,
-    );
-  }
 }

@@ -1,6 +1,14 @@
-import { EventLogError, StoreError } from "../protocol/errors.js";
+import { StoreError } from "../protocol/errors.js";
 import type { ReinEvent } from "../protocol/events.js";
 import type { EventLog, LogScope } from "./event-log.js";
+import {
+  checkNextSeq,
+  checkReadBounds,
+  checkScope,
+  SessionListeners,
+  sessionKey,
+  withUnsent,
+} from "./log-checks.js";
 import { RedisApprovals } from "./redis-approvals.js";
 import { RedisBridge, type RedisCommand, type RedisReply, redactUrl } from "./redis-bridge.js";
 import { type LedgerClose, RedisLedger } from "./redis-ledger.js";
@@ -30,7 +38,7 @@ export interface RedisStoreOptions {
 export const REDIS_MIGRATIONS: readonly ((bridge: RedisBridge, prefix: string) => void)[] = [];
 
 const FINISHED = new Set(["completed", "failed", "cancelled", "incomplete", "closed"]);
-const skey = (s: LogScope) => JSON.stringify([s.tenantId, s.sessionId]);
+const skey = sessionKey;
 const RESOLVED = Promise.resolve();
 
 interface Group {
@@ -84,7 +92,7 @@ export class RedisStore implements Store {
   readonly #records = new Map<string, SessionRecord>();
   readonly #ended = new Set<string>();
   readonly #tenants = new Set<string>();
-  readonly #listeners = new Map<string, readonly ((event: ReinEvent) => void)[]>();
+  readonly #listeners = new SessionListeners();
 
   private constructor(bridge: RedisBridge, prefix: string, ttl: number) {
     this.#bridge = bridge;
@@ -329,13 +337,7 @@ export class RedisStore implements Store {
         const k = skey(event);
         const { last: lastSeq, record: previous } = this.#state(event);
         const seq = event.seq;
-        if (!Number.isSafeInteger(seq) || seq <= lastSeq) {
-          const problem = Number.isSafeInteger(seq) ? `is not after ${lastSeq}` : "is not a positive integer";
-          throw new EventLogError(
-            `event seq ${String(seq)} ${problem} in session ${event.sessionId} (tenant ${event.tenantId}); nothing was appended`,
-            { tenantId: event.tenantId, sessionId: event.sessionId, seq: String(seq), lastSeq },
-          );
-        }
+        checkNextSeq(event, lastSeq);
         const body = JSON.stringify(event);
         this.#writable();
         const record = nextSessionRecord(previous, event);
@@ -349,19 +351,11 @@ export class RedisStore implements Store {
         this.#records.set(k, record);
         if (event.type === "session_ended") this.#ended.add(k);
         else this.#ended.delete(k);
-        const listeners = this.#listeners.get(k);
-        if (listeners) for (const l of listeners) l(event);
+        this.#listeners.notify(k, event);
       },
       read: (scope, afterSeq, limit = Number.POSITIVE_INFINITY) => {
         checkScope(scope, "read");
-        if (!Number.isSafeInteger(afterSeq) || afterSeq < 0)
-          throw new EventLogError(`read: afterSeq must be an integer >= 0, got ${String(afterSeq)}`, {
-            afterSeq: String(afterSeq),
-          });
-        if (!(limit === Number.POSITIVE_INFINITY || (Number.isSafeInteger(limit) && limit >= 0)))
-          throw new EventLogError(`read: limit must be an integer >= 0, got ${String(limit)}`, {
-            limit: String(limit),
-          });
+        checkReadBounds(afterSeq, limit);
         if (limit === 0) return [];
         const key = `${sessionBase(this.prefix, scope.tenantId, scope.sessionId)}:log`;
         const command: RedisCommand = Number.isFinite(limit)
@@ -370,13 +364,7 @@ export class RedisStore implements Store {
         const entries = this.#bridge.one(command) as [string, string[]][];
         const events = entries.map(([, fields]) => JSON.parse(fields[1] as string) as ReinEvent);
         // Batches already sent reached Redis before this read; the unsent one is read from here.
-        const after = events.at(-1)?.seq ?? afterSeq;
-        for (const e of this.#batch?.events ?? []) {
-          if (events.length >= limit) break;
-          if (e.seq > after && e.tenantId === scope.tenantId && e.sessionId === scope.sessionId)
-            events.push(JSON.parse(JSON.stringify(e)) as ReinEvent);
-        }
-        return events;
+        return withUnsent(events, this.#batch?.events, scope, afterSeq, limit);
       },
       lastSeq: (scope) => {
         checkScope(scope, "lastSeq");
@@ -384,13 +372,7 @@ export class RedisStore implements Store {
       },
       subscribe: (scope, listener) => {
         checkScope(scope, "subscribe");
-        const k = skey(scope);
-        this.#listeners.set(k, [...(this.#listeners.get(k) ?? []), listener]);
-        return () => {
-          const rest = (this.#listeners.get(k) ?? []).filter((l) => l !== listener);
-          if (rest.length === 0) this.#listeners.delete(k);
-          else this.#listeners.set(k, rest);
-        };
+        return this.#listeners.add(scope, listener);
       },
       flush: () => {
         this.#commit();
@@ -432,18 +414,5 @@ function migrate(bridge: RedisBridge, prefix: string): void {
   for (let v = current; v < REDIS_SCHEMA_VERSION; v++) {
     REDIS_MIGRATIONS[v - 1]?.(bridge, prefix);
     bridge.one(["set", key, String(v + 1)]);
-  }
-}
-
-function checkScope(scope: LogScope, what: string): void {
-  if (
-    typeof scope?.tenantId !== "string" ||
-    scope.tenantId === "" ||
-    typeof scope.sessionId !== "string" ||
-    scope.sessionId === ""
-  ) {
-    throw new EventLogError(
-      `${what}: tenantId and sessionId must be non-empty strings, got tenantId ${JSON.stringify(scope?.tenantId) ?? "undefined"}, sessionId ${JSON.stringify(scope?.sessionId) ?? "undefined"}`,
-    );
   }
 }

@@ -1,9 +1,17 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { EventLogError, errorMessage, StoreError } from "../protocol/errors.js";
+import { errorMessage, StoreError } from "../protocol/errors.js";
 import type { ReinEvent } from "../protocol/events.js";
 import { applyVerdict, expiredRecord } from "./approval-decision.js";
 import type { EventLog, LogScope } from "./event-log.js";
+import {
+  checkNextSeq,
+  checkReadBounds,
+  checkScope,
+  SessionListeners,
+  sessionKey,
+  withUnsent,
+} from "./log-checks.js";
 import { type Database, openDatabase, type Statement } from "./sqlite-driver.js";
 import { SqliteLedger } from "./sqlite-ledger.js";
 import { migrate } from "./sqlite-schema.js";
@@ -35,7 +43,7 @@ interface Batch {
   reject(err: unknown): void;
 }
 
-const skey = (s: LogScope) => JSON.stringify([s.tenantId, s.sessionId]);
+const skey = sessionKey;
 const RESOLVED = Promise.resolve();
 
 /**
@@ -73,7 +81,7 @@ export class SqliteStore implements Store {
   readonly #dirty = new Map<string, SessionRecord>();
   readonly #records = new Map<string, SessionRecord>();
   readonly #ended = new Set<string>();
-  readonly #listeners = new Map<string, readonly ((event: ReinEvent) => void)[]>();
+  readonly #listeners = new SessionListeners();
   readonly #stmt: {
     insertEvent: Statement;
     readEvents: Statement;
@@ -287,13 +295,7 @@ export class SqliteStore implements Store {
         const k = skey(event);
         const lastSeq = this.#last(event);
         const seq = event.seq;
-        if (!Number.isSafeInteger(seq) || seq <= lastSeq) {
-          const problem = Number.isSafeInteger(seq) ? `is not after ${lastSeq}` : "is not a positive integer";
-          throw new EventLogError(
-            `event seq ${String(seq)} ${problem} in session ${event.sessionId} (tenant ${event.tenantId}); nothing was appended`,
-            { tenantId: event.tenantId, sessionId: event.sessionId, seq: String(seq), lastSeq },
-          );
-        }
+        checkNextSeq(event, lastSeq);
         const body = JSON.stringify(event);
         this.#writable();
         const batch = this.#current();
@@ -315,31 +317,17 @@ export class SqliteStore implements Store {
           this.#dirty.set(k, record);
         if (type === "session_ended") this.#ended.add(k);
         else this.#ended.delete(k);
-        const listeners = this.#listeners.get(k);
-        if (listeners) for (const l of listeners) l(event);
+        this.#listeners.notify(k, event);
       },
       read: (scope, afterSeq, limit = Number.POSITIVE_INFINITY) => {
         checkScope(scope, "read");
-        if (!Number.isSafeInteger(afterSeq) || afterSeq < 0)
-          throw new EventLogError(`read: afterSeq must be an integer >= 0, got ${String(afterSeq)}`, {
-            afterSeq: String(afterSeq),
-          });
-        if (!(limit === Number.POSITIVE_INFINITY || (Number.isSafeInteger(limit) && limit >= 0)))
-          throw new EventLogError(`read: limit must be an integer >= 0, got ${String(limit)}`, {
-            limit: String(limit),
-          });
+        checkReadBounds(afterSeq, limit);
         const max = Number.isFinite(limit) ? limit : -1;
         const rows = this.#stmt.readEvents.all(scope.tenantId, scope.sessionId, afterSeq, max) as {
           body: string;
         }[];
         const events = rows.map((r) => JSON.parse(r.body) as ReinEvent);
-        const after = events.at(-1)?.seq ?? afterSeq;
-        for (const e of this.#batch?.events ?? []) {
-          if (events.length >= limit) break;
-          if (e.seq > after && e.tenantId === scope.tenantId && e.sessionId === scope.sessionId)
-            events.push(JSON.parse(JSON.stringify(e)) as ReinEvent);
-        }
-        return events;
+        return withUnsent(events, this.#batch?.events, scope, afterSeq, limit);
       },
       lastSeq: (scope) => {
         checkScope(scope, "lastSeq");
@@ -347,13 +335,7 @@ export class SqliteStore implements Store {
       },
       subscribe: (scope, listener) => {
         checkScope(scope, "subscribe");
-        const k = skey(scope);
-        this.#listeners.set(k, [...(this.#listeners.get(k) ?? []), listener]);
-        return () => {
-          const rest = (this.#listeners.get(k) ?? []).filter((l) => l !== listener);
-          if (rest.length === 0) this.#listeners.delete(k);
-          else this.#listeners.set(k, rest);
-        };
+        return this.#listeners.add(scope, listener);
       },
       flush: () => {
         this.#commit();
@@ -458,17 +440,4 @@ function withLastEvent(record: SessionRecord, lastBody: string | null): SessionR
   if (lastBody === null) return record;
   const last = JSON.parse(lastBody) as ReinEvent;
   return last.seq > record.lastSeq ? { ...record, lastSeq: last.seq, updatedAt: last.ts } : record;
-}
-
-function checkScope(scope: LogScope, what: string): void {
-  if (
-    typeof scope?.tenantId !== "string" ||
-    scope.tenantId === "" ||
-    typeof scope.sessionId !== "string" ||
-    scope.sessionId === ""
-  ) {
-    throw new EventLogError(
-      `${what}: tenantId and sessionId must be non-empty strings, got tenantId ${JSON.stringify(scope?.tenantId) ?? "undefined"}, sessionId ${JSON.stringify(scope?.sessionId) ?? "undefined"}`,
-    );
-  }
 }
