@@ -1,8 +1,8 @@
 import { LedgerError } from "../protocol/errors.js";
 import type { Usage } from "../protocol/messages.js";
-import type { AccountUsage, Ceiling, LedgerScope, ReservationRefusal } from "./ledger.js";
+import type { AccountUsage, Ceiling, LedgerScope, ReservationRefusal, ReserveEntry } from "./ledger.js";
 
-/** The checks every ledger makes, one copy (MemoryLedger, the SQLite store's ledger). */
+/** The checks every ledger makes, one copy (MemoryLedger, the SQLite and Redis stores' ledgers). */
 
 /** A refusal if spent + reserved + this estimate would cross the ceiling. */
 export function ceilingRefusal(
@@ -66,4 +66,18 @@ export function checkUsage(usage: Usage, scope: LedgerScope, key: string): void 
       );
     }
   }
+}
+
+/** A reservation's key and amounts; answers the key and the token estimate (0 when absent). */
+export function checkReserveEntry(scope: LedgerScope, entry: ReserveEntry): { key: string; tokens: number } {
+  const key = entry?.key;
+  if (typeof key !== "string" || key === "") {
+    throw new LedgerError(`reserve: the key must be a non-empty string, got ${JSON.stringify(key)}`, {
+      ...scope,
+    });
+  }
+  checkAmount(entry.estimateUsd, "reserve: estimateUsd", scope, key);
+  const tokens = entry.estimateTokens ?? 0;
+  checkAmount(tokens, "reserve: estimateTokens", scope, key);
+  return { key, tokens };
 }

@@ -11,7 +11,7 @@ import {
   type ReserveEntry,
   tokensOf,
 } from "./ledger.js";
-import { ceilingRefusal, checkAmount, checkScope, checkUsage } from "./ledger-checks.js";
+import { ceilingRefusal, checkAmount, checkReserveEntry, checkScope, checkUsage } from "./ledger-checks.js";
 
 interface Account {
   usage: Usage;
@@ -137,15 +137,7 @@ export class MemoryLedger implements Ledger {
 
   reserve(scope: LedgerScope, entry: ReserveEntry): ReservationRefusal | undefined {
     const { tenant, session } = this.#open(scope);
-    const key = entry?.key;
-    if (typeof key !== "string" || key === "") {
-      throw new LedgerError(`reserve: the key must be a non-empty string, got ${JSON.stringify(key)}`, {
-        ...scope,
-      });
-    }
-    checkAmount(entry.estimateUsd, "reserve: estimateUsd", scope, key);
-    const tokens = entry.estimateTokens ?? 0;
-    checkAmount(tokens, "reserve: estimateTokens", scope, key);
+    const { key, tokens } = checkReserveEntry(scope, entry);
     if (session.reservations.has(key)) {
       throw new LedgerError(
         `reserve: reservation "${key}" is already open in session ${scope.sessionId} (tenant ${scope.tenantId}); settle or release it first`,

@@ -8,7 +8,13 @@ import {
   type ReserveEntry,
   tokensOf,
 } from "../guards/ledger.js";
-import { ceilingRefusal, checkAmount, checkScope, checkUsage } from "../guards/ledger-checks.js";
+import {
+  ceilingRefusal,
+  checkAmount,
+  checkReserveEntry,
+  checkScope,
+  checkUsage,
+} from "../guards/ledger-checks.js";
 import { LedgerError } from "../protocol/errors.js";
 import type { Usage } from "../protocol/messages.js";
 import type { RedisBridge } from "./redis-bridge.js";
@@ -85,15 +91,7 @@ export class RedisLedger implements Ledger {
 
   reserve(scope: LedgerScope, entry: ReserveEntry): ReservationRefusal | undefined {
     checkScope(scope);
-    const key = entry?.key;
-    if (typeof key !== "string" || key === "") {
-      throw new LedgerError(`reserve: the key must be a non-empty string, got ${JSON.stringify(key)}`, {
-        ...scope,
-      });
-    }
-    checkAmount(entry.estimateUsd, "reserve: estimateUsd", scope, key);
-    const tokens = entry.estimateTokens ?? 0;
-    checkAmount(tokens, "reserve: estimateTokens", scope, key);
+    const { key, tokens } = checkReserveEntry(scope, entry);
     const usd = entry.estimateUsd;
     const ceilings = entry.ceilings ?? [];
     const budgets = [

@@ -8,7 +8,13 @@ import {
   type ReserveEntry,
   tokensOf,
 } from "../guards/ledger.js";
-import { ceilingRefusal, checkAmount, checkScope, checkUsage } from "../guards/ledger-checks.js";
+import {
+  ceilingRefusal,
+  checkAmount,
+  checkReserveEntry,
+  checkScope,
+  checkUsage,
+} from "../guards/ledger-checks.js";
 import { LedgerError } from "../protocol/errors.js";
 import type { Usage } from "../protocol/messages.js";
 import type { Database, Statement } from "./sqlite-driver.js";
@@ -160,15 +166,7 @@ export class SqliteLedger implements Ledger {
 
   reserve(scope: LedgerScope, entry: ReserveEntry): ReservationRefusal | undefined {
     checkScope(scope);
-    const key = entry?.key;
-    if (typeof key !== "string" || key === "") {
-      throw new LedgerError(`reserve: the key must be a non-empty string, got ${JSON.stringify(key)}`, {
-        ...scope,
-      });
-    }
-    checkAmount(entry.estimateUsd, "reserve: estimateUsd", scope, key);
-    const tokens = entry.estimateTokens ?? 0;
-    checkAmount(tokens, "reserve: estimateTokens", scope, key);
+    const { key, tokens } = checkReserveEntry(scope, entry);
     if (this.#isOpen(scope, key)) {
       throw new LedgerError(
         `reserve: reservation "${key}" is already open in session ${scope.sessionId} (tenant ${scope.tenantId}); settle or release it first`,
