@@ -5,87 +5,11 @@
  * the in-memory log. Needs a Redis: `bash scripts/setup-redis.sh` (or `--redis <url>`).
  */
 import { randomBytes } from "node:crypto";
-import type { Model } from "../dist/index.js";
 import * as rein from "../dist/index.js";
 import type { BenchOptions, Table } from "./lib/bench.ts";
+import { benchEvent, pct, storeLoop } from "./lib/state-loop.ts";
 
 const EVENTS_PER_STEP = 6;
-
-function pct(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
-}
-
-function event(sessionId: string, seq: number) {
-  return {
-    v: 1,
-    seq,
-    sessionId,
-    tenantId: "bench",
-    runId: "run_bench",
-    ts: Date.now(),
-    type: "tool_call_finished",
-    data: {
-      turn: seq,
-      callId: `c${seq}`,
-      tool: "noop",
-      executed: true,
-      ok: true,
-      errorType: null,
-      content: "ok",
-      truncated: false,
-      durationMs: 0.1,
-      stages: [],
-    },
-  } as never;
-}
-
-function noopModel(calls: number): Model {
-  return {
-    id: "bench:model",
-    async generate(req) {
-      const turns = req.messages.filter((m) => m.role === "assistant").length;
-      const usage = { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 };
-      if (turns >= calls)
-        return {
-          content: [{ type: "text", text: "done" }],
-          stopReason: "end_turn",
-          usage,
-          model: "bench:model",
-        };
-      return {
-        content: [{ type: "tool_use", id: `c${turns}`, name: "noop", input: {} }],
-        stopReason: "tool_use",
-        usage,
-        model: "bench:model",
-      };
-    },
-  };
-}
-
-async function loop(calls: number, store: rein.RedisStore | undefined): Promise<number> {
-  const { z } = await import("zod");
-  const tool = rein.defineTool({
-    name: "noop",
-    description: "no-op",
-    input: z.object({}),
-    risk: { level: "LOW", reason: "none" },
-    execute: async () => "ok",
-  });
-  const harness = rein.createHarness({
-    model: noopModel(calls),
-    tools: [tool],
-    builtinTools: false,
-    audit: false,
-    limits: { maxTurns: calls + 10 },
-    pricing: { overrides: { "bench:model": { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 } } },
-    ...(store ? { store } : {}),
-  });
-  const t = performance.now();
-  const session = harness.session();
-  await session.run("go");
-  await session.close();
-  return performance.now() - t;
-}
 
 /** The Redis tables of the state benchmark, and their figures. */
 export async function redisState(
@@ -119,7 +43,7 @@ export async function redisState(
     for (let block = 0; block < 10; block++) {
       for (let s = 0; s < steps / 10; s++) {
         const t = performance.now();
-        for (let k = 0; k < EVENTS_PER_STEP; k++) store.eventLog.append(event("ses_a", ++seq));
+        for (let k = 0; k < EVENTS_PER_STEP; k++) store.eventLog.append(benchEvent("ses_a", ++seq));
         await store.eventLog.sync?.();
         storeMs.push(performance.now() - t);
       }
@@ -129,7 +53,7 @@ export async function redisState(
         await new Promise((r) => setImmediate(r));
         const p = raw.pipeline();
         for (let k = 0; k < EVENTS_PER_STEP; k++) {
-          const e = event("ses_a", ++rawSeq) as { seq: number };
+          const e = benchEvent("ses_a", ++rawSeq) as { seq: number };
           p.xadd(rawKey, `${e.seq}-0`, "e", JSON.stringify(e));
         }
         await p.exec();
@@ -143,8 +67,8 @@ export async function redisState(
     const mem: number[] = [];
     const red: number[] = [];
     for (let r = 0; r < 3; r++) {
-      mem.push(await loop(calls, undefined));
-      red.push(await loop(calls, store));
+      mem.push((await storeLoop(calls, undefined)).ms);
+      red.push((await storeLoop(calls, store)).ms);
     }
     const med = (a: number[]) => [...a].sort((x, y) => x - y)[1]!;
     const row = (name: string, a: number[]) => [name, pct(a, 50).toFixed(3), pct(a, 99).toFixed(3)];

@@ -13,44 +13,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Model } from "../dist/index.js";
 import * as rein from "../dist/index.js";
 import type { Benchmark, BenchOptions, BenchOutput } from "./lib/bench.ts";
+import { benchEvent, pct, storeLoop } from "./lib/state-loop.ts";
 import { redisState } from "./state-redis.ts";
 
 const EVENTS_PER_STEP = 6;
 const ROUNDS = 3;
 
-function pct(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
-}
 const sorted = (a: readonly number[]) => [...a].sort((x, y) => x - y);
 const median = (a: readonly number[]) => pct(sorted(a), 50);
 const tick = () => new Promise((r) => setImmediate(r));
-
-function event(sessionId: string, seq: number) {
-  return {
-    v: 1,
-    seq,
-    sessionId,
-    tenantId: "bench",
-    runId: "run_bench",
-    ts: Date.now(),
-    type: "tool_call_finished",
-    data: {
-      turn: seq,
-      callId: `c${seq}`,
-      tool: "noop",
-      executed: true,
-      ok: true,
-      errorType: null,
-      content: "ok",
-      truncated: false,
-      durationMs: 0.1,
-      stages: [],
-    },
-  } as never;
-}
 
 /** A raw node:sqlite file with the store's pragmas and events table: the baseline's writes. */
 async function rawDb(file: string) {
@@ -69,7 +42,7 @@ async function rawDb(file: string) {
     async commit(n: number) {
       db.exec("BEGIN IMMEDIATE");
       for (let k = 0; k < n; k++) {
-        const e = event("ses_a", ++seq) as { seq: number };
+        const e = benchEvent("ses_a", ++seq) as { seq: number };
         insert.run("bench", "ses_a", e.seq, "tool_call_finished", JSON.stringify(e));
       }
       db.exec("COMMIT");
@@ -85,7 +58,7 @@ async function storeRound(file: string, steps: number): Promise<number[]> {
   let seq = 0;
   for (let s = 0; s < steps; s++) {
     const t = performance.now();
-    for (let k = 0; k < EVENTS_PER_STEP; k++) store.eventLog.append(event("ses_a", ++seq));
+    for (let k = 0; k < EVENTS_PER_STEP; k++) store.eventLog.append(benchEvent("ses_a", ++seq));
     await store.eventLog.sync?.();
     ms.push(performance.now() - t);
   }
@@ -129,62 +102,14 @@ async function floorRun(file: string, calls: number): Promise<number> {
   return ms;
 }
 
-/** Answers from a counter (O(1) per call: the loop, not the model, is measured); stamps each call. */
-function noopModel(calls: number, stamps: number[]): Model {
-  let n = 0;
-  return {
-    id: "bench:model",
-    async generate() {
-      stamps.push(performance.now());
-      const turn = n++;
-      const usage = { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 };
-      if (turn >= calls)
-        return {
-          content: [{ type: "text", text: "done" }],
-          stopReason: "end_turn",
-          usage,
-          model: "bench:model",
-        };
-      return {
-        content: [{ type: "tool_use", id: `c${turn}`, name: "noop", input: {} }],
-        stopReason: "tool_use",
-        usage,
-        model: "bench:model",
-      };
-    },
-  };
-}
-
-/** One run of `calls` turns; its total ms and the ms of each step (model call to model call). */
+/** One run of `calls` turns on a SQLite store at `file` (the in-memory log when undefined). */
 async function loop(file: string | undefined, calls: number): Promise<{ ms: number; steps: number[] }> {
-  const { z } = await import("zod");
-  const tool = rein.defineTool({
-    name: "noop",
-    description: "no-op",
-    input: z.object({}),
-    risk: { level: "LOW", reason: "none" },
-    execute: async () => "ok",
-  });
   const store = file ? await rein.SqliteStore.open(file) : undefined;
-  const stamps: number[] = [];
-  const harness = rein.createHarness({
-    model: noopModel(calls, stamps),
-    tools: [tool],
-    builtinTools: false,
-    audit: false,
-    limits: { maxTurns: calls + 10 },
-    pricing: { overrides: { "bench:model": { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 } } },
-    ...(store ? { store } : {}),
-  });
-  const t = performance.now();
-  const session = harness.session();
-  const result = await session.run("go");
-  await session.close();
-  const ms = performance.now() - t;
-  await store?.close();
-  if (result.stopReason.type !== "completed" || result.usage.outputTokens !== calls + 1)
-    throw new Error(`state bench: the loop stopped early (${JSON.stringify(result.stopReason)})`);
-  return { ms, steps: stamps.slice(1).map((x, i) => x - (stamps[i] ?? x)) };
+  try {
+    return await storeLoop(calls, store);
+  } finally {
+    await store?.close();
+  }
 }
 
 const bench: Benchmark = {
