@@ -115,8 +115,8 @@ export class BucketHistogram {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
+  /** Forgets every series (prom-client's reset: even a histogram without labels shows none after it). */
   reset(): void {
     this.#series.clear();
-    if (this.labelNames.length === 0) this.series({});
   }
 }
