@@ -109,8 +109,9 @@ export interface SpanEvents {
  * parts as the provider: its sampler (asked with the run's context, so a parent-based or ratio sampler
  * decides as the SDK would), its span limits, id generator, resource and processor. What it does not
  * do: build a mutable span at the start, validate and copy each attribute on its own, convert times
- * twice, and count spans for the SDK's own (no-op unless configured) metrics: measured at ~0.7 µs a
- * span against ~3.8 µs through `tracer.startSpan`…`end` (bench/observability).
+ * twice, and count spans for the SDK's own (no-op unless configured) metrics. Measured on the
+ * development machine (a loop of 4,000 spans of 14 attributes into the batch processor): ~0.7 µs a
+ * span, against ~3.8 µs through `tracer.startSpan`, `setAttributes` and `end`.
  */
 export class FinishedSpanRecorder {
   readonly #countLimit: number;
