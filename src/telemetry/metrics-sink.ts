@@ -1,5 +1,7 @@
-import type { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Counter, Gauge, Registry } from "prom-client";
 import type { EventSink, ReinEvent } from "../protocol/events.js";
+import { BucketHistogram, type HistogramSeries } from "./bucket-histogram.js";
+import { EventBatch } from "./event-batch.js";
 import { GUARD_STOPS, toolOutcome } from "./event-facts.js";
 
 type PromClient = typeof import("prom-client");
@@ -48,9 +50,6 @@ class SlotCounter {
   }
 }
 
-/** A histogram series bound to its labels once (prom-client's child), kept per label set. */
-type Observe = (value: number) => void;
-
 /** Per model: its series, bound once (models are few; every label set of a model is fixed). */
 interface ModelSeries {
   readonly cost: Slot;
@@ -59,13 +58,13 @@ interface ModelSeries {
   readonly cacheRead: Slot;
   readonly cacheWrite: Slot;
   readonly calls: Map<string, Slot>;
-  readonly duration: Observe;
+  readonly duration: HistogramSeries;
 }
 
 /** Per tool and outcome: the call count and the duration series. */
 interface ToolSeries {
   readonly calls: Slot;
-  readonly duration: Observe;
+  readonly duration: HistogramSeries;
 }
 
 /**
@@ -80,15 +79,27 @@ export class MetricsSink implements EventSink {
   readonly #m: ReturnType<typeof defineMetrics>;
   readonly #counters: Readonly<Record<BatchedCounter, SlotCounter>>;
   readonly #models = new Map<string, ModelSeries>();
-  readonly #tools = new Map<string, ToolSeries>();
+  readonly #tools = new Map<string, { ok?: ToolSeries; error?: ToolSeries; denied?: ToolSeries }>();
   readonly #knownTools = new Set<string>();
   /** Per run: calls waiting for approval (ts of the request), and calls whose tool passed validation. */
   readonly #runs = new Map<string, { approvals: Map<string, number>; validTools: Set<string> }>();
 
+  readonly #batch = new EventBatch((event) => {
+    try {
+      this.#handle(event);
+    } catch {
+      this.failures++;
+    }
+  });
+
   constructor(client: PromClient, registry: Registry) {
     const counters: Partial<Record<BatchedCounter, SlotCounter>> = {};
-    // The hot counters flush their slots when read (scrape, `text()`, `getSingleMetric().get()`).
-    this.#m = defineMetrics(client, registry, (name) => () => counters[name]?.flush());
+    // Whatever reads a metric (scrape, `text()`, `getSingleMetric().get()`) first applies the events
+    // taken so far, then the hot counters hand over their slots: a reader always sees every event.
+    this.#m = defineMetrics(client, registry, (name) => () => {
+      this.#batch.drain();
+      if (name in counters) counters[name as BatchedCounter]?.flush();
+    });
     counters.cost = new SlotCounter(this.#m.cost);
     counters.tokens = new SlotCounter(this.#m.tokens);
     counters.modelCalls = new SlotCounter(this.#m.modelCalls);
@@ -107,7 +118,7 @@ export class MetricsSink implements EventSink {
         cacheRead: tokens.slot({ model, type: "cache_read" }),
         cacheWrite: tokens.slot({ model, type: "cache_write" }),
         calls: new Map(),
-        duration: this.#m.modelCallDuration.labels({ model }).observe,
+        duration: this.#m.modelCallDuration.series({ model }),
       };
       this.#models.set(model, series);
     }
@@ -115,25 +126,27 @@ export class MetricsSink implements EventSink {
   }
 
   /** Tool label values are bounded (`#tool`), outcomes are three: so are these series. */
-  #toolSeries(tool: string, outcome: string): ToolSeries {
-    const key = `${outcome}:${tool}`;
-    let series = this.#tools.get(key);
+  #toolSeries(tool: string, outcome: "ok" | "error" | "denied"): ToolSeries {
+    let byOutcome = this.#tools.get(tool);
+    if (!byOutcome) {
+      byOutcome = {};
+      this.#tools.set(tool, byOutcome);
+    }
+    let series = byOutcome[outcome];
     if (!series) {
       series = {
         calls: this.#counters.toolCalls.slot({ tool, outcome }),
-        duration: this.#m.toolDuration.labels({ tool, outcome }).observe,
+        duration: this.#m.toolDuration.series({ tool, outcome }),
       };
-      this.#tools.set(key, series);
+      byOutcome[outcome] = series;
     }
     return series;
   }
 
+  /** Takes the event; it is counted in a batch (see EventBatch), at the latest when a run ends or a reader asks. */
   handle(event: ReinEvent): void {
-    try {
-      this.#handle(event);
-    } catch {
-      this.failures++;
-    }
+    this.#batch.add(event);
+    if (event.type === "run_ended") this.#batch.drain();
   }
 
   #run(runId: string) {
@@ -171,7 +184,7 @@ export class MetricsSink implements EventSink {
           series.calls.set(d.stopReason, calls);
         }
         calls.pending++;
-        series.duration(d.durationMs / 1000);
+        series.duration.observe(d.durationMs / 1000);
         series.cost.pending += d.costUsd;
         series.input.pending += d.usage.inputTokens;
         series.output.pending += d.usage.outputTokens;
@@ -192,7 +205,14 @@ export class MetricsSink implements EventSink {
       case "tool_call_decided": {
         const run = this.#run(e.runId);
         const d = e.data;
-        if (d.stages[0]?.stage === "validate" && d.stages[0].outcome === "pass") run.validTools.add(d.callId);
+        // A name the session does not list becomes a label of its own only once its input validated
+        // (a registered tool); a listed name needs no such note.
+        if (
+          !this.#knownTools.has(d.tool) &&
+          d.stages[0]?.stage === "validate" &&
+          d.stages[0].outcome === "pass"
+        )
+          run.validTools.add(d.callId);
         const asked = run.approvals.get(d.callId);
         if (asked !== undefined) {
           run.approvals.delete(d.callId);
@@ -213,10 +233,10 @@ export class MetricsSink implements EventSink {
         const d = e.data;
         const run = this.#runs.get(e.runId);
         const tool = this.#tool(d.tool, run, d.callId);
-        run?.validTools.delete(d.callId);
+        if (run && run.validTools.size > 0) run.validTools.delete(d.callId);
         const series = this.#toolSeries(tool, toolOutcome(d));
         series.calls.pending++;
-        if (d.executed) series.duration(d.durationMs / 1000);
+        if (d.executed) series.duration.observe(d.durationMs / 1000);
         if (d.sandbox) m.sandboxStartup.observe({ backend: d.sandbox.backend }, d.sandbox.startupMs / 1000);
         return;
       }
@@ -230,8 +250,8 @@ export class MetricsSink implements EventSink {
         }
         m.runs.inc({ status: d.status, stop_reason: d.stopReason.type });
         m.runDuration.observe({ status: d.status }, d.durationMs / 1000);
-        m.runTurns.observe(d.turns);
-        m.runCost.observe(d.costUsd);
+        m.runTurns.observe({}, d.turns);
+        m.runCost.observe({}, d.costUsd);
         if (GUARD_STOPS.has(d.stopReason.type)) m.guardStops.inc({ guard: d.stopReason.type, scope: "run" });
         return;
       }
@@ -245,26 +265,29 @@ export class MetricsSink implements EventSink {
 export function defineMetrics(
   client: PromClient,
   registry: Registry,
-  /** A `collect` hook for the counters that batch their increments (see MetricsSink). */
-  collector?: (name: BatchedCounter) => () => void,
+  /** A `collect` hook for every metric, by name (the counters that batch their increments by their key). */
+  collector?: (name: BatchedCounter | "other") => () => void,
 ) {
   const registers = [registry];
+  const other = collector?.("other");
+  const hook = (collect: (() => void) | undefined) => (collect ? { collect } : {});
   const counter = <L extends string>(
     name: string,
     help: string,
     labelNames: readonly L[],
     batched?: BatchedCounter,
-  ): Counter<L> => {
-    const collect = batched && collector?.(batched);
-    return new client.Counter({ name, help, labelNames, registers, ...(collect ? { collect } : {}) });
-  };
-  const histogram = <L extends string>(
-    name: string,
-    help: string,
-    labelNames: readonly L[],
-    buckets: number[],
-  ): Histogram<L> => new client.Histogram({ name, help, labelNames, buckets, registers });
-  const gauge = (name: string, help: string): Gauge => new client.Gauge({ name, help, registers });
+  ): Counter<L> =>
+    new client.Counter({
+      name,
+      help,
+      labelNames,
+      registers,
+      ...hook(batched ? collector?.(batched) : other),
+    });
+  const histogram = (name: string, help: string, labelNames: readonly string[], buckets: number[]) =>
+    new BucketHistogram(name, help, labelNames, buckets, registry, other);
+  const gauge = (name: string, help: string): Gauge =>
+    new client.Gauge({ name, help, registers, ...hook(other) });
   return {
     runs: counter("rein_runs_total", "Runs ended, by status and stop reason.", ["status", "stop_reason"]),
     runDuration: histogram(

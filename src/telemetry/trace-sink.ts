@@ -3,13 +3,17 @@ import {
   type Context,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
   SpanKind,
+  type SpanStatus,
   SpanStatusCode,
   type Tracer,
   trace,
 } from "@opentelemetry/api";
 import type { EventSink, ReinEvent } from "../protocol/events.js";
+import { EventBatch } from "./event-batch.js";
 import { GUARD_STOPS, splitModelId, toolOutcome, truncate } from "./event-facts.js";
+import type { FinishedSpanRecorder, SpanEvents } from "./finished-span.js";
 
 export interface TraceSinkOptions {
   /** Put tool inputs and results on `execute_tool` spans (already redacted; truncated). Default false. */
@@ -18,31 +22,70 @@ export interface TraceSinkOptions {
   readonly maxContentChars?: number;
 }
 
+/**
+ * An open `chat` or `execute_tool` span: what it will hold, gathered while the call runs. The span is
+ * made when the call ends (FinishedSpanRecorder), attributes and all in one go.
+ */
+interface OpenSpan extends SpanEvents {
+  readonly name: string;
+  readonly startMs: number;
+  readonly attrs: Attributes;
+}
+
+interface OpenChat extends OpenSpan {
+  readonly turn: number;
+  retries: number;
+  fallbacks: number;
+  rateWaitMs: number;
+}
+
+interface OpenTool extends OpenSpan {
+  readonly callId: string;
+  approvalTs: number | undefined;
+}
+
 interface RunSpans {
   readonly span: Span;
   readonly ctx: Context;
-  /**
-   * Open `chat` and `execute_tool` spans. Their attributes are gathered here and set on the span once,
-   * when it ends (one SDK call per span): attributes given at the start would be copied and checked
-   * three times by the SDK, and no sampler the `OTEL_*` variables can choose reads them.
-   */
-  readonly chats: Map<
-    number,
-    { span: Span; retries: number; fallbacks: number; rateWaitMs: number; attrs: Attributes }
-  >;
-  readonly tools: Map<string, { span: Span; approvalTs?: number; attrs: Attributes }>;
+  readonly parent: SpanContext;
+  /** Open calls: one or a few at a time, so a short array (found by identity of the id) beats a map. */
+  readonly chats: OpenChat[];
+  readonly tools: OpenTool[];
+}
+
+function find<T extends OpenChat | OpenTool>(open: readonly T[], match: (s: T) => boolean): T | undefined {
+  for (let i = 0; i < open.length; i++) if (match(open[i] as T)) return open[i];
+  return undefined;
+}
+
+function remove<T>(open: T[], item: T): void {
+  const i = open.indexOf(item);
+  if (i >= 0) open.splice(i, 1);
 }
 
 /** `provider:model` split once per model id (a run calls the same few models again and again). */
-const splitCache = new Map<string, { provider: string; model: string }>();
-function split(id: string): { provider: string; model: string } {
+const splitCache = new Map<string, { provider: string; model: string; span: string }>();
+function split(id: string): { provider: string; model: string; span: string } {
   let m = splitCache.get(id);
   if (!m) {
-    m = splitModelId(id);
+    const { provider, model } = splitModelId(id);
+    m = { provider, model, span: `chat ${model}` };
     if (splitCache.size >= 256) splitCache.clear();
     splitCache.set(id, m);
   }
   return m;
+}
+
+/** `execute_tool <name>`, made once per tool name. */
+const toolSpanNames = new Map<string, string>();
+function toolSpanName(tool: string): string {
+  let name = toolSpanNames.get(tool);
+  if (name === undefined) {
+    name = `execute_tool ${tool}`;
+    if (toolSpanNames.size >= 256) toolSpanNames.clear();
+    toolSpanNames.set(tool, name);
+  }
+  return name;
 }
 
 function json(value: unknown): string {
@@ -52,6 +95,8 @@ function json(value: unknown): string {
     return '"[unserialisable]"';
   }
 }
+
+const UNFINISHED: SpanStatus = { code: SpanStatusCode.ERROR, message: "the run ended first" };
 
 /**
  * An `EventSink` that turns Rein's events into OpenTelemetry spans named by the GenAI semantic
@@ -72,8 +117,12 @@ export class TraceSink implements EventSink {
   /** Events this sink could not turn into spans (a bug or an SDK fault); the run went on. */
   failures = 0;
 
-  constructor(tracer: Tracer, options: TraceSinkOptions = {}) {
+  readonly #spans: FinishedSpanRecorder;
+
+  /** `tracer` makes each run's span; `spans` makes its `chat` and `execute_tool` spans (same provider parts). */
+  constructor(tracer: Tracer, spans: FinishedSpanRecorder, options: TraceSinkOptions = {}) {
     this.#tracer = tracer;
+    this.#spans = spans;
     this.#content = options.recordContent === true;
     this.#max = options.maxContentChars ?? 4096;
   }
@@ -86,12 +135,50 @@ export class TraceSink implements EventSink {
     return s ? { traceId: s.traceId, spanId: s.spanId } : undefined;
   }
 
-  handle(event: ReinEvent): void {
+  readonly #batch = new EventBatch((event) => {
     try {
       this.#handle(event);
     } catch {
       this.failures++;
     }
+  });
+
+  /**
+   * Takes the event; its spans are made in batches (see EventBatch). A run's span is opened as soon as
+   * the run starts (`traceOf` answers for it at once) and every span of a run ends when it ends.
+   */
+  handle(event: ReinEvent): void {
+    this.#batch.add(event);
+    const t = event.type;
+    if (t === "run_started" || t === "run_ended" || t === "session_ended") this.#batch.drain();
+  }
+
+  /** Makes the spans of the events taken so far (before a flush or shutdown). */
+  drain(): void {
+    this.#batch.drain();
+  }
+
+  #chat(runId: string, turn: number): OpenChat | undefined {
+    const run = this.#runs.get(runId);
+    return run && find(run.chats, (c) => c.turn === turn);
+  }
+
+  #tool(runId: string, callId: string): OpenTool | undefined {
+    const run = this.#runs.get(runId);
+    return run && find(run.tools, (t) => t.callId === callId);
+  }
+
+  #end(run: RunSpans, open: OpenSpan, kind: SpanKind, endMs: number, status: SpanStatus | undefined): void {
+    this.#spans.record(run.ctx, run.parent, {
+      name: open.name,
+      kind,
+      startMs: open.startMs,
+      endMs,
+      attributes: open.attrs,
+      events: open.events,
+      droppedEvents: open.droppedEvents,
+      status,
+    });
   }
 
   #handle(e: ReinEvent): void {
@@ -126,8 +213,9 @@ export class TraceSink implements EventSink {
         this.#runs.set(e.runId, {
           span,
           ctx: trace.setSpan(ROOT_CONTEXT, span),
-          chats: new Map(),
-          tools: new Map(),
+          parent: span.spanContext(),
+          chats: [],
+          tools: [],
         });
         return;
       }
@@ -135,41 +223,43 @@ export class TraceSink implements EventSink {
         const run = this.#runs.get(e.runId);
         if (!run) return;
         const m = split(e.data.model);
-        const span = this.#tracer.startSpan(
-          `chat ${m.model}`,
-          { kind: SpanKind.CLIENT, startTime: e.ts },
-          run.ctx,
-        );
-        const attrs: Attributes = {
-          "gen_ai.operation.name": "chat",
-          "gen_ai.provider.name": m.provider,
-          "gen_ai.request.model": m.model,
-          "rein.turn": e.data.turn,
-        };
-        run.chats.set(e.data.turn, { span, retries: 0, fallbacks: 0, rateWaitMs: 0, attrs });
+        run.chats.push({
+          name: m.span,
+          startMs: e.ts,
+          turn: e.data.turn,
+          retries: 0,
+          fallbacks: 0,
+          rateWaitMs: 0,
+          attrs: {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": m.provider,
+            "gen_ai.request.model": m.model,
+            "rein.turn": e.data.turn,
+          },
+          events: undefined,
+          droppedEvents: undefined,
+        });
         return;
       }
       case "model_retry": {
-        const chat = this.#runs.get(e.runId)?.chats.get(e.data.turn);
+        const chat = this.#chat(e.runId, e.data.turn);
         if (!chat) return;
         chat.retries++;
-        chat.span.addEvent(
-          "rein.model.retry",
-          {
-            "rein.retry.attempt": e.data.attempt,
-            "rein.retry.delay_ms": e.data.delayMs,
-            "rein.retry.reason": e.data.reason,
-            ...(e.data.status !== null ? { "http.response.status_code": e.data.status } : {}),
-          },
-          e.ts,
-        );
+        const attrs: Attributes = {
+          "rein.retry.attempt": e.data.attempt,
+          "rein.retry.delay_ms": e.data.delayMs,
+          "rein.retry.reason": e.data.reason,
+        };
+        if (e.data.status !== null) attrs["http.response.status_code"] = e.data.status;
+        this.#spans.addEvent(chat, "rein.model.retry", attrs, e.ts);
         return;
       }
       case "model_fallback": {
-        const chat = this.#runs.get(e.runId)?.chats.get(e.data.turn);
+        const chat = this.#chat(e.runId, e.data.turn);
         if (!chat) return;
         chat.fallbacks++;
-        chat.span.addEvent(
+        this.#spans.addEvent(
+          chat,
           "rein.model.fallback",
           {
             "rein.fallback.from": e.data.from,
@@ -181,13 +271,14 @@ export class TraceSink implements EventSink {
         return;
       }
       case "model_rate_wait": {
-        const chat = this.#runs.get(e.runId)?.chats.get(e.data.turn);
+        const chat = this.#chat(e.runId, e.data.turn);
         if (chat) chat.rateWaitMs += e.data.waitMs;
         return;
       }
       case "model_call_finished": {
         const run = this.#runs.get(e.runId);
-        const chat = run?.chats.get(e.data.turn);
+        const turn = e.data.turn;
+        const chat = run && find(run.chats, (c) => c.turn === turn);
         if (!run || !chat) return;
         const d = e.data;
         const attrs = chat.attrs;
@@ -202,9 +293,8 @@ export class TraceSink implements EventSink {
         attrs["rein.model.fallbacks"] = chat.fallbacks;
         attrs["rein.model.rate_wait_ms"] = chat.rateWaitMs;
         if (chat.fallbacks > 0) attrs["rein.model.fallback_to"] = d.model;
-        chat.span.setAttributes(attrs);
-        chat.span.end(e.ts);
-        run.chats.delete(d.turn);
+        this.#end(run, chat, SpanKind.CLIENT, e.ts, undefined);
+        remove(run.chats, chat);
         return;
       }
       case "tool_call_requested": {
@@ -217,24 +307,28 @@ export class TraceSink implements EventSink {
           "gen_ai.tool.type": "function",
           "rein.turn": e.data.turn,
         };
+        // Never computed when content is off (the default): the input is not serialised at all.
         if (this.#content) attrs["gen_ai.tool.call.arguments"] = truncate(json(e.data.input), this.#max);
-        const span = this.#tracer.startSpan(
-          `execute_tool ${e.data.tool}`,
-          { kind: SpanKind.INTERNAL, startTime: e.ts },
-          run.ctx,
-        );
-        run.tools.set(e.data.callId, { span, attrs });
+        run.tools.push({
+          name: toolSpanName(e.data.tool),
+          startMs: e.ts,
+          callId: e.data.callId,
+          approvalTs: undefined,
+          attrs,
+          events: undefined,
+          droppedEvents: undefined,
+        });
         return;
       }
       case "approval_requested": {
-        const tool = this.#runs.get(e.runId)?.tools.get(e.data.callId);
+        const tool = this.#tool(e.runId, e.data.callId);
         if (!tool) return;
         tool.approvalTs = e.ts;
         tool.attrs["rein.approval.by"] = e.data.by;
         return;
       }
       case "tool_call_decided": {
-        const tool = this.#runs.get(e.runId)?.tools.get(e.data.callId);
+        const tool = this.#tool(e.runId, e.data.callId);
         if (!tool) return;
         const d = e.data;
         const attrs = tool.attrs;
@@ -258,8 +352,10 @@ export class TraceSink implements EventSink {
         return;
       }
       case "content_flagged": {
-        const tool = this.#runs.get(e.runId)?.tools.get(e.data.callId);
-        tool?.span.addEvent(
+        const tool = this.#tool(e.runId, e.data.callId);
+        if (!tool) return;
+        this.#spans.addEvent(
+          tool,
           "rein.content_flagged",
           {
             "rein.flag.kind": e.data.kind,
@@ -273,7 +369,8 @@ export class TraceSink implements EventSink {
       }
       case "tool_call_finished": {
         const run = this.#runs.get(e.runId);
-        const tool = run?.tools.get(e.data.callId);
+        const callId = e.data.callId;
+        const tool = run && find(run.tools, (t) => t.callId === callId);
         if (!run || !tool) return;
         const d = e.data;
         const attrs = tool.attrs;
@@ -286,10 +383,9 @@ export class TraceSink implements EventSink {
           attrs["rein.sandbox.startup_ms"] = d.sandbox.startupMs;
         }
         if (this.#content) attrs["gen_ai.tool.call.result"] = truncate(d.content, this.#max);
-        tool.span.setAttributes(attrs);
-        if (!d.ok) tool.span.setStatus({ code: SpanStatusCode.ERROR, message: d.errorType ?? "error" });
-        tool.span.end(e.ts);
-        run.tools.delete(d.callId);
+        const status = d.ok ? undefined : { code: SpanStatusCode.ERROR, message: d.errorType ?? "error" };
+        this.#end(run, tool, SpanKind.INTERNAL, e.ts, status);
+        remove(run.tools, tool);
         return;
       }
       case "stall_warning":
@@ -305,14 +401,8 @@ export class TraceSink implements EventSink {
         if (!run) return;
         const d = e.data;
         // A model call or tool call the run did not finish still ends with it.
-        for (const chat of run.chats.values()) {
-          chat.span.setAttributes(chat.attrs);
-          endUnfinished(chat.span, e.ts);
-        }
-        for (const tool of run.tools.values()) {
-          tool.span.setAttributes(tool.attrs);
-          endUnfinished(tool.span, e.ts);
-        }
+        for (const chat of run.chats) this.#end(run, chat, SpanKind.CLIENT, e.ts, UNFINISHED);
+        for (const tool of run.tools) this.#end(run, tool, SpanKind.INTERNAL, e.ts, UNFINISHED);
         const attrs: Attributes = {
           "rein.run.status": d.status,
           "rein.stop_reason": d.stopReason.type,
@@ -335,11 +425,6 @@ export class TraceSink implements EventSink {
         return;
     }
   }
-}
-
-function endUnfinished(span: Span, ts: number): void {
-  span.setStatus({ code: SpanStatusCode.ERROR, message: "the run ended first" });
-  span.end(ts);
 }
 
 function flat(data: object): Attributes {

@@ -74,15 +74,14 @@ export function tracingRequestedByEnv(env: NodeJS.ProcessEnv = process.env): boo
  */
 export async function createTracing(options: TracingOptions = {}): Promise<Tracing> {
   const env = process.env;
-  const [
-    { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor },
-    resources,
-    { TraceSink },
-  ] = await Promise.all([
+  const [sdk, resources, { TraceSink }, { FinishedSpanRecorder }, config] = await Promise.all([
     import("@opentelemetry/sdk-trace-base"),
     import("@opentelemetry/resources"),
     import("./trace-sink.js"),
+    import("./finished-span.js"),
+    import("./trace-config.js"),
   ]);
+  const { BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor } = sdk;
   let inner = options.exporter;
   let destination: string;
   if (inner) destination = inner.constructor?.name || "custom exporter";
@@ -127,17 +126,28 @@ export async function createTracing(options: TracingOptions = {}): Promise<Traci
     .resourceFromAttributes({ "service.name": options.serviceName ?? "rein" })
     .merge(resources.detectResources({ detectors: [resources.envDetector] }));
   const processor = options.simple ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter);
-  // OTEL_TRACES_SAMPLER is honoured by the SDK; without it every span is kept (as the default
-  // parent-based sampler would: Rein's spans have a sampled root), without asking a parent each time.
+  // The sampler (OTEL_TRACES_SAMPLER; unset, every span is kept) and span limits (OTEL_*_LIMIT) are
+  // read once and given both to the SDK's provider, which makes each run's span, and to the recorder
+  // that makes the run's chat and execute_tool spans: the two follow the same rules.
+  const sampler = config.samplerFromEnv(sdk, env);
+  const spanLimits = config.spanLimitsFromEnv(env);
+  const idGenerator = new config.PooledIdGenerator();
   const provider = new BasicTracerProvider({
     resource,
     spanProcessors: [processor],
-    ...(env.OTEL_TRACES_SAMPLER ? {} : { sampler: new AlwaysOnSampler() }),
+    sampler,
+    spanLimits,
+    idGenerator,
   });
+  const tracer = provider.getTracer("rein");
+  const scope = (tracer as { instrumentationScope?: { name: string } }).instrumentationScope ?? {
+    name: "rein",
+  };
+  const spans = new FinishedSpanRecorder(processor, sampler, idGenerator, spanLimits, resource, scope);
   const recordContent =
     options.recordContent ??
     env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.trim().toLowerCase() === "true";
-  const sink = new TraceSink(provider.getTracer("rein"), {
+  const sink = new TraceSink(tracer, spans, {
     recordContent,
     ...(options.maxContentChars !== undefined ? { maxContentChars: options.maxContentChars } : {}),
   });
@@ -146,8 +156,12 @@ export async function createTracing(options: TracingOptions = {}): Promise<Traci
     sink,
     destination,
     stats: () => ({ ...stats }),
-    flush: () => provider.forceFlush().catch(() => {}),
+    flush: () => {
+      sink.drain();
+      return provider.forceFlush().catch(() => {});
+    },
     shutdown: (o = {}) => {
+      sink.drain();
       stopped ??= provider.shutdown().catch(() => {});
       if (o.timeoutMs === undefined) return stopped;
       let timer: NodeJS.Timeout | undefined;
