@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EVENT_VERSION, type ReinEvent } from "../../src/protocol/events.js";
-import { SCHEMA_VERSION } from "../../src/state/sqlite-schema.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "../../src/state/sqlite-schema.js";
 import { SqliteStore } from "../../src/state/sqlite-store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rein-sqlite-"));
@@ -37,6 +37,143 @@ describe("SqliteStore", () => {
         { key: "run_fixture:1", model: "scripted:fixture", estimateUsd: 0.02, estimateTokens: 100 },
       ]);
       expect(store.approvals.get("apr_fixture")).toMatchObject({ status: "pending", tool: "append_line" });
+    } finally {
+      await store.close();
+    }
+  });
+
+  // rein-v2.db: rein-v1.db opened by schema v2 (migrated), then one more event appended and one more
+  // reservation opened through the store, and closed (the WAL checkpointed into the file).
+  it("opens a database written by schema v2 (golden fixture): its events, both reservations in the order opened", async () => {
+    const file = join(dir, "v2.db");
+    copyFileSync(join(import.meta.dirname, "../fixtures/rein-v2.db"), file);
+    const store = await SqliteStore.open(file);
+    try {
+      const s = { tenantId: "local", sessionId: "ses_fixture" };
+      expect(store.eventLog.read(s, 0).map((e) => e.type)).toEqual([
+        "session_started",
+        "run_started",
+        "model_call_started",
+      ]);
+      expect(store.sessions.get(s)).toMatchObject({ status: "running", lastSeq: 3 });
+      expect(store.ledger.openReservations(s)).toEqual([
+        { key: "run_fixture:1", model: "scripted:fixture", estimateUsd: 0.02, estimateTokens: 100 },
+        { key: "run_fixture:1:call_1", model: "tool:append_line", estimateUsd: 0.01, estimateTokens: 0 },
+      ]);
+      expect(store.ledger.totals(s)).toMatchObject({ reservedUsd: 0.03 });
+      expect(store.approvals.get("apr_fixture")).toMatchObject({ status: "pending", tool: "append_line" });
+      // The migrated file still takes appends and reservations.
+      store.eventLog.append({ ...ev(4), ...s } as ReinEvent);
+      expect(
+        store.ledger.reserve(s, { key: "run_fixture:2", model: "m", estimateUsd: 0.01 }),
+      ).toBeUndefined();
+      await store.eventLog.sync?.();
+      expect(store.eventLog.lastSeq(s)).toBe(4);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("the v1 to v2 migration keeps every session's events in seq order and reservations in the order they were opened", async () => {
+    const file = join(dir, "migrate.db");
+    const { DatabaseSync } = await import("node:sqlite");
+    const v1 = new DatabaseSync(file);
+    v1.exec("PRAGMA journal_mode = WAL");
+    v1.exec("CREATE TABLE rein_schema (version INTEGER NOT NULL)");
+    v1.exec(MIGRATIONS[0]!);
+    v1.exec("INSERT INTO rein_schema (version) VALUES (1)");
+    const insert = v1.prepare("INSERT INTO events (tenant, session, seq, type, body) VALUES (?, ?, ?, ?, ?)");
+    // Interleaved sessions, written out of key order.
+    for (const [session, seq] of [
+      ["ses_b", 1],
+      ["ses_a", 2],
+      ["ses_a", 1],
+      ["ses_b", 2],
+    ] as const)
+      insert.run("local", session, seq, "text_delta", JSON.stringify({ ...ev(seq), sessionId: session }));
+    // Opened "z" then "a": the order openReservations reports is the order opened, not the key order.
+    const res = v1.prepare(
+      "INSERT INTO reservations (tenant, session, key, model, est_usd, est_tokens, budgets) VALUES ('local', 'ses_a', ?, 'm', 0.1, 10, '[]')",
+    );
+    res.run("z");
+    res.run("a");
+    v1.close();
+    const store = await SqliteStore.open(file);
+    try {
+      for (const sessionId of ["ses_a", "ses_b"])
+        expect(
+          store.eventLog.read({ tenantId: "local", sessionId }, 0).map((e) => [e.sessionId, e.seq]),
+        ).toEqual([
+          [sessionId, 1],
+          [sessionId, 2],
+        ]);
+      const a = { tenantId: "local", sessionId: "ses_a" };
+      expect(store.ledger.openReservations(a).map((r) => r.key)).toEqual(["z", "a"]);
+      // A reservation opened after the migration comes after them.
+      store.ledger.reserve(a, { key: "m", model: "m", estimateUsd: 0.1 });
+      expect(store.ledger.openReservations(a).map((r) => r.key)).toEqual(["z", "a", "m"]);
+      expect(() => store.eventLog.append({ ...ev(2), sessionId: "ses_a" } as ReinEvent)).toThrow(
+        expect.objectContaining({ code: "REIN_EVENT_LOG_REJECTED" }),
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("reserving a key another process holds open is refused with REIN_LEDGER_REJECTED; nothing is reserved and the store stays writable", async () => {
+    const file = join(dir, "dup.db");
+    const a = await SqliteStore.open(file);
+    const b = await SqliteStore.open(file);
+    const s = { tenantId: "t", sessionId: "s1" };
+    const ceilings = [{ account: "budget:team" as const, maxCostUsd: 1 }];
+    try {
+      expect(
+        a.ledger.reserve(s, { key: "k", model: "m", estimateUsd: 0.4, runId: "r1", ceilings }),
+      ).toBeUndefined();
+      // Refused whether or not its ceiling would also refuse it.
+      for (const estimateUsd of [0.1, 5])
+        expect(() =>
+          b.ledger.reserve(s, { key: "k", model: "m", estimateUsd, runId: "r2", ceilings }),
+        ).toThrow(
+          expect.objectContaining({
+            code: "REIN_LEDGER_REJECTED",
+            message: expect.stringContaining('"k" is already open'),
+          }),
+        );
+      expect(b.ledger.totals(s).reservedUsd).toBe(0.4);
+      expect(b.ledger.usageOf(s, "budget:team").reservedUsd).toBe(0.4);
+      expect(b.ledger.openReservations(s)).toEqual([
+        { key: "k", model: "m", estimateUsd: 0.4, estimateTokens: 0 },
+      ]);
+      // b's store still commits, and b can settle the reservation a opened (a resume in another process).
+      b.eventLog.append({ ...ev(1), ...s } as ReinEvent);
+      b.ledger.settle(s, "k", {
+        usage: { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 },
+        costUsd: 0.2,
+      });
+      await b.eventLog.sync?.();
+      expect(a.ledger.totals(s)).toMatchObject({ costUsd: 0.2, reservedUsd: 0, calls: 1 });
+      expect(a.ledger.openReservations(s)).toEqual([]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("a ceiling refusal leaves no reservation behind, and the key can be reserved once there is room", async () => {
+    const file = join(dir, "refuse.db");
+    const store = await SqliteStore.open(file);
+    const s = { tenantId: "t", sessionId: "s1" };
+    const ceilings = [{ account: "budget:team" as const, maxCostUsd: 1 }];
+    try {
+      expect(store.ledger.reserve(s, { key: "k", model: "m", estimateUsd: 2, ceilings })).toMatchObject({
+        refused: true,
+        account: "budget:team",
+      });
+      expect(store.ledger.openReservations(s)).toEqual([]);
+      expect(store.ledger.totals(s).reservedUsd).toBe(0);
+      expect(store.ledger.reserve(s, { key: "k", model: "m", estimateUsd: 0.5, ceilings })).toBeUndefined();
+      expect(store.ledger.openReservations(s).map((r) => r.key)).toEqual(["k"]);
     } finally {
       await store.close();
     }
