@@ -36,6 +36,11 @@ interface Row {
   run_base_tokens: number;
 }
 
+type TotalsRow = Pick<
+  Row,
+  "cost" | "input" | "output" | "cache_read" | "cache_write" | "reserved_usd" | "calls" | "open"
+>;
+
 const ZERO_ROW: Row = Object.freeze({
   cost: 0,
   input: 0,
@@ -84,6 +89,7 @@ export class SqliteLedger implements Ledger {
   readonly #batcher: Batcher;
   readonly #s: Record<
     | "getAccount"
+    | "getTotals"
     | "ensure"
     | "reserveAcc"
     | "closeAcc"
@@ -106,6 +112,9 @@ export class SqliteLedger implements Ledger {
     this.#batcher = batcher;
     this.#s = {
       getAccount: db.prepare("SELECT * FROM accounts WHERE id = ?"),
+      getTotals: db.prepare(
+        "SELECT cost, input, output, cache_read, cache_write, reserved_usd, calls, open FROM accounts WHERE id = ?",
+      ),
       ensure: db.prepare("INSERT INTO accounts (id) VALUES (?) ON CONFLICT (id) DO NOTHING"),
       reserveAcc: db.prepare(
         "UPDATE accounts SET reserved_usd = reserved_usd + ?, reserved_tokens = reserved_tokens + ?, open = open + 1 WHERE id = ?",
@@ -321,17 +330,25 @@ export class SqliteLedger implements Ledger {
 
   totals(scope: LedgerScope | { readonly tenantId: string }): LedgerTotals {
     const isSession = scope !== null && typeof scope === "object" && "sessionId" in scope;
-    const a = this.#row(isSession ? sessionId(scope as LedgerScope) : tenantId(scope?.tenantId));
+    const id = isSession ? sessionId(scope as LedgerScope) : tenantId(scope?.tenantId);
+    // Read on every call (another process may have written the account); only the columns totals need.
+    const a = (this.#s.getTotals.get(id) as TotalsRow | undefined) ?? ZERO_ROW;
+    const d = this.#delta.get(id);
+    const open = d ? a.open + d.open : a.open;
     return {
       usage: {
-        inputTokens: a.input,
-        outputTokens: a.output,
-        cacheReadTokens: a.cache_read,
-        cacheWriteTokens: a.cache_write,
+        inputTokens: d ? a.input + d.input : a.input,
+        outputTokens: d ? a.output + d.output : a.output,
+        cacheReadTokens: d ? a.cache_read + d.cache_read : a.cache_read,
+        cacheWriteTokens: d ? a.cache_write + d.cache_write : a.cache_write,
       },
-      costUsd: a.cost,
-      reservedUsd: Math.max(0, a.reserved_usd),
-      calls: a.calls,
+      costUsd: d ? a.cost + d.cost : a.cost,
+      reservedUsd: !d
+        ? Math.max(0, a.reserved_usd)
+        : open <= 0
+          ? 0
+          : Math.max(0, a.reserved_usd + d.reserved_usd),
+      calls: d ? a.calls + d.calls : a.calls,
     };
   }
 

@@ -38,6 +38,8 @@ export interface SqliteStoreOptions {
 interface Batch {
   readonly ops: (() => void)[];
   readonly events: ReinEvent[];
+  /** The events' rows as appended (tenant, session, seq, type, JSON: serialised once), flat. */
+  readonly rows: (string | number)[];
   readonly done: Promise<void>;
   resolve(): void;
   reject(err: unknown): void;
@@ -221,7 +223,7 @@ export class SqliteStore implements Store {
     });
     // A batch nobody waits for must not become an unhandled rejection; sync() callers still see it.
     done.catch(() => {});
-    const batch: Batch = { ops: [], events: [], done, resolve: resolveFn, reject: rejectFn };
+    const batch: Batch = { ops: [], events: [], rows: [], done, resolve: resolveFn, reject: rejectFn };
     this.#batch = batch;
     setImmediate(() => this.#commit());
     return batch;
@@ -241,6 +243,10 @@ export class SqliteStore implements Store {
   }
 
   #apply(batch: Batch): void {
+    const insert = this.#stmt.insertEvent;
+    const { rows } = batch;
+    for (let i = 0; i < rows.length; i += 5)
+      insert.run(rows[i], rows[i + 1], rows[i + 2], rows[i + 3], rows[i + 4]);
     for (const op of batch.ops) op();
     for (const [k, rec] of this.#dirty) {
       this.#stmt.upsertSession.run(rec.tenantId, rec.sessionId, JSON.stringify(rec), rec.updatedAt);
@@ -268,8 +274,7 @@ export class SqliteStore implements Store {
     batch.reject(this.#failure);
   }
 
-  #record(scope: LogScope): SessionRecord | undefined {
-    const k = skey(scope);
+  #record(scope: LogScope, k = skey(scope)): SessionRecord | undefined {
     const cached = this.#records.get(k);
     if (cached) return cached;
     const row = this.#stmt.getSession.get(scope.tenantId, scope.sessionId) as { record: string } | undefined;
@@ -278,8 +283,7 @@ export class SqliteStore implements Store {
     return withLastEvent(JSON.parse(row.record) as SessionRecord, last?.body ?? null);
   }
 
-  #last(scope: LogScope): number {
-    const k = skey(scope);
+  #last(scope: LogScope, k = skey(scope)): number {
     let last = this.#lastSeq.get(k);
     if (last === undefined) {
       const row = this.#stmt.maxSeq.get(scope.tenantId, scope.sessionId) as { s: number | null };
@@ -293,18 +297,16 @@ export class SqliteStore implements Store {
       append: (event) => {
         checkScope(event, "append");
         const k = skey(event);
-        const lastSeq = this.#last(event);
+        const lastSeq = this.#last(event, k);
         const seq = event.seq;
         checkNextSeq(event, lastSeq);
         const body = JSON.stringify(event);
         this.#writable();
         const batch = this.#current();
-        const { tenantId, sessionId, type } = event;
-        const insert = this.#stmt.insertEvent;
-        batch.ops.push(() => insert.run(tenantId, sessionId, seq, type, body));
         batch.events.push(event);
+        batch.rows.push(event.tenantId, event.sessionId, seq, event.type, body);
         this.#lastSeq.set(k, seq);
-        const before = this.#record(event);
+        const before = this.#record(event, k);
         const record = nextSessionRecord(before, event);
         this.#records.set(k, record);
         if (
@@ -315,7 +317,7 @@ export class SqliteStore implements Store {
           record.task !== before.task
         )
           this.#dirty.set(k, record);
-        if (type === "session_ended") this.#ended.add(k);
+        if (event.type === "session_ended") this.#ended.add(k);
         else this.#ended.delete(k);
         this.#listeners.notify(k, event);
       },
