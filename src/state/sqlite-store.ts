@@ -38,11 +38,20 @@ export interface SqliteStoreOptions {
 interface Batch {
   readonly ops: (() => void)[];
   readonly events: ReinEvent[];
-  /** The events' rows as appended (tenant, session, seq, type, JSON: serialised once), flat. */
-  readonly rows: (string | number)[];
+  /** Each session's events of the batch (serialised once, when appended): one row at commit. */
+  readonly rows: Map<string, SessionRow>;
   readonly done: Promise<void>;
   resolve(): void;
   reject(err: unknown): void;
+}
+
+interface SessionRow {
+  readonly tenant: string;
+  readonly session: string;
+  readonly first: number;
+  last: number;
+  /** The events' JSON, joined by commas: the row's body is this in brackets. */
+  json: string;
 }
 
 const skey = sessionKey;
@@ -99,17 +108,23 @@ export class SqliteStore implements Store {
     this.file = file;
     this.#db = db;
     this.#stmt = {
-      insertEvent: db.prepare("INSERT INTO events (tenant, session, seq, type, body) VALUES (?, ?, ?, ?, ?)"),
-      readEvents: db.prepare(
-        "SELECT body FROM events WHERE tenant = ? AND session = ? AND seq > ? ORDER BY seq LIMIT ?",
+      // Inserts nothing (`changes` 0) when the file already holds a seq at or after the row's first:
+      // another writer appended to the session; the batch fails rather than store a seq twice.
+      insertEvent: db.prepare(
+        `INSERT INTO events (tenant, session, first_seq, last_seq, body) SELECT ?1, ?2, ?3, ?4, ?5
+         WHERE NOT EXISTS (SELECT 1 FROM events WHERE tenant = ?1 AND session = ?2 AND last_seq >= ?3)`,
       ),
-      maxSeq: db.prepare("SELECT max(seq) AS s FROM events WHERE tenant = ? AND session = ?"),
+      // A row ending after `afterSeq` holds at least one event after it: `limit` rows hold `limit` events.
+      readEvents: db.prepare(
+        "SELECT body FROM events WHERE tenant = ? AND session = ? AND last_seq > ? ORDER BY last_seq LIMIT ?",
+      ),
+      maxSeq: db.prepare("SELECT max(last_seq) AS s FROM events WHERE tenant = ? AND session = ?"),
       upsertSession: db.prepare(
         "INSERT INTO sessions (tenant, session, record, updated) VALUES (?, ?, ?, ?) ON CONFLICT (tenant, session) DO UPDATE SET record = excluded.record, updated = excluded.updated",
       ),
       getSession: db.prepare("SELECT record FROM sessions WHERE tenant = ? AND session = ?"),
       lastEvent: db.prepare(
-        "SELECT body FROM events WHERE tenant = ? AND session = ? ORDER BY seq DESC LIMIT 1",
+        "SELECT json_extract(body, '$[#-1]') AS body FROM events WHERE tenant = ? AND session = ? ORDER BY last_seq DESC LIMIT 1",
       ),
       listSessions: db.prepare(`SELECT record, ${LAST_EVENT} FROM sessions s`),
       listTenantSessions: db.prepare(`SELECT record, ${LAST_EVENT} FROM sessions s WHERE tenant = ?`),
@@ -223,7 +238,7 @@ export class SqliteStore implements Store {
     });
     // A batch nobody waits for must not become an unhandled rejection; sync() callers still see it.
     done.catch(() => {});
-    const batch: Batch = { ops: [], events: [], rows: [], done, resolve: resolveFn, reject: rejectFn };
+    const batch: Batch = { ops: [], events: [], rows: new Map(), done, resolve: resolveFn, reject: rejectFn };
     this.#batch = batch;
     setImmediate(() => this.#commit());
     return batch;
@@ -244,9 +259,13 @@ export class SqliteStore implements Store {
 
   #apply(batch: Batch): void {
     const insert = this.#stmt.insertEvent;
-    const { rows } = batch;
-    for (let i = 0; i < rows.length; i += 5)
-      insert.run(rows[i], rows[i + 1], rows[i + 2], rows[i + 3], rows[i + 4]);
+    for (const r of batch.rows.values()) {
+      const { changes } = insert.run(r.tenant, r.session, r.first, r.last, `[${r.json}]`);
+      if (Number(changes) === 0)
+        throw new Error(
+          `session ${r.session} (tenant ${r.tenant}) already holds an event at seq ${r.first} or later: another writer appended to it`,
+        );
+    }
     for (const op of batch.ops) op();
     for (const [k, rec] of this.#dirty) {
       this.#stmt.upsertSession.run(rec.tenantId, rec.sessionId, JSON.stringify(rec), rec.updatedAt);
@@ -304,7 +323,18 @@ export class SqliteStore implements Store {
         this.#writable();
         const batch = this.#current();
         batch.events.push(event);
-        batch.rows.push(event.tenantId, event.sessionId, seq, event.type, body);
+        const row = batch.rows.get(k);
+        if (row) {
+          row.last = seq;
+          row.json += `,${body}`;
+        } else
+          batch.rows.set(k, {
+            tenant: event.tenantId,
+            session: event.sessionId,
+            first: seq,
+            last: seq,
+            json: body,
+          });
         this.#lastSeq.set(k, seq);
         const before = this.#record(event, k);
         const record = nextSessionRecord(before, event);
@@ -328,7 +358,10 @@ export class SqliteStore implements Store {
         const rows = this.#stmt.readEvents.all(scope.tenantId, scope.sessionId, afterSeq, max) as {
           body: string;
         }[];
-        const events = rows.map((r) => JSON.parse(r.body) as ReinEvent);
+        const events: ReinEvent[] = [];
+        for (const r of rows)
+          for (const e of JSON.parse(r.body) as ReinEvent[])
+            if (e.seq > afterSeq && events.length < limit) events.push(e);
         return withUnsent(events, this.#batch?.events, scope, afterSeq, limit);
       },
       lastSeq: (scope) => {
@@ -435,7 +468,7 @@ class SqliteApprovals implements ApprovalStore {
 
 /** The body of the session's last committed event, as a column named `last`. */
 const LAST_EVENT =
-  "(SELECT body FROM events e WHERE e.tenant = s.tenant AND e.session = s.session ORDER BY seq DESC LIMIT 1) AS last";
+  "(SELECT json_extract(body, '$[#-1]') FROM events e WHERE e.tenant = s.tenant AND e.session = s.session ORDER BY last_seq DESC LIMIT 1) AS last";
 
 /** A stored record with `lastSeq` and `updatedAt` from the session's last committed event. */
 function withLastEvent(record: SessionRecord, lastBody: string | null): SessionRecord {

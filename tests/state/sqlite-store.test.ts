@@ -198,7 +198,13 @@ describe("SqliteStore", () => {
     const store = await SqliteStore.open(file);
     const { DatabaseSync } = await import("node:sqlite");
     const other = new DatabaseSync(file);
-    const count = () => (other.prepare("SELECT count(*) AS n FROM events").get() as { n: number }).n;
+    // Events in the file (one row holds a session's events of one batch).
+    const count = () =>
+      (
+        other.prepare("SELECT coalesce(sum(json_array_length(body)), 0) AS n FROM events").get() as {
+          n: number;
+        }
+      ).n;
     try {
       for (let s = 1; s <= 100; s++) store.eventLog.append(ev(s));
       expect(count()).toBe(0); // still buffered: no write per append
@@ -208,6 +214,67 @@ describe("SqliteStore", () => {
     } finally {
       other.close();
       await store.close();
+    }
+  });
+
+  it("one row per session per batch: reads from inside a row start after afterSeq and stop at limit", async () => {
+    const file = join(dir, "rows.db");
+    const store = await SqliteStore.open(file);
+    const other = { ...scope, sessionId: "ses_other" };
+    try {
+      for (let s = 1; s <= 10; s++) {
+        store.eventLog.append(ev(s));
+        store.eventLog.append({ ...ev(s), ...other } as ReinEvent);
+      }
+      await store.eventLog.sync?.();
+      for (let s = 11; s <= 12; s++) store.eventLog.append(ev(s));
+      await store.eventLog.sync?.();
+      const { DatabaseSync } = await import("node:sqlite");
+      const db = new DatabaseSync(file, { readOnly: true });
+      const rows = db.prepare("SELECT session, first_seq, last_seq FROM events ORDER BY id").all();
+      db.close();
+      expect(rows.map((r) => ({ ...r }))).toEqual([
+        { session: "ses_a", first_seq: 1, last_seq: 10 },
+        { session: "ses_other", first_seq: 1, last_seq: 10 },
+        { session: "ses_a", first_seq: 11, last_seq: 12 },
+      ]);
+      const fresh = await SqliteStore.open(file);
+      try {
+        expect(fresh.eventLog.read(scope, 3, 4).map((e) => e.seq)).toEqual([4, 5, 6, 7]);
+        expect(fresh.eventLog.read(scope, 9, 2).map((e) => e.seq)).toEqual([10, 11]);
+        expect(fresh.eventLog.read(scope, 0).map((e) => e.seq)).toEqual([
+          1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+        ]);
+        expect(fresh.eventLog.read(other, 0).every((e) => e.sessionId === "ses_other")).toBe(true);
+        expect(fresh.eventLog.read(scope, 12)).toEqual([]);
+        expect(fresh.eventLog.lastSeq(scope)).toBe(12);
+        expect(fresh.sessions.get(scope)).toMatchObject({ lastSeq: 12, updatedAt: 12 });
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a second writer appending a seq the file already holds fails its batch (REIN_STORE_FAILED); no seq is stored twice", async () => {
+    const file = join(dir, "two-writers.db");
+    const a = await SqliteStore.open(file);
+    const b = await SqliteStore.open(file);
+    try {
+      // Both queue appends to the empty session in the same tick; a's batch commits first.
+      a.eventLog.append(ev(1));
+      a.eventLog.append(ev(2));
+      b.eventLog.append(ev(2));
+      await a.eventLog.sync?.();
+      await expect(b.eventLog.sync?.()).rejects.toMatchObject({
+        code: "REIN_STORE_FAILED",
+        message: expect.stringContaining("already holds an event at seq 2 or later"),
+      });
+      expect(a.eventLog.read(scope, 0).map((e) => e.seq)).toEqual([1, 2]);
+    } finally {
+      await b.close().catch(() => {});
+      await a.close();
     }
   });
 
