@@ -36,7 +36,7 @@ async function rawDb(file: string) {
   const { DatabaseSync } = await import("node:sqlite");
   const db = new DatabaseSync(file);
   db.exec(
-    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 10000; PRAGMA journal_size_limit = 16777216",
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000; PRAGMA journal_size_limit = 33554432",
   );
   for (const m of MIGRATIONS) db.exec(m);
   const insert = db.prepare("INSERT INTO events (tenant, session, seq, type, body) VALUES (?, ?, ?, ?, ?)");
