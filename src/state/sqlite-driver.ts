@@ -49,12 +49,17 @@ export function openDatabase(file: string, busyTimeoutMs: number): Database {
       file,
     });
   }
+  // Prepared once: a transaction's BEGIN and COMMIT are not parsed again for every batch.
+  let begin: Statement | undefined;
+  let commit: Statement | undefined;
   return {
     prepare: (sql) => db.prepare(sql),
     exec: (sql) => db.exec(sql),
     close: () => db.close(),
     immediate<R>(fn: () => R): R {
-      db.exec("BEGIN IMMEDIATE");
+      begin ??= db.prepare("BEGIN IMMEDIATE");
+      commit ??= db.prepare("COMMIT");
+      begin.run();
       let result: R;
       try {
         result = fn();
@@ -62,7 +67,7 @@ export function openDatabase(file: string, busyTimeoutMs: number): Database {
         if (db.isTransaction) db.exec("ROLLBACK");
         throw err;
       }
-      db.exec("COMMIT");
+      commit.run();
       return result;
     },
   };

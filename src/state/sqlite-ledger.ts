@@ -36,6 +36,11 @@ interface Row {
   run_base_tokens: number;
 }
 
+type TotalsRow = Pick<
+  Row,
+  "cost" | "input" | "output" | "cache_read" | "cache_write" | "reserved_usd" | "calls" | "open"
+>;
+
 const ZERO_ROW: Row = Object.freeze({
   cost: 0,
   input: 0,
@@ -65,6 +70,12 @@ const sessionId = (s: LedgerScope) => JSON.stringify(["s", s.tenantId, s.session
 const tenantId = (t: string) => JSON.stringify(["t", t]);
 const budgetId = (t: string, b: string) => JSON.stringify(["b", t, b]);
 const resId = (s: LedgerScope, key: string) => JSON.stringify([s.tenantId, s.sessionId, key]);
+const DUPLICATE = Symbol("duplicate");
+const alreadyOpen = (scope: LedgerScope, key: string) =>
+  new LedgerError(
+    `reserve: reservation "${key}" is already open in session ${scope.sessionId} (tenant ${scope.tenantId}); settle or release it first`,
+    { ...scope, key },
+  );
 
 /**
  * The ledger in the SQLite store, so reservations survive a crash and every process on the file
@@ -78,6 +89,7 @@ export class SqliteLedger implements Ledger {
   readonly #batcher: Batcher;
   readonly #s: Record<
     | "getAccount"
+    | "getTotals"
     | "ensure"
     | "reserveAcc"
     | "closeAcc"
@@ -100,6 +112,9 @@ export class SqliteLedger implements Ledger {
     this.#batcher = batcher;
     this.#s = {
       getAccount: db.prepare("SELECT * FROM accounts WHERE id = ?"),
+      getTotals: db.prepare(
+        "SELECT cost, input, output, cache_read, cache_write, reserved_usd, calls, open FROM accounts WHERE id = ?",
+      ),
       ensure: db.prepare("INSERT INTO accounts (id) VALUES (?) ON CONFLICT (id) DO NOTHING"),
       reserveAcc: db.prepare(
         "UPDATE accounts SET reserved_usd = reserved_usd + ?, reserved_tokens = reserved_tokens + ?, open = open + 1 WHERE id = ?",
@@ -111,16 +126,21 @@ export class SqliteLedger implements Ledger {
          reserved_tokens = CASE WHEN open - 1 <= 0 THEN 0 ELSE reserved_tokens - ? END,
          open = open - 1 WHERE id = ?`,
       ),
+      // A no-op (no row written) when the run is already the account's: no read before it.
       setRun: db.prepare(
-        "UPDATE accounts SET run_id = ?, run_base_usd = cost, run_base_tokens = tokens WHERE id = ?",
+        "UPDATE accounts SET run_id = ?1, run_base_usd = cost, run_base_tokens = tokens WHERE id = ?2 AND run_id IS NOT ?1",
       ),
+      // A key already open inserts nothing (`changes` 0): the duplicate check costs no query of its own.
       insertRes: db.prepare(
-        "INSERT INTO reservations (tenant, session, key, model, est_usd, est_tokens, budgets) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        `INSERT INTO reservations (tenant, session, key, model, est_usd, est_tokens, budgets, opened)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,
+           (SELECT coalesce(max(opened), 0) + 1 FROM reservations WHERE tenant = ?1 AND session = ?2))
+         ON CONFLICT (tenant, session, key) DO NOTHING`,
       ),
       getRes: db.prepare("SELECT * FROM reservations WHERE tenant = ? AND session = ? AND key = ?"),
       deleteRes: db.prepare("DELETE FROM reservations WHERE tenant = ? AND session = ? AND key = ?"),
       openRes: db.prepare(
-        "SELECT key, model, est_usd, est_tokens FROM reservations WHERE tenant = ? AND session = ? ORDER BY rowid",
+        "SELECT key, model, est_usd, est_tokens FROM reservations WHERE tenant = ? AND session = ? ORDER BY opened",
       ),
     };
   }
@@ -167,12 +187,8 @@ export class SqliteLedger implements Ledger {
   reserve(scope: LedgerScope, entry: ReserveEntry): ReservationRefusal | undefined {
     checkScope(scope);
     const { key, tokens } = checkReserveEntry(scope, entry);
-    if (this.#isOpen(scope, key)) {
-      throw new LedgerError(
-        `reserve: reservation "${key}" is already open in session ${scope.sessionId} (tenant ${scope.tenantId}); settle or release it first`,
-        { ...scope, key },
-      );
-    }
+    const id = resId(scope, key);
+    if (this.#opened.has(id)) throw alreadyOpen(scope, key);
     const usd = entry.estimateUsd;
     const ceilings = entry.ceilings ?? [];
     const ensured: string[] = [];
@@ -185,29 +201,34 @@ export class SqliteLedger implements Ledger {
       ...new Set(ceilings.filter((c) => c.account.startsWith("budget:")).map((c) => c.account)),
     ];
     const reservation = { est_usd: usd, est_tokens: tokens, budgets: JSON.stringify(budgetsOf) };
-    const refusal = this.#batcher.transact(() => {
+    const { tenantId: t, sessionId: sess } = scope;
+    const refusal = this.#batcher.transact((): ReservationRefusal | typeof DUPLICATE | undefined => {
       // The queued batch was just applied in this transaction: the rows are this process's state.
       this.committed();
-      const sid = sessionId(scope);
-      const tid = tenantId(scope.tenantId);
-      ensure(sid);
-      ensure(tid);
-      if (entry.runId !== undefined && entry.runId !== this.#row(sid).run_id)
-        this.#s.setRun.run(entry.runId, sid);
-      for (const ceiling of ceilings) {
-        const refusal = ceilingRefusal(ceiling, this.usageOf(scope, ceiling.account), usd, tokens);
-        if (refusal) return refusal;
-      }
-      this.#s.insertRes.run(
-        scope.tenantId,
-        scope.sessionId,
+      // Open in the file (another process, or a run before a crash): nothing is written.
+      const inserted = this.#s.insertRes.run(
+        t,
+        sess,
         key,
         String(entry.model),
         usd,
         tokens,
         reservation.budgets,
       );
-      for (const id of [sid, tid, ...budgetsOf.map((b) => budgetId(scope.tenantId, b))]) {
+      if (Number(inserted.changes) === 0) return DUPLICATE;
+      const sid = sessionId(scope);
+      const tid = tenantId(t);
+      ensure(sid);
+      ensure(tid);
+      if (entry.runId !== undefined) this.#s.setRun.run(entry.runId, sid);
+      for (const ceiling of ceilings) {
+        const refusal = ceilingRefusal(ceiling, this.usageOf(scope, ceiling.account), usd, tokens);
+        if (refusal) {
+          this.#s.deleteRes.run(t, sess, key);
+          return refusal;
+        }
+      }
+      for (const id of [sid, tid, ...budgetsOf.map((b) => budgetId(t, b))]) {
         ensure(id);
         this.#s.reserveAcc.run(usd, tokens, id);
       }
@@ -215,7 +236,8 @@ export class SqliteLedger implements Ledger {
     });
     // Committed (transact threw otherwise): the rows exist, the reservation is open.
     for (const id of ensured) this.#accounts.add(id);
-    if (!refusal) this.#opened.set(resId(scope, key), reservation);
+    if (refusal === DUPLICATE) throw alreadyOpen(scope, key);
+    if (!refusal) this.#opened.set(id, reservation);
     return refusal;
   }
 
@@ -308,17 +330,25 @@ export class SqliteLedger implements Ledger {
 
   totals(scope: LedgerScope | { readonly tenantId: string }): LedgerTotals {
     const isSession = scope !== null && typeof scope === "object" && "sessionId" in scope;
-    const a = this.#row(isSession ? sessionId(scope as LedgerScope) : tenantId(scope?.tenantId));
+    const id = isSession ? sessionId(scope as LedgerScope) : tenantId(scope?.tenantId);
+    // Read on every call (another process may have written the account); only the columns totals need.
+    const a = (this.#s.getTotals.get(id) as TotalsRow | undefined) ?? ZERO_ROW;
+    const d = this.#delta.get(id);
+    const open = d ? a.open + d.open : a.open;
     return {
       usage: {
-        inputTokens: a.input,
-        outputTokens: a.output,
-        cacheReadTokens: a.cache_read,
-        cacheWriteTokens: a.cache_write,
+        inputTokens: d ? a.input + d.input : a.input,
+        outputTokens: d ? a.output + d.output : a.output,
+        cacheReadTokens: d ? a.cache_read + d.cache_read : a.cache_read,
+        cacheWriteTokens: d ? a.cache_write + d.cache_write : a.cache_write,
       },
-      costUsd: a.cost,
-      reservedUsd: Math.max(0, a.reserved_usd),
-      calls: a.calls,
+      costUsd: d ? a.cost + d.cost : a.cost,
+      reservedUsd: !d
+        ? Math.max(0, a.reserved_usd)
+        : open <= 0
+          ? 0
+          : Math.max(0, a.reserved_usd + d.reserved_usd),
+      calls: d ? a.calls + d.calls : a.calls,
     };
   }
 

@@ -4,7 +4,7 @@ import type { Database } from "./sqlite-driver.js";
 /**
  * The schema, one migration per version. A database records its version in `rein_schema`; opening
  * applies the migrations after it, in one transaction. A version is never edited once released:
- * a database written by every released version must still open (tests/fixtures/rein-v1.db).
+ * a database written by every released version must still open (tests/fixtures/rein-v<N>.db).
  */
 export const MIGRATIONS: readonly string[] = [
   // v1
@@ -39,6 +39,34 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX approvals_call ON approvals (tenant, session, call_id);
   CREATE INDEX approvals_status ON approvals (status);
+  `,
+  // v2: fewer rows and pages written per commit. The log holds one row per session per committed
+  // batch (a JSON array of its events, `first_seq`..`last_seq`) in a rowid table, its key in an
+  // index: appends land on the right edge and fill each page, where the WITHOUT ROWID tree of one
+  // row per event split its leaves three ways and rewrote ~4 pages per commit. Reservations become
+  // one WITHOUT ROWID tree (a rowid table with a primary key is two trees, both written by every
+  // reserve and settle); `opened` keeps their order, which was the rowid's.
+  `
+  CREATE TABLE events_v2 (
+    id INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL, session TEXT NOT NULL,
+    first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,
+    body TEXT NOT NULL
+  );
+  INSERT INTO events_v2 (tenant, session, first_seq, last_seq, body)
+    SELECT tenant, session, seq, seq, '[' || body || ']' FROM events ORDER BY tenant, session, seq;
+  DROP TABLE events;
+  ALTER TABLE events_v2 RENAME TO events;
+  CREATE UNIQUE INDEX events_key ON events (tenant, session, last_seq);
+  CREATE TABLE reservations_v2 (
+    tenant TEXT NOT NULL, session TEXT NOT NULL, key TEXT NOT NULL, model TEXT NOT NULL,
+    est_usd REAL NOT NULL, est_tokens INTEGER NOT NULL, budgets TEXT NOT NULL, opened INTEGER NOT NULL,
+    PRIMARY KEY (tenant, session, key)
+  ) WITHOUT ROWID;
+  INSERT INTO reservations_v2 (tenant, session, key, model, est_usd, est_tokens, budgets, opened)
+    SELECT tenant, session, key, model, est_usd, est_tokens, budgets, rowid FROM reservations;
+  DROP TABLE reservations;
+  ALTER TABLE reservations_v2 RENAME TO reservations;
   `,
 ];
 
