@@ -115,13 +115,19 @@ async function driveAsync<R>(
  * for every call (taint does, for a whole run) yields the same assessment object, so no new strings
  * are built, redacted and hashed per call. Keyed weakly by the assessment; bounded per assessment.
  */
-const raisedMemo = new WeakMap<RiskAssessment, Map<string, { guard: string; next: RiskAssessment }>>();
+interface Raise {
+  readonly guard: string;
+  readonly next: RiskAssessment;
+  /** The stage record of the raise (frozen, shared like the pass records). */
+  readonly record: StageRecord;
+}
+const raisedMemo = new WeakMap<RiskAssessment, Map<string, Raise>>();
 
 function raised(
   current: RiskAssessment,
   guardName: string,
   verdict: { readonly level: RiskAssessment["level"]; readonly reason: string },
-): RiskAssessment {
+): Raise {
   let byReason = raisedMemo.get(current);
   const known = byReason?.get(verdict.reason);
   if (
@@ -129,18 +135,27 @@ function raised(
     known.guard === guardName &&
     known.next.level === maxRisk(current.level, verdict.level)
   )
-    return known.next;
-  const next: RiskAssessment = Object.freeze({
-    level: maxRisk(current.level, verdict.level),
-    reason: `${current.reason}; raised by ${guardName}: ${verdict.reason}`,
-    rule: current.rule,
-  });
+    return known;
+  const raise: Raise = {
+    guard: guardName,
+    next: Object.freeze({
+      level: maxRisk(current.level, verdict.level),
+      reason: `${current.reason}; raised by ${guardName}: ${verdict.reason}`,
+      rule: current.rule,
+    }),
+    record: Object.freeze({
+      stage: "guards",
+      outcome: "raise",
+      by: `guard:${guardName}`,
+      note: verdict.reason,
+    }),
+  };
   if (byReason === undefined) {
     byReason = new Map();
     raisedMemo.set(current, byReason);
   } else if (byReason.size >= 16) byReason.clear();
-  byReason.set(verdict.reason, { guard: guardName, next });
-  return next;
+  byReason.set(verdict.reason, raise);
+  return raise;
 }
 
 function runGuards(
@@ -180,13 +195,9 @@ function runGuards(
           records.push(passRecord(guard.name));
           return undefined;
         case "raise": {
-          current = raised(current, guard.name, verdict);
-          records.push({
-            stage: "guards",
-            outcome: "raise",
-            by: `guard:${guard.name}`,
-            note: verdict.reason,
-          });
+          const raise = raised(current, guard.name, verdict);
+          current = raise.next;
+          records.push(raise.record);
           return undefined;
         }
         case "deny":
