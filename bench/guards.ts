@@ -18,12 +18,10 @@ import { measure, median } from "./lib/measure.ts";
 
 type Variant = "no-guards" | "all-guards";
 /**
- * CPU time of this thread (the loop's), not of the process: V8's helper threads and, on a shared
- * machine, contention inflate process CPU for reasons that are not the loop's work.
+ * CPU time of the whole process (every thread: the loop's, and V8's GC and compiler helper threads),
+ * so the garbage a guard makes counts against it wherever it is collected.
  */
-const threadCpu = (): { user: number; system: number } =>
-  (process as { threadCpuUsage?: () => { user: number; system: number } }).threadCpuUsage?.() ??
-  process.cpuUsage();
+const processCpu = (): { user: number; system: number } => process.cpuUsage();
 
 const VARIANTS: readonly Variant[] = ["no-guards", "all-guards"];
 const TARGET = 1.2;
@@ -83,14 +81,14 @@ async function runOnce(
   });
   let cpu = { user: 0, system: 0 };
   const m = await measure(async () => {
-    const cpuBefore = threadCpu();
+    const cpuBefore = processCpu();
     const session = harness.session();
     const stream = session.stream("go");
     let events = 0;
     for await (const _event of stream) events++;
     const result = await stream.result;
     await session.close();
-    const after = threadCpu();
+    const after = processCpu();
     cpu = { user: after.user - cpuBefore.user, system: after.system - cpuBefore.system };
     return { result, events };
   });
@@ -104,8 +102,9 @@ async function runOnce(
 
 /**
  * CPU per call of the guard stage itself (beforeModelCall, beforeToolCall, afterToolCall of all four
- * guards, through the pipeline's own functions) in one long session, per slice of the session: if a
- * guard scanned the history, the later slices would cost more.
+ * guards, through the pipeline's own functions, and the model call's reservation and settlement
+ * against the budget's ceilings) in one long session, per slice of the session: if a guard scanned
+ * the history, the later slices would cost more.
  */
 function measureGuardStage(total: number): { at: number; us: number }[] {
   const ledger = new rein.MemoryLedger();
@@ -120,6 +119,9 @@ function measureGuardStage(total: number): { at: number; us: number }[] {
     new rein.StallDetector({ window: 6 }),
     new rein.TaintGuard(),
   ];
+  const books = budget.ledgerFor(ledger);
+  const scope = { tenantId: "local", sessionId: "bench" };
+  const usage = { inputTokens: 10, outputTokens: 10, cacheReadTokens: 0, cacheWriteTokens: 0 };
   const tool = { name: "noop", readOnly: false } as Tool;
   const ctx = {
     deps: { guards, tenantId: "local", sessionId: "bench" },
@@ -136,6 +138,15 @@ function measureGuardStage(total: number): { at: number; us: number }[] {
     for (let i = (slice * total) / slices; i < ((slice + 1) * total) / slices; i++) {
       ctx.turn = i + 1;
       beforeModelCallGuards(ctx);
+      const refused = books.reserve(scope, {
+        key: `run:${i}`,
+        model: "bench",
+        estimateUsd: 0.01,
+        estimateTokens: 4096,
+        runId: "run",
+      });
+      if (refused) throw new Error(`the ledger refused a reservation: ${JSON.stringify(refused)}`);
+      books.settle(scope, `run:${i}`, { usage, costUsd: 0.0001 });
       guardCall(ctx, tool, `c${i}`, {}, risk);
       afterToolCallGuards(
         ctx,
@@ -200,21 +211,21 @@ const bench: Benchmark = {
         tables: [
           {
             title:
-              "Per tool call, one session, in one process (µs; median of the runs, min–max): wall clock, and CPU time of the loop's thread",
+              "Per tool call, one session, in one process (µs; median of the runs, min–max): wall clock, and CPU time of the process",
             header: ["subject", "N", "runs", "wall µs", "min–max", "×none", "CPU µs", "min–max", "×none"],
             rows: [row("no-guards"), row("all-guards")],
             notes: [
               "all-guards: budget (run, session, shared ceilings at each reservation; warnings), stall (window 6),",
               "circuit breaker, taint (each call raised LOW → MEDIUM). Both: workspace, audit trail, stream().",
-              "CPU: user + system time of the loop's thread (process.threadCpuUsage), what the loop itself costs;",
-              "wall time also holds what other processes and V8's helper threads took on this shared machine.",
+              "CPU: user + system time of the whole process (process.cpuUsage: the loop and V8's GC and compiler",
+              "threads); wall time also holds the time other processes took the cores on a shared machine.",
               `Fastest runs (least disturbed by other processes): wall ${minRatioOf(wall).toFixed(2)}×, CPU ${minRatioOf(cpu).toFixed(2)}×.`,
               `Target: all-guards within ${TARGET}× of no-guards at N = ${calls}: wall ${verdict(wallRatio)}; CPU ${verdict(cpuRatio)}`,
             ],
           },
           {
             title:
-              "The guard stage alone (all four guards' hooks through the pipeline's guard stage, no loop), CPU µs per call",
+              "The guard stage alone (all four guards' hooks through the pipeline's guard stage, and the model call's reserve and settle, no loop), CPU µs per call",
             header: ["calls into the session", "µs per call"],
             rows: stage.map((r) => [String(r.at), r.us.toFixed(2)]),
             notes: [

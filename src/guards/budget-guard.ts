@@ -127,13 +127,17 @@ export class BudgetGuard implements Guard {
   /** A `budget_warning` for each warning fraction of each ceiling that settled spend has passed, once. */
   #warn(context: GuardContext): void {
     const scope: LedgerScope = context; // it has the tenant and session ids: no object per model call
-    for (const c of this.ceilings) {
+    const ceilings = this.ceilings;
+    const warnAt = this.#warnAt;
+    for (let i = 0; i < ceilings.length; i++) {
+      const c = ceilings[i]!;
       const u = this.#ledger.usageOf(scope, c.account);
       const used = Math.max(
         c.maxCostUsd ? u.costUsd / c.maxCostUsd : 0,
         c.maxTokens ? u.tokens / c.maxTokens : 0,
       );
-      for (const fraction of this.#warnAt) {
+      for (let j = 0; j < warnAt.length; j++) {
+        const fraction = warnAt[j]!;
         if (used < fraction) break;
         if (!this.#firstTime(context, c.account, fraction)) continue;
         context.notify("budget_warning", {

@@ -139,6 +139,8 @@ export class CircuitBreaker implements Guard {
   }
 
   beforeToolCall(call: GuardToolCall, context: GuardContext): GuardVerdict {
+    // No tool has failed anywhere and nothing was refused: every circuit is closed (the usual step).
+    if (this.#circuits.size === 0 && this.#refusals.size === 0) return ALLOW;
     const tool = call.tool.name;
     const c = this.#circuit(tool, context, false);
     if (!c || c.state === "closed") {
@@ -216,8 +218,10 @@ export class CircuitBreaker implements Guard {
   }
 
   afterToolCall(call: GuardToolCall, outcome: GuardCallOutcome, context: GuardContext): undefined {
-    const tool = call.tool.name;
     const failed = !outcome.ok && this.#failureTypes.has(outcome.errorType ?? "");
+    // A success where no circuit exists changes nothing (circuits are made by a first failure).
+    if (!failed && this.#circuits.size === 0) return undefined;
+    const tool = call.tool.name;
     const c = this.#circuit(tool, context, failed);
     if (!c) return undefined;
     const s = this.#perTool.get(tool) ?? this.#defaults;

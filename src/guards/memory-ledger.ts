@@ -48,6 +48,9 @@ interface Session {
   runId: string | undefined;
   runBaseUsd: number;
   runBaseTokens: number;
+  /** The last frozen ceilings list reserved against, and the shared budgets it charges (every call of a run has the same). */
+  budgetCeilings: readonly Ceiling[] | undefined;
+  budgetAccounts: readonly Account[];
 }
 
 function account(): Account {
@@ -128,6 +131,8 @@ export class MemoryLedger implements Ledger {
         runId: undefined,
         runBaseUsd: 0,
         runBaseTokens: 0,
+        budgetCeilings: undefined,
+        budgetAccounts: NO_BUDGETS,
       };
       tenant.sessions.set(scope.sessionId, session);
     }
@@ -152,19 +157,22 @@ export class MemoryLedger implements Ledger {
     const usd = entry.estimateUsd;
     const ceilings = entry.ceilings ?? NO_BUDGETS_CEILINGS;
     // Check every ceiling first, then charge: nothing can come between (this method never yields).
-    for (const ceiling of ceilings) {
+    for (let i = 0; i < ceilings.length; i++) {
+      const ceiling = ceilings[i]!;
+      if (!crosses(ceiling, tenant, session, usd, tokens)) continue;
       const refusal = ceilingRefusal(ceiling, usageIn(tenant, session, ceiling.account), usd, tokens);
       if (refusal) return refusal;
     }
-    let budgets = NO_BUDGETS;
-    for (const ceiling of ceilings) {
-      if (!ceiling.account.startsWith("budget:")) continue;
-      let b = tenant.budgets.get(ceiling.account);
-      if (!b) {
-        b = account();
-        tenant.budgets.set(ceiling.account, b);
+    let budgets: readonly Account[];
+    if (ceilings.length === 0) budgets = NO_BUDGETS;
+    else if (ceilings === session.budgetCeilings) budgets = session.budgetAccounts;
+    else {
+      budgets = budgetsOf(tenant, ceilings);
+      // A frozen list cannot change: the next reservation with it charges the same budgets.
+      if (Object.isFrozen(ceilings)) {
+        session.budgetCeilings = ceilings;
+        session.budgetAccounts = budgets;
       }
-      if (!budgets.includes(b)) budgets = [...budgets, b];
     }
     session.reservations.set(key, { model: String(entry.model), usd, tokens, budgets });
     open(session.account, usd, tokens);
@@ -180,16 +188,9 @@ export class MemoryLedger implements Ledger {
     checkUsage(actual.usage, scope, key);
     session.reservations.delete(key);
     const tokens = tokensOf(actual.usage);
-    const charge = (a: Account) => {
-      close(a, r);
-      addUsage(a.usage, actual.usage);
-      a.costUsd += actual.costUsd;
-      a.tokens += tokens;
-      a.calls += 1;
-    };
-    charge(session.account);
-    charge(tenant.account);
-    for (const b of r.budgets) charge(b);
+    charge(session.account, r, actual.usage, actual.costUsd, tokens);
+    charge(tenant.account, r, actual.usage, actual.costUsd, tokens);
+    for (let i = 0; i < r.budgets.length; i++) charge(r.budgets[i]!, r, actual.usage, actual.costUsd, tokens);
   }
 
   release(scope: LedgerScope, key: string): void {
@@ -217,11 +218,30 @@ export class MemoryLedger implements Ledger {
   }
 
   usageOf(scope: LedgerScope, which: BudgetAccount): AccountUsage {
-    const tenant = this.#tenants.get(scope?.tenantId);
-    if (!tenant) return ZERO;
-    const session = tenant.sessions.get(scope.sessionId);
-    if (!session && !which.startsWith("budget:")) return ZERO;
-    const u = usageIn(tenant, session, which);
+    // The session of the last reservation is the one asked about, a step after step (no lookups).
+    const last = this.#last;
+    let tenant: Tenant | undefined;
+    let session: Session | undefined;
+    if (last !== undefined && last.sessionId === scope?.sessionId && last.tenantId === scope.tenantId) {
+      tenant = last.tenant;
+      session = last.session;
+    } else {
+      tenant = this.#tenants.get(scope?.tenantId);
+      if (!tenant) return ZERO;
+      session = tenant.sessions.get(scope.sessionId);
+    }
+    if (which === "run") {
+      if (!session) return ZERO;
+      const a = session.account;
+      return {
+        costUsd: a.costUsd - session.runBaseUsd,
+        tokens: a.tokens - session.runBaseTokens,
+        reservedUsd: Math.max(0, a.reservedUsd),
+        reservedTokens: Math.max(0, a.reservedTokens),
+      };
+    }
+    const u = which === "session" ? session?.account : tenant.budgets.get(which);
+    if (!u) return ZERO;
     return {
       costUsd: u.costUsd,
       tokens: u.tokens,
@@ -256,6 +276,7 @@ export class MemoryLedger implements Ledger {
 }
 
 const NO_BUDGETS_CEILINGS: readonly Ceiling[] = Object.freeze([]);
+const EMPTY_ACCOUNT: Account = Object.freeze(account());
 
 function usageIn(tenant: Tenant, session: Session | undefined, which: BudgetAccount): AccountUsage {
   if (which === "session") return session?.account ?? ZERO;
@@ -271,6 +292,51 @@ function usageIn(tenant: Tenant, session: Session | undefined, which: BudgetAcco
     };
   }
   return tenant.budgets.get(which) ?? ZERO;
+}
+
+/**
+ * Whether reserving `usd` and `tokens` would cross `ceiling`: `ceilingRefusal`'s test, read straight
+ * from the account (no snapshot object per ceiling per reservation).
+ */
+function crosses(ceiling: Ceiling, tenant: Tenant, session: Session, usd: number, tokens: number): boolean {
+  const which = ceiling.account;
+  let a: Account | undefined;
+  let baseUsd = 0;
+  let baseTokens = 0;
+  if (which === "session") a = session.account;
+  else if (which === "run") {
+    a = session.account;
+    baseUsd = session.runBaseUsd;
+    baseTokens = session.runBaseTokens;
+  } else a = tenant.budgets.get(which);
+  if (a === undefined) a = EMPTY_ACCOUNT;
+  return (
+    (ceiling.maxCostUsd !== undefined && a.costUsd - baseUsd + a.reservedUsd + usd > ceiling.maxCostUsd) ||
+    (ceiling.maxTokens !== undefined && a.tokens - baseTokens + a.reservedTokens + tokens > ceiling.maxTokens)
+  );
+}
+
+/** The shared budgets a list of ceilings charges (created on first use), each once. */
+function budgetsOf(tenant: Tenant, ceilings: readonly Ceiling[]): readonly Account[] {
+  let budgets = NO_BUDGETS;
+  for (const ceiling of ceilings) {
+    if (!ceiling.account.startsWith("budget:")) continue;
+    let b = tenant.budgets.get(ceiling.account);
+    if (!b) {
+      b = account();
+      tenant.budgets.set(ceiling.account, b);
+    }
+    if (!budgets.includes(b)) budgets = [...budgets, b];
+  }
+  return budgets;
+}
+
+function charge(a: Account, r: Reservation, usage: Usage, costUsd: number, tokens: number): void {
+  close(a, r);
+  addUsage(a.usage, usage);
+  a.costUsd += costUsd;
+  a.tokens += tokens;
+  a.calls += 1;
 }
 
 function open(a: Account, usd: number, tokens: number): void {

@@ -1,13 +1,26 @@
-import { createHash } from "node:crypto";
 import { canonicalJson } from "../protocol/canonical-json.js";
 import { ConfigError } from "../protocol/errors.js";
 import { describeCall } from "./call-signature.js";
 import type { Guard, GuardAfterVerdict, GuardCallOutcome, GuardContext, GuardToolCall } from "./guard.js";
 import { sessionKey } from "./session-key.js";
 
-/** Short texts are their own digest (exact); long ones (a file's content) are hashed to a fixed size. */
-function digestOf(text: string): string {
-  return text.length <= 256 ? text : createHash("sha1").update(text).digest("base64");
+/**
+ * `canonicalJson(input)`, the same text, without its per-key arrays and closures for the usual
+ * tool input (an object whose values are strings, numbers, booleans or null): one string built per
+ * call. Nested values go through `canonicalJson` itself.
+ */
+export function canonicalArgs(input: unknown): string {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) return canonicalJson(input);
+  const keys = Object.keys(input);
+  if (keys.length === 0) return "{}";
+  if (keys.length > 1) keys.sort();
+  let out = "{";
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = (input as Record<string, unknown>)[k];
+    out += `${i === 0 ? "" : ","}${JSON.stringify(k)}:${typeof v === "object" && v !== null ? canonicalJson(v) : (JSON.stringify(v) ?? "null")}`;
+  }
+  return `${out}}`;
 }
 
 export interface StallOptions {
@@ -27,11 +40,11 @@ export interface StallOptions {
 interface StallState {
   runId: string;
   /**
-   * Ring of the last `window` steps: the call (tool and canonical arguments), whether it succeeded
-   * and its result's digest, and the call as people read it. Kept apart, so nothing is concatenated
-   * per call.
+   * Ring of the last `window` steps: the tool, its canonical arguments, whether it succeeded and the
+   * result the model read. Kept apart, so nothing is concatenated or hashed per call: the strings are
+   * the ones the step already has (a result is held by reference, as the history holds it), and
+   * comparing two of them stops at the first difference.
    */
-  readonly calls: string[];
   readonly oks: Uint8Array;
   readonly results: string[];
   readonly tools: string[];
@@ -42,10 +55,11 @@ interface StallState {
   readonly match: Int32Array;
   /** The period warned about, or 0. */
   warnedPeriod: number;
-  /** The last error: which call, which result, how often (calls that succeed in between don't reset it). */
-  errorCall: string;
-  /** The last error's result digest (errors only: `ok` is implied). */
-  errorDigest: string;
+  /** The last error: which call (tool, arguments), which result, how often (calls that succeed in between don't reset it). */
+  errorTool: string;
+  errorArgs: string;
+  /** The last error's result (errors only: `ok` is implied). */
+  errorResult: string;
   errorCount: number;
   errorLabel: string;
 }
@@ -105,7 +119,6 @@ export class StallDetector implements Guard {
     if (!s) {
       s = {
         runId: context.runId,
-        calls: new Array<string>(this.window).fill(""),
         oks: new Uint8Array(this.window),
         results: new Array<string>(this.window).fill(""),
         tools: new Array<string>(this.window).fill(""),
@@ -113,8 +126,9 @@ export class StallDetector implements Guard {
         count: 0,
         match: new Int32Array(Math.floor(this.window / 2) + 1),
         warnedPeriod: 0,
-        errorCall: "",
-        errorDigest: "",
+        errorTool: "",
+        errorArgs: "",
+        errorResult: "",
         errorCount: 0,
         errorLabel: "",
       };
@@ -138,24 +152,28 @@ export class StallDetector implements Guard {
     const s = this.#state(context);
     const w = this.window;
     const tool = call.tool.name;
-    const args = canonicalJson(call.input);
-    const callKey = digestOf(args.length < 256 ? `${tool}\u0000${args}` : `${tool}\u0000${digestOf(args)}`);
+    let args = canonicalArgs(call.input);
     const ok = outcome.ok ? 1 : 0;
-    const result = digestOf(outcome.content);
+    let result = outcome.content;
     const head = s.count % w;
+    // The cheapest difference first: a changing result (polling, reading other files) ends it there.
     for (let p = 1; p < s.match.length; p++) {
       const at = (head - p + w) % w;
-      const same = s.count >= p && s.oks[at] === ok && s.results[at] === result && s.calls[at] === callKey;
+      let same = s.count >= p && s.oks[at] === ok && s.results[at] === result;
+      // Equal results share one string from here on: comparing them again is a pointer check, so a
+      // large result repeated costs one full comparison, not one per period.
+      if (same) result = s.results[at]!;
+      same &&= s.tools[at] === tool && s.args[at] === args;
+      if (same) args = s.args[at]!;
       s.match[p] = same ? (s.match[p] ?? 0) + 1 : 0;
     }
-    s.calls[head] = callKey;
     s.oks[head] = ok;
     s.results[head] = result;
     s.tools[head] = tool;
     s.args[head] = args;
     s.count++;
 
-    const sameError = this.#trackError(s, callKey, result, outcome, tool, args);
+    const sameError = ok === 1 ? this.#trackSuccess(s, tool, args) : this.#trackError(s, tool, args, result);
     const cycle = this.#cycle(s);
 
     if (cycle && s.warnedPeriod === cycle.period && cycle.extra >= this.#grace)
@@ -214,26 +232,23 @@ export class StallDetector implements Guard {
   }
 
   /** The same failing call with the same error, counted across other calls; reset by a different result of it. */
-  #trackError(
-    s: StallState,
-    callKey: string,
-    result: string,
-    outcome: GuardCallOutcome,
-    tool: string,
-    args: string,
-  ): "warn" | "stop" | undefined {
-    if (!outcome.ok) {
-      if (s.errorCount > 0 && s.errorCall === callKey && s.errorDigest === result) s.errorCount++;
-      else {
-        s.errorCall = callKey;
-        s.errorDigest = result;
-        s.errorCount = 1;
-        s.errorLabel = describeCall(tool, args);
-      }
-      if (s.errorCount >= this.#stopAt) return "stop";
-      return s.errorCount === this.#warnAt ? "warn" : undefined;
+  #trackError(s: StallState, tool: string, args: string, result: string): "warn" | "stop" | undefined {
+    if (s.errorCount > 0 && s.errorResult === result && s.errorTool === tool && s.errorArgs === args)
+      s.errorCount++;
+    else {
+      s.errorTool = tool;
+      s.errorArgs = args;
+      s.errorResult = result;
+      s.errorCount = 1;
+      s.errorLabel = describeCall(tool, args);
     }
-    if (s.errorCall === callKey) s.errorCount = 0; // the same call now succeeds: progress
+    if (s.errorCount >= this.#stopAt) return "stop";
+    return s.errorCount === this.#warnAt ? "warn" : undefined;
+  }
+
+  /** The failing call now succeeds: progress. */
+  #trackSuccess(s: StallState, tool: string, args: string): undefined {
+    if (s.errorCount > 0 && s.errorTool === tool && s.errorArgs === args) s.errorCount = 0;
     return undefined;
   }
 

@@ -49,6 +49,7 @@ const ONE_UP: Readonly<Record<RiskLevel, RiskLevel>> = {
   BLOCK: "BLOCK",
 };
 const ALLOW: GuardVerdict = Object.freeze({ action: "allow" });
+const NO_FLAGS: readonly GuardResultFlag[] = Object.freeze([]);
 
 /**
  * Once a result of an untrusted tool enters the context, the calls that write, execute or send are
@@ -112,7 +113,14 @@ export class TaintGuard implements Guard {
   }
 
   afterToolCall(call: GuardToolCall, outcome: GuardCallOutcome, context: GuardContext): undefined {
-    this.#observe(context, context.runId, call.tool.name, call.callId, context.turn, outcome.flags ?? []);
+    this.#observe(
+      context,
+      context.runId,
+      call.tool.name,
+      call.callId,
+      context.turn,
+      outcome.flags ?? NO_FLAGS,
+    );
     return undefined;
   }
 
@@ -150,7 +158,13 @@ export class TaintGuard implements Guard {
     turn: number,
     flags: readonly GuardResultFlag[],
   ): void {
-    const flag = this.#flagged ? flags.find((f) => f.kind === "prompt_injection") : undefined;
+    let flag: GuardResultFlag | undefined;
+    if (this.#flagged)
+      for (let i = 0; i < flags.length; i++)
+        if (flags[i]!.kind === "prompt_injection") {
+          flag = flags[i];
+          break;
+        }
     if (!flag && !this.#isSource(tool)) return;
     const key = sessionKey(scope);
     const known = this.#taints.get(key);

@@ -7,7 +7,7 @@ import type {
   GuardToolCall,
   GuardVerdict,
 } from "../../guards/guard.js";
-import { checkGuardVerdict, isNativePromise } from "../../protocol/answers.js";
+import { type Checked, checkGuardVerdict, isNativePromise } from "../../protocol/answers.js";
 import { errorMessage } from "../../protocol/errors.js";
 import type { ReinEvent, StageRecord } from "../../protocol/events.js";
 import { maxRisk, type RiskAssessment } from "../../protocol/risk.js";
@@ -50,44 +50,59 @@ const BEFORE_TOOL_CALL_ACTIONS: readonly GuardVerdict["action"][] = ["allow", "d
 /** What `ask` answers for a guard without the hook at this point. */
 const SKIP: unique symbol = Symbol("skip");
 
+/** Calls one guard's hook with the stage's state, or answers SKIP. */
+type Ask<S> = (state: S, guard: Guard) => unknown;
+/** Judges one answer; a boxed value ends the sequence. */
+type Settle<S, R> = (
+  state: S,
+  guard: Guard,
+  threw: boolean,
+  answer: unknown,
+) => { readonly value: R } | undefined;
+
 /**
  * Asks each guard in turn (`ask` calls its hook, or answers SKIP) and lets `settle` judge each answer
  * (a boxed value ends the sequence). Synchronous while the guards answer synchronously; from the
  * first guard that answers with a native Promise on, asynchronous. A foreign thenable is never
  * awaited: it is judged as is (and refused). So a step with only synchronous guards costs no extra
- * turn of the event loop, and no allocation per guard.
+ * turn of the event loop; `ask`, `settle` and `done` are module functions and what they need is one
+ * state object, so a step allocates no closure per stage and nothing per guard.
  */
-function drive<R>(
+function drive<S, R>(
   guards: readonly Guard[],
-  ask: (guard: Guard) => unknown,
-  settle: (guard: Guard, threw: boolean, answer: unknown) => { readonly value: R } | undefined,
-  done: () => R,
+  state: S,
+  ask: Ask<S>,
+  settle: Settle<S, R>,
+  done: (state: S) => R,
 ): R | Promise<R> {
   for (let i = 0; i < guards.length; i++) {
     const guard = guards[i]!;
     let answer: unknown;
     let threw = false;
     try {
-      answer = ask(guard);
+      answer = ask(state, guard);
       if (answer === SKIP) continue;
-      if (isNativePromise(answer)) return driveAsync(guards, i, answer, ask, settle, done);
+      // `undefined` (nothing to say) and a verdict already checked are no Promise: no native call.
+      if (answer !== undefined && !checkedVerdicts.has(answer as object) && isNativePromise(answer))
+        return driveAsync(guards, i, answer, state, ask, settle, done);
     } catch (err) {
       answer = err;
       threw = true;
     }
-    const r = settle(guard, threw, answer);
+    const r = settle(state, guard, threw, answer);
     if (r) return r.value;
   }
-  return done();
+  return done(state);
 }
 
-async function driveAsync<R>(
+async function driveAsync<S, R>(
   guards: readonly Guard[],
   from: number,
   pending: Promise<unknown>,
-  ask: (guard: Guard) => unknown,
-  settle: (guard: Guard, threw: boolean, answer: unknown) => { readonly value: R } | undefined,
-  done: () => R,
+  state: S,
+  ask: Ask<S>,
+  settle: Settle<S, R>,
+  done: (state: S) => R,
 ): Promise<R> {
   for (let i = from; i < guards.length; i++) {
     const guard = guards[i]!;
@@ -96,7 +111,7 @@ async function driveAsync<R>(
     try {
       if (i === from) answer = await pending;
       else {
-        answer = ask(guard);
+        answer = ask(state, guard);
         if (answer === SKIP) continue;
         if (isNativePromise(answer)) answer = await answer;
       }
@@ -104,10 +119,41 @@ async function driveAsync<R>(
       answer = err;
       threw = true;
     }
-    const r = settle(guard, threw, answer);
+    const r = settle(state, guard, threw, answer);
     if (r) return r.value;
   }
-  return done();
+  return done(state);
+}
+
+/**
+ * Verdicts already checked, by identity: a guard that answers one frozen verdict again and again
+ * (an `allow` constant, the taint guard's raise for a run) is checked once. Only frozen objects whose
+ * fields are plain data are kept (a getter could answer differently later); the hook's allowed
+ * actions are still checked on every answer.
+ */
+const checkedVerdicts = new WeakMap<object, Checked<GuardVerdict | GuardAfterVerdict>>();
+
+function cacheable(answer: object): boolean {
+  if (!Object.isFrozen(answer) || Array.isArray(answer)) return false;
+  for (const key of Reflect.ownKeys(answer)) {
+    const d = Object.getOwnPropertyDescriptor(answer, key);
+    if (!d || !("value" in d) || (typeof d.value === "object" && d.value !== null)) return false;
+  }
+  return true;
+}
+
+function checkedVerdict<T extends GuardVerdict | GuardAfterVerdict>(
+  answer: unknown,
+  allowed: readonly T["action"][],
+): Checked<T> {
+  if (typeof answer === "object" && answer !== null) {
+    const known = checkedVerdicts.get(answer);
+    if (known?.ok && allowed.includes(known.value.action as T["action"])) return known as Checked<T>;
+  }
+  const checked = checkGuardVerdict<T>(answer, allowed);
+  if (checked.ok && typeof answer === "object" && answer !== null && cacheable(answer))
+    checkedVerdicts.set(answer, checked);
+  return checked;
 }
 
 /**
@@ -115,13 +161,19 @@ async function driveAsync<R>(
  * for every call (taint does, for a whole run) yields the same assessment object, so no new strings
  * are built, redacted and hashed per call. Keyed weakly by the assessment; bounded per assessment.
  */
-const raisedMemo = new WeakMap<RiskAssessment, Map<string, { guard: string; next: RiskAssessment }>>();
+interface Raise {
+  readonly guard: string;
+  readonly next: RiskAssessment;
+  /** The stage record of the raise (frozen, shared like the pass records). */
+  readonly record: StageRecord;
+}
+const raisedMemo = new WeakMap<RiskAssessment, Map<string, Raise>>();
 
 function raised(
   current: RiskAssessment,
   guardName: string,
   verdict: { readonly level: RiskAssessment["level"]; readonly reason: string },
-): RiskAssessment {
+): Raise {
   let byReason = raisedMemo.get(current);
   const known = byReason?.get(verdict.reason);
   if (
@@ -129,18 +181,40 @@ function raised(
     known.guard === guardName &&
     known.next.level === maxRisk(current.level, verdict.level)
   )
-    return known.next;
-  const next: RiskAssessment = Object.freeze({
-    level: maxRisk(current.level, verdict.level),
-    reason: `${current.reason}; raised by ${guardName}: ${verdict.reason}`,
-    rule: current.rule,
-  });
+    return known;
+  const raise: Raise = {
+    guard: guardName,
+    next: Object.freeze({
+      level: maxRisk(current.level, verdict.level),
+      reason: `${current.reason}; raised by ${guardName}: ${verdict.reason}`,
+      rule: current.rule,
+    }),
+    record: Object.freeze({
+      stage: "guards",
+      outcome: "raise",
+      by: `guard:${guardName}`,
+      note: verdict.reason,
+    }),
+  };
   if (byReason === undefined) {
     byReason = new Map();
     raisedMemo.set(current, byReason);
   } else if (byReason.size >= 16) byReason.clear();
-  byReason.set(verdict.reason, { guard: guardName, next });
-  return next;
+  byReason.set(verdict.reason, raise);
+  return raise;
+}
+
+/** What the guard stage of one call carries from guard to guard. */
+interface CallState {
+  readonly ctx: RunContext;
+  readonly gctx: GuardContext;
+  readonly tool: Tool;
+  readonly callId: string;
+  readonly input: unknown;
+  current: RiskAssessment;
+  /** One view of the call for every guard; a new one only after a guard raised the level. */
+  view: GuardToolCall;
+  readonly records: StageRecord[];
 }
 
 function runGuards(
@@ -150,65 +224,81 @@ function runGuards(
   input: unknown,
   risk: RiskAssessment,
 ): GuardResult | Promise<GuardResult> {
-  const gctx = guardContext(ctx);
-  const records: StageRecord[] = [];
-  let current = risk;
-  // One view of the call for every guard; a new one only after a guard raised the level.
-  let view: GuardToolCall = { tool, callId, input, risk };
-  return drive<GuardResult>(
+  const state: CallState = {
+    ctx,
+    gctx: guardContext(ctx),
+    tool,
+    callId,
+    input,
+    current: risk,
+    view: { tool, callId, input, risk },
+    records: [],
+  };
+  return drive<CallState, GuardResult>(
     ctx.deps.guards,
-    (guard) => {
-      if (!guard.beforeToolCall) return SKIP;
-      if (view.risk !== current) view = { tool, callId, input, risk: current };
-      return guard.beforeToolCall(view, gctx);
-    },
-    (guard, threw, answer) => {
-      if (threw) {
-        const reason = `guard "${guard.name}" failed: ${errorMessage(answer)} (fail closed)`;
-        records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: reason });
-        return { value: { ok: false, reason, records } };
-      }
-      const checked = checkGuardVerdict<GuardVerdict>(answer, BEFORE_TOOL_CALL_ACTIONS);
-      if (!checked.ok) {
-        const reason = `guard "${guard.name}" answered a malformed verdict: ${checked.problem} (fail closed)`;
-        records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: reason });
-        return { value: { ok: false, reason, records } };
-      }
-      const verdict = checked.value;
-      switch (verdict.action) {
-        case "allow":
-          records.push(passRecord(guard.name));
-          return undefined;
-        case "raise": {
-          current = raised(current, guard.name, verdict);
-          records.push({
-            stage: "guards",
-            outcome: "raise",
-            by: `guard:${guard.name}`,
-            note: verdict.reason,
-          });
-          return undefined;
-        }
-        case "deny":
-          records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: verdict.reason });
-          return {
-            value: verdict.details
-              ? { ok: false, reason: verdict.reason, details: verdict.details, records }
-              : { ok: false, reason: verdict.reason, records },
-          };
-        case "stop":
-          ctx.pendingStop ??= verdict.stop;
-          records.push({
-            stage: "guards",
-            outcome: "deny",
-            by: `guard:${guard.name}`,
-            note: `run stops: ${verdict.stop.type}`,
-          });
-          return { value: { ok: false, reason: `the run is stopping (${verdict.stop.type})`, records } };
-      }
-    },
-    () => ({ ok: true, risk: current, records }),
+    state,
+    askBeforeToolCall,
+    settleBeforeToolCall,
+    callDone,
   );
+}
+
+function askBeforeToolCall(s: CallState, guard: Guard): unknown {
+  if (!guard.beforeToolCall) return SKIP;
+  if (s.view.risk !== s.current) s.view = { tool: s.tool, callId: s.callId, input: s.input, risk: s.current };
+  return guard.beforeToolCall(s.view, s.gctx);
+}
+
+function settleBeforeToolCall(
+  s: CallState,
+  guard: Guard,
+  threw: boolean,
+  answer: unknown,
+): { readonly value: GuardResult } | undefined {
+  const { records } = s;
+  if (threw) {
+    const reason = `guard "${guard.name}" failed: ${errorMessage(answer)} (fail closed)`;
+    records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: reason });
+    return { value: { ok: false, reason, records } };
+  }
+  const checked = checkedVerdict<GuardVerdict>(answer, BEFORE_TOOL_CALL_ACTIONS);
+  if (!checked.ok) {
+    const reason = `guard "${guard.name}" answered a malformed verdict: ${checked.problem} (fail closed)`;
+    records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: reason });
+    return { value: { ok: false, reason, records } };
+  }
+  const verdict = checked.value;
+  switch (verdict.action) {
+    case "allow":
+      records.push(passRecord(guard.name));
+      return undefined;
+    case "raise": {
+      const raise = raised(s.current, guard.name, verdict);
+      s.current = raise.next;
+      records.push(raise.record);
+      return undefined;
+    }
+    case "deny":
+      records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: verdict.reason });
+      return {
+        value: verdict.details
+          ? { ok: false, reason: verdict.reason, details: verdict.details, records }
+          : { ok: false, reason: verdict.reason, records },
+      };
+    case "stop":
+      s.ctx.pendingStop ??= verdict.stop;
+      records.push({
+        stage: "guards",
+        outcome: "deny",
+        by: `guard:${guard.name}`,
+        note: `run stops: ${verdict.stop.type}`,
+      });
+      return { value: { ok: false, reason: `the run is stopping (${verdict.stop.type})`, records } };
+  }
+}
+
+function callDone(s: CallState): GuardResult {
+  return { ok: true, risk: s.current, records: s.records };
 }
 
 /** The events a guard may append; anything else it asks for is ignored (it cannot forge a call's record). */
@@ -218,23 +308,28 @@ const GUARD_EVENTS: ReadonlySet<string> = new Set<GuardEventType>([
   "circuit_changed",
 ]);
 
-/** One frozen context per run and turn: every guard call of a turn shares it (no allocation per call). */
+/**
+ * One frozen context per run, made at its first guard call: every guard call of the run shares it
+ * (no allocation per call or turn). `turn` reads the run's current turn.
+ */
 const contexts = new WeakMap<RunContext, GuardContext>();
 
 function guardContext(ctx: RunContext): GuardContext {
-  const known = contexts.get(ctx);
-  if (known && known.turn === ctx.turn) return known;
-  const notify: GuardContext["notify"] = (type, data) => {
-    if (GUARD_EVENTS.has(type)) ctx.emit(type, data);
-  };
-  const gctx: GuardContext = Object.freeze({
-    tenantId: ctx.deps.tenantId,
-    sessionId: ctx.deps.sessionId,
-    runId: ctx.runId,
-    turn: ctx.turn,
-    notify,
-  });
-  contexts.set(ctx, gctx);
+  let gctx = contexts.get(ctx);
+  if (gctx === undefined) {
+    gctx = Object.freeze({
+      tenantId: ctx.deps.tenantId,
+      sessionId: ctx.deps.sessionId,
+      runId: ctx.runId,
+      get turn() {
+        return ctx.turn;
+      },
+      notify: (type, data) => {
+        if (GUARD_EVENTS.has(type)) ctx.emit(type, data);
+      },
+    } satisfies GuardContext);
+    contexts.set(ctx, gctx);
+  }
   return gctx;
 }
 
@@ -263,32 +358,54 @@ export function afterToolCallGuards(
   call: GuardToolCall,
   outcome: GuardCallOutcome,
   hook: "afterToolCall" | "afterDeniedCall" = "afterToolCall",
-): string[] | Promise<string[]> {
-  const gctx = guardContext(ctx);
-  const notes: string[] = [];
-  return drive<string[]>(
-    ctx.deps.guards,
-    (guard) => {
-      const after = guard[hook];
-      return after ? after.call(guard, call, outcome, gctx) : SKIP;
-    },
-    (guard, threw, answer) => {
-      if (threw) {
-        ctx.pendingStop ??= guardFailed(guard.name, hook, `threw: ${errorMessage(answer)}`);
-        return { value: notes };
-      }
-      if (answer === undefined) return undefined;
-      const checked = checkGuardVerdict<GuardAfterVerdict>(answer, AFTER_ACTIONS);
-      if (!checked.ok) {
-        ctx.pendingStop ??= guardFailed(guard.name, hook, `answered a malformed verdict: ${checked.problem}`);
-        return { value: notes };
-      }
-      if (checked.value.action === "stop") ctx.pendingStop ??= checked.value.stop;
-      else if (checked.value.action === "warn") notes.push(`[${guard.name}] ${checked.value.note}`);
-      return undefined;
-    },
-    () => notes,
-  );
+): readonly string[] | Promise<readonly string[]> {
+  const state: AfterState = { ctx, gctx: guardContext(ctx), call, outcome, hook, notes: undefined };
+  return drive<AfterState, readonly string[]>(ctx.deps.guards, state, askAfter, settleAfter, afterDone);
+}
+
+interface AfterState {
+  readonly ctx: RunContext;
+  readonly gctx: GuardContext;
+  readonly call: GuardToolCall;
+  readonly outcome: GuardCallOutcome;
+  readonly hook: "afterToolCall" | "afterDeniedCall";
+  /** Made at the first note. */
+  notes: string[] | undefined;
+}
+
+function askAfter(s: AfterState, guard: Guard): unknown {
+  const after = guard[s.hook];
+  return after ? after.call(guard, s.call, s.outcome, s.gctx) : SKIP;
+}
+
+function settleAfter(
+  s: AfterState,
+  guard: Guard,
+  threw: boolean,
+  answer: unknown,
+): { readonly value: readonly string[] } | undefined {
+  if (threw) {
+    s.ctx.pendingStop ??= guardFailed(guard.name, s.hook, `threw: ${errorMessage(answer)}`);
+    return { value: afterDone(s) };
+  }
+  if (answer === undefined) return undefined;
+  const checked = checkedVerdict<GuardAfterVerdict>(answer, AFTER_ACTIONS);
+  if (!checked.ok) {
+    s.ctx.pendingStop ??= guardFailed(guard.name, s.hook, `answered a malformed verdict: ${checked.problem}`);
+    return { value: afterDone(s) };
+  }
+  if (checked.value.action === "stop") s.ctx.pendingStop ??= checked.value.stop;
+  else if (checked.value.action === "warn") {
+    s.notes ??= [];
+    s.notes.push(`[${guard.name}] ${checked.value.note}`);
+  }
+  return undefined;
+}
+
+const NO_NOTES: readonly string[] = Object.freeze([]);
+
+function afterDone(s: AfterState): readonly string[] {
+  return s.notes ?? NO_NOTES;
 }
 
 /**
@@ -298,26 +415,36 @@ export function afterToolCallGuards(
 export function beforeModelCallGuards(
   ctx: RunContext,
 ): StopReason | undefined | Promise<StopReason | undefined> {
-  const gctx = guardContext(ctx);
-  return drive<StopReason | undefined>(
+  return drive<GuardContext, StopReason | undefined>(
     ctx.deps.guards,
-    (guard) => (guard.beforeModelCall ? guard.beforeModelCall(gctx) : SKIP),
-    (guard, threw, answer) => {
-      if (threw)
-        return { value: guardFailed(guard.name, "beforeModelCall", `threw: ${errorMessage(answer)}`) };
-      const checked = checkGuardVerdict<GuardVerdict>(answer, STOP_ACTIONS);
-      if (!checked.ok)
-        return {
-          value: guardFailed(
-            guard.name,
-            "beforeModelCall",
-            `answered a malformed verdict: ${checked.problem}`,
-          ),
-        };
-      return checked.value.action === "stop" ? { value: checked.value.stop } : undefined;
-    },
-    () => undefined,
+    guardContext(ctx),
+    askBeforeModelCall,
+    settleBeforeModelCall,
+    noStop,
   );
+}
+
+function askBeforeModelCall(gctx: GuardContext, guard: Guard): unknown {
+  return guard.beforeModelCall ? guard.beforeModelCall(gctx) : SKIP;
+}
+
+function settleBeforeModelCall(
+  _gctx: GuardContext,
+  guard: Guard,
+  threw: boolean,
+  answer: unknown,
+): { readonly value: StopReason | undefined } | undefined {
+  if (threw) return { value: guardFailed(guard.name, "beforeModelCall", `threw: ${errorMessage(answer)}`) };
+  const checked = checkedVerdict<GuardVerdict>(answer, STOP_ACTIONS);
+  if (!checked.ok)
+    return {
+      value: guardFailed(guard.name, "beforeModelCall", `answered a malformed verdict: ${checked.problem}`),
+    };
+  return checked.value.action === "stop" ? { value: checked.value.stop } : undefined;
+}
+
+function noStop(): undefined {
+  return undefined;
 }
 
 /**
