@@ -1,5 +1,5 @@
 import type { AttemptLedger, ModelResponse } from "../models/model.js";
-import { isAbortCause, scopedSignal } from "../protocol/abort.js";
+import { type AbortCause, isAbortCause } from "../protocol/abort.js";
 import { isNativePromise } from "../protocol/answers.js";
 import { type ErrorCode, errorMessage, ReinError } from "../protocol/errors.js";
 import type { AssistantMessage } from "../protocol/messages.js";
@@ -96,11 +96,10 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
     }
   }
 
-  const timeout = scopedSignal(ctx.signal, limits.modelCallTimeoutMs, () => ({
-    kind: "timeout",
-    scope: "model_call",
-    limitMs: limits.modelCallTimeoutMs,
-  }));
+  const timeout = ctx.scopes.open(
+    limits.modelCallTimeoutMs,
+    (): AbortCause => ({ kind: "timeout", scope: "model_call", limitMs: limits.modelCallTimeoutMs }),
+  );
   const started = performance.now();
   let response: ModelResponse;
   try {

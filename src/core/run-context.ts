@@ -12,6 +12,7 @@ import type { StopReason } from "../protocol/stop-reason.js";
 import type { ResultProcessor } from "../security/result-processor.js";
 import type { EventLog } from "../state/event-log.js";
 import type { ToolRouter } from "../tools/tool.js";
+import type { CallScopes } from "./call-scopes.js";
 import type { InputEstimate } from "./input-estimate.js";
 
 export interface Limits {
@@ -104,4 +105,6 @@ export interface RunContext {
   pendingStop: StopReason | undefined;
   /** Calls whose tool was asked to stop and had not, `abortGraceMs` later (their outcome is unknown). */
   readonly unsettledToolCalls: { readonly callId: string; readonly tool: string }[];
+  /** The signals of the run's tool and model calls (one listener and one timer per limit for all of them). */
+  readonly scopes: CallScopes;
 }

@@ -4,6 +4,7 @@ import { EVENT_VERSION, type EventDataMap, type EventType, type ReinEvent } from
 import type { Message } from "../protocol/messages.js";
 import type { ResumePlan } from "../protocol/resume.js";
 import type { RunResult } from "../protocol/run-result.js";
+import { CallScopes } from "./call-scopes.js";
 import { EventChannel } from "./event-channel.js";
 import type { RunContext, SessionDeps } from "./run-context.js";
 import { driveResume, driveRun } from "./run-loop.js";
@@ -254,6 +255,7 @@ export class Session {
       resultsUnsynced: false,
       pendingStop: undefined,
       unsettledToolCalls: [],
+      scopes: new CallScopes(controller.signal),
     };
     try {
       const result = resuming
@@ -266,6 +268,7 @@ export class Session {
       return result;
     } finally {
       clearTimeout(timer);
+      ctx.scopes.close();
       external?.removeEventListener("abort", onExternal);
       this.#active = undefined;
       settle();

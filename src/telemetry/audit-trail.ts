@@ -277,7 +277,10 @@ export class AuditTrail implements EventSink {
 
   /**
    * Resolves when every record handed over so far is written (write(2) returned, so it survives a
-   * crash of this process, not a power loss: there is no fsync), and, after a seal, once the
+   * crash of this process, not a power loss: there is no fsync), except a finished call's record
+   * when nothing was handed over after it: that one is written with the next record (the next call's
+   * intent, which sync() waits for before that call runs; the seal), or with the writer's next batch
+   * (the next turn of the event loop) at the latest, so a tight loop pays one write per call. After a seal, once the
    * descriptor and the lock are released. Rejects with `REIN_AUDIT_WRITE_FAILED` (or
    * `REIN_AUDIT_INVALID` when the file changed under the writer) when the records cannot be written.
    */
@@ -376,10 +379,13 @@ export class AuditTrail implements EventSink {
       f.originalInput === undefined ? undefined : canonicalJson(f.originalInput),
       this.#riskJson(risk),
     );
+    // Not waited for by sync(): it goes with the next record waited for (the next call's intent, the
+    // seal, which must be durable before anything else happens), or the writer's next batch at the latest.
     this.#append(
       body !== undefined && fitsCap(body, this.#maxRecordBytes)
         ? body
         : capRecord(toolCallRecord(f), this.#maxRecordBytes),
+      true,
     );
     this.#records++;
   }
@@ -422,7 +428,7 @@ export class AuditTrail implements EventSink {
     this.#seals++;
   }
 
-  #append(body: string): void {
+  #append(body: string, later = false): void {
     const digest = this.#hasher.digest(body);
     const line = lineOf(body, digest);
     if (this.#memory !== undefined) {
@@ -433,7 +439,8 @@ export class AuditTrail implements EventSink {
     }
     this.#open();
     // Queued for the next batch: the shared writer writes every trail's lines once per tick.
-    this.#commit!.append(line);
+    if (later) this.#commit!.appendLater(line);
+    else this.#commit!.append(line);
     this.#size += Buffer.byteLength(line);
     this.#lastLine = line;
     this.#prevHash = digest;
