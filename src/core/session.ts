@@ -334,7 +334,9 @@ export class Session {
       data: deps.eventFilter ? deps.eventFilter.filter(type, data) : data,
     } as ReinEvent;
     deps.eventLog.append(event);
-    for (const sink of deps.sinks) {
+    const sinks = deps.sinks;
+    for (let i = 0; i < sinks.length; i++) {
+      const sink = sinks[i]!;
       try {
         sink.handle(event);
       } catch (err) {

@@ -33,7 +33,7 @@ export async function executeCall(
   callId: string,
   idempotencyKey: string,
   /** Filled when the tool reports a sandboxed command (recorded on `tool_call_finished`). */
-  observed?: { sandbox?: SandboxStart },
+  observed: { sandbox?: SandboxStart },
 ): Promise<ToolOutcome> {
   const limitMs = tool.timeoutMs ?? ctx.deps.limits.toolTimeoutMs;
   const scope = ctx.scopes.open(limitMs, (): AbortCause => ({ kind: "timeout", scope: "tool", limitMs }));
@@ -49,13 +49,10 @@ export async function executeCall(
         runId: ctx.runId,
         tenantId: ctx.deps.tenantId,
         turn: ctx.turn,
-        ...(observed
-          ? {
-              sandboxStarted: (start: SandboxStart) => {
-                observed.sandbox = { backend: String(start.backend), startupMs: Number(start.startupMs) };
-              },
-            }
-          : {}),
+        // A literal, not a spread: the context is built once per call.
+        sandboxStarted: (start: SandboxStart) => {
+          observed.sandbox = { backend: String(start.backend), startupMs: Number(start.startupMs) };
+        },
       }),
     ).then(
       (value): Settled => ({ ok: true, value }),
