@@ -322,7 +322,8 @@ export async function runToolCalls(
     if (readOnly && decided.allowed) {
       const index = results.length;
       results.push(PLACEHOLDER);
-      (batch ??= []).push(
+      batch ??= [];
+      batch.push(
         completion.then((result) => {
           results[index] = result;
         }),
