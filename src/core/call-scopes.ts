@@ -54,12 +54,13 @@ interface Slot {
  */
 export class CallScopes {
   readonly #run: AbortSignal;
-  readonly #live = new Set<CallScope>();
+  /** Scopes not yet disposed: an array, not a Set (a Set's add/delete per call churns its table). */
+  readonly #live: CallScope[] = [];
   readonly #slots = new Map<number, Slot>();
   #listening = false;
   readonly #onRunAbort = () => {
     const reason = this.#run.reason;
-    for (const scope of [...this.#live]) scope.abort(reason);
+    for (const scope of this.#live.slice()) scope.abort(reason);
   };
 
   constructor(run: AbortSignal) {
@@ -77,7 +78,7 @@ export class CallScopes {
       this.#run.addEventListener("abort", this.#onRunAbort, { once: true });
       this.#listening = true;
     }
-    this.#live.add(scope);
+    this.#live.push(scope);
     if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) return scope;
     scope.cause = cause;
     const slot = this.#slots.get(timeoutMs);
@@ -104,7 +105,12 @@ export class CallScopes {
 
   /** @internal `CallScope.dispose`. */
   closed(scope: CallScope): void {
-    this.#live.delete(scope);
+    const live = this.#live;
+    const i = live.lastIndexOf(scope);
+    if (i >= 0) {
+      live[i] = live[live.length - 1]!;
+      live.pop();
+    }
     if (scope.timer !== undefined) {
       clearTimeout(scope.timer);
       scope.timer = undefined;
@@ -125,7 +131,7 @@ export class CallScopes {
     for (const slot of this.#slots.values()) clearTimeout(slot.timer);
     this.#slots.clear();
     for (const scope of this.#live) if (scope.timer !== undefined) clearTimeout(scope.timer);
-    this.#live.clear();
+    this.#live.length = 0;
     if (this.#listening) {
       this.#run.removeEventListener("abort", this.#onRunAbort);
       this.#listening = false;

@@ -89,7 +89,8 @@ export interface RunContext {
    */
   readonly durable: () => Promise<void> | undefined;
   /**
-   * Resolves once every sink that opens asynchronously (`ready`) is open; `undefined` when none does.
+   * Resolves once every sink that opens asynchronously (`ready`) is open; `undefined` when none does,
+   * or when they all opened earlier in this run (a sink stays open until the run's seal).
    * Rejects when one cannot open; the run has then been stopped (fatal).
    */
   readonly ready: () => Promise<void> | undefined;

@@ -243,13 +243,21 @@ export class Session {
         audit: deps.audit,
       });
     }
+    let opened = false;
     const ctx: RunContext = {
       deps,
       runId,
       signal: controller.signal,
       emit: (type, data) => this.#emit(runId, type, data),
       durable: () => (this.#syncers.length === 0 ? undefined : this.#durable()),
-      ready: () => (this.#readiers.length === 0 ? undefined : this.#ready()),
+      // Once every sink has opened in this run it stays open until the run's seal: later model answers
+      // skip the wait (a later write failure is caught by the durability barrier before any tool runs).
+      ready: () => {
+        if (opened || this.#readiers.length === 0) return undefined;
+        return this.#ready().then(() => {
+          opened = true;
+        });
+      },
       turn: 0,
       toolCalls: 0,
       resultsUnsynced: false,

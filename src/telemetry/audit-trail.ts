@@ -253,8 +253,10 @@ export class AuditTrail implements EventSink {
           if (event.data.originalInput !== undefined) p.originalInput = event.data.originalInput;
         }
         // Written before the tool runs (the loop's durability barrier waits for it): a crash during
-        // the call leaves a record that it started.
+        // the call leaves a record that it started. The barrier also waits for the records before
+        // it (a finished call's record waits for the next barrier), whether or not this call has an intent.
         if (this.#intentFor(event.data.tool)) this.#writeIntent(event);
+        else this.#commit?.requireAll();
         return;
       }
       case "tool_call_finished":
@@ -278,9 +280,10 @@ export class AuditTrail implements EventSink {
   /**
    * Resolves when every record handed over so far is written (write(2) returned, so it survives a
    * crash of this process, not a power loss: there is no fsync), except a finished call's record
-   * when nothing was handed over after it: that one is written with the next record (the next call's
-   * intent, which sync() waits for before that call runs; the seal), or with the writer's next batch
-   * (the next turn of the event loop) at the latest, so a tight loop pays one write per call. After a seal, once the
+   * when no call started after it: that one is written with the next call's intent (sync() waits for
+   * it, and for every record before it, before a call runs, read-only or not), or the seal, or with
+   * the writer's next batch (the next turn of the event loop) at the latest, so a tight loop pays one
+   * write per call. After a seal, once the
    * descriptor and the lock are released. Rejects with `REIN_AUDIT_WRITE_FAILED` (or
    * `REIN_AUDIT_INVALID` when the file changed under the writer) when the records cannot be written.
    */

@@ -139,6 +139,11 @@ export class CommitFile {
     this.#writer.schedule(this);
   }
 
+  /** From now on `sync()` waits for every line appended so far, those appended with `appendLater` included. */
+  requireAll(): void {
+    this.required = this.appended;
+  }
+
   /**
    * Resolves once every line appended so far with `append` (and every line before it) was written
    * (write(2) returned: in the kernel, so it survives a crash of this process; not fsync'ed, so not a
@@ -164,7 +169,7 @@ export class CommitFile {
   async release(): Promise<void> {
     try {
       // Everything, the lines appended with appendLater included.
-      this.required = this.appended;
+      this.requireAll();
       await this.sync();
     } finally {
       this.released = true;

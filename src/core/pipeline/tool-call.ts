@@ -175,6 +175,7 @@ const WITHHELD = (why: string): ToolOutcome => errorOutcome("tool_error", `The r
  * an unanswered `tool_use` or a call missing from the audit.
  */
 const NOT_FAILED = (): undefined => undefined;
+const FAILED = (err: unknown): { err: unknown } => ({ err });
 const NO_FLAGS: readonly ProcessedFlag[] = Object.freeze([]);
 
 export async function completeCall(ctx: RunContext, decided: Decided): Promise<ToolResultBlock> {
@@ -215,8 +216,7 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
         // The journal entry must be durable before the tool can change anything: after a crash,
         // resume finds it and never runs a non-idempotent call twice.
         const barrier = ctx.durable();
-        const unjournalled =
-          barrier === undefined ? undefined : await barrier.then(NOT_FAILED, (err: unknown) => ({ err }));
+        const unjournalled = barrier === undefined ? undefined : await barrier.then(NOT_FAILED, FAILED);
         if (unjournalled !== undefined) {
           cost.release();
           outcome = errorOutcome(
