@@ -174,8 +174,6 @@ const WITHHELD = (why: string): ToolOutcome => errorOutcome("tool_error", `The r
  * whatever fails after execution: a failure there becomes an error result or a pending stop, never
  * an unanswered `tool_use` or a call missing from the audit.
  */
-const NOT_FAILED = (): undefined => undefined;
-const FAILED = (err: unknown): { err: unknown } => ({ err });
 const NO_FLAGS: readonly ProcessedFlag[] = Object.freeze([]);
 
 export async function completeCall(ctx: RunContext, decided: Decided): Promise<ToolResultBlock> {
@@ -216,7 +214,15 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
         // The journal entry must be durable before the tool can change anything: after a crash,
         // resume finds it and never runs a non-idempotent call twice.
         const barrier = ctx.durable();
-        const unjournalled = barrier === undefined ? undefined : await barrier.then(NOT_FAILED, FAILED);
+        let unjournalled: { err: unknown } | undefined;
+        if (barrier !== undefined) {
+          // Awaited as is (no derived promise per call); a rejection is the failure.
+          try {
+            await barrier;
+          } catch (err) {
+            unjournalled = { err };
+          }
+        }
         if (unjournalled !== undefined) {
           cost.release();
           outcome = errorOutcome(
