@@ -14,15 +14,20 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Session as Inspector } from "node:inspector/promises";
 import { join } from "node:path";
+import { constants, PerformanceObserver } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 
 export interface HardeningChildReport {
   readonly cpuUs: number;
+  /** CPU of the main thread alone (the rest is V8's compiler and GC helper threads, and the libuv pool). */
+  readonly mainCpuUs: number;
+  /** Full (mark-compact) collections during the measured run: each costs tens of ms, whether one lands in the run is chance. */
+  readonly majorGcs: number;
   readonly wallMs: number;
   readonly toolCalls: number;
 }
 
-const [distDir, callsArg, audit, workdir, shape, config] = process.argv.slice(2);
+const [distDir, callsArg, audit, workdir, shape, config, warmupArg] = process.argv.slice(2);
 if (
   !distDir ||
   !callsArg ||
@@ -31,7 +36,9 @@ if (
   (shape !== "one" && shape !== "two-1k") ||
   (config !== "as-built" && config !== "foundation")
 )
-  throw new Error("usage: child.ts <distDir> <calls> <on|off> <workdir> <one|two-1k> <as-built|foundation>");
+  throw new Error(
+    "usage: child.ts <distDir> <calls> <on|off> <workdir> <one|two-1k> <as-built|foundation> [warm-up calls]",
+  );
 if (!process.send) throw new Error("child.ts reports over IPC: start it with child_process.fork");
 
 const rein = await import(pathToFileURL(join(distDir, "index.js")).href);
@@ -84,19 +91,39 @@ async function once(n: number) {
     throw new Error(`run ended ${r.status} after ${r.toolCalls} calls and ${events} events`);
   return r;
 }
-await once(200); // warm-up: JIT and module caches, as in the original measurement
+// Warm-up: JIT and module caches, as in the original measurement (200 calls; `--warmup n` of the
+// benchmark changes it, to see how much of a figure is the compiler catching up rather than steady state).
+await once(warmupArg === undefined ? 200 : Number(warmupArg));
 // HARDENING_COST_PROFILE=<file.cpuprofile>: a V8 CPU profile of the measured run only (not start-up
 // or the warm-up), for `--profile` of the benchmark. Its own cost is outside the CPU figure's purpose.
 const profileFile = process.env.HARDENING_COST_PROFILE;
 const profiler = profileFile ? await startProfile() : undefined;
+let majorGcs = 0;
+const gcs = new PerformanceObserver((list) => {
+  for (const e of list.getEntries())
+    if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)
+      majorGcs++;
+});
+gcs.observe({ entryTypes: ["gc"] });
 const cpu0 = process.cpuUsage();
+const main0 = process.threadCpuUsage();
 const t0 = performance.now();
 const r = await once(calls);
 const wallMs = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
+const main = process.threadCpuUsage(main0);
+// GC entries are delivered asynchronously, a turn or two of the event loop after the run.
+for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+gcs.disconnect();
 if (profiler && profileFile) writeFileSync(profileFile, JSON.stringify(await profiler.stop()));
 rmSync(dir, { recursive: true, force: true });
-const report: HardeningChildReport = { cpuUs: cpu.user + cpu.system, wallMs, toolCalls: r.toolCalls };
+const report: HardeningChildReport = {
+  cpuUs: cpu.user + cpu.system,
+  mainCpuUs: main.user + main.system,
+  majorGcs,
+  wallMs,
+  toolCalls: r.toolCalls,
+};
 process.send(report, () => process.disconnect());
 
 async function startProfile() {

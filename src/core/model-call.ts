@@ -1,5 +1,5 @@
-import type { AttemptLedger, ModelResponse } from "../models/model.js";
-import { isAbortCause, scopedSignal } from "../protocol/abort.js";
+import type { AttemptLedger, ModelRequest, ModelResponse } from "../models/model.js";
+import { type AbortCause, isAbortCause } from "../protocol/abort.js";
 import { isNativePromise } from "../protocol/answers.js";
 import { type ErrorCode, errorMessage, ReinError } from "../protocol/errors.js";
 import type { AssistantMessage } from "../protocol/messages.js";
@@ -79,7 +79,8 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   // The last turn's results (and, in a store whose reserve is a transaction, the reservation with
   // them) are durable before the model sees them; a failure has stopped the run (fatal).
   if (ctx.resultsUnsynced) {
-    await syncResults(ctx);
+    const synced = syncResults(ctx);
+    if (synced !== undefined) await synced;
     if (ctx.signal.aborted) {
       if (!attempts) ledger.release(scope, key);
       return { ok: false, stop: stopFromAbort(ctx.signal.reason) };
@@ -96,15 +97,14 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
     }
   }
 
-  const timeout = scopedSignal(ctx.signal, limits.modelCallTimeoutMs, () => ({
-    kind: "timeout",
-    scope: "model_call",
-    limitMs: limits.modelCallTimeoutMs,
-  }));
+  const timeout = ctx.scopes.open(
+    limits.modelCallTimeoutMs,
+    (): AbortCause => ({ kind: "timeout", scope: "model_call", limitMs: limits.modelCallTimeoutMs }),
+  );
   const started = performance.now();
   let response: ModelResponse;
   try {
-    response = await model.generate({
+    const request: ModelRequest = {
       system: deps.system,
       messages: deps.history,
       tools: deps.tools.specs(),
@@ -112,8 +112,9 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
       signal: timeout.signal,
       onTextDelta: (delta) => ctx.emit("text_delta", { turn, delta }),
       onEvent: (event) => ctx.emit(event.type, { ...event.data, turn } as never),
-      ...(attempts ? { attempts } : {}),
-    });
+    };
+    // No `...(cond ? {...} : {})` in the literal: a spread there is the slow generic path, every turn.
+    response = await model.generate(attempts ? { ...request, attempts } : request);
     if (timeout.signal.aborted) throw timeout.signal.reason;
     checkResponse(response);
   } catch (err) {

@@ -12,6 +12,7 @@ import type { StopReason } from "../protocol/stop-reason.js";
 import type { ResultProcessor } from "../security/result-processor.js";
 import type { EventLog } from "../state/event-log.js";
 import type { ToolRouter } from "../tools/tool.js";
+import type { CallScopes } from "./call-scopes.js";
 import type { InputEstimate } from "./input-estimate.js";
 
 export interface Limits {
@@ -88,7 +89,8 @@ export interface RunContext {
    */
   readonly durable: () => Promise<void> | undefined;
   /**
-   * Resolves once every sink that opens asynchronously (`ready`) is open; `undefined` when none does.
+   * Resolves once every sink that opens asynchronously (`ready`) is open; `undefined` when none does,
+   * or when they all opened earlier in this run (a sink stays open until the run's seal).
    * Rejects when one cannot open; the run has then been stopped (fatal).
    */
   readonly ready: () => Promise<void> | undefined;
@@ -104,4 +106,6 @@ export interface RunContext {
   pendingStop: StopReason | undefined;
   /** Calls whose tool was asked to stop and had not, `abortGraceMs` later (their outcome is unknown). */
   readonly unsettledToolCalls: { readonly callId: string; readonly tool: string }[];
+  /** The signals of the run's tool and model calls (one listener and one timer per limit for all of them). */
+  readonly scopes: CallScopes;
 }

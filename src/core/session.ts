@@ -4,6 +4,7 @@ import { EVENT_VERSION, type EventDataMap, type EventType, type ReinEvent } from
 import type { Message } from "../protocol/messages.js";
 import type { ResumePlan } from "../protocol/resume.js";
 import type { RunResult } from "../protocol/run-result.js";
+import { CallScopes } from "./call-scopes.js";
 import { EventChannel } from "./event-channel.js";
 import type { RunContext, SessionDeps } from "./run-context.js";
 import { driveResume, driveRun } from "./run-loop.js";
@@ -242,18 +243,27 @@ export class Session {
         audit: deps.audit,
       });
     }
+    let opened = false;
     const ctx: RunContext = {
       deps,
       runId,
       signal: controller.signal,
       emit: (type, data) => this.#emit(runId, type, data),
       durable: () => (this.#syncers.length === 0 ? undefined : this.#durable()),
-      ready: () => (this.#readiers.length === 0 ? undefined : this.#ready()),
+      // Once every sink has opened in this run it stays open until the run's seal: later model answers
+      // skip the wait (a later write failure is caught by the durability barrier before any tool runs).
+      ready: () => {
+        if (opened || this.#readiers.length === 0) return undefined;
+        return this.#ready().then(() => {
+          opened = true;
+        });
+      },
       turn: 0,
       toolCalls: 0,
       resultsUnsynced: false,
       pendingStop: undefined,
       unsettledToolCalls: [],
+      scopes: new CallScopes(controller.signal),
     };
     try {
       const result = resuming
@@ -266,6 +276,7 @@ export class Session {
       return result;
     } finally {
       clearTimeout(timer);
+      ctx.scopes.close();
       external?.removeEventListener("abort", onExternal);
       this.#active = undefined;
       settle();
@@ -331,7 +342,9 @@ export class Session {
       data: deps.eventFilter ? deps.eventFilter.filter(type, data) : data,
     } as ReinEvent;
     deps.eventLog.append(event);
-    for (const sink of deps.sinks) {
+    const sinks = deps.sinks;
+    for (let i = 0; i < sinks.length; i++) {
+      const sink = sinks[i]!;
       try {
         sink.handle(event);
       } catch (err) {

@@ -44,10 +44,15 @@ export interface PriceBookOptions {
   readonly onUnknown?: "error" | "zero";
 }
 
+/** Model ids whose fallback lookup is remembered, at most (ids come from providers' answers). */
+const MAX_RESOLVED = 256;
+
 /** Looks up prices and computes costs. An unknown model is an error unless the caller chose otherwise. */
 export class PriceBook {
   readonly checked: string;
   readonly #prices = new Map<string, Price>();
+  /** Ids found through a fallback (dated snapshot, `provider:*`) or not at all; the table never changes after construction. */
+  readonly #resolved = new Map<string, Price | null>();
   readonly #onUnknown: "error" | "zero";
 
   constructor(options: PriceBookOptions = {}, table: PriceTable = bundledPriceTable()) {
@@ -72,6 +77,15 @@ export class PriceBook {
   find(model: string): Price | undefined {
     const exact = this.#prices.get(model);
     if (exact) return exact;
+    // Asked twice per model call (reservation, settlement): the fallbacks are resolved once per id.
+    const known = this.#resolved.get(model);
+    if (known !== undefined) return known ?? undefined;
+    const found = this.#fallback(model);
+    if (this.#resolved.size < MAX_RESOLVED) this.#resolved.set(model, found ?? null);
+    return found;
+  }
+
+  #fallback(model: string): Price | undefined {
     // Providers answer with dated snapshots (`claude-sonnet-4-5-20250929`, `gpt-4.1-2025-04-14`) of the alias priced here.
     const undated = model.replace(/-(\d{8}|\d{4}-\d{2}-\d{2})$/, "");
     if (undated !== model) {

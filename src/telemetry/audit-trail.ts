@@ -253,8 +253,10 @@ export class AuditTrail implements EventSink {
           if (event.data.originalInput !== undefined) p.originalInput = event.data.originalInput;
         }
         // Written before the tool runs (the loop's durability barrier waits for it): a crash during
-        // the call leaves a record that it started.
+        // the call leaves a record that it started. The barrier also waits for the records before
+        // it (a finished call's record waits for the next barrier), whether or not this call has an intent.
         if (this.#intentFor(event.data.tool)) this.#writeIntent(event);
+        else this.#commit?.requireAll();
         return;
       }
       case "tool_call_finished":
@@ -277,7 +279,11 @@ export class AuditTrail implements EventSink {
 
   /**
    * Resolves when every record handed over so far is written (write(2) returned, so it survives a
-   * crash of this process, not a power loss: there is no fsync), and, after a seal, once the
+   * crash of this process, not a power loss: there is no fsync), except a finished call's record
+   * when no call started after it: that one is written with the next call's intent (sync() waits for
+   * it, and for every record before it, before a call runs, read-only or not), or the seal, or with
+   * the writer's next batch (the next turn of the event loop) at the latest, so a tight loop pays one
+   * write per call. After a seal, once the
    * descriptor and the lock are released. Rejects with `REIN_AUDIT_WRITE_FAILED` (or
    * `REIN_AUDIT_INVALID` when the file changed under the writer) when the records cannot be written.
    */
@@ -376,10 +382,13 @@ export class AuditTrail implements EventSink {
       f.originalInput === undefined ? undefined : canonicalJson(f.originalInput),
       this.#riskJson(risk),
     );
+    // Not waited for by sync(): it goes with the next record waited for (the next call's intent, the
+    // seal, which must be durable before anything else happens), or the writer's next batch at the latest.
     this.#append(
       body !== undefined && fitsCap(body, this.#maxRecordBytes)
         ? body
         : capRecord(toolCallRecord(f), this.#maxRecordBytes),
+      true,
     );
     this.#records++;
   }
@@ -422,7 +431,7 @@ export class AuditTrail implements EventSink {
     this.#seals++;
   }
 
-  #append(body: string): void {
+  #append(body: string, later = false): void {
     const digest = this.#hasher.digest(body);
     const line = lineOf(body, digest);
     if (this.#memory !== undefined) {
@@ -433,7 +442,8 @@ export class AuditTrail implements EventSink {
     }
     this.#open();
     // Queued for the next batch: the shared writer writes every trail's lines once per tick.
-    this.#commit!.append(line);
+    if (later) this.#commit!.appendLater(line);
+    else this.#commit!.append(line);
     this.#size += Buffer.byteLength(line);
     this.#lastLine = line;
     this.#prevHash = digest;

@@ -90,6 +90,8 @@ export class CommitFile {
   /** Lines appended and not yet handed to write(2). */
   chunks: string[] = [];
   appended = 0;
+  /** Lines `sync()` waits for: every line but those appended with `appendLater` since the last `append`. */
+  required = 0;
   written = 0;
   size: number;
   fd: number | undefined;
@@ -118,22 +120,43 @@ export class CommitFile {
     if (this.failure) throw this.failure;
     if (this.released) throw new Error(`internal: append to released commit file ${this.options.display}`);
     this.chunks.push(line);
-    this.appended++;
+    this.required = ++this.appended;
     this.#writer.schedule(this);
   }
 
   /**
-   * Resolves once every line appended so far was written (write(2) returned: in the kernel, so it
-   * survives a crash of this process; not fsync'ed, so not a power loss). Rejects with the file's
+   * Queues `line` like `append`, but `sync()` does not wait for it: it is written, in order, with
+   * the next line that is waited for (one write for both), or with the writer's next batch (the next
+   * turn of the event loop) at the latest, or on `release()`. For a record that must reach the file
+   * soon but not before the caller goes on (a finished call's record; the next call's intent, which
+   * must be durable before that call runs, carries it).
+   */
+  appendLater(line: string): void {
+    if (this.failure) throw this.failure;
+    if (this.released) throw new Error(`internal: append to released commit file ${this.options.display}`);
+    this.chunks.push(line);
+    this.appended++;
+    this.#writer.schedule(this);
+  }
+
+  /** From now on `sync()` waits for every line appended so far, those appended with `appendLater` included. */
+  requireAll(): void {
+    this.required = this.appended;
+  }
+
+  /**
+   * Resolves once every line appended so far with `append` (and every line before it) was written
+   * (write(2) returned: in the kernel, so it survives a crash of this process; not fsync'ed, so not a
+   * power loss); lines appended with `appendLater` after the last `append` are not waited for. Rejects with the file's
    * `AuditError` when it cannot be written.
    */
   sync(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     // Not open yet: the owner's checks (its lock, what the file holds) pass before anything counts as written.
     if (this.ready !== undefined) return this.ready.then(() => this.sync());
-    if (this.written >= this.appended) return Promise.resolve();
+    if (this.written >= this.required) return Promise.resolve();
     if (this.#writer.writeNow(this)) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ upTo: this.appended, resolve, reject }));
+    return new Promise((resolve, reject) => this.waiters.push({ upTo: this.required, resolve, reject }));
   }
 
   /** Resolves once the owner's `prepare` ran (at once for a file given a descriptor); rejects with the file's failure. */
@@ -145,6 +168,8 @@ export class CommitFile {
   /** Waits for the queue to drain, then closes the descriptor and forgets the file. */
   async release(): Promise<void> {
     try {
+      // Everything, the lines appended with appendLater included.
+      this.requireAll();
       await this.sync();
     } finally {
       this.released = true;

@@ -107,4 +107,34 @@ describe("the shared group-commit writer", () => {
     // 8 attempts with backoff 5, 10, … 320 ms between them: it was retried, not failed at once.
     expect(performance.now() - started).toBeGreaterThan(600);
   });
+  it("appendLater: sync() does not wait for the line; it is written, in order, with the next appended line, by the next turn's batch at the latest, and on release", async () => {
+    const dir = tempDir();
+    const path = join(dir, "later.jsonl");
+    writeFileSync(path, "");
+    const writer = new GroupCommitWriter();
+    const f = target(writer, path);
+    f.append("intent 1\n");
+    await f.sync();
+    expect(readFileSync(path, "utf8")).toBe("intent 1\n");
+    // A finished call's record: the caller goes on without a write of its own.
+    f.appendLater("record 1\n");
+    await f.sync();
+    expect(readFileSync(path, "utf8")).toBe("intent 1\n");
+    // The next call's intent carries it: both are written before sync() resolves, the record first.
+    f.append("intent 2\n");
+    await f.sync();
+    expect(readFileSync(path, "utf8")).toBe("intent 1\nrecord 1\nintent 2\n");
+    expect(f.written).toBe(f.appended);
+    // Nothing comes after it: the writer's turn callback, queued when it was appended (before the
+    // one below), writes it on the spot.
+    f.appendLater("record 2\n");
+    expect(readFileSync(path, "utf8")).toBe("intent 1\nrecord 1\nintent 2\n");
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(readFileSync(path, "utf8")).toBe("intent 1\nrecord 1\nintent 2\nrecord 2\n");
+    // Released at once after it: release() writes it before the descriptor closes.
+    f.appendLater("record 3\n");
+    await f.release();
+    expect(readFileSync(path, "utf8")).toBe("intent 1\nrecord 1\nintent 2\nrecord 2\nrecord 3\n");
+    expect(writer.openFiles).toBe(0);
+  });
 });

@@ -1,4 +1,4 @@
-import { isAbortCause, scopedSignal } from "../../protocol/abort.js";
+import { type AbortCause, isAbortCause } from "../../protocol/abort.js";
 import { errorMessage } from "../../protocol/errors.js";
 import type { SandboxStart } from "../../protocol/events.js";
 import {
@@ -9,6 +9,7 @@ import {
   type ToolOutcome,
 } from "../../protocol/tool-result.js";
 import type { Tool } from "../../tools/tool.js";
+import type { CallScope } from "../call-scopes.js";
 import type { RunContext } from "../run-context.js";
 
 type Settled =
@@ -32,10 +33,10 @@ export async function executeCall(
   callId: string,
   idempotencyKey: string,
   /** Filled when the tool reports a sandboxed command (recorded on `tool_call_finished`). */
-  observed?: { sandbox?: SandboxStart },
+  observed: { sandbox?: SandboxStart },
 ): Promise<ToolOutcome> {
   const limitMs = tool.timeoutMs ?? ctx.deps.limits.toolTimeoutMs;
-  const scope = scopedSignal(ctx.signal, limitMs, () => ({ kind: "timeout", scope: "tool", limitMs }));
+  const scope = ctx.scopes.open(limitMs, (): AbortCause => ({ kind: "timeout", scope: "tool", limitMs }));
   const cap = ctx.deps.limits.maxToolOutputBytes;
   let running: Promise<Settled>;
   try {
@@ -48,13 +49,10 @@ export async function executeCall(
         runId: ctx.runId,
         tenantId: ctx.deps.tenantId,
         turn: ctx.turn,
-        ...(observed
-          ? {
-              sandboxStarted: (start: SandboxStart) => {
-                observed.sandbox = { backend: String(start.backend), startupMs: Number(start.startupMs) };
-              },
-            }
-          : {}),
+        // A literal, not a spread: the context is built once per call.
+        sandboxStarted: (start: SandboxStart) => {
+          observed.sandbox = { backend: String(start.backend), startupMs: Number(start.startupMs) };
+        },
       }),
     ).then(
       (value): Settled => ({ ok: true, value }),
@@ -64,7 +62,7 @@ export async function executeCall(
     running = Promise.resolve({ ok: false, error });
   }
   try {
-    const first = await untilAbort(running, scope.signal);
+    const first = await untilAbort(running, scope);
     if (first) return settledOutcome(tool, first, cap);
     // Aborted while running: wait (bounded) for the tool to actually stop.
     const cause = scope.signal.reason;
@@ -110,16 +108,12 @@ function describeCause(cause: unknown, limitMs: number): string {
   return cause.kind;
 }
 
-/** The settled tool, or undefined if the signal aborted first. Leaves no listener behind. */
-function untilAbort(running: Promise<Settled>, signal: AbortSignal): Promise<Settled | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
+/** The settled tool, or undefined if the scope aborted first. No listener: the scope calls back. */
+function untilAbort(running: Promise<Settled>, scope: CallScope): Promise<Settled | undefined> {
+  if (scope.signal.aborted) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    const onAbort = () => resolve(undefined);
-    signal.addEventListener("abort", onAbort, { once: true });
-    running.then((settled) => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(settled);
-    });
+    scope.onAbort = () => resolve(undefined);
+    running.then(resolve);
   });
 }
 

@@ -174,7 +174,6 @@ const WITHHELD = (why: string): ToolOutcome => errorOutcome("tool_error", `The r
  * whatever fails after execution: a failure there becomes an error result or a pending stop, never
  * an unanswered `tool_use` or a call missing from the audit.
  */
-const NOT_FAILED = (): undefined => undefined;
 const NO_FLAGS: readonly ProcessedFlag[] = Object.freeze([]);
 
 export async function completeCall(ctx: RunContext, decided: Decided): Promise<ToolResultBlock> {
@@ -204,19 +203,26 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
         outcome = cost.outcome;
         stages = [cost.record];
       } else {
-        ctx.emit("tool_call_started", {
-          turn,
-          callId: call.id,
-          tool: tool.name,
-          idempotencyKey,
-          input,
-          ...(decided.originalInput !== undefined ? { originalInput: decided.originalInput } : {}),
-        });
+        const startedData = { turn, callId: call.id, tool: tool.name, idempotencyKey, input };
+        // A spread only when there is something to add (a spread in a literal is the slow path).
+        ctx.emit(
+          "tool_call_started",
+          decided.originalInput !== undefined
+            ? { ...startedData, originalInput: decided.originalInput }
+            : startedData,
+        );
         // The journal entry must be durable before the tool can change anything: after a crash,
         // resume finds it and never runs a non-idempotent call twice.
         const barrier = ctx.durable();
-        const unjournalled =
-          barrier === undefined ? undefined : await barrier.then(NOT_FAILED, (err: unknown) => ({ err }));
+        let unjournalled: { err: unknown } | undefined;
+        if (barrier !== undefined) {
+          // Awaited as is (no derived promise per call); a rejection is the failure.
+          try {
+            await barrier;
+          } catch (err) {
+            unjournalled = { err };
+          }
+        }
         if (unjournalled !== undefined) {
           cost.release();
           outcome = errorOutcome(
@@ -281,7 +287,7 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
   }
   ctx.toolCalls++;
   content ??= outcomeContent(outcome);
-  ctx.emit("tool_call_finished", {
+  const finished = {
     turn,
     callId: call.id,
     tool: call.name,
@@ -292,8 +298,8 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
     truncated: outcome.ok && outcome.truncated,
     durationMs,
     stages,
-    ...(observed.sandbox ? { sandbox: observed.sandbox } : {}),
-  });
+  };
+  ctx.emit("tool_call_finished", observed.sandbox ? { ...finished, sandbox: observed.sandbox } : finished);
   return outcome.ok
     ? { type: "tool_result", tool_use_id: call.id, content }
     : { type: "tool_result", tool_use_id: call.id, content, is_error: true };
@@ -307,36 +313,50 @@ export async function runToolCalls(
   ctx: RunContext,
   calls: readonly ToolUseBlock[],
 ): Promise<ToolResultBlock[] | undefined> {
-  const ordered: Promise<ToolResultBlock>[] = [];
-  let batch: Promise<ToolResultBlock>[] = [];
+  const results: ToolResultBlock[] = [];
+  // Read-only calls running concurrently; each fills its place in `results` when it ends.
+  let batch: Promise<void>[] | undefined;
   for (const call of calls) {
     const readOnly = ctx.deps.tools.get(call.name)?.readOnly === true;
-    if (!readOnly && batch.length > 0) {
+    if (!readOnly && batch !== undefined) {
       await Promise.all(batch);
-      batch = [];
+      batch = undefined;
     }
     const decided = await decideCall(ctx, call);
-    if ("pendingApproval" in decided) return pauseForApproval(ctx, ordered, decided.pendingApproval);
+    if ("pendingApproval" in decided) return pauseForApproval(ctx, batch ?? [], decided.pendingApproval);
     const completion = completeCall(ctx, decided);
-    ordered.push(completion);
-    if (readOnly && decided.allowed) batch.push(completion);
-    else await completion;
+    if (readOnly && decided.allowed) {
+      const index = results.length;
+      results.push(PLACEHOLDER);
+      batch ??= [];
+      batch.push(
+        completion.then((result) => {
+          results[index] = result;
+        }),
+      );
+    } else results.push(await completion);
   }
+  if (batch !== undefined) await Promise.all(batch);
   // The records of this turn's calls are made durable before their results reach the model: by
   // the caller, which waits for `syncResults` (step.ts, model-call.ts).
-  return Promise.all(ordered);
+  return results;
 }
+
+/** A batched call's place until it ends (always filled before `runToolCalls` returns). */
+const PLACEHOLDER = Object.freeze({ type: "tool_result", tool_use_id: "", content: "" }) as ToolResultBlock;
 
 /**
  * The durability barrier for the last turn's results, when they are still pending. A failure has
  * stopped the run (fatal: the signal is aborted); the results then go nowhere.
  */
-export async function syncResults(ctx: RunContext): Promise<void> {
-  if (!ctx.resultsUnsynced) return;
+export function syncResults(ctx: RunContext): Promise<void> | undefined {
+  if (!ctx.resultsUnsynced) return undefined;
   ctx.resultsUnsynced = false;
-  const barrier = ctx.durable();
-  if (barrier !== undefined) await barrier.catch(() => {});
+  // Not an async function: with nothing to wait for (no batching store or sink) it costs no promise.
+  return ctx.durable()?.catch(IGNORE);
 }
+
+const IGNORE = (): void => {};
 
 /**
  * A durable gate stored a call for a person: the calls before it finish, this one and the rest of
@@ -344,7 +364,7 @@ export async function syncResults(ctx: RunContext): Promise<void> {
  */
 async function pauseForApproval(
   ctx: RunContext,
-  inFlight: readonly Promise<ToolResultBlock>[],
+  inFlight: readonly Promise<unknown>[],
   approvalId: string,
 ): Promise<undefined> {
   await Promise.all(inFlight);
