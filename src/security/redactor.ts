@@ -547,8 +547,11 @@ export class SecretRedactor {
     if (proto !== Object.prototype && proto !== null) return value;
     const obj = value as Record<string, unknown>;
     let out: Record<string, unknown> | undefined;
-    for (const k in obj) {
-      if (!Object.hasOwn(obj, k)) continue;
+    // Own enumerable string keys, as for…in with hasOwn gives for a plain object, without the
+    // prototype chain's walk.
+    const keys = Object.keys(obj);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
       const v = obj[k];
       const rk = this.#knownClean(k) ? k : this.#redactUncached(k).text;
       const rv = this.#walk(v, depth + 1);
