@@ -219,3 +219,112 @@ describe("in a session: every result different, as in the loop benchmark", () =>
     expect(JSON.stringify(session.messages)).toContain("[REDACTED:github_token:1]");
   });
 });
+
+describe("the post-process stage runs processors synchronously until one answers a promise", () => {
+  const echo = defineTool({
+    name: "echo",
+    description: "echoes",
+    input: z.object({ text: z.string() }),
+    risk: { level: "LOW", reason: "read-only" },
+    execute: ({ text }) => text,
+  });
+  const turns = [{ tool_calls: [{ tool: "echo", input: { text: "a" } }] }, { say: "done" }];
+  const contentOf = (messages: readonly unknown[]) => JSON.stringify(messages[2]);
+
+  it("chains sync, async and sync processors, then an async hook, in order, and records each pass", async () => {
+    const sink = recordingSink();
+    const h = createHarness({
+      model: scriptedModel({ name: "p", turns }),
+      tools: [echo],
+      sinks: [sink],
+      security: { redact: false, spotlight: false, detect: false },
+      resultProcessors: [
+        { name: "one", process: (o) => (o.ok ? { ...o, content: `${o.content}1` } : o) },
+        { name: "two", process: async (o) => (o.ok ? { ...o, content: `${o.content}2` } : o) },
+        { name: "three", process: (o) => (o.ok ? { ...o, content: `${o.content}3` } : o) },
+      ],
+      hooks: { afterToolCall: async (_call, o) => (o.ok ? { ...o, content: `${o.content}h` } : o) },
+    });
+    const r = await h.session().run("go");
+    expect(contentOf(r.messages)).toContain('"a123h"');
+    const finished = sink.ofType("tool_call_finished")[0]!.data;
+    expect(finished.stages.map((s) => `${s.by}:${s.outcome}`)).toEqual([
+      "processor:one:pass",
+      "processor:two:pass",
+      "processor:three:pass",
+      "hook:afterToolCall:pass",
+    ]);
+  });
+
+  it("a processor whose promise rejects withholds the result; the ones after it never run", async () => {
+    let after = 0;
+    const h = createHarness({
+      model: scriptedModel({ name: "p", turns }),
+      tools: [echo],
+      security: { redact: false, spotlight: false, detect: false },
+      resultProcessors: [
+        { name: "scanner", process: () => Promise.reject(new Error("engine down")) },
+        {
+          name: "later",
+          process: (o) => {
+            after++;
+            return o;
+          },
+        },
+      ],
+    });
+    const r = await h.session().run("go");
+    expect(contentOf(r.messages)).toContain("The result was withheld: processor");
+    expect(contentOf(r.messages)).toContain("scanner");
+    expect(after).toBe(0);
+  });
+
+  it("an async hook that rejects, or resolves to garbage, withholds the result", async () => {
+    for (const afterToolCall of [
+      () => Promise.reject(new Error("hook down")),
+      () => Promise.resolve({ ok: "yes" } as never),
+    ]) {
+      const h = createHarness({
+        model: scriptedModel({ name: "p", turns }),
+        tools: [echo],
+        security: { redact: false, spotlight: false, detect: false },
+        hooks: { afterToolCall },
+      });
+      const r = await h.session().run("go");
+      expect(contentOf(r.messages)).toContain("The result was withheld: the afterToolCall hook failed.");
+    }
+  });
+
+  it("with redaction on, a secret is redacted before a later async processor and the hook see the result", async () => {
+    const aws = SAMPLES.find((s) => s.kind === "aws_access_key")!;
+    const seen: string[] = [];
+    const h = createHarness({
+      model: scriptedModel({
+        name: "p",
+        turns: [{ tool_calls: [{ tool: "echo", input: { text: aws.text } }] }, { say: "done" }],
+      }),
+      tools: [echo],
+      security: { redact: true, spotlight: true, detect: false, secretsFromEnv: false },
+      resultProcessors: [
+        {
+          name: "peek",
+          process: async (o) => {
+            if (o.ok) seen.push(o.content);
+            return o;
+          },
+        },
+      ],
+      hooks: {
+        afterToolCall: (_call, o) => {
+          if (o.ok) seen.push(o.content);
+          return o;
+        },
+      },
+    });
+    const r = await h.session().run("go");
+    expect(seen).toHaveLength(2);
+    // The tool result as the model reads it (messages[1] is the model's own call, which it wrote).
+    for (const text of [...seen, contentOf(r.messages)]) expect(text).not.toContain(aws.secret);
+    expect(contentOf(r.messages)).toContain("[REDACTED:aws_access_key:1]");
+  });
+});
