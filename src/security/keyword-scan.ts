@@ -1,65 +1,117 @@
 /**
- * Whether any of many literals occurs in a short text, case-insensitively, in plain JavaScript: the
- * check in front of the rules for the short strings that events are made of (ids, names, notes),
- * where a native call costs more than the scan. One look-up per pair of characters; the literals
- * that begin with a pair are compared only where the pair occurs.
+ * Which of many literals occur in a text, case-insensitively, in plain JavaScript: the prefilter in
+ * front of the rules for texts up to a few KB (event strings, ordinary tool results), where encoding
+ * the text for the native engine and calling it costs more than the scan. The text is lower-cased
+ * once (natively), then read once, one table look-up per pair of characters; the literals that
+ * begin with a pair are compared only where the pair occurs.
  *
- * Case folding is ASCII's, plus the two characters that RE2's Unicode case folding maps onto ASCII
- * letters (`ſ` → s, the Kelvin sign `K` → k), so that this check never says no where a rule (RE2,
- * `(?i)`, UTF-8) would match. Literals that are not ASCII make `undefined`: the caller keeps a
- * regular expression for those.
+ * Case folding: JavaScript's lower-casing folds ASCII and the Kelvin sign `K` onto ASCII letters,
+ * and `ſ` is folded to `s` here, the two characters that RE2's Unicode case folding maps onto ASCII
+ * letters, so this check never says no where a rule (RE2, `(?i)`, UTF-8) would match. (Lower-casing
+ * may map other characters near ASCII, `İ` to `i̇`: that can only add a candidate, never lose one.)
+ * Literals that are not printable ASCII make `undefined`: the caller keeps another matcher for those.
+ *
+ * @example
+ * const scan = keywordScan(["ghp_", "password"]);
+ * scan?.any("my PassWord is"); // true
+ * scan?.which("GHP_x password"); // [0, 1]
+ */
+export interface KeywordScan {
+  /** Whether any literal occurs. */
+  any(text: string): boolean;
+  /** The indexes (into the literals given) of every literal that occurs, in no particular order. */
+  which(text: string): number[];
+}
+
+export function keywordScan(words: readonly string[]): KeywordScan | undefined {
+  const lower = words.map((w) => w.toLowerCase());
+  if (lower.some((w) => !/^[\x20-\x7e]+$/.test(w))) return undefined;
+  // Distinct lower-case literals, each with the indexes of the literals given that it stands for.
+  const distinct = new Map<string, number[]>();
+  lower.forEach((w, i) => {
+    const list = distinct.get(w) ?? [];
+    list.push(i);
+    distinct.set(w, list);
+  });
+  const literals = [...distinct.keys()];
+  const owners = [...distinct.values()];
+  // A one-character literal matches wherever its character occurs.
+  const single = new Int16Array(128).fill(-1);
+  // Literals by their first two characters: pairs[(a << 7) | b] is 1 + a slot of `byPair`, or 0.
+  const pairs = new Uint16Array(1 << 14);
+  const byPair: number[][] = [];
+  literals.forEach((w, li) => {
+    if (w.length === 1) {
+      single[w.charCodeAt(0)] = li;
+      return;
+    }
+    const key = (w.charCodeAt(0) << 7) | w.charCodeAt(1);
+    if (pairs[key] === 0) {
+      byPair.push([]);
+      pairs[key] = byPair.length;
+    }
+    byPair[pairs[key]! - 1]!.push(li);
+  });
+  const singles = [...single].flatMap((li) => (li >= 0 ? [li] : []));
+  const fold = (text: string): string => {
+    const t = text.toLowerCase();
+    return t.includes("\u017f") ? t.replaceAll("\u017f", "s") : t;
+  };
+
+  /** Calls `found(li)` for each literal occurrence; stops when it returns true. */
+  const scan = (text: string, found: (li: number) => boolean): void => {
+    const t = fold(text);
+    const n = t.length;
+    if (singles.length > 0) {
+      for (const li of singles) if (t.includes(literals[li]!) && found(li)) return;
+    }
+    let prev = n > 0 ? t.charCodeAt(0) : 0;
+    for (let i = 1; i < n; i++) {
+      const c = t.charCodeAt(i);
+      if ((prev | c) < 128) {
+        const slot = pairs[(prev << 7) | c]!;
+        if (slot !== 0) {
+          for (const li of byPair[slot - 1]!) if (t.startsWith(literals[li]!, i - 1) && found(li)) return;
+        }
+      }
+      prev = c;
+    }
+  };
+
+  return {
+    any(text) {
+      let hit = false;
+      scan(text, () => {
+        hit = true;
+        return true;
+      });
+      return hit;
+    },
+    which(text) {
+      let seen: Uint8Array | undefined;
+      const out: number[] = [];
+      scan(text, (li) => {
+        seen ??= new Uint8Array(literals.length);
+        if (seen[li] === 0) {
+          seen[li] = 1;
+          for (const i of owners[li]!) out.push(i);
+        }
+        return false;
+      });
+      return out;
+    },
+  };
+}
+
+/**
+ * Whether any of many literals occurs in a text (see {@link keywordScan}); `undefined` when a
+ * literal is not printable ASCII.
  *
  * @example
  * const any = keywordScanner(["ghp_", "password"]);
  * any?.("my PassWord is"); // true
  */
 export function keywordScanner(words: readonly string[]): ((text: string) => boolean) | undefined {
-  const lower = [...new Set(words.map((w) => w.toLowerCase()))];
-  if (lower.some((w) => !/^[\x20-\x7e]+$/.test(w))) return undefined;
-  // A one-character literal matches wherever its character occurs.
-  const single = new Uint8Array(128);
-  // Literals by their first two characters (as a 14-bit key).
-  const byPair = new Map<number, string[]>();
-  const pairs = new Uint8Array(1 << 14);
-  for (const w of lower) {
-    if (w.length === 1) {
-      single[w.charCodeAt(0)] = 1;
-      continue;
-    }
-    const key = (w.charCodeAt(0) << 7) | w.charCodeAt(1);
-    pairs[key] = 1;
-    const list = byPair.get(key) ?? [];
-    list.push(w);
-    byPair.set(key, list);
-  }
-  const hasSingle = single.some((v) => v === 1);
-  return (text) => {
-    const n = text.length;
-    let prev = n > 0 ? fold(text.charCodeAt(0)) : 0;
-    if (hasSingle && prev < 128 && single[prev] === 1) return true;
-    for (let i = 1; i < n; i++) {
-      const c = fold(text.charCodeAt(i));
-      if (hasSingle && c < 128 && single[c] === 1) return true;
-      if (prev < 128 && c < 128 && pairs[(prev << 7) | c] === 1) {
-        for (const w of byPair.get((prev << 7) | c)!) if (matchesAt(text, i - 1, w)) return true;
-      }
-      prev = c;
-    }
-    return false;
-  };
-}
-
-/** ASCII lower case; `ſ` and the Kelvin sign fold to `s` and `k` as in RE2; others unchanged. */
-function fold(c: number): number {
-  if (c >= 65 && c <= 90) return c | 0x20;
-  if (c === 0x17f) return 115;
-  if (c === 0x212a) return 107;
-  return c;
-}
-
-function matchesAt(text: string, at: number, word: string): boolean {
-  if (at + word.length > text.length) return false;
-  for (let j = 2; j < word.length; j++)
-    if (fold(text.charCodeAt(at + j)) !== word.charCodeAt(j)) return false;
-  return true;
+  const scan = keywordScan(words);
+  return scan ? (text) => scan.any(text) : undefined;
 }

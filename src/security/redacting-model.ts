@@ -19,15 +19,17 @@ export function redactingModel(inner: Model, redactor: SecretRedactor): Model {
     async generate(request: ModelRequest): Promise<ModelResponse> {
       const onTextDelta = request.onTextDelta;
       if (!onTextDelta) return inner.generate(request);
-      const stream = new StreamRedactor(redactor);
+      // Made at the first delta: most model calls of a tool loop stream no text.
+      let stream: StreamRedactor | undefined;
       const response = await inner.generate({
         ...request,
         onTextDelta: (delta) => {
+          stream ??= new StreamRedactor(redactor);
           const out = stream.push(delta);
           if (out !== "") onTextDelta(out);
         },
       });
-      const rest = stream.flush();
+      const rest = stream?.flush() ?? "";
       if (rest !== "") onTextDelta(rest);
       return response;
     },

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { keywordScanner } from "./keyword-scan.js";
+import { keywordScan } from "./keyword-scan.js";
 import { type KnownSecret, KnownValues } from "./known-values.js";
 import {
   type LinearRegex,
@@ -61,9 +61,11 @@ interface CompiledSet {
   /** Which keywords occur in a text (one pass). */
   readonly prefilter: (text: LinearText) => readonly number[];
   /**
-   * Whether any keyword occurs, for short strings (no native call): a JavaScript scan by character
-   * pairs (keyword-scan.ts), or V8 on a trie of the literals when a keyword is not ASCII.
+   * Which keywords occur (indexes into `keywords`), for texts up to QUICK_CHECK_MAX (no native call):
+   * a JavaScript scan by character pairs (keyword-scan.ts); `undefined` when a keyword is not ASCII.
    */
+  readonly whichKeywords: ((text: string) => readonly number[]) | undefined;
+  /** Whether any keyword occurs: the same scan, or V8 on a trie of the literals. */
   readonly anyKeyword: (text: string) => boolean;
   readonly engine: RegexEngine;
 }
@@ -71,14 +73,22 @@ interface CompiledSet {
 /**
  * Strings up to this length found clean are remembered, per known-values registry and rule set (so
  * per harness), up to CLEAN_CACHE_ENTRIES: events repeat the same strings (stage notes, tool names,
- * ids), and a step must not pay for scanning them again.
+ * ids), and a step must not pay for scanning them again. Longer strings (tool results) rarely
+ * repeat, and looking one up costs a hash of all its characters: they are scanned.
  */
-const CLEAN_CACHE_MAX_CHARS = 512;
+const CLEAN_CACHE_MAX_CHARS = 160;
 const CLEAN_CACHE_ENTRIES = 4096;
 
 interface CleanCache {
   version: number;
   readonly strings: Set<string>;
+  /**
+   * Frozen plain objects and arrays found clean, with everything inside them (their strings, and
+   * objects that are themselves in this map), by the known-values version they were scanned under.
+   * Frozen data cannot change, so the harness's shared records (a policy's risk, a stage record)
+   * are walked once, not once per event.
+   */
+  readonly frozen: WeakMap<object, number>;
 }
 const cleanCaches = new WeakMap<KnownValues, WeakMap<CompiledSet, CleanCache>>();
 
@@ -90,11 +100,14 @@ function cleanCacheFor(known: KnownValues, set: CompiledSet): CleanCache {
   }
   let cache = bySet.get(set);
   if (!cache) {
-    cache = { version: known.version, strings: new Set() };
+    cache = { version: known.version, strings: new Set(), frozen: new WeakMap() };
     bySet.set(set, cache);
   }
   return cache;
 }
+
+/** How many long vouched strings a redactor remembers (a step's results). */
+const VOUCHED_ENTRIES = 16;
 
 /** Below this length the V8 literal check decides whether to call the engine at all. */
 const QUICK_CHECK_MAX = 4096;
@@ -124,13 +137,14 @@ function compile(engine: RegexEngine, rules: readonly SecretRule[]): CompiledSet
   });
   const list = [...keywords];
   const words = list.map(([k]) => k);
-  const scanner = keywordScanner(words);
-  const trie = scanner ? undefined : new RegExp(trieSource(words), "i");
-  const anyKeyword = scanner ?? ((text: string) => trie!.test(text));
+  const scan = keywordScan(words);
+  const trie = scan ? undefined : new RegExp(trieSource(words), "i");
+  const anyKeyword = scan ? (text: string) => scan.any(text) : (text: string) => trie!.test(text);
   const set = {
     rules: compiled,
     keywords: list,
     prefilter: engine.literals(list.map(([k]) => k)),
+    whichKeywords: scan ? (text: string) => scan.which(text) : undefined,
     anyKeyword,
     engine,
   };
@@ -261,8 +275,15 @@ export class SecretRedactor {
   readonly maxInputChars: number;
   readonly #set: CompiledSet;
   readonly #clean: CleanCache;
-  /** Strings vouched clean by the result pipeline (see {@link SecretRedactor.vouch}); a small ring. */
-  readonly #vouched: string[] = [];
+  /**
+   * Long strings vouched clean by the result pipeline (see {@link SecretRedactor.vouch}), the last
+   * VOUCHED_ENTRIES (a ring, newest at #vouchedAt - 1), under the known-values version they were
+   * vouched in. Searched newest first: the event that records a result asks right after it was
+   * vouched, and finds the same string object at once, without hashing or comparing its characters.
+   */
+  readonly #vouched: (string | undefined)[] = new Array(VOUCHED_ENTRIES).fill(undefined);
+  #vouchedAt = 0;
+  #vouchedVersion = -1;
   /** sha256(secret) → placeholder; hashes, so the book itself holds no secret. */
   readonly #book = new Map<string, string>();
   readonly #counters = new Map<string, number>();
@@ -288,13 +309,24 @@ export class SecretRedactor {
    */
   #knownClean(text: string): boolean {
     if (text.length < MIN_SCAN_LENGTH) return true;
-    if (text.length > CLEAN_CACHE_MAX_CHARS) return this.#vouched.length > 0 && this.#vouched.includes(text);
+    if (text.length > CLEAN_CACHE_MAX_CHARS) return this.#isVouched(text);
     const cache = this.#clean;
     if (cache.version !== this.known.version) {
       cache.strings.clear();
       cache.version = this.known.version;
     }
     return cache.strings.has(text);
+  }
+
+  #isVouched(text: string): boolean {
+    if (this.#vouchedVersion !== this.known.version) return false;
+    const ring = this.#vouched;
+    for (let i = 1; i <= VOUCHED_ENTRIES; i++) {
+      const v = ring[(this.#vouchedAt - i + VOUCHED_ENTRIES) % VOUCHED_ENTRIES];
+      if (v === undefined) return false;
+      if (v.length === text.length && v === text) return true;
+    }
+    return false;
   }
 
   #redactUncached(text: string): RedactionResult {
@@ -331,7 +363,18 @@ export class SecretRedactor {
   }
 
   #find(text: string): { spans: SpanList; prepared?: LinearText } {
-    const noRule = text.length <= QUICK_CHECK_MAX && !this.#set.anyKeyword(text);
+    const set = this.#set;
+    // Up to QUICK_CHECK_MAX, the keywords come from a JavaScript scan: most texts hold none, and then
+    // nothing is encoded for the native engine nor passed to it.
+    const quick = text.length <= QUICK_CHECK_MAX;
+    const found: readonly number[] | undefined = !quick
+      ? undefined
+      : set.whichKeywords
+        ? set.whichKeywords(text)
+        : set.anyKeyword(text)
+          ? undefined
+          : [];
+    const noRule = found !== undefined && found.length === 0;
     // The common case for the strings of events: nothing to find, nothing to allocate.
     if (noRule && this.known.size === 0) return NOTHING_FOUND;
     // Runs of spans, each in order and without overlaps of its own: per known value, per rule.
@@ -341,9 +384,9 @@ export class SecretRedactor {
       if (hits.length > 0) runs.push(...knownRuns(hits));
     }
     if (noRule) return runs.length === 0 ? NOTHING_FOUND : { spans: mergeRuns(runs) };
-    const prepared = this.#set.engine.prepare(text);
+    const prepared = set.engine.prepare(text);
     const run = new Set<number>();
-    for (const k of this.#set.prefilter(prepared)) for (const i of this.#set.keywords[k]![1]) run.add(i);
+    for (const k of found ?? set.prefilter(prepared)) for (const i of set.keywords[k]![1]) run.add(i);
     for (const i of [...run].sort((a, b) => a - b)) {
       const { rule, regex } = this.#set.rules[i]!;
       const checked = rule.minEntropy !== undefined || rule.validate !== undefined;
@@ -398,8 +441,12 @@ export class SecretRedactor {
       this.#clean.strings.add(text);
       return;
     }
-    if (this.#vouched.length >= 16) this.#vouched.shift();
-    this.#vouched.push(text);
+    if (this.#vouchedVersion !== this.known.version) {
+      this.#vouched.fill(undefined);
+      this.#vouchedVersion = this.known.version;
+    }
+    this.#vouched[this.#vouchedAt] = text;
+    this.#vouchedAt = (this.#vouchedAt + 1) % VOUCHED_ENTRIES;
   }
 
   /** The session-stable placeholder of one secret. */
@@ -480,6 +527,9 @@ export class SecretRedactor {
     if (typeof value === "string") return this.#knownClean(value) ? value : this.#redactUncached(value).text;
     if (typeof value !== "object" || value === null) return value;
     if (depth > 64) return "[REDACTED:too_deep]";
+    const frozen = Object.isFrozen(value);
+    const version = this.known.version;
+    if (frozen && this.#clean.frozen.get(value) === version) return value;
     if (Array.isArray(value)) {
       let out: unknown[] | undefined;
       for (let i = 0; i < value.length; i++) {
@@ -490,14 +540,18 @@ export class SecretRedactor {
           out[i] = r;
         }
       }
+      if (out === undefined && frozen) this.#rememberFrozen(value, version);
       return out ?? value;
     }
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) return value;
     const obj = value as Record<string, unknown>;
     let out: Record<string, unknown> | undefined;
-    for (const k in obj) {
-      if (!Object.hasOwn(obj, k)) continue;
+    // Own enumerable string keys, as for…in with hasOwn gives for a plain object, without the
+    // prototype chain's walk.
+    const keys = Object.keys(obj);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
       const v = obj[k];
       const rk = this.#knownClean(k) ? k : this.#redactUncached(k).text;
       const rv = this.#walk(v, depth + 1);
@@ -507,6 +561,26 @@ export class SecretRedactor {
         out[rk] = rv;
       }
     }
+    if (out === undefined && frozen) this.#rememberFrozen(obj, version);
     return out ?? value;
+  }
+
+  /**
+   * Remembers a frozen object or array just walked and found clean, when nothing in it can change:
+   * every property is a data property (a getter could answer differently next time), and every
+   * object inside is frozen and remembered too.
+   */
+  #rememberFrozen(value: object, version: number): void {
+    const cache = this.#clean;
+    // A known secret added while the object was walked: part of it was scanned without it.
+    if (this.known.version !== version) return;
+    const descriptors = Object.getOwnPropertyDescriptors(value) as Record<string, PropertyDescriptor>;
+    for (const k in descriptors) {
+      const d = descriptors[k]!;
+      if (!("value" in d)) return;
+      const v = d.value as unknown;
+      if (typeof v === "object" && v !== null && cache.frozen.get(v) !== version) return;
+    }
+    cache.frozen.set(value, version);
   }
 }

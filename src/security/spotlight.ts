@@ -11,6 +11,8 @@ import type { ResultContext, ResultProcessor } from "./result-processor.js";
  */
 export class Spotlight {
   readonly nonce: string;
+  /** Sanitised tool names: a session calls the same few tools again and again. */
+  readonly #names = new Map<string, string>();
 
   constructor(nonce: string = randomBytes(12).toString("hex")) {
     if (!/^[0-9a-f]{16,64}$/.test(nonce))
@@ -20,7 +22,11 @@ export class Spotlight {
 
   /** Wraps one result. */
   wrap(content: string, tool: string): string {
-    const name = tool.replace(/[^A-Za-z0-9_.-]/g, "_");
+    let name = this.#names.get(tool);
+    if (name === undefined) {
+      name = tool.replace(/[^A-Za-z0-9_.-]/g, "_");
+      if (this.#names.size < 256) this.#names.set(tool, name);
+    }
     return `⟦tool_result nonce=${this.nonce} tool=${name}⟧\n${this.neutralise(content)}\n⟦/tool_result nonce=${this.nonce}⟧`;
   }
 
@@ -29,7 +35,10 @@ export class Spotlight {
    * `⟦ ⟧` become `[ ]`, and the nonce (should the content have learned it) is masked.
    */
   neutralise(content: string): string {
-    let out = content.replace(LOOKALIKE_BRACKETS, (ch) => (OPENING.has(ch) ? "[" : "]"));
+    // Most content has no such bracket: a test finds that without building a copy.
+    let out = HAS_LOOKALIKE.test(content)
+      ? content.replace(LOOKALIKE_BRACKETS, (ch) => (OPENING.has(ch) ? "[" : "]"))
+      : content;
     if (out.includes(this.nonce)) out = out.replaceAll(this.nonce, "[nonce]");
     return out;
   }
@@ -54,6 +63,7 @@ export class Spotlight {
 // ⟦⟧ (the markers), and brackets a model could read as them: 〚〛 ⟪⟫ 〖〗 【】 ⦃⦄ ⁅⁆.
 const OPENING = new Set(["⟦", "〚", "⟪", "〖", "【", "⦃", "⁅"]);
 const LOOKALIKE_BRACKETS = /[⟦⟧〚〛⟪⟫〖〗【】⦃⦄⁅⁆]/g;
+const HAS_LOOKALIKE = /[⟦⟧〚〛⟪⟫〖〗【】⦃⦄⁅⁆]/;
 
 /**
  * The system-prompt paragraph that states the spotlighting rule for a nonce.

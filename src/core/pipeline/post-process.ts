@@ -3,6 +3,7 @@ import { errorMessage } from "../../protocol/errors.js";
 import type { EventDataMap, StageRecord } from "../../protocol/events.js";
 import type { HookToolCall } from "../../protocol/hooks.js";
 import { errorOutcome, type ToolOutcome } from "../../protocol/tool-result.js";
+import type { ResultContext } from "../../security/result-processor.js";
 import type { RunContext } from "../run-context.js";
 
 const UNFILLED: StageRecord = Object.freeze({
@@ -39,64 +40,160 @@ export function postProcess(
   return runProcessors(ctx, call, outcome);
 }
 
-async function runProcessors(ctx: RunContext, call: HookToolCall, outcome: ToolOutcome): Promise<Processed> {
-  const { resultProcessors, hooks, tenantId, sessionId } = ctx.deps;
-  const records: StageRecord[] = [];
-  let flags: ProcessedFlag[] | undefined;
-  let current = outcome;
-  for (const processor of resultProcessors) {
-    const by = `processor:${processor.name}`;
+/** One call's run through the processors: what they answered so far. */
+interface ProcessorRun {
+  readonly records: StageRecord[];
+  flags: ProcessedFlag[] | undefined;
+  current: ToolOutcome;
+}
+
+/** The `pass` record of each processor, made once: a step must not allocate what never changes. */
+const PASS_RECORDS = new Map<string, StageRecord>();
+
+function passRecord(by: string): StageRecord {
+  let r = PASS_RECORDS.get(by);
+  if (r === undefined) {
+    r = Object.freeze({ stage: "post_process", outcome: "pass", by });
+    if (PASS_RECORDS.size < 1024) PASS_RECORDS.set(by, r);
+  }
+  return r;
+}
+
+/**
+ * Runs the processors, then the hook, synchronously for as long as each answers synchronously (the
+ * built-in ones do): a promise is awaited only where one is answered.
+ */
+function runProcessors(
+  ctx: RunContext,
+  call: HookToolCall,
+  outcome: ToolOutcome,
+): Processed | Promise<Processed> {
+  const { tenantId, sessionId } = ctx.deps;
+  const run: ProcessorRun = { records: [], flags: undefined, current: outcome };
+  const context: ResultContext = {
+    tenantId,
+    sessionId,
+    turn: call.turn,
+    tool: call.tool,
+    callId: call.callId,
+    flag: (flag) => {
+      ctx.emit("content_flagged", { ...flag, turn: call.turn, callId: call.callId, tool: call.tool });
+      const summary = { kind: flag.kind, by: flag.by, severity: flag.severity, score: flag.score };
+      if (run.flags) run.flags.push(summary);
+      else run.flags = [summary];
+    },
+  };
+  return processFrom(ctx, call, run, context, 0);
+}
+
+function processFrom(
+  ctx: RunContext,
+  call: HookToolCall,
+  run: ProcessorRun,
+  context: ResultContext,
+  from: number,
+): Processed | Promise<Processed> {
+  const { resultProcessors } = ctx.deps;
+  for (let i = from; i < resultProcessors.length; i++) {
+    const processor = resultProcessors[i]!;
+    let answer: unknown;
     try {
-      let answer: unknown = processor.process(current, {
-        tenantId,
-        sessionId,
-        turn: call.turn,
-        tool: call.tool,
-        callId: call.callId,
-        flag: (flag) => {
-          ctx.emit("content_flagged", { ...flag, turn: call.turn, callId: call.callId, tool: call.tool });
-          const summary = { kind: flag.kind, by: flag.by, severity: flag.severity, score: flag.score };
-          if (flags) flags.push(summary);
-          else flags = [summary];
-        },
-      });
-      if (isNativePromise(answer)) answer = await answer;
+      answer = processor.process(run.current, context);
+    } catch (err) {
+      return processorFailed(run, processor.name, err);
+    }
+    if (isNativePromise(answer))
+      return answer.then(
+        (settled) =>
+          acceptProcessor(run, processor.name, settled) ?? processFrom(ctx, call, run, context, i + 1),
+        (err: unknown) => processorFailed(run, processor.name, err),
+      );
+    const failed = acceptProcessor(run, processor.name, answer);
+    if (failed) return failed;
+  }
+  return afterHook(ctx, call, run);
+}
+
+/** Takes a processor's answer; the withheld result when it is malformed. */
+function acceptProcessor(run: ProcessorRun, name: string, answer: unknown): Processed | undefined {
+  try {
+    const checked = checkToolOutcome(answer);
+    if (!checked.ok) throw new Error(`answered a malformed outcome: ${checked.problem}`);
+    run.current = checked.value;
+    run.records.push(passRecord(`processor:${name}`));
+    return undefined;
+  } catch (err) {
+    return processorFailed(run, name, err);
+  }
+}
+
+function processorFailed(run: ProcessorRun, name: string, err: unknown): Processed {
+  run.records.push({
+    stage: "post_process",
+    outcome: "deny",
+    by: `processor:${name}`,
+    note: errorMessage(err),
+  });
+  return {
+    outcome: errorOutcome("tool_error", `The result was withheld: processor "${name}" failed.`),
+    records: run.records,
+    ...(run.flags ? { flags: run.flags } : {}),
+  };
+}
+
+function afterHook(ctx: RunContext, call: HookToolCall, run: ProcessorRun): Processed | Promise<Processed> {
+  const { hooks } = ctx.deps;
+  if (!hooks.afterToolCall) return done(run);
+  let answer: unknown;
+  try {
+    answer = hooks.afterToolCall(call, run.current);
+  } catch (err) {
+    return hookFailed(run, err);
+  }
+  if (isNativePromise(answer))
+    return answer.then(
+      (settled) => acceptHook(run, settled),
+      (err: unknown) => hookFailed(run, err),
+    );
+  return acceptHook(run, answer);
+}
+
+function acceptHook(run: ProcessorRun, answer: unknown): Processed {
+  try {
+    if (answer !== undefined) {
       const checked = checkToolOutcome(answer);
       if (!checked.ok) throw new Error(`answered a malformed outcome: ${checked.problem}`);
-      current = checked.value;
-      records.push({ stage: "post_process", outcome: "pass", by });
-    } catch (err) {
-      records.push({ stage: "post_process", outcome: "deny", by, note: errorMessage(err) });
-      return {
-        outcome: errorOutcome("tool_error", `The result was withheld: processor "${processor.name}" failed.`),
-        records,
-        ...(flags ? { flags } : {}),
-      };
+      run.current = checked.value;
     }
+    run.records.push(HOOK_PASS);
+    return done(run);
+  } catch (err) {
+    return hookFailed(run, err);
   }
-  if (hooks.afterToolCall) {
-    try {
-      let answer: unknown = hooks.afterToolCall(call, current);
-      if (isNativePromise(answer)) answer = await answer;
-      if (answer !== undefined) {
-        const checked = checkToolOutcome(answer);
-        if (!checked.ok) throw new Error(`answered a malformed outcome: ${checked.problem}`);
-        current = checked.value;
-      }
-      records.push({ stage: "post_process", outcome: "pass", by: "hook:afterToolCall" });
-    } catch (err) {
-      records.push({
-        stage: "post_process",
-        outcome: "deny",
-        by: "hook:afterToolCall",
-        note: errorMessage(err),
-      });
-      return {
-        outcome: errorOutcome("tool_error", "The result was withheld: the afterToolCall hook failed."),
-        records,
-        ...(flags ? { flags } : {}),
-      };
-    }
-  }
-  return flags ? { outcome: current, records, flags } : { outcome: current, records };
+}
+
+const HOOK_PASS: StageRecord = Object.freeze({
+  stage: "post_process",
+  outcome: "pass",
+  by: "hook:afterToolCall",
+});
+
+function hookFailed(run: ProcessorRun, err: unknown): Processed {
+  run.records.push({
+    stage: "post_process",
+    outcome: "deny",
+    by: "hook:afterToolCall",
+    note: errorMessage(err),
+  });
+  return {
+    outcome: errorOutcome("tool_error", "The result was withheld: the afterToolCall hook failed."),
+    records: run.records,
+    ...(run.flags ? { flags: run.flags } : {}),
+  };
+}
+
+function done(run: ProcessorRun): Processed {
+  return run.flags
+    ? { outcome: run.current, records: run.records, flags: run.flags }
+    : { outcome: run.current, records: run.records };
 }
