@@ -6,7 +6,8 @@
  * nothing and can change something, so each call gets an intent record), with a model that waits
  * `modelMs` per call; before them, the same waits as plain async loops, for the event-loop delay baseline.
  */
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Session as Inspector } from "node:inspector/promises";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -108,6 +109,11 @@ gc();
 const rssBefore = process.memoryUsage().rss;
 const heapBefore0 = process.memoryUsage().heapUsed;
 const failures: string[] = [];
+// MANY_SESSIONS_PROFILE=<file.cpuprofile>: a V8 CPU profile of the live phase only (not the warm-up,
+// the plain loops or the heap phase); its own cost inflates the CPU figure of that run.
+const profileFile = process.env.MANY_SESSIONS_PROFILE;
+const profiler = profileFile ? await startProfile() : undefined;
+const threadsBefore = process.env.MANY_SESSIONS_THREADS ? threadTimes() : undefined;
 const cpuBefore = process.cpuUsage();
 const live = await measureDelay(async () => {
   const all = Array.from({ length: sessions }, () => harness.session());
@@ -122,6 +128,17 @@ const live = await measureDelay(async () => {
   return results;
 });
 const cpu = process.cpuUsage(cpuBefore);
+if (threadsBefore) {
+  // MANY_SESSIONS_THREADS=1: CPU ms of each thread during the live phase, on stderr (by thread name).
+  const after = threadTimes();
+  const by = new Map<string, number>();
+  for (const [tid, t] of after) {
+    const name = t.name;
+    by.set(name, (by.get(name) ?? 0) + t.ms - (threadsBefore.get(tid)?.ms ?? 0));
+  }
+  process.stderr.write(`${JSON.stringify(Object.fromEntries([...by].map(([k, v]) => [k, Math.round(v)])))}\n`);
+}
+if (profiler && profileFile) writeFileSync(profileFile, JSON.stringify(await profiler.stop()));
 // RSS per idle session: the sessions above are idle (run, not closed); drop them and compare.
 gc();
 const rssIdle = process.memoryUsage().rss;
@@ -196,3 +213,33 @@ const report: ManySessionsReport = {
   trailsVerified,
 };
 process.stdout.write(`${JSON.stringify(report)}\n`);
+
+async function startProfile() {
+  const inspector = new Inspector();
+  inspector.connect();
+  await inspector.post("Profiler.enable");
+  await inspector.post("Profiler.setSamplingInterval", { interval: 100 });
+  await inspector.post("Profiler.start");
+  return {
+    async stop() {
+      const { profile } = await inspector.post("Profiler.stop");
+      inspector.disconnect();
+      return profile;
+    },
+  };
+}
+
+/** CPU time (user + system, ms) of each thread of this process, from /proc/self/task. */
+function threadTimes(): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  for (const tid of readdirSync("/proc/self/task")) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // utime and stime are fields 14 and 15 of stat (11 and 12 after the name), in clock ticks (100/s).
+      out.set(tid, { name, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+    } catch {}
+  }
+  return out;
+}
