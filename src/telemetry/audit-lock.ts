@@ -18,6 +18,10 @@ import {
 } from "node:fs";
 import { hostname } from "node:os";
 import { AuditError } from "../protocol/errors.js";
+import type { JobResult, ThreadJob } from "./commit-thread.js";
+
+/** Runs a job on the shared writer's thread (`GroupCommitWriter.job`); undefined: no thread, use the pool. */
+export type JobRunner = (job: ThreadJob) => Promise<JobResult> | undefined;
 
 const TRANSIENT = new Set(["EMFILE", "ENFILE", "EAGAIN", "EINTR", "EBUSY", "ENOMEM"]);
 
@@ -75,10 +79,31 @@ export class AuditLock {
    * under a temporary name, then hard-linked into place) by the libuv pool. A busy lock falls back to
    * `acquire()`'s checks (stale holder, who holds it), which only run when the lock is taken.
    */
-  async acquireAsync(): Promise<void> {
+  async acquireAsync(run?: JobRunner): Promise<void> {
     if (this.#owner) return;
     const owner: LockOwner = { pid: process.pid, host: hostname(), nonce: randomUUID(), since: Date.now() };
     const temp = `${this.file}.${owner.pid}.${owner.nonce}.tmp`;
+    // On the writer's thread when there is one: the same calls, with the turn's batch.
+    const viaThread = run?.({ kind: "lock", lock: this.file, temp, text: `${JSON.stringify(owner)}\n` });
+    if (viaThread !== undefined) {
+      let r: JobResult;
+      try {
+        r = await viaThread;
+      } catch (err) {
+        throw this.#createFailed(err);
+      }
+      if (r.busy) {
+        this.acquire();
+        return;
+      }
+      if (r.code !== undefined) {
+        if (TRANSIENT.has(r.code)) throw Object.assign(new Error(r.message), { code: r.code });
+        throw this.#createFailed(new Error(r.message));
+      }
+      this.#owner = owner;
+      this.#identity = r.identity;
+      return;
+    }
     let identity: string;
     try {
       const fd = await call<number>((cb) =>
@@ -108,11 +133,7 @@ export class AuditLock {
     } catch (err) {
       // A transient failure (EMFILE, …) is the shared writer's to retry; the rest is final.
       if (err instanceof AuditError || TRANSIENT.has((err as NodeJS.ErrnoException).code ?? "")) throw err;
-      throw new AuditError(
-        "REIN_AUDIT_WRITE_FAILED",
-        `Cannot create the audit trail's lock ${this.file}: ${(err as Error).message}`,
-        { file: this.#trail, lock: this.file },
-      );
+      throw this.#createFailed(err);
     } finally {
       await call<void>((cb) => unlink(temp, cb)).catch(() => {});
     }
@@ -121,11 +142,17 @@ export class AuditLock {
   }
 
   /** `release()` without blocking the event loop: removes the lock file if it is still the one this instance created. */
-  async releaseAsync(): Promise<void> {
+  async releaseAsync(run?: JobRunner): Promise<void> {
     const identity = this.#identity;
     if (identity === undefined) return this.release();
     this.#owner = undefined;
     this.#identity = undefined;
+    const viaThread = run?.({ kind: "unlock", lock: this.file, identity });
+    if (viaThread !== undefined) {
+      // A failure means it is already gone: nothing to release.
+      await viaThread.catch(() => {});
+      return;
+    }
     try {
       const stats = await call<{ dev: number; ino: number }>((cb) => lstat(this.file, cb));
       if (`${stats.dev}:${stats.ino}` === identity) await call<void>((cb) => unlink(this.file, cb));
@@ -147,6 +174,14 @@ export class AuditLock {
         // Already gone: nothing to release.
       }
     }
+  }
+
+  #createFailed(err: unknown): AuditError {
+    return new AuditError(
+      "REIN_AUDIT_WRITE_FAILED",
+      `Cannot create the audit trail's lock ${this.file}: ${(err as Error).message}`,
+      { file: this.#trail, lock: this.file },
+    );
   }
 
   #tryCreate(owner: LockOwner): boolean {

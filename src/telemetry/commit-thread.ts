@@ -30,11 +30,53 @@ export interface ThreadResult {
   readonly link?: string;
 }
 
+/**
+ * A trail's opening and closing steps, run by the thread with the turn's batch (each one the same
+ * system calls as on the libuv pool, in one message instead of one round trip each):
+ * - `lock`: the lock file written under the temporary name `temp` (O_EXCL), then hard-linked to
+ *   `lock`; answers the new file's `dev:ino`, or `busy` when the lock exists;
+ * - `open`: the trail opened (its folder made again if it went away), its type, place (through
+ *   /proc) and size found, and, when the size is `size`, its last `tail.length` bytes compared to `tail`;
+ * - `unlock`: the lock removed if it is still the file `identity`;
+ * - `close`: a descriptor closed.
+ */
+export type ThreadJob =
+  | { readonly kind: "lock"; readonly lock: string; readonly temp: string; readonly text: string }
+  | { readonly kind: "open"; readonly path: string; readonly size: number; readonly tail: string }
+  | { readonly kind: "unlock"; readonly lock: string; readonly identity: string }
+  | { readonly kind: "close"; readonly fd: number };
+
+/** What a job did: an errno failure (`code`), or its answer. */
+export interface JobResult {
+  readonly code?: string;
+  readonly message?: string;
+  /** lock: the lock exists (held by someone). */
+  readonly busy?: boolean;
+  /** lock: `dev:ino` of the lock file created; open: of the trail. */
+  readonly identity?: string;
+  /** open: the descriptor (-1 when not a regular file: closed). */
+  readonly fd?: number;
+  readonly size?: number;
+  /** open: what the path is when not a regular file ("a directory", …). */
+  readonly kind?: string;
+  /** open: where the descriptor resolves (/proc/self/fd), when readable. */
+  readonly link?: string;
+  /** open: the file ends with `tail` at the expected size. */
+  readonly tailOk?: boolean;
+}
+
+/** The thread's answer to one batch. */
+export interface Reply {
+  readonly results: readonly ThreadResult[];
+  readonly jobs: readonly JobResult[];
+}
+
 interface Batch {
   readonly id: number;
   /** Descriptors to close first (idle ones evicted to make room for this batch's opens). */
   readonly close: readonly number[];
   readonly ops: readonly ThreadOp[];
+  readonly jobs: readonly ThreadJob[];
 }
 
 /**
@@ -88,11 +130,95 @@ function one(op) {
     return { fd, n, code: err && err.code, message: String(err && err.message) };
   }
 }
+function kindOf(st) {
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isCharacterDevice() || st.isBlockDevice()) return "a device";
+  if (st.isDirectory()) return "a directory";
+  if (st.isSocket()) return "a socket";
+  if (st.isSymbolicLink()) return "a symbolic link";
+  return "not a regular file";
+}
+function failed(err) {
+  return { code: err && err.code, message: String(err && err.message) };
+}
+function lock(job) {
+  let identity;
+  try {
+    const fd = fs.openSync(job.temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    try {
+      fs.writeSync(fd, job.text);
+      const st = fs.fstatSync(fd);
+      identity = st.dev + ":" + st.ino;
+    } finally {
+      try { fs.closeSync(fd); } catch {}
+    }
+    try {
+      fs.linkSync(job.temp, job.lock);
+    } catch (err) {
+      if (err && err.code === "EEXIST") return { busy: true };
+      throw err;
+    }
+    return { identity };
+  } catch (err) {
+    return failed(err);
+  } finally {
+    try { fs.unlinkSync(job.temp); } catch {}
+  }
+}
+function open(job) {
+  let fd = -1;
+  try {
+    try {
+      fd = fs.openSync(job.path, FLAGS, 0o600);
+    } catch (err) {
+      if (!err || err.code !== "ENOENT") throw err;
+      fs.mkdirSync(job.path.slice(0, job.path.lastIndexOf("/")) || "/", { recursive: true, mode: 0o700 });
+      fd = fs.openSync(job.path, FLAGS, 0o600);
+    }
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) {
+      fs.closeSync(fd);
+      return { fd: -1, kind: kindOf(st) };
+    }
+    let link;
+    try { link = fs.readlinkSync("/proc/self/fd/" + fd); } catch {}
+    const tail = Buffer.from(job.tail);
+    let tailOk = st.size === job.size;
+    if (tailOk && tail.length > 0) {
+      tailOk = false;
+      if (st.size >= tail.length) {
+        const buf = Buffer.alloc(tail.length);
+        const n = fs.readSync(fd, buf, 0, tail.length, st.size - tail.length);
+        tailOk = n === tail.length && buf.equals(tail);
+      }
+    }
+    return { fd, size: st.size, identity: st.dev + ":" + st.ino, link, tailOk };
+  } catch (err) {
+    if (fd >= 0) try { fs.closeSync(fd); } catch {}
+    return failed(err);
+  }
+}
+function unlock(job) {
+  try {
+    const st = fs.lstatSync(job.lock);
+    if (st.dev + ":" + st.ino === job.identity) fs.unlinkSync(job.lock);
+    return {};
+  } catch (err) {
+    return failed(err);
+  }
+}
+function job(j) {
+  if (j.kind === "lock") return lock(j);
+  if (j.kind === "open") return open(j);
+  if (j.kind === "unlock") return unlock(j);
+  try { fs.closeSync(j.fd); return {}; } catch (err) { return failed(err); }
+}
 parentPort.on("message", (batch) => {
   for (const fd of batch.close) {
     try { fs.closeSync(fd); } catch {}
   }
-  parentPort.postMessage({ id: batch.id, results: batch.ops.map(one) });
+  const jobs = batch.jobs.map(job);
+  parentPort.postMessage({ id: batch.id, results: batch.ops.map(one), jobs });
 });
 `;
 
@@ -103,7 +229,7 @@ parentPort.on("message", (batch) => {
  */
 export class CommitThread {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, (results: readonly ThreadResult[] | Error) => void>();
+  readonly #pending = new Map<number, (results: Reply | Error) => void>();
   #next = 1;
   #dead: Error | undefined;
 
@@ -115,11 +241,11 @@ export class CommitThread {
       // thread must not track or close them as its own.
       trackUnmanagedFds: false,
     });
-    this.#worker.on("message", (m: { id: number; results: ThreadResult[] }) => {
+    this.#worker.on("message", (m: Reply & { id: number }) => {
       const done = this.#pending.get(m.id);
       this.#pending.delete(m.id);
       if (this.#pending.size === 0) this.#worker.unref();
-      done?.(m.results);
+      done?.(m);
     });
     const die = (err: Error) => {
       this.#dead ??= err;
@@ -137,11 +263,12 @@ export class CommitThread {
     return this.#dead === undefined;
   }
 
-  /** Sends one batch; `done` gets one result per op, in order, or the error that ended the thread. */
+  /** Sends one batch; `done` gets one result per op and per job, in order, or the error that ended the thread. */
   run(
     close: readonly number[],
     ops: readonly ThreadOp[],
-    done: (r: readonly ThreadResult[] | Error) => void,
+    jobs: readonly ThreadJob[],
+    done: (r: Reply | Error) => void,
   ): void {
     if (this.#dead) {
       done(this.#dead);
@@ -150,7 +277,7 @@ export class CommitThread {
     const id = this.#next++;
     if (this.#pending.size === 0) this.#worker.ref();
     this.#pending.set(id, done);
-    const batch: Batch = { id, close, ops };
+    const batch: Batch = { id, close, ops, jobs };
     this.#worker.postMessage(batch);
   }
 }

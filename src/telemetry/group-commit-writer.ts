@@ -1,6 +1,13 @@
 import { close, constants, readlink, write, writeSync } from "node:fs";
 import { AuditError, errorMessage } from "../protocol/errors.js";
-import { CommitThread, type ThreadOp, type ThreadResult } from "./commit-thread.js";
+import {
+  CommitThread,
+  type JobResult,
+  type Reply,
+  type ThreadJob,
+  type ThreadOp,
+  type ThreadResult,
+} from "./commit-thread.js";
 import { fstatFd, openFd } from "./fs-calls.js";
 
 /**
@@ -200,7 +207,9 @@ export class CommitFile {
 export class GroupCommitWriter {
   readonly maxOpenFiles: number;
   readonly syncWritesPerTick: number;
-  readonly #useThread: boolean;
+  #useThread: boolean;
+  /** Jobs for the thread's next batch. */
+  #jobs: { job: ThreadJob; resolve: (r: JobResult) => void; reject: (err: unknown) => void }[] = [];
   #thread: CommitThread | undefined;
   #syncWrites = 0;
   readonly #files = new Set<CommitFile>();
@@ -354,8 +363,35 @@ export class GroupCommitWriter {
     }
   }
 
+  /**
+   * Runs a trail's opening or closing step (`ThreadJob`) on the writer thread with the next turn's
+   * batch; undefined when there is no thread (`writerThread: false`, or it failed): the caller then
+   * does it on the libuv pool.
+   * @internal
+   */
+  job(j: ThreadJob): Promise<JobResult> | undefined {
+    if (!this.#threadReady()) return undefined;
+    return new Promise((resolve, reject) => {
+      this.#jobs.push({ job: j, resolve, reject });
+      this.#scheduleTick();
+    });
+  }
+
+  #threadReady(): boolean {
+    if (!this.#useThread) return false;
+    if (this.#thread === undefined) {
+      try {
+        this.#thread = new CommitThread();
+      } catch {
+        this.#useThread = false;
+        return false;
+      }
+    }
+    return this.#thread.alive;
+  }
+
   #flush(): void {
-    if (this.#due.size === 0) return;
+    if (this.#due.size === 0 && this.#jobs.length === 0) return;
     const due = [...this.#due];
     this.#due.clear();
     const b: Batch = { close: [], sent: [], transient: false };
@@ -365,7 +401,7 @@ export class GroupCommitWriter {
       if (this.writeNow(f)) this.#settle(f);
       else if (!this.#toThread(f, b)) void this.#drain(f);
     }
-    if (b.sent.length > 0) this.#sendBatch(b);
+    if (b.sent.length > 0 || this.#jobs.length > 0) this.#sendBatch(b);
   }
 
   /**
@@ -374,16 +410,8 @@ export class GroupCommitWriter {
    * (no thread, a short write's raw bytes pending, a file its owner has not opened, no slot free).
    */
   #toThread(f: CommitFile, b: Batch): boolean {
-    if (!this.#useThread || f.rawTail || f.prepare !== undefined || f.failure || f.chunks.length === 0)
+    if (f.rawTail || f.prepare !== undefined || f.failure || f.chunks.length === 0 || !this.#threadReady())
       return false;
-    if (this.#thread === undefined) {
-      try {
-        this.#thread = new CommitThread();
-      } catch {
-        return false;
-      }
-    }
-    if (!this.#thread.alive) return false;
     let opens = f.fd === undefined;
     let transient = false;
     if (opens) {
@@ -429,14 +457,20 @@ export class GroupCommitWriter {
   }
 
   #sendBatch(b: Batch): void {
+    const jobs = this.#jobs.splice(0);
     this.#thread!.run(
       b.close,
       b.sent.map((s) => s.op),
-      (results) => {
+      jobs.map((j) => j.job),
+      (reply: Reply | Error) => {
         // The transient slot first: the files below may close descriptors and wake waiters.
         if (b.transient) this.#open--;
+        for (let i = 0; i < jobs.length; i++) {
+          if (reply instanceof Error) jobs[i]!.reject(reply);
+          else jobs[i]!.resolve(reply.jobs[i]!);
+        }
         for (let i = 0; i < b.sent.length; i++)
-          this.#afterThread(b.sent[i]!, results instanceof Error ? results : results[i]!);
+          this.#afterThread(b.sent[i]!, reply instanceof Error ? reply : reply.results[i]!);
         if (this.#slotless.size > 0) {
           const waiting = [...this.#slotless];
           this.#slotless.clear();
@@ -497,11 +531,7 @@ export class GroupCommitWriter {
     if (r.bad === "not-file") return invalid(f, "it is no longer a regular file");
     if (r.bad === "identity") {
       if (r.link !== undefined && r.link !== f.options.realFile)
-        return new AuditError(
-          "REIN_AUDIT_WRITE_FAILED",
-          `The audit trail ${f.options.display} now resolves to ${r.link}, not ${f.options.realFile}: a directory on its path was replaced. Refusing to write.`,
-          { file: f.options.display, actual: r.link },
-        );
+        return placeError(f.options.display, f.options.realFile, r.link);
       return invalid(f, "it was replaced by another file since this writer last wrote it");
     }
     return invalid(
@@ -664,9 +694,12 @@ export class GroupCommitWriter {
     this.#open--;
     // Asynchronous: a close error on a file already written loses nothing; release() waits for it.
     const waiters = f.closedWaiters.splice(0);
-    close(fd, () => {
+    const done = () => {
       for (const resolve of waiters) resolve();
-    });
+    };
+    const viaThread = this.job({ kind: "close", fd });
+    if (viaThread !== undefined) void viaThread.then(done, done);
+    else close(fd, done);
     this.#wakeSlotWaiter();
   }
 
@@ -727,12 +760,21 @@ export async function checkDescriptorPlace(display: string, realFile: string, fd
     readlink(`/proc/self/fd/${fd}`, (err, link) => resolve(err ? undefined : link)),
   );
   if (actual === undefined) return; // no /proc: the O_NOFOLLOW open is the only check
-  if (actual !== realFile)
-    throw new AuditError(
-      "REIN_AUDIT_WRITE_FAILED",
-      `The audit trail ${display} now resolves to ${actual}, not ${realFile}: a directory on its path was replaced. Refusing to write.`,
-      { file: display, actual },
-    );
+  if (actual !== realFile) throw placeError(display, realFile, actual);
+}
+
+/** The descriptor of `display` resolves to `actual`, not `realFile`. */
+export function placeError(display: string, realFile: string, actual: string): AuditError {
+  return new AuditError(
+    "REIN_AUDIT_WRITE_FAILED",
+    `The audit trail ${display} now resolves to ${actual}, not ${realFile}: a directory on its path was replaced. Refusing to write.`,
+    { file: display, actual },
+  );
+}
+
+/** A thread's errno failure as the Error the libuv pool would have given (with its `code`). */
+export function errnoError(r: { readonly code?: string; readonly message?: string }): NodeJS.ErrnoException {
+  return Object.assign(new Error(r.message ?? r.code ?? "unknown error"), { code: r.code });
 }
 
 function writeFd(fd: number, data: string | Buffer): Promise<number> {
