@@ -33,18 +33,20 @@ export interface ThreadResult {
 /**
  * A trail's opening and closing steps, run by the thread with the turn's batch (each one the same
  * system calls as on the libuv pool, in one message instead of one round trip each):
- * - `lock`: the lock file written under the temporary name `temp` (O_EXCL), then hard-linked to
- *   `lock`; answers the new file's `dev:ino`, or `busy` when the lock exists;
+ * - `lock`: the process's owner file `template` (written once, O_EXCL, when it is missing)
+ *   hard-linked to `lock`; answers its `dev:ino`, or `busy` when the lock exists;
  * - `open`: the trail opened (its folder made again if it went away), its type, place (through
  *   /proc) and size found, and, when the size is `size`, its last `tail.length` bytes compared to `tail`;
- * - `unlock`: the lock removed if it is still the file `identity`;
- * - `close`: a descriptor closed.
+ * - `unlock`: the lock removed if it is still the file `identity` (then `template`, when given);
+ * - `close`: a descriptor closed;
+ * - `remove`: a file removed (an owner file no lock links any more).
  */
 export type ThreadJob =
-  | { readonly kind: "lock"; readonly lock: string; readonly temp: string; readonly text: string }
+  | { readonly kind: "lock"; readonly lock: string; readonly template: string; readonly text: string }
   | { readonly kind: "open"; readonly path: string; readonly size: number; readonly tail: string }
-  | { readonly kind: "unlock"; readonly lock: string; readonly identity: string }
-  | { readonly kind: "close"; readonly fd: number };
+  | { readonly kind: "unlock"; readonly lock: string; readonly identity: string; readonly template?: string }
+  | { readonly kind: "close"; readonly fd: number }
+  | { readonly kind: "remove"; readonly path: string };
 
 /** What a job did: an errno failure (`code`), or its answer. */
 export interface JobResult {
@@ -141,28 +143,36 @@ function kindOf(st) {
 function failed(err) {
   return { code: err && err.code, message: String(err && err.message) };
 }
-function lock(job) {
-  let identity;
+function link(job) {
   try {
-    const fd = fs.openSync(job.temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-    try {
-      fs.writeSync(fd, job.text);
-      const st = fs.fstatSync(fd);
-      identity = st.dev + ":" + st.ino;
-    } finally {
-      try { fs.closeSync(fd); } catch {}
+    fs.linkSync(job.template, job.lock);
+    return true;
+  } catch (err) {
+    if (err && err.code === "EEXIST") return false;
+    if (err && err.code === "ENOENT") {
+      try { fs.lstatSync(job.template); } catch { return undefined; }
     }
-    try {
-      fs.linkSync(job.temp, job.lock);
-    } catch (err) {
-      if (err && err.code === "EEXIST") return { busy: true };
-      throw err;
+    throw err;
+  }
+}
+function lock(job) {
+  try {
+    let linked = link(job);
+    if (linked === undefined) {
+      // The owner file is missing: written whole, then linked (a lock never exists half-written).
+      const fd = fs.openSync(job.template, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+      try {
+        fs.writeSync(fd, job.text);
+      } finally {
+        try { fs.closeSync(fd); } catch {}
+      }
+      linked = link(job);
     }
-    return { identity };
+    if (!linked) return { busy: true };
+    const st = fs.lstatSync(job.lock);
+    return { identity: st.dev + ":" + st.ino };
   } catch (err) {
     return failed(err);
-  } finally {
-    try { fs.unlinkSync(job.temp); } catch {}
   }
 }
 function open(job) {
@@ -205,12 +215,17 @@ function unlock(job) {
     return {};
   } catch (err) {
     return failed(err);
+  } finally {
+    if (job.template) try { fs.unlinkSync(job.template); } catch {}
   }
 }
 function job(j) {
   if (j.kind === "lock") return lock(j);
   if (j.kind === "open") return open(j);
   if (j.kind === "unlock") return unlock(j);
+  if (j.kind === "remove") {
+    try { fs.unlinkSync(j.path); return {}; } catch (err) { return failed(err); }
+  }
   try { fs.closeSync(j.fd); return {}; } catch (err) { return failed(err); }
 }
 parentPort.on("message", (batch) => {

@@ -1,0 +1,71 @@
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { createHarness, defineTool, verifyAuditFile } from "../../src/index.js";
+import type { ReinEvent } from "../../src/protocol/events.js";
+import { AuditTrail } from "../../src/telemetry/audit-trail.js";
+import { scriptedModel } from "../../src/testing.js";
+import { tempDir } from "../helpers.js";
+
+const runStarted = {
+  type: "run_started",
+  runId: "run_1",
+  sessionId: "s",
+  seq: 0,
+  ts: 0,
+} as unknown as ReinEvent;
+
+describe("the audit writer's thread (locks, opens and batches of many trails)", () => {
+  it("a run's lock is a hard link to the process's owner file; a second writer of the same trail in this process is refused (REIN_AUDIT_LOCKED); nothing is left once released", async () => {
+    const dir = tempDir();
+    const file = join(dir, "t.jsonl");
+    const first = new AuditTrail(file);
+    first.handle(runStarted);
+    await first.ready();
+    const lock = statSync(`${file}.lock`);
+    // Linked, not written anew: the owner file and the lock are one inode.
+    expect(lock.nlink).toBe(2);
+    const owners = readdirSync(dir).filter((f) => f.startsWith(".rein-lock."));
+    expect(owners).toHaveLength(1);
+    expect(statSync(join(dir, owners[0]!)).ino).toBe(lock.ino);
+
+    // Checked when constructed (the file exists): the synchronous path reads the linked owner.
+    expect(() => new AuditTrail(file)).toThrow(expect.objectContaining({ code: "REIN_AUDIT_LOCKED" }));
+    // Checked when its run starts (a trail the harness names): the thread's link finds the lock taken.
+    const second = new AuditTrail(file, { fresh: { realDir: dir } });
+    second.handle(runStarted);
+    await expect(second.ready()).rejects.toMatchObject({ code: "REIN_AUDIT_LOCKED" });
+    await second.close().catch(() => {});
+
+    await first.close();
+    expect(readdirSync(dir).sort()).toEqual(["t.jsonl"]);
+  });
+
+  it("300 concurrent sessions, more than the shared writer's 256 descriptors: every trail verifies, and no lock or owner file is left", async () => {
+    const auditDir = tempDir();
+    const act = defineTool({
+      name: "act",
+      description: "changes something",
+      input: z.object({}),
+      risk: { level: "LOW", reason: "test" },
+      execute: () => "ok",
+    });
+    const harness = createHarness({
+      model: scriptedModel({
+        name: "m",
+        turns: [{ tool_calls: [{ tool: "act", input: {} }], repeat: 3 }, { say: "done" }],
+      }),
+      tools: [act],
+      audit: { dir: auditDir },
+      limits: { maxTurns: 4 },
+    });
+    const sessions = Array.from({ length: 300 }, () => harness.session());
+    const results = await Promise.all(sessions.map((s) => s.run("go")));
+    expect(results.map((r) => `${r.status}:${r.toolCalls}`)).toEqual(results.map(() => "completed:3"));
+    await Promise.all(sessions.map((s) => s.close()));
+    for (const s of sessions)
+      expect(verifyAuditFile(harness.auditFile(s.id)!)).toMatchObject({ ok: true, records: 3 });
+    expect(readdirSync(auditDir).filter((f) => !f.endsWith(".jsonl"))).toEqual([]);
+  });
+});
