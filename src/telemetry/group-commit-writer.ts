@@ -26,6 +26,14 @@ const realSetImmediate = globalThis.setImmediate;
 const realSetTimeout = globalThis.setTimeout;
 const RETRIED = new Set(["EMFILE", "ENFILE", "EAGAIN", "EINTR", "ENOSPC", "EIO", "EBUSY", "ENOMEM"]);
 
+/**
+ * Files and jobs the thread answered that are settled per turn of the event loop: each resumes a
+ * session's step (~0.1 ms of work), so one turn holds the loop for a few ms at most, not for every
+ * session of the batch.
+ */
+const SETTLE_PER_TURN = 64;
+const NOTHING = () => {};
+
 /** Default of `syncWritesPerTick`. */
 export const DEFAULT_SYNC_WRITES_PER_TICK = 4;
 
@@ -208,6 +216,10 @@ export class GroupCommitWriter {
   readonly maxOpenFiles: number;
   readonly syncWritesPerTick: number;
   #useThread: boolean;
+  /** What the thread answered, settled SETTLE_PER_TURN at a time (see #settleSome), from #settleHead on. */
+  readonly #settling: (() => void)[] = [];
+  #settleHead = 0;
+  #settleScheduled = false;
   /** Jobs for the thread's next batch. */
   #jobs: { job: ThreadJob; resolve: (r: JobResult) => void; reject: (err: unknown) => void }[] = [];
   #thread: CommitThread | undefined;
@@ -465,20 +477,49 @@ export class GroupCommitWriter {
       (reply: Reply | Error) => {
         // The transient slot first: the files below may close descriptors and wake waiters.
         if (b.transient) this.#open--;
+        const settle = this.#settling;
         for (let i = 0; i < jobs.length; i++) {
-          if (reply instanceof Error) jobs[i]!.reject(reply);
-          else jobs[i]!.resolve(reply.jobs[i]!);
+          const j = jobs[i]!;
+          settle.push(reply instanceof Error ? () => j.reject(reply) : () => j.resolve(reply.jobs[i]!));
         }
-        for (let i = 0; i < b.sent.length; i++)
-          this.#afterThread(b.sent[i]!, reply instanceof Error ? reply : reply.results[i]!);
-        if (this.#slotless.size > 0) {
-          const waiting = [...this.#slotless];
-          this.#slotless.clear();
-          for (const f of waiting) this.schedule(f);
+        for (let i = 0; i < b.sent.length; i++) {
+          const s = b.sent[i]!;
+          settle.push(() => this.#afterThread(s, reply instanceof Error ? reply : reply.results[i]!));
         }
-        this.#wakeSlotWaiters();
+        settle.push(() => {
+          if (this.#slotless.size > 0) {
+            const waiting = [...this.#slotless];
+            this.#slotless.clear();
+            for (const f of waiting) this.schedule(f);
+          }
+          this.#wakeSlotWaiters();
+        });
+        if (!this.#settleScheduled) this.#settleSome();
       },
     );
+  }
+
+  /**
+   * Settles what the thread answered, at most SETTLE_PER_TURN files and jobs per turn of the event
+   * loop: each one resumes a session (its tool runs, its next step starts), so a batch of a thousand
+   * sessions resumed in one turn would hold the event loop for all of their steps at once.
+   */
+  #settleSome(): void {
+    const queue = this.#settling;
+    const end = Math.min(queue.length, this.#settleHead + SETTLE_PER_TURN);
+    while (this.#settleHead < end) {
+      const settle = queue[this.#settleHead]!;
+      queue[this.#settleHead++] = NOTHING;
+      settle();
+    }
+    if (this.#settleHead >= queue.length) {
+      queue.length = 0;
+      this.#settleHead = 0;
+      this.#settleScheduled = false;
+      return;
+    }
+    this.#settleScheduled = true;
+    realSetImmediate(() => this.#settleSome());
   }
 
   /** Books what the thread did for one file (the same outcomes as #drain's), then lets it go on. */
