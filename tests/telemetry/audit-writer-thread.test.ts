@@ -1,10 +1,11 @@
-import { readdirSync, statSync } from "node:fs";
+import { openSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createHarness, defineTool, verifyAuditFile } from "../../src/index.js";
 import type { ReinEvent } from "../../src/protocol/events.js";
 import { AuditTrail } from "../../src/telemetry/audit-trail.js";
+import { GroupCommitWriter } from "../../src/telemetry/group-commit-writer.js";
 import { scriptedModel } from "../../src/testing.js";
 import { tempDir } from "../helpers.js";
 
@@ -67,5 +68,47 @@ describe("the audit writer's thread (locks, opens and batches of many trails)", 
     for (const s of sessions)
       expect(verifyAuditFile(harness.auditFile(s.id)!)).toMatchObject({ ok: true, records: 3 });
     expect(readdirSync(auditDir).filter((f) => !f.endsWith(".jsonl"))).toEqual([]);
+  });
+
+  it("one batch for 200 files goes to the thread; their writers resume at most 64 per turn of the event loop", async () => {
+    const dir = tempDir();
+    const writer = new GroupCommitWriter({ syncWritesPerTick: 0 });
+    const files = Array.from({ length: 200 }, (_, i) => {
+      const path = join(dir, `t${i}.jsonl`);
+      writeFileSync(path, "");
+      const s = statSync(path);
+      return {
+        path,
+        f: writer.file({
+          display: path,
+          realFile: path,
+          size: 0,
+          fd: openSync(path, "a"),
+          identity: `${s.dev}:${s.ino}`,
+        }),
+      };
+    });
+    // A counter of turns: an immediate that renews itself runs once per turn of the event loop.
+    let turn = 0;
+    let ticking = true;
+    const tick = () => {
+      turn++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const resumedIn = new Map<number, number>();
+    await Promise.all(
+      files.map(({ f }, i) => {
+        f.append(`line ${i}\n`);
+        return f.sync().then(() => resumedIn.set(turn, (resumedIn.get(turn) ?? 0) + 1));
+      }),
+    );
+    ticking = false;
+    expect([...resumedIn.values()].reduce((a, b) => a + b, 0)).toBe(200);
+    expect(Math.max(...resumedIn.values())).toBeLessThanOrEqual(64);
+    expect(resumedIn.size).toBeGreaterThanOrEqual(4);
+    for (const [i, { path }] of files.entries()) expect(readFileSync(path, "utf8")).toBe(`line ${i}\n`);
+    await Promise.all(files.map(({ f }) => f.release()));
+    expect(writer.openFiles).toBe(0);
   });
 });
