@@ -111,4 +111,30 @@ describe("the audit writer's thread (locks, opens and batches of many trails)", 
     await Promise.all(files.map(({ f }) => f.release()));
     expect(writer.openFiles).toBe(0);
   });
+
+  it("without the thread (writerThread: false) the libuv path writes the same lines through the same bound", async () => {
+    const dir = tempDir();
+    const writer = new GroupCommitWriter({ maxOpenFiles: 2, syncWritesPerTick: 0, writerThread: false });
+    const files = Array.from({ length: 10 }, (_, i) => {
+      const path = join(dir, `t${i}.jsonl`);
+      writeFileSync(path, "");
+      const s = statSync(path);
+      return {
+        path,
+        f: writer.file({
+          display: path,
+          realFile: path,
+          size: 0,
+          fd: openSync(path, "a"),
+          identity: `${s.dev}:${s.ino}`,
+        }),
+      };
+    });
+    for (let round = 0; round < 3; round++) for (const { f } of files) f.append(`line ${round}\n`);
+    await Promise.all(files.map(({ f }) => f.sync()));
+    expect(writer.openFiles).toBeLessThanOrEqual(2);
+    for (const { path } of files) expect(readFileSync(path, "utf8")).toBe("line 0\nline 1\nline 2\n");
+    await Promise.all(files.map(({ f }) => f.release()));
+    expect(writer.openFiles).toBe(0);
+  });
 });
