@@ -34,6 +34,9 @@ const RETRIED = new Set(["EMFILE", "ENFILE", "EAGAIN", "EINTR", "ENOSPC", "EIO",
 const SETTLE_PER_TURN = 64;
 const NOTHING = () => {};
 
+/** Default of `threadFrom`. */
+export const DEFAULT_THREAD_FROM = 8;
+
 /** Default of `syncWritesPerTick`. */
 export const DEFAULT_SYNC_WRITES_PER_TICK = 4;
 
@@ -56,6 +59,13 @@ export interface GroupCommitWriterOptions {
    * to the pool (retries, typed errors).
    */
   readonly writerThread?: boolean;
+  /**
+   * Trails opening at once from which the opening steps (lock, open, checks) start the thread
+   * (default 8; 0: at once). Starting it costs ~45 ms of CPU and ~19 MB once per process, more than
+   * the libuv round trips of a few sessions: a lone session (a CLI run) never pays it; many
+   * concurrent sessions, or a batch that outruns the turn's budget of on-the-spot writes, do.
+   */
+  readonly threadFrom?: number;
 }
 
 /**
@@ -216,6 +226,9 @@ export class GroupCommitWriter {
   readonly maxOpenFiles: number;
   readonly syncWritesPerTick: number;
   #useThread: boolean;
+  readonly #threadFrom: number;
+  /** Files whose owner's open (`prepare`) is under way. */
+  #preparing = 0;
   /** What the thread answered, settled SETTLE_PER_TURN at a time (see #settleSome), from #settleHead on. */
   readonly #settling: (() => void)[] = [];
   #settleHead = 0;
@@ -249,6 +262,10 @@ export class GroupCommitWriter {
       throw new RangeError(`syncWritesPerTick must be an integer >= 0, got ${perTick}`);
     this.syncWritesPerTick = perTick;
     this.#useThread = options.writerThread ?? true;
+    const from = options.threadFrom ?? DEFAULT_THREAD_FROM;
+    if (!Number.isInteger(from) || from < 0)
+      throw new RangeError(`threadFrom must be an integer >= 0, got ${from}`);
+    this.#threadFrom = from;
   }
 
   /**
@@ -281,6 +298,11 @@ export class GroupCommitWriter {
     f.written = f.appended;
     this.#touch(f);
     return true;
+  }
+
+  /** Whether the writer's thread was started (it is only for many files at once: see `threadFrom`). */
+  get threadStarted(): boolean {
+    return this.#thread !== undefined;
   }
 
   /** Descriptors open now (never more than `maxOpenFiles`). */
@@ -347,6 +369,7 @@ export class GroupCommitWriter {
 
   /** Runs the owner's open in a descriptor slot; a failure fails the file (its sync() rejects). */
   async #prepare(f: CommitFile): Promise<void> {
+    this.#preparing++;
     try {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -368,6 +391,7 @@ export class GroupCommitWriter {
     } catch (err) {
       this.#fail(f, err);
     } finally {
+      this.#preparing--;
       f.ready = undefined;
       // Lines appended while it opened: written with the next batch.
       if (f.chunks.length > 0 && !f.failure) this.schedule(f);
@@ -382,6 +406,8 @@ export class GroupCommitWriter {
    * @internal
    */
   job(j: ThreadJob): Promise<JobResult> | undefined {
+    // Not started yet: only for many trails opening at once (see `threadFrom`).
+    if (this.#thread === undefined && this.#preparing < this.#threadFrom) return undefined;
     if (!this.#threadReady()) return undefined;
     return new Promise((resolve, reject) => {
       this.#jobs.push({ job: j, resolve, reject });
@@ -407,12 +433,16 @@ export class GroupCommitWriter {
     const due = [...this.#due];
     this.#due.clear();
     const b: Batch = { close: [], sent: [], transient: false };
+    const rest: CommitFile[] = [];
     for (const f of due) {
       // A file still opening is written when its prepare ends.
       if (f.busy || f.ready !== undefined) continue;
       if (this.writeNow(f)) this.#settle(f);
-      else if (!this.#toThread(f, b)) void this.#drain(f);
+      else rest.push(f);
     }
+    // A few files left over go to the pool rather than start the thread (see `threadFrom`).
+    const thread = this.#thread !== undefined || rest.length >= this.#threadFrom;
+    for (const f of rest) if (!thread || !this.#toThread(f, b)) void this.#drain(f);
     if (b.sent.length > 0 || this.#jobs.length > 0) this.#sendBatch(b);
   }
 

@@ -21,7 +21,9 @@ describe("the audit writer's thread (locks, opens and batches of many trails)", 
   it("a run's lock is a hard link to the process's owner file; a second writer of the same trail in this process is refused (REIN_AUDIT_LOCKED); nothing is left once released", async () => {
     const dir = tempDir();
     const file = join(dir, "t.jsonl");
-    const first = new AuditTrail(file);
+    // A writer whose thread serves even one trail (by default it starts for 8 opening at once).
+    const writer = new GroupCommitWriter({ threadFrom: 0 });
+    const first = new AuditTrail(file, { writer });
     first.handle(runStarted);
     await first.ready();
     const lock = statSync(`${file}.lock`);
@@ -34,12 +36,28 @@ describe("the audit writer's thread (locks, opens and batches of many trails)", 
     // Checked when constructed (the file exists): the synchronous path reads the linked owner.
     expect(() => new AuditTrail(file)).toThrow(expect.objectContaining({ code: "REIN_AUDIT_LOCKED" }));
     // Checked when its run starts (a trail the harness names): the thread's link finds the lock taken.
-    const second = new AuditTrail(file, { fresh: { realDir: dir } });
+    const second = new AuditTrail(file, { writer, fresh: { realDir: dir } });
     second.handle(runStarted);
     await expect(second.ready()).rejects.toMatchObject({ code: "REIN_AUDIT_LOCKED" });
     await second.close().catch(() => {});
 
     await first.close();
+    expect(writer.threadStarted).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(["t.jsonl"]);
+  });
+
+  it("a lone trail does not start the thread: its lock is a file of its own, written then linked, on the libuv pool", async () => {
+    const dir = tempDir();
+    const file = join(dir, "t.jsonl");
+    const writer = new GroupCommitWriter();
+    const trail = new AuditTrail(file, { writer });
+    trail.handle(runStarted);
+    await trail.ready();
+    // Its own inode (the temporary name is gone): not linked to an owner file.
+    expect(statSync(`${file}.lock`).nlink).toBe(1);
+    expect(readdirSync(dir).sort()).toEqual(["t.jsonl", "t.jsonl.lock"]);
+    await trail.close();
+    expect(writer.threadStarted).toBe(false);
     expect(readdirSync(dir).sort()).toEqual(["t.jsonl"]);
   });
 
