@@ -844,7 +844,10 @@ export function placeError(display: string, realFile: string, actual: string): A
 }
 
 /** A thread's errno failure as the Error the libuv pool would have given (with its `code`). */
-export function errnoError(r: { readonly code?: string; readonly message?: string }): NodeJS.ErrnoException {
+export function errnoError(r: {
+  readonly code?: string;
+  readonly message?: string;
+}): Error & { code?: string } {
   return Object.assign(new Error(r.message ?? r.code ?? "unknown error"), { code: r.code });
 }
 
