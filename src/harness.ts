@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, realpathSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod/v4";
@@ -523,6 +523,13 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
     }
   };
 
+  // An intent record, durable before the tool runs, for every tool that can change something (one
+  // options object for every session's trail).
+  const trailOptions = auditOptions && {
+    ...auditOptions,
+    intentFor: (tool: string) => registry.get(tool)?.readOnly !== true,
+  };
+
   const harness: Harness = {
     model,
     tools: registry.names(),
@@ -558,11 +565,6 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
       }
       const file = auditFile(sessionId);
       const sinks: EventSink[] = [...c.sinks, ...(options.sinks ?? [])];
-      // An intent record, durable before the tool runs, for every tool that can change something.
-      const trailOptions = auditOptions && {
-        ...auditOptions,
-        intentFor: (tool: string) => registry.get(tool)?.readOnly !== true,
-      };
       // A generated id names a file that cannot exist yet: nothing to check before the first run.
       const fresh = file && options.id === undefined ? freshAudit() : undefined;
       const trail = file
@@ -581,7 +583,7 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
       const redactor = sec.redact
         ? new SecretRedactor({ engine: sec.regexEngine, known, maxInputChars: sec.maxInputChars })
         : undefined;
-      const spotlight = sec.spotlight ? new Spotlight() : undefined;
+      const spotlight = sec.spotlight ? new Spotlight(spotlightNonce()) : undefined;
       const processors: ResultProcessor[] = [];
       if (redactor) processors.push(redactionProcessor(redactor));
       if (detectors.length > 0) processors.push(injectionScanProcessor(detectors));
@@ -654,4 +656,21 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
     },
   };
   return harness;
+}
+
+/** Random bytes for spotlight nonces, drawn from the CSPRNG 4 KiB at a time (one call per 341 sessions, not one each). */
+let noncePool: Buffer | undefined;
+let nonceAt = 0;
+
+/** A session's spotlight nonce: 12 random bytes as hex, never reused. */
+function spotlightNonce(): string {
+  if (noncePool === undefined || nonceAt + 12 > noncePool.length) {
+    noncePool = randomBytes(4092);
+    nonceAt = 0;
+  }
+  const nonce = noncePool.toString("hex", nonceAt, nonceAt + 12);
+  // Used once: zeroed, so no later reader of the pool sees a live nonce.
+  noncePool.fill(0, nonceAt, nonceAt + 12);
+  nonceAt += 12;
+  return nonce;
 }

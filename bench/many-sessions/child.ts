@@ -6,7 +6,8 @@
  * nothing and can change something, so each call gets an intent record), with a model that waits
  * `modelMs` per call; before them, the same waits as plain async loops, for the event-loop delay baseline.
  */
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Session as Inspector } from "node:inspector/promises";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -23,6 +24,9 @@ export interface ManySessionsReport {
   readonly failures: readonly string[];
   readonly delayP99Ms: number;
   readonly plainDelayP99Ms: number;
+  /** p99 of the main thread's CPU time between two ticks of a 1 ms timer (the stalls, without other processes' share of a loaded machine). */
+  readonly cpuStallP99Ms: number;
+  readonly plainCpuStallP99Ms: number;
   readonly maxOpenFds: number;
   readonly fdLimit: string;
   readonly rssPerIdleSessionBytes: number;
@@ -75,14 +79,28 @@ const harness = createHarness({
   limits: { maxTurns: calls + 1 },
 });
 
-async function measureDelay<T>(work: () => Promise<T>): Promise<{ value: T; p99Ms: number; ms: number }> {
+async function measureDelay<T>(
+  work: () => Promise<T>,
+): Promise<{ value: T; p99Ms: number; cpuStallP99Ms: number; ms: number }> {
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
+  // The same stalls in CPU time: the main thread's CPU between two ticks of a 1 ms timer, which
+  // does not count the time other processes of a loaded machine held the core (wall delay does).
+  const stalls: number[] = [];
+  let last = process.threadCpuUsage();
+  const ticker = setInterval(() => {
+    const now = process.threadCpuUsage();
+    stalls.push((now.user + now.system - last.user - last.system) / 1000);
+    last = now;
+  }, 1);
   const t0 = performance.now();
   const value = await work();
   const ms = performance.now() - t0;
+  clearInterval(ticker);
   h.disable();
-  return { value, p99Ms: h.percentile(99) / 1e6, ms };
+  stalls.sort((a, b) => a - b);
+  const cpuStallP99Ms = stalls[Math.min(stalls.length - 1, Math.floor(stalls.length * 0.99))] ?? 0;
+  return { value, p99Ms: h.percentile(99) / 1e6, cpuStallP99Ms, ms };
 }
 
 // Warm-up (JIT, module caches): a few sessions, closed.
@@ -105,9 +123,15 @@ const plain = await measureDelay(() =>
 );
 
 gc();
-const rssBefore = process.memoryUsage().rss;
+const memoryBefore = process.memoryUsage();
+const rssBefore = memoryBefore.rss;
 const heapBefore0 = process.memoryUsage().heapUsed;
 const failures: string[] = [];
+// MANY_SESSIONS_PROFILE=<file.cpuprofile>: a V8 CPU profile of the live phase only (not the warm-up,
+// the plain loops or the heap phase); its own cost inflates the CPU figure of that run.
+const profileFile = process.env.MANY_SESSIONS_PROFILE;
+const profiler = profileFile ? await startProfile() : undefined;
+const threadsBefore = process.env.MANY_SESSIONS_THREADS ? threadTimes() : undefined;
 const cpuBefore = process.cpuUsage();
 const live = await measureDelay(async () => {
   const all = Array.from({ length: sessions }, () => harness.session());
@@ -122,8 +146,25 @@ const live = await measureDelay(async () => {
   return results;
 });
 const cpu = process.cpuUsage(cpuBefore);
+if (threadsBefore) {
+  // MANY_SESSIONS_THREADS=1: CPU ms of each thread during the live phase, on stderr (by thread name).
+  const after = threadTimes();
+  const by = new Map<string, number>();
+  for (const [tid, t] of after) {
+    const name = t.name;
+    by.set(name, (by.get(name) ?? 0) + t.ms - (threadsBefore.get(tid)?.ms ?? 0));
+  }
+  process.stderr.write(
+    `${JSON.stringify(Object.fromEntries([...by].map(([k, v]) => [k, Math.round(v)])))}\n`,
+  );
+}
+if (profiler && profileFile) writeFileSync(profileFile, JSON.stringify(await profiler.stop()));
 // RSS per idle session: the sessions above are idle (run, not closed); drop them and compare.
 gc();
+if (process.env.MANY_SESSIONS_MEMORY) {
+  // MANY_SESSIONS_MEMORY=1: the whole memoryUsage() before and with the sessions idle, on stderr.
+  process.stderr.write(`${JSON.stringify({ before: memoryBefore, idle: process.memoryUsage() })}\n`);
+}
 const rssIdle = process.memoryUsage().rss;
 const heapIdle = process.memoryUsage().heapUsed;
 await Promise.all(
@@ -186,6 +227,8 @@ const report: ManySessionsReport = {
   failures: failures.slice(0, 10),
   delayP99Ms: live.p99Ms,
   plainDelayP99Ms: plain.p99Ms,
+  cpuStallP99Ms: live.cpuStallP99Ms,
+  plainCpuStallP99Ms: plain.cpuStallP99Ms,
   maxOpenFds,
   fdLimit,
   rssPerIdleSessionBytes: Math.max(0, (rssIdle - rssBefore) / sessions),
@@ -196,3 +239,33 @@ const report: ManySessionsReport = {
   trailsVerified,
 };
 process.stdout.write(`${JSON.stringify(report)}\n`);
+
+async function startProfile() {
+  const inspector = new Inspector();
+  inspector.connect();
+  await inspector.post("Profiler.enable");
+  await inspector.post("Profiler.setSamplingInterval", { interval: 100 });
+  await inspector.post("Profiler.start");
+  return {
+    async stop() {
+      const { profile } = await inspector.post("Profiler.stop");
+      inspector.disconnect();
+      return profile;
+    },
+  };
+}
+
+/** CPU time (user + system, ms) of each thread of this process, from /proc/self/task. */
+function threadTimes(): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  for (const tid of readdirSync("/proc/self/task")) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // utime and stime are fields 14 and 15 of stat (11 and 12 after the name), in clock ticks (100/s).
+      out.set(tid, { name, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+    } catch {}
+  }
+  return out;
+}

@@ -35,12 +35,15 @@ import {
   MIN_MAX_RECORD_BYTES,
 } from "./audit-record-cap.js";
 import { inspectAuditBytes, kindOf, readAuditFile } from "./audit-verify.js";
+import type { ThreadJob } from "./commit-thread.js";
 import { fstatFd, openFd } from "./fs-calls.js";
 import {
   type CommitFile,
   checkDescriptorPlace,
+  errnoError,
   type GroupCommitWriter,
   type PreparedFile,
+  placeError,
   sharedGroupCommitWriter,
 } from "./group-commit-writer.js";
 
@@ -313,7 +316,7 @@ export class AuditTrail implements EventSink {
     }
     this.#commit = undefined;
     const lock = this.#lock;
-    this.#closing = commit.release().finally(() => lock?.releaseAsync());
+    this.#closing = commit.release().finally(() => lock?.releaseAsync(this.#runJob));
     // A caller that never awaits sync()/close() must not see an unhandled rejection; the ones that do get it.
     this.#closing.catch(() => {});
   }
@@ -475,9 +478,27 @@ export class AuditTrail implements EventSink {
   /** Takes the lock, opens the file and checks it is still what this writer left; all off the event loop. */
   async #prepare(anchor: Anchor): Promise<PreparedFile> {
     const lock = this.#lock!;
-    await lock.acquireAsync();
+    await lock.acquireAsync(this.#runJob);
     let fd: number | undefined;
     try {
+      // On the writer's thread when there is one: the same calls and checks, with the turn's batch.
+      const viaThread = this.#writer.job({
+        kind: "open",
+        path: this.#realFile,
+        size: anchor.size,
+        tail: anchor.lastLine,
+      });
+      if (viaThread !== undefined) {
+        const r = await viaThread;
+        if (r.code !== undefined) throw errnoError(r);
+        if (r.kind !== undefined || r.fd === undefined || r.fd < 0)
+          throw this.#invalid(`it is ${r.kind ?? "not a regular file"}, not a regular file`);
+        fd = r.fd;
+        if (r.link !== undefined && r.link !== this.#realFile)
+          throw placeError(this.file, this.#realFile, r.link);
+        if (!r.tailOk) throw this.#changed(r.size ?? 0, anchor);
+        return { fd, size: r.size!, identity: r.identity! };
+      }
       const flags = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
       try {
         fd = await openFd(this.#realFile, flags);
@@ -498,7 +519,7 @@ export class AuditTrail implements EventSink {
       return { fd, size: stats.size, identity: `${stats.dev}:${stats.ino}` };
     } catch (err) {
       if (fd !== undefined) close(fd, () => {});
-      await lock.releaseAsync();
+      await lock.releaseAsync(this.#runJob);
       const code = (err as NodeJS.ErrnoException).code;
       // A transient errno is the writer's to retry; anything else is this trail's typed failure.
       throw err instanceof ReinError || (code !== undefined && TRANSIENT.has(code))
@@ -520,11 +541,17 @@ export class AuditTrail implements EventSink {
       );
       tail = buffer.subarray(0, n);
     }
-    if (size !== anchor.size || !tail.equals(expected))
-      throw this.#invalid(
-        `it changed since this writer last wrote it (expected ${anchor.size} bytes ending with record ${anchor.index - 1}, head ${anchor.head}; found ${size} bytes): it was truncated, edited or written by another writer. Run "rein audit verify ${this.file}"`,
-      );
+    if (size !== anchor.size || !tail.equals(expected)) throw this.#changed(size, anchor);
   }
+
+  #changed(size: number, anchor: Anchor): AuditError {
+    return this.#invalid(
+      `it changed since this writer last wrote it (expected ${anchor.size} bytes ending with record ${anchor.index - 1}, head ${anchor.head}; found ${size} bytes): it was truncated, edited or written by another writer. Run "rein audit verify ${this.file}"`,
+    );
+  }
+
+  /** The lock's steps go to the shared writer's thread when it has one. */
+  readonly #runJob = (job: ThreadJob) => this.#writer.job(job);
 
   #exists(): boolean {
     try {

@@ -1,5 +1,13 @@
 import { close, constants, readlink, write, writeSync } from "node:fs";
 import { AuditError, errorMessage } from "../protocol/errors.js";
+import {
+  CommitThread,
+  type JobResult,
+  type Reply,
+  type ThreadJob,
+  type ThreadOp,
+  type ThreadResult,
+} from "./commit-thread.js";
 import { fstatFd, openFd } from "./fs-calls.js";
 
 /**
@@ -18,6 +26,17 @@ const realSetImmediate = globalThis.setImmediate;
 const realSetTimeout = globalThis.setTimeout;
 const RETRIED = new Set(["EMFILE", "ENFILE", "EAGAIN", "EINTR", "ENOSPC", "EIO", "EBUSY", "ENOMEM"]);
 
+/**
+ * Files and jobs the thread answered that are settled per turn of the event loop: each resumes a
+ * session's step (~0.1 ms of work), so one turn holds the loop for a few ms at most, not for every
+ * session of the batch.
+ */
+const SETTLE_PER_TURN = 64;
+const NOTHING = () => {};
+
+/** Default of `threadFrom`. */
+export const DEFAULT_THREAD_FROM = 8;
+
 /** Default of `syncWritesPerTick`. */
 export const DEFAULT_SYNC_WRITES_PER_TICK = 4;
 
@@ -32,6 +51,21 @@ export interface GroupCommitWriterOptions {
    * so the event loop never blocks for more than this many small writes per turn.
    */
   readonly syncWritesPerTick?: number;
+  /**
+   * Whatever the turn's budget leaves over goes, as one batch across all files, to a writer thread
+   * (default true): one message per turn instead of one to four libuv round trips per file (open,
+   * check, write, close), which cost the event loop tens of µs each once hundreds of files share
+   * the bounded descriptors. False: the libuv pool, file by file. A failure in the thread falls back
+   * to the pool (retries, typed errors).
+   */
+  readonly writerThread?: boolean;
+  /**
+   * Trails opening at once from which the opening steps (lock, open, checks) start the thread
+   * (default 8; 0: at once). Starting it costs ~45 ms of CPU and ~19 MB once per process, more than
+   * the libuv round trips of a few sessions: a lone session (a CLI run) never pays it; many
+   * concurrent sessions, or a batch that outruns the turn's budget of on-the-spot writes, do.
+   */
+  readonly threadFrom?: number;
 }
 
 /**
@@ -68,6 +102,25 @@ export interface PreparedFileOptions {
   readonly display: string;
   readonly realFile: string;
   readonly prepare: () => Promise<PreparedFile>;
+}
+
+/** What one turn sends the writer thread. */
+interface Batch {
+  /** Idle descriptors evicted for this batch's opens: the thread closes them first. */
+  readonly close: number[];
+  readonly sent: Sent[];
+  /** The batch holds one slot for its transient opens. */
+  transient: boolean;
+}
+
+/** One file's entry in a batch sent to the writer thread. */
+interface Sent {
+  readonly f: CommitFile;
+  /** The thread opens it (a slot was taken for it). */
+  readonly opens: boolean;
+  /** `appended` when the batch was taken: what counts as written once the thread wrote it. */
+  readonly upTo: number;
+  readonly op: ThreadOp;
 }
 
 interface Waiter {
@@ -197,6 +250,17 @@ export class CommitFile {
 export class GroupCommitWriter {
   readonly maxOpenFiles: number;
   readonly syncWritesPerTick: number;
+  #useThread: boolean;
+  readonly #threadFrom: number;
+  /** Files whose owner's open (`prepare`) is under way. */
+  #preparing = 0;
+  /** What the thread answered, settled SETTLE_PER_TURN at a time (see #settleSome), from #settleHead on. */
+  readonly #settling: (() => void)[] = [];
+  #settleHead = 0;
+  #settleScheduled = false;
+  /** Jobs for the thread's next batch. */
+  #jobs: { job: ThreadJob; resolve: (r: JobResult) => void; reject: (err: unknown) => void }[] = [];
+  #thread: CommitThread | undefined;
   #syncWrites = 0;
   readonly #files = new Set<CommitFile>();
   /**
@@ -205,6 +269,8 @@ export class GroupCommitWriter {
    */
   readonly #idle = new Set<CommitFile>();
   readonly #due = new Set<CommitFile>();
+  /** Files the thread had no descriptor for this turn: scheduled again when a batch returns. */
+  readonly #slotless = new Set<CommitFile>();
   #scheduled = false;
   #open = 0;
   #clock = 0;
@@ -220,6 +286,11 @@ export class GroupCommitWriter {
     if (!Number.isInteger(perTick) || perTick < 0)
       throw new RangeError(`syncWritesPerTick must be an integer >= 0, got ${perTick}`);
     this.syncWritesPerTick = perTick;
+    this.#useThread = options.writerThread ?? true;
+    const from = options.threadFrom ?? DEFAULT_THREAD_FROM;
+    if (!Number.isInteger(from) || from < 0)
+      throw new RangeError(`threadFrom must be an integer >= 0, got ${from}`);
+    this.#threadFrom = from;
   }
 
   /**
@@ -252,6 +323,11 @@ export class GroupCommitWriter {
     f.written = f.appended;
     this.#touch(f);
     return true;
+  }
+
+  /** Whether the writer's thread was started (it is only for many files at once: see `threadFrom`). */
+  get threadStarted(): boolean {
+    return this.#thread !== undefined;
   }
 
   /** Descriptors open now (never more than `maxOpenFiles`). */
@@ -307,6 +383,7 @@ export class GroupCommitWriter {
   forget(f: CommitFile): Promise<void> {
     this.#files.delete(f);
     this.#due.delete(f);
+    this.#slotless.delete(f);
     this.#idle.delete(f);
     if (f.fd === undefined) return Promise.resolve();
     // A batch in flight closes it when it ends (see #drain).
@@ -317,6 +394,7 @@ export class GroupCommitWriter {
 
   /** Runs the owner's open in a descriptor slot; a failure fails the file (its sync() rejects). */
   async #prepare(f: CommitFile): Promise<void> {
+    this.#preparing++;
     try {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -338,6 +416,7 @@ export class GroupCommitWriter {
     } catch (err) {
       this.#fail(f, err);
     } finally {
+      this.#preparing--;
       f.ready = undefined;
       // Lines appended while it opened: written with the next batch.
       if (f.chunks.length > 0 && !f.failure) this.schedule(f);
@@ -345,16 +424,233 @@ export class GroupCommitWriter {
     }
   }
 
+  /**
+   * Runs a trail's opening or closing step (`ThreadJob`) on the writer thread with the next turn's
+   * batch; undefined when there is no thread (`writerThread: false`, or it failed): the caller then
+   * does it on the libuv pool.
+   * @internal
+   */
+  job(j: ThreadJob): Promise<JobResult> | undefined {
+    // Not started yet: only for many trails opening at once (see `threadFrom`).
+    if (this.#thread === undefined && this.#preparing < this.#threadFrom) return undefined;
+    if (!this.#threadReady()) return undefined;
+    return new Promise((resolve, reject) => {
+      this.#jobs.push({ job: j, resolve, reject });
+      this.#scheduleTick();
+    });
+  }
+
+  #threadReady(): boolean {
+    if (!this.#useThread) return false;
+    if (this.#thread === undefined) {
+      try {
+        this.#thread = new CommitThread();
+      } catch {
+        this.#useThread = false;
+        return false;
+      }
+    }
+    return this.#thread.alive;
+  }
+
   #flush(): void {
-    if (this.#due.size === 0) return;
+    if (this.#due.size === 0 && this.#jobs.length === 0) return;
     const due = [...this.#due];
     this.#due.clear();
+    const b: Batch = { close: [], sent: [], transient: false };
+    const rest: CommitFile[] = [];
     for (const f of due) {
       // A file still opening is written when its prepare ends.
       if (f.busy || f.ready !== undefined) continue;
       if (this.writeNow(f)) this.#settle(f);
-      else void this.#drain(f);
+      else rest.push(f);
     }
+    // A few files left over go to the pool rather than start the thread (see `threadFrom`).
+    const thread = this.#thread !== undefined || rest.length >= this.#threadFrom;
+    for (const f of rest) if (!thread || !this.#toThread(f, b)) void this.#drain(f);
+    if (b.sent.length > 0 || this.#jobs.length > 0) this.#sendBatch(b);
+  }
+
+  /**
+   * Puts `f`'s queue in the thread's batch: its descriptor, or a slot for the thread to reopen it in
+   * (an idle descriptor evicted for it is closed by the thread first). False leaves it to the pool
+   * (no thread, a short write's raw bytes pending, a file its owner has not opened, no slot free).
+   */
+  #toThread(f: CommitFile, b: Batch): boolean {
+    if (f.rawTail || f.prepare !== undefined || f.failure || f.chunks.length === 0 || !this.#threadReady())
+      return false;
+    let opens = f.fd === undefined;
+    let transient = false;
+    if (opens) {
+      // One slot is left for the batch's transient opens (opened, written and closed in turn by the
+      // thread): more files than slots are written in one batch, within the bound.
+      if (this.#open < this.maxOpenFiles - 1) this.#open++;
+      else {
+        const evicted = this.#evictIdle(f);
+        if (evicted !== undefined) {
+          b.close.push(evicted);
+          this.#open++;
+        } else if (b.transient) transient = true;
+        else if (this.#open < this.maxOpenFiles) {
+          this.#open++;
+          b.transient = true;
+          transient = true;
+        } else {
+          // No slot at all (every descriptor is busy): written once a batch in flight returns.
+          this.#slotless.add(f);
+          return true;
+        }
+      }
+      if (transient) opens = false;
+    }
+    f.busy = true;
+    this.#idle.delete(f);
+    const data = f.chunks.length === 1 ? f.chunks[0]! : f.chunks.join("");
+    f.chunks = [];
+    b.sent.push({
+      f,
+      opens,
+      upTo: f.appended,
+      op: {
+        fd: f.fd ?? -1,
+        path: f.options.realFile,
+        identity: f.identity,
+        size: f.size,
+        data,
+        keep: !f.released && !transient,
+      },
+    });
+    return true;
+  }
+
+  #sendBatch(b: Batch): void {
+    const jobs = this.#jobs.splice(0);
+    this.#thread!.run(
+      b.close,
+      b.sent.map((s) => s.op),
+      jobs.map((j) => j.job),
+      (reply: Reply | Error) => {
+        // The transient slot first: the files below may close descriptors and wake waiters.
+        if (b.transient) this.#open--;
+        const settle = this.#settling;
+        for (let i = 0; i < jobs.length; i++) {
+          const j = jobs[i]!;
+          settle.push(reply instanceof Error ? () => j.reject(reply) : () => j.resolve(reply.jobs[i]!));
+        }
+        for (let i = 0; i < b.sent.length; i++) {
+          const s = b.sent[i]!;
+          settle.push(() => this.#afterThread(s, reply instanceof Error ? reply : reply.results[i]!));
+        }
+        settle.push(() => {
+          if (this.#slotless.size > 0) {
+            const waiting = [...this.#slotless];
+            this.#slotless.clear();
+            for (const f of waiting) this.schedule(f);
+          }
+          this.#wakeSlotWaiters();
+        });
+        if (!this.#settleScheduled) this.#settleSome();
+      },
+    );
+  }
+
+  /**
+   * Settles what the thread answered, at most SETTLE_PER_TURN files and jobs per turn of the event
+   * loop: each one resumes a session (its tool runs, its next step starts), so a batch of a thousand
+   * sessions resumed in one turn would hold the event loop for all of their steps at once.
+   */
+  #settleSome(): void {
+    const queue = this.#settling;
+    const end = Math.min(queue.length, this.#settleHead + SETTLE_PER_TURN);
+    while (this.#settleHead < end) {
+      const settle = queue[this.#settleHead]!;
+      queue[this.#settleHead++] = NOTHING;
+      settle();
+    }
+    if (this.#settleHead >= queue.length) {
+      queue.length = 0;
+      this.#settleHead = 0;
+      this.#settleScheduled = false;
+      return;
+    }
+    this.#settleScheduled = true;
+    realSetImmediate(() => this.#settleSome());
+  }
+
+  /** Books what the thread did for one file (the same outcomes as #drain's), then lets it go on. */
+  #afterThread(s: Sent, r: ThreadResult | Error): void {
+    const f = s.f;
+    f.busy = false;
+    if (r instanceof Error) {
+      // The thread is gone and whether it wrote is unknown: fail this file, never guess.
+      if (s.opens) this.#open--;
+      else this.#closeFd(f);
+      f.fd = undefined;
+      this.#fail(f, r);
+      this.#afterWrite(f);
+      return;
+    }
+    f.size += r.n;
+    if (r.fd < 0 && (s.opens || f.fd !== undefined)) {
+      this.#open--;
+      f.fd = undefined;
+    } else if (r.fd >= 0) f.fd = r.fd;
+    if (r.bad !== undefined) {
+      this.#fail(f, this.#badFile(f, r));
+    } else if (r.code !== undefined || r.n < Buffer.byteLength(s.op.data)) {
+      // A failure (or a short write): the rest goes back in front of the queue, and the pool path
+      // retries it with backoff, then fails typed, as for any batch.
+      if (r.n === 0) f.chunks.unshift(s.op.data);
+      else {
+        f.chunks.unshift(Buffer.from(s.op.data).subarray(r.n).toString("latin1"));
+        f.rawTail = true;
+      }
+      this.#touch(f);
+      void this.#drain(f);
+      return;
+    } else {
+      f.written = s.upTo;
+      this.#settle(f);
+    }
+    this.#afterWrite(f);
+  }
+
+  #afterWrite(f: CommitFile): void {
+    this.#touch(f);
+    // Idle now: give the slot to a file waiting for one (closing wakes it), or keep it for next time.
+    if (f.released || f.failure || this.#waitingForSlot.length > 0) this.#closeFd(f);
+    if (f.chunks.length > 0 && !f.failure) this.schedule(f);
+    if (f.released && f.fd === undefined) for (const resolve of f.closedWaiters.splice(0)) resolve();
+  }
+
+  #badFile(f: CommitFile, r: ThreadResult): AuditError {
+    if (r.bad === "not-file") return invalid(f, "it is no longer a regular file");
+    if (r.bad === "identity") {
+      if (r.link !== undefined && r.link !== f.options.realFile)
+        return placeError(f.options.display, f.options.realFile, r.link);
+      return invalid(f, "it was replaced by another file since this writer last wrote it");
+    }
+    return invalid(
+      f,
+      `it changed since this writer last wrote it (expected ${f.size} bytes, found ${r.found}): it was truncated, edited or written by another writer`,
+    );
+  }
+
+  /** Takes the least recently used idle descriptor (not `except`'s) away from its file; the caller closes it. */
+  #evictIdle(except: CommitFile): number | undefined {
+    for (const f of this.#idle) {
+      if (f === except || f.busy || f.fd === undefined) continue;
+      const fd = f.fd;
+      f.fd = undefined;
+      this.#idle.delete(f);
+      this.#open--;
+      return fd;
+    }
+    return undefined;
+  }
+
+  #wakeSlotWaiters(): void {
+    while (this.#open < this.maxOpenFiles && this.#waitingForSlot.length > 0) this.#waitingForSlot.shift()!();
   }
 
   /** Writes everything queued for `f`, batch after batch, until its queue is empty. */
@@ -494,9 +790,12 @@ export class GroupCommitWriter {
     this.#open--;
     // Asynchronous: a close error on a file already written loses nothing; release() waits for it.
     const waiters = f.closedWaiters.splice(0);
-    close(fd, () => {
+    const done = () => {
       for (const resolve of waiters) resolve();
-    });
+    };
+    const viaThread = this.job({ kind: "close", fd });
+    if (viaThread !== undefined) void viaThread.then(done, done);
+    else close(fd, done);
     this.#wakeSlotWaiter();
   }
 
@@ -557,12 +856,24 @@ export async function checkDescriptorPlace(display: string, realFile: string, fd
     readlink(`/proc/self/fd/${fd}`, (err, link) => resolve(err ? undefined : link)),
   );
   if (actual === undefined) return; // no /proc: the O_NOFOLLOW open is the only check
-  if (actual !== realFile)
-    throw new AuditError(
-      "REIN_AUDIT_WRITE_FAILED",
-      `The audit trail ${display} now resolves to ${actual}, not ${realFile}: a directory on its path was replaced. Refusing to write.`,
-      { file: display, actual },
-    );
+  if (actual !== realFile) throw placeError(display, realFile, actual);
+}
+
+/** The descriptor of `display` resolves to `actual`, not `realFile`. */
+export function placeError(display: string, realFile: string, actual: string): AuditError {
+  return new AuditError(
+    "REIN_AUDIT_WRITE_FAILED",
+    `The audit trail ${display} now resolves to ${actual}, not ${realFile}: a directory on its path was replaced. Refusing to write.`,
+    { file: display, actual },
+  );
+}
+
+/** A thread's errno failure as the Error the libuv pool would have given (with its `code`). */
+export function errnoError(r: {
+  readonly code?: string;
+  readonly message?: string;
+}): Error & { code?: string } {
+  return Object.assign(new Error(r.message ?? r.code ?? "unknown error"), { code: r.code });
 }
 
 function writeFd(fd: number, data: string | Buffer): Promise<number> {

@@ -1,0 +1,158 @@
+import { openSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { createHarness, defineTool, verifyAuditFile } from "../../src/index.js";
+import type { ReinEvent } from "../../src/protocol/events.js";
+import { AuditTrail } from "../../src/telemetry/audit-trail.js";
+import { GroupCommitWriter } from "../../src/telemetry/group-commit-writer.js";
+import { scriptedModel } from "../../src/testing.js";
+import { tempDir } from "../helpers.js";
+
+const runStarted = {
+  type: "run_started",
+  runId: "run_1",
+  sessionId: "s",
+  seq: 0,
+  ts: 0,
+} as unknown as ReinEvent;
+
+describe("the audit writer's thread (locks, opens and batches of many trails)", () => {
+  it("a run's lock is a hard link to the process's owner file; a second writer of the same trail in this process is refused (REIN_AUDIT_LOCKED); nothing is left once released", async () => {
+    const dir = tempDir();
+    const file = join(dir, "t.jsonl");
+    // A writer whose thread serves even one trail (by default it starts for 8 opening at once).
+    const writer = new GroupCommitWriter({ threadFrom: 0 });
+    const first = new AuditTrail(file, { writer });
+    first.handle(runStarted);
+    await first.ready();
+    const lock = statSync(`${file}.lock`);
+    // Linked, not written anew: the owner file and the lock are one inode.
+    expect(lock.nlink).toBe(2);
+    const owners = readdirSync(dir).filter((f) => f.startsWith(".rein-lock."));
+    expect(owners).toHaveLength(1);
+    expect(statSync(join(dir, owners[0]!)).ino).toBe(lock.ino);
+
+    // Checked when constructed (the file exists): the synchronous path reads the linked owner.
+    expect(() => new AuditTrail(file)).toThrow(expect.objectContaining({ code: "REIN_AUDIT_LOCKED" }));
+    // Checked when its run starts (a trail the harness names): the thread's link finds the lock taken.
+    const second = new AuditTrail(file, { writer, fresh: { realDir: dir } });
+    second.handle(runStarted);
+    await expect(second.ready()).rejects.toMatchObject({ code: "REIN_AUDIT_LOCKED" });
+    await second.close().catch(() => {});
+
+    await first.close();
+    expect(writer.threadStarted).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(["t.jsonl"]);
+  });
+
+  it("a lone trail does not start the thread: its lock is a file of its own, written then linked, on the libuv pool", async () => {
+    const dir = tempDir();
+    const file = join(dir, "t.jsonl");
+    const writer = new GroupCommitWriter();
+    const trail = new AuditTrail(file, { writer });
+    trail.handle(runStarted);
+    await trail.ready();
+    // Its own inode (the temporary name is gone): not linked to an owner file.
+    expect(statSync(`${file}.lock`).nlink).toBe(1);
+    expect(readdirSync(dir).sort()).toEqual(["t.jsonl", "t.jsonl.lock"]);
+    await trail.close();
+    expect(writer.threadStarted).toBe(false);
+    expect(readdirSync(dir).sort()).toEqual(["t.jsonl"]);
+  });
+
+  it("300 concurrent sessions, more than the shared writer's 256 descriptors: every trail verifies, and no lock or owner file is left", async () => {
+    const auditDir = tempDir();
+    const act = defineTool({
+      name: "act",
+      description: "changes something",
+      input: z.object({}),
+      risk: { level: "LOW", reason: "test" },
+      execute: () => "ok",
+    });
+    const harness = createHarness({
+      model: scriptedModel({
+        name: "m",
+        turns: [{ tool_calls: [{ tool: "act", input: {} }], repeat: 3 }, { say: "done" }],
+      }),
+      tools: [act],
+      audit: { dir: auditDir },
+      limits: { maxTurns: 4 },
+    });
+    const sessions = Array.from({ length: 300 }, () => harness.session());
+    const results = await Promise.all(sessions.map((s) => s.run("go")));
+    expect(results.map((r) => `${r.status}:${r.toolCalls}`)).toEqual(results.map(() => "completed:3"));
+    await Promise.all(sessions.map((s) => s.close()));
+    for (const s of sessions)
+      expect(verifyAuditFile(harness.auditFile(s.id)!)).toMatchObject({ ok: true, records: 3 });
+    expect(readdirSync(auditDir).filter((f) => !f.endsWith(".jsonl"))).toEqual([]);
+  });
+
+  it("one batch for 200 files goes to the thread; their writers resume at most 64 per turn of the event loop", async () => {
+    const dir = tempDir();
+    const writer = new GroupCommitWriter({ syncWritesPerTick: 0 });
+    const files = Array.from({ length: 200 }, (_, i) => {
+      const path = join(dir, `t${i}.jsonl`);
+      writeFileSync(path, "");
+      const s = statSync(path);
+      return {
+        path,
+        f: writer.file({
+          display: path,
+          realFile: path,
+          size: 0,
+          fd: openSync(path, "a"),
+          identity: `${s.dev}:${s.ino}`,
+        }),
+      };
+    });
+    // A counter of turns: an immediate that renews itself runs once per turn of the event loop.
+    let turn = 0;
+    let ticking = true;
+    const tick = () => {
+      turn++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const resumedIn = new Map<number, number>();
+    await Promise.all(
+      files.map(({ f }, i) => {
+        f.append(`line ${i}\n`);
+        return f.sync().then(() => resumedIn.set(turn, (resumedIn.get(turn) ?? 0) + 1));
+      }),
+    );
+    ticking = false;
+    expect([...resumedIn.values()].reduce((a, b) => a + b, 0)).toBe(200);
+    expect(Math.max(...resumedIn.values())).toBeLessThanOrEqual(64);
+    expect(resumedIn.size).toBeGreaterThanOrEqual(4);
+    for (const [i, { path }] of files.entries()) expect(readFileSync(path, "utf8")).toBe(`line ${i}\n`);
+    await Promise.all(files.map(({ f }) => f.release()));
+    expect(writer.openFiles).toBe(0);
+  });
+
+  it("without the thread (writerThread: false) the libuv path writes the same lines through the same bound", async () => {
+    const dir = tempDir();
+    const writer = new GroupCommitWriter({ maxOpenFiles: 2, syncWritesPerTick: 0, writerThread: false });
+    const files = Array.from({ length: 10 }, (_, i) => {
+      const path = join(dir, `t${i}.jsonl`);
+      writeFileSync(path, "");
+      const s = statSync(path);
+      return {
+        path,
+        f: writer.file({
+          display: path,
+          realFile: path,
+          size: 0,
+          fd: openSync(path, "a"),
+          identity: `${s.dev}:${s.ino}`,
+        }),
+      };
+    });
+    for (let round = 0; round < 3; round++) for (const { f } of files) f.append(`line ${round}\n`);
+    await Promise.all(files.map(({ f }) => f.sync()));
+    expect(writer.openFiles).toBeLessThanOrEqual(2);
+    for (const { path } of files) expect(readFileSync(path, "utf8")).toBe("line 0\nline 1\nline 2\n");
+    await Promise.all(files.map(({ f }) => f.release()));
+    expect(writer.openFiles).toBe(0);
+  });
+});
