@@ -34,7 +34,7 @@ import { bwrapArgs, PROXY_SOCKET_PATH, SANDBOX_HOSTNAME } from "./args.js";
 import { buildEtc } from "./etc.js";
 import { findBubblewrap, findHelper } from "./find-bwrap.js";
 import { chooseIdentity, type SandboxIdentity, traversable } from "./identity.js";
-import { inheritableFds, type LaunchPlan, launchArgv } from "./launcher.js";
+import { inheritableFds, type LaunchPlan, launchArgv, shadowInheritedFds } from "./launcher.js";
 import {
   type CgroupHost,
   CommandCgroup,
@@ -148,7 +148,6 @@ export class BubblewrapSandbox implements Sandbox {
    */
   readonly #spawnAs: { readonly uid: number; readonly gid: number } | undefined;
   readonly #helpers: {
-    bash: string;
     setpriv?: string;
     prlimit?: string;
     unshare?: string;
@@ -158,6 +157,8 @@ export class BubblewrapSandbox implements Sandbox {
   readonly #running = new Set<Running>();
   /** Descriptors this process inherited without close-on-exec (read once: they come from whoever started it). */
   readonly #leakedFds = inheritableFds();
+  /** /dev/null, put over each of `#leakedFds` in bwrap's process (shadowInheritedFds); opened when first needed. */
+  #devNull: number | undefined;
   #spare: Promise<CommandCgroup> | undefined;
   /** Cgroups of finished commands, empty and ready for the next one (mkdir/rmdir of a v1 memcg is slow). */
   readonly #idle: CommandCgroup[] = [];
@@ -227,7 +228,6 @@ export class BubblewrapSandbox implements Sandbox {
         { proxySocket: this.#proxySocket, uid: this.identity.uid },
       );
     this.#helpers = {
-      bash: findHelper("bash"),
       setpriv: this.identity.dropFromRoot && !this.#spawnAs ? findHelper("setpriv") : undefined,
       prlimit: this.#rlimits ? findHelper("prlimit") : undefined,
       unshare: this.identity.privateMount ? findHelper("unshare") : undefined,
@@ -359,6 +359,8 @@ export class BubblewrapSandbox implements Sandbox {
     for (const cg of [...this.#idle.splice(0), ...this.#draining.splice(0)]) this.#track(cg.remove());
     await Promise.all(this.#removals);
     rmSync(this.#stage, { recursive: true, force: true });
+    if (this.#devNull !== undefined) closeSync(this.#devNull);
+    this.#devNull = undefined;
     if (this.#owned) rmSync(this.workspace, { recursive: true, force: true });
   }
 
@@ -370,7 +372,7 @@ export class BubblewrapSandbox implements Sandbox {
     const host = this.#cgroups;
     if (!host) return undefined;
     const make = () => {
-      const p = CommandCgroup.create(host, this.#limits, this.#spawnAs);
+      const p = CommandCgroup.create(host, this.#limits);
       p.catch(() => {}); // a failure surfaces when the cgroup is taken
       return p;
     };
@@ -446,10 +448,15 @@ export class BubblewrapSandbox implements Sandbox {
         Object.assign(env, sandboxProxyEnv(), { REIN_EGRESS_PROXY: `unix:${PROXY_SOCKET_PATH}` });
       Object.assign(env, options.env);
       const stageTarget = path.join(this.#stage, "workspace");
+      if (this.#leakedFds.length > 0) this.#devNull ??= openSync("/dev/null", "r");
+      const fds = shadowInheritedFds(
+        ["pipe", "pipe", "pipe", seccompFd, "pipe"],
+        this.#leakedFds,
+        this.#devNull ?? -1,
+      );
       const plan: LaunchPlan = {
-        closeFds: this.#leakedFds,
-        bash: this.#helpers.bash,
-        cgroupProcs: cgroup?.joinFiles ?? [],
+        // v1: this thread joins around the spawn (spawnInside); v2: the shell step joins.
+        cgroupProcs: cgroup?.host.version === 2 ? cgroup.joinFiles : [],
         stage: id.privateMount
           ? {
               unshare: this.#helpers.unshare!,
@@ -464,25 +471,28 @@ export class BubblewrapSandbox implements Sandbox {
             ? { setpriv: this.#helpers.setpriv!, uid: id.uid, gid: id.gid }
             : undefined,
         bwrap: this.#bwrap,
-        bwrapArgs: bwrapArgs({
-          workspace: this.workspace,
-          workspaceSource: id.privateMount ? stageTarget : this.workspace,
-          cwd,
-          uid: id.uid,
-          gid: id.gid,
-          env,
-          tmpBytes: this.#tmpBytes,
-          masks: scan.masked,
-          seccompFd: 3,
-          statusFd: 4,
-          etcDir: path.join(this.#stage, "etc"),
-          emptyFile: path.join(this.#stage, "empty"),
-          proxySocket: this.#proxySocket,
-          readOnlyBinds: this.#readOnlyBinds,
-          argv: this.#helpers.socat
-            ? withForwarder(this.#helpers.socat, [file, args]).flat(1)
-            : [file, ...args],
-        }),
+        bwrapArgs: [
+          ...fds.bwrapArgs,
+          ...bwrapArgs({
+            workspace: this.workspace,
+            workspaceSource: id.privateMount ? stageTarget : this.workspace,
+            cwd,
+            uid: id.uid,
+            gid: id.gid,
+            env,
+            tmpBytes: this.#tmpBytes,
+            masks: scan.masked,
+            seccompFd: 3,
+            statusFd: 4,
+            etcDir: path.join(this.#stage, "etc"),
+            emptyFile: path.join(this.#stage, "empty"),
+            proxySocket: this.#proxySocket,
+            readOnlyBinds: this.#readOnlyBinds,
+            argv: this.#helpers.socat
+              ? withForwarder(this.#helpers.socat, [file, args]).flat(1)
+              : [file, ...args],
+          }),
+        ],
       };
       const argv = launchArgv(plan);
       // detached: the launcher leads a process group; bwrap's own children die with it (--die-with-parent,
@@ -494,12 +504,11 @@ export class BubblewrapSandbox implements Sandbox {
           cwd: "/",
           env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
           detached: true,
-          stdio: ["pipe", "pipe", "pipe", seccompFd, "pipe"],
+          stdio: fds.stdio as ("pipe" | "ignore" | number)[],
           ...this.#spawnAs,
         });
-      // A shell step joins the cgroup before bwrap starts. (Moving this process in and out around the
-      // spawn instead was measured slower: migrating a many-threaded process waits for an RCU grace period.)
-      child = start(argv);
+      // cgroup v1: born in the command's cgroups (this thread moves in for the spawn, and back).
+      child = cgroup?.host.version === 1 ? cgroup.spawnInside(() => start(argv)) : start(argv);
     } catch (err) {
       if (cgroup) this.#track(cgroup.remove());
       throw new SandboxError(`Could not start bubblewrap: ${(err as Error).message}`, {}, { cause: err });
