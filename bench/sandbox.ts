@@ -125,9 +125,9 @@ const bench: Benchmark = {
         run: phases.args,
       },
       {
-        name: "+ launcher step",
-        note: "and the launcher: close inherited fds, join memory/pids/cpu cgroups, exec bwrap",
-        run: phases.launcher,
+        name: "+ cgroups",
+        note: "and born in the memory/pids/cpu cgroups (v1: Node's thread joins for the spawn; v2: a shell step)",
+        run: phases.cgroups,
       },
       {
         name: "rein bubblewrap",
@@ -222,14 +222,8 @@ const bench: Benchmark = {
           "rein's bwrap arguments (binds, /etc, /tmp cap, seccomp)",
           p("+ rein's bwrap args") - p("raw bwrap"),
         ],
-        [
-          "launcher step (fd close, cgroup join, one more exec)",
-          p("+ launcher step") - p("+ rein's bwrap args"),
-        ],
-        [
-          "Node side (scan, cgroup pool, status pipe, supervise)",
-          p("rein bubblewrap") - p("+ launcher step"),
-        ],
+        ["cgroups (spawned into memory/pids/cpu)", p("+ cgroups") - p("+ rein's bwrap args")],
+        ["Node side (scan, cgroup pool, status pipe, supervise)", p("rein bubblewrap") - p("+ cgroups")],
       ];
       json[`phases|${c.label}`] = Object.fromEntries(steps);
       return steps.map(([name, ms]) => [c.label, name, ms.toFixed(2)]);

@@ -169,6 +169,8 @@ export class BubblewrapSandbox implements Sandbox {
    */
   readonly #draining: CommandCgroup[] = [];
   readonly #removals = new Set<Promise<void>>();
+  /** Cgroups getting a fresh pids folder before they go back to `#idle` (#recycle). */
+  readonly #recycling = new Set<Promise<void>>();
   #disposed = false;
 
   /** @throws SandboxError when bubblewrap (or a helper) is missing or an option is invalid. */
@@ -357,7 +359,9 @@ export class BubblewrapSandbox implements Sandbox {
     this.#spare = undefined;
     if (spare) this.#track(spare.then((cg) => cg.remove()).catch(() => {}));
     for (const cg of [...this.#idle.splice(0), ...this.#draining.splice(0)]) this.#track(cg.remove());
-    await Promise.all(this.#removals);
+    // A recycling cgroup tracks its own removal once it sees the sandbox disposed.
+    while (this.#removals.size > 0) await Promise.all(this.#removals);
+    for (const cg of this.#idle.splice(0)) await cg.remove();
     rmSync(this.#stage, { recursive: true, force: true });
     if (this.#devNull !== undefined) closeSync(this.#devNull);
     this.#devNull = undefined;
@@ -378,12 +382,18 @@ export class BubblewrapSandbox implements Sandbox {
     };
     for (let i = 0; i < this.#draining.length; i++) {
       const cg = this.#draining[i]!;
-      if (cg.isEmpty()) {
+      if (!cg.hasTasks()) {
         this.#draining.splice(i--, 1);
-        this.#idle.push(cg);
+        this.#recycle(cg);
       }
     }
-    const idle = this.#idle.pop();
+    let idle = this.#idle.pop();
+    // A cgroup whose pids folder is being renewed is ready in a moment (a mkdir and a write): waiting
+    // for it beats making one more (a memory cgroup costs far more to make and remove).
+    while (!idle && this.#recycling.size > 0) {
+      await Promise.race(this.#recycling);
+      idle = this.#idle.pop();
+    }
     if (idle) return idle;
     const spare = this.#spare ?? make();
     this.#spare = this.#disposed ? undefined : make();
@@ -391,16 +401,37 @@ export class BubblewrapSandbox implements Sandbox {
   }
 
   /**
-   * An empty cgroup goes back to the pool, one with killed tasks still being released waits in
-   * `#draining` (at most a few: past that the oldest is removed, killing what is left).
+   * A cgroup no process is attached to any more goes back to the pool (recycle); one with killed
+   * tasks still being released waits in `#draining` (at most a few: past that the oldest is removed,
+   * killing what is left).
    */
   #release(cg: CommandCgroup): void {
     if (this.#disposed) this.#track(cg.remove());
-    else if (cg.isEmpty()) this.#idle.push(cg);
+    else if (!cg.hasTasks()) this.#recycle(cg);
     else {
       this.#draining.push(cg);
       if (this.#draining.length > MAX_DRAINING) this.#track(this.#draining.shift()!.remove());
     }
+  }
+
+  /**
+   * Into `#idle`, after a fresh pids folder replaces one that still counts the last command's
+   * unreaped zombies (CommandCgroup.pidsLingering), so every command starts with its whole pids limit.
+   */
+  #recycle(cg: CommandCgroup): void {
+    if (!cg.pidsLingering()) {
+      this.#idle.push(cg);
+      return;
+    }
+    const renewed: Promise<void> = cg
+      .renewPids(this.#limits)
+      .then(
+        () => (this.#disposed ? cg.remove() : void this.#idle.push(cg)),
+        () => cg.remove(),
+      )
+      .finally(() => this.#recycling.delete(renewed));
+    this.#recycling.add(renewed);
+    this.#track(renewed);
   }
 
   #track(removal: Promise<void>): void {

@@ -78,11 +78,31 @@ export function maskMatcher(workspace: string, patterns: readonly string[]): (re
     if (p === "") continue;
     (p.includes("/") ? rooted : anyDepth).push(p);
   }
+  // path.matchesGlob compiles its pattern on every call (tens of µs each, times every pattern, times
+  // every workspace entry, on every command): answers are remembered, by name for the any-depth
+  // patterns and by path for the rooted ones. Bounded: a cache past its size starts over.
+  const byName = new Map<string, boolean>();
+  const byPath = new Map<string, boolean>();
+  const remember = (cache: Map<string, boolean>, key: string, answer: () => boolean): boolean => {
+    let hit = cache.get(key);
+    if (hit === undefined) {
+      if (cache.size >= MATCH_CACHE_ENTRIES) cache.clear();
+      hit = answer();
+      cache.set(key, hit);
+    }
+    return hit;
+  };
   return (rel) => {
     const base = path.basename(rel);
-    return anyDepth.some((g) => path.matchesGlob(base, g)) || rooted.some((g) => path.matchesGlob(rel, g));
+    return (
+      remember(byName, base, () => anyDepth.some((g) => path.matchesGlob(base, g))) ||
+      (rooted.length > 0 && remember(byPath, rel, () => rooted.some((g) => path.matchesGlob(rel, g))))
+    );
   };
 }
+
+/** Answers a mask matcher remembers per cache (names, and paths for rooted patterns). */
+const MATCH_CACHE_ENTRIES = 50_000;
 
 /**
  * Walks the workspace without following symlinks: collects the entries to mask (not descending into a

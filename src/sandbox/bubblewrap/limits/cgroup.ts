@@ -271,27 +271,56 @@ export class CommandCgroup {
     }
   }
 
-  /**
-   * No process left in it (so the next command may reuse it). `cgroup.procs` empties before the
-   * kernel has released the tasks it killed, while `pids.current` still counts them: a cgroup reused
-   * then refuses the next command's first fork ("Can't fork for pid 1"), so both must read empty.
-   */
-  isEmpty(): boolean {
-    const pids = this.#dir("pids");
-    if (pids) {
+  /** Some process (or thread) is still attached to one of its folders: not reusable yet. */
+  hasTasks(): boolean {
+    return this.procsFiles.some((f) => {
       try {
-        if (readFileSync(path.join(pids, "pids.current"), "utf8").trim() !== "0") return false;
+        return readFileSync(f, "utf8").trim() !== "";
       } catch {
-        return false;
-      }
-    }
-    return this.procsFiles.every((f) => {
-      try {
-        return readFileSync(f, "utf8").trim() === "";
-      } catch {
-        return false;
+        return true;
       }
     });
+  }
+
+  /**
+   * The pids controller still counts processes that are gone from its member list: zombies not reaped
+   * yet. bubblewrap's monitor exits as soon as the command does, so the sandbox's init (bwrap's pid 1)
+   * is reaped by the host's init, which may take its time (seconds on some VMs). A cgroup reused then
+   * would start the next command with that many fewer processes allowed (and, repeated, with none:
+   * "Can't fork for pid 1"), so its pids folder is replaced first (renewPids).
+   */
+  pidsLingering(): boolean {
+    const i = this.#controllers.indexOf("pids");
+    if (i < 0) return false;
+    try {
+      return readFileSync(path.join(this.#dirs[i]!, "pids.current"), "utf8").trim() !== "0";
+    } catch {
+      return true;
+    }
+  }
+
+  /**
+   * Swaps the pids folder for a fresh one with the same limit and removes the old one (the kernel
+   * allows that while it only counts zombies; their count goes with it). A pids folder is cheap to make,
+   * unlike a memory cgroup, which is why the memory and cpu folders are reused as they are.
+   */
+  async renewPids(limits: ResourceLimits): Promise<void> {
+    const i = this.#controllers.indexOf("pids");
+    const parent = this.host.parents.pids;
+    if (i < 0 || !parent) return;
+    const old = this.#dirs[i]!;
+    const dir = path.join(parent, `cmd-${randomBytes(6).toString("hex")}`);
+    await fs.mkdir(dir);
+    try {
+      await fs.writeFile(path.join(dir, "pids.max"), String(limits.pids));
+    } catch (err) {
+      await fs.rmdir(dir).catch(() => {});
+      throw err;
+    }
+    this.#dirs[i] = dir;
+    this.procsFiles[i] = path.join(dir, "cgroup.procs");
+    this.joinFiles[i] = path.join(dir, this.host.version === 1 ? "tasks" : "cgroup.procs");
+    await removeDir(old);
   }
 
   /** SIGKILLs every process in the cgroup (synchronously: it runs from kill paths). Never this one. */
@@ -328,5 +357,18 @@ export class CommandCgroup {
       // Killed processes leave the cgroup as the kernel reaps them; give it a moment, then retry.
       await new Promise((r) => setTimeout(r, 2 * (attempt + 1)));
     }
+  }
+}
+
+/** Removes an empty cgroup folder, retrying briefly while the kernel still counts it as busy. */
+async function removeDir(dir: string): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      await fs.rmdir(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    }
+    await new Promise((r) => setTimeout(r, 2 * (attempt + 1)));
   }
 }
