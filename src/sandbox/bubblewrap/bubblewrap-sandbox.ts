@@ -463,8 +463,18 @@ export class BubblewrapSandbox implements Sandbox {
     if (signal?.aborted) return { run: killedBeforeStart(), oomKilled: false };
     const started = performance.now();
     const id = this.identity;
-    const scan = await scanWorkspace(this.workspace, this.#isMasked, id.chownWorkspace ? id : undefined);
-    const cgroup = await this.#takeCgroup();
+    // The workspace scan and the cgroup are independent: wait for both at once.
+    const [scanned, taken] = await Promise.allSettled([
+      scanWorkspace(this.workspace, this.#isMasked, id.chownWorkspace ? id : undefined),
+      this.#takeCgroup(),
+    ]);
+    if (scanned.status === "rejected") {
+      if (taken.status === "fulfilled" && taken.value) this.#release(taken.value);
+      throw scanned.reason;
+    }
+    if (taken.status === "rejected") throw taken.reason;
+    const scan = scanned.value;
+    const cgroup = taken.value;
     const oomBefore = cgroup?.oomKills() ?? 0;
     if (this.#disposed || signal?.aborted) {
       // Disposed or aborted while the command was being prepared: start nothing.
