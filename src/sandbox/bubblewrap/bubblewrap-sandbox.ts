@@ -55,6 +55,8 @@ export const DEFAULT_BUBBLEWRAP_LIMITS = Object.freeze({
   timeoutMs: 10 * 60_000,
 });
 const SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin";
+/** The smallest memory limit under which bwrap is spawned straight into the command's cgroups (#bornInside). */
+const SPAWN_INSIDE_MIN_MEMORY = 32 * 1024 * 1024;
 /** Cgroups kept waiting for the kernel to release a finished command's tasks. */
 const MAX_DRAINING = 4;
 /** getFile reads at most this much. */
@@ -142,9 +144,17 @@ export class BubblewrapSandbox implements Sandbox {
   readonly #proxySocket: string | undefined;
   readonly #readOnlyBinds: readonly string[];
   /**
-   * As root, the user Node's spawn drops to before the first exec (no setpriv step). Not when the
-   * workspace is staged (mounting needs root) or on cgroup v2 (joining needs write access to the common
-   * parent's cgroup.procs, root's): setpriv drops there, after those steps.
+   * bwrap is spawned straight into the command's cgroups (CommandCgroup.spawnInside): cgroup v1, no
+   * staging mount, and a memory limit with room for what the fork itself charges there while this
+   * thread is inside (its page tables: well under a megabyte for a small Node process, a few for one
+   * of gigabytes). Under a smaller limit the memory cgroup's OOM killer could pick this very process
+   * during that moment, so a shell step joins instead.
+   */
+  readonly #bornInside: boolean;
+  /**
+   * As root, the user Node's spawn drops to before the first exec (no setpriv step). Not when a step
+   * needs root first: the staging mount, or a shell step joining cgroups (v2's cgroup.procs, and the
+   * parent's, are root's): setpriv drops there, after those steps.
    */
   readonly #spawnAs: { readonly uid: number; readonly gid: number } | undefined;
   readonly #helpers: {
@@ -220,8 +230,10 @@ export class BubblewrapSandbox implements Sandbox {
     this.#owned = owned;
     this.identity = chooseIdentity(root, options.user);
     const id = this.identity;
+    this.#bornInside =
+      cgroups?.version === 1 && !id.privateMount && this.#limits.memoryBytes >= SPAWN_INSIDE_MIN_MEMORY;
     this.#spawnAs =
-      id.dropFromRoot && !id.privateMount && cgroups?.version !== 2
+      id.dropFromRoot && !id.privateMount && (!cgroups || this.#bornInside)
         ? { uid: id.uid, gid: id.gid }
         : undefined;
     if (this.#proxySocket && !traversable(path.dirname(this.#proxySocket), this.identity))
@@ -496,8 +508,8 @@ export class BubblewrapSandbox implements Sandbox {
         this.#devNull ?? -1,
       );
       const plan: LaunchPlan = {
-        // v1: this thread joins around the spawn (spawnInside); v2: the shell step joins.
-        cgroupProcs: cgroup?.host.version === 2 ? cgroup.joinFiles : [],
+        // Born inside: this thread joins around the spawn (spawnInside); else the shell step joins.
+        cgroupProcs: cgroup && !this.#bornInside ? cgroup.joinFiles : [],
         stage: id.privateMount
           ? {
               unshare: this.#helpers.unshare!,
@@ -548,8 +560,8 @@ export class BubblewrapSandbox implements Sandbox {
           stdio: fds.stdio as ("pipe" | "ignore" | number)[],
           ...this.#spawnAs,
         });
-      // cgroup v1: born in the command's cgroups (this thread moves in for the spawn, and back).
-      child = cgroup?.host.version === 1 ? cgroup.spawnInside(() => start(argv)) : start(argv);
+      // Born in the command's cgroups: this thread moves in for the spawn, and back.
+      child = cgroup && this.#bornInside ? cgroup.spawnInside(() => start(argv)) : start(argv);
     } catch (err) {
       if (cgroup) this.#track(cgroup.remove());
       throw new SandboxError(`Could not start bubblewrap: ${(err as Error).message}`, {}, { cause: err });

@@ -164,6 +164,41 @@ describe("BubblewrapSandbox launch path", () => {
   });
 });
 
+describe("BubblewrapSandbox under a small memory limit", () => {
+  it("joins through a shell step instead of spawning into the cgroups (the fork's own charge could wake the OOM killer there): every process is still in every cgroup, as the sandbox user, and a memory bomb is oomKilled", async () => {
+    const host = detectCgroupHost();
+    if (!isRoot || host?.version !== 1 || !host.parents.memory) return; // the fallback is for v1 as root
+    const s = sandbox({ workspace: tempDir(), memory: "16m" });
+    const input = new PassThrough();
+    const seen: { pid: number; uid?: string; cgroups: string }[] = [];
+    const r = await s.execStreaming(["/bin/sh", "-c", "echo ready; exec cat > /dev/null"], {
+      input,
+      onStdout: () => {
+        const pids = commandCgroups(host).flatMap((d) =>
+          fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number),
+        );
+        for (const pid of new Set(pids))
+          seen.push({
+            pid,
+            uid: statusField(pid, "Uid"),
+            cgroups: fs.readFileSync(`/proc/${pid}/cgroup`, "utf8"),
+          });
+        input.end();
+      },
+    });
+    expect(r.exitCode).toBe(0);
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    for (const p of seen) {
+      expect(p.pid).not.toBe(process.pid);
+      expect(p.uid?.split(/\s+/)[0]).toBe(String(s.identity.uid));
+      for (const controller of Object.keys(host.parents))
+        expect(p.cgroups).toMatch(new RegExp(`[:,]${controller}[:,].*/rein-\\d+/cmd-[0-9a-f]+$`, "m"));
+    }
+    const bomb = await s.exec(`awk 'BEGIN { s = "x"; while (1) s = s s }'`, { timeoutMs: 60_000 });
+    expect(bomb.oomKilled).toBe(true);
+  });
+});
+
 describe("descriptors inherited by Rein's process", () => {
   it("are each covered by a descriptor bwrap reads as --args and closes (the inherited one never reaches it)", () => {
     const { stdio, bwrapArgs } = shadowInheritedFds(["pipe", "pipe", "pipe", 9, "pipe"], [3, 7, 12], 42);
