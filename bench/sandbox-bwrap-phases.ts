@@ -6,8 +6,11 @@
  * 2. + Rein's bwrap arguments: the exact argument list BubblewrapSandbox builds (allowlisted binds, a
  *    generated /etc, a size-capped /tmp, a read-only root, the seccomp filter, the JSON status pipe),
  *    started straight as the sandbox user.
- * 3. + the launcher step: the shell that closes inherited descriptors and joins the command's cgroups
- *    (memory, pids, cpu), then execs bwrap, as BubblewrapSandbox starts it; one cgroup reused, as its pool does.
+ * 3. + the cgroups: the same bwrap, born in the command's cgroups (memory, pids, cpu) the way
+ *    BubblewrapSandbox starts it on cgroup v1: Node's thread moves into them for the spawn and back
+ *    (CommandCgroup.spawnInside), inherited descriptors shadowed by /dev/null read as `--args`; one
+ *    cgroup reused, its pids folder renewed while zombies linger, as its pool does. On cgroup v2 the
+ *    sandbox joins through a shell step instead (launchArgv), and this row measures that.
  * The remaining difference to `rein bubblewrap` is Node's side of `exec`: workspace scan (masks, and
  * ownership as root), the cgroup pool, the status pipe and supervision.
  */
@@ -17,8 +20,8 @@ import path from "node:path";
 import type { BubblewrapSandbox } from "../dist/index.js";
 import { bwrapArgs, SANDBOX_HOSTNAME } from "../dist/sandbox/bubblewrap/args.js";
 import { buildEtc } from "../dist/sandbox/bubblewrap/etc.js";
-import { findBubblewrap, findHelper } from "../dist/sandbox/bubblewrap/find-bwrap.js";
-import { inheritableFds, launchArgv } from "../dist/sandbox/bubblewrap/launcher.js";
+import { findBubblewrap } from "../dist/sandbox/bubblewrap/find-bwrap.js";
+import { inheritableFds, launchArgv, shadowInheritedFds } from "../dist/sandbox/bubblewrap/launcher.js";
 import { CommandCgroup, detectCgroupHost } from "../dist/sandbox/bubblewrap/limits/cgroup.js";
 import { hostSeccompArch, seccompFilter } from "../dist/sandbox/bubblewrap/seccomp.js";
 
@@ -26,29 +29,48 @@ type Run = (argv: readonly string[]) => Promise<void>;
 
 export interface PhaseSubjects {
   readonly args: Run;
-  readonly launcher: Run;
+  readonly cgroups: Run;
   dispose(): Promise<void>;
+}
+
+interface RunOptions {
+  readonly as?: { uid: number; gid: number };
+  /** Descriptors the spawn shadows (shadowInheritedFds) and bwrap reads as `--args`. */
+  readonly inherited?: readonly number[];
+  readonly devNull?: number;
+  /** Wraps the synchronous spawn (CommandCgroup.spawnInside). */
+  readonly around?: <T>(start: () => T) => T;
+  /** After each run (the pool's pids renewal). */
+  readonly after?: () => Promise<void>;
 }
 
 /** Runs `argv` (prefixed) with the seccomp program on fd 3 and a status pipe on fd 4, as bwrap needs them. */
 function bwrapRun(
-  prefix: (argv: readonly string[]) => string[],
+  prefix: (argv: readonly string[], extra: readonly string[]) => string[],
   seccompFile: string,
-  as: { uid: number; gid: number } | undefined,
+  o: RunOptions,
 ): Run {
-  return (argv) =>
-    new Promise((resolve, reject) => {
-      const all = prefix(argv);
+  return async (argv) => {
+    await new Promise<void>((resolve, reject) => {
+      const fds = shadowInheritedFds(
+        ["pipe", "pipe", "pipe", -1, "pipe"],
+        o.inherited ?? [],
+        o.devNull ?? -1,
+      );
+      const all = prefix(argv, fds.bwrapArgs);
       const fd = fs.openSync(seccompFile, "r");
+      fds.stdio[3] = fd;
       let child: ReturnType<typeof spawn>;
       try {
-        child = spawn(all[0]!, all.slice(1), {
-          cwd: "/",
-          env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
-          detached: true,
-          stdio: ["pipe", "pipe", "pipe", fd, "pipe"],
-          ...as,
-        });
+        const start = () =>
+          spawn(all[0]!, all.slice(1), {
+            cwd: "/",
+            env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
+            detached: true,
+            stdio: fds.stdio as ("pipe" | "ignore" | number)[],
+            ...o.as,
+          });
+        child = o.around ? o.around(start) : start();
       } finally {
         fs.closeSync(fd);
       }
@@ -63,6 +85,8 @@ function bwrapRun(
         code === 0 ? done() : reject(new Error(`${all.slice(0, 3).join(" ")}… exited ${code}`)),
       );
     });
+    await o.after?.();
+  };
 }
 
 /** Subjects 2 and 3 for `sandbox` (a BubblewrapSandbox with every limit on); `stage` is a fresh folder. */
@@ -86,8 +110,9 @@ export async function bwrapPhaseSubjects(
   });
   fs.writeFileSync(path.join(stage, "empty"), "", { mode: 0o444 });
   const bwrap = findBubblewrap();
-  const args = (argv: readonly string[]) => [
+  const args = (argv: readonly string[], extra: readonly string[]) => [
     bwrap,
+    ...extra,
     ...bwrapArgs({
       workspace: sandbox.workspace,
       workspaceSource: sandbox.workspace,
@@ -105,23 +130,34 @@ export async function bwrapPhaseSubjects(
     }),
   ];
   const host = detectCgroupHost();
-  const cgroup = host ? await CommandCgroup.create(host, limits, as) : undefined;
-  const closeFds = inheritableFds();
-  const bash = findHelper("bash");
-  const launched = (argv: readonly string[]) => {
-    const [file, ...rest] = args(argv);
+  const cgroup = host ? await CommandCgroup.create(host, limits) : undefined;
+  const inherited = inheritableFds();
+  const devNull = fs.openSync("/dev/null", "r");
+  // cgroup v1: born in the cgroups (spawnInside); v2: the shell step joins (and setpriv drops, as root).
+  const v2 = cgroup?.host.version === 2;
+  const inCgroups = (argv: readonly string[], extra: readonly string[]) => {
+    if (!v2) return args(argv, extra);
+    const [file, ...rest] = args(argv, extra);
     return launchArgv({
-      closeFds,
-      bash,
-      cgroupProcs: cgroup?.joinFiles ?? [],
+      cgroupProcs: cgroup!.joinFiles,
+      drop: as ? { setpriv: "/usr/bin/setpriv", ...as } : undefined,
       bwrap: file!,
       bwrapArgs: rest,
     });
   };
   return {
-    args: bwrapRun(args, seccompFile, as),
-    launcher: bwrapRun(launched, seccompFile, as),
+    args: bwrapRun(args, seccompFile, { as, inherited, devNull }),
+    cgroups: bwrapRun(inCgroups, seccompFile, {
+      as: v2 ? undefined : as,
+      inherited,
+      devNull,
+      around: cgroup && !v2 ? (start) => cgroup.spawnInside(start) : undefined,
+      after: async () => {
+        if (cgroup && !cgroup.hasTasks() && cgroup.pidsLingering()) await cgroup.renewPids(limits);
+      },
+    }),
     dispose: async () => {
+      fs.closeSync(devNull);
       await cgroup?.remove();
     },
   };

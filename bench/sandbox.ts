@@ -6,7 +6,8 @@
  * namespaces, /usr read-only, /proc, /dev; no generated /etc, no /tmp cap, no seccomp, no limits, no
  * root drop), started by the invoking user. Target: BubblewrapSandbox with every limit on ≤ 1.5× raw
  * bwrap (p50). Two more rows add Rein's steps one at a time (sandbox-bwrap-phases.ts), and a phase
- * table turns their differences into a breakdown of the cold start.
+ * table turns their differences into a breakdown of the cold start. Each row also gives the CPU a
+ * command cost (this process's, and bwrap's and the command's), which load distorts far less than wall time.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -69,6 +70,14 @@ function sandboxRun(s: Sandbox): Run {
   };
 }
 
+/** CPU time of this process's reaped children (and theirs), in ms: utime + stime from /proc/self/stat. */
+function childrenCpuMs(): number {
+  const fields = fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1]?.split(" ") ?? [];
+  // After "pid (comm) ": state is field 3, so cutime (16) and cstime (17) are at 13 and 14.
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS_PER_S;
+}
+const CLOCK_TICKS_PER_S = 100;
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
 }
@@ -125,9 +134,9 @@ const bench: Benchmark = {
         run: phases.args,
       },
       {
-        name: "+ launcher step",
-        note: "and the launcher: close inherited fds, join memory/pids/cpu cgroups, exec bwrap",
-        run: phases.launcher,
+        name: "+ cgroups",
+        note: "and born in the memory/pids/cpu cgroups (v1: Node's thread joins for the spawn; v2: a shell step)",
+        run: phases.cgroups,
       },
       {
         name: "rein bubblewrap",
@@ -150,18 +159,29 @@ const bench: Benchmark = {
     ];
 
     const samples = new Map<string, number[]>();
+    // CPU per command, which load inflates far less than wall time: this process's (all its threads)
+    // and its reaped children's (bwrap and what ran in it; the kernel reports those in clock ticks,
+    // so only the sum over all rounds is meaningful).
+    const cpu = new Map<string, { self: number; children: number }>();
     try {
       for (const c of commands) for (const s of subjects) for (let i = 0; i < 5; i++) await s.run(c.argv); // warm-up
       for (let i = 0; i < n; i++) {
         if (i % 50 === 0) log(`  round ${i}/${n}`);
         for (const c of commands) {
           for (const s of subjects) {
+            const self0 = process.cpuUsage();
+            const children0 = childrenCpuMs();
             const t = performance.now();
             await s.run(c.argv);
             const key = `${c.label}|${s.name}`;
             const list = samples.get(key) ?? [];
             list.push(performance.now() - t);
             samples.set(key, list);
+            const selfUsed = process.cpuUsage(self0);
+            const used = cpu.get(key) ?? { self: 0, children: 0 };
+            used.self += (selfUsed.user + selfUsed.system) / 1000;
+            used.children += childrenCpuMs() - children0;
+            cpu.set(key, used);
           }
         }
       }
@@ -198,45 +218,51 @@ const bench: Benchmark = {
       const rows = subjects.map((s) => {
         const st = stat(`${c.label}|${s.name}`);
         json[`${c.label}|${s.name}`] = st;
+        const used = cpu.get(`${c.label}|${s.name}`);
+        const perCommand = used ? { node: used.self / st.n, children: used.children / st.n } : undefined;
+        json[`cpu|${c.label}|${s.name}`] = perCommand;
         return [
           s.name,
           st.p50.toFixed(2),
           st.p95.toFixed(2),
           `${(st.p50 / raw).toFixed(2)}×`,
           `${(st.p50 / bare).toFixed(2)}×`,
+          perCommand ? `${perCommand.node.toFixed(2)} + ${perCommand.children.toFixed(2)}` : "",
           s.note,
         ];
       });
       tables.push({
         title: `${c.label}, ms per command (n = ${n} each, interleaved)`,
-        header: ["subject", "p50", "p95", "×raw bwrap", "×spawn", "what"],
+        header: ["subject", "p50", "p95", "×raw bwrap", "×spawn", "cpu node + children", "what"],
         rows,
       });
     }
     // Differences of p50s between rows that add one step each: an estimate of each step's share.
     const phaseRows = commands.map((c) => {
       const p = (name: string) => stat(`${c.label}|${name}`).p50;
-      const steps: [string, number][] = [
-        ["raw bwrap (minimal namespaces)", p("raw bwrap")],
-        [
-          "rein's bwrap arguments (binds, /etc, /tmp cap, seccomp)",
-          p("+ rein's bwrap args") - p("raw bwrap"),
-        ],
-        [
-          "launcher step (fd close, cgroup join, one more exec)",
-          p("+ launcher step") - p("+ rein's bwrap args"),
-        ],
-        [
-          "Node side (scan, cgroup pool, status pipe, supervise)",
-          p("rein bubblewrap") - p("+ launcher step"),
-        ],
+      const u = (name: string) => {
+        const used = cpu.get(`${c.label}|${name}`);
+        return used ? (used.self + used.children) / stat(`${c.label}|${name}`).n : Number.NaN;
+      };
+      const rows: [string, string, string | undefined][] = [
+        ["raw bwrap (minimal namespaces)", "raw bwrap", undefined],
+        ["rein's bwrap arguments (binds, /etc, /tmp cap, seccomp)", "+ rein's bwrap args", "raw bwrap"],
+        ["cgroups (spawned into memory/pids/cpu)", "+ cgroups", "+ rein's bwrap args"],
+        ["Node side (scan, cgroup pool, status pipe, supervise)", "rein bubblewrap", "+ cgroups"],
       ];
-      json[`phases|${c.label}`] = Object.fromEntries(steps);
-      return steps.map(([name, ms]) => [c.label, name, ms.toFixed(2)]);
+      const steps = rows.map(([label, row, prev]) => ({
+        label,
+        ms: p(row) - (prev ? p(prev) : 0),
+        cpuMs: u(row) - (prev ? u(prev) : 0),
+      }));
+      json[`phases|${c.label}`] = Object.fromEntries(steps.map((st) => [st.label, st.ms]));
+      json[`phasesCpu|${c.label}`] = Object.fromEntries(steps.map((st) => [st.label, st.cpuMs]));
+      return steps.map((st) => [c.label, st.label, st.ms.toFixed(2), st.cpuMs.toFixed(2)]);
     });
     tables.push({
-      title: "bubblewrap cold start by phase (difference of p50s of rows that add one step each)",
-      header: ["command", "phase", "ms"],
+      title:
+        "bubblewrap cold start by phase (difference of p50s, and of mean CPU per command, of rows that add one step each)",
+      header: ["command", "phase", "ms", "cpu ms"],
       rows: phaseRows.flat(),
     });
     const one = stat("one-shot|rein bubblewrap");

@@ -34,7 +34,7 @@ import { bwrapArgs, PROXY_SOCKET_PATH, SANDBOX_HOSTNAME } from "./args.js";
 import { buildEtc } from "./etc.js";
 import { findBubblewrap, findHelper } from "./find-bwrap.js";
 import { chooseIdentity, type SandboxIdentity, traversable } from "./identity.js";
-import { inheritableFds, type LaunchPlan, launchArgv } from "./launcher.js";
+import { inheritableFds, type LaunchPlan, launchArgv, shadowInheritedFds } from "./launcher.js";
 import {
   type CgroupHost,
   CommandCgroup,
@@ -55,6 +55,8 @@ export const DEFAULT_BUBBLEWRAP_LIMITS = Object.freeze({
   timeoutMs: 10 * 60_000,
 });
 const SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin";
+/** The smallest memory limit under which bwrap is spawned straight into the command's cgroups (#bornInside). */
+const SPAWN_INSIDE_MIN_MEMORY = 32 * 1024 * 1024;
 /** Cgroups kept waiting for the kernel to release a finished command's tasks. */
 const MAX_DRAINING = 4;
 /** getFile reads at most this much. */
@@ -142,13 +144,20 @@ export class BubblewrapSandbox implements Sandbox {
   readonly #proxySocket: string | undefined;
   readonly #readOnlyBinds: readonly string[];
   /**
-   * As root, the user Node's spawn drops to before the first exec (no setpriv step). Not when the
-   * workspace is staged (mounting needs root) or on cgroup v2 (joining needs write access to the common
-   * parent's cgroup.procs, root's): setpriv drops there, after those steps.
+   * bwrap is spawned straight into the command's cgroups (CommandCgroup.spawnInside): cgroup v1, no
+   * staging mount, and a memory limit with room for what the fork itself charges there while this
+   * thread is inside (its page tables: well under a megabyte for a small Node process, a few for one
+   * of gigabytes). Under a smaller limit the memory cgroup's OOM killer could pick this very process
+   * during that moment, so a shell step joins instead.
+   */
+  readonly #bornInside: boolean;
+  /**
+   * As root, the user Node's spawn drops to before the first exec (no setpriv step). Not when a step
+   * needs root first: the staging mount, or a shell step joining cgroups (v2's cgroup.procs, and the
+   * parent's, are root's): setpriv drops there, after those steps.
    */
   readonly #spawnAs: { readonly uid: number; readonly gid: number } | undefined;
   readonly #helpers: {
-    bash: string;
     setpriv?: string;
     prlimit?: string;
     unshare?: string;
@@ -158,6 +167,8 @@ export class BubblewrapSandbox implements Sandbox {
   readonly #running = new Set<Running>();
   /** Descriptors this process inherited without close-on-exec (read once: they come from whoever started it). */
   readonly #leakedFds = inheritableFds();
+  /** /dev/null, put over each of `#leakedFds` in bwrap's process (shadowInheritedFds); opened when first needed. */
+  #devNull: number | undefined;
   #spare: Promise<CommandCgroup> | undefined;
   /** Cgroups of finished commands, empty and ready for the next one (mkdir/rmdir of a v1 memcg is slow). */
   readonly #idle: CommandCgroup[] = [];
@@ -168,6 +179,8 @@ export class BubblewrapSandbox implements Sandbox {
    */
   readonly #draining: CommandCgroup[] = [];
   readonly #removals = new Set<Promise<void>>();
+  /** Cgroups getting a fresh pids folder before they go back to `#idle` (#recycle). */
+  readonly #recycling = new Set<Promise<void>>();
   #disposed = false;
 
   /** @throws SandboxError when bubblewrap (or a helper) is missing or an option is invalid. */
@@ -217,8 +230,10 @@ export class BubblewrapSandbox implements Sandbox {
     this.#owned = owned;
     this.identity = chooseIdentity(root, options.user);
     const id = this.identity;
+    this.#bornInside =
+      cgroups?.version === 1 && !id.privateMount && this.#limits.memoryBytes >= SPAWN_INSIDE_MIN_MEMORY;
     this.#spawnAs =
-      id.dropFromRoot && !id.privateMount && cgroups?.version !== 2
+      id.dropFromRoot && !id.privateMount && (!cgroups || this.#bornInside)
         ? { uid: id.uid, gid: id.gid }
         : undefined;
     if (this.#proxySocket && !traversable(path.dirname(this.#proxySocket), this.identity))
@@ -227,7 +242,6 @@ export class BubblewrapSandbox implements Sandbox {
         { proxySocket: this.#proxySocket, uid: this.identity.uid },
       );
     this.#helpers = {
-      bash: findHelper("bash"),
       setpriv: this.identity.dropFromRoot && !this.#spawnAs ? findHelper("setpriv") : undefined,
       prlimit: this.#rlimits ? findHelper("prlimit") : undefined,
       unshare: this.identity.privateMount ? findHelper("unshare") : undefined,
@@ -357,8 +371,12 @@ export class BubblewrapSandbox implements Sandbox {
     this.#spare = undefined;
     if (spare) this.#track(spare.then((cg) => cg.remove()).catch(() => {}));
     for (const cg of [...this.#idle.splice(0), ...this.#draining.splice(0)]) this.#track(cg.remove());
-    await Promise.all(this.#removals);
+    // A recycling cgroup tracks its own removal once it sees the sandbox disposed.
+    while (this.#removals.size > 0) await Promise.all(this.#removals);
+    for (const cg of this.#idle.splice(0)) await cg.remove();
     rmSync(this.#stage, { recursive: true, force: true });
+    if (this.#devNull !== undefined) closeSync(this.#devNull);
+    this.#devNull = undefined;
     if (this.#owned) rmSync(this.workspace, { recursive: true, force: true });
   }
 
@@ -370,18 +388,24 @@ export class BubblewrapSandbox implements Sandbox {
     const host = this.#cgroups;
     if (!host) return undefined;
     const make = () => {
-      const p = CommandCgroup.create(host, this.#limits, this.#spawnAs);
+      const p = CommandCgroup.create(host, this.#limits);
       p.catch(() => {}); // a failure surfaces when the cgroup is taken
       return p;
     };
     for (let i = 0; i < this.#draining.length; i++) {
       const cg = this.#draining[i]!;
-      if (cg.isEmpty()) {
+      if (!cg.hasTasks()) {
         this.#draining.splice(i--, 1);
-        this.#idle.push(cg);
+        this.#recycle(cg);
       }
     }
-    const idle = this.#idle.pop();
+    let idle = this.#idle.pop();
+    // A cgroup whose pids folder is being renewed is ready in a moment (a mkdir and a write): waiting
+    // for it beats making one more (a memory cgroup costs far more to make and remove).
+    while (!idle && this.#recycling.size > 0) {
+      await Promise.race(this.#recycling);
+      idle = this.#idle.pop();
+    }
     if (idle) return idle;
     const spare = this.#spare ?? make();
     this.#spare = this.#disposed ? undefined : make();
@@ -389,16 +413,37 @@ export class BubblewrapSandbox implements Sandbox {
   }
 
   /**
-   * An empty cgroup goes back to the pool, one with killed tasks still being released waits in
-   * `#draining` (at most a few: past that the oldest is removed, killing what is left).
+   * A cgroup no process is attached to any more goes back to the pool (recycle); one with killed
+   * tasks still being released waits in `#draining` (at most a few: past that the oldest is removed,
+   * killing what is left).
    */
   #release(cg: CommandCgroup): void {
     if (this.#disposed) this.#track(cg.remove());
-    else if (cg.isEmpty()) this.#idle.push(cg);
+    else if (!cg.hasTasks()) this.#recycle(cg);
     else {
       this.#draining.push(cg);
       if (this.#draining.length > MAX_DRAINING) this.#track(this.#draining.shift()!.remove());
     }
+  }
+
+  /**
+   * Into `#idle`, after a fresh pids folder replaces one that still counts the last command's
+   * unreaped zombies (CommandCgroup.pidsLingering), so every command starts with its whole pids limit.
+   */
+  #recycle(cg: CommandCgroup): void {
+    if (!cg.pidsLingering()) {
+      this.#idle.push(cg);
+      return;
+    }
+    const renewed: Promise<void> = cg
+      .renewPids(this.#limits)
+      .then(
+        () => (this.#disposed ? cg.remove() : void this.#idle.push(cg)),
+        () => cg.remove(),
+      )
+      .finally(() => this.#recycling.delete(renewed));
+    this.#recycling.add(renewed);
+    this.#track(renewed);
   }
 
   #track(removal: Promise<void>): void {
@@ -430,8 +475,18 @@ export class BubblewrapSandbox implements Sandbox {
     if (signal?.aborted) return { run: killedBeforeStart(), oomKilled: false };
     const started = performance.now();
     const id = this.identity;
-    const scan = await scanWorkspace(this.workspace, this.#isMasked, id.chownWorkspace ? id : undefined);
-    const cgroup = await this.#takeCgroup();
+    // The workspace scan and the cgroup are independent: wait for both at once.
+    const [scanned, taken] = await Promise.allSettled([
+      scanWorkspace(this.workspace, this.#isMasked, id.chownWorkspace ? id : undefined),
+      this.#takeCgroup(),
+    ]);
+    if (scanned.status === "rejected") {
+      if (taken.status === "fulfilled" && taken.value) this.#release(taken.value);
+      throw scanned.reason;
+    }
+    if (taken.status === "rejected") throw taken.reason;
+    const scan = scanned.value;
+    const cgroup = taken.value;
     const oomBefore = cgroup?.oomKills() ?? 0;
     if (this.#disposed || signal?.aborted) {
       // Disposed or aborted while the command was being prepared: start nothing.
@@ -446,10 +501,15 @@ export class BubblewrapSandbox implements Sandbox {
         Object.assign(env, sandboxProxyEnv(), { REIN_EGRESS_PROXY: `unix:${PROXY_SOCKET_PATH}` });
       Object.assign(env, options.env);
       const stageTarget = path.join(this.#stage, "workspace");
+      if (this.#leakedFds.length > 0) this.#devNull ??= openSync("/dev/null", "r");
+      const fds = shadowInheritedFds(
+        ["pipe", "pipe", "pipe", seccompFd, "pipe"],
+        this.#leakedFds,
+        this.#devNull ?? -1,
+      );
       const plan: LaunchPlan = {
-        closeFds: this.#leakedFds,
-        bash: this.#helpers.bash,
-        cgroupProcs: cgroup?.joinFiles ?? [],
+        // Born inside: this thread joins around the spawn (spawnInside); else the shell step joins.
+        cgroupProcs: cgroup && !this.#bornInside ? cgroup.joinFiles : [],
         stage: id.privateMount
           ? {
               unshare: this.#helpers.unshare!,
@@ -464,25 +524,28 @@ export class BubblewrapSandbox implements Sandbox {
             ? { setpriv: this.#helpers.setpriv!, uid: id.uid, gid: id.gid }
             : undefined,
         bwrap: this.#bwrap,
-        bwrapArgs: bwrapArgs({
-          workspace: this.workspace,
-          workspaceSource: id.privateMount ? stageTarget : this.workspace,
-          cwd,
-          uid: id.uid,
-          gid: id.gid,
-          env,
-          tmpBytes: this.#tmpBytes,
-          masks: scan.masked,
-          seccompFd: 3,
-          statusFd: 4,
-          etcDir: path.join(this.#stage, "etc"),
-          emptyFile: path.join(this.#stage, "empty"),
-          proxySocket: this.#proxySocket,
-          readOnlyBinds: this.#readOnlyBinds,
-          argv: this.#helpers.socat
-            ? withForwarder(this.#helpers.socat, [file, args]).flat(1)
-            : [file, ...args],
-        }),
+        bwrapArgs: [
+          ...fds.bwrapArgs,
+          ...bwrapArgs({
+            workspace: this.workspace,
+            workspaceSource: id.privateMount ? stageTarget : this.workspace,
+            cwd,
+            uid: id.uid,
+            gid: id.gid,
+            env,
+            tmpBytes: this.#tmpBytes,
+            masks: scan.masked,
+            seccompFd: 3,
+            statusFd: 4,
+            etcDir: path.join(this.#stage, "etc"),
+            emptyFile: path.join(this.#stage, "empty"),
+            proxySocket: this.#proxySocket,
+            readOnlyBinds: this.#readOnlyBinds,
+            argv: this.#helpers.socat
+              ? withForwarder(this.#helpers.socat, [file, args]).flat(1)
+              : [file, ...args],
+          }),
+        ],
       };
       const argv = launchArgv(plan);
       // detached: the launcher leads a process group; bwrap's own children die with it (--die-with-parent,
@@ -494,12 +557,11 @@ export class BubblewrapSandbox implements Sandbox {
           cwd: "/",
           env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
           detached: true,
-          stdio: ["pipe", "pipe", "pipe", seccompFd, "pipe"],
+          stdio: fds.stdio as ("pipe" | "ignore" | number)[],
           ...this.#spawnAs,
         });
-      // A shell step joins the cgroup before bwrap starts. (Moving this process in and out around the
-      // spawn instead was measured slower: migrating a many-threaded process waits for an RCU grace period.)
-      child = start(argv);
+      // Born in the command's cgroups: this thread moves in for the spawn, and back.
+      child = cgroup && this.#bornInside ? cgroup.spawnInside(() => start(argv)) : start(argv);
     } catch (err) {
       if (cgroup) this.#track(cgroup.remove());
       throw new SandboxError(`Could not start bubblewrap: ${(err as Error).message}`, {}, { cause: err });

@@ -46,14 +46,14 @@ export function findBubblewrap(explicit?: string): string {
   return found;
 }
 
-/** Helpers the launcher needs, from util-linux (and bash); a clear error when one is missing. */
-export function findHelper(name: "setpriv" | "prlimit" | "unshare" | "mount" | "bash" | "socat"): string {
+/** Helpers the launcher needs, from util-linux; a clear error when one is missing. */
+export function findHelper(name: "setpriv" | "prlimit" | "unshare" | "mount" | "socat"): string {
   const found = findSystemProgram(name, ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]);
   if (!found)
     throw new SandboxError(
       name === "socat"
         ? "socat was not found in /usr/bin or /bin; a sandbox with an egress proxy needs it (apt-get install socat)."
-        : `${name} was not found in /usr/bin or /bin; the bubblewrap sandbox needs it. Install util-linux, mount and bash.`,
+        : `${name} was not found in /usr/bin or /bin; the bubblewrap sandbox needs it. Install util-linux and mount.`,
       { program: name },
     );
   return found;

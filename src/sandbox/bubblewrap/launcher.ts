@@ -1,24 +1,22 @@
 import { readdirSync, readFileSync } from "node:fs";
 
 /**
- * The few steps between Rein and bubblewrap, as one argv (each step execs the next, so it is one
- * process all the way): join the command's cgroups, make a private mount namespace with the workspace
- * staged where the sandbox user can reach it, set rlimits, drop from root to the sandbox user, exec bwrap.
- * Each step is an exec on the critical path of every command, so only the needed ones are there: as
- * root on cgroup v1 without staging, Node's spawn drops to the sandbox user itself (setgroups, setgid,
- * setuid before the exec) and the shell step joins cgroups whose `tasks` files that user owns.
+ * How Rein starts bubblewrap. The common case (cgroup v1, or no cgroup, and no staging) is no step at
+ * all: Node spawns bwrap itself, as the sandbox user (libuv drops from root before the exec), after
+ * moving its own thread into the command's cgroups for the spawn (CommandCgroup.spawnInside), so bwrap
+ * is born in them. The steps below run only where that cannot work, each exec'ing the next (one process
+ * all the way): a shell that joins cgroup v2 (whose `cgroup.procs` moves whole processes, so it must be
+ * the launched process itself that moves) or stages the workspace in a private mount namespace, rlimits
+ * via prlimit where no cgroup can be made, and setpriv to drop from root after the root-only steps.
  */
 
 /**
- * The shell step, when cgroups, a private mount or closing descriptors are needed. Arguments: the
- * number of descriptors to close and them, the number of files to write `0` (this process) into to
- * join the cgroups and them, then optionally
- * `--mount MOUNT SRC DEST`, then the next argv. bash, not dash, when descriptors above 9 must be closed
- * (dash only parses one-digit descriptors). Exit status 125 means the
- * launcher itself failed (it prints why).
+ * The shell step, when a cgroup v2 join or a private mount is needed. Arguments: the number of files
+ * to write `0` (this process) into to join the cgroups and them, then optionally
+ * `--mount MOUNT SRC DEST`, then the next argv. Exit status 125 means the launcher itself failed (it
+ * prints why).
  */
 const SCRIPT = [
-  'n=$1; shift; while [ "$n" -gt 0 ]; do eval "exec $1>&-"; shift; n=$((n-1)); done',
   'n=$1; shift; while [ "$n" -gt 0 ]; do',
   '  echo 0 > "$1" || { echo "rein-launch: cannot join cgroup $1" >&2; exit 125; }',
   "  shift; n=$((n-1))",
@@ -33,13 +31,7 @@ const SCRIPT = [
 export const LAUNCH_FAILED_EXIT = 125;
 
 export interface LaunchPlan {
-  /**
-   * Descriptors this process holds without close-on-exec (inherited from whoever started Rein): every
-   * program Rein spawns would inherit them, so the launcher closes them before anything else runs.
-   */
-  readonly closeFds: readonly number[];
-  readonly bash: string;
-  /** `tasks` (v1) or `cgroup.procs` (v2) files the launcher joins by writing 0 into them. */
+  /** `cgroup.procs` files (cgroup v2) the shell step joins by writing 0 into them. */
   readonly cgroupProcs: readonly string[];
   /** Bind `source` to `stage` in a private mount namespace (needs `unshare` and `mount`). */
   readonly stage?: {
@@ -73,15 +65,12 @@ export function launchArgv(plan: LaunchPlan): string[] {
     );
   }
   tail.push(plan.bwrap, ...plan.bwrapArgs);
-  if (plan.cgroupProcs.length === 0 && !plan.stage && plan.closeFds.length === 0) return tail;
+  if (plan.cgroupProcs.length === 0 && !plan.stage) return tail;
   const shell = [
-    // bash sources ~/.bashrc when its stdin is a socket (as Node's pipes are) unless told not to.
-    ...(plan.closeFds.some((fd) => fd > 9) ? [plan.bash, "--norc", "--noprofile"] : ["/bin/sh"]),
+    "/bin/sh",
     "-c",
     SCRIPT,
     "rein-launch",
-    String(plan.closeFds.length),
-    ...plan.closeFds.map(String),
     String(plan.cgroupProcs.length),
     ...plan.cgroupProcs,
   ];
@@ -91,10 +80,36 @@ export function launchArgv(plan: LaunchPlan): string[] {
   return shell;
 }
 
+/**
+ * Descriptors Rein's process inherited without close-on-exec (from whoever started it) would reach every
+ * program it spawns, and through bwrap the sandboxed command. They never do: the spawn puts a descriptor
+ * of Rein's own at each of those numbers (libuv dup2s it over the inherited one in the child, before
+ * the exec), /dev/null, which bwrap is told to read as an (empty) `--args` file; bwrap closes an
+ * `--args` descriptor as soon as it has read it, while parsing its arguments, before any namespace
+ * exists. So the inherited descriptor is gone from the first exec on, and its number from bwrap on.
+ *
+ * @returns the spawn `stdio` entries past `base` and bwrap's leading arguments.
+ */
+export function shadowInheritedFds(
+  base: readonly unknown[],
+  inherited: readonly number[],
+  devNull: number,
+): { stdio: unknown[]; bwrapArgs: string[] } {
+  const stdio: unknown[] = [...base];
+  const bwrapArgs: string[] = [];
+  for (const fd of inherited) {
+    if (fd < base.length) continue; // already replaced by one of Rein's own (stdio, seccomp, status)
+    while (stdio.length < fd) stdio.push("ignore");
+    stdio[fd] = devNull;
+    bwrapArgs.push("--args", String(fd));
+  }
+  return { stdio, bwrapArgs };
+}
+
 const O_CLOEXEC = 0o2000000;
 
 /** Descriptors above `keep` that this process would pass to a child (no O_CLOEXEC), from /proc/self/fdinfo. */
-export function inheritableFds(keep = 4): number[] {
+export function inheritableFds(keep = 2): number[] {
   const out: number[] = [];
   let names: string[];
   try {
@@ -110,5 +125,5 @@ export function inheritableFds(keep = 4): number[] {
       if (flags && (Number.parseInt(flags[1] ?? "0", 8) & O_CLOEXEC) === 0) out.push(fd);
     } catch {} // closed meanwhile (the readdir's own descriptor, for one)
   }
-  return out;
+  return out.sort((a, b) => a - b);
 }

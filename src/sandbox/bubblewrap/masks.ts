@@ -78,11 +78,31 @@ export function maskMatcher(workspace: string, patterns: readonly string[]): (re
     if (p === "") continue;
     (p.includes("/") ? rooted : anyDepth).push(p);
   }
+  // path.matchesGlob compiles its pattern on every call (tens of µs each, times every pattern, times
+  // every workspace entry, on every command): answers are remembered, by name for the any-depth
+  // patterns and by path for the rooted ones. Bounded: a cache past its size starts over.
+  const byName = new Map<string, boolean>();
+  const byPath = new Map<string, boolean>();
+  const remember = (cache: Map<string, boolean>, key: string, answer: () => boolean): boolean => {
+    let hit = cache.get(key);
+    if (hit === undefined) {
+      if (cache.size >= MATCH_CACHE_ENTRIES) cache.clear();
+      hit = answer();
+      cache.set(key, hit);
+    }
+    return hit;
+  };
   return (rel) => {
     const base = path.basename(rel);
-    return anyDepth.some((g) => path.matchesGlob(base, g)) || rooted.some((g) => path.matchesGlob(rel, g));
+    return (
+      remember(byName, base, () => anyDepth.some((g) => path.matchesGlob(base, g))) ||
+      (rooted.length > 0 && remember(byPath, rel, () => rooted.some((g) => path.matchesGlob(rel, g))))
+    );
   };
 }
+
+/** Answers a mask matcher remembers per cache (names, and paths for rooted patterns). */
+const MATCH_CACHE_ENTRIES = 50_000;
 
 /**
  * Walks the workspace without following symlinks: collects the entries to mask (not descending into a
@@ -96,7 +116,24 @@ export async function scanWorkspace(
 ): Promise<WorkspaceScan> {
   const masked: MaskedEntry[] = [];
   let entries = 0;
-  if (chownTo) await ensureOwner(workspace, chownTo);
+  // Each folder's entries are looked at concurrently (lstat and chown go to libuv's thread pool, one
+  // round trip each): a walk that awaited them one by one would cost a round trip per entry.
+  const visit = async (dir: string, entry: Dirent): Promise<void> => {
+    const full = path.join(dir, entry.name);
+    const rel = path.relative(workspace, full);
+    if (chownTo) await ensureOwner(full, chownTo);
+    if (isMasked(rel)) {
+      if (entry.isSymbolicLink()) {
+        // Mask what it points to when that is in the workspace; outside, the sandbox sees nothing
+        // there anyway, and a dangling link reads nothing (binding over it would fail the command).
+        const target = await fs.realpath(full).catch(() => undefined);
+        const st = target && isInside(workspace, target) ? await fs.stat(target) : undefined;
+        if (target && st) masked.push({ path: target, kind: st.isDirectory() ? "dir" : "file" });
+      } else masked.push({ path: full, kind: entry.isDirectory() ? "dir" : "file" });
+      return;
+    }
+    if (entry.isDirectory()) await walk(full);
+  };
   const walk = async (dir: string): Promise<void> => {
     let list: Dirent[];
     try {
@@ -105,29 +142,18 @@ export async function scanWorkspace(
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return; // removed while we walked
       throw err;
     }
-    for (const entry of list) {
-      if (++entries > MAX_WALKED_ENTRIES)
-        throw new SandboxError(
-          `The workspace ${workspace} has more than ${MAX_WALKED_ENTRIES} entries; masking secrets in it would be too slow. Use a smaller workspace.`,
-          { workspace },
-        );
-      const full = path.join(dir, entry.name);
-      const rel = path.relative(workspace, full);
-      if (chownTo) await ensureOwner(full, chownTo);
-      if (isMasked(rel)) {
-        if (entry.isSymbolicLink()) {
-          // Mask what it points to when that is in the workspace; outside, the sandbox sees nothing
-          // there anyway, and a dangling link reads nothing (binding over it would fail the command).
-          const target = await fs.realpath(full).catch(() => undefined);
-          const st = target && isInside(workspace, target) ? await fs.stat(target) : undefined;
-          if (target && st) masked.push({ path: target, kind: st.isDirectory() ? "dir" : "file" });
-        } else masked.push({ path: full, kind: entry.isDirectory() ? "dir" : "file" });
-        continue;
-      }
-      if (entry.isDirectory()) await walk(full);
-    }
+    entries += list.length;
+    if (entries > MAX_WALKED_ENTRIES)
+      throw new SandboxError(
+        `The workspace ${workspace} has more than ${MAX_WALKED_ENTRIES} entries; masking secrets in it would be too slow. Use a smaller workspace.`,
+        { workspace },
+      );
+    await Promise.all(list.map((entry) => visit(dir, entry)));
   };
-  await walk(workspace);
+  await Promise.all([chownTo ? ensureOwner(workspace, chownTo) : undefined, walk(workspace)]);
+  // A fixed order (parents before what is inside them), whatever order the lookups finished in: the
+  // masks become bubblewrap mounts, applied in this order.
+  masked.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { masked, entries };
 }
 

@@ -4,6 +4,7 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { BubblewrapSandbox } from "../../../src/sandbox/bubblewrap/bubblewrap-sandbox.js";
+import { shadowInheritedFds } from "../../../src/sandbox/bubblewrap/launcher.js";
 import { type CgroupHost, detectCgroupHost } from "../../../src/sandbox/bubblewrap/limits/cgroup.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -119,5 +120,104 @@ describe("BubblewrapSandbox launch path", () => {
       for (const controller of Object.keys(host.parents))
         expect(p.cgroups).toMatch(new RegExp(`[:,]${controller}[:,].*/rein-\\d+/cmd-[0-9a-f]+$`, "m"));
     }
+  });
+
+  it("cgroups are reused command after command, each with its whole pids limit (a pids folder still counting the last command's unreaped zombies is replaced)", async () => {
+    const host = detectCgroupHost();
+    if (!host?.parents.memory || !host.parents.pids) return; // no memory/pids cgroups here: rlimits
+    const s = sandbox({ workspace: tempDir(), pids: 8 });
+    const memoryFolders = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      // bwrap outside, bwrap's init, sh and three children: 6 of the 8 allowed. Had the last commands'
+      // zombies (bwrap's init, reaped by the host's init, late) still counted, this would fail to fork.
+      const r = await s.exec("true & true & true & wait; echo ok");
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toBe("ok\n");
+      for (const d of fs.readdirSync(host.parents.memory)) if (d.startsWith("cmd-")) memoryFolders.add(d);
+    }
+    // Reused, not one per command: one in use and one made ahead, and now and then one more when the
+    // last command's cgroup still held its exiting init at the next start.
+    expect(memoryFolders.size).toBeLessThanOrEqual(6);
+  });
+
+  it("on cgroup v1 the spawning thread goes back where it was, and no command's cgroup ever lists this process", async () => {
+    const host = detectCgroupHost();
+    if (host?.version !== 1) return; // v2: a shell step joins instead
+    const own = () => fs.readFileSync("/proc/thread-self/cgroup", "utf8");
+    const before = own();
+    const s = sandbox({ workspace: tempDir() });
+    const input = new PassThrough();
+    let listed: number[] = [];
+    const r = await s.execStreaming(["/bin/sh", "-c", "echo ready; exec cat > /dev/null"], {
+      input,
+      onStdout: () => {
+        listed = commandCgroups(host).flatMap((d) =>
+          fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number),
+        );
+        input.end();
+      },
+    });
+    expect(r.exitCode).toBe(0);
+    expect(listed.length).toBeGreaterThanOrEqual(3);
+    expect(listed).not.toContain(process.pid);
+    expect(own()).toBe(before);
+  });
+});
+
+describe("BubblewrapSandbox under a small memory limit", () => {
+  it("joins through a shell step instead of spawning into the cgroups (the fork's own charge could wake the OOM killer there): every process is still in every cgroup, as the sandbox user, and a memory bomb is oomKilled", async () => {
+    const host = detectCgroupHost();
+    if (!isRoot || host?.version !== 1 || !host.parents.memory) return; // the fallback is for v1 as root
+    const s = sandbox({ workspace: tempDir(), memory: "16m" });
+    const input = new PassThrough();
+    const seen: { pid: number; uid?: string; cgroups: string }[] = [];
+    const r = await s.execStreaming(["/bin/sh", "-c", "echo ready; exec cat > /dev/null"], {
+      input,
+      onStdout: () => {
+        const pids = commandCgroups(host).flatMap((d) =>
+          fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number),
+        );
+        for (const pid of new Set(pids))
+          seen.push({
+            pid,
+            uid: statusField(pid, "Uid"),
+            cgroups: fs.readFileSync(`/proc/${pid}/cgroup`, "utf8"),
+          });
+        input.end();
+      },
+    });
+    expect(r.exitCode).toBe(0);
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    for (const p of seen) {
+      expect(p.pid).not.toBe(process.pid);
+      expect(p.uid?.split(/\s+/)[0]).toBe(String(s.identity.uid));
+      for (const controller of Object.keys(host.parents))
+        expect(p.cgroups).toMatch(new RegExp(`[:,]${controller}[:,].*/rein-\\d+/cmd-[0-9a-f]+$`, "m"));
+    }
+    const bomb = await s.exec(`awk 'BEGIN { s = "x"; while (1) s = s s }'`, { timeoutMs: 60_000 });
+    expect(bomb.oomKilled).toBe(true);
+  });
+});
+
+describe("descriptors inherited by Rein's process", () => {
+  it("are each covered by a descriptor bwrap reads as --args and closes (the inherited one never reaches it)", () => {
+    const { stdio, bwrapArgs } = shadowInheritedFds(["pipe", "pipe", "pipe", 9, "pipe"], [3, 7, 12], 42);
+    // 3 is already Rein's own (the seccomp program): nothing to add for it.
+    expect(stdio).toEqual([
+      "pipe",
+      "pipe",
+      "pipe",
+      9,
+      "pipe",
+      "ignore",
+      "ignore",
+      42,
+      "ignore",
+      "ignore",
+      "ignore",
+      "ignore",
+      42,
+    ]);
+    expect(bwrapArgs).toEqual(["--args", "7", "--args", "12"]);
   });
 });

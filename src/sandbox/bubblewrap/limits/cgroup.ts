@@ -32,14 +32,19 @@ export function cgroupLimits(host: CgroupHost | undefined): SandboxLimit[] {
   return (["memory", "pids", "cpu"] as const).filter((c) => host.parents[c] !== undefined);
 }
 
-function ownCgroups(): Map<string, string> {
+function ownCgroups(file = "/proc/self/cgroup"): Map<string, string> {
   const out = new Map<string, string>();
-  for (const line of readFileSync("/proc/self/cgroup", "utf8").split("\n")) {
+  for (const line of readFileSync(file, "utf8").split("\n")) {
     const [, controllers, p] = line.split(":");
     if (controllers === undefined || p === undefined) continue;
     for (const c of controllers === "" ? [""] : controllers.split(",")) out.set(c, p);
   }
   return out;
+}
+
+/** The calling thread's cgroup per controller (it may differ from the process's). */
+function threadCgroups(): Map<string, string> {
+  return ownCgroups("/proc/thread-self/cgroup");
 }
 
 /** Creates `<dir>/rein-<pid>` and checks a limit file can be written in a child of it; undefined if not. */
@@ -147,47 +152,82 @@ export class CommandCgroup {
   /** The cgroups' member lists (read to kill and to check emptiness). */
   readonly procsFiles: string[];
   /**
-   * Files the launcher writes `0` (itself) into to join, before it execs bubblewrap. On v1 the `tasks`
-   * file: moving the writing thread itself skips the global threadgroup lock that a `cgroup.procs`
-   * write takes (and its RCU grace period, milliseconds under load); the launcher is single-threaded,
-   * so that moves the whole process. On v1 these files are handed to the sandbox user when one is
-   * given, so the launcher can join after the drop from root, without a setpriv step.
+   * v1: the `tasks` files; spawnInside writes `0` into them to move the calling thread (only it) in.
+   * v2: the `cgroup.procs` files the launcher's shell step writes `0` into, moving itself in before it
+   * execs bubblewrap.
    */
   readonly joinFiles: string[];
   readonly #dirs: string[];
+  /** A controller of each folder (v1: one hierarchy per folder), to find the way back in spawnInside. */
+  readonly #controllers: string[];
 
   private constructor(
     readonly host: CgroupHost,
     dirs: string[],
   ) {
     this.#dirs = dirs;
+    this.#controllers = dirs.map(
+      (d) => Object.entries(host.parents).find(([, p]) => p === path.dirname(d))?.[0] ?? "",
+    );
     this.procsFiles = dirs.map((d) => path.join(d, "cgroup.procs"));
     this.joinFiles = dirs.map((d) => path.join(d, host.version === 1 ? "tasks" : "cgroup.procs"));
   }
 
-  /**
-   * @param joiner on cgroup v1, the unprivileged user the launcher runs as (its `tasks` files are
-   *   chowned to it, which lets it move itself in, nothing else: the kernel checks the mover's uid
-   *   against the moved task's, and the parent's files stay root's).
-   */
-  static async create(
-    host: CgroupHost,
-    limits: ResourceLimits,
-    joiner?: { readonly uid: number; readonly gid: number },
-  ): Promise<CommandCgroup> {
+  static async create(host: CgroupHost, limits: ResourceLimits): Promise<CommandCgroup> {
     const name = `cmd-${randomBytes(6).toString("hex")}`;
     const dirs = [...new Set(Object.values(host.parents))].map((p) => path.join(p, name));
     const cg = new CommandCgroup(host, dirs);
     try {
       for (const d of dirs) await fs.mkdir(d);
-      if (joiner && host.version === 1)
-        for (const f of cg.joinFiles) await fs.chown(f, joiner.uid, joiner.gid);
       await cg.#apply(limits);
     } catch (err) {
       await cg.remove();
       throw err;
     }
     return cg;
+  }
+
+  /**
+   * cgroup v1: runs `start`, which must fork synchronously (child_process.spawn), with the calling
+   * thread moved into this cgroup, so the child is born in it: every process of the command is limited
+   * from its first instruction, with no launcher step to join for it. Only the calling thread moves
+   * (writing `0` to v1's `tasks` moves the writer alone, without the global threadgroup lock whose RCU
+   * grace period makes moving another process cost milliseconds), and it moves back before this
+   * returns; the writes are synchronous, so no other JavaScript runs meanwhile. Pages the process
+   * faults in during that window are charged here; the kernel keeps them with the cgroup's parent when it is removed.
+   *
+   * If the thread cannot move back, whatever `start` started is killed and this throws.
+   */
+  spawnInside<T>(start: () => T): T {
+    if (this.host.version !== 1) throw new Error("spawnInside needs cgroup v1");
+    const home = threadCgroups();
+    const back = this.#controllers.map((c) => {
+      const rel = home.get(c);
+      if (rel === undefined) throw new Error(`cannot tell this thread's ${c} cgroup`);
+      return path.join(ROOT, c, rel, "tasks");
+    });
+    let moved = 0;
+    let failed: unknown;
+    try {
+      for (const f of this.joinFiles) {
+        writeFileSync(f, "0");
+        moved++;
+      }
+      return start();
+    } finally {
+      for (let i = 0; i < moved; i++) {
+        try {
+          writeFileSync(back[i]!, "0");
+        } catch (err) {
+          failed ??= err;
+        }
+      }
+      if (failed !== undefined) {
+        this.killAll();
+        // biome-ignore lint/correctness/noUnsafeFinally: a thread stuck in a command's cgroup must not go unnoticed
+        throw new Error(`could not move this thread back out of ${this.#dirs[0]}: ${String(failed)}`);
+      }
+    }
   }
 
   #dir(controller: "memory" | "pids" | "cpu"): string | undefined {
@@ -231,27 +271,56 @@ export class CommandCgroup {
     }
   }
 
-  /**
-   * No process left in it (so the next command may reuse it). `cgroup.procs` empties before the
-   * kernel has released the tasks it killed, while `pids.current` still counts them: a cgroup reused
-   * then refuses the next command's first fork ("Can't fork for pid 1"), so both must read empty.
-   */
-  isEmpty(): boolean {
-    const pids = this.#dir("pids");
-    if (pids) {
+  /** Some process (or thread) is still attached to one of its folders: not reusable yet. */
+  hasTasks(): boolean {
+    return this.procsFiles.some((f) => {
       try {
-        if (readFileSync(path.join(pids, "pids.current"), "utf8").trim() !== "0") return false;
+        return readFileSync(f, "utf8").trim() !== "";
       } catch {
-        return false;
-      }
-    }
-    return this.procsFiles.every((f) => {
-      try {
-        return readFileSync(f, "utf8").trim() === "";
-      } catch {
-        return false;
+        return true;
       }
     });
+  }
+
+  /**
+   * The pids controller still counts processes that are gone from its member list: zombies not reaped
+   * yet. bubblewrap's monitor exits as soon as the command does, so the sandbox's init (bwrap's pid 1)
+   * is reaped by the host's init, which may take its time (seconds on some VMs). A cgroup reused then
+   * would start the next command with that many fewer processes allowed (and, repeated, with none:
+   * "Can't fork for pid 1"), so its pids folder is replaced first (renewPids).
+   */
+  pidsLingering(): boolean {
+    const i = this.#controllers.indexOf("pids");
+    if (i < 0) return false;
+    try {
+      return readFileSync(path.join(this.#dirs[i]!, "pids.current"), "utf8").trim() !== "0";
+    } catch {
+      return true;
+    }
+  }
+
+  /**
+   * Swaps the pids folder for a fresh one with the same limit and removes the old one (the kernel
+   * allows that while it only counts zombies; their count goes with it). A pids folder is cheap to make,
+   * unlike a memory cgroup, which is why the memory and cpu folders are reused as they are.
+   */
+  async renewPids(limits: ResourceLimits): Promise<void> {
+    const i = this.#controllers.indexOf("pids");
+    const parent = this.host.parents.pids;
+    if (i < 0 || !parent) return;
+    const old = this.#dirs[i]!;
+    const dir = path.join(parent, `cmd-${randomBytes(6).toString("hex")}`);
+    await fs.mkdir(dir);
+    try {
+      await fs.writeFile(path.join(dir, "pids.max"), String(limits.pids));
+    } catch (err) {
+      await fs.rmdir(dir).catch(() => {});
+      throw err;
+    }
+    this.#dirs[i] = dir;
+    this.procsFiles[i] = path.join(dir, "cgroup.procs");
+    this.joinFiles[i] = path.join(dir, this.host.version === 1 ? "tasks" : "cgroup.procs");
+    await removeDir(old);
   }
 
   /** SIGKILLs every process in the cgroup (synchronously: it runs from kill paths). Never this one. */
@@ -288,5 +357,18 @@ export class CommandCgroup {
       // Killed processes leave the cgroup as the kernel reaps them; give it a moment, then retry.
       await new Promise((r) => setTimeout(r, 2 * (attempt + 1)));
     }
+  }
+}
+
+/** Removes an empty cgroup folder, retrying briefly while the kernel still counts it as busy. */
+async function removeDir(dir: string): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      await fs.rmdir(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    }
+    await new Promise((r) => setTimeout(r, 2 * (attempt + 1)));
   }
 }
