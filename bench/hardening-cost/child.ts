@@ -12,10 +12,10 @@
  * features that later issues added, redaction, spotlighting and injection detection, off).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { Session as Inspector } from "node:inspector/promises";
 import { join } from "node:path";
 import { constants, PerformanceObserver } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
+import { startCpuProfile } from "../lib/cpu-profile.ts";
 
 export interface HardeningChildReport {
   readonly cpuUs: number;
@@ -97,7 +97,7 @@ await once(warmupArg === undefined ? 200 : Number(warmupArg));
 // HARDENING_COST_PROFILE=<file.cpuprofile>: a V8 CPU profile of the measured run only (not start-up
 // or the warm-up), for `--profile` of the benchmark. Its own cost is outside the CPU figure's purpose.
 const profileFile = process.env.HARDENING_COST_PROFILE;
-const profiler = profileFile ? await startProfile() : undefined;
+const profiler = profileFile ? await startCpuProfile(50) : undefined;
 let majorGcs = 0;
 const gcs = new PerformanceObserver((list) => {
   for (const e of list.getEntries())
@@ -125,18 +125,3 @@ const report: HardeningChildReport = {
   toolCalls: r.toolCalls,
 };
 process.send(report, () => process.disconnect());
-
-async function startProfile() {
-  const inspector = new Inspector();
-  inspector.connect();
-  await inspector.post("Profiler.enable");
-  await inspector.post("Profiler.setSamplingInterval", { interval: 50 });
-  await inspector.post("Profiler.start");
-  return {
-    async stop() {
-      const { profile } = await inspector.post("Profiler.stop");
-      inspector.disconnect();
-      return profile;
-    },
-  };
-}

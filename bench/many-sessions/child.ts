@@ -7,12 +7,12 @@
  * `modelMs` per call; before them, the same waits as plain async loops, for the event-loop delay baseline.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { Session as Inspector } from "node:inspector/promises";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { createHarness, defineTool, scriptedModel, verifyAuditFile } from "../../dist/index.js";
+import { startCpuProfile } from "../lib/cpu-profile.ts";
 
 export interface ManySessionsReport {
   readonly sessions: number;
@@ -130,7 +130,7 @@ const failures: string[] = [];
 // MANY_SESSIONS_PROFILE=<file.cpuprofile>: a V8 CPU profile of the live phase only (not the warm-up,
 // the plain loops or the heap phase); its own cost inflates the CPU figure of that run.
 const profileFile = process.env.MANY_SESSIONS_PROFILE;
-const profiler = profileFile ? await startProfile() : undefined;
+const profiler = profileFile ? await startCpuProfile(100) : undefined;
 const threadsBefore = process.env.MANY_SESSIONS_THREADS ? threadTimes() : undefined;
 const cpuBefore = process.cpuUsage();
 const live = await measureDelay(async () => {
@@ -239,21 +239,6 @@ const report: ManySessionsReport = {
   trailsVerified,
 };
 process.stdout.write(`${JSON.stringify(report)}\n`);
-
-async function startProfile() {
-  const inspector = new Inspector();
-  inspector.connect();
-  await inspector.post("Profiler.enable");
-  await inspector.post("Profiler.setSamplingInterval", { interval: 100 });
-  await inspector.post("Profiler.start");
-  return {
-    async stop() {
-      const { profile } = await inspector.post("Profiler.stop");
-      inspector.disconnect();
-      return profile;
-    },
-  };
-}
 
 /** CPU time (user + system, ms) of each thread of this process, from /proc/self/task. */
 function threadTimes(): Map<string, { name: string; ms: number }> {

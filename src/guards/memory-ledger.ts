@@ -230,18 +230,8 @@ export class MemoryLedger implements Ledger {
       if (!tenant) return ZERO;
       session = tenant.sessions.get(scope.sessionId);
     }
-    if (which === "run") {
-      if (!session) return ZERO;
-      const a = session.account;
-      return {
-        costUsd: a.costUsd - session.runBaseUsd,
-        tokens: a.tokens - session.runBaseTokens,
-        reservedUsd: Math.max(0, a.reservedUsd),
-        reservedTokens: Math.max(0, a.reservedTokens),
-      };
-    }
-    const u = which === "session" ? session?.account : tenant.budgets.get(which);
-    if (!u) return ZERO;
+    const u = usageIn(tenant, session, which);
+    if (u === ZERO) return ZERO;
     return {
       costUsd: u.costUsd,
       tokens: u.tokens,

@@ -91,21 +91,7 @@ describe("the audit writer's thread (locks, opens and batches of many trails)", 
   it("one batch for 200 files goes to the thread; their writers resume at most 64 per turn of the event loop", async () => {
     const dir = tempDir();
     const writer = new GroupCommitWriter({ syncWritesPerTick: 0 });
-    const files = Array.from({ length: 200 }, (_, i) => {
-      const path = join(dir, `t${i}.jsonl`);
-      writeFileSync(path, "");
-      const s = statSync(path);
-      return {
-        path,
-        f: writer.file({
-          display: path,
-          realFile: path,
-          size: 0,
-          fd: openSync(path, "a"),
-          identity: `${s.dev}:${s.ino}`,
-        }),
-      };
-    });
+    const files = emptyFiles(writer, dir, 200);
     // A counter of turns: an immediate that renews itself runs once per turn of the event loop.
     let turn = 0;
     let ticking = true;
@@ -133,21 +119,7 @@ describe("the audit writer's thread (locks, opens and batches of many trails)", 
   it("without the thread (writerThread: false) the libuv path writes the same lines through the same bound", async () => {
     const dir = tempDir();
     const writer = new GroupCommitWriter({ maxOpenFiles: 2, syncWritesPerTick: 0, writerThread: false });
-    const files = Array.from({ length: 10 }, (_, i) => {
-      const path = join(dir, `t${i}.jsonl`);
-      writeFileSync(path, "");
-      const s = statSync(path);
-      return {
-        path,
-        f: writer.file({
-          display: path,
-          realFile: path,
-          size: 0,
-          fd: openSync(path, "a"),
-          identity: `${s.dev}:${s.ino}`,
-        }),
-      };
-    });
+    const files = emptyFiles(writer, dir, 10);
     for (let round = 0; round < 3; round++) for (const { f } of files) f.append(`line ${round}\n`);
     await Promise.all(files.map(({ f }) => f.sync()));
     expect(writer.openFiles).toBeLessThanOrEqual(2);
@@ -156,3 +128,22 @@ describe("the audit writer's thread (locks, opens and batches of many trails)", 
     expect(writer.openFiles).toBe(0);
   });
 });
+
+/** `n` empty trails `t0.jsonl`… in `dir`, each handed to `writer` with its descriptor open. */
+function emptyFiles(writer: GroupCommitWriter, dir: string, n: number) {
+  return Array.from({ length: n }, (_, i) => {
+    const path = join(dir, `t${i}.jsonl`);
+    writeFileSync(path, "");
+    const s = statSync(path);
+    return {
+      path,
+      f: writer.file({
+        display: path,
+        realFile: path,
+        size: 0,
+        fd: openSync(path, "a"),
+        identity: `${s.dev}:${s.ino}`,
+      }),
+    };
+  });
+}
