@@ -3,8 +3,10 @@
  * `ulimit -n 1024`. Each scenario runs in a fresh process (`bench/many-sessions/child.ts`): 1,000 and
  * 10,000 sessions (`--quick`: 1,000), a model that waits 50 ms per call, 5 tool calls each. Reports
  * wall time against the ideal, event-loop delay p99 against plain async loops doing the same waits
- * in the same process, RSS per idle session, heap kept per closed session, failed sessions and the
- * most descriptors open at once. Flags: `--sessions a,b`, `--calls n`, `--model-ms n`.
+ * in the same process, heap kept per closed session, failed sessions and the most descriptors open
+ * at once; then, in another fresh process (`bench/many-sessions/idle-child.ts`), the memory the same
+ * number of idle sessions holds when they were brought to idle `--idle-batch` (50) at a time, not all
+ * at once. Flags: `--sessions a,b`, `--calls n`, `--model-ms n`, `--idle-batch n`.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -13,27 +15,32 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Benchmark, BenchOutput } from "./lib/bench.ts";
 import type { ManySessionsReport } from "./many-sessions/child.ts";
+import type { IdleSessionsReport } from "./many-sessions/idle-child.ts";
 
 const CHILD = fileURLToPath(new URL("./many-sessions/child.ts", import.meta.url));
+const IDLE_CHILD = fileURLToPath(new URL("./many-sessions/idle-child.ts", import.meta.url));
 
-function runScenario(sessions: number, calls: number, modelMs: number): ManySessionsReport {
+/** Runs `child` with `args` (then a fresh work folder) in a fresh process under `ulimit -n 1024`. */
+function runChild<T>(child: string, args: readonly number[]): T {
   const work = mkdtempSync(join(tmpdir(), "rein-many-"));
   try {
     const out = spawnSync(
       "bash",
-      ["-c", `ulimit -n 1024 && exec "$NODE" --expose-gc "$CHILD" ${sessions} ${calls} ${modelMs} "$WORK"`],
+      ["-c", `ulimit -n 1024 && exec "$NODE" --expose-gc "$CHILD" ${args.join(" ")} "$WORK"`],
       {
-        env: { ...process.env, NODE: process.execPath, CHILD, WORK: work },
+        env: { ...process.env, NODE: process.execPath, CHILD: child, WORK: work },
         encoding: "utf8",
         maxBuffer: 64 * 1024 * 1024,
       },
     );
     if (out.status !== 0) throw new Error(`many-sessions child failed (${out.status}): ${out.stderr}`);
-    return JSON.parse(out.stdout.trim().split("\n").at(-1)!) as ManySessionsReport;
+    return JSON.parse(out.stdout.trim().split("\n").at(-1)!) as T;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
+
+const kb = (bytes: number) => (bytes / 1024).toFixed(1);
 
 const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
 
@@ -44,12 +51,16 @@ const manySessions: Benchmark = {
     const sizes = (options.flags.sessions ?? (options.quick ? "1000" : "1000,10000")).split(",").map(Number);
     const calls = Number(options.flags.calls ?? 5);
     const modelMs = Number(options.flags["model-ms"] ?? 50);
-    const reports: ManySessionsReport[] = [];
+    const idleBatch = Number(options.flags["idle-batch"] ?? 50);
+    const reports: (ManySessionsReport & { idle: IdleSessionsReport })[] = [];
     for (const n of sizes) {
       options.log(`${n} sessions × ${calls} tool calls, model ${modelMs} ms`);
-      reports.push(runScenario(n, calls, modelMs));
+      const live = runChild<ManySessionsReport>(CHILD, [n, calls, modelMs]);
+      options.log(`${n} sessions brought to idle ${idleBatch} at a time`);
+      reports.push({ ...live, idle: runChild<IdleSessionsReport>(IDLE_CHILD, [n, calls, idleBatch]) });
     }
     const rows = reports.map((r) => {
+      const idle = r.idle.perSession;
       const wallX = r.wallMs / r.idealMs;
       const delayX = r.delayP99Ms / r.plainDelayP99Ms;
       return [
@@ -58,16 +69,18 @@ const manySessions: Benchmark = {
         `${(r.cpuPerSessionMs * 1000).toFixed(0)} µs`,
         `${r.delayP99Ms.toFixed(1)} ms (${delayX.toFixed(2)}× plain ${r.plainDelayP99Ms.toFixed(1)})`,
         `${r.cpuStallP99Ms.toFixed(1)} ms (plain ${r.plainCpuStallP99Ms.toFixed(1)})`,
-        `${(r.rssPerIdleSessionBytes / 1024).toFixed(1)} KB (heap ${(r.heapPerIdleSessionBytes / 1024).toFixed(1)})`,
+        `${kb(idle.rssBytes)} KB (marginal ${kb(r.idle.marginal.rssBytes)}, plain gc ${kb(idle.rssPlainGcBytes)})`,
+        `${kb(idle.heapUsedBytes)} KB (ext ${kb(idle.externalBytes)}, buffers ${kb(idle.arrayBuffersBytes)})`,
+        `${kb(r.rssAfterPeakPerSessionBytes)} KB (heap ${kb(r.heapAfterPeakPerSessionBytes)})`,
         `${r.heapKeptPerClosedSessionBytes.toFixed(0)} B`,
-        String(r.failed),
+        String(r.failed + r.idle.failed),
         `${r.maxOpenFds} (limit ${r.fdLimit})`,
         [
           `wall ${verdict(wallX <= 1.3)}`,
           `p99 ${verdict(delayX <= 2 && (r.sessions > 1000 || r.delayP99Ms <= 20))}`,
-          `rss ${verdict(r.rssPerIdleSessionBytes <= 20 * 1024)}`,
+          `rss ${verdict(idle.rssBytes <= 20 * 1024)}`,
           `kept ${verdict(r.heapKeptPerClosedSessionBytes <= 1024)}`,
-          `failed ${verdict(r.failed === 0)}`,
+          `failed ${verdict(r.failed === 0 && r.idle.failed === 0)}`,
         ].join(", "),
       ];
     });
@@ -82,6 +95,8 @@ const manySessions: Benchmark = {
             "event-loop delay p99",
             "CPU stall p99",
             "RSS/idle session",
+            "heap/idle session",
+            "RSS after the run at once",
             "heap kept/closed",
             "failed",
             "max fds",
@@ -90,7 +105,9 @@ const manySessions: Benchmark = {
           rows,
           notes: [
             "Targets (issue 24): 0 failed; delay p99 ≤ 2× the plain loops' and ≤ 20 ms at 1,000; wall ≤ 1.3× ideal; ≤ 20 KB RSS per idle session; ≤ 1 KB heap kept per closed session.",
-            "RSS per idle session: RSS after the sessions ran (idle, not closed) minus RSS before, after gc, over the sessions (heap: the same with heapUsed, without the allocator's slack from the run's peak).",
+            "RSS/idle session (the target's figure): in a fresh process, the sessions brought to idle (run once with their tool calls, not closed) in batches run concurrently (--idle-batch, 50), so the process never ran them all at once; RSS after a memory-reducing gc (V8 compacts and releases free pages, as its memory reducer does once a process idles) minus before, over the sessions. Marginal: the second half of the sessions over its count (without one-off costs such as the audit writer thread's heap); plain gc: the same after a plain gc() (free pages still committed).",
+            "heap/idle session: heapUsed, external and arrayBuffers at the same points, over the sessions.",
+            "RSS after the run at once: RSS after gc with the live phase's sessions idle, right after all of them ran concurrently, minus before, over the sessions: what they hold plus the slack of that peak (V8's grown heap, the allocator's pools); heap: heapUsed at the same point.",
             "CPU stall p99: the main thread's CPU time between two ticks of a 1 ms timer (the event loop's stalls without the share of the core other processes took: readable on a loaded machine, where the wall delay is not). Not a target, a diagnostic.",
             "CPU/session: user + system CPU of the whole process (main thread and libuv pool) during the live phase, over the sessions; less sensitive to other load than wall time.",
             "Ideal: (calls + 1) model waits; plain loops: the same waits as bare async loops in the same process (their wall time is the floor the machine reached).",

@@ -477,6 +477,8 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
             maxRecordBytes: c.audit.maxRecordBytes,
           };
   const approvals = approvalSlot(c.trust, c.approvals);
+  // Stateless (the detectors are the harness's): one for every session.
+  const injectionScan = detectors.length > 0 ? injectionScanProcessor(detectors) : undefined;
   // Weak, so a session dropped without close() does not pin memory; the registry prunes its entry.
   const liveSessions = new Map<string, WeakRef<Session>>();
   const forgetWhenCollected = new FinalizationRegistry<string>((id) => {
@@ -564,7 +566,6 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         );
       }
       const file = auditFile(sessionId);
-      const sinks: EventSink[] = [...c.sinks, ...(options.sinks ?? [])];
       // A generated id names a file that cannot exist yet: nothing to check before the first run.
       const fresh = file && options.id === undefined ? freshAudit() : undefined;
       const trail = file
@@ -574,8 +575,11 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         : trailOptions
           ? AuditTrail.inMemory(trailOptions)
           : undefined;
+      // The trail first, in an array of the exact size (an unshift leaves room for 17 the session keeps).
+      const sinks: EventSink[] = trail
+        ? [trail, ...c.sinks, ...(options.sinks ?? [])]
+        : [...c.sinks, ...(options.sinks ?? [])];
       if (trail) {
-        sinks.unshift(trail);
         trails.set(sessionId, new WeakRef(trail));
         forgetTrail.register(trail, sessionId);
       }
@@ -586,12 +590,11 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
       const spotlight = sec.spotlight ? new Spotlight(spotlightNonce()) : undefined;
       const processors: ResultProcessor[] = [];
       if (redactor) processors.push(redactionProcessor(redactor));
-      if (detectors.length > 0) processors.push(injectionScanProcessor(detectors));
+      if (injectionScan) processors.push(injectionScan);
       processors.push(...c.resultProcessors);
       if (spotlight) processors.push(spotlight.processor());
       // Only when nothing else may rewrite the redacted content before it is wrapped.
       if (redactor && spotlight && c.resultProcessors.length === 0) processors.push(vouchProcessor(redactor));
-      const system = spotlight ? [c.system, spotlight.systemPrompt()].filter(Boolean).join("\n\n") : c.system;
       const session = new Session({
         onClose: () => {
           if (liveSessions.get(sessionId)?.deref() === session) liveSessions.delete(sessionId);
@@ -612,7 +615,11 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         sinks,
         ...(redactor ? { eventFilter: new EventRedactor(redactor) } : {}),
         limits,
-        system,
+        // With spotlighting the system prompt carries the session's nonce (~1 KB: its markers are
+        // two-byte characters): built for each model call, not kept for the session's whole life.
+        system: spotlight
+          ? () => [c.system, spotlight.systemPrompt()].filter(Boolean).join("\n\n")
+          : c.system,
         maxTokens: c.maxTokens,
         workspace,
         audit: file ? { kind: "file", file } : trail ? { kind: "memory" } : { kind: "none" },

@@ -7,12 +7,11 @@
  * `modelMs` per call; before them, the same waits as plain async loops, for the event-loop delay baseline.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { z } from "zod";
-import { createHarness, defineTool, scriptedModel, verifyAuditFile } from "../../dist/index.js";
+import { verifyAuditFile } from "../../dist/index.js";
 import { startCpuProfile } from "../lib/cpu-profile.ts";
+import { scenarioHarness } from "./scenario.ts";
 
 export interface ManySessionsReport {
   readonly sessions: number;
@@ -29,9 +28,14 @@ export interface ManySessionsReport {
   readonly plainCpuStallP99Ms: number;
   readonly maxOpenFds: number;
   readonly fdLimit: string;
-  readonly rssPerIdleSessionBytes: number;
-  /** heapUsed (after gc) with the sessions idle, minus before, over the sessions: what they hold, without the allocator's slack. */
-  readonly heapPerIdleSessionBytes: number;
+  /**
+   * RSS after gc with the sessions idle right after they all ran at once, minus before, over the
+   * sessions: what they hold plus the slack of the run's peak (V8's grown heap, the allocator's
+   * pools). `idle-child.ts` measures what idle sessions hold without that peak.
+   */
+  readonly rssAfterPeakPerSessionBytes: number;
+  /** heapUsed (after gc) at the same point, minus before, over the sessions. */
+  readonly heapAfterPeakPerSessionBytes: number;
   /** Main-thread and libuv-pool CPU (user + system) of the live phase, over the sessions. */
   readonly cpuPerSessionMs: number;
   /** Wall time of the plain async loops doing the same waits: the floor this process reached. */
@@ -58,26 +62,7 @@ const fdSampler = setInterval(() => {
   maxOpenFds = Math.max(maxOpenFds, openFds());
 }, 20);
 
-const tool = defineTool({
-  name: "act",
-  description: "Acts (changes nothing here, but is not declared read-only).",
-  input: z.object({}),
-  risk: { level: "LOW", reason: "bench" },
-  execute: async () => "ok",
-});
-const auditDir = join(workdir, "audit");
-const harness = createHarness({
-  model: scriptedModel({
-    name: "many",
-    turns: [
-      { tool_calls: [{ tool: "act", input: {} }], delay_ms: modelMs, repeat: calls },
-      { say: "done", delay_ms: modelMs },
-    ],
-  }),
-  tools: [tool],
-  audit: { dir: auditDir },
-  limits: { maxTurns: calls + 1 },
-});
+const harness = scenarioHarness(workdir, calls, modelMs);
 
 async function measureDelay<T>(
   work: () => Promise<T>,
@@ -159,7 +144,7 @@ if (threadsBefore) {
   );
 }
 if (profiler && profileFile) writeFileSync(profileFile, JSON.stringify(await profiler.stop()));
-// RSS per idle session: the sessions above are idle (run, not closed); drop them and compare.
+// RSS after the peak: the sessions above are idle (run, not closed) right after running all at once.
 gc();
 if (process.env.MANY_SESSIONS_MEMORY) {
   // MANY_SESSIONS_MEMORY=1: the whole memoryUsage() before and with the sessions idle, on stderr.
@@ -184,15 +169,7 @@ live.value.length = 0;
 
 // Heap kept per closed session: more sessions (a model that does not wait), sequentially, closed;
 // compare the heap after gc.
-const quick = createHarness({
-  model: scriptedModel({
-    name: "quick",
-    turns: [{ tool_calls: [{ tool: "act", input: {} }], repeat: calls }, { say: "done" }],
-  }),
-  tools: [tool],
-  audit: { dir: auditDir },
-  limits: { maxTurns: calls + 1 },
-});
+const quick = scenarioHarness(workdir, calls, 0, "quick");
 for (let i = 0; i < (mode === "live-only" ? 0 : 300); i++) {
   const s = quick.session();
   await s.run("warm");
@@ -231,8 +208,8 @@ const report: ManySessionsReport = {
   plainCpuStallP99Ms: plain.cpuStallP99Ms,
   maxOpenFds,
   fdLimit,
-  rssPerIdleSessionBytes: Math.max(0, (rssIdle - rssBefore) / sessions),
-  heapPerIdleSessionBytes: Math.max(0, (heapIdle - heapBefore0) / sessions),
+  rssAfterPeakPerSessionBytes: Math.max(0, (rssIdle - rssBefore) / sessions),
+  heapAfterPeakPerSessionBytes: Math.max(0, (heapIdle - heapBefore0) / sessions),
   cpuPerSessionMs: (cpu.user + cpu.system) / 1000 / sessions,
   plainWallMs: plain.ms,
   heapKeptPerClosedSessionBytes: extra === 0 ? Number.NaN : Math.max(0, (heapAfter - heapBefore) / extra),

@@ -1,5 +1,5 @@
 import type { Message, Usage } from "../protocol/messages.js";
-import type { SessionDeps } from "./run-context.js";
+import { type SessionDeps, systemPrompt } from "./run-context.js";
 
 /**
  * A running estimate of the next model call's input tokens, for the ledger's worst-case reservation,
@@ -35,7 +35,7 @@ export function estimateInputTokens(deps: SessionDeps): number {
       fixedChars.set(specs, specChars);
     }
     const prior = deps.history.length > 0 ? JSON.stringify(deps.history).length : 0;
-    e.pendingChars += specChars + (deps.system?.length ?? 0) + prior;
+    e.pendingChars += specChars + (systemPrompt(deps)?.length ?? 0) + prior;
   }
   return e.knownTokens + Math.ceil(e.pendingChars / CHARS_PER_TOKEN);
 }

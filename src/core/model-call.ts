@@ -8,7 +8,7 @@ import { reservationStop } from "./budget-refusal.js";
 import { estimateInputTokens, settleInputEstimate } from "./input-estimate.js";
 import { beforeModelCallGuards } from "./pipeline/guards.js";
 import { syncResults } from "./pipeline/tool-call.js";
-import type { RunContext } from "./run-context.js";
+import { type RunContext, systemPrompt } from "./run-context.js";
 
 export type ModelCallOutcome =
   | { readonly ok: true; readonly message: AssistantMessage; readonly response: ModelResponse }
@@ -105,7 +105,7 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   let response: ModelResponse;
   try {
     const request: ModelRequest = {
-      system: deps.system,
+      system: systemPrompt(deps),
       messages: deps.history,
       tools: deps.tools.specs(),
       maxTokens: deps.maxTokens,

@@ -61,7 +61,11 @@ export interface SessionDeps {
   /** Applied to every event's data before the log, sinks and stream see it (secret redaction). */
   readonly eventFilter?: EventDataFilter;
   readonly limits: Limits;
-  readonly system: string | undefined;
+  /**
+   * The system prompt, or what builds it for each model call: a prompt of the session's own (the
+   * spotlight nonce's) is then not kept while the session idles.
+   */
+  readonly system: string | (() => string) | undefined;
   readonly maxTokens: number;
   readonly workspace: string | null;
   /** Where the audit trail goes, for `session_started` (the harness builds the trail itself as a sink). */
@@ -108,4 +112,10 @@ export interface RunContext {
   readonly unsettledToolCalls: { readonly callId: string; readonly tool: string }[];
   /** The signals of the run's tool and model calls (one listener and one timer per limit for all of them). */
   readonly scopes: CallScopes;
+}
+
+/** The system prompt of the next model call. */
+export function systemPrompt(deps: SessionDeps): string | undefined {
+  const system = deps.system;
+  return typeof system === "function" ? system() : system;
 }

@@ -39,30 +39,22 @@ export class Session {
   #awaitingAction = false;
   /** A sink that failed outside a run (e.g. the audit trail's session seal): close() rejects with it. */
   #sinkFailure: Extract<AbortCause, { kind: "fatal" }> | undefined;
-  /** The log and sinks that commit in batches and so have a durability barrier (`sync`). */
-  readonly #syncers: readonly { readonly name: string; sync(): Promise<void> }[];
-  /** The sinks that open asynchronously when a run starts (`ready`). */
-  readonly #readiers: readonly { readonly name: string; ready(): Promise<void> }[];
+  /**
+   * Whether the log or a sink commits in batches and so has a durability barrier (`sync`), and
+   * whether a sink opens asynchronously when a run starts (`ready`). Flags, not lists: an idle
+   * session keeps nothing per sink (the barrier walks `deps.sinks`, a few entries).
+   */
+  readonly #syncs: boolean;
+  readonly #readies: boolean;
 
   constructor(deps: SessionDeps) {
     this.#deps = deps;
     this.id = deps.sessionId;
     this.tenantId = deps.tenantId;
     this.#seq = deps.eventLog.lastSeq({ tenantId: deps.tenantId, sessionId: deps.sessionId });
-    const syncers: { name: string; sync(): Promise<void> }[] = [];
-    const log = deps.eventLog;
-    if (typeof log.sync === "function") syncers.push({ name: "event log", sync: () => log.sync!() });
-    for (const sink of deps.sinks) {
-      if (typeof sink.sync === "function")
-        syncers.push({ name: `event sink "${sink.name}"`, sync: () => sink.sync!() });
-    }
-    this.#syncers = syncers;
-    const readiers: { name: string; ready(): Promise<void> }[] = [];
-    for (const sink of deps.sinks) {
-      if (typeof sink.ready === "function")
-        readiers.push({ name: `event sink "${sink.name}"`, ready: () => sink.ready!() });
-    }
-    this.#readiers = readiers;
+    this.#syncs =
+      typeof deps.eventLog.sync === "function" || deps.sinks.some((sink) => typeof sink.sync === "function");
+    this.#readies = deps.sinks.some((sink) => typeof sink.ready === "function");
   }
 
   /** The conversation so far (live, by reference). */
@@ -149,7 +141,7 @@ export class Session {
     }
     try {
       // The session seal is durable before close() resolves; a failure is reported below.
-      if (this.#syncers.length > 0) await this.#durable().catch(() => {});
+      if (this.#syncs) await this.#durable().catch(() => {});
       await this.#deps.eventLog.flush();
       for (const sink of this.#deps.sinks) {
         try {
@@ -249,11 +241,11 @@ export class Session {
       runId,
       signal: controller.signal,
       emit: (type, data) => this.#emit(runId, type, data),
-      durable: () => (this.#syncers.length === 0 ? undefined : this.#durable()),
+      durable: () => (this.#syncs ? this.#durable() : undefined),
       // Once every sink has opened in this run it stays open until the run's seal: later model answers
       // skip the wait (a later write failure is caught by the durability barrier before any tool runs).
       ready: () => {
-        if (opened || this.#readiers.length === 0) return undefined;
+        if (opened || !this.#readies) return undefined;
         return this.#ready().then(() => {
           opened = true;
         });
@@ -272,7 +264,7 @@ export class Session {
       this.#awaitingAction = result.status === "requires_action";
       // The run's last records (the audit seal) are durable before run() resolves; a failure here
       // cannot change the result any more, so close() reports it.
-      if (this.#syncers.length > 0) await this.#durable(true).catch(() => {});
+      if (this.#syncs) await this.#durable(true).catch(() => {});
       return result;
     } finally {
       clearTimeout(timer);
@@ -288,32 +280,45 @@ export class Session {
    * `ended`: the run is over, so a failure is kept for close() to report.
    */
   async #durable(ended = false): Promise<void> {
-    for (const s of this.#syncers) {
-      try {
-        // Anything but a settled native promise (a throw, a thenable that never settles badly) is a failure.
-        const p = s.sync();
-        if (!(p instanceof Promise)) throw new TypeError("sync() did not return a promise");
-        await p;
-      } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        const cause = {
-          kind: "fatal",
-          code: isErrorCode(code) ? code : "REIN_INTERNAL",
-          message: `${s.name} could not make its records durable: ${errorMessage(err)}`,
-        } satisfies AbortCause;
-        if (this.#active && !ended) this.#active.controller.abort(cause);
-        else this.#sinkFailure ??= cause;
-        throw err;
-      }
+    const log = this.#deps.eventLog;
+    if (typeof log.sync === "function") await this.#synced(log, undefined, ended);
+    for (const sink of this.#deps.sinks) {
+      if (typeof sink.sync === "function") await this.#synced(sink, sink.name, ended);
+    }
+  }
+
+  /** One `sync()` (of the log when `sinkName` is undefined, else of that sink); see `#durable`. */
+  async #synced(
+    target: { sync?(): Promise<void> },
+    sinkName: string | undefined,
+    ended: boolean,
+  ): Promise<void> {
+    try {
+      // Anything but a settled native promise (a throw, a thenable that never settles badly) is a failure.
+      const p = target.sync!();
+      if (!(p instanceof Promise)) throw new TypeError("sync() did not return a promise");
+      await p;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      const name = sinkName === undefined ? "event log" : `event sink "${sinkName}"`;
+      const cause = {
+        kind: "fatal",
+        code: isErrorCode(code) ? code : "REIN_INTERNAL",
+        message: `${name} could not make its records durable: ${errorMessage(err)}`,
+      } satisfies AbortCause;
+      if (this.#active && !ended) this.#active.controller.abort(cause);
+      else this.#sinkFailure ??= cause;
+      throw err;
     }
   }
 
   /** Waits for every sink that opens asynchronously; the first failure stops the run (fatal) and rejects. */
   async #ready(): Promise<void> {
-    for (const s of this.#readiers) {
+    for (const sink of this.#deps.sinks) {
+      if (typeof sink.ready !== "function") continue;
       try {
         // Anything but a native promise (a throw, a thenable) is a failure.
-        const p = s.ready();
+        const p = sink.ready();
         if (!(p instanceof Promise)) throw new TypeError("ready() did not return a promise");
         await p;
       } catch (err) {
@@ -321,7 +326,7 @@ export class Session {
         this.#active?.controller.abort({
           kind: "fatal",
           code: isErrorCode(code) ? code : "REIN_INTERNAL",
-          message: `${s.name} could not open: ${errorMessage(err)}`,
+          message: `event sink "${sink.name}" could not open: ${errorMessage(err)}`,
         } satisfies AbortCause);
         throw err;
       }

@@ -45,7 +45,9 @@ export async function step(ctx: RunContext): Promise<StepOutcome> {
 /** The turn's results join the history; then the run goes on unless something stops it. */
 export function afterResults(ctx: RunContext, results: UserMessage["content"]): StepOutcome {
   const { maxTurns } = ctx.deps.limits;
-  const message: UserMessage = { role: "user", content: results };
+  // An exact copy: `results` grew by push (room for 17 blocks), and the history keeps this array for
+  // as long as the session lives (a turn of one call: 56 bytes instead of 184).
+  const message: UserMessage = { role: "user", content: results.slice() };
   ctx.deps.history.push(message);
   addToInputEstimate(ctx.deps, message);
 

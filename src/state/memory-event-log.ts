@@ -1,14 +1,135 @@
 import { EventLogError } from "../protocol/errors.js";
-import type { ReinEvent } from "../protocol/events.js";
+import { EVENT_VERSION, type EventType, type ReinEvent } from "../protocol/events.js";
 import type { EventLog, LogScope } from "./event-log.js";
 import { checkNextSeq, checkReadBounds, checkScope } from "./log-checks.js";
 
 type Listener = (event: ReinEvent) => void;
 
+/**
+ * One session's events, kept by column rather than as event objects: an idle session holds its
+ * events for as long as it lives, and the envelope of each (`v`, `seq`, the ids, `ts`, `type`) is
+ * worth more than most events' data. Each event costs three slots (its `ts` unboxed in a double
+ * array, its `type`, its `data` by reference); the ids are the stream's, `seq` is implied while
+ * the seqs have no gap, `v` while every event has the same, and runs are kept as ranges. `read`
+ * builds the envelopes again (equal to what was appended, not the same objects).
+ */
 interface Stream {
-  readonly events: ReinEvent[];
+  readonly tenantId: string;
+  readonly sessionId: string;
+  /** seq of the first event: event i has seq `firstSeq + i` while `seqs` is undefined. */
+  firstSeq: number;
+  /** Every event's seq, made when one leaves a gap. */
+  seqs: number[] | undefined;
+  readonly ts: number[];
+  readonly types: EventType[];
+  readonly data: unknown[];
+  /** The envelope version of every event while they all have the same (else `vs`). */
+  v: number;
+  vs: number[] | undefined;
+  /** Run k's id, from event `runStarts[k]` on (made with the first event: one slot each, not 17). */
+  runIds: string[];
+  runStarts: number[];
   /** Replaced, never mutated, on (un)subscribe: an append delivers to the listeners it started with. */
   listeners: readonly Listener[];
+}
+
+function newStream(scope: LogScope): Stream {
+  return {
+    tenantId: scope.tenantId,
+    sessionId: scope.sessionId,
+    firstSeq: 0,
+    seqs: undefined,
+    ts: [],
+    types: [],
+    data: [],
+    v: EVENT_VERSION,
+    vs: undefined,
+    runIds: [],
+    runStarts: [],
+    listeners: [],
+  };
+}
+
+function lastSeqOf(s: Stream): number {
+  const n = s.types.length;
+  if (n === 0) return 0;
+  return s.seqs === undefined ? s.firstSeq + n - 1 : s.seqs[n - 1]!;
+}
+
+/** Stores `e` (its seq already checked) at the end of `s`. */
+function store(s: Stream, e: ReinEvent): void {
+  const i = s.types.length;
+  if (i === 0) s.firstSeq = e.seq;
+  else if (s.seqs === undefined && e.seq !== s.firstSeq + i) {
+    const first = s.firstSeq;
+    s.seqs = Array.from({ length: i }, (_, k) => first + k);
+  }
+  s.seqs?.push(e.seq);
+  if (s.vs === undefined && e.v !== s.v) {
+    if (i === 0) s.v = e.v;
+    else s.vs = new Array<number>(i).fill(s.v);
+  }
+  s.vs?.push(e.v);
+  if (i === 0) {
+    s.runIds = [e.runId];
+    s.runStarts = [0];
+  } else if (s.runIds[s.runIds.length - 1] !== e.runId) {
+    s.runIds.push(e.runId);
+    s.runStarts.push(i);
+  }
+  s.ts.push(e.ts);
+  s.types.push(e.type);
+  s.data.push(e.data);
+}
+
+/** Index of the first event with seq > `afterSeq`. */
+function firstAfter(s: Stream, afterSeq: number): number {
+  const n = s.types.length;
+  const seqs = s.seqs;
+  if (seqs === undefined) return Math.min(n, Math.max(0, afterSeq - s.firstSeq + 1));
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (seqs[mid]! <= afterSeq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Events `from` to `to` (exclusive) of `s`, as envelopes. */
+function envelopes(s: Stream, from: number, to: number): ReinEvent[] {
+  const out: ReinEvent[] = [];
+  if (from >= to) return out;
+  // The run of event `from`: the last run that starts at or before it.
+  let run = 0;
+  let lo = 0;
+  let hi = s.runStarts.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (s.runStarts[mid]! <= from) {
+      run = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  let nextRun = s.runStarts[run + 1] ?? Number.POSITIVE_INFINITY;
+  for (let i = from; i < to; i++) {
+    if (i >= nextRun) {
+      run++;
+      nextRun = s.runStarts[run + 1] ?? Number.POSITIVE_INFINITY;
+    }
+    out.push({
+      v: s.vs === undefined ? s.v : s.vs[i]!,
+      seq: s.seqs === undefined ? s.firstSeq + i : s.seqs[i]!,
+      sessionId: s.sessionId,
+      runId: s.runIds[run]!,
+      tenantId: s.tenantId,
+      ts: s.ts[i]!,
+      type: s.types[i]!,
+      data: s.data[i],
+    } as ReinEvent);
+  }
+  return out;
 }
 
 export interface MemoryEventLogOptions {
@@ -22,7 +143,10 @@ export interface MemoryEventLogOptions {
   readonly retainClosedSessions?: number;
 }
 
-/** The in-process event log: an array per session, O(1) append, binary-searched reads; closed sessions evicted. */
+/**
+ * The in-process event log: columns per session (see `Stream`), O(1) append, reads by seq in O(log n)
+ * plus what they return; closed sessions evicted. `read` returns new envelopes around the stored data.
+ */
 export class MemoryEventLog implements EventLog {
   /** tenant → session → stream. Nested rather than a joined key, so no pair of ids can collide. */
   readonly #tenants = new Map<string, Map<string, Stream>>();
@@ -53,15 +177,15 @@ export class MemoryEventLog implements EventLog {
       if (!sessions || !stream || stream.listeners.length > 0) continue;
       sessions.delete(s.sessionId);
       if (sessions.size === 0) this.#tenants.delete(s.tenantId);
-      if (this.#last?.stream === stream) this.#last = undefined;
+      if (this.#last === stream) this.#last = undefined;
     }
   }
   /** The stream last appended to: a session appends many events in a row, so skip the lookups. */
-  #last: { tenantId: string; sessionId: string; stream: Stream } | undefined;
+  #last: Stream | undefined;
 
   #find(scope: LogScope): Stream | undefined {
     const last = this.#last;
-    if (last && last.sessionId === scope.sessionId && last.tenantId === scope.tenantId) return last.stream;
+    if (last && last.sessionId === scope.sessionId && last.tenantId === scope.tenantId) return last;
     return this.#tenants.get(scope.tenantId)?.get(scope.sessionId);
   }
 
@@ -73,7 +197,7 @@ export class MemoryEventLog implements EventLog {
     }
     let s = sessions.get(scope.sessionId);
     if (!s) {
-      s = { events: [], listeners: [] };
+      s = newStream(scope);
       sessions.set(scope.sessionId, s);
     }
     return s;
@@ -87,31 +211,25 @@ export class MemoryEventLog implements EventLog {
       // Appended to again: no longer a closed session waiting to be dropped.
       if (this.#closed.size > 0) this.#closed.delete(`${event.tenantId}\0${event.sessionId}`);
     }
-    const lastSeq = s.events.at(-1)?.seq ?? 0;
-    checkNextSeq(event, lastSeq);
-    s.events.push(event);
-    this.#last = { tenantId: event.tenantId, sessionId: event.sessionId, stream: s };
+    checkNextSeq(event, lastSeqOf(s));
+    store(s, event);
+    this.#last = s;
     for (const listener of s.listeners) listener(event);
   }
 
   read(scope: LogScope, afterSeq: number, limit = Number.POSITIVE_INFINITY): readonly ReinEvent[] {
     checkScope(scope, "read");
     checkReadBounds(afterSeq, limit);
-    const events = this.#find(scope)?.events;
-    if (!events) return [];
-    let lo = 0;
-    let hi = events.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (events[mid]!.seq <= afterSeq) lo = mid + 1;
-      else hi = mid;
-    }
-    return events.slice(lo, Number.isFinite(limit) ? lo + limit : undefined);
+    const s = this.#find(scope);
+    if (!s) return [];
+    const from = firstAfter(s, afterSeq);
+    return envelopes(s, from, Math.min(s.types.length, from + limit));
   }
 
   lastSeq(scope: LogScope): number {
     checkScope(scope, "lastSeq");
-    return this.#find(scope)?.events.at(-1)?.seq ?? 0;
+    const s = this.#find(scope);
+    return s ? lastSeqOf(s) : 0;
   }
 
   subscribe(scope: LogScope, listener: (event: ReinEvent) => void): () => void {
@@ -121,7 +239,7 @@ export class MemoryEventLog implements EventLog {
     return () => {
       s.listeners = s.listeners.filter((l) => l !== listener);
       // A tail on a session that never got an event leaves nothing behind.
-      if (s.listeners.length === 0 && s.events.length === 0) {
+      if (s.listeners.length === 0 && s.types.length === 0) {
         const sessions = this.#tenants.get(scope.tenantId);
         if (sessions?.get(scope.sessionId) === s) sessions.delete(scope.sessionId);
         if (sessions?.size === 0) this.#tenants.delete(scope.tenantId);

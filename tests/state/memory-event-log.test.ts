@@ -43,4 +43,44 @@ describe("MemoryEventLog", () => {
     log.append(ev(3));
     expect(seen).toEqual([1, 2]);
   });
+
+  it("keeps events by column and rebuilds each envelope on read: runs, a gap in seq and another version come back exact", () => {
+    const log = new MemoryEventLog();
+    const scope = { tenantId: "t", sessionId: "s" };
+    const appended: ReinEvent[] = [
+      { ...ev(1), runId: "run_a", ts: 1_796_000_000_001 },
+      { ...ev(2), runId: "run_a", ts: 1_796_000_000_002.5 },
+      { ...ev(3), runId: "run_b", ts: 1_796_000_000_003 },
+      // a gap: from here on each seq is stored
+      { ...ev(7), runId: "run_b", ts: 1_796_000_000_004 },
+      { ...ev(8), runId: "run_a", ts: 1_796_000_000_005 },
+      // another envelope version: from here on each v is stored
+      { ...ev(9), v: 2 as 1, runId: "run_c", ts: 1_796_000_000_006 },
+      { ...ev(12), runId: "run_c", ts: 1_796_000_000_007 },
+    ];
+    for (const e of appended) log.append(e);
+    expect(log.read(scope, 0)).toEqual(appended);
+    expect(log.lastSeq(scope)).toBe(12);
+    // Every starting point and limit: the run of the first event returned is found, not assumed.
+    for (let after = 0; after <= 13; after++) {
+      const expected = appended.filter((e) => e.seq > after);
+      expect(log.read(scope, after), `after ${after}`).toEqual(expected);
+      for (const limit of [0, 1, 2, 3]) {
+        expect(log.read(scope, after, limit), `after ${after} limit ${limit}`).toEqual(
+          expected.slice(0, limit),
+        );
+      }
+    }
+    // Still refuses a seq that does not move forward once the seqs are stored.
+    expect(() => log.append({ ...ev(12), runId: "run_c" })).toThrow(/seq 12 is not after 12/);
+  });
+
+  it("read returns the data as appended, by reference (the log copies no event data)", () => {
+    const log = new MemoryEventLog();
+    const event = ev(1);
+    log.append(event);
+    const [read] = log.read({ tenantId: "t", sessionId: "s" }, 0);
+    expect(read).toEqual(event);
+    expect(read!.data).toBe(event.data);
+  });
 });
