@@ -8,9 +8,10 @@
  *    started straight as the sandbox user.
  * 3. + the cgroups: the same bwrap, born in the command's cgroups (memory, pids, cpu) the way
  *    BubblewrapSandbox starts it on cgroup v1: Node's thread moves into them for the spawn and back
- *    (CommandCgroup.spawnInside), inherited descriptors shadowed by /dev/null read as `--args`; one
- *    cgroup reused, its pids folder renewed while zombies linger, as its pool does. On cgroup v2 the
- *    sandbox joins through a shell step instead (launchArgv), and this row measures that.
+ *    (CommandCgroup.spawnInside), inherited descriptors shadowed by /dev/null read as `--args`; two
+ *    cgroups taking turns, the pids folder of the one just used renewed (while zombies linger) once
+ *    the next command has started, as its pool does. On cgroup v2 the sandbox joins through a shell
+ *    step instead (launchArgv), and this row measures that.
  * The remaining difference to `rein bubblewrap` is Node's side of `exec`: workspace scan (masks, and
  * ownership as root), the cgroup pool, the status pipe and supervision.
  */
@@ -38,10 +39,12 @@ interface RunOptions {
   /** Descriptors the spawn shadows (shadowInheritedFds) and bwrap reads as `--args`. */
   readonly inherited?: readonly number[];
   readonly devNull?: number;
+  /** Before each run. */
+  readonly before?: () => Promise<void>;
   /** Wraps the synchronous spawn (CommandCgroup.spawnInside). */
   readonly around?: <T>(start: () => T) => T;
-  /** After each run (the pool's pids renewal). */
-  readonly after?: () => Promise<void>;
+  /** Once the command is started (the pool's pids renewal of the last command's cgroup). */
+  readonly started?: () => void;
 }
 
 /** Runs `argv` (prefixed) with the seccomp program on fd 3 and a status pipe on fd 4, as bwrap needs them. */
@@ -51,6 +54,7 @@ function bwrapRun(
   o: RunOptions,
 ): Run {
   return async (argv) => {
+    await o.before?.();
     await new Promise<void>((resolve, reject) => {
       const fds = shadowInheritedFds(
         ["pipe", "pipe", "pipe", -1, "pipe"],
@@ -74,6 +78,7 @@ function bwrapRun(
       } finally {
         fs.closeSync(fd);
       }
+      o.started?.();
       let open = 4;
       const done = () => --open === 0 && resolve();
       child.on("error", reject);
@@ -85,7 +90,6 @@ function bwrapRun(
         code === 0 ? done() : reject(new Error(`${all.slice(0, 3).join(" ")}… exited ${code}`)),
       );
     });
-    await o.after?.();
   };
 }
 
@@ -130,7 +134,14 @@ export async function bwrapPhaseSubjects(
     }),
   ];
   const host = detectCgroupHost();
-  const cgroup = host ? await CommandCgroup.create(host, limits) : undefined;
+  // Two cgroups taking turns, as BubblewrapSandbox's pool does when commands run one after another.
+  const pool = host
+    ? [await CommandCgroup.create(host, limits), await CommandCgroup.create(host, limits)]
+    : [];
+  const renewals = new Map<CommandCgroup, Promise<void>>();
+  let turn = 0;
+  const cgroup = pool[0];
+  const current = () => pool[turn % pool.length]!;
   const inherited = inheritableFds();
   const devNull = fs.openSync("/dev/null", "r");
   // cgroup v1: born in the cgroups (spawnInside); v2: the shell step joins (and setpriv drops, as root).
@@ -139,7 +150,7 @@ export async function bwrapPhaseSubjects(
     if (!v2) return args(argv, extra);
     const [file, ...rest] = args(argv, extra);
     return launchArgv({
-      cgroupProcs: cgroup!.joinFiles,
+      cgroupProcs: current().joinFiles,
       drop: as ? { setpriv: "/usr/bin/setpriv", ...as } : undefined,
       bwrap: file!,
       bwrapArgs: rest,
@@ -151,14 +162,21 @@ export async function bwrapPhaseSubjects(
       as: v2 ? undefined : as,
       inherited,
       devNull,
-      around: cgroup && !v2 ? (start) => cgroup.spawnInside(start) : undefined,
-      after: async () => {
-        if (cgroup && !cgroup.hasTasks() && cgroup.pidsLingering()) await cgroup.renewPids(limits);
+      before: async () => {
+        turn++;
+        if (cgroup) await renewals.get(current());
+      },
+      around: cgroup && !v2 ? (start) => current().spawnInside(start) : undefined,
+      started: () => {
+        const last = pool[(turn - 1) % pool.length];
+        if (!last || last.hasTasks() || !last.pidsLingering()) return;
+        renewals.set(last, last.renewPids(limits));
       },
     }),
     dispose: async () => {
       fs.closeSync(devNull);
-      await cgroup?.remove();
+      await Promise.all(renewals.values());
+      for (const cg of pool) await cg.remove();
     },
   };
 }

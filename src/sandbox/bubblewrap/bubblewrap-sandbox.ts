@@ -170,6 +170,8 @@ export class BubblewrapSandbox implements Sandbox {
   /** /dev/null, put over each of `#leakedFds` in bwrap's process (shadowInheritedFds); opened when first needed. */
   #devNull: number | undefined;
   #spare: Promise<CommandCgroup> | undefined;
+  /** Whether `#spare` is made yet (its folders exist and hold their limits: taking it costs nothing). */
+  #spareState: "pending" | "ready" | "failed" = "pending";
   /** Cgroups of finished commands, empty and ready for the next one (mkdir/rmdir of a v1 memcg is slow). */
   readonly #idle: CommandCgroup[] = [];
   /**
@@ -181,6 +183,12 @@ export class BubblewrapSandbox implements Sandbox {
   readonly #removals = new Set<Promise<void>>();
   /** Cgroups getting a fresh pids folder before they go back to `#idle` (#recycle). */
   readonly #recycling = new Set<Promise<void>>();
+  /**
+   * Cgroups whose pids folder must be renewed (#recycle), waiting for the next command to have started:
+   * a cgroup folder made or removed while bwrap is being spawned into another one holds the kernel's
+   * cgroup lock the spawning thread's moves wait for, so renewals run while a command runs instead.
+   */
+  readonly #stale: CommandCgroup[] = [];
   #disposed = false;
 
   /** @throws SandboxError when bubblewrap (or a helper) is missing or an option is invalid. */
@@ -370,7 +378,8 @@ export class BubblewrapSandbox implements Sandbox {
     const spare = this.#spare;
     this.#spare = undefined;
     if (spare) this.#track(spare.then((cg) => cg.remove()).catch(() => {}));
-    for (const cg of [...this.#idle.splice(0), ...this.#draining.splice(0)]) this.#track(cg.remove());
+    for (const cg of [...this.#idle.splice(0), ...this.#draining.splice(0), ...this.#stale.splice(0)])
+      this.#track(cg.remove());
     // A recycling cgroup tracks its own removal once it sees the sandbox disposed.
     while (this.#removals.size > 0) await Promise.all(this.#removals);
     for (const cg of this.#idle.splice(0)) await cg.remove();
@@ -389,7 +398,11 @@ export class BubblewrapSandbox implements Sandbox {
     if (!host) return undefined;
     const make = () => {
       const p = CommandCgroup.create(host, this.#limits);
-      p.catch(() => {}); // a failure surfaces when the cgroup is taken
+      // A failure surfaces when the cgroup is taken.
+      const settle = (state: "ready" | "failed") => () => {
+        if (this.#spare === p) this.#spareState = state;
+      };
+      p.then(settle("ready"), settle("failed"));
       return p;
     };
     for (let i = 0; i < this.#draining.length; i++) {
@@ -400,14 +413,20 @@ export class BubblewrapSandbox implements Sandbox {
       }
     }
     let idle = this.#idle.pop();
-    // A cgroup whose pids folder is being renewed is ready in a moment (a mkdir and a write): waiting
-    // for it beats making one more (a memory cgroup costs far more to make and remove).
-    while (!idle && this.#recycling.size > 0) {
+    // A spare already made is ready now: with one cgroup renewing (or about to), commands that run one
+    // after another take turns between two cgroups, each renewed while the other one's command runs,
+    // and none waits for a renewal. Otherwise a cgroup whose pids folder is being renewed is ready in
+    // a moment (a mkdir, a write, an rmdir): waiting for it beats making one more (a memory cgroup
+    // costs far more to make and remove), so the pool stays small.
+    const rotate = this.#spareState === "ready" && this.#recycling.size + this.#stale.length <= 1;
+    if (!idle && !rotate) this.#renewStale();
+    while (!idle && !rotate && this.#recycling.size > 0) {
       await Promise.race(this.#recycling);
       idle = this.#idle.pop();
     }
     if (idle) return idle;
     const spare = this.#spare ?? make();
+    this.#spareState = "pending";
     this.#spare = this.#disposed ? undefined : make();
     return await spare;
   }
@@ -431,10 +450,16 @@ export class BubblewrapSandbox implements Sandbox {
    * unreaped zombies (CommandCgroup.pidsLingering), so every command starts with its whole pids limit.
    */
   #recycle(cg: CommandCgroup): void {
-    if (!cg.pidsLingering()) {
-      this.#idle.push(cg);
-      return;
-    }
+    if (!cg.pidsLingering()) this.#idle.push(cg);
+    else this.#stale.push(cg);
+  }
+
+  /** Starts renewing the pids folder of every `#stale` cgroup (#recycle). */
+  #renewStale(): void {
+    for (const cg of this.#stale.splice(0)) this.#renew(cg);
+  }
+
+  #renew(cg: CommandCgroup): void {
     const renewed: Promise<void> = cg
       .renewPids(this.#limits)
       .then(
@@ -562,6 +587,8 @@ export class BubblewrapSandbox implements Sandbox {
         });
       // Born in the command's cgroups: this thread moves in for the spawn, and back.
       child = cgroup && this.#bornInside ? cgroup.spawnInside(() => start(argv)) : start(argv);
+      // bwrap is running: now the last commands' cgroups can be renewed without slowing its start.
+      this.#renewStale();
     } catch (err) {
       if (cgroup) this.#track(cgroup.remove());
       throw new SandboxError(`Could not start bubblewrap: ${(err as Error).message}`, {}, { cause: err });

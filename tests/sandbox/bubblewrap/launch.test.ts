@@ -164,6 +164,39 @@ describe("BubblewrapSandbox launch path", () => {
   });
 });
 
+describe("the cgroup tasks descriptors spawnInside keeps open", () => {
+  /** This process's descriptors that point into a per-command cgroup folder. */
+  const commandCgroupFds = () =>
+    fs.readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        return /\/rein-\d+\/cmd-[0-9a-f]+\//.test(fs.readlinkSync(`/proc/self/fd/${fd}`));
+      } catch {
+        return false; // the readdir's own descriptor, closed meanwhile
+      }
+    });
+
+  it("reach no command (close-on-exec: a command sees only its stdio), and dispose closes them", async () => {
+    const host = detectCgroupHost();
+    if (host?.version !== 1) return; // v2: a shell step joins instead, no descriptor is kept
+    const before = commandCgroupFds().length;
+    const s = sandbox({ workspace: tempDir() });
+    for (let i = 0; i < 3; i++) expect((await s.exec("true")).exitCode).toBe(0);
+    // Open now, one per controller folder of the cgroups the commands ran in.
+    expect(commandCgroupFds().length).toBeGreaterThan(before);
+    const r = await s.exec(["/bin/sh", "-c", "cd /proc/self/fd && for f in *; do echo \"$f\"; done"]);
+    // 0-2, and the descriptor the shell's glob read the folder with (gone by the time it is listed, or not).
+    expect(
+      r.stdout
+        .trim()
+        .split("\n")
+        .map(Number)
+        .filter((fd) => fd > 3),
+    ).toEqual([]);
+    await s.dispose();
+    expect(commandCgroupFds().length).toBe(before);
+  });
+});
+
 describe("BubblewrapSandbox under a small memory limit", () => {
   it("joins through a shell step instead of spawning into the cgroups (the fork's own charge could wake the OOM killer there): every process is still in every cgroup, as the sandbox user, and a memory bomb is oomKilled", async () => {
     const host = detectCgroupHost();

@@ -1,5 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { SandboxLimit } from "../../sandbox.js";
@@ -160,6 +170,11 @@ export class CommandCgroup {
   readonly #dirs: string[];
   /** A controller of each folder (v1: one hierarchy per folder), to find the way back in spawnInside. */
   readonly #controllers: string[];
+  /**
+   * spawnInside's `tasks` files, kept open (close-on-exec) from its first use to remove(): a write to an
+   * open descriptor costs half of an open, a write and a close (the path walk through cgroupfs is the rest).
+   */
+  readonly #joinFds: (number | undefined)[] = [];
 
   private constructor(
     readonly host: CgroupHost,
@@ -209,15 +224,16 @@ export class CommandCgroup {
     let moved = 0;
     let failed: unknown;
     try {
-      for (const f of this.joinFiles) {
-        writeFileSync(f, "0");
+      for (let i = 0; i < this.joinFiles.length; i++) {
+        this.#joinFds[i] ??= openSync(this.joinFiles[i]!, "w");
+        writeSync(this.#joinFds[i]!, "0");
         moved++;
       }
       return start();
     } finally {
       for (let i = 0; i < moved; i++) {
         try {
-          writeFileSync(back[i]!, "0");
+          writeHome(back[i]!);
         } catch (err) {
           failed ??= err;
         }
@@ -317,6 +333,7 @@ export class CommandCgroup {
       await fs.rmdir(dir).catch(() => {});
       throw err;
     }
+    this.#closeJoinFd(i);
     this.#dirs[i] = dir;
     this.procsFiles[i] = path.join(dir, "cgroup.procs");
     this.joinFiles[i] = path.join(dir, this.host.version === 1 ? "tasks" : "cgroup.procs");
@@ -341,8 +358,15 @@ export class CommandCgroup {
     }
   }
 
+  #closeJoinFd(i: number): void {
+    const fd = this.#joinFds[i];
+    this.#joinFds[i] = undefined;
+    if (fd !== undefined) closeSync(fd);
+  }
+
   /** Kills what is left and removes the folders; a process still exiting is waited for briefly. */
   async remove(): Promise<void> {
+    for (let i = 0; i < this.#joinFds.length; i++) this.#closeJoinFd(i);
     for (let attempt = 0; attempt < 50; attempt++) {
       this.killAll();
       let busy = false;
@@ -358,6 +382,35 @@ export class CommandCgroup {
       await new Promise((r) => setTimeout(r, 2 * (attempt + 1)));
     }
   }
+}
+
+/**
+ * The `tasks` files spawnInside moves the thread back through (the cgroups this process runs in), open
+ * for the process's lifetime: a handful, one per controller (more only if someone moves this process
+ * to other cgroups meanwhile, and then never more than HOME_FDS).
+ */
+const homeFds = new Map<string, number>();
+const HOME_FDS = 16;
+
+/** Moves the calling thread into the cgroup of `tasksFile` (written `0`); a kept descriptor that fails is reopened once. */
+function writeHome(tasksFile: string): void {
+  const kept = homeFds.get(tasksFile);
+  if (kept !== undefined) {
+    try {
+      writeSync(kept, "0");
+      return;
+    } catch {
+      homeFds.delete(tasksFile);
+      closeSync(kept);
+    }
+  }
+  if (homeFds.size >= HOME_FDS) {
+    for (const old of homeFds.values()) closeSync(old);
+    homeFds.clear();
+  }
+  const fd = openSync(tasksFile, "w");
+  homeFds.set(tasksFile, fd);
+  writeSync(fd, "0");
 }
 
 /** Removes an empty cgroup folder, retrying briefly while the kernel still counts it as busy. */
