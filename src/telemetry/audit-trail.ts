@@ -52,6 +52,8 @@ import {
 } from "./group-commit-writer.js";
 
 const SUMMARY_MAX_CHARS = 500;
+/** One settled promise for every sync() with nothing to wait for. */
+const RESOLVED: Promise<void> = Promise.resolve();
 /** Failures the shared writer retries with backoff (see group-commit-writer.ts). */
 const TRANSIENT = new Set(["EMFILE", "ENFILE", "EAGAIN", "EINTR", "EBUSY", "ENOMEM"]);
 
@@ -298,7 +300,7 @@ export class AuditTrail implements EventSink {
    * `REIN_AUDIT_INVALID` when the file changed under the writer) when the records cannot be written.
    */
   sync(): Promise<void> {
-    return this.#commit?.sync() ?? this.#closing ?? Promise.resolve();
+    return this.#commit?.sync() ?? this.#closing ?? RESOLVED;
   }
 
   /**

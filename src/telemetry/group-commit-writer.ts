@@ -33,19 +33,26 @@ const RETRIED = new Set(["EMFILE", "ENFILE", "EAGAIN", "EINTR", "ENOSPC", "EIO",
  */
 const SETTLE_PER_TURN = 64;
 const NOTHING = () => {};
+/** One settled promise for every barrier already passed (awaiting it costs no allocation). */
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Default of `threadFrom`. */
 export const DEFAULT_THREAD_FROM = 8;
 
-/** Default of `syncWritesPerTick`. */
-export const DEFAULT_SYNC_WRITES_PER_TICK = 4;
+/**
+ * Default of `syncWritesPerTick`: as many as the files and jobs settled per turn. Each write costs a
+ * few µs, so a turn holds the event loop for well under a millisecond; a smaller budget made a lone
+ * session in a tight loop yield to the event loop every few calls (each yield cost more CPU than
+ * the writes it spread out, see bench/hardening-cost.ts).
+ */
+export const DEFAULT_SYNC_WRITES_PER_TICK = 64;
 
 export interface GroupCommitWriterOptions {
   /** Descriptors open at most, whatever the number of files (default 256). */
   readonly maxOpenFiles?: number;
   /**
    * Writes per event-loop turn that a `sync()` may do on the spot, with `writeSync` on a descriptor
-   * already open (default 4; 0: never). A write to the page cache takes a few µs on the event loop,
+   * already open (default 64; 0: never). A write to the page cache takes a few µs on the event loop,
    * where a round trip through the libuv pool costs ~20 µs of CPU: a lone session pays the cheap
    * one, while many sessions exhaust the budget at once and share one asynchronous batch per turn,
    * so the event loop never blocks for more than this many small writes per turn.
@@ -258,8 +265,8 @@ export class CommitFile {
     if (this.failure) return Promise.reject(this.failure);
     // Not open yet: the owner's checks (its lock, what the file holds) pass before anything counts as written.
     if (this.ready !== undefined) return this.ready.then(() => this.sync());
-    if (this.written >= this.required) return Promise.resolve();
-    if (this.#writer.writeNow(this)) return Promise.resolve();
+    if (this.written >= this.required) return RESOLVED;
+    if (this.#writer.writeNow(this)) return RESOLVED;
     return new Promise((resolve, reject) => this.waiters.push({ upTo: this.required, resolve, reject }));
   }
 
