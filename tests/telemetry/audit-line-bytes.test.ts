@@ -84,6 +84,10 @@ describe("a tool result's summary as JSON parts", () => {
 });
 
 describe("the writer's queue of bytes", () => {
+  it("writes on the spot up to 64 times per turn by default (docs/audit.md)", () => {
+    expect(new GroupCommitWriter().syncWritesPerTick).toBe(64);
+  });
+
   function target(writer: GroupCommitWriter, path: string) {
     writeFileSync(path, "");
     const s = statSync(path);
