@@ -142,6 +142,23 @@ export function toolCallBody(
   originalJson: string | undefined,
   riskJson: string,
 ): string | undefined {
+  const around = toolCallBodyAround(f, run, inputJson, originalJson, riskJson);
+  return around === undefined ? undefined : `${around.head}${JSON.stringify(f.summary)}${around.tail}`;
+}
+
+/**
+ * `toolCallBody` without its summary: the body is `head`, the JSON of `f.summary`, then `tail`.
+ * The writer encodes the parts one after the other (see `summaryJsonParts`), so a summary with a
+ * character beyond Latin-1 (the `…` of a cut summary) does not make the whole record a two-byte
+ * string, copied and encoded at twice the cost.
+ */
+export function toolCallBodyAround(
+  f: ToolCallFields,
+  run: RunFragments,
+  inputJson: string,
+  originalJson: string | undefined,
+  riskJson: string,
+): { readonly head: string; readonly tail: string } | undefined {
   if (
     f.alg !== run.alg ||
     f.runId !== run.runId ||
@@ -168,15 +185,40 @@ export function toolCallBody(
   const approval = f.approval ? canonicalJson(f.approval) : "null";
   const original = originalJson === undefined ? "" : `,"originalInput":${originalJson}`;
   const errorType = f.errorType === null ? "null" : JSON.stringify(f.errorType);
-  return (
-    `{"alg":${run.algJson},"approval":${approval},"callId":${JSON.stringify(f.callId)},` +
-    `"cost":{"sessionUsd":${num(f.sessionUsd)},"turnUsd":${num(f.turnUsd)}},"decision":"${f.decision}",` +
-    `"durationMs":${num(f.durationMs)},"executed":${f.executed},"index":${num(f.index)},"input":${inputJson},` +
-    `"kind":"tool_call"${original},"output":{"bytes":${num(f.bytes)},"errorType":${errorType},"ok":${f.ok},` +
-    `"summary":${JSON.stringify(f.summary)}},"prevHash":${JSON.stringify(f.prevHash)},"risk":${riskJson},` +
-    `"runId":${run.runIdJson},"seq":${num(f.seq)},"sessionId":${run.sessionIdJson},"tenantId":${run.tenantIdJson},` +
-    `"tool":${JSON.stringify(f.tool)},"ts":${num(f.ts)},"turn":${num(f.turn)},"v":${AUDIT_VERSION}}`
-  );
+  return {
+    head:
+      `{"alg":${run.algJson},"approval":${approval},"callId":${JSON.stringify(f.callId)},` +
+      `"cost":{"sessionUsd":${num(f.sessionUsd)},"turnUsd":${num(f.turnUsd)}},"decision":"${f.decision}",` +
+      `"durationMs":${num(f.durationMs)},"executed":${f.executed},"index":${num(f.index)},"input":${inputJson},` +
+      `"kind":"tool_call"${original},"output":{"bytes":${num(f.bytes)},"errorType":${errorType},"ok":${f.ok},` +
+      `"summary":`,
+    tail:
+      `},"prevHash":${JSON.stringify(f.prevHash)},"risk":${riskJson},` +
+      `"runId":${run.runIdJson},"seq":${num(f.seq)},"sessionId":${run.sessionIdJson},"tenantId":${run.tenantIdJson},` +
+      `"tool":${JSON.stringify(f.tool)},"ts":${num(f.ts)},"turn":${num(f.turn)},"v":${AUDIT_VERSION}}`,
+  };
+}
+
+/** What a cut summary ends with. */
+export const SUMMARY_CUT_MARK = "…";
+const CUT_CLOSE = `${SUMMARY_CUT_MARK}"`;
+
+/**
+ * A tool result's summary (its first `maxChars` UTF-16 units, then `…` when it is longer) as JSON,
+ * in parts whose concatenation is `JSON.stringify(summary)`: the cut mark is a part of its own, so
+ * the result's text stays the one-byte string it usually is. (`JSON.stringify(a + "…")` is
+ * `JSON.stringify(a)` with `…` before its closing quote: `…` is never escaped, and it cannot pair
+ * with a lone surrogate at the end of `a`.)
+ */
+export function summaryJsonParts(content: string, maxChars: number): readonly string[] {
+  if (content.length <= maxChars) return [JSON.stringify(content)];
+  const json = JSON.stringify(content.slice(0, maxChars));
+  return [json.slice(0, -1), CUT_CLOSE];
+}
+
+/** The summary kept of a tool result: `summaryJsonParts`'s string. */
+export function summaryOf(content: string, maxChars: number): string {
+  return content.length > maxChars ? `${content.slice(0, maxChars)}${SUMMARY_CUT_MARK}` : content;
 }
 
 /** `JSON.stringify(intentRecord(f))`, or undefined when a field is not of its declared type. */

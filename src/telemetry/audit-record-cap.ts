@@ -8,7 +8,7 @@ export const MIN_MAX_RECORD_BYTES = 4 * 1024;
 export const MAX_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 
 /** What `lineOf` adds to a body: `,"hash":"<64 hex>"}` and a newline, minus the body's closing brace. */
-const LINE_OVERHEAD = 75;
+export const LINE_OVERHEAD = 75;
 /** Room kept for one `truncated` entry: `{"field":"output.errorType","originalBytes":<up to 16 digits>,"sha256":"<64 hex>"},`. */
 const MARKER_BYTES = 160;
 

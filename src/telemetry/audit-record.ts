@@ -101,7 +101,8 @@ export interface AuditRecordV1 extends Omit<AuditToolCallRecord, "v" | "alg" | "
 /** @internal How a chain's hashes are made: plain sha256, or HMAC-SHA256 with a key. */
 export interface ChainHasher {
   readonly alg: AuditAlg;
-  digest(body: string): string;
+  /** The hash of a body: its UTF-8 bytes, or a string (hashed as UTF-8). */
+  digest(body: string | Uint8Array): string;
 }
 
 /** @internal */

@@ -6,6 +6,7 @@ import { AuditError, ConfigError, errorMessage, ReinError } from "../protocol/er
 import type { EventSink, ReinEvent } from "../protocol/events.js";
 import type { RiskAssessment } from "../protocol/risk.js";
 import { type AuditKey, type AuditKeyHandle, auditKeyObject } from "./audit-key.js";
+import { lineBytes } from "./audit-line-bytes.js";
 import { AuditLock } from "./audit-lock.js";
 import {
   AUDIT_VERSION,
@@ -23,14 +24,17 @@ import {
   type RunFragments,
   riskJson,
   runFragments,
+  summaryJsonParts,
+  summaryOf,
   type ToolCallFields,
-  toolCallBody,
+  toolCallBodyAround,
   toolCallRecord,
 } from "./audit-record-body.js";
 import {
   capRecord,
   DEFAULT_MAX_RECORD_BYTES,
   fitsCap,
+  LINE_OVERHEAD,
   MAX_MAX_RECORD_BYTES,
   MIN_MAX_RECORD_BYTES,
 } from "./audit-record-cap.js";
@@ -48,6 +52,8 @@ import {
 } from "./group-commit-writer.js";
 
 const SUMMARY_MAX_CHARS = 500;
+/** One settled promise for every sync() with nothing to wait for. */
+const RESOLVED: Promise<void> = Promise.resolve();
 /** Failures the shared writer retries with backoff (see group-commit-writer.ts). */
 const TRANSIENT = new Set(["EMFILE", "ENFILE", "EAGAIN", "EINTR", "EBUSY", "ENOMEM"]);
 
@@ -78,7 +84,7 @@ export interface AuditTrailOptions {
 /** What the file held when this writer last left it: checked when the file opens again. */
 interface Anchor {
   readonly size: number;
-  readonly lastLine: string;
+  readonly lastLine: Uint8Array;
   readonly index: number;
   readonly head: string;
 }
@@ -131,9 +137,12 @@ export class AuditTrail implements EventSink {
   #index = 0;
   #records = 0;
   #seals = 0;
-  /** What the file holds as far as this writer knows: its size and its last line. */
+  /**
+   * What the file holds as far as this writer knows: its size and its last line's bytes (during a
+   * run, the bytes queued for the writer; a copy of its own between runs, see #release).
+   */
   #size = 0;
-  #lastLine = "";
+  #lastLine: Uint8Array = new Uint8Array(0);
   readonly #pending = new Map<string, Pending>();
   #turnCost = 0;
   #sessionCost = 0;
@@ -291,7 +300,7 @@ export class AuditTrail implements EventSink {
    * `REIN_AUDIT_INVALID` when the file changed under the writer) when the records cannot be written.
    */
   sync(): Promise<void> {
-    return this.#commit?.sync() ?? this.#closing ?? Promise.resolve();
+    return this.#commit?.sync() ?? this.#closing ?? RESOLVED;
   }
 
   /**
@@ -309,6 +318,10 @@ export class AuditTrail implements EventSink {
   }
 
   #release(): void {
+    // The last line is kept for the next run's check, as a copy: not a view that keeps a shared
+    // buffer of other sessions' lines alive while this session is idle.
+    if (this.#lastLine.byteLength !== this.#lastLine.buffer.byteLength)
+      this.#lastLine = new Uint8Array(this.#lastLine);
     const commit = this.#commit;
     if (commit === undefined) {
       this.#lock?.release();
@@ -367,7 +380,7 @@ export class AuditTrail implements EventSink {
       bytes: Buffer.byteLength(d.content),
       errorType: d.errorType,
       ok: d.ok,
-      summary: d.content.length > SUMMARY_MAX_CHARS ? `${d.content.slice(0, SUMMARY_MAX_CHARS)}…` : d.content,
+      summary: summaryOf(d.content, SUMMARY_MAX_CHARS),
       prevHash: this.#prevHash,
       risk,
       runId: event.runId,
@@ -378,21 +391,26 @@ export class AuditTrail implements EventSink {
       ts: event.ts,
       turn: d.turn,
     };
-    const body = toolCallBody(
+    const around = toolCallBodyAround(
       f,
       this.#fragments(event),
       p?.inputJson ?? canonicalJson(f.input),
       f.originalInput === undefined ? undefined : canonicalJson(f.originalInput),
       this.#riskJson(risk),
     );
+    let body: string | string[] | undefined;
+    if (around !== undefined) {
+      // The body in parts (head, summary, tail): encoded one after the other, never joined.
+      const summary = summaryJsonParts(d.content, SUMMARY_MAX_CHARS);
+      body =
+        summary.length === 1
+          ? [around.head, summary[0]!, around.tail]
+          : [around.head, summary[0]!, summary[1]!, around.tail];
+      if (!partsFitCap(body, this.#maxRecordBytes)) body = undefined;
+    }
     // Not waited for by sync(): it goes with the next record waited for (the next call's intent, the
     // seal, which must be durable before anything else happens), or the writer's next batch at the latest.
-    this.#append(
-      body !== undefined && fitsCap(body, this.#maxRecordBytes)
-        ? body
-        : capRecord(toolCallRecord(f), this.#maxRecordBytes),
-      true,
-    );
+    this.#append(body ?? capRecord(toolCallRecord(f), this.#maxRecordBytes), true);
     this.#records++;
   }
 
@@ -434,22 +452,25 @@ export class AuditTrail implements EventSink {
     this.#seals++;
   }
 
-  #append(body: string, later = false): void {
-    const digest = this.#hasher.digest(body);
-    const line = lineOf(body, digest);
+  /** Appends one record: its body (canonical JSON), whole or in parts to be concatenated. */
+  #append(body: string | readonly string[], later = false): void {
     if (this.#memory !== undefined) {
-      this.#memory.push(line);
+      const whole = typeof body === "string" ? body : body.join("");
+      const digest = this.#hasher.digest(whole);
+      this.#memory.push(lineOf(whole, digest));
       this.#prevHash = digest;
       this.#index++;
       return;
     }
     this.#open();
+    // Encoded once: the bytes hashed are the bytes queued and written (no string is encoded twice).
+    const line = lineBytes(body, this.#hasher);
     // Queued for the next batch: the shared writer writes every trail's lines once per tick.
-    if (later) this.#commit!.appendLater(line);
-    else this.#commit!.append(line);
-    this.#size += Buffer.byteLength(line);
-    this.#lastLine = line;
-    this.#prevHash = digest;
+    if (later) this.#commit!.appendLater(line.bytes);
+    else this.#commit!.append(line.bytes);
+    this.#size += line.bytes.length;
+    this.#lastLine = line.bytes;
+    this.#prevHash = line.digest;
     this.#index++;
   }
 
@@ -530,7 +551,7 @@ export class AuditTrail implements EventSink {
 
   /** The file must end exactly with the last line this writer wrote or verified (no truncation, no other writer). */
   async #checkAnchor(fd: number, size: number, anchor: Anchor): Promise<void> {
-    const expected = Buffer.from(anchor.lastLine);
+    const expected = Buffer.from(anchor.lastLine.buffer, anchor.lastLine.byteOffset, anchor.lastLine.length);
     let tail = Buffer.alloc(0);
     if (size === anchor.size && size >= expected.length && expected.length > 0) {
       const buffer = Buffer.alloc(expected.length);
@@ -582,7 +603,8 @@ export class AuditTrail implements EventSink {
       this.#records = verdict.records;
       this.#seals = verdict.seals;
       this.#size = bytes.length;
-      this.#lastLine = lastLine.toString("utf8");
+      // A copy: not a view that keeps the whole file's bytes alive.
+      this.#lastLine = new Uint8Array(lastLine);
     } finally {
       lock.release();
     }
@@ -593,6 +615,13 @@ export class AuditTrail implements EventSink {
       file: this.file,
     });
   }
+}
+
+/** `fitsCap` of the body made of `parts`. */
+function partsFitCap(parts: readonly string[], maxBytes: number): boolean {
+  let chars = 0;
+  for (let i = 0; i < parts.length; i++) chars += parts[i]!.length;
+  return chars * 3 + LINE_OVERHEAD <= maxBytes || fitsCap(parts.join(""), maxBytes);
 }
 
 function writeFailed(file: string, verb: string, err: unknown): AuditError {

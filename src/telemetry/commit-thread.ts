@@ -10,7 +10,8 @@ export interface ThreadOp {
   readonly path: string;
   readonly identity: string;
   readonly size: number;
-  readonly data: string;
+  /** The bytes, in a buffer of their own (posting a view would copy the whole buffer under it). */
+  readonly data: Uint8Array;
   readonly keep: boolean;
 }
 
@@ -43,7 +44,7 @@ export interface ThreadResult {
  */
 export type ThreadJob =
   | { readonly kind: "lock"; readonly lock: string; readonly template: string; readonly text: string }
-  | { readonly kind: "open"; readonly path: string; readonly size: number; readonly tail: string }
+  | { readonly kind: "open"; readonly path: string; readonly size: number; readonly tail: Uint8Array }
   | { readonly kind: "unlock"; readonly lock: string; readonly identity: string; readonly template?: string }
   | { readonly kind: "close"; readonly fd: number }
   | { readonly kind: "remove"; readonly path: string };
@@ -113,12 +114,9 @@ function one(op) {
         return { fd: -1, n: 0, ...bad };
       }
     }
-    const total = Buffer.byteLength(op.data);
+    const total = op.data.length;
     n = fs.writeSync(fd, op.data);
-    if (n < total) {
-      const bytes = Buffer.from(op.data);
-      while (n < total) n += fs.writeSync(fd, bytes, n, total - n);
-    }
+    while (n < total) n += fs.writeSync(fd, op.data, n, total - n);
     if (!op.keep) {
       try { fs.closeSync(fd); } catch {}
       fd = -1;
@@ -192,7 +190,7 @@ function open(job) {
     }
     let link;
     try { link = fs.readlinkSync("/proc/self/fd/" + fd); } catch {}
-    const tail = Buffer.from(job.tail);
+    const tail = Buffer.from(job.tail.buffer, job.tail.byteOffset, job.tail.length);
     let tailOk = st.size === job.size;
     if (tailOk && tail.length > 0) {
       tailOk = false;

@@ -1,4 +1,4 @@
-import { close, constants, readlink, write, writeSync } from "node:fs";
+import { close, constants, readlink, write, writeSync, writevSync } from "node:fs";
 import { AuditError, errorMessage } from "../protocol/errors.js";
 import {
   CommitThread,
@@ -33,19 +33,26 @@ const RETRIED = new Set(["EMFILE", "ENFILE", "EAGAIN", "EINTR", "ENOSPC", "EIO",
  */
 const SETTLE_PER_TURN = 64;
 const NOTHING = () => {};
+/** One settled promise for every barrier already passed (awaiting it costs no allocation). */
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Default of `threadFrom`. */
 export const DEFAULT_THREAD_FROM = 8;
 
-/** Default of `syncWritesPerTick`. */
-export const DEFAULT_SYNC_WRITES_PER_TICK = 4;
+/**
+ * Default of `syncWritesPerTick`: as many as the files and jobs settled per turn. Each write costs a
+ * few µs, so a turn holds the event loop for well under a millisecond; a smaller budget made a lone
+ * session in a tight loop yield to the event loop every few calls (each yield cost more CPU than
+ * the writes it spread out, see bench/hardening-cost.ts).
+ */
+export const DEFAULT_SYNC_WRITES_PER_TICK = 64;
 
 export interface GroupCommitWriterOptions {
   /** Descriptors open at most, whatever the number of files (default 256). */
   readonly maxOpenFiles?: number;
   /**
    * Writes per event-loop turn that a `sync()` may do on the spot, with `writeSync` on a descriptor
-   * already open (default 4; 0: never). A write to the page cache takes a few µs on the event loop,
+   * already open (default 64; 0: never). A write to the page cache takes a few µs on the event loop,
    * where a round trip through the libuv pool costs ~20 µs of CPU: a lone session pays the cheap
    * one, while many sessions exhaust the budget at once and share one asynchronous batch per turn,
    * so the event loop never blocks for more than this many small writes per turn.
@@ -140,8 +147,13 @@ export class CommitFile {
   prepare: (() => Promise<PreparedFile>) | undefined;
   /** Settles once `prepare` ran (or failed): what sync() waits for before anything is appended. */
   ready: Promise<void> | undefined;
-  /** Lines appended and not yet handed to write(2). */
-  chunks: string[] = [];
+  /**
+   * Bytes appended and not yet handed to write(2), in order: each chunk one or more whole lines
+   * (adjacent lines in memory are merged into one chunk), or the rest of a short write.
+   */
+  chunks: Uint8Array[] = [];
+  /** Bytes in `chunks`: counted as they are appended, never recounted. */
+  pendingBytes = 0;
   appended = 0;
   /** Lines `sync()` waits for: every line but those appended with `appendLater` since the last `append`. */
   required = 0;
@@ -151,8 +163,6 @@ export class CommitFile {
   /** dev:ino of the file first opened: a reopen must find the same file. */
   identity = "";
   busy = false;
-  /** The queue's first chunk is the rest of a short write, as latin1 bytes (written as such). */
-  rawTail = false;
   waiters: Waiter[] = [];
   failure: AuditError | undefined;
   released = false;
@@ -168,11 +178,14 @@ export class CommitFile {
     this.prepare = "prepare" in options ? options.prepare : undefined;
   }
 
-  /** Queues `line` (one or more whole lines); written with every other file's lines at the next tick. */
-  append(line: string): void {
+  /**
+   * Queues `line` (one or more whole lines; a string is written as UTF-8); written with every other
+   * file's lines at the next tick. The bytes are the caller's and must not change afterwards.
+   */
+  append(line: Uint8Array | string): void {
     if (this.failure) throw this.failure;
     if (this.released) throw new Error(`internal: append to released commit file ${this.options.display}`);
-    this.chunks.push(line);
+    this.#queue(line);
     this.required = ++this.appended;
     this.#writer.schedule(this);
   }
@@ -184,12 +197,57 @@ export class CommitFile {
    * soon but not before the caller goes on (a finished call's record; the next call's intent, which
    * must be durable before that call runs, carries it).
    */
-  appendLater(line: string): void {
+  appendLater(line: Uint8Array | string): void {
     if (this.failure) throw this.failure;
     if (this.released) throw new Error(`internal: append to released commit file ${this.options.display}`);
-    this.chunks.push(line);
+    this.#queue(line);
     this.appended++;
     this.#writer.schedule(this);
+  }
+
+  #queue(line: Uint8Array | string): void {
+    const bytes = typeof line === "string" ? Buffer.from(line) : line;
+    if (bytes.length === 0) return;
+    const chunks = this.chunks;
+    const last = chunks.length > 0 ? chunks[chunks.length - 1]! : undefined;
+    // The line right after the last one in memory (lines carved one after the other from one
+    // buffer): one chunk, so the usual batch is one write of one buffer, not a writev of several.
+    if (
+      last !== undefined &&
+      last.buffer === bytes.buffer &&
+      last.byteOffset + last.length === bytes.byteOffset
+    )
+      chunks[chunks.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.length + bytes.length);
+    else chunks.push(bytes);
+    this.pendingBytes += bytes.length;
+  }
+
+  /** Takes the queue as one buffer (a copy when it is several chunks), leaving the queue empty. */
+  takeBytes(): Uint8Array {
+    const chunks = this.chunks;
+    const data = chunks.length === 1 ? chunks[0]! : concatBytes(chunks, this.pendingBytes);
+    this.chunks = [];
+    this.pendingBytes = 0;
+    return data;
+  }
+
+  /** Puts bytes that were taken and not written back in front of the queue. */
+  putBack(rest: Uint8Array): void {
+    if (rest.length === 0) return;
+    this.chunks.unshift(rest);
+    this.pendingBytes += rest.length;
+  }
+
+  /** Drops the first `n` bytes of the queue (written by a short write). */
+  dropWritten(n: number): void {
+    const chunks = this.chunks;
+    let left = n;
+    let i = 0;
+    while (i < chunks.length && left >= chunks[i]!.length) left -= chunks[i++]!.length;
+    const rest = chunks.slice(i);
+    if (left > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(left);
+    this.chunks = rest;
+    this.pendingBytes -= n;
   }
 
   /** From now on `sync()` waits for every line appended so far, those appended with `appendLater` included. */
@@ -207,8 +265,8 @@ export class CommitFile {
     if (this.failure) return Promise.reject(this.failure);
     // Not open yet: the owner's checks (its lock, what the file holds) pass before anything counts as written.
     if (this.ready !== undefined) return this.ready.then(() => this.sync());
-    if (this.written >= this.required) return Promise.resolve();
-    if (this.#writer.writeNow(this)) return Promise.resolve();
+    if (this.written >= this.required) return RESOLVED;
+    if (this.#writer.writeNow(this)) return RESOLVED;
     return new Promise((resolve, reject) => this.waiters.push({ upTo: this.required, resolve, reject }));
   }
 
@@ -304,22 +362,22 @@ export class GroupCommitWriter {
       return false;
     if (this.#syncWrites === 0) this.#scheduleTick();
     this.#syncWrites++;
-    const batch = f.chunks.length === 1 ? f.chunks[0]! : f.chunks.join("");
-    const length = Buffer.byteLength(batch);
+    const chunks = f.chunks;
     let n: number;
     try {
-      n = writeSync(f.fd, batch);
+      // The bytes as queued, in one system call: no copy, no re-encoding.
+      n = chunks.length === 1 ? writeSync(f.fd, chunks[0]!) : writevSync(f.fd, chunks);
     } catch {
       return false; // nothing was written: the batch retries
     }
     f.size += n;
-    if (n !== length) {
-      // A short write to a regular file (disk full, quota): the rest goes through the batch as bytes.
-      f.chunks = [Buffer.from(batch).subarray(n).toString("latin1")];
-      f.rawTail = true;
+    if (n !== f.pendingBytes) {
+      // A short write to a regular file (disk full, quota): the rest goes through the batch.
+      f.dropWritten(n);
       return false;
     }
-    f.chunks = [];
+    chunks.length = 0;
+    f.pendingBytes = 0;
     f.written = f.appended;
     this.#touch(f);
     return true;
@@ -477,8 +535,7 @@ export class GroupCommitWriter {
    * (no thread, a short write's raw bytes pending, a file its owner has not opened, no slot free).
    */
   #toThread(f: CommitFile, b: Batch): boolean {
-    if (f.rawTail || f.prepare !== undefined || f.failure || f.chunks.length === 0 || !this.#threadReady())
-      return false;
+    if (f.prepare !== undefined || f.failure || f.chunks.length === 0 || !this.#threadReady()) return false;
     let opens = f.fd === undefined;
     let transient = false;
     if (opens) {
@@ -505,8 +562,10 @@ export class GroupCommitWriter {
     }
     f.busy = true;
     this.#idle.delete(f);
-    const data = f.chunks.length === 1 ? f.chunks[0]! : f.chunks.join("");
+    // A copy of its own: posting a view to the thread would copy the whole buffer under it.
+    const data = concatBytes(f.chunks, f.pendingBytes);
     f.chunks = [];
+    f.pendingBytes = 0;
     b.sent.push({
       f,
       opens,
@@ -597,14 +656,10 @@ export class GroupCommitWriter {
     } else if (r.fd >= 0) f.fd = r.fd;
     if (r.bad !== undefined) {
       this.#fail(f, this.#badFile(f, r));
-    } else if (r.code !== undefined || r.n < Buffer.byteLength(s.op.data)) {
+    } else if (r.code !== undefined || r.n < s.op.data.length) {
       // A failure (or a short write): the rest goes back in front of the queue, and the pool path
       // retries it with backoff, then fails typed, as for any batch.
-      if (r.n === 0) f.chunks.unshift(s.op.data);
-      else {
-        f.chunks.unshift(Buffer.from(s.op.data).subarray(r.n).toString("latin1"));
-        f.rawTail = true;
-      }
+      f.putBack(s.op.data.subarray(r.n));
       this.#touch(f);
       void this.#drain(f);
       return;
@@ -659,14 +714,7 @@ export class GroupCommitWriter {
     this.#idle.delete(f);
     try {
       while (f.chunks.length > 0 && !f.failure) {
-        const raw = f.rawTail;
-        const batch: string | Buffer = raw
-          ? Buffer.concat([Buffer.from(f.chunks[0]!, "latin1"), Buffer.from(f.chunks.slice(1).join(""))])
-          : f.chunks.length === 1
-            ? f.chunks[0]!
-            : f.chunks.join("");
-        f.chunks = [];
-        f.rawTail = false;
+        const batch = f.takeBytes();
         const upTo = f.appended;
         try {
           await this.#writeBatch(f, batch);
@@ -686,9 +734,9 @@ export class GroupCommitWriter {
     }
   }
 
-  async #writeBatch(f: CommitFile, batch: string | Buffer): Promise<void> {
-    let data: string | Buffer = batch;
-    let remaining = typeof batch === "string" ? Buffer.byteLength(batch) : batch.length;
+  async #writeBatch(f: CommitFile, batch: Uint8Array): Promise<void> {
+    let data = batch;
+    let remaining = batch.length;
     for (let attempt = 1; ; attempt++) {
       try {
         const fd = await this.#descriptor(f);
@@ -696,10 +744,7 @@ export class GroupCommitWriter {
           const n = await writeFd(fd, data);
           remaining -= n;
           f.size += n;
-          if (remaining > 0) {
-            const bytes: Buffer = typeof data === "string" ? Buffer.from(data) : data;
-            data = bytes.subarray(n);
-          }
+          if (remaining > 0) data = data.subarray(n);
         }
         return;
       } catch (err) {
@@ -824,6 +869,7 @@ export class GroupCommitWriter {
             { cause: err },
           );
     f.chunks = [];
+    f.pendingBytes = 0;
     for (const w of f.waiters) w.reject(f.failure);
     f.waiters = [];
   }
@@ -876,12 +922,21 @@ export function errnoError(r: {
   return Object.assign(new Error(r.message ?? r.code ?? "unknown error"), { code: r.code });
 }
 
-function writeFd(fd: number, data: string | Buffer): Promise<number> {
+function writeFd(fd: number, data: Uint8Array): Promise<number> {
   return new Promise((resolve, reject) => {
-    const done = (err: NodeJS.ErrnoException | null, n: number) => (err ? reject(err) : resolve(n));
-    if (typeof data === "string") write(fd, data, null, "utf8", done);
-    else write(fd, data, 0, data.length, null, done);
+    write(fd, data, 0, data.length, null, (err, n) => (err ? reject(err) : resolve(n)));
   });
+}
+
+/** The chunks as one buffer of its own (`total`: their bytes). */
+function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 function delay(ms: number): Promise<void> {
