@@ -222,6 +222,8 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
           } catch (err) {
             unjournalled = { err };
           }
+          const paced = ctx.deps.pacer?.admit();
+          if (paced !== undefined) await paced;
         }
         if (unjournalled !== undefined) {
           cost.release();
