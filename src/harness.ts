@@ -5,7 +5,6 @@ import { z } from "zod/v4";
 import type { ApprovalGate, ApprovalRequest } from "./approvals/approval-gate.js";
 import { type CallbackAnswer, callbackGate } from "./approvals/callback-gate.js";
 import { newInputEstimate } from "./core/input-estimate.js";
-import { processPacer } from "./core/pacer.js";
 import type { Limits } from "./core/run-context.js";
 import { Session } from "./core/session.js";
 import type { Guard } from "./guards/guard.js";
@@ -628,7 +627,6 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         newId,
         sessionApprovals: new Set(),
         inputEstimate: newInputEstimate(),
-        pacer: processPacer,
       });
       liveSessions.set(sessionId, new WeakRef(session));
       forgetWhenCollected.register(session, sessionId, session);

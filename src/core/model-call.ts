@@ -80,11 +80,7 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   // them) are durable before the model sees them; a failure has stopped the run (fatal).
   if (ctx.resultsUnsynced) {
     const synced = syncResults(ctx);
-    if (synced !== undefined) {
-      await synced;
-      const paced = deps.pacer?.admit();
-      if (paced !== undefined) await paced;
-    }
+    if (synced !== undefined) await synced;
     if (ctx.signal.aborted) {
       if (!attempts) ledger.release(scope, key);
       return { ok: false, stop: stopFromAbort(ctx.signal.reason) };
@@ -131,9 +127,6 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   } finally {
     timeout.dispose();
   }
-  // Many sessions' answers can land in one turn of the event loop: past its budget, this one waits.
-  const paced = deps.pacer?.admit();
-  if (paced !== undefined) await paced;
 
   let costUsd: number;
   if (attempts) {

@@ -14,7 +14,6 @@ import type { EventLog } from "../state/event-log.js";
 import type { ToolRouter } from "../tools/tool.js";
 import type { CallScopes } from "./call-scopes.js";
 import type { InputEstimate } from "./input-estimate.js";
-import type { Pacer } from "./pacer.js";
 
 export interface Limits {
   /** Model calls per run. */
@@ -78,11 +77,6 @@ export interface SessionDeps {
   readonly sessionApprovals: Set<string>;
   /** The running estimate of the next call's input tokens (core/input-estimate.ts). */
   readonly inputEstimate: InputEstimate;
-  /**
-   * Spreads the steps of sessions that resume at once over turns of the event loop (core/pacer.ts);
-   * asked where a run resumes from a wait (its start, a model answer, a durability barrier).
-   */
-  readonly pacer?: Pacer;
 }
 
 /** The state of one run, shared by the loop, the step and the pipeline stages. */

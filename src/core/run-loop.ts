@@ -53,9 +53,6 @@ async function drive(
   const before = deps.ledger.totals(scope);
   let outcome: StepOutcome = { type: "continue" };
   try {
-    // Many runs started at once (a server's burst of requests) begin a slice at a time.
-    const paced = deps.pacer?.admit();
-    if (paced !== undefined) await paced;
     outcome = (await begin()) ?? outcome;
     while (outcome.type === "continue") {
       outcome = ctx.signal.aborted

@@ -222,8 +222,6 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
           } catch (err) {
             unjournalled = { err };
           }
-          const paced = ctx.deps.pacer?.admit();
-          if (paced !== undefined) await paced;
         }
         if (unjournalled !== undefined) {
           cost.release();
