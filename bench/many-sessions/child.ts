@@ -38,6 +38,8 @@ export interface ManySessionsReport {
   readonly heapAfterPeakPerSessionBytes: number;
   /** Main-thread and libuv-pool CPU (user + system) of the live phase, over the sessions. */
   readonly cpuPerSessionMs: number;
+  /** The main thread's CPU alone (the event loop's work: what the waits must hide for wall ≤ 1.3× ideal), over the sessions. */
+  readonly mainCpuPerSessionMs: number;
   /** Wall time of the plain async loops doing the same waits: the floor this process reached. */
   readonly plainWallMs: number;
   readonly heapKeptPerClosedSessionBytes: number;
@@ -118,6 +120,7 @@ const profileFile = process.env.MANY_SESSIONS_PROFILE;
 const profiler = profileFile ? await startCpuProfile(100) : undefined;
 const threadsBefore = process.env.MANY_SESSIONS_THREADS ? threadTimes() : undefined;
 const cpuBefore = process.cpuUsage();
+const mainCpuBefore = process.threadCpuUsage();
 const live = await measureDelay(async () => {
   const all = Array.from({ length: sessions }, () => harness.session());
   const results = await Promise.all(
@@ -131,6 +134,7 @@ const live = await measureDelay(async () => {
   return results;
 });
 const cpu = process.cpuUsage(cpuBefore);
+const mainCpu = process.threadCpuUsage(mainCpuBefore);
 if (threadsBefore) {
   // MANY_SESSIONS_THREADS=1: CPU ms of each thread during the live phase, on stderr (by thread name).
   const after = threadTimes();
@@ -211,6 +215,7 @@ const report: ManySessionsReport = {
   rssAfterPeakPerSessionBytes: Math.max(0, (rssIdle - rssBefore) / sessions),
   heapAfterPeakPerSessionBytes: Math.max(0, (heapIdle - heapBefore0) / sessions),
   cpuPerSessionMs: (cpu.user + cpu.system) / 1000 / sessions,
+  mainCpuPerSessionMs: (mainCpu.user + mainCpu.system) / 1000 / sessions,
   plainWallMs: plain.ms,
   heapKeptPerClosedSessionBytes: extra === 0 ? Number.NaN : Math.max(0, (heapAfter - heapBefore) / extra),
   trailsVerified,
