@@ -183,7 +183,7 @@ describe("the cgroup tasks descriptors spawnInside keeps open", () => {
     for (let i = 0; i < 3; i++) expect((await s.exec("true")).exitCode).toBe(0);
     // Open now, one per controller folder of the cgroups the commands ran in.
     expect(commandCgroupFds().length).toBeGreaterThan(before);
-    const r = await s.exec(["/bin/sh", "-c", "cd /proc/self/fd && for f in *; do echo \"$f\"; done"]);
+    const r = await s.exec(["/bin/sh", "-c", 'cd /proc/self/fd && for f in *; do echo "$f"; done']);
     // 0-2, and the descriptor the shell's glob read the folder with (gone by the time it is listed, or not).
     expect(
       r.stdout
