@@ -13,6 +13,8 @@
  *   session number and the seq (no index): the least the history of record can cost.
  * - `log+ledger`: `log`, plus the reservation (inserted in the results commit, deleted in the
  *   journal commit) and the two accounts it moves (session, tenant), all in one WITHOUT ROWID tree.
+ * - `log+ledger+JSON`: `log+ledger`, serialising the step's events (`JSON.stringify` of each) as any
+ *   store written in JavaScript must: the least a durable store's step can cost here.
  * - `store`: the SQLite store's own tables and statements (its migrations): the events table and
  *   its key index, the reservations tree, the accounts tree.
  * Settings: `page_size` (the default 4096; 1024; 16384) and `locking_mode = EXCLUSIVE` (the
@@ -34,6 +36,8 @@ export interface FloorVariant {
   readonly commits: 1 | 2;
   readonly pageSize: number;
   readonly exclusive: boolean;
+  /** Each step serialises its events (JSON.stringify of each, joined per row) before writing them. */
+  readonly serialise: boolean;
 }
 
 export interface FloorResult {
@@ -59,7 +63,8 @@ const v = (
   commits: 1 | 2,
   pageSize = 4096,
   exclusive = false,
-): FloorVariant => ({ name, layout, commits, pageSize, exclusive });
+  serialise = false,
+): FloorVariant => ({ name, layout, commits, pageSize, exclusive, serialise });
 
 /** The variants the state benchmark measures (see the module comment). */
 export const FLOOR_VARIANTS: readonly FloorVariant[] = [
@@ -67,6 +72,7 @@ export const FLOOR_VARIANTS: readonly FloorVariant[] = [
   v("bare, 1 commit", "bare", 1),
   v("log, 2 commits", "log", 2),
   v("log+ledger, 2 commits", "log+ledger", 2),
+  v("log+ledger+JSON, 2 commits", "log+ledger", 2, 4096, false, true),
   v("store rows, 2 commits", "store", 2),
   v("store rows, 1 commit", "store", 1),
   v("log, 2 commits, EXCLUSIVE", "log", 2, 4096, true),
@@ -127,6 +133,15 @@ function stepWriter(db: Db, variant: FloorVariant, rows: StepRows): (s: number) 
           commit.run();
         };
   let step = 0;
+  // Serialising: the events as objects, stringified again every step (as the store does on append).
+  const parsed = variant.serialise
+    ? {
+        results: JSON.parse(rows.results.body) as unknown[],
+        journal: JSON.parse(rows.journal.body) as unknown[],
+      }
+    : undefined;
+  const body = (which: "results" | "journal") =>
+    parsed ? `[${parsed[which].map((e) => JSON.stringify(e)).join(",")}]` : rows[which].body;
   if (variant.layout === "bare") {
     const insert = db.prepare("INSERT INTO bare (v) VALUES (?)");
     const w = split(
@@ -155,7 +170,7 @@ function stepWriter(db: Db, variant: FloorVariant, rows: StepRows): (s: number) 
     const w = split(
       () => {
         const first = seq(step, rows.results.first);
-        insert.run(SESSION_BASE + first, first, rows.results.body);
+        insert.run(SESSION_BASE + first, first, body("results"));
         if (!ledger) return;
         reserve.run(resKey(step), step);
         for (const k of accounts) account.run(0, 0, 0.01, 1, k);
@@ -164,7 +179,7 @@ function stepWriter(db: Db, variant: FloorVariant, rows: StepRows): (s: number) 
         insert.run(
           SESSION_BASE + seq(step, rows.journal.last),
           seq(step, rows.journal.first),
-          rows.journal.body,
+          body("journal"),
         );
         if (!ledger) return;
         settle.run(resKey(step));
