@@ -361,6 +361,41 @@ describe("SqliteStore", () => {
       await b.close();
     }
   });
+  it("totals while settling (from the reserve's own row, no read) equal the file's once committed; each run's base is the session's cost before it", async () => {
+    const file = join(dir, "totals.db");
+    const a = await SqliteStore.open(file);
+    const reader = await SqliteStore.open(file);
+    const usage = { inputTokens: 3, outputTokens: 2, cacheReadTokens: 1, cacheWriteTokens: 0 };
+    const s = { tenantId: "t", sessionId: "s1" };
+    try {
+      let n = 0;
+      // Without ceilings (the run set by the reservation's own UPDATE) and with (set before the check).
+      for (const ceilings of [undefined, [{ account: "run" as const, maxCostUsd: 100 }]])
+        for (const runId of ["r1", "r1", "r2", undefined, "r3"]) {
+          const key = `k${n++}`;
+          a.ledger.reserve(s, { key, model: "m", estimateUsd: 0.5, estimateTokens: 10, runId, ceilings });
+          a.ledger.settle(s, key, { usage, costUsd: 0.25 });
+          const settling = a.ledger.totals(s);
+          const run = a.ledger.usageOf(s, "run");
+          await a.eventLog.sync?.();
+          expect(reader.ledger.totals(s)).toEqual(settling);
+          expect(reader.ledger.usageOf(s, "run")).toEqual(run);
+          expect(settling).toMatchObject({ costUsd: 0.25 * n, reservedUsd: 0, calls: n });
+        }
+      // A new run's base is the cost before its first call: r3 (its first call the 5th of each pass)
+      // has one call of its own, twice (the ceilings pass starts r1 again, then r2, r3 anew).
+      expect(a.ledger.usageOf(s, "run").costUsd).toBeCloseTo(0.25, 10);
+      // Another process settling the session's open reservation is seen (nothing queued here: a read).
+      a.ledger.reserve(s, { key: "open", model: "m", estimateUsd: 0.5, runId: "r4" });
+      reader.ledger.settle(s, "open", { usage, costUsd: 1 });
+      await reader.eventLog.sync?.();
+      expect(a.ledger.totals(s)).toMatchObject({ costUsd: 0.25 * n + 1, reservedUsd: 0, calls: n + 1 });
+    } finally {
+      await a.close();
+      await reader.close();
+    }
+  });
+
   it("another connection reads a session record whose lastSeq and updatedAt follow every committed event, newest first", async () => {
     const file = join(dir, "records.db");
     const store = await SqliteStore.open(file);
