@@ -17,7 +17,7 @@
  *   store written in JavaScript must: the least a durable store's step can cost here.
  * - `store`: the SQLite store's own tables and statements (its migrations): the events table and
  *   its key index, the reservations tree, the accounts tree.
- * Settings: `page_size` (the default 4096; 1024; 16384) and `locking_mode = EXCLUSIVE` (the
+ * Settings: `page_size` (the store's, 2048, unless named: 1024, SQLite's default 4096, 16384) and `locking_mode = EXCLUSIVE` (the
  * connection keeps its locks and WAL index to itself: no lock syscalls per transaction). Whether
  * another connection can still read and write the file while a floor's connection is open is
  * tested on each, with a second connection that does not wait: what approvals decided from
@@ -26,6 +26,7 @@
 import { rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { MIGRATIONS } from "../dist/state/sqlite-schema.js";
+import { PAGE_SIZE } from "../dist/state/sqlite-store.js";
 
 type Db = import("node:sqlite").DatabaseSync;
 type Stmt = import("node:sqlite").StatementSync;
@@ -61,7 +62,7 @@ const v = (
   name: string,
   layout: FloorVariant["layout"],
   commits: 1 | 2,
-  pageSize = 4096,
+  pageSize = PAGE_SIZE,
   exclusive = false,
   serialise = false,
 ): FloorVariant => ({ name, layout, commits, pageSize, exclusive, serialise });
@@ -72,14 +73,16 @@ export const FLOOR_VARIANTS: readonly FloorVariant[] = [
   v("bare, 1 commit", "bare", 1),
   v("log, 2 commits", "log", 2),
   v("log+ledger, 2 commits", "log+ledger", 2),
-  v("log+ledger+JSON, 2 commits", "log+ledger", 2, 4096, false, true),
+  v("log+ledger+JSON, 2 commits", "log+ledger", 2, PAGE_SIZE, false, true),
   v("store rows, 2 commits", "store", 2),
   v("store rows, 1 commit", "store", 1),
-  v("log, 2 commits, EXCLUSIVE", "log", 2, 4096, true),
-  v("store rows, 2 commits, EXCLUSIVE", "store", 2, 4096, true),
+  v("log, 2 commits, EXCLUSIVE", "log", 2, PAGE_SIZE, true),
+  v("store rows, 2 commits, EXCLUSIVE", "store", 2, PAGE_SIZE, true),
   v("log, 2 commits, page 1024", "log", 2, 1024),
+  v("log, 2 commits, page 4096", "log", 2, 4096),
   v("log, 2 commits, page 16384", "log", 2, 16384),
   v("store rows, 2 commits, page 1024", "store", 2, 1024),
+  v("store rows, 2 commits, page 4096", "store", 2, 4096),
   v("store rows, 2 commits, page 16384", "store", 2, 16384),
 ];
 

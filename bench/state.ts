@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as rein from "../dist/index.js";
 import { MIGRATIONS } from "../dist/state/sqlite-schema.js";
+import { PAGE_SIZE } from "../dist/state/sqlite-store.js";
 import type { Benchmark, BenchOptions, BenchOutput } from "./lib/bench.ts";
 import { benchEvent, pct, storeLoop } from "./lib/state-loop.ts";
 import { FLOOR_VARIANTS, measureFloors, type StepRows } from "./state-floors.ts";
@@ -39,6 +40,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 async function rawDb(file: string) {
   const { DatabaseSync } = await import("node:sqlite");
   const db = new DatabaseSync(file);
+  db.exec(`PRAGMA page_size = ${PAGE_SIZE}`);
   db.exec(
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000; PRAGMA journal_size_limit = 33554432",
   );
@@ -159,7 +161,7 @@ async function storeFrames(file: string, calls: number): Promise<number> {
   try {
     const before = statSync(`${file}-wal`).size;
     await storeLoop(calls, store);
-    return (statSync(`${file}-wal`).size - before) / (4096 + 24) / calls;
+    return (statSync(`${file}-wal`).size - before) / (PAGE_SIZE + 24) / calls;
   } finally {
     await store.close();
   }
@@ -295,7 +297,7 @@ const bench: Benchmark = {
               "bare: one 8-byte row per commit (a WAL commit's own price); log: the step's events as the loop wrote them, one row per commit, rowid-keyed (no index);",
               "log+ledger: log plus a reservation (inserted, then deleted) and two accounts, in one tree; store rows: the SQLite store's own tables and statements",
               "shared: a second connection can read and write the file meanwhile (approvals decided from another process, processes sharing one budget need it)",
-              "page sizes other than 4096 apply to new files only (WAL mode cannot change an existing file's page size)",
+              `floors without a page size use the store's (${PAGE_SIZE}), which applies to files it creates (WAL mode cannot change an existing file's page size: older files keep 4096)`,
             ],
           },
           ...redis.tables,

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EVENT_VERSION, type ReinEvent } from "../../src/protocol/events.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../src/state/sqlite-schema.js";
-import { SqliteStore } from "../../src/state/sqlite-store.js";
+import { PAGE_SIZE, SqliteStore } from "../../src/state/sqlite-store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rein-sqlite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,6 +72,9 @@ describe("SqliteStore", () => {
     } finally {
       await store.close();
     }
+    // It keeps the page size it was written with (4096): only a new file gets the store's.
+    expect(readFileSync(file).readUInt16BE(16)).toBe(4096);
+    expect(PAGE_SIZE).not.toBe(4096);
   });
 
   it("the v1 to v2 migration keeps every session's events in seq order and reservations in the order they were opened", async () => {
@@ -278,7 +281,7 @@ describe("SqliteStore", () => {
     }
   });
 
-  it("a loop step's two commits write about 5 pages each (schema v2), counted in the WAL", async () => {
+  it("a loop step's two commits write about 6 pages of 2 KiB each (schema v2, a new file's page size), counted in the WAL", async () => {
     const file = join(dir, "pages.db");
     const store = await SqliteStore.open(file);
     const s = { tenantId: "local", sessionId: "ses_0123456789abcdef0123456789abcdef" };
@@ -308,8 +311,10 @@ describe("SqliteStore", () => {
       }
       expect(commits).toBeGreaterThanOrEqual(600);
       // Schema v1 (one WITHOUT ROWID row per event, reservations in two trees) wrote 6.6 pages per commit
-      // here (7.7 in the state benchmark's loop); v2 writes 5.2.
-      expect(frames / commits).toBeLessThan(6);
+      // here (7.7 in the state benchmark's loop); v2 writes 5.2 of 4 KiB (21 KB), or about 6 of 2 KiB.
+      expect(pageSize).toBe(PAGE_SIZE);
+      expect(frames / commits).toBeLessThan(7);
+      expect((frames * (24 + pageSize)) / commits).toBeLessThan(14_000);
     } finally {
       await store.close();
     }
