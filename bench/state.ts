@@ -4,25 +4,29 @@
  * `INSERT` of the same rows in one transaction on a file with the same pragmas: p50/p99 per step,
  * rounds alternating; target ≤ 1.5× raw and p99 ≤ 2 ms. (2) The loop at N one-no-op-call turns on
  * the SQLite store against the in-memory log (warm-up run each, then alternating repetitions; median
- * run time and p50/p99 per step); target within 2×. (3) What bounds (2): a step must be durable
- * twice (its journal before the tool runs, its results and the next reservation before the model
- * reads them), so the floor is the in-memory loop plus two raw commits per step, measured here too:
- * of 3 events each, and of the rows the SQLite store itself writes in a step (its 6 events as the loop
- * wrote them, the model call's reservation and its settlement: the same tables, the same statements
- * as SQL, no JavaScript around them). The store's cost per step over that second floor is what its
- * own code adds. Where the floor's ratio is above 2× (a commit on the disk costs more than an in-memory
- * step), no store that keeps both barriers can meet the target there. Every run is timed in wall ms and in CPU ms (`process.cpuUsage`: user + system, so a
- * loaded machine changes it less); the ratios are given for both.
+ * run time and p50/p99 per step); target within 2×. (3) What bounds (2) (bench/state-floors.ts): a
+ * step must be durable twice (its journal before the tool runs, its results and the next
+ * reservation before the model reads them). The floors replay a step's writes as raw SQL with no
+ * store code around them, in the same run: a bare WAL commit; the step's events only (the least the
+ * history of record costs); the events and the ledger's rows in the fewest trees; the SQLite store's
+ * own rows on its own tables; also as one commit per step, with `locking_mode = EXCLUSIVE` and with
+ * other page sizes, and whether each setting leaves the file usable by other processes. A floor's
+ * ratio is (memory loop + floor) / memory loop: where the least a store keeping both barriers must
+ * write is above 2×, no such store meets the target on this machine. WAL frames per step are counted
+ * for every floor and for the store itself. Every run is timed in wall and in CPU time
+ * (`process.cpuUsage`: user + system, so a loaded machine changes it less); ratios are given for both.
  * (4) The same on the Redis store, against raw `XADD`s (bench/state-redis.ts; `--redis <url>`).
  * Flags: `--quick`, `--steps <n>` (default 5000), `--calls <n>` (default 2000), `--reps <n>` (default 5).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as rein from "../dist/index.js";
 import { MIGRATIONS } from "../dist/state/sqlite-schema.js";
+import { PAGE_SIZE } from "../dist/state/sqlite-store.js";
 import type { Benchmark, BenchOptions, BenchOutput } from "./lib/bench.ts";
 import { benchEvent, pct, storeLoop } from "./lib/state-loop.ts";
+import { FLOOR_VARIANTS, measureFloors, type StepRows } from "./state-floors.ts";
 import { redisState } from "./state-redis.ts";
 
 const EVENTS_PER_STEP = 6;
@@ -36,6 +40,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 async function rawDb(file: string) {
   const { DatabaseSync } = await import("node:sqlite");
   const db = new DatabaseSync(file);
+  db.exec(`PRAGMA page_size = ${PAGE_SIZE}`);
   db.exec(
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000; PRAGMA journal_size_limit = 33554432",
   );
@@ -64,73 +69,30 @@ async function rawDb(file: string) {
   };
 }
 
-/** One step's events as the loop wrote them on the SQLite store: from a `tool_call_finished` on. */
-async function stepEvents(file: string): Promise<{ type: string; body: string }[]> {
+/** One step's rows as the loop wrote them on the SQLite store: from a `tool_call_finished` on. */
+async function stepRows(file: string): Promise<StepRows> {
   const { DatabaseSync } = await import("node:sqlite");
   const db = new DatabaseSync(file, { readOnly: true });
   try {
     const rows = (db.prepare("SELECT body FROM events ORDER BY id").all() as { body: string }[])
-      .flatMap((r) => JSON.parse(r.body) as { type: string }[])
-      .map((e) => ({ type: e.type, body: JSON.stringify(e) }));
+      .flatMap((r) => JSON.parse(r.body) as { type: string; seq: number }[])
+      .map((e) => ({ type: e.type, seq: e.seq, body: JSON.stringify(e) }));
     const mid = rows.findIndex((r, i) => i > rows.length / 2 && r.type === "tool_call_finished");
     const step = rows.slice(mid, mid + EVENTS_PER_STEP);
     if (mid < 0 || step.length !== EVENTS_PER_STEP || step.at(-1)?.type !== "tool_call_started")
       throw new Error(`state bench: unexpected step shape ${JSON.stringify(step.map((r) => r.type))}`);
-    return step;
+    const [results, ...journal] = step as [(typeof step)[0], ...typeof step];
+    return {
+      results: { first: results.seq, last: results.seq, body: `[${results.body}]` },
+      journal: {
+        first: journal[0]!.seq,
+        last: journal.at(-1)!.seq,
+        body: `[${journal.map((e) => e.body).join(",")}]`,
+      },
+    };
   } finally {
     db.close();
   }
-}
-
-/**
- * The floor of the store's own writes: per step, the commits it makes, as raw SQL on its tables.
- * Commit 1 (the reservation's transaction): the last turn's result, the reservation, two accounts.
- * Commit 2 (the journal barrier): the other 5 events, the settlement (reservation deleted, two
- * accounts), then the tick the store's commit waits for.
- */
-async function ownRowsFloor(file: string, calls: number, step: readonly { type: string; body: string }[]) {
-  const raw = await rawDb(file);
-  const { db, insert } = raw;
-  const first = `[${step[0]!.body}]`;
-  const rest = `[${step
-    .slice(1)
-    .map((e) => e.body)
-    .join(",")}]`;
-  const reserve = db.prepare(
-    "INSERT INTO reservations (tenant, session, key, model, est_usd, est_tokens, budgets, opened) VALUES ('bench', 'ses_a', ?, 'bench:model', 0.01, 100, '[]', ?)",
-  );
-  const settle = db.prepare(
-    "DELETE FROM reservations WHERE tenant = 'bench' AND session = 'ses_a' AND key = ?",
-  );
-  const account = db.prepare(
-    "UPDATE accounts SET cost = cost + ?, tokens = tokens + ?, reserved_usd = reserved_usd + ?, open = open + ? WHERE id = ?",
-  );
-  const ids = [JSON.stringify(["s", "bench", "ses_a"]), JSON.stringify(["t", "bench"])];
-  for (const id of ids) db.prepare("INSERT INTO accounts (id) VALUES (?)").run(id);
-  const begin = db.prepare("BEGIN IMMEDIATE");
-  const commit = db.prepare("COMMIT");
-  let seq = 0;
-  const c = process.cpuUsage();
-  const t = performance.now();
-  for (let s = 0; s < calls; s++) {
-    const key = `run_bench:${s}`;
-    begin.run();
-    insert.run("bench", "ses_a", ++seq, seq, first);
-    reserve.run(key, s);
-    for (const id of ids) account.run(0, 0, 0.01, 1, id);
-    commit.run();
-    begin.run();
-    insert.run("bench", "ses_a", seq + 1, seq + step.length - 1, rest);
-    seq += step.length - 1;
-    settle.run(key);
-    for (const id of ids) account.run(0.001, 2, -0.01, -1, id);
-    commit.run();
-    await tick();
-  }
-  const ms = performance.now() - t;
-  const cpu = cpuMs(c);
-  raw.close();
-  return { ms, cpu };
 }
 
 const cpuMs = (since: NodeJS.CpuUsage) => {
@@ -175,21 +137,6 @@ async function appendLatency(dir: string, steps: number, rounds: number) {
   return { store: sorted(store), raw: sorted(raw) };
 }
 
-/** The floor of a durable loop: two raw commits per step (the step's 6 events split 3 + 3). */
-async function floorRun(file: string, calls: number): Promise<{ ms: number; cpu: number }> {
-  const db = await rawDb(file);
-  const c = process.cpuUsage();
-  const t = performance.now();
-  for (let s = 0; s < calls; s++) {
-    await db.commit(EVENTS_PER_STEP / 2);
-    await db.commit(EVENTS_PER_STEP / 2);
-  }
-  const ms = performance.now() - t;
-  const cpu = cpuMs(c);
-  db.close();
-  return { ms, cpu };
-}
-
 /** One run of `calls` turns on a SQLite store at `file` (the in-memory log when undefined). */
 async function loop(
   file: string | undefined,
@@ -202,6 +149,21 @@ async function loop(
     return { ...run, cpu: cpuMs(c) };
   } finally {
     await store?.close();
+  }
+}
+
+/**
+ * WAL frames per step the SQLite store writes in the loop: its WAL's growth over `calls` turns (few
+ * enough that no checkpoint runs: 4,000 frames), measured before the store closes (which checkpoints).
+ */
+async function storeFrames(file: string, calls: number): Promise<number> {
+  const store = await rein.SqliteStore.open(file);
+  try {
+    const before = statSync(`${file}-wal`).size;
+    await storeLoop(calls, store);
+    return (statSync(`${file}-wal`).size - before) / (PAGE_SIZE + 24) / calls;
+  } finally {
+    await store.close();
   }
 }
 
@@ -230,16 +192,14 @@ const bench: Benchmark = {
       const ratio50 = pct(lat.store, 50) / pct(lat.raw, 50);
       const ratio99 = pct(lat.store, 99) / pct(lat.raw, 99);
 
-      options.log(`loop: ${calls} calls, a warm-up run each, then ${reps} × (memory, SQLite, floors)`);
+      options.log(`loop: ${calls} calls, a warm-up run each, then ${reps} × (memory, SQLite)`);
       await loop(undefined, calls);
       const warm = file("warm");
       await loop(warm, calls);
-      const step = await stepEvents(warm);
+      const rows = await stepRows(warm);
       type Run = { ms: number; cpu: number };
       const mem: Run[] = [];
       const sql: Run[] = [];
-      const floor: Run[] = [];
-      const own: Run[] = [];
       const memSteps: number[] = [];
       const sqlSteps: number[] = [];
       for (let r = 0; r < reps; r++) {
@@ -249,13 +209,17 @@ const bench: Benchmark = {
         const q = await loop(file("loop"), calls);
         sql.push(q);
         sqlSteps.push(...q.steps);
-        floor.push(await floorRun(file("floor"), calls));
-        own.push(await ownRowsFloor(file("own"), calls, step));
       }
+      options.log(`floors: ${FLOOR_VARIANTS.length} variants × ${reps} runs of ${calls} steps`);
+      const floors = await measureFloors(dir, rows, calls, reps);
+      const frames = await storeFrames(file("frames"), Math.min(calls, 250));
       const med = (a: Run[], k: keyof Run) => median(a.map((x) => x[k]));
       const ratio = (k: keyof Run) => med(sql, k) / med(mem, k);
-      const floorRatio = (f: Run[], k: keyof Run) => (med(mem, k) + med(f, k)) / med(mem, k);
-      const perStep = (a: Run[], k: keyof Run) => ((med(a, k) * 1000) / calls).toFixed(0);
+      // Per step, µs: CPU and wall.
+      const memCpu = (med(mem, "cpu") * 1000) / calls;
+      const memWall = (med(mem, "ms") * 1000) / calls;
+      const sqlCpu = (med(sql, "cpu") * 1000) / calls;
+      const sqlWall = (med(sql, "ms") * 1000) / calls;
       const loopRatio = ratio("ms");
       const ms = sorted(memSteps);
       const ss = sorted(sqlSteps);
@@ -267,11 +231,27 @@ const bench: Benchmark = {
         med(a, "ms").toFixed(0),
         spread(a),
         med(a, "cpu").toFixed(0),
-        perStep(a, "cpu"),
+        ((med(a, "cpu") * 1000) / calls).toFixed(0),
         p50,
         p99,
       ];
       const us = (a: number[], p: number) => (pct(a, p) * 1000).toFixed(0);
+      const storeFloor = floors.find(
+        (f) => f.variant.layout === "store" && f.variant.name === "store rows, 2 commits",
+      );
+      const floorRows = floors.map((f) => {
+        const cpu = median(f.cpuUs);
+        const wall = median(f.wallUs);
+        return [
+          f.variant.name,
+          cpu.toFixed(1),
+          wall.toFixed(1),
+          f.framesPerStep.toFixed(2),
+          `${((memCpu + cpu) / memCpu).toFixed(2)}×`,
+          `${((memWall + wall) / memWall).toFixed(2)}×`,
+          f.shared ? "yes" : "no",
+        ];
+      });
       return {
         tables: [
           {
@@ -299,40 +279,25 @@ const bench: Benchmark = {
                 "",
                 "",
               ],
-              line("2 raw commits/step, 3 events each", floor),
               [
-                "floor: memory + those",
-                `${floorRatio(floor, "ms").toFixed(2)}×`,
+                `SqliteStore: ${frames.toFixed(2)} WAL frames (${(frames / 2).toFixed(2)} pages per commit) per step; over memory + the store-rows floor, µs/step (wall; cpu)`,
+                storeFloor ? (sqlWall - memWall - median(storeFloor.wallUs)).toFixed(0) : "",
                 "",
-                `${floorRatio(floor, "cpu").toFixed(2)}×`,
-                "",
-                "",
-                "",
-              ],
-              line("2 raw commits/step, the store's own rows", own),
-              [
-                "floor: memory + those",
-                `${floorRatio(own, "ms").toFixed(2)}×`,
-                "",
-                `${floorRatio(own, "cpu").toFixed(2)}×`,
-                "",
-                "",
-                "",
-              ],
-              [
-                "SqliteStore over memory + own-rows floor, µs/step (wall; cpu)",
-                (((med(sql, "ms") - med(mem, "ms") - med(own, "ms")) * 1000) / calls).toFixed(0),
-                "",
-                (((med(sql, "cpu") - med(mem, "cpu") - med(own, "cpu")) * 1000) / calls).toFixed(0),
-                "",
-                "",
-                "",
+                storeFloor ? (sqlCpu - memCpu - median(storeFloor.cpuUs)).toFixed(0) : "",
               ],
             ],
+            notes: ["target: within 2× of the in-memory log"],
+          },
+          {
+            title: `Floors: a step's durable writes as raw SQL (no store code), ${reps} runs of ${calls} steps (median), µs per step`,
+            header: ["floor", "cpu µs", "wall µs", "WAL frames", "ratio cpu", "ratio wall", "shared"],
+            rows: floorRows,
             notes: [
-              "target: within 2× of the in-memory log",
-              "floor: what any store meeting the two durability barriers pays (2 commits per step), over the in-memory loop",
-              "own rows: the SQLite store's step as raw SQL on its tables (2 log rows holding the 6 events as the loop wrote them, already serialised; a reservation, its settlement, 2 accounts twice); what the store costs beyond it is its own code (serialising the events included)",
+              "ratio: (memory loop + floor) / memory loop, per step; above 2×, no store writing that much per step meets the target here",
+              "bare: one 8-byte row per commit (a WAL commit's own price); log: the step's events as the loop wrote them, one row per commit, rowid-keyed (no index);",
+              "log+ledger: log plus a reservation (inserted, then deleted) and two accounts, in one tree; store rows: the SQLite store's own tables and statements",
+              "shared: a second connection can read and write the file meanwhile (approvals decided from another process, processes sharing one budget need it)",
+              `floors without a page size use the store's (${PAGE_SIZE}), which applies to files it creates (WAL mode cannot change an existing file's page size: older files keep 4096)`,
             ],
           },
           ...redis.tables,
@@ -350,17 +315,11 @@ const bench: Benchmark = {
           loop: {
             memoryMs: mem.map((x) => x.ms),
             sqliteMs: sql.map((x) => x.ms),
-            floorMs: floor.map((x) => x.ms),
-            ownRowsFloorMs: own.map((x) => x.ms),
             memoryCpuMs: mem.map((x) => x.cpu),
             sqliteCpuMs: sql.map((x) => x.cpu),
-            floorCpuMs: floor.map((x) => x.cpu),
-            ownRowsFloorCpuMs: own.map((x) => x.cpu),
             ratio: loopRatio,
             cpuRatio: ratio("cpu"),
-            floorRatio: floorRatio(floor, "ms"),
-            ownRowsFloorRatio: floorRatio(own, "ms"),
-            ownRowsFloorCpuRatio: floorRatio(own, "cpu"),
+            sqliteFramesPerStep: frames,
             stepUs: {
               memoryP50: pct(ms, 50) * 1000,
               memoryP99: pct(ms, 99) * 1000,
@@ -368,6 +327,15 @@ const bench: Benchmark = {
               sqliteP99: pct(ss, 99) * 1000,
             },
           },
+          floors: floors.map((f) => ({
+            ...f.variant,
+            cpuUs: f.cpuUs,
+            wallUs: f.wallUs,
+            framesPerStep: f.framesPerStep,
+            shared: f.shared,
+            cpuRatio: (memCpu + median(f.cpuUs)) / memCpu,
+            wallRatio: (memWall + median(f.wallUs)) / memWall,
+          })),
           redis: redis.json,
         },
       };

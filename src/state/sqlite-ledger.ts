@@ -71,6 +71,15 @@ const tenantId = (t: string) => JSON.stringify(["t", t]);
 const budgetId = (t: string, b: string) => JSON.stringify(["b", t, b]);
 const resId = (s: LedgerScope, key: string) => JSON.stringify([s.tenantId, s.sessionId, key]);
 const DUPLICATE = Symbol("duplicate");
+const NO_BUDGETS: readonly string[] = Object.freeze([]);
+
+/** An open reservation's amounts; `accounts` (the ids it charged) when this process opened it. */
+interface OpenRow {
+  est_usd: number;
+  est_tokens: number;
+  budgets: string;
+  accounts?: readonly string[];
+}
 const alreadyOpen = (scope: LedgerScope, key: string) =>
   new LedgerError(
     `reserve: reservation "${key}" is already open in session ${scope.sessionId} (tenant ${scope.tenantId}); settle or release it first`,
@@ -97,7 +106,8 @@ export class SqliteLedger implements Ledger {
     | "insertRes"
     | "getRes"
     | "deleteRes"
-    | "openRes",
+    | "openRes"
+    | "reserveSession",
     Statement
   >;
   /** Queued (not yet committed) changes per account, and reservations queued to close. */
@@ -106,7 +116,18 @@ export class SqliteLedger implements Ledger {
   /** Account rows known to exist (rows are never deleted), so `reserve` does not insert them again. */
   readonly #accounts = new Set<string>();
   /** Reservations this process opened and has not closed: `settle` finds them without a query. */
-  readonly #opened = new Map<string, { est_usd: number; est_tokens: number; budgets: string }>();
+  readonly #opened = new Map<string, OpenRow>();
+  /**
+   * Session accounts as this process's last reserve transaction left them (read by that transaction's
+   * own UPDATE), until a commit of this process changes them again. While this process has queued
+   * changes to the session's account (it is settling the call it reserved: `totals` right after a
+   * model call's settle, every call), `totals` adds them to this row instead of reading the file (a
+   * read transaction: two lock syscalls and a query). Nothing else writes the account in that window:
+   * a session has one writer at a time (the store refuses a second writer's events), and this process
+   * is it. Without queued changes, `totals` reads the file (another process may have resumed the
+   * session and settled since).
+   */
+  readonly #fresh = new Map<string, TotalsRow>();
 
   constructor(db: Database, batcher: Batcher) {
     this.#batcher = batcher;
@@ -142,12 +163,27 @@ export class SqliteLedger implements Ledger {
       openRes: db.prepare(
         "SELECT key, model, est_usd, est_tokens FROM reservations WHERE tenant = ? AND session = ? ORDER BY opened",
       ),
+      // The session account's reservation, its run (as setRun: the base is the cost before this
+      // run's first call; SET reads the row as it was) and its totals, in one statement.
+      reserveSession: db.prepare(
+        `UPDATE accounts SET
+           run_base_usd = CASE WHEN ?1 IS NOT NULL AND run_id IS NOT ?1 THEN cost ELSE run_base_usd END,
+           run_base_tokens = CASE WHEN ?1 IS NOT NULL AND run_id IS NOT ?1 THEN tokens ELSE run_base_tokens END,
+           run_id = coalesce(?1, run_id),
+           reserved_usd = reserved_usd + ?2, reserved_tokens = reserved_tokens + ?3, open = open + 1
+         WHERE id = ?4
+         RETURNING cost, input, output, cache_read, cache_write, reserved_usd, calls, open`,
+      ),
     };
   }
 
   /** Called by the store once a batch has committed: the queued changes are now in the rows. */
   committed(): void {
-    if (this.#delta.size > 0) this.#delta = new Map();
+    if (this.#delta.size > 0) {
+      // Those accounts changed in this commit: their rows are read from the file again.
+      for (const id of this.#delta.keys()) this.#fresh.delete(id);
+      this.#delta = new Map();
+    }
     if (this.#closing.size > 0) this.#closing = new Set();
   }
 
@@ -171,17 +207,11 @@ export class SqliteLedger implements Ledger {
     };
   }
 
-  #isOpen(
-    scope: LedgerScope,
-    key: string,
-  ): { est_usd: number; est_tokens: number; budgets: string } | undefined {
-    const id = resId(scope, key);
+  #isOpen(scope: LedgerScope, key: string, id: string): OpenRow | undefined {
     if (this.#closing.has(id)) return undefined;
     const mine = this.#opened.get(id);
     if (mine) return mine;
-    return this.#s.getRes.get(scope.tenantId, scope.sessionId, key) as
-      | { est_usd: number; est_tokens: number; budgets: string }
-      | undefined;
+    return this.#s.getRes.get(scope.tenantId, scope.sessionId, key) as OpenRow | undefined;
   }
 
   reserve(scope: LedgerScope, entry: ReserveEntry): ReservationRefusal | undefined {
@@ -197,11 +227,21 @@ export class SqliteLedger implements Ledger {
       this.#s.ensure.run(id);
       ensured.push(id);
     };
-    const budgetsOf = [
-      ...new Set(ceilings.filter((c) => c.account.startsWith("budget:")).map((c) => c.account)),
-    ];
-    const reservation = { est_usd: usd, est_tokens: tokens, budgets: JSON.stringify(budgetsOf) };
+    const budgetsOf =
+      ceilings.length === 0
+        ? NO_BUDGETS
+        : [...new Set(ceilings.filter((c) => c.account.startsWith("budget:")).map((c) => c.account))];
     const { tenantId: t, sessionId: sess } = scope;
+    const sid = sessionId(scope);
+    const tid = tenantId(t);
+    const accounts = [sid, tid, ...budgetsOf.map((b) => budgetId(t, b))];
+    const reservation: OpenRow = {
+      est_usd: usd,
+      est_tokens: tokens,
+      budgets: budgetsOf === NO_BUDGETS ? "[]" : JSON.stringify(budgetsOf),
+      accounts,
+    };
+    let totals: TotalsRow | undefined;
     const refusal = this.#batcher.transact((): ReservationRefusal | typeof DUPLICATE | undefined => {
       // The queued batch was just applied in this transaction: the rows are this process's state.
       this.committed();
@@ -216,19 +256,22 @@ export class SqliteLedger implements Ledger {
         reservation.budgets,
       );
       if (Number(inserted.changes) === 0) return DUPLICATE;
-      const sid = sessionId(scope);
-      const tid = tenantId(t);
       ensure(sid);
       ensure(tid);
-      if (entry.runId !== undefined) this.#s.setRun.run(entry.runId, sid);
-      for (const ceiling of ceilings) {
-        const refusal = ceilingRefusal(ceiling, this.usageOf(scope, ceiling.account), usd, tokens);
-        if (refusal) {
-          this.#s.deleteRes.run(t, sess, key);
-          return refusal;
+      if (ceilings.length > 0) {
+        // The run's base is set before the ceilings are checked (a `run` ceiling reads it).
+        if (entry.runId !== undefined) this.#s.setRun.run(entry.runId, sid);
+        for (const ceiling of ceilings) {
+          const refusal = ceilingRefusal(ceiling, this.usageOf(scope, ceiling.account), usd, tokens);
+          if (refusal) {
+            this.#s.deleteRes.run(t, sess, key);
+            return refusal;
+          }
         }
       }
-      for (const id of [sid, tid, ...budgetsOf.map((b) => budgetId(t, b))]) {
+      totals = this.#s.reserveSession.get(entry.runId ?? null, usd, tokens, sid) as TotalsRow;
+      for (let i = 1; i < accounts.length; i++) {
+        const id = accounts[i]!;
         ensure(id);
         this.#s.reserveAcc.run(usd, tokens, id);
       }
@@ -237,7 +280,10 @@ export class SqliteLedger implements Ledger {
     // Committed (transact threw otherwise): the rows exist, the reservation is open.
     for (const id of ensured) this.#accounts.add(id);
     if (refusal === DUPLICATE) throw alreadyOpen(scope, key);
-    if (!refusal) this.#opened.set(id, reservation);
+    if (!refusal) {
+      this.#opened.set(id, reservation);
+      if (totals) this.#fresh.set(sid, totals);
+    }
     return refusal;
   }
 
@@ -255,8 +301,8 @@ export class SqliteLedger implements Ledger {
     this.#close(scope, key, r, undefined, 0);
   }
 
-  #open(scope: LedgerScope, key: string, what: string) {
-    const r = typeof key === "string" ? this.#isOpen(scope, key) : undefined;
+  #open(scope: LedgerScope, key: string, what: string): OpenRow {
+    const r = typeof key === "string" ? this.#isOpen(scope, key, resId(scope, key)) : undefined;
     if (!r) {
       throw new LedgerError(
         `${what}: no open reservation "${String(key)}" in session ${scope.sessionId} (tenant ${scope.tenantId}); it was never reserved, or already settled or released`,
@@ -266,14 +312,8 @@ export class SqliteLedger implements Ledger {
     return r;
   }
 
-  #close(
-    scope: LedgerScope,
-    key: string,
-    r: { est_usd: number; est_tokens: number; budgets: string },
-    usage: Usage | undefined,
-    costUsd: number,
-  ): void {
-    const ids = [
+  #close(scope: LedgerScope, key: string, r: OpenRow, usage: Usage | undefined, costUsd: number): void {
+    const ids = r.accounts ?? [
       sessionId(scope),
       tenantId(scope.tenantId),
       ...(JSON.parse(r.budgets) as string[]).map((b) => budgetId(scope.tenantId, b)),
@@ -281,8 +321,9 @@ export class SqliteLedger implements Ledger {
     const u = usage ?? { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 };
     const tokens = usage ? tokensOf(usage) : 0;
     const calls = usage ? 1 : 0;
-    this.#closing.add(resId(scope, key));
-    this.#opened.delete(resId(scope, key));
+    const rid = resId(scope, key);
+    this.#closing.add(rid);
+    this.#opened.delete(rid);
     for (const id of ids) {
       const d = this.#delta.get(id) ?? {
         cost: 0,
@@ -331,9 +372,13 @@ export class SqliteLedger implements Ledger {
   totals(scope: LedgerScope | { readonly tenantId: string }): LedgerTotals {
     const isSession = scope !== null && typeof scope === "object" && "sessionId" in scope;
     const id = isSession ? sessionId(scope as LedgerScope) : tenantId(scope?.tenantId);
-    // Read on every call (another process may have written the account); only the columns totals need.
-    const a = (this.#s.getTotals.get(id) as TotalsRow | undefined) ?? ZERO_ROW;
     const d = this.#delta.get(id);
+    // Read from the file (another process may have written the account; only the columns totals
+    // need), unless this process is settling the session's reservation it just opened (see #fresh).
+    const a =
+      (isSession && d !== undefined ? this.#fresh.get(id) : undefined) ??
+      (this.#s.getTotals.get(id) as TotalsRow | undefined) ??
+      ZERO_ROW;
     const open = d ? a.open + d.open : a.open;
     return {
       usage: {

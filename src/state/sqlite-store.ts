@@ -55,6 +55,15 @@ interface SessionRow {
 }
 
 const skey = sessionKey;
+
+/**
+ * The page size of a file the store creates (a file keeps the size it was created with: older files
+ * keep SQLite's 4096). A step's two commits rewrite each page they touch into the WAL, whole: at
+ * 2048 bytes they write 12 KB each instead of 21 KB, for about 10 % less CPU per step in the state
+ * benchmark's loop (its floors measure 1024, 4096 and 16384 too). Every connection reads the size
+ * from the file, so processes sharing it are unaffected.
+ */
+export const PAGE_SIZE = 2048;
 const RESOLVED = Promise.resolve();
 
 /**
@@ -160,10 +169,12 @@ export class SqliteStore implements Store {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     const db = openDatabase(path, options.busyTimeoutMs ?? 5000);
     try {
+      // Before the first write (switching to WAL is one): ignored by a file that already exists.
+      db.exec(`PRAGMA page_size = ${PAGE_SIZE}`);
       db.exec("PRAGMA journal_mode = WAL");
       db.exec(`PRAGMA synchronous = ${options.durability === "power" ? "FULL" : "NORMAL"}`);
-      // A checkpoint fsyncs: every 4,000 WAL pages (~16 MB, a few hundred steps) instead of SQLite's
-      // 1,000. The WAL is never cut back below that size (the limit is above it), so after the first
+      // A checkpoint fsyncs: every 4,000 WAL pages (8 MB of the 2 KiB pages of a file the store
+      // created, 16 MB of an older file's 4 KiB; a few hundred steps) instead of SQLite's 1,000. The WAL is never cut back below that size (the limit is above it), so after the first
       // checkpoint each commit overwrites blocks the file already has: on ext4, a write that grows
       // the file (block allocation, a journalled size change) costs measurably more CPU per page.
       db.exec("PRAGMA wal_autocheckpoint = 4000");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EVENT_VERSION, type ReinEvent } from "../../src/protocol/events.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "../../src/state/sqlite-schema.js";
-import { SqliteStore } from "../../src/state/sqlite-store.js";
+import { PAGE_SIZE, SqliteStore } from "../../src/state/sqlite-store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rein-sqlite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,6 +72,9 @@ describe("SqliteStore", () => {
     } finally {
       await store.close();
     }
+    // It keeps the page size it was written with (4096): only a new file gets the store's.
+    expect(readFileSync(file).readUInt16BE(16)).toBe(4096);
+    expect(PAGE_SIZE).not.toBe(4096);
   });
 
   it("the v1 to v2 migration keeps every session's events in seq order and reservations in the order they were opened", async () => {
@@ -278,7 +281,7 @@ describe("SqliteStore", () => {
     }
   });
 
-  it("a loop step's two commits write about 5 pages each (schema v2), counted in the WAL", async () => {
+  it("a loop step's two commits write about 6 pages of 2 KiB each (schema v2, a new file's page size), counted in the WAL", async () => {
     const file = join(dir, "pages.db");
     const store = await SqliteStore.open(file);
     const s = { tenantId: "local", sessionId: "ses_0123456789abcdef0123456789abcdef" };
@@ -308,8 +311,10 @@ describe("SqliteStore", () => {
       }
       expect(commits).toBeGreaterThanOrEqual(600);
       // Schema v1 (one WITHOUT ROWID row per event, reservations in two trees) wrote 6.6 pages per commit
-      // here (7.7 in the state benchmark's loop); v2 writes 5.2.
-      expect(frames / commits).toBeLessThan(6);
+      // here (7.7 in the state benchmark's loop); v2 writes 5.2 of 4 KiB (21 KB), or about 6 of 2 KiB.
+      expect(pageSize).toBe(PAGE_SIZE);
+      expect(frames / commits).toBeLessThan(7);
+      expect((frames * (24 + pageSize)) / commits).toBeLessThan(14_000);
     } finally {
       await store.close();
     }
@@ -361,6 +366,41 @@ describe("SqliteStore", () => {
       await b.close();
     }
   });
+  it("totals while settling (from the reserve's own row, no read) equal the file's once committed; each run's base is the session's cost before it", async () => {
+    const file = join(dir, "totals.db");
+    const a = await SqliteStore.open(file);
+    const reader = await SqliteStore.open(file);
+    const usage = { inputTokens: 3, outputTokens: 2, cacheReadTokens: 1, cacheWriteTokens: 0 };
+    const s = { tenantId: "t", sessionId: "s1" };
+    try {
+      let n = 0;
+      // Without ceilings (the run set by the reservation's own UPDATE) and with (set before the check).
+      for (const ceilings of [undefined, [{ account: "run" as const, maxCostUsd: 100 }]])
+        for (const runId of ["r1", "r1", "r2", undefined, "r3"]) {
+          const key = `k${n++}`;
+          a.ledger.reserve(s, { key, model: "m", estimateUsd: 0.5, estimateTokens: 10, runId, ceilings });
+          a.ledger.settle(s, key, { usage, costUsd: 0.25 });
+          const settling = a.ledger.totals(s);
+          const run = a.ledger.usageOf(s, "run");
+          await a.eventLog.sync?.();
+          expect(reader.ledger.totals(s)).toEqual(settling);
+          expect(reader.ledger.usageOf(s, "run")).toEqual(run);
+          expect(settling).toMatchObject({ costUsd: 0.25 * n, reservedUsd: 0, calls: n });
+        }
+      // A new run's base is the cost before its first call: r3 (its first call the 5th of each pass)
+      // has one call of its own, twice (the ceilings pass starts r1 again, then r2, r3 anew).
+      expect(a.ledger.usageOf(s, "run").costUsd).toBeCloseTo(0.25, 10);
+      // Another process settling the session's open reservation is seen (nothing queued here: a read).
+      a.ledger.reserve(s, { key: "open", model: "m", estimateUsd: 0.5, runId: "r4" });
+      reader.ledger.settle(s, "open", { usage, costUsd: 1 });
+      await reader.eventLog.sync?.();
+      expect(a.ledger.totals(s)).toMatchObject({ costUsd: 0.25 * n + 1, reservedUsd: 0, calls: n + 1 });
+    } finally {
+      await a.close();
+      await reader.close();
+    }
+  });
+
   it("another connection reads a session record whose lastSeq and updatedAt follow every committed event, newest first", async () => {
     const file = join(dir, "records.db");
     const store = await SqliteStore.open(file);
