@@ -52,6 +52,8 @@ export class BudgetGuard implements Guard {
   /** Warnings already given: per session (run and session accounts), and per shared budget. */
   readonly #warned = new Map<string, { runId: string; given: Set<string> }>();
   readonly #sharedWarned = new Set<string>();
+  /** The ledger's allocation-free share of a ceiling already settled, when it has one (MemoryLedger). */
+  readonly #share: ((scope: LedgerScope, ceiling: Ceiling) => number) | undefined;
 
   constructor(ledger: Ledger, options: BudgetOptions) {
     if (typeof ledger.usageOf !== "function")
@@ -60,6 +62,9 @@ export class BudgetGuard implements Guard {
         { field: "ledger" },
       );
     this.#ledger = ledger as Ledger & Required<Pick<Ledger, "usageOf">>;
+    const share = (ledger as { settledShare?: unknown }).settledShare;
+    this.#share =
+      typeof share === "function" ? (share as (scope: LedgerScope, ceiling: Ceiling) => number) : undefined;
     const ceilings: Ceiling[] = [];
     const add = (account: BudgetAccount, o: CeilingOptions | undefined, field: string) => {
       if (!o) return;
@@ -124,8 +129,12 @@ export class BudgetGuard implements Guard {
     const scope: LedgerScope = context; // it has the tenant and session ids: no object per model call
     const ceilings = this.ceilings;
     const warnAt = this.#warnAt;
+    if (warnAt.length === 0) return;
+    const share = this.#share;
     for (let i = 0; i < ceilings.length; i++) {
       const c = ceilings[i]!;
+      // Below the first warning (every model call but a few): no usage snapshot is made.
+      if (share !== undefined && share.call(this.#ledger, scope, c) < warnAt[0]!) continue;
       const u = this.#ledger.usageOf(scope, c.account);
       const used = Math.max(
         c.maxCostUsd ? u.costUsd / c.maxCostUsd : 0,
@@ -193,12 +202,15 @@ class CeilingLedger implements Ledger {
 
   reserve(scope: LedgerScope, entry: ReserveEntry): ReturnType<Ledger["reserve"]> {
     const own = entry.ceilings;
-    return this.#base.reserve(
-      scope,
-      own && own.length > 0
-        ? { ...entry, ceilings: [...own, ...this.#ceilings] }
-        : { ...entry, ceilings: this.#ceilings },
-    );
+    // One literal of one shape (a spread of the entry is the slow, generic copy, every call).
+    return this.#base.reserve(scope, {
+      key: entry.key,
+      model: entry.model,
+      estimateUsd: entry.estimateUsd,
+      estimateTokens: entry.estimateTokens,
+      runId: entry.runId,
+      ceilings: own && own.length > 0 ? [...own, ...this.#ceilings] : this.#ceilings,
+    });
   }
 
   settle(scope: LedgerScope, key: string, actual: { usage: Usage; costUsd: number }): void {
