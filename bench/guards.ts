@@ -5,8 +5,10 @@
  * circuit breaker, taint (every call raised LOW → MEDIUM) — against the same run with no guards,
  * alternating, in one process. Target: within 1.2× at N = 2,000 (each guard is O(1) per step).
  * The figure is the median of the per-repetition ratios of process CPU time (each repetition runs
- * both variants back to back, in alternating order, each from a fully collected heap), so a burst of
- * load from other processes moves one pair, not the whole figure.
+ * both variants back to back, in alternating order, each from a fully collected heap, after three
+ * full-size warm-up pairs that let the young generation reach its steady size), so a burst of load
+ * from other processes moves one pair, not the whole figure. Each run's GC pauses and collections
+ * are reported, to tell GC noise from CPU contention.
  * Flags: `--quick`, `--reps <n>` (default 15; 3 with `--quick`), `--calls <n>` (default 2000),
  * `--only budget,stall,circuitBreaker,taint` (a subset of the guards, to see what each costs),
  * `--profile <dir>` (after the measured runs, a V8 CPU profile of each variant's runs).
@@ -207,7 +209,11 @@ const bench: Benchmark = {
     if (!Number.isInteger(calls) || calls < 10) throw new Error("--calls must be an integer >= 10");
     const workdir = mkdtempSync(join(tmpdir(), "rein-bench-guards-"));
     try {
-      for (const v of VARIANTS) await runOnce(v, Math.min(200, calls), workdir); // warm-up
+      // Warm-up at full size, both variants, until V8's young generation has grown to its steady size:
+      // measured from the first run, it made 5, then 2, then 1 scavenge per run (the first pairs
+      // ran in a different GC regime from the rest); after 3 pairs every run makes the same 1.
+      const warmups = options.quick ? 1 : 3;
+      for (let w = 0; w < warmups; w++) for (const v of VARIANTS) await runOnce(v, calls, workdir, only);
       const runs: Record<Variant, RunFigures[]> = { "no-guards": [], "all-guards": [] };
       for (let rep = 0; rep < reps; rep++) {
         // Alternate which goes first, so drift (GC, CPU frequency, a neighbour's load) hits both alike.
