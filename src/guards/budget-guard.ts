@@ -1,6 +1,15 @@
 import { ConfigError } from "../protocol/errors.js";
+import type { Usage } from "../protocol/messages.js";
 import type { Guard, GuardContext, GuardStopVerdict, GuardToolCall } from "./guard.js";
-import type { BudgetAccount, Ceiling, Ledger, LedgerScope, ReserveEntry } from "./ledger.js";
+import type {
+  AccountUsage,
+  BudgetAccount,
+  Ceiling,
+  Ledger,
+  LedgerScope,
+  LedgerTotals,
+  ReserveEntry,
+} from "./ledger.js";
 import { sessionKey } from "./session-key.js";
 
 export interface CeilingOptions {
@@ -43,6 +52,8 @@ export class BudgetGuard implements Guard {
   /** Warnings already given: per session (run and session accounts), and per shared budget. */
   readonly #warned = new Map<string, { runId: string; given: Set<string> }>();
   readonly #sharedWarned = new Set<string>();
+  /** The ledger's allocation-free share of a ceiling already settled, when it has one (MemoryLedger). */
+  readonly #share: ((scope: LedgerScope, ceiling: Ceiling) => number) | undefined;
 
   constructor(ledger: Ledger, options: BudgetOptions) {
     if (typeof ledger.usageOf !== "function")
@@ -51,6 +62,9 @@ export class BudgetGuard implements Guard {
         { field: "ledger" },
       );
     this.#ledger = ledger as Ledger & Required<Pick<Ledger, "usageOf">>;
+    const share = (ledger as { settledShare?: unknown }).settledShare;
+    this.#share =
+      typeof share === "function" ? (share as (scope: LedgerScope, ceiling: Ceiling) => number) : undefined;
     const ceilings: Ceiling[] = [];
     const add = (account: BudgetAccount, o: CeilingOptions | undefined, field: string) => {
       if (!o) return;
@@ -96,21 +110,7 @@ export class BudgetGuard implements Guard {
 
   /** The ledger sessions use: the same books, with these ceilings checked on every reservation. */
   ledgerFor(base: Ledger = this.#ledger): Ledger {
-    const ceilings = this.ceilings;
-    const withCeilings = (entry: ReserveEntry): ReserveEntry =>
-      entry.ceilings && entry.ceilings.length > 0
-        ? { ...entry, ceilings: [...entry.ceilings, ...ceilings] }
-        : { ...entry, ceilings };
-    return {
-      reserve: (scope, entry) => base.reserve(scope, withCeilings(entry)),
-      settle: (scope, key, actual) => base.settle(scope, key, actual),
-      release: (scope, key) => base.release(scope, key),
-      totals: (scope) => base.totals(scope),
-      usageOf: (scope, account) => this.#ledger.usageOf(scope, account),
-      ...(typeof base.sessionClosed === "function"
-        ? { sessionClosed: (scope: LedgerScope) => base.sessionClosed!(scope) }
-        : {}),
-    };
+    return new CeilingLedger(base, this.#ledger, this.ceilings);
   }
 
   beforeModelCall(context: GuardContext): GuardStopVerdict {
@@ -129,8 +129,12 @@ export class BudgetGuard implements Guard {
     const scope: LedgerScope = context; // it has the tenant and session ids: no object per model call
     const ceilings = this.ceilings;
     const warnAt = this.#warnAt;
+    if (warnAt.length === 0) return;
+    const share = this.#share;
     for (let i = 0; i < ceilings.length; i++) {
       const c = ceilings[i]!;
+      // Below the first warning (every model call but a few): no usage snapshot is made.
+      if (share !== undefined && share.call(this.#ledger, scope, c) < warnAt[0]!) continue;
       const u = this.#ledger.usageOf(scope, c.account);
       const used = Math.max(
         c.maxCostUsd ? u.costUsd / c.maxCostUsd : 0,
@@ -177,5 +181,56 @@ export class BudgetGuard implements Guard {
 
   sessionEnded(scope: { readonly tenantId: string; readonly sessionId: string }): void {
     this.#warned.delete(sessionKey(scope));
+  }
+}
+
+/**
+ * A ledger that adds a budget's ceilings to every reservation. A class, not an object of closures
+ * made per harness: the loop's calls into the ledger then reach the same methods whatever the
+ * harness, so their compiled code is shared (closures per harness made those call sites polymorphic).
+ */
+class CeilingLedger implements Ledger {
+  readonly #base: Ledger;
+  readonly #books: Ledger & Required<Pick<Ledger, "usageOf">>;
+  readonly #ceilings: readonly Ceiling[];
+
+  constructor(base: Ledger, books: Ledger & Required<Pick<Ledger, "usageOf">>, ceilings: readonly Ceiling[]) {
+    this.#base = base;
+    this.#books = books;
+    this.#ceilings = ceilings;
+  }
+
+  reserve(scope: LedgerScope, entry: ReserveEntry): ReturnType<Ledger["reserve"]> {
+    const own = entry.ceilings;
+    // One literal of one shape (a spread of the entry is the slow, generic copy, every call).
+    return this.#base.reserve(scope, {
+      key: entry.key,
+      model: entry.model,
+      estimateUsd: entry.estimateUsd,
+      estimateTokens: entry.estimateTokens,
+      runId: entry.runId,
+      ceilings: own && own.length > 0 ? [...own, ...this.#ceilings] : this.#ceilings,
+    });
+  }
+
+  settle(scope: LedgerScope, key: string, actual: { usage: Usage; costUsd: number }): void {
+    this.#base.settle(scope, key, actual);
+  }
+
+  release(scope: LedgerScope, key: string): void {
+    this.#base.release(scope, key);
+  }
+
+  totals(scope: LedgerScope | { readonly tenantId: string }): LedgerTotals {
+    return this.#base.totals(scope);
+  }
+
+  usageOf(scope: LedgerScope, account: BudgetAccount): AccountUsage {
+    return this.#books.usageOf(scope, account);
+  }
+
+  /** Passed on to the base ledger when it has the hook (a no-op otherwise). */
+  sessionClosed(scope: LedgerScope): void {
+    if (typeof this.#base.sessionClosed === "function") this.#base.sessionClosed(scope);
   }
 }

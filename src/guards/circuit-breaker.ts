@@ -71,7 +71,9 @@ export class CircuitBreaker implements Guard {
   readonly #stopAfter: number;
   readonly #failureTypes: ReadonlySet<string>;
   readonly #probeTimeoutMs: number;
-  readonly #shared: (tool: string) => boolean;
+  /** `true`: every tool's circuit is shared; else the tools whose circuits are (a field, not a closure per guard). */
+  readonly #sharedAll: boolean;
+  readonly #sharedTools: ReadonlySet<string>;
   readonly #now: () => number;
   /** Circuits by owner (a session's key, or `tenant` for shared ones), then tool. Created on first failure. */
   readonly #circuits = new Map<string, Map<string, Circuit>>();
@@ -90,8 +92,8 @@ export class CircuitBreaker implements Guard {
     this.#failureTypes = new Set(options.failureTypes ?? ["tool_error", "timeout", "outcome_unknown"]);
     this.#probeTimeoutMs = positive(options.probeTimeoutMs ?? 60_000, "circuitBreaker.probeTimeoutMs");
     const shared = options.shared ?? false;
-    const sharedSet = new Set(Array.isArray(shared) ? shared : []);
-    this.#shared = shared === true ? () => true : (tool) => sharedSet.has(tool);
+    this.#sharedAll = shared === true;
+    this.#sharedTools = new Set(Array.isArray(shared) ? shared : []);
     this.#now = options.now ?? Date.now;
   }
 
@@ -103,6 +105,10 @@ export class CircuitBreaker implements Guard {
   /** Owners with state (sessions and shared tenants), for tests: it falls as sessions end. */
   get trackedOwners(): number {
     return this.#circuits.size + this.#refusals.size;
+  }
+
+  #shared(tool: string): boolean {
+    return this.#sharedAll || this.#sharedTools.has(tool);
   }
 
   #owner(tool: string, scope: { readonly tenantId: string; readonly sessionId: string }): string {

@@ -240,6 +240,41 @@ export class MemoryLedger implements Ledger {
     };
   }
 
+  /**
+   * @internal The budget guard's warning check: the settled share of `ceiling` (the larger of cost and
+   * tokens), as `usageOf` would give it, without making a snapshot object. 0 for an unknown account.
+   */
+  settledShare(scope: LedgerScope, ceiling: Ceiling): number {
+    const last = this.#last;
+    let tenant: Tenant | undefined;
+    let session: Session | undefined;
+    if (last !== undefined && last.sessionId === scope?.sessionId && last.tenantId === scope.tenantId) {
+      tenant = last.tenant;
+      session = last.session;
+    } else {
+      tenant = this.#tenants.get(scope?.tenantId);
+      if (!tenant) return 0;
+      session = tenant.sessions.get(scope.sessionId);
+    }
+    const which = ceiling.account;
+    let costUsd: number;
+    let tokens: number;
+    if (which === "session" || which === "run") {
+      if (!session) return 0;
+      const a = session.account;
+      costUsd = which === "run" ? a.costUsd - session.runBaseUsd : a.costUsd;
+      tokens = which === "run" ? a.tokens - session.runBaseTokens : a.tokens;
+    } else {
+      const b = tenant.budgets.get(which);
+      if (!b) return 0;
+      costUsd = b.costUsd;
+      tokens = b.tokens;
+    }
+    const byUsd = ceiling.maxCostUsd ? costUsd / ceiling.maxCostUsd : 0;
+    const byTokens = ceiling.maxTokens ? tokens / ceiling.maxTokens : 0;
+    return Math.max(byUsd, byTokens);
+  }
+
   openReservations(
     scope: LedgerScope,
   ): { key: string; model: string; estimateUsd: number; estimateTokens: number }[] {

@@ -62,22 +62,35 @@ const NO_FLAGS: readonly GuardResultFlag[] = Object.freeze([]);
  */
 export class TaintGuard implements Guard {
   readonly name = "taint";
-  readonly #isSource: (tool: string) => boolean;
-  readonly #isSink: (call: GuardToolCall) => boolean;
   readonly #taints = new Map<string, Taint>();
   readonly #flagged: boolean;
+  // Plain fields read by prototype methods, not closures made per guard: every harness's taint
+  // guard then runs the same compiled code (a closure per instance made the call sites polymorphic).
+  readonly #trusted: ReadonlySet<string>;
+  /** `undefined`: every tool is a source. */
+  readonly #sources: ReadonlySet<string> | undefined;
+  readonly #exempt: ReadonlySet<string>;
+  /** `undefined`: every tool not marked `readOnly` is a sink. */
+  readonly #sinks: ReadonlySet<string> | undefined;
 
   constructor(options: TaintOptions = {}) {
-    const trusted = new Set(options.trusted ?? []);
+    this.#trusted = new Set(options.trusted ?? []);
     const sources = options.sources ?? "all";
-    const sourceSet = new Set(sources === "all" ? [] : sources);
-    this.#isSource = (tool) => !trusted.has(tool) && (sources === "all" || sourceSet.has(tool));
+    this.#sources = sources === "all" ? undefined : new Set(sources);
     this.#flagged = options.flagged ?? true;
-    const exempt = new Set(options.exempt ?? []);
+    this.#exempt = new Set(options.exempt ?? []);
     const sinks = options.sinks ?? "writes";
-    const sinkSet = new Set(sinks === "writes" ? [] : sinks);
-    this.#isSink = (call) =>
-      !exempt.has(call.tool.name) && (sinks === "writes" ? !call.tool.readOnly : sinkSet.has(call.tool.name));
+    this.#sinks = sinks === "writes" ? undefined : new Set(sinks);
+  }
+
+  #isSource(tool: string): boolean {
+    return !this.#trusted.has(tool) && (this.#sources === undefined || this.#sources.has(tool));
+  }
+
+  #isSink(call: GuardToolCall): boolean {
+    const tool = call.tool;
+    if (this.#exempt.size > 0 && this.#exempt.has(tool.name)) return false;
+    return this.#sinks === undefined ? !tool.readOnly : this.#sinks.has(tool.name);
   }
 
   /** Sessions currently tainted (for tests: it falls as sessions end). */

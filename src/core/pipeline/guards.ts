@@ -9,7 +9,7 @@ import type {
 } from "../../guards/guard.js";
 import { type Checked, checkGuardVerdict, isNativePromise } from "../../protocol/answers.js";
 import { errorMessage } from "../../protocol/errors.js";
-import type { ReinEvent, StageRecord } from "../../protocol/events.js";
+import type { EventDataMap, ReinEvent, StageRecord } from "../../protocol/events.js";
 import { maxRisk, type RiskAssessment } from "../../protocol/risk.js";
 import type { StopReason } from "../../protocol/stop-reason.js";
 import type { Tool } from "../../tools/tool.js";
@@ -309,25 +309,47 @@ const GUARD_EVENTS: ReadonlySet<string> = new Set<GuardEventType>([
 ]);
 
 /**
+ * A run's guard context: what a guard may read of the run, and `notify`. One class for every run,
+ * with the `turn` getter on its prototype, so every run's context has the same shape and the same
+ * getter: the guards' code compiled for one run serves the next (a literal with a getter made per
+ * run gave each run its own accessor, so the sites reading `turn` went megamorphic and compiled
+ * code that had inlined an old run's getter was thrown away when that run was collected).
+ * `notify` stays an own arrow, so a guard may pass it around detached (it is called only to warn).
+ */
+class RunGuardContext implements GuardContext {
+  readonly tenantId: string;
+  readonly sessionId: string;
+  readonly runId: string;
+  readonly notify: GuardContext["notify"];
+  readonly #ctx: RunContext;
+
+  constructor(ctx: RunContext) {
+    this.tenantId = ctx.deps.tenantId;
+    this.sessionId = ctx.deps.sessionId;
+    this.runId = ctx.runId;
+    this.notify = <T extends GuardEventType>(type: T, data: EventDataMap[T]) => {
+      if (GUARD_EVENTS.has(type)) ctx.emit(type, data);
+    };
+    this.#ctx = ctx;
+    Object.freeze(this);
+  }
+
+  /** The run's current turn, read live. */
+  get turn(): number {
+    return this.#ctx.turn;
+  }
+}
+
+/**
  * One frozen context per run, made at its first guard call: every guard call of the run shares it
- * (no allocation per call or turn). `turn` reads the run's current turn.
+ * (no allocation per call or turn).
  */
 const contexts = new WeakMap<RunContext, GuardContext>();
 
 function guardContext(ctx: RunContext): GuardContext {
   let gctx = contexts.get(ctx);
   if (gctx === undefined) {
-    gctx = Object.freeze({
-      tenantId: ctx.deps.tenantId,
-      sessionId: ctx.deps.sessionId,
-      runId: ctx.runId,
-      get turn() {
-        return ctx.turn;
-      },
-      notify: (type, data) => {
-        if (GUARD_EVENTS.has(type)) ctx.emit(type, data);
-      },
-    } satisfies GuardContext);
+    gctx = new RunGuardContext(ctx);
     contexts.set(ctx, gctx);
   }
   return gctx;
