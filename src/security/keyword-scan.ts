@@ -94,6 +94,9 @@ function pickOffset(w: string, parity: 0 | 1): number {
   return pick;
 }
 
+/** Texts up to this length are read in place rather than copied into the scratch buffer. */
+const SHORT_TEXT = 96;
+
 /** Characters copied into the shared scratch buffer at most; a longer text gets a buffer of its own. */
 const SCRATCH_CHARS = 16 * 1024;
 let scratchWords: Uint32Array | undefined;
@@ -178,6 +181,17 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
         }
     }
     if (t.length < 3) return -1;
+    if (t.length <= SHORT_TEXT) {
+      // Short texts (ids, names, notes: most strings of an event) are read in place, a pair at a time:
+      // copying them costs more than the copy saves.
+      for (let i = 0; i + 1 < t.length; i += 2) {
+        const idx = pairIndex(t.charCodeAt(i), t.charCodeAt(i + 1));
+        if ((bits[idx >> 3]! & (1 << (idx & 7))) === 0) continue;
+        const found = check(t, idx, i, seen, first);
+        if (found !== -1) return found;
+      }
+      return -1;
+    }
     const words = wordsOf(t);
     const m = (t.length + 3) >> 2;
     for (let j = 0; j < m; j++) {
@@ -198,6 +212,7 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
 
   /** The candidates of pair index `idx` at offset `i`: as `scan`, for one pair. */
   const check = (t: string, idx: number, i: number, seen: Uint8Array | undefined, first: boolean): number => {
+    if ((bits[idx >> 3]! & (1 << (idx & 7))) === 0) return -1;
     const list = packed[idx]!;
     for (let k = 0; k < list.length; k++) {
       const li = list[k]! >> 2;

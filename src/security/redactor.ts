@@ -533,11 +533,28 @@ export class SecretRedactor {
    * same object comes back when nothing was found. O(the value's size), never more.
    */
   redactValue<T>(value: T): T {
+    // The clean cache is checked against the known values once here, not once per string.
+    const cache = this.#clean;
+    if (cache.version !== this.known.version) {
+      cache.strings.clear();
+      cache.version = this.known.version;
+    }
     return this.#walk(value, 0) as T;
   }
 
+  /**
+   * {@link SecretRedactor.redactValue}'s string check: `#knownClean` without the version check its
+   * caller made, inlined in the walk's loops (most of an event's strings are short and seen before).
+   */
+  #cleanString(text: string): string {
+    const n = text.length;
+    if (n < MIN_SCAN_LENGTH) return text;
+    if (n <= CLEAN_CACHE_MAX_CHARS ? this.#clean.strings.has(text) : this.#isVouched(text)) return text;
+    return this.#redactUncached(text).text;
+  }
+
   #walk(value: unknown, depth: number): unknown {
-    if (typeof value === "string") return this.#knownClean(value) ? value : this.#redactUncached(value).text;
+    if (typeof value === "string") return this.#cleanString(value);
     if (typeof value !== "object" || value === null) return value;
     return this.#walkObject(value, depth);
   }
@@ -556,7 +573,7 @@ export class SecretRedactor {
       for (let i = 0; i < value.length; i++) {
         const v: unknown = value[i];
         let r: unknown;
-        if (typeof v === "string") r = this.#knownClean(v) ? v : this.#redactUncached(v).text;
+        if (typeof v === "string") r = this.#cleanString(v);
         else if (typeof v === "object" && v !== null) r = this.#walkObject(v, depth + 1);
         else continue;
         if (r !== v) {
@@ -577,9 +594,9 @@ export class SecretRedactor {
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
       const v = obj[k];
-      const rk = this.#knownClean(k) ? k : this.#redactUncached(k).text;
+      const rk = k.length < MIN_SCAN_LENGTH ? k : this.#cleanString(k);
       let rv: unknown;
-      if (typeof v === "string") rv = this.#knownClean(v) ? v : this.#redactUncached(v).text;
+      if (typeof v === "string") rv = this.#cleanString(v);
       else if (typeof v === "object" && v !== null) rv = this.#walkObject(v, depth + 1);
       else rv = v;
       if (rk !== k || rv !== v) {
