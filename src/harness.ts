@@ -596,7 +596,6 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
       // event is not scanned again): only when nothing else may rewrite the content before it is wrapped.
       const vouch = redactor && c.resultProcessors.length === 0 ? redactor : undefined;
       if (spotlight) processors.push(spotlight.processor(vouch && ((wrapped) => vouch.vouch(wrapped))));
-      const system = spotlight ? [c.system, spotlight.systemPrompt()].filter(Boolean).join("\n\n") : c.system;
       const session = new Session({
         onClose: () => {
           if (liveSessions.get(sessionId)?.deref() === session) liveSessions.delete(sessionId);
