@@ -34,7 +34,7 @@ import { injectionScanProcessor } from "./security/injection-scan-processor.js";
 import { KnownValues, knownSecretsFromEnv } from "./security/known-values.js";
 import { ModelInjectionDetector } from "./security/model-injection-detector.js";
 import { redactingModel } from "./security/redacting-model.js";
-import { redactionProcessor, vouchProcessor } from "./security/redaction-processor.js";
+import { redactionProcessor } from "./security/redaction-processor.js";
 import { SecretRedactor } from "./security/redactor.js";
 import type { ResultProcessor } from "./security/result-processor.js";
 import { redactingGate, secretRegisteringSandbox } from "./security/secret-scoped-wrappers.js";
@@ -592,9 +592,10 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
       if (redactor) processors.push(redactionProcessor(redactor));
       if (injectionScan) processors.push(injectionScan);
       processors.push(...c.resultProcessors);
-      if (spotlight) processors.push(spotlight.processor());
-      // Only when nothing else may rewrite the redacted content before it is wrapped.
-      if (redactor && spotlight && c.resultProcessors.length === 0) processors.push(vouchProcessor(redactor));
+      // The wrapped result is the redacted content plus Rein's markers, so it is vouched clean (its
+      // event is not scanned again): only when nothing else may rewrite the content before it is wrapped.
+      const vouch = redactor && c.resultProcessors.length === 0 ? redactor : undefined;
+      if (spotlight) processors.push(spotlight.processor(vouch && ((wrapped) => vouch.vouch(wrapped))));
       const session = new Session({
         onClose: () => {
           if (liveSessions.get(sessionId)?.deref() === session) liveSessions.delete(sessionId);

@@ -1,15 +1,23 @@
 /**
  * Which of many literals occur in a text, case-insensitively, in plain JavaScript: the prefilter in
  * front of the rules for texts up to a few KB (event strings, ordinary tool results), where encoding
- * the text for the native engine and calling it costs more than the scan. The text is lower-cased
- * once (natively), then read once, one table look-up per pair of characters; the literals that
- * begin with a pair are compared only where the pair occurs.
+ * the text for the native engine and calling it costs more than the scan. The text is copied once
+ * into a scratch buffer (one byte per character, its low byte: `Buffer#write` with `latin1`), then read
+ * four bytes at a time, one bit looked up per pair of characters at an even offset; the literals a
+ * pair can belong to are compared (on the text itself) only where the pair occurs. Nothing is
+ * allocated for a text that holds no literal.
  *
- * Case folding: JavaScript's lower-casing folds ASCII and the Kelvin sign `K` onto ASCII letters,
- * and `ſ` is folded to `s` here, the two characters that RE2's Unicode case folding maps onto ASCII
- * letters, so this check never says no where a rule (RE2, `(?i)`, UTF-8) would match. (Lower-casing
- * may map other characters near ASCII, `İ` to `i̇`: that can only add a candidate, never lose one.)
- * Literals that are not printable ASCII make `undefined`: the caller keeps another matcher for those.
+ * Why pairs at even offsets are enough: a literal of three or more characters that starts at an even
+ * offset of the text has each pair at an even offset of its own (its 1st and 2nd characters, its 3rd
+ * and 4th, …) at an even offset of the text, and one that starts at an odd offset has each pair at an
+ * odd offset of its own there; so the table holds, for each literal, one pair of each kind (in every
+ * case), a pair that is not common in English or code where the literal has one. Literals of one or
+ * two characters are looked for with `includes`, in each of their case forms.
+ *
+ * Case folding: ASCII letters fold onto their lower case, and so do the two characters that RE2's
+ * Unicode case folding maps onto ASCII letters, `ſ` (onto `s`) and the Kelvin sign `K` (onto `k`), so
+ * this check never says no where a rule (RE2, `(?i)`, UTF-8) would match. Literals that are not
+ * printable ASCII make `undefined`: the caller keeps another matcher for those.
  *
  * @example
  * const scan = keywordScan(["ghp_", "password"]);
@@ -21,6 +29,93 @@ export interface KeywordScan {
   any(text: string): boolean;
   /** The indexes (into the literals given) of every literal that occurs, in no particular order. */
   which(text: string): number[];
+}
+
+const LONG_S = 0x17f;
+const KELVIN = 0x212a;
+
+/** A character folded as RE2's case-insensitive matching does, for comparison with a lower-case ASCII literal. */
+function fold(c: number): number {
+  if (c < 128) return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+  if (c === LONG_S) return 0x73;
+  if (c === KELVIN) return 0x6b;
+  return -1;
+}
+
+/** Every character that folds onto the lower-case ASCII character `c`. */
+function forms(c: number): number[] {
+  const out = [c];
+  if (c >= 0x61 && c <= 0x7a) out.push(c & ~0x20);
+  if (c === 0x73) out.push(LONG_S);
+  if (c === 0x6b) out.push(KELVIN);
+  return out;
+}
+
+/** Every string that folds onto `w` (for literals of one or two characters). */
+function spellings(w: string): string[] {
+  let out = [""];
+  for (let i = 0; i < w.length; i++) {
+    const fs = forms(w.charCodeAt(i));
+    out = out.flatMap((p) => fs.map((f) => p + String.fromCharCode(f)));
+  }
+  return out;
+}
+
+/** Whether this machine stores the low byte of a 16-bit word first (how the scan's words are read). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The table index of a pair of characters as a 16-bit word of the scratch buffer holds it, masked to
+ * the low 7 bits of each (`word & 0x7f7f`): characters outside ASCII land on some index and are
+ * verified like any other candidate.
+ */
+const pairIndex = (a: number, b: number) =>
+  LITTLE_ENDIAN ? (a & 0x7f) | ((b & 0x7f) << 8) : ((a & 0x7f) << 8) | (b & 0x7f);
+
+/** Pairs frequent in English and code: a literal is looked for by a rarer pair of its own where it has one. */
+const COMMON_PAIRS = new Set(
+  "th he in er an re on at en nd ti es or te of ed is it al ar st to nt ng se ha as ou io le ve co me de hi ri ro ic ne ea ra ce li ch ll be ma si om ur ac ta ng et el la ca ge ss".split(
+    " ",
+  ),
+);
+
+/**
+ * The offset of the pair a literal is looked for by, for starts of one parity: an offset of that
+ * parity (0, 2, … or 1, 3, …; a pair at an even offset of the text then covers the literal), the
+ * first whose pair is not common, else the first. Offsets stay below 4 (they are packed in 2 bits).
+ */
+function pickOffset(w: string, parity: 0 | 1): number {
+  let pick = parity;
+  for (let o = parity; o + 1 < w.length && o < 4; o += 2)
+    if (!COMMON_PAIRS.has(w.slice(o, o + 2))) {
+      pick = o;
+      break;
+    }
+  return pick;
+}
+
+/** Texts up to this length are read in place rather than copied into the scratch buffer. */
+const SHORT_TEXT = 96;
+
+/** Characters copied into the shared scratch buffer at most; a longer text gets a buffer of its own. */
+const SCRATCH_CHARS = 16 * 1024;
+let scratchWords: Uint32Array | undefined;
+let scratchBytes: Buffer | undefined;
+
+/** `text`'s low bytes, as 32-bit words (the last one padded with whatever was there). */
+function wordsOf(text: string): Uint32Array {
+  if (text.length > SCRATCH_CHARS) {
+    const ab = new ArrayBuffer((text.length + 3) & ~3);
+    Buffer.from(ab).write(text, 0, "latin1");
+    return new Uint32Array(ab);
+  }
+  if (scratchWords === undefined) {
+    const ab = new ArrayBuffer(SCRATCH_CHARS);
+    scratchWords = new Uint32Array(ab);
+    scratchBytes = Buffer.from(ab);
+  }
+  scratchBytes!.write(text, 0, "latin1");
+  return scratchWords;
 }
 
 export function keywordScan(words: readonly string[]): KeywordScan | undefined {
@@ -35,69 +130,119 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
   });
   const literals = [...distinct.keys()];
   const owners = [...distinct.values()];
-  // A one-character literal matches wherever its character occurs.
-  const single = new Int16Array(128).fill(-1);
-  // Literals by their first two characters: pairs[(a << 7) | b] is 1 + a slot of `byPair`, or 0.
-  const pairs = new Uint16Array(1 << 14);
-  const byPair: number[][] = [];
+  /** Literals of one or two characters, by their spellings. */
+  const short: { li: number; spellings: string[] }[] = [];
+  /** Bit per pair index: whether some literal has that pair at offset 0 or 1. */
+  const bits = new Uint8Array(1 << 13);
+  /** Pair index → candidates, packed `literal << 2 | offset`. */
+  const candidates = new Map<number, number[]>();
   literals.forEach((w, li) => {
-    if (w.length === 1) {
-      single[w.charCodeAt(0)] = li;
+    if (w.length <= 2) {
+      short.push({ li, spellings: spellings(w) });
       return;
     }
-    const key = (w.charCodeAt(0) << 7) | w.charCodeAt(1);
-    if (pairs[key] === 0) {
-      byPair.push([]);
-      pairs[key] = byPair.length;
-    }
-    byPair[pairs[key]! - 1]!.push(li);
-  });
-  const singles = [...single].flatMap((li) => (li >= 0 ? [li] : []));
-  const fold = (text: string): string => {
-    const t = text.toLowerCase();
-    return t.includes("\u017f") ? t.replaceAll("\u017f", "s") : t;
-  };
-
-  /** Calls `found(li)` for each literal occurrence; stops when it returns true. */
-  const scan = (text: string, found: (li: number) => boolean): void => {
-    const t = fold(text);
-    const n = t.length;
-    if (singles.length > 0) {
-      for (const li of singles) if (t.includes(literals[li]!) && found(li)) return;
-    }
-    let prev = n > 0 ? t.charCodeAt(0) : 0;
-    for (let i = 1; i < n; i++) {
-      const c = t.charCodeAt(i);
-      if ((prev | c) < 128) {
-        const slot = pairs[(prev << 7) | c]!;
-        if (slot !== 0) {
-          for (const li of byPair[slot - 1]!) if (t.startsWith(literals[li]!, i - 1) && found(li)) return;
+    for (const offset of [pickOffset(w, 0), pickOffset(w, 1)]) {
+      for (const a of forms(w.charCodeAt(offset)))
+        for (const b of forms(w.charCodeAt(offset + 1))) {
+          const idx = pairIndex(a, b);
+          bits[idx >> 3]! |= 1 << (idx & 7);
+          const list = candidates.get(idx) ?? [];
+          if (!list.includes((li << 2) | offset)) list.push((li << 2) | offset);
+          candidates.set(idx, list);
         }
-      }
-      prev = c;
     }
+  });
+  // Candidates by pair index, dense (an indexed load where a map would hash): empty where no bit is set.
+  const none = new Int32Array(0);
+  const packed: Int32Array[] = new Array<Int32Array>(1 << 16).fill(none);
+  for (const [k, v] of candidates) packed[k] = Int32Array.from(v);
+
+  const firsts = Int32Array.from(literals, (w) => w.charCodeAt(0));
+  /** Whether literal `li` occurs at `start` (folded comparison). */
+  const at = (t: string, li: number, start: number): boolean => {
+    const w = literals[li]!;
+    if (start < 0 || start + w.length > t.length) return false;
+    for (let j = 0; j < w.length; j++) if (fold(t.charCodeAt(start + j)) !== w.charCodeAt(j)) return false;
+    return true;
   };
 
+  /**
+   * Marks in `seen` each literal found (1), returns the first found when `first`, else -1 at the end.
+   * `seen` may be undefined when `first`.
+   */
+  const scan = (t: string, seen: Uint8Array | undefined, first: boolean): number => {
+    for (const s of short) {
+      if (seen !== undefined && seen[s.li] === 1) continue;
+      for (const sp of s.spellings)
+        if (t.includes(sp)) {
+          if (first) return s.li;
+          seen![s.li] = 1;
+          break;
+        }
+    }
+    if (t.length < 3) return -1;
+    if (t.length <= SHORT_TEXT) {
+      // Short texts (ids, names, notes: most strings of an event) are read in place, a pair at a time:
+      // copying them costs more than the copy saves.
+      for (let i = 0; i + 1 < t.length; i += 2) {
+        const idx = pairIndex(t.charCodeAt(i), t.charCodeAt(i + 1));
+        if ((bits[idx >> 3]! & (1 << (idx & 7))) === 0) continue;
+        const found = check(t, idx, i, seen, first);
+        if (found !== -1) return found;
+      }
+      return -1;
+    }
+    const words = wordsOf(t);
+    const m = (t.length + 3) >> 2;
+    for (let j = 0; j < m; j++) {
+      const w = words[j]!;
+      const lo = w & 0x7f7f;
+      const hi = (w >>> 16) & 0x7f7f;
+      if (((bits[lo >> 3]! & (1 << (lo & 7))) | (bits[hi >> 3]! & (1 << (hi & 7)))) === 0) continue;
+      // The pair at 4j is the word's first half in memory order: its low half on a little-endian machine.
+      const first4 = LITTLE_ENDIAN ? lo : hi;
+      const second4 = LITTLE_ENDIAN ? hi : lo;
+      const a = check(t, first4, 4 * j, seen, first);
+      if (a !== -1) return a;
+      const b = check(t, second4, 4 * j + 2, seen, first);
+      if (b !== -1) return b;
+    }
+    return -1;
+  };
+
+  /** The candidates of pair index `idx` at offset `i`: as `scan`, for one pair. */
+  const check = (t: string, idx: number, i: number, seen: Uint8Array | undefined, first: boolean): number => {
+    if ((bits[idx >> 3]! & (1 << (idx & 7))) === 0) return -1;
+    const list = packed[idx]!;
+    for (let k = 0; k < list.length; k++) {
+      const li = list[k]! >> 2;
+      if (seen !== undefined && seen[li] === 1) continue;
+      const start = i - (list[k]! & 3);
+      // Most candidates differ at their first character: compared here before the call.
+      if (start < 0 || fold(t.charCodeAt(start)) !== firsts[li]) continue;
+      if (at(t, li, start)) {
+        if (first) return li;
+        seen![li] = 1;
+      }
+    }
+    return -1;
+  };
+
+  const scratch = new Uint8Array(literals.length);
   return {
     any(text) {
-      let hit = false;
-      scan(text, () => {
-        hit = true;
-        return true;
-      });
-      return hit;
+      return scan(text, undefined, true) !== -1;
     },
     which(text) {
-      let seen: Uint8Array | undefined;
+      // One scratch table (a scan calls nothing that could re-enter it), cleared as it is read.
+      const seen = scratch;
+      scan(text, seen, false);
       const out: number[] = [];
-      scan(text, (li) => {
-        seen ??= new Uint8Array(literals.length);
-        if (seen[li] === 0) {
-          seen[li] = 1;
+      for (let li = 0; li < seen.length; li++)
+        if (seen[li] === 1) {
+          seen[li] = 0;
           for (const i of owners[li]!) out.push(i);
         }
-        return false;
-      });
       return out;
     },
   };

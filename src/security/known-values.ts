@@ -32,6 +32,8 @@ export function knownSecretsFromEnv(env: Readonly<Record<string, string | undefi
   return out;
 }
 
+const NO_HITS: readonly KnownHit[] = Object.freeze([]);
+
 interface Needle {
   readonly label: string;
   readonly text: string;
@@ -102,17 +104,20 @@ export class KnownValues {
     return this.#longest;
   }
 
-  /** Every occurrence of every needle. */
-  find(text: string): KnownHit[] {
-    const hits: KnownHit[] = [];
-    for (const n of this.#needles) {
+  /** Every occurrence of every needle (a shared empty array when there is none). */
+  find(text: string): readonly KnownHit[] {
+    let hits: KnownHit[] | undefined;
+    const needles = this.#needles;
+    for (let i = 0; i < needles.length; i++) {
+      const n = needles[i]!;
       let at = text.indexOf(n.text);
       while (at !== -1) {
+        hits ??= [];
         hits.push({ label: n.label, start: at, end: at + n.text.length });
         at = text.indexOf(n.text, at + n.text.length);
       }
     }
-    return hits;
+    return hits ?? NO_HITS;
   }
 
   /**

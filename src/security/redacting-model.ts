@@ -16,22 +16,33 @@ export function redactingModel(inner: Model, redactor: SecretRedactor): Model {
     // A gateway's accounting and chain pass through unchanged.
     ...(inner.accountsAttempts !== undefined ? { accountsAttempts: inner.accountsAttempts } : {}),
     ...(inner.members !== undefined ? { members: inner.members } : {}),
-    async generate(request: ModelRequest): Promise<ModelResponse> {
+    // Not an async function: a model call pays one `then` here, not an extra promise and await.
+    generate(request: ModelRequest): Promise<ModelResponse> {
       const onTextDelta = request.onTextDelta;
-      if (!onTextDelta) return inner.generate(request);
       // Made at the first delta: most model calls of a tool loop stream no text.
       let stream: StreamRedactor | undefined;
-      const response = await inner.generate({
-        ...request,
-        onTextDelta: (delta) => {
-          stream ??= new StreamRedactor(redactor);
-          const out = stream.push(delta);
-          if (out !== "") onTextDelta(out);
-        },
+      let pending: Promise<ModelResponse>;
+      try {
+        // A model that throws instead of rejecting still answers a rejected promise, as an async function would.
+        if (!onTextDelta) return Promise.resolve(inner.generate(request));
+        pending = Promise.resolve(
+          inner.generate({
+            ...request,
+            onTextDelta: (delta) => {
+              stream ??= new StreamRedactor(redactor);
+              const out = stream.push(delta);
+              if (out !== "") onTextDelta(out);
+            },
+          }),
+        );
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return pending.then((response) => {
+        const rest = stream?.flush() ?? "";
+        if (rest !== "") onTextDelta(rest);
+        return response;
       });
-      const rest = stream?.flush() ?? "";
-      if (rest !== "") onTextDelta(rest);
-      return response;
     },
   };
 }

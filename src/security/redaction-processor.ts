@@ -43,19 +43,3 @@ function report(context: ResultContext, findings: readonly { kind: string; place
   }
   context.flag({ kind: "secret", by: "redaction", severity: "high", score: 1, evidence });
 }
-
-/**
- * Placed by the harness right after spotlighting, when the chain before it is exactly redaction,
- * detection (which never rewrites) and spotlighting: the wrapped result is the redacted content plus
- * Rein's own markers, so it is vouched clean and the `tool_call_finished` event does not scan it again.
- * An `afterToolCall` hook that changes the result makes a new string, which is scanned as usual.
- */
-export function vouchProcessor(redactor: SecretRedactor): ResultProcessor {
-  return {
-    name: "redaction-vouch",
-    process(outcome: ToolOutcome): ToolOutcome {
-      if (outcome.ok) redactor.vouch(outcome.content);
-      return outcome;
-    },
-  };
-}

@@ -217,6 +217,8 @@ interface Span {
 }
 
 const NOTHING_FOUND: { readonly spans: SpanList } = Object.freeze({ spans: NO_SPANS });
+/** The findings of every clean text: one frozen empty list. */
+const NO_FINDINGS: readonly SecretFinding[] = Object.freeze([]);
 
 /** Builds an ASCII string from pieces of an ASCII source and ASCII placeholders, in one buffer. */
 class AsciiBuilder {
@@ -300,7 +302,7 @@ export class SecretRedactor {
 
   /** Redacts `text`; returns it unchanged (the same string) when nothing was found. */
   redact(text: string): RedactionResult {
-    return this.#knownClean(text) ? { text, findings: [] } : this.#redactUncached(text);
+    return this.#knownClean(text) ? { text, findings: NO_FINDINGS } : this.#redactUncached(text);
   }
 
   /**
@@ -343,7 +345,7 @@ export class SecretRedactor {
         if (this.#clean.strings.size >= CLEAN_CACHE_ENTRIES) this.#clean.strings.clear();
         this.#clean.strings.add(text);
       }
-      return oversize ? { text: input + oversize, findings: [] } : { text, findings: [] };
+      return oversize ? { text: input + oversize, findings: NO_FINDINGS } : { text, findings: NO_FINDINGS };
     }
     return this.#apply(input, spans, oversize, prepared?.asciiBytes);
   }
@@ -381,14 +383,24 @@ export class SecretRedactor {
     const runs: SpanRun[] = [];
     if (this.known.size > 0) {
       const hits = this.known.find(text);
-      if (hits.length > 0) runs.push(...knownRuns(hits));
+      if (hits.length > 0) for (const r of knownRuns(hits)) runs.push(r);
     }
     if (noRule) return runs.length === 0 ? NOTHING_FOUND : { spans: mergeRuns(runs) };
-    const prepared = set.engine.prepare(text);
-    const run = new Set<number>();
-    for (const k of found ?? set.prefilter(prepared)) for (const i of set.keywords[k]![1]) run.add(i);
-    for (const i of [...run].sort((a, b) => a - b)) {
-      const { rule, regex } = this.#set.rules[i]!;
+    // The rules to run, in rule order (a rule's spans must come out the same whatever the keyword
+    // order), each once, less those whose precheck proves they cannot match.
+    let prepared: LinearText | undefined;
+    let keywords = found;
+    if (keywords === undefined) {
+      prepared = set.engine.prepare(text);
+      keywords = set.prefilter(prepared);
+    }
+    const wanted = new Uint8Array(set.rules.length);
+    for (const k of keywords) for (const i of set.keywords[k]![1]) wanted[i] = 1;
+    for (let i = 0; i < wanted.length; i++) {
+      if (wanted[i] === 0) continue;
+      const { rule, regex } = set.rules[i]!;
+      if (rule.precheck !== undefined && !rule.precheck(text)) continue;
+      prepared ??= set.engine.prepare(text);
       const checked = rule.minEntropy !== undefined || rule.validate !== undefined;
       // A text repeats the same candidates (a log, or an input built to be slow): judge each once.
       let verdicts: Map<string, boolean> | undefined;
@@ -425,7 +437,8 @@ export class SecretRedactor {
       const found: SpanRun = { kind: rule.id, source: "rule", starts, ends };
       if (found.starts.length > 0) runs.push(found);
     }
-    return { spans: mergeRuns(runs), prepared };
+    if (runs.length === 0) return NOTHING_FOUND;
+    return prepared ? { spans: mergeRuns(runs), prepared } : { spans: mergeRuns(runs) };
   }
 
   /**
@@ -520,12 +533,37 @@ export class SecretRedactor {
    * same object comes back when nothing was found. O(the value's size), never more.
    */
   redactValue<T>(value: T): T {
+    // The clean cache is checked against the known values once here, not once per string.
+    const cache = this.#clean;
+    if (cache.version !== this.known.version) {
+      cache.strings.clear();
+      cache.version = this.known.version;
+    }
     return this.#walk(value, 0) as T;
   }
 
+  /**
+   * {@link SecretRedactor.redactValue}'s string check: `#knownClean` without the version check its
+   * caller made, inlined in the walk's loops (most of an event's strings are short and seen before).
+   */
+  #cleanString(text: string): string {
+    const n = text.length;
+    if (n < MIN_SCAN_LENGTH) return text;
+    if (n <= CLEAN_CACHE_MAX_CHARS ? this.#clean.strings.has(text) : this.#isVouched(text)) return text;
+    return this.#redactUncached(text).text;
+  }
+
   #walk(value: unknown, depth: number): unknown {
-    if (typeof value === "string") return this.#knownClean(value) ? value : this.#redactUncached(value).text;
+    if (typeof value === "string") return this.#cleanString(value);
     if (typeof value !== "object" || value === null) return value;
+    return this.#walkObject(value, depth);
+  }
+
+  /**
+   * One object or array of {@link SecretRedactor.redactValue}'s walk. Numbers, booleans and null
+   * (most of an event's fields) are passed over in the loop, without a call each.
+   */
+  #walkObject(value: object, depth: number): unknown {
     if (depth > 64) return "[REDACTED:too_deep]";
     const frozen = Object.isFrozen(value);
     const version = this.known.version;
@@ -533,14 +571,17 @@ export class SecretRedactor {
     if (Array.isArray(value)) {
       let out: unknown[] | undefined;
       for (let i = 0; i < value.length; i++) {
-        const v = value[i];
-        const r = this.#walk(v, depth + 1);
+        const v: unknown = value[i];
+        let r: unknown;
+        if (typeof v === "string") r = this.#cleanString(v);
+        else if (typeof v === "object" && v !== null) r = this.#walkObject(v, depth + 1);
+        else continue;
         if (r !== v) {
           out ??= value.slice();
           out[i] = r;
         }
       }
-      if (out === undefined && frozen) this.#rememberFrozen(value, version);
+      if (out === undefined && frozen && value.length > 0) this.#rememberFrozen(value, version);
       return out ?? value;
     }
     const proto = Object.getPrototypeOf(value);
@@ -553,15 +594,19 @@ export class SecretRedactor {
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
       const v = obj[k];
-      const rk = this.#knownClean(k) ? k : this.#redactUncached(k).text;
-      const rv = this.#walk(v, depth + 1);
+      const rk = k.length < MIN_SCAN_LENGTH ? k : this.#cleanString(k);
+      let rv: unknown;
+      if (typeof v === "string") rv = this.#cleanString(v);
+      else if (typeof v === "object" && v !== null) rv = this.#walkObject(v, depth + 1);
+      else rv = v;
       if (rk !== k || rv !== v) {
         out ??= { ...obj };
         if (rk !== k) delete out[k];
         out[rk] = rv;
       }
     }
-    if (out === undefined && frozen) this.#rememberFrozen(obj, version);
+    // An empty object costs less to walk than to look up: only others are remembered.
+    if (out === undefined && frozen && keys.length > 0) this.#rememberFrozen(obj, version);
     return out ?? value;
   }
 

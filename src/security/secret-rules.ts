@@ -19,6 +19,12 @@ export interface SecretRule {
   readonly minEntropy?: number;
   /** Extra check on the captured secret (e.g. basic auth must decode to `user:password`). */
   readonly validate?: (secret: string) => boolean;
+  /**
+   * A necessary condition for a match, checked in JavaScript after the keyword prefilter and before
+   * the regex engine: `false` means the pattern cannot match anywhere in the text, so the rule is not
+   * run. For rules whose keyword is common in ordinary text (`://` in every URL).
+   */
+  readonly precheck?: (text: string) => boolean;
 }
 
 /** Values that stand for a secret rather than being one: `${PASSWORD}`, `<token>`, `****`, `changeme`? no: that one is real. */
@@ -37,6 +43,40 @@ function decodesToUserPass(b64: string): boolean {
   const text = Buffer.from(b64, "base64").toString("utf8");
   const colon = text.indexOf(":");
   return colon > 0 && colon < text.length - 1 && /^[\x20-\x7e]+$/.test(text);
+}
+
+/**
+ * Whether some `://` in `text` is followed by a `:` and then an `@` before any character that ends a
+ * URL's authority for the url_password rule (`/ ? # ' "`, space, tab, line feed, form feed, carriage
+ * return: characters its classes exclude in every engine): without that, the rule cannot match. Each
+ * `://` reads at most up to the next `/`, so the whole check is linear.
+ */
+export function mayHoldUrlCredentials(text: string): boolean {
+  for (let at = text.indexOf("://"); at !== -1; at = text.indexOf("://", at + 1)) {
+    let colon = false;
+    for (let i = at + 3; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x40 /* @ */) {
+        if (colon) return true;
+        break;
+      }
+      if (c === 0x3a /* : */) colon = true;
+      else if (
+        c === 0x2f /* / */ ||
+        c === 0x3f /* ? */ ||
+        c === 0x23 /* # */ ||
+        c === 0x27 /* ' */ ||
+        c === 0x22 /* " */ ||
+        c === 0x20 ||
+        c === 0x09 ||
+        c === 0x0a ||
+        c === 0x0c ||
+        c === 0x0d
+      )
+        break;
+    }
+  }
+  return false;
 }
 
 // Characters a token is made of; used to say where a token ends without look-around (RE2 has none).
@@ -224,6 +264,7 @@ export const SECRET_RULES: readonly SecretRule[] = [
     keywords: ["://"],
     group: 1,
     validate: notPlaceholder,
+    precheck: mayHoldUrlCredentials,
   },
   {
     id: "password",

@@ -328,3 +328,86 @@ describe("the post-process stage runs processors synchronously until one answers
     expect(contentOf(r.messages)).toContain("[REDACTED:aws_access_key:1]");
   });
 });
+
+describe("rule prechecks (a rule whose keyword is common is not run when it cannot match)", () => {
+  const rule = SECRET_RULES.find((r) => r.id === "url_password")!;
+
+  it("url_password: a URL with credentials among many without is still redacted", () => {
+    const r = new SecretRedactor();
+    const urls = "see https://example.com/docs and http://h:8080/x?q=a@b and ftp://files/a:b@c ";
+    const text = `${urls.repeat(5)}DATABASE_URL=postgres://app:s3cr3tP4ss@db/app ${urls}`;
+    const out = r.redact(text);
+    expect(out.text).not.toContain("s3cr3tP4ss");
+    expect(out.findings.map((f) => f.kind)).toEqual(["url_password"]);
+    // Without credentials the precheck says no, and nothing is found.
+    expect(rule.precheck!(urls.repeat(3))).toBe(false);
+    expect(r.redact(urls.repeat(3)).findings).toEqual([]);
+  });
+
+  it("url_password's precheck never says no where the rule matches (2,000 generated texts)", () => {
+    // The rule itself, without its precheck or its placeholder check: every match counts.
+    const r = new SecretRedactor({ rules: [{ ...rule, precheck: undefined, validate: undefined }] });
+    let s = 11;
+    const rand = () => {
+      s = (s * 1664525 + 1013904223) >>> 0;
+      return s / 2 ** 32;
+    };
+    const chars = [
+      "a",
+      "Z",
+      "9",
+      "é",
+      ":",
+      "@",
+      "/",
+      "?",
+      "#",
+      " ",
+      "\t",
+      "\v",
+      "\f",
+      "\r",
+      "'",
+      '"',
+      ".",
+      "ab",
+      "\u00a0",
+    ];
+    const seg = () => {
+      let out = "";
+      for (let n = Math.floor(rand() * 4); n > 0; n--) out += chars[Math.floor(rand() * chars.length)];
+      return out;
+    };
+    let matched = 0;
+    for (let t = 0; t < 2000; t++) {
+      // Around a URL-like shape, characters that end or continue its authority.
+      const text = `${seg()}db${seg()}://${seg()}${rand() < 0.7 ? ":" : ""}${seg()}${rand() < 0.7 ? "@" : ""}${seg()}`;
+      if (r.spans(text).length > 0) {
+        matched++;
+        expect(rule.precheck!(text), JSON.stringify(text)).toBe(true);
+      }
+    }
+    expect(matched).toBeGreaterThan(20);
+  });
+});
+
+describe("the keyword scan's edges", () => {
+  it("finds keywords at every offset, at the end, past the scratch buffer, and through ſ and the Kelvin sign", () => {
+    const scan = keywordScan(["secret", "key", "://", "q~"])!;
+    for (let pad = 0; pad < 6; pad++) {
+      const p = "x".repeat(pad);
+      expect(scan.which(`${p}SeCrEt`), `secret at ${pad}`).toEqual([0]);
+      expect(scan.which(`${p}\u017Fecret`), `ſecret at ${pad}`).toEqual([0]);
+      expect(scan.which(`${p}\u212Aey`), `Kelvin key at ${pad}`).toEqual([1]);
+      expect(scan.which(`${p}a://`), `:// at ${pad}`).toEqual([2]);
+      expect(scan.which(`${p}Q~`), `q~ at ${pad}`).toEqual([3]);
+      expect(scan.which(`${p}secre`), `cut-off at ${pad}`).toEqual([]);
+    }
+    const long = `${"y".repeat(20_001)}key`;
+    expect(scan.which(long)).toEqual([1]);
+    expect(scan.any(long)).toBe(true);
+    // The scratch buffer keeps a longer text's bytes: a shorter text after it finds nothing of them.
+    scan.which(`${"z".repeat(100)}secret`);
+    expect(scan.which("z".repeat(50))).toEqual([]);
+  });
+});

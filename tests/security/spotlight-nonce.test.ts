@@ -31,7 +31,7 @@ describe("spotlight nonces drawn from a pool of random bytes", () => {
     }
     const nonces = sink
       .ofType("tool_call_finished")
-      .map((e) => /^⟦tool_result nonce=([0-9a-f]+) tool=echo⟧/.exec(e.data.content)?.[1]);
+      .map((e) => /^<tool_result nonce=([0-9a-f]+) tool=echo>/.exec(e.data.content)?.[1]);
     expect(nonces).toHaveLength(700);
     for (const n of nonces) expect(n).toMatch(/^[0-9a-f]{24}$/);
     expect(new Set(nonces).size).toBe(700);

@@ -3,7 +3,7 @@ import { errorMessage } from "../../protocol/errors.js";
 import type { EventDataMap, StageRecord } from "../../protocol/events.js";
 import type { HookToolCall } from "../../protocol/hooks.js";
 import { errorOutcome, type ToolOutcome } from "../../protocol/tool-result.js";
-import type { ResultContext } from "../../security/result-processor.js";
+import type { ResultContext, ResultProcessor } from "../../security/result-processor.js";
 import type { RunContext } from "../run-context.js";
 
 const UNFILLED: StageRecord = Object.freeze({
@@ -42,7 +42,8 @@ export function postProcess(
 
 /** One call's run through the processors: what they answered so far. */
 interface ProcessorRun {
-  readonly records: StageRecord[];
+  /** How many processors passed, in order (their records are made only when one is needed). */
+  passed: number;
   flags: ProcessedFlag[] | undefined;
   current: ToolOutcome;
 }
@@ -59,6 +60,49 @@ function passRecord(by: string): StageRecord {
   return r;
 }
 
+const HOOK_PASS: StageRecord = Object.freeze({
+  stage: "post_process",
+  outcome: "pass",
+  by: "hook:afterToolCall",
+});
+
+/**
+ * The records of a chain whose every processor (and the hook, when there is one) passed: one frozen
+ * array per processor list, remembered with the names it was made from, so a step allocates no
+ * records and the event redactor finds them frozen and already walked.
+ */
+const ALL_PASS = new WeakMap<
+  readonly ResultProcessor[],
+  { names: string[]; hook: boolean; records: readonly StageRecord[] }
+>();
+
+function allPassRecords(processors: readonly ResultProcessor[], hook: boolean): readonly StageRecord[] {
+  const cached = ALL_PASS.get(processors);
+  if (cached !== undefined && cached.hook === hook && sameNames(cached.names, processors))
+    return cached.records;
+  const names = processors.map((p) => p.name);
+  const records = Object.freeze([
+    ...names.map((name) => passRecord(`processor:${name}`)),
+    ...(hook ? [HOOK_PASS] : []),
+  ]);
+  ALL_PASS.set(processors, { names, hook, records });
+  return records;
+}
+
+function sameNames(names: readonly string[], processors: readonly ResultProcessor[]): boolean {
+  if (names.length !== processors.length) return false;
+  for (let i = 0; i < names.length; i++) if (names[i] !== processors[i]!.name) return false;
+  return true;
+}
+
+/** The records of the processors that passed before `run` stopped, as a fresh array to append to. */
+function recordsSoFar(ctx: RunContext, run: ProcessorRun): StageRecord[] {
+  const { resultProcessors } = ctx.deps;
+  const out: StageRecord[] = [];
+  for (let i = 0; i < run.passed; i++) out.push(passRecord(`processor:${resultProcessors[i]!.name}`));
+  return out;
+}
+
 /**
  * Runs the processors, then the hook, synchronously for as long as each answers synchronously (the
  * built-in ones do): a promise is awaited only where one is answered.
@@ -69,7 +113,7 @@ function runProcessors(
   outcome: ToolOutcome,
 ): Processed | Promise<Processed> {
   const { tenantId, sessionId } = ctx.deps;
-  const run: ProcessorRun = { records: [], flags: undefined, current: outcome };
+  const run: ProcessorRun = { passed: 0, flags: undefined, current: outcome };
   const context: ResultContext = {
     tenantId,
     sessionId,
@@ -100,35 +144,41 @@ function processFrom(
     try {
       answer = processor.process(run.current, context);
     } catch (err) {
-      return processorFailed(run, processor.name, err);
+      return processorFailed(ctx, run, processor.name, err);
     }
     if (isNativePromise(answer))
       return answer.then(
         (settled) =>
-          acceptProcessor(run, processor.name, settled) ?? processFrom(ctx, call, run, context, i + 1),
-        (err: unknown) => processorFailed(run, processor.name, err),
+          acceptProcessor(ctx, run, processor.name, settled) ?? processFrom(ctx, call, run, context, i + 1),
+        (err: unknown) => processorFailed(ctx, run, processor.name, err),
       );
-    const failed = acceptProcessor(run, processor.name, answer);
+    const failed = acceptProcessor(ctx, run, processor.name, answer);
     if (failed) return failed;
   }
   return afterHook(ctx, call, run);
 }
 
 /** Takes a processor's answer; the withheld result when it is malformed. */
-function acceptProcessor(run: ProcessorRun, name: string, answer: unknown): Processed | undefined {
+function acceptProcessor(
+  ctx: RunContext,
+  run: ProcessorRun,
+  name: string,
+  answer: unknown,
+): Processed | undefined {
   try {
     const checked = checkToolOutcome(answer);
     if (!checked.ok) throw new Error(`answered a malformed outcome: ${checked.problem}`);
     run.current = checked.value;
-    run.records.push(passRecord(`processor:${name}`));
+    run.passed++;
     return undefined;
   } catch (err) {
-    return processorFailed(run, name, err);
+    return processorFailed(ctx, run, name, err);
   }
 }
 
-function processorFailed(run: ProcessorRun, name: string, err: unknown): Processed {
-  run.records.push({
+function processorFailed(ctx: RunContext, run: ProcessorRun, name: string, err: unknown): Processed {
+  const records = recordsSoFar(ctx, run);
+  records.push({
     stage: "post_process",
     outcome: "deny",
     by: `processor:${name}`,
@@ -136,50 +186,44 @@ function processorFailed(run: ProcessorRun, name: string, err: unknown): Process
   });
   return {
     outcome: errorOutcome("tool_error", `The result was withheld: processor "${name}" failed.`),
-    records: run.records,
+    records,
     ...(run.flags ? { flags: run.flags } : {}),
   };
 }
 
 function afterHook(ctx: RunContext, call: HookToolCall, run: ProcessorRun): Processed | Promise<Processed> {
   const { hooks } = ctx.deps;
-  if (!hooks.afterToolCall) return done(run);
+  if (!hooks.afterToolCall) return done(ctx, run, false);
   let answer: unknown;
   try {
     answer = hooks.afterToolCall(call, run.current);
   } catch (err) {
-    return hookFailed(run, err);
+    return hookFailed(ctx, run, err);
   }
   if (isNativePromise(answer))
     return answer.then(
-      (settled) => acceptHook(run, settled),
-      (err: unknown) => hookFailed(run, err),
+      (settled) => acceptHook(ctx, run, settled),
+      (err: unknown) => hookFailed(ctx, run, err),
     );
-  return acceptHook(run, answer);
+  return acceptHook(ctx, run, answer);
 }
 
-function acceptHook(run: ProcessorRun, answer: unknown): Processed {
+function acceptHook(ctx: RunContext, run: ProcessorRun, answer: unknown): Processed {
   try {
     if (answer !== undefined) {
       const checked = checkToolOutcome(answer);
       if (!checked.ok) throw new Error(`answered a malformed outcome: ${checked.problem}`);
       run.current = checked.value;
     }
-    run.records.push(HOOK_PASS);
-    return done(run);
+    return done(ctx, run, true);
   } catch (err) {
-    return hookFailed(run, err);
+    return hookFailed(ctx, run, err);
   }
 }
 
-const HOOK_PASS: StageRecord = Object.freeze({
-  stage: "post_process",
-  outcome: "pass",
-  by: "hook:afterToolCall",
-});
-
-function hookFailed(run: ProcessorRun, err: unknown): Processed {
-  run.records.push({
+function hookFailed(ctx: RunContext, run: ProcessorRun, err: unknown): Processed {
+  const records = recordsSoFar(ctx, run);
+  records.push({
     stage: "post_process",
     outcome: "deny",
     by: "hook:afterToolCall",
@@ -187,13 +231,12 @@ function hookFailed(run: ProcessorRun, err: unknown): Processed {
   });
   return {
     outcome: errorOutcome("tool_error", "The result was withheld: the afterToolCall hook failed."),
-    records: run.records,
+    records,
     ...(run.flags ? { flags: run.flags } : {}),
   };
 }
 
-function done(run: ProcessorRun): Processed {
-  return run.flags
-    ? { outcome: run.current, records: run.records, flags: run.flags }
-    : { outcome: run.current, records: run.records };
+function done(ctx: RunContext, run: ProcessorRun, hook: boolean): Processed {
+  const records = allPassRecords(ctx.deps.resultProcessors, hook);
+  return run.flags ? { outcome: run.current, records, flags: run.flags } : { outcome: run.current, records };
 }
