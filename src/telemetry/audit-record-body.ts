@@ -149,8 +149,8 @@ export function toolCallBody(
 /**
  * `toolCallBody` without its summary: the body is `head`, the JSON of `f.summary`, then `tail`.
  * The writer encodes the parts one after the other (see `summaryJsonParts`), so a summary with a
- * character beyond Latin-1 (the `…` of a cut summary) does not make the whole record a two-byte
- * string, copied and encoded at twice the cost.
+ * character beyond Latin-1 does not make the whole record a two-byte string, copied and encoded at
+ * twice the cost.
  */
 export function toolCallBodyAround(
   f: ToolCallFields,
@@ -200,15 +200,15 @@ export function toolCallBodyAround(
 }
 
 /** What a cut summary ends with. */
-export const SUMMARY_CUT_MARK = "…";
+/** ASCII, so a cut summary (and the record, the event and the span that carry it) stays a one-byte string. */
+export const SUMMARY_CUT_MARK = "...";
 const CUT_CLOSE = `${SUMMARY_CUT_MARK}"`;
 
 /**
- * A tool result's summary (its first `maxChars` UTF-16 units, then `…` when it is longer) as JSON,
- * in parts whose concatenation is `JSON.stringify(summary)`: the cut mark is a part of its own, so
- * the result's text stays the one-byte string it usually is. (`JSON.stringify(a + "…")` is
- * `JSON.stringify(a)` with `…` before its closing quote: `…` is never escaped, and it cannot pair
- * with a lone surrogate at the end of `a`.)
+ * A tool result's summary (its first `maxChars` UTF-16 units, then `...` when it is longer) as JSON,
+ * in parts whose concatenation is `JSON.stringify(summary)`: the cut mark is a part of its own.
+ * (`JSON.stringify(a + "...")` is `JSON.stringify(a)` with `...` before its closing quote: `.` is
+ * never escaped, and it cannot pair with a lone surrogate at the end of `a`.)
  */
 export function summaryJsonParts(content: string, maxChars: number): readonly string[] {
   if (content.length <= maxChars) return [JSON.stringify(content)];

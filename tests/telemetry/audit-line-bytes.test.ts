@@ -58,7 +58,7 @@ describe("a record's line encoded once (the bytes hashed are the bytes written)"
 });
 
 describe("a tool result's summary as JSON parts", () => {
-  it("joins to JSON.stringify of the summary (first 500 UTF-16 units, then …), whatever the text", () => {
+  it("joins to JSON.stringify of the summary (first 500 UTF-16 units, then ...), whatever the text", () => {
     const texts = [
       "",
       "ok",
@@ -73,13 +73,13 @@ describe("a tool result's summary as JSON parts", () => {
     for (const text of texts) {
       const parts = summaryJsonParts(text, 500);
       expect(parts.join("")).toBe(JSON.stringify(summaryOf(text, 500)));
-      expect(JSON.parse(parts.join(""))).toBe(text.length > 500 ? `${text.slice(0, 500)}…` : text);
+      expect(JSON.parse(parts.join(""))).toBe(text.length > 500 ? `${text.slice(0, 500)}...` : text);
     }
   });
 
   it("keeps an ASCII result's text one-byte: the cut mark is a part of its own", () => {
     const parts = summaryJsonParts("x".repeat(1024), 500);
-    expect(parts).toEqual([`"${"x".repeat(500)}`, '…"']);
+    expect(parts).toEqual([`"${"x".repeat(500)}`, '..."']);
   });
 });
 
