@@ -217,20 +217,22 @@ export class MemoryLedger implements Ledger {
     };
   }
 
-  usageOf(scope: LedgerScope, which: BudgetAccount): AccountUsage {
-    // The session of the last reservation is the one asked about, a step after step (no lookups).
+  /**
+   * The tenant and session of `scope`, without creating either. The last reservation's session is
+   * the one asked about step after step: it is answered from `#last`, with no lookup and no object.
+   */
+  #find(scope: LedgerScope): { tenant: Tenant; session: Session | undefined } | undefined {
     const last = this.#last;
-    let tenant: Tenant | undefined;
-    let session: Session | undefined;
-    if (last !== undefined && last.sessionId === scope?.sessionId && last.tenantId === scope.tenantId) {
-      tenant = last.tenant;
-      session = last.session;
-    } else {
-      tenant = this.#tenants.get(scope?.tenantId);
-      if (!tenant) return ZERO;
-      session = tenant.sessions.get(scope.sessionId);
-    }
-    const u = usageIn(tenant, session, which);
+    if (last !== undefined && last.sessionId === scope?.sessionId && last.tenantId === scope.tenantId)
+      return last;
+    const tenant = this.#tenants.get(scope?.tenantId);
+    return tenant && { tenant, session: tenant.sessions.get(scope.sessionId) };
+  }
+
+  usageOf(scope: LedgerScope, which: BudgetAccount): AccountUsage {
+    const found = this.#find(scope);
+    if (!found) return ZERO;
+    const u = usageIn(found.tenant, found.session, which);
     if (u === ZERO) return ZERO;
     return {
       costUsd: u.costUsd,
@@ -245,17 +247,9 @@ export class MemoryLedger implements Ledger {
    * tokens), as `usageOf` would give it, without making a snapshot object. 0 for an unknown account.
    */
   settledShare(scope: LedgerScope, ceiling: Ceiling): number {
-    const last = this.#last;
-    let tenant: Tenant | undefined;
-    let session: Session | undefined;
-    if (last !== undefined && last.sessionId === scope?.sessionId && last.tenantId === scope.tenantId) {
-      tenant = last.tenant;
-      session = last.session;
-    } else {
-      tenant = this.#tenants.get(scope?.tenantId);
-      if (!tenant) return 0;
-      session = tenant.sessions.get(scope.sessionId);
-    }
+    const found = this.#find(scope);
+    if (!found) return 0;
+    const { tenant, session } = found;
     const which = ceiling.account;
     let costUsd: number;
     let tokens: number;

@@ -37,6 +37,13 @@ function commandCgroups(host: CgroupHost): string[] {
   );
 }
 
+/** The pids in the per-command cgroups (a pid in several controllers is listed once per controller). */
+function commandPids(host: CgroupHost): number[] {
+  return commandCgroups(host).flatMap((d) =>
+    fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number),
+  );
+}
+
 function statusField(pid: number, field: string): string | undefined {
   try {
     const m = new RegExp(`^${field}:[ \\t]*(.*)$`, "m").exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -93,9 +100,7 @@ describe("BubblewrapSandbox launch path", () => {
         if (ready || !chunk.toString().includes("ready")) return;
         ready = true;
         // The command waits for its stdin's end: everything it started is alive while we look.
-        const pids = commandCgroups(host).flatMap((d) =>
-          fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number),
-        );
+        const pids = commandPids(host);
         for (const pid of new Set(pids))
           seen.push({
             pid,
@@ -151,9 +156,7 @@ describe("BubblewrapSandbox launch path", () => {
     const r = await s.execStreaming(["/bin/sh", "-c", "echo ready; exec cat > /dev/null"], {
       input,
       onStdout: () => {
-        listed = commandCgroups(host).flatMap((d) =>
-          fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number),
-        );
+        listed = commandPids(host);
         input.end();
       },
     });
@@ -207,9 +210,7 @@ describe("BubblewrapSandbox under a small memory limit", () => {
     const r = await s.execStreaming(["/bin/sh", "-c", "echo ready; exec cat > /dev/null"], {
       input,
       onStdout: () => {
-        const pids = commandCgroups(host).flatMap((d) =>
-          fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number),
-        );
+        const pids = commandPids(host);
         for (const pid of new Set(pids))
           seen.push({
             pid,
