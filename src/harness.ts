@@ -630,7 +630,7 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         inputEstimate: newInputEstimate(),
       });
       liveSessions.set(sessionId, new WeakRef(session));
-      forgetWhenCollected.register(session, sessionId, session);
+      forgetWhenCollected.register(session, sessionId);
       return session;
     },
     async resume(sessionId, options = {}) {
