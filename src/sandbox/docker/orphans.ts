@@ -1,5 +1,5 @@
-import { readFileSync, readlinkSync } from "node:fs";
 import type Docker from "dockerode";
+import { bootId, pidNamespace, startTime } from "../owner-process.js";
 import { connectEngine, type EngineOptions, engineError } from "./engine.js";
 
 /**
@@ -93,32 +93,4 @@ export function sweepOrphansOnce(docker: Docker, engine: string): Promise<unknow
     swept.set(engine, done);
   }
   return done;
-}
-
-let boot: string | undefined;
-function bootId(): string {
-  try {
-    boot ??= readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-  } catch {
-    boot = "unknown"; // no /proc: marks of this host never parse, so nothing is swept
-  }
-  return boot;
-}
-
-function pidNamespace(): string {
-  try {
-    return readlinkSync("/proc/self/ns/pid").replace(/[^0-9]/g, "");
-  } catch {
-    return "unknown";
-  }
-}
-
-/** Field 22 of /proc/<pid>/stat (after the command name, which may hold spaces and parentheses). */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
 }

@@ -123,7 +123,7 @@ describe("BubblewrapSandbox launch path", () => {
       expect(p.groups ?? "").toBe("");
       expect(p.capEff).toBe("0000000000000000");
       for (const controller of Object.keys(host.parents))
-        expect(p.cgroups).toMatch(new RegExp(`[:,]${controller}[:,].*/rein-\\d+/cmd-[0-9a-f]+$`, "m"));
+        expect(p.cgroups).toMatch(new RegExp(`[:,]${controller}[:,].*/rein-[0-9-]+/cmd-[0-9a-f]+$`, "m"));
     }
   });
 
@@ -172,7 +172,7 @@ describe("the cgroup tasks descriptors spawnInside keeps open", () => {
   const commandCgroupFds = () =>
     fs.readdirSync("/proc/self/fd").filter((fd) => {
       try {
-        return /\/rein-\d+\/cmd-[0-9a-f]+\//.test(fs.readlinkSync(`/proc/self/fd/${fd}`));
+        return /\/rein-[0-9-]+\/cmd-[0-9a-f]+\//.test(fs.readlinkSync(`/proc/self/fd/${fd}`));
       } catch {
         return false; // the readdir's own descriptor, closed meanwhile
       }
@@ -226,7 +226,7 @@ describe("BubblewrapSandbox under a small memory limit", () => {
       expect(p.pid).not.toBe(process.pid);
       expect(p.uid?.split(/\s+/)[0]).toBe(String(s.identity.uid));
       for (const controller of Object.keys(host.parents))
-        expect(p.cgroups).toMatch(new RegExp(`[:,]${controller}[:,].*/rein-\\d+/cmd-[0-9a-f]+$`, "m"));
+        expect(p.cgroups).toMatch(new RegExp(`[:,]${controller}[:,].*/rein-[0-9-]+/cmd-[0-9a-f]+$`, "m"));
     }
     const bomb = await s.exec(`awk 'BEGIN { s = "x"; while (1) s = s s }'`, { timeoutMs: 60_000 });
     expect(bomb.oomKilled).toBe(true);

@@ -12,6 +12,7 @@ import {
 } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { pidNamespace, startTime } from "../../owner-process.js";
 import type { SandboxLimit } from "../../sandbox.js";
 
 /** The resource limits of one command. */
@@ -57,9 +58,22 @@ function threadCgroups(): Map<string, string> {
   return ownCgroups("/proc/thread-self/cgroup");
 }
 
-/** Creates `<dir>/rein-<pid>` and checks a limit file can be written in a child of it; undefined if not. */
+/**
+ * The name of this process's folder under each controller: `rein-<pid>-<start time>-<pid namespace>`,
+ * so a later process can tell a leftover of a process that is gone (sweepStaleCgroups) from the folder
+ * of one that runs, even after the kernel has given the pid to another process.
+ */
+function ownFolderName(): string {
+  const start = startTime(process.pid);
+  const ns = pidNamespace();
+  return start === undefined || ns === "unknown"
+    ? `rein-${process.pid}`
+    : `rein-${process.pid}-${start}-${ns}`;
+}
+
+/** Creates `<dir>/<ownFolderName>` and checks a limit file can be written in a child of it; undefined if not. */
 function probeParent(base: string, write: (dir: string) => void): string | undefined {
-  const parent = path.join(base, `rein-${process.pid}`);
+  const parent = path.join(base, ownFolderName());
   const probe = path.join(parent, `probe-${randomBytes(4).toString("hex")}`);
   try {
     mkdirSync(parent, { recursive: true });
@@ -122,6 +136,7 @@ function detect(): CgroupHost | undefined {
     const rel = own.get(c);
     const base = path.join(ROOT, c);
     if (rel === undefined || !existsSync(path.join(base, "cgroup.procs"))) return undefined;
+    sweepStaleCgroups([path.join(base, rel)]);
     return probeParent(path.join(base, rel), (d) => writeFileSync(path.join(d, file), value));
   };
   const parents: CgroupHost["parents"] = {
@@ -135,7 +150,8 @@ function detect(): CgroupHost | undefined {
   const rel = own.get("");
   if (rel === undefined || !existsSync(path.join(ROOT, "cgroup.controllers"))) return undefined;
   const base = path.join(ROOT, rel);
-  const parent = path.join(base, `rein-${process.pid}`);
+  sweepStaleCgroups([base]);
+  const parent = path.join(base, ownFolderName());
   try {
     mkdirSync(parent, { recursive: true });
     writeFileSync(path.join(parent, "cgroup.subtree_control"), "+memory +pids +cpu");
@@ -151,6 +167,103 @@ function detect(): CgroupHost | undefined {
   if (enabled.includes("pids")) v2.pids = parent;
   if (enabled.includes("cpu")) v2.cpu = parent;
   return { version: 2, parents: v2 };
+}
+
+/** What a sweep of leftover cgroup folders did. */
+export interface CgroupSweepResult {
+  /** Folders removed (a per-process folder and the per-command folders in it): their process is gone. */
+  readonly removed: readonly string[];
+  /**
+   * Rein folders left in place: their process runs, lives in another pid namespace, or a folder still
+   * holds a process or something that is not Rein's.
+   */
+  readonly kept: number;
+}
+
+const FOLDER = /^rein-(\d+)(?:-(\d+)-(\d+))?$/;
+
+/**
+ * Whether the process a `rein-…` folder was made for is gone: its pid now names no process, or another
+ * one (another start time). A folder of another pid namespace is never gone (this process cannot see
+ * its owner); an old-style `rein-<pid>` folder is gone only when no process has that pid.
+ */
+export function cgroupOwnerGone(name: string): boolean {
+  const m = FOLDER.exec(name);
+  if (!m) return false;
+  const [, pid, start, ns] = m;
+  if (Number(pid) === process.pid && (start === undefined || start === startTime(process.pid))) return false;
+  if (start === undefined) return startTime(Number(pid)) === undefined;
+  if (ns !== pidNamespace()) return false;
+  return startTime(Number(pid)) !== start;
+}
+
+/**
+ * Removes the cgroup folders that Rein processes now gone (crashed, SIGKILLed: no exit handler ran)
+ * left under `bases`: each one's idle per-command folders, then the folder itself. The kernel refuses
+ * to remove a cgroup that still holds a process, so such a folder stays and is counted as kept. Every
+ * sandbox process sweeps once, when it first detects its cgroups; `rein sandbox sweep` does it on demand.
+ */
+export function sweepStaleCgroups(bases: readonly string[]): CgroupSweepResult {
+  const removed: string[] = [];
+  let kept = 0;
+  for (const base of bases) {
+    let names: string[];
+    try {
+      names = readdirSync(base, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && FOLDER.test(e.name))
+        .map((e) => e.name);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!cgroupOwnerGone(name)) {
+        kept++;
+        continue;
+      }
+      const dir = path.join(base, name);
+      let children: string[] = [];
+      try {
+        children = readdirSync(dir, { withFileTypes: true })
+          .filter((e) => e.isDirectory() && /^(cmd|probe)-[0-9a-f]+$/.test(e.name))
+          .map((e) => e.name);
+      } catch {}
+      for (const child of children) {
+        try {
+          rmdirSync(path.join(dir, child));
+        } catch {}
+      }
+      try {
+        rmdirSync(dir);
+        removed.push(dir);
+      } catch {
+        kept++;
+      }
+    }
+  }
+  return { removed, kept };
+}
+
+/**
+ * Sweeps the folders this process's cgroups may hold leftovers in (every controller's, v1; the unified
+ * hierarchy's, v2): what `rein sandbox sweep` runs. Nothing on a host without cgroups.
+ *
+ * @example
+ * const { removed } = sweepCgroupLeftovers();
+ * console.log(`${removed.length} leftover cgroup folders removed`);
+ */
+export function sweepCgroupLeftovers(): CgroupSweepResult {
+  if (process.platform !== "linux" || !existsSync(ROOT)) return { removed: [], kept: 0 };
+  const own = ownCgroups();
+  const bases: string[] = [];
+  for (const c of ["memory", "pids", "cpu"]) {
+    const rel = own.get(c);
+    if (rel !== undefined && existsSync(path.join(ROOT, c, "cgroup.procs")))
+      bases.push(path.join(ROOT, c, rel));
+  }
+  const unified = own.get("");
+  if (unified !== undefined && existsSync(path.join(ROOT, "cgroup.controllers")))
+    bases.push(path.join(ROOT, unified));
+  return sweepStaleCgroups(bases);
 }
 
 function prune(p: CgroupHost["parents"]): CgroupHost["parents"] {
