@@ -1,7 +1,7 @@
 import { StoreError } from "../protocol/errors.js";
 import { applyVerdict, expiredRecord } from "./approval-decision.js";
 import type { LogScope } from "./event-log.js";
-import type { RedisBridge } from "./redis-bridge.js";
+import type { RedisBridge, RedisCommand } from "./redis-bridge.js";
 import { sessionBase, tenantBase } from "./redis-scripts.js";
 import type { ApprovalRecord, ApprovalStore, ApprovalVerdict } from "./store.js";
 
@@ -10,7 +10,8 @@ const CAS_TRIES = 20;
 
 /**
  * Durable approvals in Redis: one JSON record per approval under its tenant, an index of ids (an id
- * is looked up alone) and each session's list. A decision is a compare-and-set of the record: of two
+ * is looked up alone) and each session's list. A record expires with its finished session; its index
+ * entries go when a lookup or a listing finds it gone. A decision is a compare-and-set of the record: of two
  * processes deciding at once, one wins and the other re-reads it (the same decision again is
  * accepted, a conflicting one refused), with the one rule both other stores apply (`applyVerdict`).
  */
@@ -59,7 +60,23 @@ export class RedisApprovals implements ApprovalStore {
     if (typeof tenant !== "string") return undefined;
     const key = this.#key(tenant, id);
     const raw = this.#bridge.one(["get", key]);
-    return typeof raw === "string" ? { key, raw } : undefined;
+    if (typeof raw === "string") return { key, raw };
+    this.#forget([id]);
+    return undefined;
+  }
+
+  /**
+   * Drops ids whose record is gone (it expired with its finished session) from the global index and
+   * order, which live outside any tenant's keys and so expire with none: whoever finds one gone (a
+   * lookup, a listing) removes it, so the index holds the approvals that exist, plus those expired
+   * since the last listing.
+   */
+  #forget(ids: readonly string[]): void {
+    if (ids.length === 0) return;
+    this.#bridge.call([
+      ["hdel", `${this.#prefix}:approvals`, ...ids],
+      ...ids.map((id): RedisCommand => ["lrem", `${this.#prefix}:approval-order`, 0, id]),
+    ]);
   }
 
   get(id: string): ApprovalRecord | undefined {
@@ -106,14 +123,21 @@ export class RedisApprovals implements ApprovalStore {
     const wanted = ids.flatMap((id, i) => {
       const t = tenants[i];
       return typeof t === "string" && (filter.tenantId === undefined || t === filter.tenantId)
-        ? [this.#key(t, id)]
+        ? [{ id, key: this.#key(t, id) }]
         : [];
     });
-    if (wanted.length === 0) return [];
-    const raws = this.#bridge.call(wanted.map((k) => ["get", k]));
-    return raws
-      .flatMap((r) => (r.ok && typeof r.value === "string" ? [JSON.parse(r.value) as ApprovalRecord] : []))
-      .filter((r) => filter.status === undefined || r.status === filter.status);
+    const records: ApprovalRecord[] = [];
+    const gone = ids.filter((_, i) => typeof tenants[i] !== "string");
+    if (wanted.length > 0) {
+      const raws = this.#bridge.call(wanted.map(({ key }) => ["get", key]));
+      for (let i = 0; i < raws.length; i++) {
+        const r = raws[i]!;
+        if (r.ok && typeof r.value === "string") records.push(JSON.parse(r.value) as ApprovalRecord);
+        else if (r.ok) gone.push(wanted[i]!.id);
+      }
+    }
+    this.#forget(gone);
+    return records.filter((r) => filter.status === undefined || r.status === filter.status);
   }
 
   decide(

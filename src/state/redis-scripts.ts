@@ -8,7 +8,8 @@
  *   <p>:schema                      the layout version (REDIS_SCHEMA_VERSION)
  *   <p>:tenants                     set of tenant ids (for listing every tenant's sessions)
  *   <p>:approvals                   hash approval id -> tenant id (ids are looked up alone)
- *   <p>:approval-order              list of approval ids, oldest first
+ *   <p>:approval-order              list of approval ids, oldest first (both: an id whose record
+ *                                   expired is dropped by the next lookup or listing that finds it gone)
  *   <p>:{t}:sessions                sorted set session id by updatedAt
  *   <p>:{t}:s:<s>:log               stream of the session's events, entry id `<seq>-0`, field `e`
  *   <p>:{t}:s:<s>:rec               hash: record (the SessionRecord JSON), last (last seq), fin (1: TTL set)

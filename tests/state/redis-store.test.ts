@@ -287,4 +287,55 @@ describe("RedisStore durable approvals", () => {
       await disposeTestStore(store);
     }
   });
+
+  it("an approval whose record expired (with its finished session) leaves the global index at the next lookup or listing", async () => {
+    const store = await openTestStore();
+    const client = rawClient();
+    const approval = (id: string, tenantId: string) =>
+      store.approvals.create({
+        id,
+        tenantId,
+        sessionId: "ses_x",
+        runId: "run_x",
+        callId: "call_1",
+        turn: 1,
+        tool: "append_line",
+        input: { line: id },
+        argsHash: `hash-${id}`,
+        risk: { level: "HIGH", reason: "writes", rule: "test" },
+        requestedAt: 1_700_000_000_000,
+        expiresAt: 4_000_000_000_000,
+        onTimeout: "deny",
+      });
+    try {
+      for (const [id, t] of [
+        ["apr_a", "acme"],
+        ["apr_b", "beta"],
+        ["apr_c", "acme"],
+        ["apr_d", "beta"],
+      ] as const)
+        approval(id, t);
+      const index = async () => ({
+        tenants: Object.keys(await client.hgetall(`${store.prefix}:approvals`)).sort(),
+        order: await client.lrange(`${store.prefix}:approval-order`, 0, -1),
+      });
+      expect(await index()).toEqual({
+        tenants: ["apr_a", "apr_b", "apr_c", "apr_d"],
+        order: ["apr_a", "apr_b", "apr_c", "apr_d"],
+      });
+      // Their sessions' TTL ran out: the records are gone, the global index still names them.
+      await client.del(`${store.prefix}:{acme}:apr:apr_a`, `${store.prefix}:{beta}:apr:apr_b`);
+      await client.del(`${store.prefix}:{acme}:apr:apr_c`);
+      // A listing of one tenant drops that tenant's gone ids only (the other's are not read).
+      expect(store.approvals.list({ tenantId: "acme" }).map((r) => r.id)).toEqual([]);
+      expect(await index()).toEqual({ tenants: ["apr_b", "apr_d"], order: ["apr_b", "apr_d"] });
+      // A lookup drops the one it finds gone.
+      expect(store.approvals.get("apr_b")).toBeUndefined();
+      expect(await index()).toEqual({ tenants: ["apr_d"], order: ["apr_d"] });
+      expect(store.approvals.list({ status: "pending" }).map((r) => r.id)).toEqual(["apr_d"]);
+    } finally {
+      client.disconnect();
+      await disposeTestStore(store);
+    }
+  });
 });
