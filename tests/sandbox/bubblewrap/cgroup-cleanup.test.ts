@@ -149,7 +149,10 @@ describe("cgroup folders of processes that are gone (crashed, SIGKILLed: no exit
       const out = reinIn(base, ["sandbox", "sweep", "--json", "--socket", "/nonexistent/docker.sock"]);
       // An engine named by --socket must answer: the cgroups are swept first, then the command fails.
       expect(out.status).not.toBe(0);
-      expect(JSON.parse(out.stdout)).toMatchObject({ type: "error", code: "REIN_SANDBOX_ENGINE_UNAVAILABLE" });
+      expect(JSON.parse(out.stdout)).toMatchObject({
+        type: "error",
+        code: "REIN_SANDBOX_ENGINE_UNAVAILABLE",
+      });
       expect(existsSync(stale)).toBe(false);
       folders(stale, join(stale, "cmd-01"));
 
