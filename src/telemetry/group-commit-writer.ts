@@ -890,13 +890,16 @@ export class GroupCommitWriter {
   }
 
   #settle(f: CommitFile): void {
-    if (f.waiters.length === 0) return;
-    const still: Waiter[] = [];
-    for (const w of f.waiters) {
+    const waiters = f.waiters;
+    if (waiters.length === 0) return;
+    // In place: the waiters still waiting keep their order, and no array is made per write.
+    let kept = 0;
+    for (let i = 0; i < waiters.length; i++) {
+      const w = waiters[i]!;
       if (w.upTo <= f.written) w.resolve();
-      else still.push(w);
+      else waiters[kept++] = w;
     }
-    f.waiters = still;
+    waiters.length = kept;
   }
 
   #fail(f: CommitFile, err: unknown): void {
