@@ -619,7 +619,12 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         // With spotlighting the system prompt carries the session's nonce (~1 KB: its markers are
         // two-byte characters): built for each model call, not kept for the session's whole life.
         system: spotlight
-          ? () => [c.system, spotlight.systemPrompt()].filter(Boolean).join("\n\n")
+          ? () => {
+              // No array and join per model call: the prompt as is without a system text of the harness's.
+              const prompt = spotlight.systemPrompt();
+              if (!c.system) return prompt;
+              return prompt ? `${c.system}\n\n${prompt}` : c.system;
+            }
           : c.system,
         maxTokens: c.maxTokens,
         workspace,

@@ -7,6 +7,7 @@
  * `modelMs` per call; before them, the same waits as plain async loops, for the event-loop delay baseline.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { verifyAuditFile } from "../../dist/index.js";
@@ -40,6 +41,19 @@ export interface ManySessionsReport {
   readonly cpuPerSessionMs: number;
   /** The main thread's CPU alone (the event loop's work: what the waits must hide for wall ≤ 1.3× ideal), over the sessions. */
   readonly mainCpuPerSessionMs: number;
+  /**
+   * The live phase's CPU by thread (from /proc/self/task, 10 ms ticks), over the sessions: the main
+   * thread, V8's helper threads (parallel and concurrent GC, the optimising compiler), the audit
+   * writer's thread, and the rest (the libuv pool).
+   */
+  readonly threadCpuPerSessionMs: {
+    readonly main: number;
+    readonly v8: number;
+    readonly writer: number;
+    readonly other: number;
+  };
+  /** Cores this process may run on (`os.availableParallelism()`). */
+  readonly cores: number;
   /** Wall time of the plain async loops doing the same waits: the floor this process reached. */
   readonly plainWallMs: number;
   readonly heapKeptPerClosedSessionBytes: number;
@@ -118,7 +132,7 @@ const failures: string[] = [];
 // the plain loops or the heap phase); its own cost inflates the CPU figure of that run.
 const profileFile = process.env.MANY_SESSIONS_PROFILE;
 const profiler = profileFile ? await startCpuProfile(100) : undefined;
-const threadsBefore = process.env.MANY_SESSIONS_THREADS ? threadTimes() : undefined;
+const threadsBefore = threadTimes();
 const cpuBefore = process.cpuUsage();
 const mainCpuBefore = process.threadCpuUsage();
 const live = await measureDelay(async () => {
@@ -135,17 +149,26 @@ const live = await measureDelay(async () => {
 });
 const cpu = process.cpuUsage(cpuBefore);
 const mainCpu = process.threadCpuUsage(mainCpuBefore);
-if (threadsBefore) {
-  // MANY_SESSIONS_THREADS=1: CPU ms of each thread during the live phase, on stderr (by thread name).
-  const after = threadTimes();
-  const by = new Map<string, number>();
-  for (const [tid, t] of after) {
-    const name = t.name;
-    by.set(name, (by.get(name) ?? 0) + t.ms - (threadsBefore.get(tid)?.ms ?? 0));
-  }
+// CPU ms of each thread during the live phase, by thread name.
+const byThread = new Map<string, number>();
+for (const [tid, t] of threadTimes())
+  byThread.set(t.name, (byThread.get(t.name) ?? 0) + t.ms - (threadsBefore.get(tid)?.ms ?? 0));
+// MANY_SESSIONS_THREADS=1: the same on stderr, every thread name apart.
+if (process.env.MANY_SESSIONS_THREADS)
   process.stderr.write(
-    `${JSON.stringify(Object.fromEntries([...by].map(([k, v]) => [k, Math.round(v)])))}\n`,
+    `${JSON.stringify(Object.fromEntries([...byThread].map(([k, v]) => [k, Math.round(v)])))}\n`,
   );
+const threadCpu = { main: 0, v8: 0, writer: 0, other: 0 };
+for (const [name, ms] of byThread) {
+  const kind =
+    name === "MainThread" || name === "node"
+      ? "main"
+      : name.startsWith("V8") || name.startsWith("DelayedTask")
+        ? "v8"
+        : name.startsWith("rein-audit")
+          ? "writer"
+          : "other";
+  threadCpu[kind] += ms / sessions;
 }
 if (profiler && profileFile) writeFileSync(profileFile, JSON.stringify(await profiler.stop()));
 // RSS after the peak: the sessions above are idle (run, not closed) right after running all at once.
@@ -216,6 +239,8 @@ const report: ManySessionsReport = {
   heapAfterPeakPerSessionBytes: Math.max(0, (heapIdle - heapBefore0) / sessions),
   cpuPerSessionMs: (cpu.user + cpu.system) / 1000 / sessions,
   mainCpuPerSessionMs: (mainCpu.user + mainCpu.system) / 1000 / sessions,
+  threadCpuPerSessionMs: threadCpu,
+  cores: availableParallelism(),
   plainWallMs: plain.ms,
   heapKeptPerClosedSessionBytes: extra === 0 ? Number.NaN : Math.max(0, (heapAfter - heapBefore) / extra),
   trailsVerified,

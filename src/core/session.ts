@@ -1,4 +1,5 @@
 import type { AbortCause } from "../protocol/abort.js";
+import { isNativePromise } from "../protocol/answers.js";
 import { errorMessage, isErrorCode, SessionError } from "../protocol/errors.js";
 import { EVENT_VERSION, type EventDataMap, type EventType, type ReinEvent } from "../protocol/events.js";
 import type { Message } from "../protocol/messages.js";
@@ -277,9 +278,29 @@ export class Session {
 
   /**
    * Waits for every batching store and sink; the first failure stops the run (fatal) and rejects.
-   * `ended`: the run is over, so a failure is kept for close() to report.
+   * `ended`: the run is over, so a failure is kept for close() to report. Not an async function: with
+   * one batching target (the usual case: the audit trail) a barrier costs one derived promise, not
+   * two async frames and their awaits (it runs before every tool call of every session).
    */
-  async #durable(ended = false): Promise<void> {
+  #durable(ended = false): Promise<void> {
+    const log = this.#deps.eventLog;
+    const sinks = this.#deps.sinks;
+    let only: { sync?(): Promise<void> } | undefined = typeof log.sync === "function" ? log : undefined;
+    let onlyName: string | undefined;
+    let count = only === undefined ? 0 : 1;
+    for (let i = 0; i < sinks.length; i++) {
+      const sink = sinks[i]!;
+      if (typeof sink.sync !== "function") continue;
+      only = sink;
+      onlyName = sink.name;
+      count++;
+    }
+    if (count === 1) return this.#synced(only!, onlyName, ended);
+    return this.#durableEach(ended);
+  }
+
+  /** `#durable` with several batching targets: each one waited for in turn, the log first. */
+  async #durableEach(ended: boolean): Promise<void> {
     const log = this.#deps.eventLog;
     if (typeof log.sync === "function") await this.#synced(log, undefined, ended);
     for (const sink of this.#deps.sinks) {
@@ -288,28 +309,35 @@ export class Session {
   }
 
   /** One `sync()` (of the log when `sinkName` is undefined, else of that sink); see `#durable`. */
-  async #synced(
-    target: { sync?(): Promise<void> },
-    sinkName: string | undefined,
-    ended: boolean,
-  ): Promise<void> {
+  #synced(target: { sync?(): Promise<void> }, sinkName: string | undefined, ended: boolean): Promise<void> {
+    let p: unknown;
     try {
-      // Anything but a settled native promise (a throw, a thenable that never settles badly) is a failure.
-      const p = target.sync!();
-      if (!(p instanceof Promise)) throw new TypeError("sync() did not return a promise");
-      await p;
+      p = target.sync!();
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      const name = sinkName === undefined ? "event log" : `event sink "${sinkName}"`;
-      const cause = {
-        kind: "fatal",
-        code: isErrorCode(code) ? code : "REIN_INTERNAL",
-        message: `${name} could not make its records durable: ${errorMessage(err)}`,
-      } satisfies AbortCause;
-      if (this.#active && !ended) this.#active.controller.abort(cause);
-      else this.#sinkFailure ??= cause;
-      throw err;
+      return Promise.reject(this.#syncFailed(err, sinkName, ended));
     }
+    // Anything but a native promise (a thenable, a value) is a failure; a rejection is one too.
+    if (!isNativePromise(p))
+      return Promise.reject(
+        this.#syncFailed(new TypeError("sync() did not return a promise"), sinkName, ended),
+      );
+    return p.then(undefined, (err: unknown) => {
+      throw this.#syncFailed(err, sinkName, ended);
+    });
+  }
+
+  /** Stops the run (fatal) for a barrier that failed, or keeps the failure for close(); gives `err` back. */
+  #syncFailed(err: unknown, sinkName: string | undefined, ended: boolean): unknown {
+    const code = (err as { code?: unknown } | null | undefined)?.code;
+    const name = sinkName === undefined ? "event log" : `event sink "${sinkName}"`;
+    const cause = {
+      kind: "fatal",
+      code: isErrorCode(code) ? code : "REIN_INTERNAL",
+      message: `${name} could not make its records durable: ${errorMessage(err)}`,
+    } satisfies AbortCause;
+    if (this.#active && !ended) this.#active.controller.abort(cause);
+    else this.#sinkFailure ??= cause;
+    return err;
   }
 
   /** Waits for every sink that opens asynchronously; the first failure stops the run (fatal) and rejects. */

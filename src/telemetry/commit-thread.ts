@@ -2,16 +2,17 @@ import { Worker } from "node:worker_threads";
 
 /**
  * One file's part of a batch for the writer thread: its descriptor (or -1: open `path` and check it
- * is the regular file `identity` at `size` bytes first), the bytes to append, and whether to keep
- * the descriptor open afterwards.
+ * is the regular file `identity` at `size` bytes first; with a descriptor those three are not read),
+ * where the bytes to append are in the batch's buffer, and whether to keep the descriptor open afterwards.
  */
 export interface ThreadOp {
   readonly fd: number;
   readonly path: string;
   readonly identity: string;
   readonly size: number;
-  /** The bytes, in a buffer of their own (posting a view would copy the whole buffer under it). */
-  readonly data: Uint8Array;
+  /** Where its bytes are in the batch's buffer. */
+  readonly start: number;
+  readonly length: number;
   readonly keep: boolean;
 }
 
@@ -76,6 +77,8 @@ export interface Reply {
 
 interface Batch {
   readonly id: number;
+  /** Every op's bytes, one after the other. */
+  readonly data: Uint8Array;
   /** Descriptors to close first (idle ones evicted to make room for this batch's opens). */
   readonly close: readonly number[];
   readonly ops: readonly ThreadOp[];
@@ -93,7 +96,7 @@ const SOURCE = `
 const fs = process.getBuiltinModule("node:fs");
 const { parentPort } = process.getBuiltinModule("node:worker_threads");
 const FLAGS = fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW;
-function one(op) {
+function one(op, data) {
   let fd = op.fd;
   let opened = false;
   let n = 0;
@@ -114,9 +117,9 @@ function one(op) {
         return { fd: -1, n: 0, ...bad };
       }
     }
-    const total = op.data.length;
-    n = fs.writeSync(fd, op.data);
-    while (n < total) n += fs.writeSync(fd, op.data, n, total - n);
+    const total = op.length;
+    n = fs.writeSync(fd, data, op.start, total);
+    while (n < total) n += fs.writeSync(fd, data, op.start + n, total - n);
     if (!op.keep) {
       try { fs.closeSync(fd); } catch {}
       fd = -1;
@@ -231,7 +234,8 @@ parentPort.on("message", (batch) => {
     try { fs.closeSync(fd); } catch {}
   }
   const jobs = batch.jobs.map(job);
-  parentPort.postMessage({ id: batch.id, results: batch.ops.map(one), jobs });
+  const results = batch.ops.map((op) => one(op, batch.data));
+  parentPort.postMessage({ id: batch.id, results, jobs });
 });
 `;
 
@@ -276,8 +280,9 @@ export class CommitThread {
     return this.#dead === undefined;
   }
 
-  /** Sends one batch; `done` gets one result per op and per job, in order, or the error that ended the thread. */
+  /** Sends one batch (`data`: the ops' bytes); `done` gets one result per op and per job, in order, or the error that ended the thread. */
   run(
+    data: Uint8Array,
     close: readonly number[],
     ops: readonly ThreadOp[],
     jobs: readonly ThreadJob[],
@@ -290,7 +295,7 @@ export class CommitThread {
     const id = this.#next++;
     if (this.#pending.size === 0) this.#worker.ref();
     this.#pending.set(id, done);
-    const batch: Batch = { id, close, ops, jobs };
+    const batch: Batch = { id, data, close, ops, jobs };
     this.#worker.postMessage(batch);
   }
 }

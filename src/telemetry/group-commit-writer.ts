@@ -32,7 +32,8 @@ const RETRIED = new Set(["EMFILE", "ENFILE", "EAGAIN", "EINTR", "ENOSPC", "EIO",
  * session of the batch.
  */
 const SETTLE_PER_TURN = 64;
-const NOTHING = () => {};
+/** The end of a batch's answers in the settling queue. */
+const BATCH_END = Object.freeze({ end: true as const });
 /** One settled promise for every barrier already passed (awaiting it costs no allocation). */
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -118,6 +119,11 @@ interface Batch {
   readonly sent: Sent[];
   /** The batch holds one slot for its transient opens. */
   transient: boolean;
+  /** Every file's queued bytes, in order (copied into `data`, one buffer, when the batch is sent). */
+  readonly parts: Uint8Array[];
+  bytes: number;
+  /** The batch's bytes, each op's at `start`, `length` (set when sent). */
+  data: Uint8Array | undefined;
 }
 
 /** One file's entry in a batch sent to the writer thread. */
@@ -128,7 +134,19 @@ interface Sent {
   /** `appended` when the batch was taken: what counts as written once the thread wrote it. */
   readonly upTo: number;
   readonly op: ThreadOp;
+  /** The batch it went with (its `data` holds the op's bytes). */
+  readonly batch: Batch;
 }
+
+/** A job waiting for the thread's answer. */
+interface PendingJob {
+  readonly job: ThreadJob;
+  readonly resolve: (r: JobResult) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** What an answer of the thread settles: a file's part of a batch, a job, or the batch's end. */
+type Settling = Sent | PendingJob | typeof BATCH_END;
 
 interface Waiter {
   readonly upTo: number;
@@ -313,11 +331,11 @@ export class GroupCommitWriter {
   /** Files whose owner's open (`prepare`) is under way. */
   #preparing = 0;
   /** What the thread answered, settled SETTLE_PER_TURN at a time (see #settleSome), from #settleHead on. */
-  readonly #settling: (() => void)[] = [];
+  readonly #settling: (Settling | ThreadResult | JobResult | Error | undefined)[] = [];
   #settleHead = 0;
   #settleScheduled = false;
   /** Jobs for the thread's next batch. */
-  #jobs: { job: ThreadJob; resolve: (r: JobResult) => void; reject: (err: unknown) => void }[] = [];
+  #jobs: PendingJob[] = [];
   #thread: CommitThread | undefined;
   #syncWrites = 0;
   readonly #files = new Set<CommitFile>();
@@ -326,7 +344,9 @@ export class GroupCommitWriter {
    * order): the next descriptor to close is found in O(1), whatever the number of files.
    */
   readonly #idle = new Set<CommitFile>();
-  readonly #due = new Set<CommitFile>();
+  #due = new Set<CommitFile>();
+  /** The other set of due files, swapped with `#due` by each flush (no array copied per turn). */
+  #dueSpare = new Set<CommitFile>();
   /** Files the thread had no descriptor for this turn: scheduled again when a batch returns. */
   readonly #slotless = new Set<CommitFile>();
   #scheduled = false;
@@ -513,9 +533,10 @@ export class GroupCommitWriter {
 
   #flush(): void {
     if (this.#due.size === 0 && this.#jobs.length === 0) return;
-    const due = [...this.#due];
-    this.#due.clear();
-    const b: Batch = { close: [], sent: [], transient: false };
+    // Swapped, not copied: a file scheduled while this turn's are handled goes into the fresh set.
+    const due = this.#due;
+    this.#due = this.#dueSpare;
+    const b: Batch = { close: [], sent: [], transient: false, parts: [], bytes: 0, data: undefined };
     const rest: CommitFile[] = [];
     for (const f of due) {
       // A file still opening is written when its prepare ends.
@@ -527,6 +548,8 @@ export class GroupCommitWriter {
     const thread = this.#thread !== undefined || rest.length >= this.#threadFrom;
     for (const f of rest) if (!thread || !this.#toThread(f, b)) void this.#drain(f);
     if (b.sent.length > 0 || this.#jobs.length > 0) this.#sendBatch(b);
+    due.clear();
+    this.#dueSpare = due;
   }
 
   /**
@@ -562,20 +585,27 @@ export class GroupCommitWriter {
     }
     f.busy = true;
     this.#idle.delete(f);
-    // A copy of its own: posting a view to the thread would copy the whole buffer under it.
-    const data = concatBytes(f.chunks, f.pendingBytes);
+    // The bytes join the batch's one buffer (see #sendBatch); the path and what a reopen checks only
+    // go with a file the thread opens.
+    const start = b.bytes;
+    const length = f.pendingBytes;
+    for (const chunk of f.chunks) b.parts.push(chunk);
+    b.bytes += length;
     f.chunks = [];
     f.pendingBytes = 0;
+    const fd = f.fd ?? -1;
     b.sent.push({
       f,
       opens,
       upTo: f.appended,
+      batch: b,
       op: {
-        fd: f.fd ?? -1,
-        path: f.options.realFile,
-        identity: f.identity,
-        size: f.size,
-        data,
+        fd,
+        path: fd < 0 ? f.options.realFile : "",
+        identity: fd < 0 ? f.identity : "",
+        size: fd < 0 ? f.size : 0,
+        start,
+        length,
         keep: !f.released && !transient,
       },
     });
@@ -584,33 +614,38 @@ export class GroupCommitWriter {
 
   #sendBatch(b: Batch): void {
     const jobs = this.#jobs.splice(0);
+    // One buffer of its own for the whole batch (posting a view would copy the whole buffer under
+    // it; a buffer per file is an allocation and a cloned object each).
+    b.data = concatBytes(b.parts, b.bytes);
+    b.parts.length = 0;
     this.#thread!.run(
+      b.data,
       b.close,
       b.sent.map((s) => s.op),
       jobs.map((j) => j.job),
       (reply: Reply | Error) => {
         // The transient slot first: the files below may close descriptors and wake waiters.
         if (b.transient) this.#open--;
+        // Two entries per answer (what, its result), no closure each: see #settleSome.
         const settle = this.#settling;
-        for (let i = 0; i < jobs.length; i++) {
-          const j = jobs[i]!;
-          settle.push(reply instanceof Error ? () => j.reject(reply) : () => j.resolve(reply.jobs[i]!));
-        }
-        for (let i = 0; i < b.sent.length; i++) {
-          const s = b.sent[i]!;
-          settle.push(() => this.#afterThread(s, reply instanceof Error ? reply : reply.results[i]!));
-        }
-        settle.push(() => {
-          if (this.#slotless.size > 0) {
-            const waiting = [...this.#slotless];
-            this.#slotless.clear();
-            for (const f of waiting) this.schedule(f);
-          }
-          this.#wakeSlotWaiters();
-        });
+        for (let i = 0; i < jobs.length; i++)
+          settle.push(jobs[i]!, reply instanceof Error ? reply : reply.jobs[i]!);
+        for (let i = 0; i < b.sent.length; i++)
+          settle.push(b.sent[i]!, reply instanceof Error ? reply : reply.results[i]!);
+        settle.push(BATCH_END, undefined);
         if (!this.#settleScheduled) this.#settleSome();
       },
     );
+  }
+
+  /** What a batch's end does once its answers are settled: wakes the files that waited for a slot. */
+  #batchEnded(): void {
+    if (this.#slotless.size > 0) {
+      const waiting = [...this.#slotless];
+      this.#slotless.clear();
+      for (const f of waiting) this.schedule(f);
+    }
+    this.#wakeSlotWaiters();
   }
 
   /**
@@ -620,11 +655,17 @@ export class GroupCommitWriter {
    */
   #settleSome(): void {
     const queue = this.#settling;
-    const end = Math.min(queue.length, this.#settleHead + SETTLE_PER_TURN);
+    const end = Math.min(queue.length, this.#settleHead + 2 * SETTLE_PER_TURN);
     while (this.#settleHead < end) {
-      const settle = queue[this.#settleHead]!;
-      queue[this.#settleHead++] = NOTHING;
-      settle();
+      const what = queue[this.#settleHead] as Settling;
+      const result = queue[this.#settleHead + 1];
+      queue[this.#settleHead] = BATCH_END;
+      queue[this.#settleHead + 1] = undefined;
+      this.#settleHead += 2;
+      if ("op" in what) this.#afterThread(what, result as ThreadResult | Error);
+      else if (!("job" in what)) this.#batchEnded();
+      else if (result instanceof Error) what.reject(result);
+      else what.resolve(result as JobResult);
     }
     if (this.#settleHead >= queue.length) {
       queue.length = 0;
@@ -656,10 +697,10 @@ export class GroupCommitWriter {
     } else if (r.fd >= 0) f.fd = r.fd;
     if (r.bad !== undefined) {
       this.#fail(f, this.#badFile(f, r));
-    } else if (r.code !== undefined || r.n < s.op.data.length) {
+    } else if (r.code !== undefined || r.n < s.op.length) {
       // A failure (or a short write): the rest goes back in front of the queue, and the pool path
       // retries it with backoff, then fails typed, as for any batch.
-      f.putBack(s.op.data.subarray(r.n));
+      f.putBack(s.batch.data!.subarray(s.op.start + r.n, s.op.start + s.op.length));
       this.#touch(f);
       void this.#drain(f);
       return;
@@ -849,13 +890,16 @@ export class GroupCommitWriter {
   }
 
   #settle(f: CommitFile): void {
-    if (f.waiters.length === 0) return;
-    const still: Waiter[] = [];
-    for (const w of f.waiters) {
+    const waiters = f.waiters;
+    if (waiters.length === 0) return;
+    // In place: the waiters still waiting keep their order, and no array is made per write.
+    let kept = 0;
+    for (let i = 0; i < waiters.length; i++) {
+      const w = waiters[i]!;
       if (w.upTo <= f.written) w.resolve();
-      else still.push(w);
+      else waiters[kept++] = w;
     }
-    f.waiters = still;
+    waiters.length = kept;
   }
 
   #fail(f: CommitFile, err: unknown): void {
