@@ -256,6 +256,7 @@ export class Session {
       pendingStop: undefined,
       unsettledToolCalls: [],
       scopes: new CallScopes(controller.signal),
+      guardContext: undefined,
     };
     try {
       const result = resuming
