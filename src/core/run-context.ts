@@ -1,5 +1,5 @@
 import type { ApprovalGate } from "../approvals/approval-gate.js";
-import type { Guard } from "../guards/guard.js";
+import type { Guard, GuardContext } from "../guards/guard.js";
 import type { Ledger } from "../guards/ledger.js";
 import type { Model } from "../models/model.js";
 import type { PriceBook } from "../models/pricing.js";
@@ -112,6 +112,11 @@ export interface RunContext {
   readonly unsettledToolCalls: { readonly callId: string; readonly tool: string }[];
   /** The signals of the run's tool and model calls (one listener and one timer per limit for all of them). */
   readonly scopes: CallScopes;
+  /**
+   * What the run's guards see of it (pipeline/guards.ts), made at its first guard call and shared by
+   * every later one: a slot, not a map keyed by run, so no lookup per call and nothing left behind.
+   */
+  guardContext: GuardContext | undefined;
 }
 
 /** The system prompt of the next model call. */

@@ -257,6 +257,7 @@ export class Session {
       pendingStop: undefined,
       unsettledToolCalls: [],
       scopes: new CallScopes(controller.signal),
+      guardContext: undefined,
     };
     try {
       const result = resuming

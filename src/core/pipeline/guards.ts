@@ -52,13 +52,19 @@ const SKIP: unique symbol = Symbol("skip");
 
 /** Calls one guard's hook with the stage's state, or answers SKIP. */
 type Ask<S> = (state: S, guard: Guard) => unknown;
-/** Judges one answer; a boxed value ends the sequence. */
+/**
+ * Judges one answer; a boxed value ends the sequence. `known`: the answer's check, when the same
+ * frozen verdict object was checked before (looked up once, by `drive`).
+ */
 type Settle<S, R> = (
   state: S,
   guard: Guard,
   threw: boolean,
   answer: unknown,
+  known: Known,
 ) => { readonly value: R } | undefined;
+
+type Known = Checked<GuardVerdict | GuardAfterVerdict> | undefined;
 
 /**
  * Asks each guard in turn (`ask` calls its hook, or answers SKIP) and lets `settle` judge each answer
@@ -79,17 +85,21 @@ function drive<S, R>(
     const guard = guards[i]!;
     let answer: unknown;
     let threw = false;
+    let known: Known;
     try {
       answer = ask(state, guard);
       if (answer === SKIP) continue;
       // `undefined` (nothing to say) and a verdict already checked are no Promise: no native call.
-      if (answer !== undefined && !checkedVerdicts.has(answer as object) && isNativePromise(answer))
-        return driveAsync(guards, i, answer, state, ask, settle, done);
+      if (typeof answer === "object" && answer !== null) {
+        known = checkedVerdicts.get(answer);
+        if (known === undefined && isNativePromise(answer))
+          return driveAsync(guards, i, answer, state, ask, settle, done);
+      }
     } catch (err) {
       answer = err;
       threw = true;
     }
-    const r = settle(state, guard, threw, answer);
+    const r = settle(state, guard, threw, answer, known);
     if (r) return r.value;
   }
   return done(state);
@@ -119,7 +129,9 @@ async function driveAsync<S, R>(
       answer = err;
       threw = true;
     }
-    const r = settle(state, guard, threw, answer);
+    const known =
+      !threw && typeof answer === "object" && answer !== null ? checkedVerdicts.get(answer) : undefined;
+    const r = settle(state, guard, threw, answer, known);
     if (r) return r.value;
   }
   return done(state);
@@ -145,11 +157,9 @@ function cacheable(answer: object): boolean {
 function checkedVerdict<T extends GuardVerdict | GuardAfterVerdict>(
   answer: unknown,
   allowed: readonly T["action"][],
+  known: Known,
 ): Checked<T> {
-  if (typeof answer === "object" && answer !== null) {
-    const known = checkedVerdicts.get(answer);
-    if (known?.ok && allowed.includes(known.value.action as T["action"])) return known as Checked<T>;
-  }
+  if (known?.ok && allowed.includes(known.value.action as T["action"])) return known as Checked<T>;
   const checked = checkGuardVerdict<T>(answer, allowed);
   if (checked.ok && typeof answer === "object" && answer !== null && cacheable(answer))
     checkedVerdicts.set(answer, checked);
@@ -169,7 +179,33 @@ interface Raise {
 }
 const raisedMemo = new WeakMap<RiskAssessment, Map<string, Raise>>();
 
+/**
+ * The last raise made, and what it was made from: a run raised by taint answers the same checked
+ * verdict over the same assessment call after call, and finds it here without a lookup. The verdict
+ * is matched by identity: a checked verdict is the copy `checkGuardVerdict` made, which only this
+ * module holds (no guard can change it), so a hit is exactly the raise the lookup below would give.
+ */
+let lastRaise: { current: RiskAssessment; verdict: object; raise: Raise } | undefined;
+
 function raised(
+  current: RiskAssessment,
+  guardName: string,
+  verdict: { readonly level: RiskAssessment["level"]; readonly reason: string },
+): Raise {
+  const last = lastRaise;
+  if (
+    last !== undefined &&
+    last.current === current &&
+    last.verdict === verdict &&
+    last.raise.guard === guardName
+  )
+    return last.raise;
+  const raise = raisedSlow(current, guardName, verdict);
+  lastRaise = { current, verdict, raise };
+  return raise;
+}
+
+function raisedSlow(
   current: RiskAssessment,
   guardName: string,
   verdict: { readonly level: RiskAssessment["level"]; readonly reason: string },
@@ -254,6 +290,7 @@ function settleBeforeToolCall(
   guard: Guard,
   threw: boolean,
   answer: unknown,
+  known: Known,
 ): { readonly value: GuardResult } | undefined {
   const { records } = s;
   if (threw) {
@@ -261,7 +298,7 @@ function settleBeforeToolCall(
     records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: reason });
     return { value: { ok: false, reason, records } };
   }
-  const checked = checkedVerdict<GuardVerdict>(answer, BEFORE_TOOL_CALL_ACTIONS);
+  const checked = checkedVerdict<GuardVerdict>(answer, BEFORE_TOOL_CALL_ACTIONS, known);
   if (!checked.ok) {
     const reason = `guard "${guard.name}" answered a malformed verdict: ${checked.problem} (fail closed)`;
     records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: reason });
@@ -341,16 +378,14 @@ class RunGuardContext implements GuardContext {
 }
 
 /**
- * One frozen context per run, made at its first guard call: every guard call of the run shares it
- * (no allocation per call or turn).
+ * One frozen context per run, made at its first guard call and kept in the run's own slot: every
+ * guard call of the run shares it (no allocation and no lookup per call or turn; it goes with the run).
  */
-const contexts = new WeakMap<RunContext, GuardContext>();
-
 function guardContext(ctx: RunContext): GuardContext {
-  let gctx = contexts.get(ctx);
+  let gctx = ctx.guardContext;
   if (gctx === undefined) {
     gctx = new RunGuardContext(ctx);
-    contexts.set(ctx, gctx);
+    ctx.guardContext = gctx;
   }
   return gctx;
 }
@@ -405,13 +440,14 @@ function settleAfter(
   guard: Guard,
   threw: boolean,
   answer: unknown,
+  known: Known,
 ): { readonly value: readonly string[] } | undefined {
   if (threw) {
     s.ctx.pendingStop ??= guardFailed(guard.name, s.hook, `threw: ${errorMessage(answer)}`);
     return { value: afterDone(s) };
   }
   if (answer === undefined) return undefined;
-  const checked = checkedVerdict<GuardAfterVerdict>(answer, AFTER_ACTIONS);
+  const checked = checkedVerdict<GuardAfterVerdict>(answer, AFTER_ACTIONS, known);
   if (!checked.ok) {
     s.ctx.pendingStop ??= guardFailed(guard.name, s.hook, `answered a malformed verdict: ${checked.problem}`);
     return { value: afterDone(s) };
@@ -455,9 +491,10 @@ function settleBeforeModelCall(
   guard: Guard,
   threw: boolean,
   answer: unknown,
+  known: Known,
 ): { readonly value: StopReason | undefined } | undefined {
   if (threw) return { value: guardFailed(guard.name, "beforeModelCall", `threw: ${errorMessage(answer)}`) };
-  const checked = checkedVerdict<GuardVerdict>(answer, STOP_ACTIONS);
+  const checked = checkedVerdict<GuardVerdict>(answer, STOP_ACTIONS, known);
   if (!checked.ok)
     return {
       value: guardFailed(guard.name, "beforeModelCall", `answered a malformed verdict: ${checked.problem}`),
