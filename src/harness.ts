@@ -608,7 +608,8 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         guards,
         approvals:
           approvals && redactor ? { ...approvals, gate: redactingGate(approvals.gate, redactor) } : approvals,
-        resultProcessors: processors,
+        // An exact copy: the session keeps it for its life (built by push: room for 17).
+        resultProcessors: processors.slice(),
         hooks: c.hooks,
         ledger: built.ledger,
         pricing,

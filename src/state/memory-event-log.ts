@@ -20,9 +20,9 @@ interface Stream {
   firstSeq: number;
   /** Every event's seq, made when one leaves a gap. */
   seqs: number[] | undefined;
-  readonly ts: number[];
-  readonly types: EventType[];
-  readonly data: unknown[];
+  ts: number[];
+  types: EventType[];
+  data: unknown[];
   /** The envelope version of every event while they all have the same (else `vs`). */
   v: number;
   vs: number[] | undefined;
@@ -46,9 +46,12 @@ function newStream(scope: LogScope): Stream {
     vs: undefined,
     runIds: [],
     runStarts: [],
-    listeners: [],
+    listeners: NO_LISTENERS,
   };
 }
+
+/** Most streams never have a listener: they share this empty list (`subscribe` replaces it). */
+const NO_LISTENERS: readonly Listener[] = Object.freeze([]);
 
 function lastSeqOf(s: Stream): number {
   const n = s.types.length;
@@ -80,6 +83,24 @@ function store(s: Stream, e: ReinEvent): void {
   s.ts.push(e.ts);
   s.types.push(e.type);
   s.data.push(e.data);
+  if (e.type === "run_ended" || e.type === "session_ended") trim(s);
+}
+
+/**
+ * A run (or the session) ended: the session may now idle for long, holding its columns. Each is
+ * copied to its exact size, once per run: a column grown by push has room for half as many events
+ * again plus 16 (a run of 5 tool calls makes 37 events, in columns of 43).
+ */
+function trim(s: Stream): void {
+  s.ts = s.ts.slice();
+  s.types = s.types.slice();
+  s.data = s.data.slice();
+  if (s.seqs !== undefined) s.seqs = s.seqs.slice();
+  if (s.vs !== undefined) s.vs = s.vs.slice();
+  if (s.runIds.length > 1) {
+    s.runIds = s.runIds.slice();
+    s.runStarts = s.runStarts.slice();
+  }
 }
 
 /** Index of the first event with seq > `afterSeq`. */
