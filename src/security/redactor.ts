@@ -468,10 +468,12 @@ export class SecretRedactor {
   /** The session-stable placeholder of one secret. */
   placeholder(kind: string, secret: string): string {
     const key = createHash("sha256").update(kind).update("\u0000").update(secret).digest("base64");
-    const book = (this.#book ??= new Map());
+    this.#book ??= new Map();
+    const book = this.#book;
     let p = book.get(key);
     if (p === undefined) {
-      const counters = (this.#counters ??= new Map());
+      this.#counters ??= new Map();
+      const counters = this.#counters;
       const n = (counters.get(kind) ?? 0) + 1;
       counters.set(kind, n);
       p = `[REDACTED:${kind}:${n}]`;

@@ -702,7 +702,10 @@ const hashers = new WeakMap<KeyObject, ChainHasher>();
 let plainHasher: ChainHasher | undefined;
 
 function sharedHasher(key: KeyObject | undefined): ChainHasher {
-  if (key === undefined) return (plainHasher ??= Object.freeze(chainHasher(undefined)));
+  if (key === undefined) {
+    plainHasher ??= Object.freeze(chainHasher(undefined));
+    return plainHasher;
+  }
   let hasher = hashers.get(key);
   if (hasher === undefined) {
     hasher = Object.freeze(chainHasher(key));
