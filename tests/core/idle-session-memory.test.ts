@@ -12,7 +12,7 @@ describe("what an idle session holds", () => {
     // the sessions idle (run, not closed), minus before, over the sessions. Heap bytes, not time:
     // the same under any load. objectHeapBytes leaves out the code and trusted spaces (machine code,
     // bytecode), whose size follows the compiler threads' and bytecode flushing's timing.
-    // Measured 2026-11-30, four runs: objects 11,907.5–11,908.4 B (heapUsed 11.54–11.60 KB; 16.6–16.7
+    // Measured 2026-11-30, five runs: objects 11,894–11,908 B (heapUsed 11.54–11.61 KB; 16.6–16.7
     // KB before this round's cuts: decided stage lists shared, exact-size content and columns, the
     // audit trail's idle fields). The bound leaves 350 B (3%) for V8's hash-table growth steps (a
     // weak table's size depends on when dead keys were swept: ~30 B here) and a longer temp path (the
