@@ -608,7 +608,8 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         guards,
         approvals:
           approvals && redactor ? { ...approvals, gate: redactingGate(approvals.gate, redactor) } : approvals,
-        resultProcessors: processors,
+        // An exact copy: the session keeps it for its life (built by push: room for 17).
+        resultProcessors: processors.slice(),
         hooks: c.hooks,
         ledger: built.ledger,
         pricing,
@@ -631,7 +632,7 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         audit: file ? { kind: "file", file } : trail ? { kind: "memory" } : { kind: "none" },
         history: options.history ?? [],
         newId,
-        sessionApprovals: new Set(),
+        sessionApprovals: approvals ? new Set() : NO_SESSION_APPROVALS,
         inputEstimate: newInputEstimate(),
       });
       liveSessions.set(sessionId, new WeakRef(session));
@@ -687,3 +688,15 @@ function spotlightNonce(): string {
   nonceAt += 12;
   return nonce;
 }
+
+/**
+ * The session approvals of every session of a harness without an approval gate: without a gate no
+ * call is approved for the session, so there is nothing to hold (an empty Set per session costs
+ * 152 bytes for its life). Shared, so adding to it would be a bug: it throws.
+ */
+class NoSessionApprovals extends Set<string> {
+  override add(): this {
+    throw new Error("Rein bug: a session approval recorded in a harness without an approval gate.");
+  }
+}
+const NO_SESSION_APPROVALS: Set<string> = new NoSessionApprovals();

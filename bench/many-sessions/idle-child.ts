@@ -17,12 +17,19 @@
  * cost of one more idle session, without the one-off costs of the first ones (the audit writer
  * thread's heap reaching its working size, V8's and the allocator's pools).
  */
+import { getHeapSpaceStatistics } from "node:v8";
 import { scenarioHarness } from "./scenario.ts";
 
 export interface IdleMemory {
   /** RSS after a memory-reducing gc, minus before, over the sessions. */
   readonly rssBytes: number;
   readonly heapUsedBytes: number;
+  /**
+   * `heapUsedBytes` without the code spaces and the trusted space (machine code, bytecode and their
+   * metadata): the objects the sessions hold. What the JIT compiled by then, and which bytecode V8
+   * flushed, follow the timing of compiler threads and collections; this figure does not.
+   */
+  readonly objectHeapBytes: number;
   readonly externalBytes: number;
   readonly arrayBuffersBytes: number;
   /** RSS after a plain `gc()` (V8's free pages still committed), minus before, over the sessions. */
@@ -72,24 +79,32 @@ async function bringToIdle(n: number, keep: boolean): Promise<void> {
   }
 }
 
+interface Settled {
+  readonly plain: NodeJS.MemoryUsage;
+  readonly reduced: NodeJS.MemoryUsage;
+  /** Heap used outside the code and trusted spaces, after the memory-reducing gc. */
+  readonly objectHeap: number;
+}
+
 /** Memory after the event loop turned (finalizers, WeakRef jobs) and a gc: plain, then memory-reducing. */
-async function settled(): Promise<{ plain: NodeJS.MemoryUsage; reduced: NodeJS.MemoryUsage }> {
+async function settled(): Promise<Settled> {
   for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
   gc!({ type: "major", execution: "sync", flavor: "regular" });
   const plain = process.memoryUsage();
   gc!({ type: "major", execution: "sync", flavor: "last-resort" });
-  return { plain, reduced: process.memoryUsage() };
+  const reduced = process.memoryUsage();
+  let objectHeap = 0;
+  for (const space of getHeapSpaceStatistics())
+    if (!/code|trusted/.test(space.space_name)) objectHeap += space.space_used_size;
+  return { plain, reduced, objectHeap };
 }
 
-function per(
-  from: { plain: NodeJS.MemoryUsage; reduced: NodeJS.MemoryUsage },
-  to: { plain: NodeJS.MemoryUsage; reduced: NodeJS.MemoryUsage },
-  n: number,
-): IdleMemory {
+function per(from: Settled, to: Settled, n: number): IdleMemory {
   const d = (k: "rss" | "heapUsed" | "external" | "arrayBuffers") => (to.reduced[k] - from.reduced[k]) / n;
   return {
     rssBytes: d("rss"),
     heapUsedBytes: d("heapUsed"),
+    objectHeapBytes: (to.objectHeap - from.objectHeap) / n,
     externalBytes: d("external"),
     arrayBuffersBytes: d("arrayBuffers"),
     rssPlainGcBytes: (to.plain.rss - from.plain.rss) / n,

@@ -286,9 +286,12 @@ export class SecretRedactor {
   readonly #vouched: (string | undefined)[] = new Array(VOUCHED_ENTRIES).fill(undefined);
   #vouchedAt = 0;
   #vouchedVersion = -1;
-  /** sha256(secret) → placeholder; hashes, so the book itself holds no secret. */
-  readonly #book = new Map<string, string>();
-  readonly #counters = new Map<string, number>();
+  /**
+   * sha256(secret) → placeholder; hashes, so the book itself holds no secret. Made with the first
+   * secret found: most sessions find none, and an empty Map costs 184 bytes for the session's life.
+   */
+  #book: Map<string, string> | undefined;
+  #counters: Map<string, number> | undefined;
 
   constructor(options: RedactorOptions = {}) {
     const engine = loadRegexEngine(options.engine ?? "auto");
@@ -465,12 +468,16 @@ export class SecretRedactor {
   /** The session-stable placeholder of one secret. */
   placeholder(kind: string, secret: string): string {
     const key = createHash("sha256").update(kind).update("\u0000").update(secret).digest("base64");
-    let p = this.#book.get(key);
+    this.#book ??= new Map();
+    const book = this.#book;
+    let p = book.get(key);
     if (p === undefined) {
-      const n = (this.#counters.get(kind) ?? 0) + 1;
-      this.#counters.set(kind, n);
+      this.#counters ??= new Map();
+      const counters = this.#counters;
+      const n = (counters.get(kind) ?? 0) + 1;
+      counters.set(kind, n);
       p = `[REDACTED:${kind}:${n}]`;
-      this.#book.set(key, p);
+      book.set(key, p);
     }
     return p;
   }

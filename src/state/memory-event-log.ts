@@ -8,10 +8,12 @@ type Listener = (event: ReinEvent) => void;
 /**
  * One session's events, kept by column rather than as event objects: an idle session holds its
  * events for as long as it lives, and the envelope of each (`v`, `seq`, the ids, `ts`, `type`) is
- * worth more than most events' data. Each event costs three slots (its `ts` unboxed in a double
- * array, its `type`, its `data` by reference); the ids are the stream's, `seq` is implied while
- * the seqs have no gap, `v` while every event has the same, and runs are kept as ranges. `read`
- * builds the envelopes again (equal to what was appended, not the same objects).
+ * worth more than most events' data. Each event costs two slots: its `ts` and its type's code in
+ * one double (`ts * TYPE_CODES + code`, unboxed in a double array) and its `data` by reference. The
+ * ids are the stream's, `seq` is implied while the seqs have no gap, `v` while every event has the
+ * same, and runs are kept as ranges. `read` builds the envelopes again (equal to what was
+ * appended, not the same objects). An event whose `ts` is not a whole number of milliseconds (or
+ * a type past the codes) turns the stream to a column of types and one of plain `ts`.
  */
 interface Stream {
   readonly tenantId: string;
@@ -20,15 +22,20 @@ interface Stream {
   firstSeq: number;
   /** Every event's seq, made when one leaves a gap. */
   seqs: number[] | undefined;
-  readonly ts: number[];
-  readonly types: EventType[];
-  readonly data: unknown[];
+  /** `ts * TYPE_CODES + code` per event while `types` is undefined; else each event's `ts`. */
+  ts: number[];
+  /** Every event's type, made when one cannot be packed with its `ts`. */
+  types: EventType[] | undefined;
+  data: unknown[];
   /** The envelope version of every event while they all have the same (else `vs`). */
   v: number;
   vs: number[] | undefined;
-  /** Run k's id, from event `runStarts[k]` on (made with the first event: one slot each, not 17). */
-  runIds: string[];
-  runStarts: number[];
+  /**
+   * Run k's id, from event `runStarts[k]` on: made with the first event, copied to one more slot
+   * when a run starts (a run's first event; exact sizes, where a push leaves room for 17).
+   */
+  runIds: readonly string[];
+  runStarts: readonly number[];
   /** Replaced, never mutated, on (un)subscribe: an append delivers to the listeners it started with. */
   listeners: readonly Listener[];
 }
@@ -40,25 +47,73 @@ function newStream(scope: LogScope): Stream {
     firstSeq: 0,
     seqs: undefined,
     ts: [],
-    types: [],
+    types: undefined,
     data: [],
     v: EVENT_VERSION,
     vs: undefined,
-    runIds: [],
-    runStarts: [],
-    listeners: [],
+    runIds: NO_RUNS,
+    runStarts: FIRST_RUN,
+    listeners: NO_LISTENERS,
   };
 }
 
+const NO_RUNS: readonly string[] = Object.freeze([]);
+/** Every stream's first run starts at its first event. */
+const FIRST_RUN: readonly number[] = Object.freeze([0]);
+
+/**
+ * Event types by code, in the order this process first stored them (there are ~30). A `ts` up to
+ * MAX_PACKED_TS (the year 6429) times TYPE_CODES plus a code stays an exact double (below 2^53).
+ */
+const TYPE_CODES = 64;
+const MAX_PACKED_TS = 2 ** 47 - 1;
+const typeNames: EventType[] = [];
+const typeCodes = new Map<EventType, number>();
+
+/** The code of `type`, assigned at first sight; -1 once all codes are taken. */
+function codeOf(type: EventType): number {
+  const known = typeCodes.get(type);
+  if (known !== undefined) return known;
+  if (typeNames.length >= TYPE_CODES) return -1;
+  typeCodes.set(type, typeNames.length);
+  return typeNames.push(type) - 1;
+}
+
+/** Event `i`'s `ts`. */
+function tsAt(s: Stream, i: number): number {
+  return s.types === undefined ? Math.floor(s.ts[i]! / TYPE_CODES) : s.ts[i]!;
+}
+
+/** Event `i`'s type. */
+function typeAt(s: Stream, i: number): EventType {
+  return s.types === undefined ? typeNames[s.ts[i]! % TYPE_CODES]! : s.types[i]!;
+}
+
+/** The stream's `ts` and types, unpacked into two columns (for an event that cannot be packed). */
+function unpack(s: Stream): void {
+  const n = s.ts.length;
+  const ts = new Array<number>(n);
+  const types = new Array<EventType>(n);
+  for (let i = 0; i < n; i++) {
+    ts[i] = tsAt(s, i);
+    types[i] = typeAt(s, i);
+  }
+  s.ts = ts;
+  s.types = types;
+}
+
+/** Most streams never have a listener: they share this empty list (`subscribe` replaces it). */
+const NO_LISTENERS: readonly Listener[] = Object.freeze([]);
+
 function lastSeqOf(s: Stream): number {
-  const n = s.types.length;
+  const n = s.ts.length;
   if (n === 0) return 0;
   return s.seqs === undefined ? s.firstSeq + n - 1 : s.seqs[n - 1]!;
 }
 
 /** Stores `e` (its seq already checked) at the end of `s`. */
 function store(s: Stream, e: ReinEvent): void {
-  const i = s.types.length;
+  const i = s.ts.length;
   if (i === 0) s.firstSeq = e.seq;
   else if (s.seqs === undefined && e.seq !== s.firstSeq + i) {
     const first = s.firstSeq;
@@ -70,21 +125,40 @@ function store(s: Stream, e: ReinEvent): void {
     else s.vs = new Array<number>(i).fill(s.v);
   }
   s.vs?.push(e.v);
-  if (i === 0) {
-    s.runIds = [e.runId];
-    s.runStarts = [0];
-  } else if (s.runIds[s.runIds.length - 1] !== e.runId) {
-    s.runIds.push(e.runId);
-    s.runStarts.push(i);
+  if (i === 0) s.runIds = [e.runId];
+  else if (s.runIds[s.runIds.length - 1] !== e.runId) {
+    s.runIds = s.runIds.concat(e.runId);
+    s.runStarts = s.runStarts.concat(i);
   }
-  s.ts.push(e.ts);
-  s.types.push(e.type);
+  if (s.types === undefined) {
+    const code = Number.isInteger(e.ts) && e.ts >= 0 && e.ts <= MAX_PACKED_TS ? codeOf(e.type) : -1;
+    if (code >= 0) s.ts.push(e.ts * TYPE_CODES + code);
+    else unpack(s);
+  }
+  if (s.types !== undefined) {
+    s.ts.push(e.ts);
+    s.types.push(e.type);
+  }
   s.data.push(e.data);
+  if (e.type === "run_ended" || e.type === "session_ended") trim(s);
+}
+
+/**
+ * A run (or the session) ended: the session may now idle for long, holding its columns. Each is
+ * copied to its exact size, once per run: a column grown by push has room for half as many events
+ * again plus 16 (a run of 5 tool calls makes 37 events, in columns of 43).
+ */
+function trim(s: Stream): void {
+  s.ts = s.ts.slice();
+  s.data = s.data.slice();
+  if (s.types !== undefined) s.types = s.types.slice();
+  if (s.seqs !== undefined) s.seqs = s.seqs.slice();
+  if (s.vs !== undefined) s.vs = s.vs.slice();
 }
 
 /** Index of the first event with seq > `afterSeq`. */
 function firstAfter(s: Stream, afterSeq: number): number {
-  const n = s.types.length;
+  const n = s.ts.length;
   const seqs = s.seqs;
   if (seqs === undefined) return Math.min(n, Math.max(0, afterSeq - s.firstSeq + 1));
   let lo = 0;
@@ -124,8 +198,8 @@ function envelopes(s: Stream, from: number, to: number): ReinEvent[] {
       sessionId: s.sessionId,
       runId: s.runIds[run]!,
       tenantId: s.tenantId,
-      ts: s.ts[i]!,
-      type: s.types[i]!,
+      ts: tsAt(s, i),
+      type: typeAt(s, i),
       data: s.data[i],
     } as ReinEvent);
   }
@@ -223,7 +297,7 @@ export class MemoryEventLog implements EventLog {
     const s = this.#find(scope);
     if (!s) return [];
     const from = firstAfter(s, afterSeq);
-    return envelopes(s, from, Math.min(s.types.length, from + limit));
+    return envelopes(s, from, Math.min(s.ts.length, from + limit));
   }
 
   lastSeq(scope: LogScope): number {
@@ -239,7 +313,7 @@ export class MemoryEventLog implements EventLog {
     return () => {
       s.listeners = s.listeners.filter((l) => l !== listener);
       // A tail on a session that never got an event leaves nothing behind.
-      if (s.listeners.length === 0 && s.types.length === 0) {
+      if (s.listeners.length === 0 && s.ts.length === 0) {
         const sessions = this.#tenants.get(scope.tenantId);
         if (sessions?.get(scope.sessionId) === s) sessions.delete(scope.sessionId);
         if (sessions?.size === 0) this.#tenants.delete(scope.tenantId);

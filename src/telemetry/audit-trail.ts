@@ -139,11 +139,17 @@ export class AuditTrail implements EventSink {
   #seals = 0;
   /**
    * What the file holds as far as this writer knows: its size and its last line's bytes (during a
-   * run, the bytes queued for the writer; a copy of its own between runs, see #release).
+   * run, the bytes queued for the writer; between runs, the same bytes as a Latin-1 string, see #release).
    */
   #size = 0;
-  #lastLine: Uint8Array = new Uint8Array(0);
-  readonly #pending = new Map<string, Pending>();
+  #lastLine: Uint8Array | string = "";
+  /**
+   * The fields of the seal when it is the last line this writer wrote: between runs the line is
+   * made again from them (and the head hash, which is its hash) rather than kept (~450 bytes).
+   */
+  #lastSeal: SealFields | undefined;
+  /** The calls of this run not yet recorded; made by the run's first call, dropped at its seal. */
+  #pending: Map<string, Pending> | undefined;
   #turnCost = 0;
   #sessionCost = 0;
   /** The current run's constant fields as JSON, and the last risk's JSON (calls of a tool share it). */
@@ -176,7 +182,8 @@ export class AuditTrail implements EventSink {
       options.key === undefined || options.key instanceof KeyObject
         ? options.key
         : auditKeyObject(options.key as AuditKey, "audit.key");
-    this.#hasher = chainHasher(key);
+    this.#hasher =
+      options.key === undefined || options.key instanceof KeyObject ? sharedHasher(key) : chainHasher(key);
     this.alg = this.#hasher.alg;
     this.#intentFor = options.intentFor ?? (() => true);
     this.#writer = options.writer ?? sharedGroupCommitWriter();
@@ -189,7 +196,9 @@ export class AuditTrail implements EventSink {
     this.#memory = undefined;
     if (options.fresh) {
       // No I/O per session: the folder was resolved once, and the first run's open checks the file is empty.
-      this.#realFile = join(options.fresh.realDir, basename(file));
+      // The same string as `file` when the folder was given resolved (one copy kept, not two).
+      const realFile = join(options.fresh.realDir, basename(file));
+      this.#realFile = realFile === file ? file : realFile;
       this.#lock = new AuditLock(this.#realFile);
       return;
     }
@@ -241,6 +250,7 @@ export class AuditTrail implements EventSink {
         this.#sessionCost = event.data.sessionCostUsd;
         return;
       case "tool_call_requested":
+        this.#pending ??= new Map();
         this.#pending.set(event.data.callId, {
           input: event.data.input,
           risk: null,
@@ -249,7 +259,7 @@ export class AuditTrail implements EventSink {
         });
         return;
       case "tool_call_decided": {
-        const p = this.#pending.get(event.data.callId);
+        const p = this.#pending?.get(event.data.callId);
         if (p) {
           p.risk = event.data.risk;
           p.verdict = event.data.verdict;
@@ -259,7 +269,7 @@ export class AuditTrail implements EventSink {
       }
       case "tool_call_started": {
         // The executed input (a rewriteToolInput hook may have replaced the model's, which is kept too).
-        const p = this.#pending.get(event.data.callId);
+        const p = this.#pending?.get(event.data.callId);
         if (p) {
           p.input = event.data.input;
           if (event.data.originalInput !== undefined) p.originalInput = event.data.originalInput;
@@ -280,7 +290,7 @@ export class AuditTrail implements EventSink {
         try {
           this.#seal(event);
         } finally {
-          this.#pending.clear();
+          this.#pending = undefined;
           this.#release();
         }
         return;
@@ -319,9 +329,16 @@ export class AuditTrail implements EventSink {
 
   #release(): void {
     // The last line is kept for the next run's check, as a copy: not a view that keeps a shared
-    // buffer of other sessions' lines alive while this session is idle.
-    if (this.#lastLine.byteLength !== this.#lastLine.buffer.byteLength)
-      this.#lastLine = new Uint8Array(this.#lastLine);
+    // buffer of other sessions' lines alive while this session is idle. A seal is made again from
+    // its fields; another line is kept as a Latin-1 string (one character per byte, so the same
+    // bytes): ~180 bytes less than a Uint8Array with its ArrayBuffer and memory outside the heap.
+    const last = this.#lastLine;
+    if (this.#lastSeal !== undefined) this.#lastLine = "";
+    else if (typeof last !== "string")
+      this.#lastLine = Buffer.from(last.buffer, last.byteOffset, last.byteLength).toString("latin1");
+    // The run's JSON fragments and last risk are remade by the next run's first record.
+    this.#run = undefined;
+    this.#lastRisk = undefined;
     const commit = this.#commit;
     if (commit === undefined) {
       this.#lock?.release();
@@ -329,7 +346,8 @@ export class AuditTrail implements EventSink {
     }
     this.#commit = undefined;
     const lock = this.#lock;
-    this.#closing = commit.release().finally(() => lock?.releaseAsync(this.#runJob));
+    const writer = this.#writer;
+    this.#closing = commit.release().finally(() => lock?.releaseAsync(jobRunner(writer)));
     // A caller that never awaits sync()/close() must not see an unhandled rejection; the ones that do get it.
     this.#closing.catch(() => {});
   }
@@ -337,7 +355,7 @@ export class AuditTrail implements EventSink {
   #writeIntent(event: Extract<ReinEvent, { type: "tool_call_started" }>): void {
     const d = event.data;
     const inputJson = canonicalJson(d.input);
-    const p = this.#pending.get(d.callId);
+    const p = this.#pending?.get(d.callId);
     if (p !== undefined && p.input === d.input) p.inputJson = inputJson;
     const f: IntentFields = {
       alg: this.alg,
@@ -362,8 +380,8 @@ export class AuditTrail implements EventSink {
 
   #writeToolCall(event: Extract<ReinEvent, { type: "tool_call_finished" }>): void {
     const d = event.data;
-    const p = this.#pending.get(d.callId);
-    this.#pending.delete(d.callId);
+    const p = this.#pending?.get(d.callId);
+    this.#pending?.delete(d.callId);
     const risk = p?.risk ?? null;
     const f: ToolCallFields = {
       alg: this.alg,
@@ -433,12 +451,9 @@ export class AuditTrail implements EventSink {
   }
 
   #seal(event: Extract<ReinEvent, { type: "run_ended" | "session_ended" }>): void {
-    const record = {
-      alg: this.alg,
+    const seal: SealFields = {
       head: this.#prevHash,
       index: this.#index,
-      kind: "seal",
-      prevHash: this.#prevHash,
       reason: event.type,
       records: this.#records,
       runId: event.runId,
@@ -446,9 +461,9 @@ export class AuditTrail implements EventSink {
       sessionId: event.sessionId,
       tenantId: event.tenantId,
       ts: event.ts,
-      v: AUDIT_VERSION,
     };
-    this.#append(JSON.stringify(record));
+    this.#append(sealBody(this.alg, seal));
+    if (this.#memory === undefined) this.#lastSeal = seal;
     this.#seals++;
   }
 
@@ -463,6 +478,8 @@ export class AuditTrail implements EventSink {
       return;
     }
     this.#open();
+    // After #open: the file opens checked against the last line before this one.
+    this.#lastSeal = undefined;
     // Encoded once: the bytes hashed are the bytes queued and written (no string is encoded twice).
     const line = lineBytes(body, this.#hasher);
     // Queued for the next batch: the shared writer writes every trail's lines once per tick.
@@ -483,9 +500,17 @@ export class AuditTrail implements EventSink {
   #open(): void {
     if (this.#commit !== undefined || this.#lock === undefined) return;
     // What the file must hold when it opens: what this writer left (lines appended from now on wait in the queue).
+    const last = this.#lastLine;
+    const seal = this.#lastSeal;
     const anchor: Anchor = {
       size: this.#size,
-      lastLine: this.#lastLine,
+      // The seal's line is its body with its hash, the head: the bytes #append wrote.
+      lastLine:
+        seal !== undefined
+          ? utf8Bytes(lineOf(sealBody(this.alg, seal), this.#prevHash))
+          : typeof last === "string"
+            ? latin1Bytes(last)
+            : last,
       index: this.#index,
       head: this.#prevHash,
     };
@@ -499,7 +524,8 @@ export class AuditTrail implements EventSink {
   /** Takes the lock, opens the file and checks it is still what this writer left; all off the event loop. */
   async #prepare(anchor: Anchor): Promise<PreparedFile> {
     const lock = this.#lock!;
-    await lock.acquireAsync(this.#runJob);
+    const runJob = jobRunner(this.#writer);
+    await lock.acquireAsync(runJob);
     let fd: number | undefined;
     try {
       // On the writer's thread when there is one: the same calls and checks, with the turn's batch.
@@ -540,7 +566,7 @@ export class AuditTrail implements EventSink {
       return { fd, size: stats.size, identity: `${stats.dev}:${stats.ino}` };
     } catch (err) {
       if (fd !== undefined) close(fd, () => {});
-      await lock.releaseAsync(this.#runJob);
+      await lock.releaseAsync(runJob);
       const code = (err as NodeJS.ErrnoException).code;
       // A transient errno is the writer's to retry; anything else is this trail's typed failure.
       throw err instanceof ReinError || (code !== undefined && TRANSIENT.has(code))
@@ -571,9 +597,6 @@ export class AuditTrail implements EventSink {
     );
   }
 
-  /** The lock's steps go to the shared writer's thread when it has one. */
-  readonly #runJob = (job: ThreadJob) => this.#writer.job(job);
-
   #exists(): boolean {
     try {
       const stats = lstatSync(this.#realFile);
@@ -603,8 +626,10 @@ export class AuditTrail implements EventSink {
       this.#records = verdict.records;
       this.#seals = verdict.seals;
       this.#size = bytes.length;
-      // A copy: not a view that keeps the whole file's bytes alive.
-      this.#lastLine = new Uint8Array(lastLine);
+      // A copy: not a view that keeps the whole file's bytes alive (as #release keeps it).
+      this.#lastLine = Buffer.from(lastLine.buffer, lastLine.byteOffset, lastLine.byteLength).toString(
+        "latin1",
+      );
     } finally {
       lock.release();
     }
@@ -615,6 +640,78 @@ export class AuditTrail implements EventSink {
       file: this.file,
     });
   }
+}
+
+/** The lock's steps go to the shared writer's thread when it has one (made per run, not kept per trail). */
+function jobRunner(writer: GroupCommitWriter): (job: ThreadJob) => ReturnType<GroupCommitWriter["job"]> {
+  return (job) => writer.job(job);
+}
+
+/** `text`'s characters as bytes (each below 256: a line kept by #release), in a buffer of their own. */
+function latin1Bytes(text: string): Uint8Array {
+  const bytes = Buffer.allocUnsafeSlow(text.length);
+  bytes.write(text, "latin1");
+  return bytes;
+}
+
+/** `text` as UTF-8, in a buffer of its own. */
+function utf8Bytes(text: string): Uint8Array {
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+  bytes.write(text, "utf8");
+  return bytes;
+}
+
+/** What a seal record says besides its constants (`alg`, `kind`, `v`); `prevHash` is `head`. */
+interface SealFields {
+  readonly head: string;
+  readonly index: number;
+  readonly reason: "run_ended" | "session_ended";
+  readonly records: number;
+  readonly runId: string;
+  readonly seq: number;
+  readonly sessionId: string;
+  readonly tenantId: string;
+  readonly ts: number;
+}
+
+/** A seal record's body (the JSON hashed): one function, so the line made again is the line written. */
+function sealBody(alg: string, f: SealFields): string {
+  return JSON.stringify({
+    alg,
+    head: f.head,
+    index: f.index,
+    kind: "seal",
+    prevHash: f.head,
+    reason: f.reason,
+    records: f.records,
+    runId: f.runId,
+    seq: f.seq,
+    sessionId: f.sessionId,
+    tenantId: f.tenantId,
+    ts: f.ts,
+    v: AUDIT_VERSION,
+  });
+}
+
+/**
+ * One hasher per key, shared by the trails that use it (a hasher is a function of its key alone):
+ * the harness gives every session's trail the same key, or none. Keys given as strings or bytes
+ * make a key object per trail, and a hasher of their own.
+ */
+const hashers = new WeakMap<KeyObject, ChainHasher>();
+let plainHasher: ChainHasher | undefined;
+
+function sharedHasher(key: KeyObject | undefined): ChainHasher {
+  if (key === undefined) {
+    plainHasher ??= Object.freeze(chainHasher(undefined));
+    return plainHasher;
+  }
+  let hasher = hashers.get(key);
+  if (hasher === undefined) {
+    hasher = Object.freeze(chainHasher(key));
+    hashers.set(key, hasher);
+  }
+  return hasher;
 }
 
 /** `fitsCap` of the body made of `parts`. */

@@ -75,6 +75,36 @@ describe("MemoryEventLog", () => {
     expect(() => log.append({ ...ev(12), runId: "run_c" })).toThrow(/seq 12 is not after 12/);
   });
 
+  it("keeps each event's type with its ts: every type and ts comes back exact, across runs' ends and a ts that is not whole milliseconds", () => {
+    const log = new MemoryEventLog();
+    const scope = { tenantId: "t", sessionId: "s" };
+    const at = (seq: number, type: string, ts: number, runId: string): ReinEvent =>
+      ({ ...ev(seq), type, ts, runId, data: { n: seq } }) as unknown as ReinEvent;
+    const types = [
+      "run_started",
+      "model_call_started",
+      "model_call_finished",
+      "tool_call_requested",
+      "run_ended",
+    ];
+    const appended: ReinEvent[] = [];
+    let seq = 0;
+    // Two runs of packed events (each run's end trims the columns), the largest and smallest ts packed.
+    for (const runId of ["run_a", "run_b"])
+      for (const type of types) appended.push(at(++seq, type, seq === 1 ? 0 : 2 ** 47 - seq, runId));
+    for (const e of appended) log.append(e);
+    expect(log.read(scope, 0)).toEqual(appended);
+    // A ts that cannot be packed (not whole milliseconds, then beyond 2^47): the earlier events keep theirs.
+    for (const ts of [1_796_000_000_000.5, 2 ** 48, 7])
+      appended.push(at(++seq, "limit_warning", ts, "run_c"));
+    for (const e of appended.slice(-3)) log.append(e);
+    appended.push(at(++seq, "run_ended", 8, "run_c"));
+    log.append(appended.at(-1)!);
+    expect(log.read(scope, 0)).toEqual(appended);
+    expect(log.read(scope, 4, 3)).toEqual(appended.slice(4, 7));
+    expect(log.lastSeq(scope)).toBe(seq);
+  });
+
   it("read returns the data as appended, by reference (the log copies no event data)", () => {
     const log = new MemoryEventLog();
     const event = ev(1);

@@ -168,6 +168,67 @@ describe("reopening a trail anchors it at the file's last record", () => {
     expect(readFileSync(file)).toEqual(cut);
   });
 
+  it("between runs of one session, a seal edited in place (same size) is refused: the writer checks the bytes it wrote", async () => {
+    // Between runs the trail keeps its seal as fields and makes the line again to check the file's
+    // tail: a change of one byte, the size kept, must still be found.
+    const h = createHarness({
+      model: scriptedModel({
+        name: "edited",
+        turns: [
+          callTurn("echo", { text: "1" }),
+          { say: "one" },
+          callTurn("echo", { text: "2" }),
+          { say: "two" },
+        ],
+      }),
+      tools: [echoTool],
+      audit: { dir: tempDir() },
+    });
+    const session = h.session();
+    await session.run("first");
+    const file = h.auditFile(session.id)!;
+    const text = readFileSync(file, "utf8");
+    const seal = text.lastIndexOf('"kind":"seal"');
+    expect(seal).toBeGreaterThan(0);
+    const edited = `${text.slice(0, seal)}"kind":"seel"${text.slice(seal + '"kind":"seal"'.length)}`;
+    expect(edited.length).toBe(text.length);
+    writeFileSync(file, edited);
+    const second = await session.run("second");
+    expect(second.stopReason).toMatchObject({
+      type: "error",
+      code: "REIN_AUDIT_INVALID",
+      message: expect.stringContaining("changed since this writer last wrote it"),
+    });
+    expect(second.toolCalls).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe(edited);
+  });
+
+  it("between runs of one session, an untouched trail is continued from its seal", async () => {
+    const h = createHarness({
+      model: scriptedModel({
+        name: "continued",
+        turns: [
+          callTurn("echo", { text: "1" }),
+          { say: "one" },
+          callTurn("echo", { text: "2" }),
+          { say: "two" },
+        ],
+      }),
+      tools: [echoTool],
+      audit: { dir: tempDir() },
+    });
+    const session = h.session();
+    await session.run("first");
+    const second = await session.run("second");
+    expect(second.status).toBe("completed");
+    await session.close();
+    expect(verifyAuditFile(h.auditFile(session.id)!)).toMatchObject({
+      ok: true,
+      status: "sealed",
+      records: 2,
+    });
+  });
+
   it("between runs of one session, a record appended by another writer is refused", async () => {
     const h = createHarness({
       model: scriptedModel({

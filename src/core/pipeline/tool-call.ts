@@ -15,6 +15,7 @@ import { executeCall } from "./execute.js";
 import { afterToolCallGuards, guardCall } from "./guards.js";
 import { rewriteInput, runBeforeToolCallHook } from "./hooks.js";
 import { type ProcessedFlag, postProcess } from "./post-process.js";
+import { keptStages } from "./shared-stages.js";
 import { reserveToolCost } from "./tool-cost.js";
 import { validateCall } from "./validate.js";
 
@@ -69,7 +70,7 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
       verdict: "deny",
       risk,
       approval,
-      stages,
+      stages: keptStages(stages),
     });
     return { allowed: false, call, outcome };
   };
@@ -148,7 +149,7 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
     verdict: "allow",
     risk,
     approval,
-    stages,
+    stages: keptStages(stages),
   });
   return {
     allowed: true,

@@ -85,9 +85,12 @@ export class ScriptedModel implements Model {
     if (reply.text !== undefined && request.onTextDelta) {
       for (const chunk of reply.chunks) request.onTextDelta(chunk);
     }
-    const text: TextBlock[] = reply.text === undefined ? [] : [{ type: "text", text: reply.text }];
+    // Exact-size content (a spread in a literal leaves room for 17 blocks): the history keeps it for
+    // as long as the session lives. A copy of `calls`, which the cursor keeps.
+    const text: TextBlock | undefined =
+      reply.text === undefined ? undefined : { type: "text", text: reply.text };
     return {
-      content: [...text, ...calls],
+      content: text === undefined ? calls.slice() : [text as TextBlock | ToolUseBlock].concat(calls),
       stopReason: reply.stopReason,
       usage: { ...reply.usage },
       model: this.id,
