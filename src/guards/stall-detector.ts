@@ -1,5 +1,8 @@
 import { canonicalJson } from "../protocol/canonical-json.js";
 import { ConfigError } from "../protocol/errors.js";
+import type { ReinEvent } from "../protocol/events.js";
+import { contentBeforeNotes } from "../protocol/tool-result.js";
+import type { Tool } from "../tools/tool.js";
 import { describeCall } from "./call-signature.js";
 import type { Guard, GuardAfterVerdict, GuardCallOutcome, GuardContext, GuardToolCall } from "./guard.js";
 import { sessionKey } from "./session-key.js";
@@ -277,6 +280,40 @@ export class StallDetector implements Guard {
     const members = this.#members(s, cycle.period);
     const what = cycle.period === 1 ? `the same call ${members[0]}` : `the cycle ${members.join(" → ")}`;
     return `${what} repeated ${cycle.repeats} times with the same results`;
+  }
+
+  /**
+   * A resumed run (after a crash, or in another process once its approvals were decided) continues
+   * its window: the run's finished calls are replayed from their events, in order, with the input
+   * each was judged on and the text the guards saw (without the notes appended after), so a cycle or
+   * a repeated error that began before the pause is still counted after it. Replaying notifies
+   * nothing: the warnings were recorded when first given.
+   */
+  resumed(events: readonly ReinEvent[], context: GuardContext): undefined {
+    this.#states.delete(sessionKey(context));
+    const quiet: GuardContext = {
+      tenantId: context.tenantId,
+      sessionId: context.sessionId,
+      runId: context.runId,
+      turn: context.turn,
+      notify: () => {},
+    };
+    const inputs = new Map<string, unknown>();
+    for (const e of events) {
+      if (e.runId !== context.runId) continue;
+      // A denied call was judged on the model's input; one that ran, on the input it ran with.
+      if (e.type === "tool_call_requested" || e.type === "tool_call_started")
+        inputs.set(e.data.callId, e.data.input);
+      else if (e.type === "tool_call_finished" && (e.data.executed || e.data.errorType !== "unknown_tool")) {
+        const { tool, callId, ok, errorType, content } = e.data;
+        this.afterToolCall(
+          { tool: { name: tool } as Tool, callId, input: inputs.get(callId) },
+          { ok, errorType, content: contentBeforeNotes(content, ok), flags: [] },
+          quiet,
+        );
+      }
+    }
+    return undefined;
   }
 
   sessionEnded(scope: { readonly tenantId: string; readonly sessionId: string }): void {

@@ -117,6 +117,31 @@ function safeDetails(details: unknown): Readonly<Record<string, unknown>> | unde
     : { value: parsed };
 }
 
+/** What starts each guard note (a stall warning) the pipeline appends to the text the model reads. */
+export const GUARD_NOTE_MARK = "[Rein guard note] ";
+
+/**
+ * The text the guards saw for a finished call: `content` (a `tool_call_finished` event's, what the
+ * model read) without the guard notes appended after it (to a result's text, or inside an error's
+ * message). Text that never had notes comes back as it is.
+ */
+export function contentBeforeNotes(content: string, ok: boolean): string {
+  const cut = (text: string) => {
+    const at = text.lastIndexOf(`\n\n${GUARD_NOTE_MARK}`);
+    return at < 0 ? text : text.slice(0, at);
+  };
+  if (ok) return cut(content);
+  if (!content.includes(GUARD_NOTE_MARK)) return content;
+  try {
+    const parsed = JSON.parse(content) as { error?: { message?: unknown } };
+    if (typeof parsed.error?.message !== "string") return content;
+    parsed.error.message = cut(parsed.error.message);
+    return JSON.stringify(parsed);
+  } catch {
+    return content;
+  }
+}
+
 /** The text the model reads for an outcome. Never throws: error results hold only plain data. */
 export function outcomeContent(outcome: ToolOutcome): string {
   if (outcome.ok) return outcome.content;

@@ -164,3 +164,76 @@ describe("guard state across a resume (SQLite)", () => {
     await first.close();
   });
 });
+
+describe("stall detection across a resume (SQLite)", () => {
+  const STALL_SCRIPT = [
+    { name: "flaky", input: { id: 7 } },
+    { name: "flaky", input: { id: 7 } },
+    { name: "deploy", input: {} },
+    { name: "flaky", input: { id: 7 } },
+  ];
+  function stallHarness(store: SqliteStore) {
+    return createHarness({
+      model: scriptModel(STALL_SCRIPT),
+      tools: [
+        defineTool({
+          name: "flaky",
+          description: "fails the same way every time",
+          input: z.object({ id: z.number() }),
+          readOnly: true,
+          risk: { level: "LOW", reason: "reads" },
+          execute: () => {
+            throw new Error("upstream answered 503");
+          },
+        }),
+        tools("")[1]!,
+      ],
+      builtinTools: false,
+      audit: false,
+      pricing: { overrides: { "test:model": { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 } } },
+      store,
+      approvals: { gate: durableGate(store) },
+      guards: { stall: { sameErrorWarnAt: 3, sameErrorStopAt: 5 } },
+    });
+  }
+
+  it("the same failing call twice before a durable-approval pause and once after: the third is still the third (a warning)", async () => {
+    const db = join(dir, "stall.db");
+    const scope = { tenantId: "local", sessionId: "ses_stall" };
+    const first = await SqliteStore.open(db);
+    const session = stallHarness(first).session({ id: scope.sessionId });
+    const paused = await session.run("flaky, flaky, deploy, flaky");
+    expect(paused.status).toBe("requires_action");
+    await session.close();
+    await first.close();
+
+    const second = await SqliteStore.open(db);
+    try {
+      const [pending] = second.approvals.list({ status: "pending" });
+      second.approvals.decide(pending!.id, { outcome: "approved", scope: "once" }, { by: "ann" });
+      // A fresh harness: its stall detector has nothing in memory but the resumed run's events.
+      const { session: resumed, result } = await stallHarness(second).resume(scope.sessionId);
+      await resumed.close();
+      expect(result.status).toBe("completed");
+      const events = second.eventLog.read(scope, 0);
+      const warnings = events.filter((e) => e.type === "stall_warning");
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]!.data).toMatchObject({ kind: "same_error", repeats: 3, cycle: ['flaky {"id":7}'] });
+      // Given after the resume, on the third failure: the last flaky call's result carries the note.
+      const flakyResults = events.filter(
+        (e): e is Extract<ReinEvent, { type: "tool_call_finished" }> =>
+          e.type === "tool_call_finished" && e.data.tool === "flaky",
+      );
+      expect(flakyResults.map((e) => e.data.content.includes("[Rein guard note]"))).toEqual([
+        false,
+        false,
+        true,
+      ]);
+      expect(warnings[0]!.seq).toBeGreaterThan(
+        events.find((e) => e.type === "tool_call_finished" && e.data.tool === "deploy")!.seq,
+      );
+    } finally {
+      await second.close();
+    }
+  });
+});

@@ -6,7 +6,12 @@ import type { HookToolCall } from "../../protocol/hooks.js";
 import type { ToolResultBlock, ToolUseBlock } from "../../protocol/messages.js";
 import type { PendingTurn } from "../../protocol/resume.js";
 import type { RiskAssessment } from "../../protocol/risk.js";
-import { errorOutcome, outcomeContent, type ToolOutcome } from "../../protocol/tool-result.js";
+import {
+  errorOutcome,
+  GUARD_NOTE_MARK,
+  outcomeContent,
+  type ToolOutcome,
+} from "../../protocol/tool-result.js";
 import type { Tool } from "../../tools/tool.js";
 import type { RunContext } from "../run-context.js";
 import { approveCall, argsHash } from "./approve.js";
@@ -163,7 +168,7 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
 
 /** Guard notes (a stall warning) appended to what the model reads, marked as Rein's. */
 function withNotes(outcome: ToolOutcome, notes: readonly string[]): ToolOutcome {
-  const text = notes.map((n) => `[Rein guard note] ${n}`).join("\n");
+  const text = notes.map((n) => `${GUARD_NOTE_MARK}${n}`).join("\n");
   if (outcome.ok) return { ...outcome, content: `${outcome.content}\n\n${text}` };
   return { ok: false, error: { ...outcome.error, message: `${outcome.error.message}\n\n${text}` } };
 }
