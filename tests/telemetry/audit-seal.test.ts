@@ -34,6 +34,33 @@ function keepLines(file: string, lines: string[], n: number): void {
   writeFileSync(file, `${lines.slice(0, n).join("\n")}\n`);
 }
 
+/** An audited harness whose session makes, by default, one echo call in each of two runs. */
+function twoRunHarness(
+  name: string,
+  turns: object[] = [
+    callTurn("echo", { text: "1" }),
+    { say: "one" },
+    callTurn("echo", { text: "2" }),
+    { say: "two" },
+  ],
+) {
+  return createHarness({
+    model: scriptedModel({ name, turns }),
+    tools: [echoTool],
+    audit: { dir: tempDir() },
+  });
+}
+
+/** A run refused before any call because its trail changed since this writer last wrote it. */
+function expectRefusedChanged(run: { stopReason: unknown; toolCalls: number }) {
+  expect(run.stopReason).toMatchObject({
+    type: "error",
+    code: "REIN_AUDIT_INVALID",
+    message: expect.stringContaining("changed since this writer last wrote it"),
+  });
+  expect(run.toolCalls).toBe(0);
+}
+
 describe("audit seals: a trail is anchored at its end", () => {
   it("seals the end of every run and of the session, with the record count and the head", async () => {
     const { records } = await sealedTrail();
@@ -137,20 +164,13 @@ describe("reopening a trail anchors it at the file's last record", () => {
   });
 
   it("between runs of one session, a trail cut after an earlier seal is refused and left as it was", async () => {
-    const h = createHarness({
-      model: scriptedModel({
-        name: "between",
-        turns: [
-          callTurn("echo", { text: "1" }),
-          callTurn("echo", { text: "2" }),
-          { say: "one" },
-          callTurn("echo", { text: "3" }),
-          { say: "two" },
-        ],
-      }),
-      tools: [echoTool],
-      audit: { dir: tempDir() },
-    });
+    const h = twoRunHarness("between", [
+      callTurn("echo", { text: "1" }),
+      callTurn("echo", { text: "2" }),
+      { say: "one" },
+      callTurn("echo", { text: "3" }),
+      { say: "two" },
+    ]);
     const session = h.session();
     await session.run("first");
     const file = h.auditFile(session.id)!;
@@ -159,31 +179,14 @@ describe("reopening a trail anchors it at the file's last record", () => {
     keepLines(file, lines, 1);
     const cut = readFileSync(file);
     const second = await session.run("second");
-    expect(second.stopReason).toMatchObject({
-      type: "error",
-      code: "REIN_AUDIT_INVALID",
-      message: expect.stringContaining("changed since this writer last wrote it"),
-    });
-    expect(second.toolCalls).toBe(0);
+    expectRefusedChanged(second);
     expect(readFileSync(file)).toEqual(cut);
   });
 
   it("between runs of one session, a seal edited in place (same size) is refused: the writer checks the bytes it wrote", async () => {
     // Between runs the trail keeps its seal as fields and makes the line again to check the file's
     // tail: a change of one byte, the size kept, must still be found.
-    const h = createHarness({
-      model: scriptedModel({
-        name: "edited",
-        turns: [
-          callTurn("echo", { text: "1" }),
-          { say: "one" },
-          callTurn("echo", { text: "2" }),
-          { say: "two" },
-        ],
-      }),
-      tools: [echoTool],
-      audit: { dir: tempDir() },
-    });
+    const h = twoRunHarness("edited");
     const session = h.session();
     await session.run("first");
     const file = h.auditFile(session.id)!;
@@ -194,29 +197,12 @@ describe("reopening a trail anchors it at the file's last record", () => {
     expect(edited.length).toBe(text.length);
     writeFileSync(file, edited);
     const second = await session.run("second");
-    expect(second.stopReason).toMatchObject({
-      type: "error",
-      code: "REIN_AUDIT_INVALID",
-      message: expect.stringContaining("changed since this writer last wrote it"),
-    });
-    expect(second.toolCalls).toBe(0);
+    expectRefusedChanged(second);
     expect(readFileSync(file, "utf8")).toBe(edited);
   });
 
   it("between runs of one session, an untouched trail is continued from its seal", async () => {
-    const h = createHarness({
-      model: scriptedModel({
-        name: "continued",
-        turns: [
-          callTurn("echo", { text: "1" }),
-          { say: "one" },
-          callTurn("echo", { text: "2" }),
-          { say: "two" },
-        ],
-      }),
-      tools: [echoTool],
-      audit: { dir: tempDir() },
-    });
+    const h = twoRunHarness("continued");
     const session = h.session();
     await session.run("first");
     const second = await session.run("second");
@@ -230,19 +216,7 @@ describe("reopening a trail anchors it at the file's last record", () => {
   });
 
   it("between runs of one session, a record appended by another writer is refused", async () => {
-    const h = createHarness({
-      model: scriptedModel({
-        name: "other",
-        turns: [
-          callTurn("echo", { text: "1" }),
-          { say: "one" },
-          callTurn("echo", { text: "2" }),
-          { say: "two" },
-        ],
-      }),
-      tools: [echoTool],
-      audit: { dir: tempDir() },
-    });
+    const h = twoRunHarness("other");
     const mine = h.session({ id: "ses_shared" });
     await mine.run("first");
     // Another session object on the same trail (as another process would) writes a run of its own.
