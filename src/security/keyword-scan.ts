@@ -3,7 +3,7 @@
  * front of the rules for texts up to a few KB (event strings, ordinary tool results), where encoding
  * the text for the native engine and calling it costs more than the scan. The text is copied once
  * into a scratch buffer (one byte per character, its low byte: `Buffer#write` with `latin1`), then read
- * four bytes at a time, one bit looked up per pair of characters at an even offset; the literals a
+ * eight bytes at a time, one table entry looked up per pair of characters at an even offset; the literals a
  * pair can belong to are compared (on the text itself) only where the pair occurs. Nothing is
  * allocated for a text that holds no literal.
  *
@@ -130,32 +130,44 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
   });
   const literals = [...distinct.keys()];
   const owners = [...distinct.values()];
-  /** Literals of one or two characters, by their spellings. */
-  const short: { li: number; spellings: string[] }[] = [];
-  /** Bit per pair index: whether some literal has that pair at offset 0 or 1. */
-  const bits = new Uint8Array(1 << 13);
+  /**
+   * Literals of one or two characters: by a character that is not a letter or digit (`~` of `q~`),
+   * found where it occurs (rare in text, and `indexOf` finds one character fast) then compared; else
+   * by their spellings.
+   */
+  const short: { li: number; spellings: string[]; anchor: number; anchorForms: string[] }[] = [];
   /** Pair index → candidates, packed `literal << 2 | offset`. */
   const candidates = new Map<number, number[]>();
   literals.forEach((w, li) => {
     if (w.length <= 2) {
-      short.push({ li, spellings: spellings(w) });
+      const anchor = [...w].findIndex((c) => !/[a-z0-9]/.test(c));
+      short.push({
+        li,
+        spellings: spellings(w),
+        anchor,
+        anchorForms: anchor === -1 ? [] : forms(w.charCodeAt(anchor)).map((c) => String.fromCharCode(c)),
+      });
       return;
     }
     for (const offset of [pickOffset(w, 0), pickOffset(w, 1)]) {
       for (const a of forms(w.charCodeAt(offset)))
         for (const b of forms(w.charCodeAt(offset + 1))) {
           const idx = pairIndex(a, b);
-          bits[idx >> 3]! |= 1 << (idx & 7);
           const list = candidates.get(idx) ?? [];
           if (!list.includes((li << 2) | offset)) list.push((li << 2) | offset);
           candidates.set(idx, list);
         }
     }
   });
-  // Candidates by pair index, dense (an indexed load where a map would hash): empty where no bit is set.
-  const none = new Int32Array(0);
-  const packed: Int32Array[] = new Array<Int32Array>(1 << 16).fill(none);
-  for (const [k, v] of candidates) packed[k] = Int32Array.from(v);
+  // Candidates by pair index, dense (an indexed load where a map would hash): a 64 KB table of slots
+  // (0: no literal has that pair), each slot a list. A byte or two per index rather than a bit: the
+  // test of a word's two pairs is then two loads and an or, the scan's whole inner loop.
+  const slotOf = new Uint16Array(1 << 15);
+  const lists: Int32Array[] = [new Int32Array(0)];
+  for (const [k, v] of candidates) {
+    slotOf[k] = lists.length;
+    lists.push(Int32Array.from(v));
+  }
 
   const firsts = Int32Array.from(literals, (w) => w.charCodeAt(0));
   /** Whether literal `li` occurs at `start` (folded comparison). */
@@ -166,6 +178,14 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
     return true;
   };
 
+  /** Whether short literal `li` occurs, looked for where its character `anchor` (in any form) occurs. */
+  const anchored = (t: string, li: number, anchor: number, anchorForms: readonly string[]): boolean => {
+    for (const f of anchorForms)
+      for (let i = t.indexOf(f, anchor); i !== -1; i = t.indexOf(f, i + 1))
+        if (at(t, li, i - anchor)) return true;
+    return false;
+  };
+
   /**
    * Marks in `seen` each literal found (1), returns the first found when `first`, else -1 at the end.
    * `seen` may be undefined when `first`.
@@ -173,12 +193,14 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
   const scan = (t: string, seen: Uint8Array | undefined, first: boolean): number => {
     for (const s of short) {
       if (seen !== undefined && seen[s.li] === 1) continue;
-      for (const sp of s.spellings)
-        if (t.includes(sp)) {
-          if (first) return s.li;
-          seen![s.li] = 1;
-          break;
-        }
+      if (
+        s.anchor === -1
+          ? s.spellings.some((sp) => t.includes(sp))
+          : anchored(t, s.li, s.anchor, s.anchorForms)
+      ) {
+        if (first) return s.li;
+        seen![s.li] = 1;
+      }
     }
     if (t.length < 3) return -1;
     if (t.length <= SHORT_TEXT) {
@@ -186,7 +208,7 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
       // copying them costs more than the copy saves.
       for (let i = 0; i + 1 < t.length; i += 2) {
         const idx = pairIndex(t.charCodeAt(i), t.charCodeAt(i + 1));
-        if ((bits[idx >> 3]! & (1 << (idx & 7))) === 0) continue;
+        if (slotOf[idx] === 0) continue;
         const found = check(t, idx, i, seen, first);
         if (found !== -1) return found;
       }
@@ -194,26 +216,49 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
     }
     const words = wordsOf(t);
     const m = (t.length + 3) >> 2;
-    for (let j = 0; j < m; j++) {
+    let j = 0;
+    // Two words (four pairs) per test: most of a text has no pair of any literal.
+    for (; j + 1 < m; j += 2) {
       const w = words[j]!;
-      const lo = w & 0x7f7f;
-      const hi = (w >>> 16) & 0x7f7f;
-      if (((bits[lo >> 3]! & (1 << (lo & 7))) | (bits[hi >> 3]! & (1 << (hi & 7)))) === 0) continue;
-      // The pair at 4j is the word's first half in memory order: its low half on a little-endian machine.
-      const first4 = LITTLE_ENDIAN ? lo : hi;
-      const second4 = LITTLE_ENDIAN ? hi : lo;
-      const a = check(t, first4, 4 * j, seen, first);
+      const x = words[j + 1]!;
+      if (
+        (slotOf[w & 0x7f7f]! |
+          slotOf[(w >>> 16) & 0x7f7f]! |
+          slotOf[x & 0x7f7f]! |
+          slotOf[(x >>> 16) & 0x7f7f]!) ===
+        0
+      )
+        continue;
+      const a = checkWord(t, w, j, seen, first);
       if (a !== -1) return a;
-      const b = check(t, second4, 4 * j + 2, seen, first);
+      const b = checkWord(t, x, j + 1, seen, first);
       if (b !== -1) return b;
     }
+    if (j < m) return checkWord(t, words[j]!, j, seen, first);
     return -1;
+  };
+
+  /** The two pairs of word `j` (characters 4j to 4j + 3): as `scan`, for one word. */
+  const checkWord = (
+    t: string,
+    w: number,
+    j: number,
+    seen: Uint8Array | undefined,
+    first: boolean,
+  ): number => {
+    const lo = w & 0x7f7f;
+    const hi = (w >>> 16) & 0x7f7f;
+    // The pair at 4j is the word's first half in memory order: its low half on a little-endian machine.
+    const a = check(t, LITTLE_ENDIAN ? lo : hi, 4 * j, seen, first);
+    if (a !== -1) return a;
+    return check(t, LITTLE_ENDIAN ? hi : lo, 4 * j + 2, seen, first);
   };
 
   /** The candidates of pair index `idx` at offset `i`: as `scan`, for one pair. */
   const check = (t: string, idx: number, i: number, seen: Uint8Array | undefined, first: boolean): number => {
-    if ((bits[idx >> 3]! & (1 << (idx & 7))) === 0) return -1;
-    const list = packed[idx]!;
+    const slot = slotOf[idx]!;
+    if (slot === 0) return -1;
+    const list = lists[slot]!;
     for (let k = 0; k < list.length; k++) {
       const li = list[k]! >> 2;
       if (seen !== undefined && seen[li] === 1) continue;

@@ -46,7 +46,10 @@ export class Spotlight {
    */
   neutralise(content: string): string {
     // The usual case has no such sequence: a scan that finds none answers the same string.
-    let out = FORGED_OPENER.test(content) ? content.replace(FORGED_OPENERS, "&lt;") : content;
+    let out =
+      MARKER_NAME.test(content) && FORGED_OPENER.test(content)
+        ? content.replace(FORGED_OPENERS, "&lt;")
+        : content;
     if (out.includes(this.nonce)) out = out.replaceAll(this.nonce, "[nonce]");
     return out;
   }
@@ -83,6 +86,12 @@ export class Spotlight {
 const OPENERS = "<\uFF1C\uFE64\u2039\u3008\u27E8\u2329\u276E\u1438\u27E6\u301A\u27EA\u3016\u3010\u2983\u2045";
 const FORGED_OPENERS = new RegExp(`[${OPENERS}](?=\\s*(?:\\/\\s*)?tool[\\s_-]*result)`, "giu");
 const FORGED_OPENER = new RegExp(FORGED_OPENERS.source, "iu");
+/**
+ * What every forged opener is followed by: `tool`, in any case. Under `iu`, `t`, `o` and `l` fold
+ * only onto their ASCII case forms, so this test (a literal, which V8 scans for several times faster
+ * than the class and look-ahead above) says no only where FORGED_OPENER says no too.
+ */
+const MARKER_NAME = /tool/i;
 
 /**
  * The system-prompt paragraph that states the spotlighting rule for a nonce.
