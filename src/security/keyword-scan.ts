@@ -160,14 +160,23 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
     }
   });
   // Candidates by pair index, dense (an indexed load where a map would hash): a 64 KB table of slots
-  // (0: no literal has that pair), each slot a list. A byte or two per index rather than a bit: the
-  // test of a word's two pairs is then two loads and an or, the scan's whole inner loop.
+  // (0: no literal has that pair); slot n's candidates are pool[starts[n]] up to pool[starts[n + 1]].
+  // A table entry per index rather than a bit: the test of a word's two pairs is then two loads and
+  // an or, the scan's whole inner loop.
   const slotOf = new Uint16Array(1 << 15);
-  const lists: Int32Array[] = [new Int32Array(0)];
-  for (const [k, v] of candidates) {
-    slotOf[k] = lists.length;
-    lists.push(Int32Array.from(v));
-  }
+  const starts = new Int32Array(candidates.size + 2);
+  let total = 0;
+  for (const list of candidates.values()) total += list.length;
+  const pool = new Int32Array(total);
+  let slot = 1;
+  let filled = 0;
+  candidates.forEach((list, idx) => {
+    slotOf[idx] = slot;
+    starts[slot] = filled;
+    for (let k = 0; k < list.length; k++) pool[filled++] = list[k]!;
+    slot++;
+  });
+  starts[slot] = filled;
 
   const firsts = Int32Array.from(literals, (w) => w.charCodeAt(0));
   /** Whether literal `li` occurs at `start` (folded comparison). */
@@ -186,6 +195,11 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
     return false;
   };
 
+  /** `which`'s marks (1 per literal found) and the literals marked, in the order found. */
+  const scratch = new Uint8Array(literals.length);
+  const foundList = new Int32Array(literals.length);
+  let found = 0;
+
   /**
    * Marks in `seen` each literal found (1), returns the first found when `first`, else -1 at the end.
    * `seen` may be undefined when `first`.
@@ -200,6 +214,7 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
       ) {
         if (first) return s.li;
         seen![s.li] = 1;
+        foundList[found++] = s.li;
       }
     }
     if (t.length < 3) return -1;
@@ -258,36 +273,39 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
   const check = (t: string, idx: number, i: number, seen: Uint8Array | undefined, first: boolean): number => {
     const slot = slotOf[idx]!;
     if (slot === 0) return -1;
-    const list = lists[slot]!;
-    for (let k = 0; k < list.length; k++) {
-      const li = list[k]! >> 2;
+    const end = starts[slot + 1]!;
+    for (let k = starts[slot]!; k < end; k++) {
+      const c = pool[k]!;
+      const li = c >> 2;
       if (seen !== undefined && seen[li] === 1) continue;
-      const start = i - (list[k]! & 3);
+      const start = i - (c & 3);
       // Most candidates differ at their first character: compared here before the call.
       if (start < 0 || fold(t.charCodeAt(start)) !== firsts[li]) continue;
       if (at(t, li, start)) {
         if (first) return li;
         seen![li] = 1;
+        foundList[found++] = li;
       }
     }
     return -1;
   };
 
-  const scratch = new Uint8Array(literals.length);
   return {
     any(text) {
       return scan(text, undefined, true) !== -1;
     },
     which(text) {
-      // One scratch table (a scan calls nothing that could re-enter it), cleared as it is read.
+      // One scratch table (a scan calls nothing that could re-enter it), cleared as it is read: by the
+      // list of what was found, so a text costs nothing per literal it does not hold.
       const seen = scratch;
+      found = 0;
       scan(text, seen, false);
       const out: number[] = [];
-      for (let li = 0; li < seen.length; li++)
-        if (seen[li] === 1) {
-          seen[li] = 0;
-          for (const i of owners[li]!) out.push(i);
-        }
+      for (let k = 0; k < found; k++) {
+        const li = foundList[k]!;
+        seen[li] = 0;
+        for (const i of owners[li]!) out.push(i);
+      }
       return out;
     },
   };
