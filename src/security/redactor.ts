@@ -83,6 +83,13 @@ interface CleanCache {
   version: number;
   readonly strings: Set<string>;
   /**
+   * The clean strings the walk met last, by a slot computed from a string's length and two of its
+   * characters: an event's strings (its keys, the tool's name, the call's id) are found here by one
+   * load and a comparison (the same string object, as a rule) before the set is asked (a hash
+   * probe), which was most of an event's walk. Only ever holds strings of `strings` (same version).
+   */
+  readonly recent: (string | undefined)[];
+  /**
    * Frozen plain objects and arrays found clean, with everything inside them (their strings, and
    * objects that are themselves in this map), by the known-values version they were scanned under.
    * Frozen data cannot change, so the harness's shared records (a policy's risk, a stage record)
@@ -116,6 +123,7 @@ function cleanCacheFor(known: KnownValues, set: CompiledSet): CleanCache {
     cache = {
       version: known.version,
       strings: new Set(),
+      recent: new Array<string | undefined>(RECENT_SLOTS).fill(undefined),
       frozen: new WeakMap(),
       frozenCount: 0,
       scan: null,
@@ -125,6 +133,13 @@ function cleanCacheFor(known: KnownValues, set: CompiledSet): CleanCache {
   }
   return cache;
 }
+
+/** Slots of CleanCache.recent (a power of two). */
+const RECENT_SLOTS = 256;
+
+/** A string's slot in CleanCache.recent (`n` is its length, at least 1). */
+const recentSlot = (text: string, n: number) =>
+  (n * 31 + text.charCodeAt(n - 1) * 7 + text.charCodeAt(0)) & (RECENT_SLOTS - 1);
 
 /** Frozen objects remembered clean per cache before its table is replaced (see CleanCache.frozen). */
 const FROZEN_ENTRIES = 1024;
@@ -340,10 +355,7 @@ export class SecretRedactor {
     if (text.length < MIN_SCAN_LENGTH) return true;
     if (text.length > CLEAN_CACHE_MAX_CHARS) return this.#isVouched(text);
     const cache = this.#clean;
-    if (cache.version !== this.known.version) {
-      cache.strings.clear();
-      cache.version = this.known.version;
-    }
+    if (cache.version !== this.known.version) this.#forgetClean();
     return cache.strings.has(text);
   }
 
@@ -597,12 +609,16 @@ export class SecretRedactor {
    */
   redactValue<T>(value: T): T {
     // The clean cache is checked against the known values once here, not once per string.
-    const cache = this.#clean;
-    if (cache.version !== this.known.version) {
-      cache.strings.clear();
-      cache.version = this.known.version;
-    }
+    if (this.#clean.version !== this.known.version) this.#forgetClean();
     return this.#walk(value, 0) as T;
+  }
+
+  /** Empties the clean cache: a known secret was added since its strings were scanned. */
+  #forgetClean(): void {
+    const cache = this.#clean;
+    cache.strings.clear();
+    cache.recent.fill(undefined);
+    cache.version = this.known.version;
   }
 
   /**
@@ -612,7 +628,15 @@ export class SecretRedactor {
   #cleanString(text: string): string {
     const n = text.length;
     if (n < MIN_SCAN_LENGTH) return text;
-    if (n <= CLEAN_CACHE_MAX_CHARS ? this.#clean.strings.has(text) : this.#isVouched(text)) return text;
+    if (n <= CLEAN_CACHE_MAX_CHARS) {
+      const cache = this.#clean;
+      const slot = recentSlot(text, n);
+      if (cache.recent[slot] === text) return text;
+      if (cache.strings.has(text)) {
+        cache.recent[slot] = text;
+        return text;
+      }
+    } else if (this.#isVouched(text)) return text;
     return this.#redactUncached(text).text;
   }
 
