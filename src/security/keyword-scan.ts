@@ -11,8 +11,10 @@
  * offset of the text has each pair at an even offset of its own (its 1st and 2nd characters, its 3rd
  * and 4th, …) at an even offset of the text, and one that starts at an odd offset has each pair at an
  * odd offset of its own there; so the table holds, for each literal, one pair of each kind (in every
- * case), a pair that is not common in English or code where the literal has one. Literals of one or
- * two characters are looked for with `includes`, in each of their case forms.
+ * case), the rarest in English or code of its first eight characters. A literal of two characters is
+ * the pair itself at an even offset, and at an odd one its second character starts a pair (with any
+ * character after it, or the end of the text): every such pair is in the table. Literals of one
+ * character are looked for with `includes`, in each of their case forms.
  *
  * Case folding: ASCII letters fold onto their lower case, and so do the two characters that RE2's
  * Unicode case folding maps onto ASCII letters, `ſ` (onto `s`) and the Kelvin sign `K` (onto `k`), so
@@ -51,7 +53,7 @@ function forms(c: number): number[] {
   return out;
 }
 
-/** Every string that folds onto `w` (for literals of one or two characters). */
+/** Every string that folds onto `w` (for literals of one character). */
 function spellings(w: string): string[] {
   let out = [""];
   for (let i = 0; i < w.length; i++) {
@@ -157,34 +159,32 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
   });
   const literals = [...distinct.keys()];
   const owners = [...distinct.values()];
-  /**
-   * Literals of one or two characters: by a character that is not a letter or digit (`~` of `q~`),
-   * found where it occurs (rare in text, and `indexOf` finds one character fast) then compared; else
-   * by their spellings.
-   */
+  /** Literals of one character, by their spellings (looked for with `includes`). */
   const short: ShortLiteral[] = [];
   /** Pair index → candidates, packed `literal << 3 | offset`. */
   const candidates = new Map<number, number[]>();
+  const add = (a: number, b: number, li: number, offset: number) => {
+    const idx = pairIndex(a, b);
+    const list = candidates.get(idx) ?? [];
+    if (!list.includes((li << 3) | offset)) list.push((li << 3) | offset);
+    candidates.set(idx, list);
+  };
   literals.forEach((w, li) => {
-    if (w.length <= 2) {
-      const anchor = [...w].findIndex((c) => !/[a-z0-9]/.test(c));
-      short.push({
-        li,
-        spellings: spellings(w),
-        anchor,
-        anchorForms: anchor === -1 ? [] : forms(w.charCodeAt(anchor)).map((c) => String.fromCharCode(c)),
-      });
+    if (w.length === 1) {
+      short.push({ li, spellings: spellings(w) });
       return;
     }
-    for (const offset of [pickOffset(w, 0), pickOffset(w, 1)]) {
-      for (const a of forms(w.charCodeAt(offset)))
-        for (const b of forms(w.charCodeAt(offset + 1))) {
-          const idx = pairIndex(a, b);
-          const list = candidates.get(idx) ?? [];
-          if (!list.includes((li << 3) | offset)) list.push((li << 3) | offset);
-          candidates.set(idx, list);
-        }
+    if (w.length === 2) {
+      // Starting at an even offset, the literal is a pair of the scan; at an odd one, its second
+      // character starts one, whatever follows (the text's end included: the scan reads the last
+      // character of an odd-length text paired with 0).
+      for (const a of forms(w.charCodeAt(0))) for (const b of forms(w.charCodeAt(1))) add(a, b, li, 0);
+      for (const a of forms(w.charCodeAt(1))) for (let b = 0; b < 128; b++) add(a, b, li, 1);
+      return;
     }
+    for (const offset of [pickOffset(w, 0), pickOffset(w, 1)])
+      for (const a of forms(w.charCodeAt(offset)))
+        for (const b of forms(w.charCodeAt(offset + 1))) add(a, b, li, offset);
   });
   // Candidates by pair index, dense (an indexed load where a map would hash): a 64 KB table of slots
   // (0: no literal has that pair); slot n's candidates are pool[starts[n]] up to pool[starts[n + 1]].
@@ -211,8 +211,6 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
 interface ShortLiteral {
   readonly li: number;
   readonly spellings: readonly string[];
-  readonly anchor: number;
-  readonly anchorForms: readonly string[];
 }
 
 /**
@@ -280,14 +278,6 @@ class PairScan implements KeywordScan {
     return true;
   }
 
-  /** Whether short literal `s` occurs, looked for where its character `anchor` (in any form) occurs. */
-  #anchored(t: string, s: ShortLiteral): boolean {
-    for (const f of s.anchorForms)
-      for (let i = t.indexOf(f, s.anchor); i !== -1; i = t.indexOf(f, i + 1))
-        if (this.#at(t, s.li, i - s.anchor)) return true;
-    return false;
-  }
-
   /** Marks literal `li` found (`all`); answers whether the scan may stop (it may when not `all`). */
   #mark(li: number, all: boolean): boolean {
     if (!all) return true;
@@ -303,19 +293,25 @@ class PairScan implements KeywordScan {
     const seen = this.#seen;
     for (const s of this.#short) {
       if (all && seen[s.li] === 1) continue;
-      if (s.anchor === -1 ? s.spellings.some((sp) => t.includes(sp)) : this.#anchored(t, s))
-        if (this.#mark(s.li, all)) return s.li;
+      if (s.spellings.some((sp) => t.includes(sp)) && this.#mark(s.li, all)) return s.li;
     }
-    if (t.length < 3) return -1;
+    const n = t.length;
+    if (n < 2) return -1;
     const slotOf = this.#slotOf;
-    if (t.length <= SHORT_TEXT) {
+    if (n <= SHORT_TEXT) {
       // Short texts (ids, names, notes: most strings of an event) are read in place, a pair at a time:
       // copying them costs more than the copy saves.
-      for (let i = 0; i + 1 < t.length; i += 2) {
+      for (let i = 0; i + 1 < n; i += 2) {
         const idx = pairIndex(t.charCodeAt(i), t.charCodeAt(i + 1));
         if (slotOf[idx] === 0) continue;
         const found = this.#check(t, idx, i, all);
         if (found !== -1) return found;
+      }
+      // An odd length: the last character, paired with 0, for a two-character literal that ends the
+      // text (it starts at an odd offset: its second character is the pair's first).
+      if ((n & 1) === 1) {
+        const idx = pairIndex(t.charCodeAt(n - 1), 0);
+        if (slotOf[idx] !== 0) return this.#check(t, idx, n - 1, all);
       }
       return -1;
     }

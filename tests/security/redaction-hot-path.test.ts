@@ -118,9 +118,21 @@ describe("the keyword scan", () => {
     }
   });
 
-  it("finds a two-character literal by its rare character: at the start, at the end, doubled, in any case", () => {
+  it("finds a two-character literal at an even or odd offset, ending the text or not, in any case", () => {
     const scan = keywordScan(["q~", "secret"])!;
-    for (const text of ["Q~abc", "abc q~", "~q~", "qq~", "x".repeat(200) + "Q~"])
+    const long = "x".repeat(200);
+    for (const text of [
+      "q~",
+      "Q~abc",
+      "abc q~",
+      "aq~",
+      "abcq~",
+      "~q~",
+      "qq~",
+      `${long}Q~`,
+      `x${long}q~`,
+      `x${long}q~y`,
+    ])
       expect(scan.which(text)).toEqual([0]);
     for (const text of ["q ~", "~q", "q", "~", "", "x".repeat(200) + "q"])
       expect(scan.which(text)).toEqual([]);
