@@ -71,6 +71,8 @@ export class KnownValues {
   /** Longest needle; the stream redactor holds back this much of a delta's tail at most. */
   #longest = 0;
   #version = 0;
+  /** {@link KnownValues.texts}, made when first asked for after a change. */
+  #texts: readonly string[] | undefined;
 
   /** Changes whenever a secret is added (caches of "this string is clean" depend on it). */
   get version(): number {
@@ -85,15 +87,30 @@ export class KnownValues {
   add(label: string, value: string): void {
     if (typeof value !== "string" || value.length < MIN_KNOWN_SECRET_LENGTH) return;
     const l = sanitiseLabel(label);
+    let added = false;
     for (const text of variants(value)) {
       if (this.#seen.has(text)) continue;
       this.#seen.add(text);
       this.#needles.push({ label: l, text });
       if (text.length > this.#longest) this.#longest = text.length;
+      added = true;
     }
+    // A value already held changes nothing: caches of clean strings (and the redactor's keyword scan
+    // over the needles) stay valid, which matters when every sandbox start adds the same env again.
+    if (!added) return;
     this.#version++;
+    this.#texts = undefined;
     // Longest first, so a value that contains another is matched whole.
     this.#needles.sort((a, b) => b.text.length - a.text.length);
+  }
+
+  /**
+   * Every form of every value held, as searched for (longest first). The redactor folds them into
+   * its keyword scan, so a text that holds none is not searched once per needle.
+   */
+  get texts(): readonly string[] {
+    this.#texts ??= Object.freeze(this.#needles.map((n) => n.text));
+    return this.#texts;
   }
 
   get size(): number {

@@ -83,12 +83,32 @@ interface CleanCache {
   version: number;
   readonly strings: Set<string>;
   /**
+   * The clean strings the walk met last, by a slot computed from a string's length and two of its
+   * characters: an event's strings (its keys, the tool's name, the call's id) are found here by one
+   * load and a comparison (the same string object, as a rule) before the set is asked (a hash
+   * probe), which was most of an event's walk. Only ever holds strings of `strings` (same version).
+   */
+  readonly recent: (string | undefined)[];
+  /**
    * Frozen plain objects and arrays found clean, with everything inside them (their strings, and
    * objects that are themselves in this map), by the known-values version they were scanned under.
    * Frozen data cannot change, so the harness's shared records (a policy's risk, a stage record)
-   * are walked once, not once per event.
+   * are walked once, not once per event. Bounded: after FROZEN_ENTRIES objects it is replaced by an
+   * empty one, so objects frozen per call (a tool's input) never grow one table without end (a
+   * WeakMap's table only shrinks at a major collection, whenever that comes); the shared records are
+   * walked once more and remembered again.
    */
-  readonly frozen: WeakMap<object, number>;
+  frozen: WeakMap<object, number>;
+  frozenCount: number;
+  /**
+   * The keyword scan over the rules' keywords followed by the known values' forms (indexes from
+   * `keywords.length` on are known values), under the known-values version `scanVersion`: one pass
+   * tells which rules to run and whether a known value may occur, so a text that holds none is not
+   * searched once per known form. `null` when a form is not printable ASCII (or a rule's keyword
+   * is not): the rules' own scan runs, and every known form is searched.
+   */
+  scan: ((text: string) => readonly number[]) | null;
+  scanVersion: number;
 }
 const cleanCaches = new WeakMap<KnownValues, WeakMap<CompiledSet, CleanCache>>();
 
@@ -100,11 +120,29 @@ function cleanCacheFor(known: KnownValues, set: CompiledSet): CleanCache {
   }
   let cache = bySet.get(set);
   if (!cache) {
-    cache = { version: known.version, strings: new Set(), frozen: new WeakMap() };
+    cache = {
+      version: known.version,
+      strings: new Set(),
+      recent: new Array<string | undefined>(RECENT_SLOTS).fill(undefined),
+      frozen: new WeakMap(),
+      frozenCount: 0,
+      scan: null,
+      scanVersion: -1,
+    };
     bySet.set(set, cache);
   }
   return cache;
 }
+
+/** Slots of CleanCache.recent (a power of two). */
+const RECENT_SLOTS = 256;
+
+/** A string's slot in CleanCache.recent (`n` is its length, at least 1). */
+const recentSlot = (text: string, n: number) =>
+  (n * 31 + text.charCodeAt(n - 1) * 7 + text.charCodeAt(0)) & (RECENT_SLOTS - 1);
+
+/** Frozen objects remembered clean per cache before its table is replaced (see CleanCache.frozen). */
+const FROZEN_ENTRIES = 1024;
 
 /** How many long vouched strings a redactor remembers (a step's results). */
 const VOUCHED_ENTRIES = 16;
@@ -217,6 +255,7 @@ interface Span {
 }
 
 const NOTHING_FOUND: { readonly spans: SpanList } = Object.freeze({ spans: NO_SPANS });
+const NO_KEYWORDS: readonly number[] = Object.freeze([]);
 /** The findings of every clean text: one frozen empty list. */
 const NO_FINDINGS: readonly SecretFinding[] = Object.freeze([]);
 
@@ -316,10 +355,7 @@ export class SecretRedactor {
     if (text.length < MIN_SCAN_LENGTH) return true;
     if (text.length > CLEAN_CACHE_MAX_CHARS) return this.#isVouched(text);
     const cache = this.#clean;
-    if (cache.version !== this.known.version) {
-      cache.strings.clear();
-      cache.version = this.known.version;
-    }
+    if (cache.version !== this.known.version) this.#forgetClean();
     return cache.strings.has(text);
   }
 
@@ -372,19 +408,36 @@ export class SecretRedactor {
     // Up to QUICK_CHECK_MAX, the keywords come from a JavaScript scan: most texts hold none, and then
     // nothing is encoded for the native engine nor passed to it.
     const quick = text.length <= QUICK_CHECK_MAX;
-    const found: readonly number[] | undefined = !quick
-      ? undefined
-      : set.whichKeywords
-        ? set.whichKeywords(text)
-        : set.anyKeyword(text)
-          ? undefined
-          : [];
-    const noRule = found !== undefined && found.length === 0;
+    const ruleKeywords = set.keywords.length;
+    // Indexes of the keywords found (those from `ruleKeywords` on are known values' forms), or
+    // undefined when the native engine is to say.
+    let found: readonly number[] | undefined;
+    let mayHoldKnown = this.known.size > 0;
+    if (quick) {
+      const scan = mayHoldKnown ? this.#scanWithKnown() : null;
+      if (scan !== null) {
+        found = scan(text);
+        mayHoldKnown = false;
+        for (let i = 0; i < found.length; i++)
+          if (found[i]! >= ruleKeywords) {
+            mayHoldKnown = true;
+            break;
+          }
+      } else if (set.whichKeywords) found = set.whichKeywords(text);
+      else if (!set.anyKeyword(text)) found = NO_KEYWORDS;
+    }
+    let noRule = found !== undefined;
+    if (found !== undefined)
+      for (let i = 0; i < found.length; i++)
+        if (found[i]! < ruleKeywords) {
+          noRule = false;
+          break;
+        }
     // The common case for the strings of events: nothing to find, nothing to allocate.
-    if (noRule && this.known.size === 0) return NOTHING_FOUND;
+    if (noRule && !mayHoldKnown) return NOTHING_FOUND;
     // Runs of spans, each in order and without overlaps of its own: per known value, per rule.
     const runs: SpanRun[] = [];
-    if (this.known.size > 0) {
+    if (mayHoldKnown) {
       const hits = this.known.find(text);
       if (hits.length > 0) for (const r of knownRuns(hits)) runs.push(r);
     }
@@ -398,7 +451,7 @@ export class SecretRedactor {
       keywords = set.prefilter(prepared);
     }
     const wanted = new Uint8Array(set.rules.length);
-    for (const k of keywords) for (const i of set.keywords[k]![1]) wanted[i] = 1;
+    for (const k of keywords) if (k < ruleKeywords) for (const i of set.keywords[k]![1]) wanted[i] = 1;
     for (let i = 0; i < wanted.length; i++) {
       if (wanted[i] === 0) continue;
       const { rule, regex } = set.rules[i]!;
@@ -442,6 +495,21 @@ export class SecretRedactor {
     }
     if (runs.length === 0) return NOTHING_FOUND;
     return prepared ? { spans: mergeRuns(runs), prepared } : { spans: mergeRuns(runs) };
+  }
+
+  /** The scan of the rules' keywords and the known values' forms (see CleanCache.scan), rebuilt when a value is added. */
+  #scanWithKnown(): ((text: string) => readonly number[]) | null {
+    const cache = this.#clean;
+    const version = this.known.version;
+    if (cache.scanVersion !== version) {
+      cache.scan = null;
+      if (this.#set.whichKeywords !== undefined) {
+        const scan = keywordScan([...this.#set.keywords.map(([k]) => k), ...this.known.texts]);
+        if (scan !== undefined) cache.scan = (text) => scan.which(text);
+      }
+      cache.scanVersion = version;
+    }
+    return cache.scan;
   }
 
   /**
@@ -541,12 +609,16 @@ export class SecretRedactor {
    */
   redactValue<T>(value: T): T {
     // The clean cache is checked against the known values once here, not once per string.
-    const cache = this.#clean;
-    if (cache.version !== this.known.version) {
-      cache.strings.clear();
-      cache.version = this.known.version;
-    }
+    if (this.#clean.version !== this.known.version) this.#forgetClean();
     return this.#walk(value, 0) as T;
+  }
+
+  /** Empties the clean cache: a known secret was added since its strings were scanned. */
+  #forgetClean(): void {
+    const cache = this.#clean;
+    cache.strings.clear();
+    cache.recent.fill(undefined);
+    cache.version = this.known.version;
   }
 
   /**
@@ -556,7 +628,15 @@ export class SecretRedactor {
   #cleanString(text: string): string {
     const n = text.length;
     if (n < MIN_SCAN_LENGTH) return text;
-    if (n <= CLEAN_CACHE_MAX_CHARS ? this.#clean.strings.has(text) : this.#isVouched(text)) return text;
+    if (n <= CLEAN_CACHE_MAX_CHARS) {
+      const cache = this.#clean;
+      const slot = recentSlot(text, n);
+      if (cache.recent[slot] === text) return text;
+      if (cache.strings.has(text)) {
+        cache.recent[slot] = text;
+        return text;
+      }
+    } else if (this.#isVouched(text)) return text;
     return this.#redactUncached(text).text;
   }
 
@@ -595,25 +675,27 @@ export class SecretRedactor {
     if (proto !== Object.prototype && proto !== null) return value;
     const obj = value as Record<string, unknown>;
     let out: Record<string, unknown> | undefined;
-    // Own enumerable string keys, as for…in with hasOwn gives for a plain object, without the
-    // prototype chain's walk.
-    const keys = Object.keys(obj);
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i]!;
+    // for…in rather than Object.keys: V8 reads each value through the object's enum cache (no array
+    // made, no keyed lookup per property). It also lists what the prototype chain adds (only if
+    // someone made a property of Object.prototype enumerable): those are scanned like the rest, and
+    // a copy never takes them as its own.
+    let count = 0;
+    for (const k in obj) {
+      count++;
       const v = obj[k];
       const rk = k.length < MIN_SCAN_LENGTH ? k : this.#cleanString(k);
       let rv: unknown;
       if (typeof v === "string") rv = this.#cleanString(v);
       else if (typeof v === "object" && v !== null) rv = this.#walkObject(v, depth + 1);
       else rv = v;
-      if (rk !== k || rv !== v) {
+      if ((rk !== k || rv !== v) && Object.hasOwn(obj, k)) {
         out ??= { ...obj };
         if (rk !== k) delete out[k];
         out[rk] = rv;
       }
     }
     // An empty object costs less to walk than to look up: only others are remembered.
-    if (out === undefined && frozen && keys.length > 0) this.#rememberFrozen(obj, version);
+    if (out === undefined && frozen && count > 0) this.#rememberFrozen(obj, version);
     return out ?? value;
   }
 
@@ -633,6 +715,11 @@ export class SecretRedactor {
       const v = d.value as unknown;
       if (typeof v === "object" && v !== null && cache.frozen.get(v) !== version) return;
     }
+    if (cache.frozenCount >= FROZEN_ENTRIES) {
+      cache.frozen = new WeakMap();
+      cache.frozenCount = 0;
+    }
     cache.frozen.set(value, version);
+    cache.frozenCount++;
   }
 }

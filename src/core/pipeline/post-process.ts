@@ -68,24 +68,32 @@ const HOOK_PASS: StageRecord = Object.freeze({
 
 /**
  * The records of a chain whose every processor (and the hook, when there is one) passed: one frozen
- * array per processor list, remembered with the names it was made from, so a step allocates no
- * records and the event redactor finds them frozen and already walked.
+ * array per list of processor names, so a step allocates no records and the event redactor finds them
+ * frozen and already walked. Found by comparing names (the same few strings, compared by identity
+ * first), not by the processors array: that array is per session, and a table keyed by it would take
+ * a key per session (a WeakMap's table only shrinks at a major collection). Bounded: past
+ * ALL_PASS_ENTRIES distinct chains (a harness has one or two) the oldest is made again when needed.
  */
-const ALL_PASS = new WeakMap<
-  readonly ResultProcessor[],
-  { names: string[]; hook: boolean; records: readonly StageRecord[] }
->();
+interface AllPass {
+  readonly names: readonly string[];
+  readonly hook: boolean;
+  readonly records: readonly StageRecord[];
+}
+const ALL_PASS: AllPass[] = [];
+const ALL_PASS_ENTRIES = 16;
 
 function allPassRecords(processors: readonly ResultProcessor[], hook: boolean): readonly StageRecord[] {
-  const cached = ALL_PASS.get(processors);
-  if (cached !== undefined && cached.hook === hook && sameNames(cached.names, processors))
-    return cached.records;
+  for (let i = 0; i < ALL_PASS.length; i++) {
+    const e = ALL_PASS[i]!;
+    if (e.hook === hook && sameNames(e.names, processors)) return e.records;
+  }
   const names = processors.map((p) => p.name);
   const records = Object.freeze([
     ...names.map((name) => passRecord(`processor:${name}`)),
     ...(hook ? [HOOK_PASS] : []),
   ]);
-  ALL_PASS.set(processors, { names, hook, records });
+  if (ALL_PASS.length >= ALL_PASS_ENTRIES) ALL_PASS.shift();
+  ALL_PASS.push({ names, hook, records });
   return records;
 }
 
@@ -165,6 +173,11 @@ function acceptProcessor(
   name: string,
   answer: unknown,
 ): Processed | undefined {
+  // The outcome it was given, unchanged (redaction of a clean result): already checked, nothing to copy.
+  if (answer === run.current) {
+    run.passed++;
+    return undefined;
+  }
   try {
     const checked = checkToolOutcome(answer);
     if (!checked.ok) throw new Error(`answered a malformed outcome: ${checked.problem}`);
