@@ -338,11 +338,20 @@ describe("fail closed: post-processing that answers garbage withholds the result
     expect(r.finalText).toBe("after");
   });
 
-  it("a result processor answering garbage withholds the result", async () => {
+  it.each([
+    ["garbage", () => ({ ok: "yes" })],
+    [
+      "the outcome it was given, changed in place to a malformed one",
+      (outcome: { content: unknown }) => {
+        outcome.content = 42;
+        return outcome;
+      },
+    ],
+  ])("a result processor answering %s withholds the result", async (_, process) => {
     const { tool } = recorder();
     const h = scriptHarness([callTurn("act", { n: 1 }), { say: "after" }], {
       tools: [tool],
-      resultProcessors: [{ name: "redactor", process: () => ({ ok: "yes" }) as never }],
+      resultProcessors: [{ name: "redactor", process: process as never }],
     });
     const r = await h.session().run("go");
     expect(errorOf(r.messages[2]?.content[0]).message).toBe(

@@ -132,11 +132,11 @@ export function removeParents(host: CgroupHost): void {
 function detect(): CgroupHost | undefined {
   if (process.platform !== "linux" || !existsSync(ROOT)) return undefined;
   const own = ownCgroups();
+  sweepCgroupLeftovers(own);
   const v1 = (c: "memory" | "pids" | "cpu", file: string, value: string) => {
     const rel = own.get(c);
     const base = path.join(ROOT, c);
     if (rel === undefined || !existsSync(path.join(base, "cgroup.procs"))) return undefined;
-    sweepStaleCgroups([path.join(base, rel)]);
     return probeParent(path.join(base, rel), (d) => writeFileSync(path.join(d, file), value));
   };
   const parents: CgroupHost["parents"] = {
@@ -150,7 +150,6 @@ function detect(): CgroupHost | undefined {
   const rel = own.get("");
   if (rel === undefined || !existsSync(path.join(ROOT, "cgroup.controllers"))) return undefined;
   const base = path.join(ROOT, rel);
-  sweepStaleCgroups([base]);
   const parent = path.join(base, ownFolderName());
   try {
     mkdirSync(parent, { recursive: true });
@@ -251,9 +250,9 @@ export function sweepStaleCgroups(bases: readonly string[]): CgroupSweepResult {
  * const { removed } = sweepCgroupLeftovers();
  * console.log(`${removed.length} leftover cgroup folders removed`);
  */
-export function sweepCgroupLeftovers(): CgroupSweepResult {
+export function sweepCgroupLeftovers(own?: Map<string, string>): CgroupSweepResult {
   if (process.platform !== "linux" || !existsSync(ROOT)) return { removed: [], kept: 0 };
-  const own = ownCgroups();
+  own ??= ownCgroups();
   const bases: string[] = [];
   for (const c of ["memory", "pids", "cpu"]) {
     const rel = own.get(c);
