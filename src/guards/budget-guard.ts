@@ -34,6 +34,22 @@ export interface BudgetOptions {
 
 const ALLOW: GuardStopVerdict = Object.freeze({ action: "allow" });
 
+/** A frozen ceiling with only the limits given (built here only, so each has a kept shape). */
+function ceilingOf(account: BudgetAccount, maxCostUsd?: number, maxTokens?: number): Ceiling {
+  if (maxTokens === undefined) return Object.freeze({ account, maxCostUsd });
+  if (maxCostUsd === undefined) return Object.freeze({ account, maxTokens });
+  return Object.freeze({ account, maxCostUsd, maxTokens });
+}
+
+/**
+ * One ceiling of each shape, kept for the process's life: V8 holds object shapes weakly, and the
+ * ledger's check of every reservation (and the warning check) is compiled against these shapes;
+ * with no live ceiling of a shape (between one harness and the next), that code was thrown away and
+ * compiled again for each harness.
+ */
+const SHAPE_KEEPERS: Ceiling[] = [];
+SHAPE_KEEPERS.push(ceilingOf("run", 1), ceilingOf("run", undefined, 1), ceilingOf("run", 1, 1));
+
 /**
  * Budgets enforced by reservation: every model call (and every tool call that declares a cost)
  * reserves its worst case in the ledger against these ceilings before it is made, in one atomic step;
@@ -52,8 +68,11 @@ export class BudgetGuard implements Guard {
   /** Warnings already given: per session (run and session accounts), and per shared budget. */
   readonly #warned = new Map<string, { runId: string; given: Set<string> }>();
   readonly #sharedWarned = new Set<string>();
-  /** The ledger's allocation-free share of a ceiling already settled, when it has one (MemoryLedger). */
-  readonly #share: ((scope: LedgerScope, ceiling: Ceiling) => number) | undefined;
+  /**
+   * The ledger, when it answers the settled share of a ceiling without making a snapshot
+   * (`settledShare`, as MemoryLedger does): called as a method, so the call can be inlined.
+   */
+  readonly #shares: { settledShare(scope: LedgerScope, ceiling: Ceiling): number } | undefined;
 
   constructor(ledger: Ledger, options: BudgetOptions) {
     if (typeof ledger.usageOf !== "function")
@@ -62,9 +81,10 @@ export class BudgetGuard implements Guard {
         { field: "ledger" },
       );
     this.#ledger = ledger as Ledger & Required<Pick<Ledger, "usageOf">>;
-    const share = (ledger as { settledShare?: unknown }).settledShare;
-    this.#share =
-      typeof share === "function" ? (share as (scope: LedgerScope, ceiling: Ceiling) => number) : undefined;
+    this.#shares =
+      typeof (ledger as { settledShare?: unknown }).settledShare === "function"
+        ? (ledger as unknown as { settledShare(scope: LedgerScope, ceiling: Ceiling): number })
+        : undefined;
     const ceilings: Ceiling[] = [];
     const add = (account: BudgetAccount, o: CeilingOptions | undefined, field: string) => {
       if (!o) return;
@@ -76,13 +96,7 @@ export class BudgetGuard implements Guard {
           });
       }
       if (o.maxCostUsd === undefined && o.maxTokens === undefined) return;
-      ceilings.push(
-        Object.freeze({
-          account,
-          ...(o.maxCostUsd !== undefined ? { maxCostUsd: o.maxCostUsd } : {}),
-          ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
-        }),
-      );
+      ceilings.push(ceilingOf(account, o.maxCostUsd, o.maxTokens));
     };
     add("run", options.run, "budget.run");
     add("session", options.session, "budget.session");
@@ -130,11 +144,11 @@ export class BudgetGuard implements Guard {
     const ceilings = this.ceilings;
     const warnAt = this.#warnAt;
     if (warnAt.length === 0) return;
-    const share = this.#share;
+    const shares = this.#shares;
     for (let i = 0; i < ceilings.length; i++) {
       const c = ceilings[i]!;
       // Below the first warning (every model call but a few): no usage snapshot is made.
-      if (share !== undefined && share.call(this.#ledger, scope, c) < warnAt[0]!) continue;
+      if (shares !== undefined && shares.settledShare(scope, c) < warnAt[0]!) continue;
       const u = this.#ledger.usageOf(scope, c.account);
       const used = Math.max(
         c.maxCostUsd ? u.costUsd / c.maxCostUsd : 0,

@@ -14,8 +14,8 @@ import { sessionKey } from "./session-key.js";
  */
 export function canonicalArgs(input: unknown): string {
   if (input === null || typeof input !== "object" || Array.isArray(input)) return canonicalJson(input);
+  if (!hasOwnEnumerable(input)) return "{}"; // a call without arguments: no key list made
   const keys = Object.keys(input);
-  if (keys.length === 0) return "{}";
   if (keys.length > 1) keys.sort();
   let out = "{";
   for (let i = 0; i < keys.length; i++) {
@@ -24,6 +24,11 @@ export function canonicalArgs(input: unknown): string {
     out += `${i === 0 ? "" : ","}${JSON.stringify(k)}:${typeof v === "object" && v !== null ? canonicalJson(v) : (JSON.stringify(v) ?? "null")}`;
   }
   return `${out}}`;
+}
+
+function hasOwnEnumerable(input: object): boolean {
+  for (const k in input) if (Object.hasOwn(input, k)) return true;
+  return false;
 }
 
 export interface StallOptions {
