@@ -10,6 +10,7 @@ import type {
   LedgerTotals,
   ReserveEntry,
 } from "./ledger.js";
+import { MemoryLedger } from "./memory-ledger.js";
 import { sessionKey } from "./session-key.js";
 
 export interface CeilingOptions {
@@ -207,15 +208,22 @@ class CeilingLedger implements Ledger {
   readonly #base: Ledger;
   readonly #books: Ledger & Required<Pick<Ledger, "usageOf">>;
   readonly #ceilings: readonly Ceiling[];
+  /** The base ledger when it is exactly a MemoryLedger (see `reserve`). */
+  readonly #memory: MemoryLedger | undefined;
 
   constructor(base: Ledger, books: Ledger & Required<Pick<Ledger, "usageOf">>, ceilings: readonly Ceiling[]) {
     this.#base = base;
+    // Exactly a MemoryLedger (not a subclass that may change what reserve does).
+    this.#memory = base.constructor === MemoryLedger ? (base as MemoryLedger) : undefined;
     this.#books = books;
     this.#ceilings = ceilings;
   }
 
   reserve(scope: LedgerScope, entry: ReserveEntry): ReturnType<Ledger["reserve"]> {
-    const own = entry.ceilings;
+    const own = entry?.ceilings;
+    // The in-process ledger takes the ceilings beside the entry: no copy of the entry per reservation.
+    if (this.#memory !== undefined && (own === undefined || own.length === 0))
+      return this.#memory.reserveAgainst(scope, entry, this.#ceilings);
     // One literal of one shape (a spread of the entry is the slow, generic copy, every call).
     return this.#base.reserve(scope, {
       key: entry.key,

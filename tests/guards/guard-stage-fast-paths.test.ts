@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { canonicalArgs } from "../../src/guards/stall-detector.js";
 import {
+  BudgetGuard,
   defineTool,
   type Guard,
   type GuardContext,
@@ -251,6 +252,54 @@ describe("the memory ledger's shortcuts", () => {
       reservedUsd: 0,
       reservedTokens: 0,
     });
+  });
+});
+
+describe("a budget's ledger over a MemoryLedger (the ceilings passed beside the entry, not in a copy of it)", () => {
+  const scope = { tenantId: "t", sessionId: "s" };
+  const usage = { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 };
+
+  it("refuses at the budget's ceilings, and at an entry's own ceilings too (both lists apply)", () => {
+    const base = new MemoryLedger();
+    const budget = new BudgetGuard(base, { run: { maxCostUsd: 5 }, shared: { name: "team", maxCostUsd: 3 } });
+    const ledger = budget.ledgerFor(base);
+    expect(ledger.reserve(scope, { key: "k1", model: "m", estimateUsd: 2, runId: "r" })).toBeUndefined();
+    ledger.settle(scope, "k1", { usage, costUsd: 2 });
+    expect(base.usageOf(scope, "budget:team").costUsd).toBe(2);
+    // 2 spent + 1.5 would cross the shared 3: refused before anything is reserved.
+    expect(ledger.reserve(scope, { key: "k2", model: "m", estimateUsd: 1.5, runId: "r" })).toMatchObject({
+      refused: true,
+      account: "budget:team",
+      limitUsd: 3,
+    });
+    expect(base.usageOf(scope, "budget:team").reservedUsd).toBe(0);
+    // An entry's own ceiling (here a session cap of 2.5) still applies beside the budget's.
+    const own = [{ account: "session" as const, maxCostUsd: 2.5 }];
+    expect(
+      ledger.reserve(scope, { key: "k3", model: "m", estimateUsd: 0.75, runId: "r", ceilings: own }),
+    ).toMatchObject({ refused: true, account: "session", limitUsd: 2.5 });
+    expect(
+      ledger.reserve(scope, { key: "k4", model: "m", estimateUsd: 0.5, runId: "r", ceilings: own }),
+    ).toBeUndefined();
+    expect(base.usageOf(scope, "budget:team").reservedUsd).toBe(0.5);
+  });
+
+  it("a subclass of MemoryLedger is reserved through its own reserve (never bypassed)", () => {
+    const seen: string[] = [];
+    class CountingLedger extends MemoryLedger {
+      override reserve(...args: Parameters<MemoryLedger["reserve"]>) {
+        seen.push(args[1].key);
+        return super.reserve(...args);
+      }
+    }
+    const base = new CountingLedger();
+    const ledger = new BudgetGuard(base, { run: { maxCostUsd: 1 } }).ledgerFor(base);
+    expect(ledger.reserve(scope, { key: "k1", model: "m", estimateUsd: 0.5, runId: "r" })).toBeUndefined();
+    expect(ledger.reserve(scope, { key: "k2", model: "m", estimateUsd: 0.75, runId: "r" })).toMatchObject({
+      refused: true,
+      account: "run",
+    });
+    expect(seen).toEqual(["k1", "k2"]);
   });
 });
 
