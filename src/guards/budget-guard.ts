@@ -43,12 +43,13 @@ function ceilingOf(account: BudgetAccount, maxCostUsd?: number, maxTokens?: numb
 }
 
 /**
- * One ceiling of each shape, kept for the process's life: V8 holds object shapes weakly, and the
+ * One ceiling of each shape (and, at the end of this file, one budget guard and its ledger), kept
+ * for the process's life: V8 holds object shapes weakly, and the
  * ledger's check of every reservation (and the warning check) is compiled against these shapes;
  * with no live ceiling of a shape (between one harness and the next), that code was thrown away and
  * compiled again for each harness.
  */
-const SHAPE_KEEPERS: Ceiling[] = [];
+const SHAPE_KEEPERS: object[] = [];
 SHAPE_KEEPERS.push(ceilingOf("run", 1), ceilingOf("run", undefined, 1), ceilingOf("run", 1, 1));
 
 /**
@@ -256,3 +257,12 @@ class CeilingLedger implements Ledger {
     if (typeof this.#base.sessionClosed === "function") this.#base.sessionClosed(scope);
   }
 }
+
+/**
+ * One budget guard and its ledger (over a MemoryLedger) kept for the process's life. V8 holds the shapes an instance takes as its fields are
+ * set (private fields included) weakly: once every instance of a harness is collected, they go, and
+ * all compiled code that read one is thrown away; the next harness's instances get new shapes, and
+ * the guard's code runs unoptimized again for hundreds of calls. One live instance keeps the shapes.
+ */
+const keptBudget = new BudgetGuard(new MemoryLedger(), { run: { maxCostUsd: 1 } });
+SHAPE_KEEPERS.push(keptBudget, keptBudget.ledgerFor());

@@ -221,3 +221,11 @@ export class TaintGuard implements Guard {
     this.#taints.delete(sessionKey(scope));
   }
 }
+
+/**
+ * One instance kept for the process's life. V8 holds the shapes an instance takes as its fields are
+ * set (private fields included) weakly: once every instance of a harness is collected, they go, and
+ * all compiled code that read one is thrown away; the next harness's instances get new shapes, and
+ * the guard's code runs unoptimized again for hundreds of calls. One live instance keeps the shapes.
+ */
+SHAPE_KEEPERS.push(new TaintGuard());
