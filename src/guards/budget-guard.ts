@@ -10,6 +10,7 @@ import type {
   LedgerTotals,
   ReserveEntry,
 } from "./ledger.js";
+import { MemoryLedger } from "./memory-ledger.js";
 import { sessionKey } from "./session-key.js";
 
 export interface CeilingOptions {
@@ -34,6 +35,23 @@ export interface BudgetOptions {
 
 const ALLOW: GuardStopVerdict = Object.freeze({ action: "allow" });
 
+/** A frozen ceiling with only the limits given (built here only, so each has a kept shape). */
+function ceilingOf(account: BudgetAccount, maxCostUsd?: number, maxTokens?: number): Ceiling {
+  if (maxTokens === undefined) return Object.freeze({ account, maxCostUsd });
+  if (maxCostUsd === undefined) return Object.freeze({ account, maxTokens });
+  return Object.freeze({ account, maxCostUsd, maxTokens });
+}
+
+/**
+ * One ceiling of each shape (and, at the end of this file, one budget guard and its ledger), kept
+ * for the process's life: V8 holds object shapes weakly, and the
+ * ledger's check of every reservation (and the warning check) is compiled against these shapes;
+ * with no live ceiling of a shape (between one harness and the next), that code was thrown away and
+ * compiled again for each harness.
+ */
+const SHAPE_KEEPERS: object[] = [];
+SHAPE_KEEPERS.push(ceilingOf("run", 1), ceilingOf("run", undefined, 1), ceilingOf("run", 1, 1));
+
 /**
  * Budgets enforced by reservation: every model call (and every tool call that declares a cost)
  * reserves its worst case in the ledger against these ceilings before it is made, in one atomic step;
@@ -52,8 +70,11 @@ export class BudgetGuard implements Guard {
   /** Warnings already given: per session (run and session accounts), and per shared budget. */
   readonly #warned = new Map<string, { runId: string; given: Set<string> }>();
   readonly #sharedWarned = new Set<string>();
-  /** The ledger's allocation-free share of a ceiling already settled, when it has one (MemoryLedger). */
-  readonly #share: ((scope: LedgerScope, ceiling: Ceiling) => number) | undefined;
+  /**
+   * The ledger, when it answers the settled share of a ceiling without making a snapshot
+   * (`settledShare`, as MemoryLedger does): called as a method, so the call can be inlined.
+   */
+  readonly #shares: { settledShare(scope: LedgerScope, ceiling: Ceiling): number } | undefined;
 
   constructor(ledger: Ledger, options: BudgetOptions) {
     if (typeof ledger.usageOf !== "function")
@@ -62,9 +83,10 @@ export class BudgetGuard implements Guard {
         { field: "ledger" },
       );
     this.#ledger = ledger as Ledger & Required<Pick<Ledger, "usageOf">>;
-    const share = (ledger as { settledShare?: unknown }).settledShare;
-    this.#share =
-      typeof share === "function" ? (share as (scope: LedgerScope, ceiling: Ceiling) => number) : undefined;
+    this.#shares =
+      typeof (ledger as { settledShare?: unknown }).settledShare === "function"
+        ? (ledger as unknown as { settledShare(scope: LedgerScope, ceiling: Ceiling): number })
+        : undefined;
     const ceilings: Ceiling[] = [];
     const add = (account: BudgetAccount, o: CeilingOptions | undefined, field: string) => {
       if (!o) return;
@@ -76,13 +98,7 @@ export class BudgetGuard implements Guard {
           });
       }
       if (o.maxCostUsd === undefined && o.maxTokens === undefined) return;
-      ceilings.push(
-        Object.freeze({
-          account,
-          ...(o.maxCostUsd !== undefined ? { maxCostUsd: o.maxCostUsd } : {}),
-          ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
-        }),
-      );
+      ceilings.push(ceilingOf(account, o.maxCostUsd, o.maxTokens));
     };
     add("run", options.run, "budget.run");
     add("session", options.session, "budget.session");
@@ -130,11 +146,11 @@ export class BudgetGuard implements Guard {
     const ceilings = this.ceilings;
     const warnAt = this.#warnAt;
     if (warnAt.length === 0) return;
-    const share = this.#share;
+    const shares = this.#shares;
     for (let i = 0; i < ceilings.length; i++) {
       const c = ceilings[i]!;
       // Below the first warning (every model call but a few): no usage snapshot is made.
-      if (share !== undefined && share.call(this.#ledger, scope, c) < warnAt[0]!) continue;
+      if (shares !== undefined && shares.settledShare(scope, c) < warnAt[0]!) continue;
       const u = this.#ledger.usageOf(scope, c.account);
       const used = Math.max(
         c.maxCostUsd ? u.costUsd / c.maxCostUsd : 0,
@@ -193,15 +209,22 @@ class CeilingLedger implements Ledger {
   readonly #base: Ledger;
   readonly #books: Ledger & Required<Pick<Ledger, "usageOf">>;
   readonly #ceilings: readonly Ceiling[];
+  /** The base ledger when it is exactly a MemoryLedger (see `reserve`). */
+  readonly #memory: MemoryLedger | undefined;
 
   constructor(base: Ledger, books: Ledger & Required<Pick<Ledger, "usageOf">>, ceilings: readonly Ceiling[]) {
     this.#base = base;
+    // Exactly a MemoryLedger (not a subclass that may change what reserve does).
+    this.#memory = base.constructor === MemoryLedger ? (base as MemoryLedger) : undefined;
     this.#books = books;
     this.#ceilings = ceilings;
   }
 
   reserve(scope: LedgerScope, entry: ReserveEntry): ReturnType<Ledger["reserve"]> {
-    const own = entry.ceilings;
+    const own = entry?.ceilings;
+    // The in-process ledger takes the ceilings beside the entry: no copy of the entry per reservation.
+    if (this.#memory !== undefined && (own === undefined || own.length === 0))
+      return this.#memory.reserveAgainst(scope, entry, this.#ceilings);
     // One literal of one shape (a spread of the entry is the slow, generic copy, every call).
     return this.#base.reserve(scope, {
       key: entry.key,
@@ -234,3 +257,12 @@ class CeilingLedger implements Ledger {
     if (typeof this.#base.sessionClosed === "function") this.#base.sessionClosed(scope);
   }
 }
+
+/**
+ * One budget guard and its ledger (over a MemoryLedger) kept for the process's life. V8 holds the shapes an instance takes as its fields are
+ * set (private fields included) weakly: once every instance of a harness is collected, they go, and
+ * all compiled code that read one is thrown away; the next harness's instances get new shapes, and
+ * the guard's code runs unoptimized again for hundreds of calls. One live instance keeps the shapes.
+ */
+const keptBudget = new BudgetGuard(new MemoryLedger(), { run: { maxCostUsd: 1 } });
+SHAPE_KEEPERS.push(keptBudget, keptBudget.ledgerFor());

@@ -288,3 +288,12 @@ function settings(o: Partial<CircuitBreakerOptions> & Partial<Settings>, prefix:
     coolDownMs: positive(o.coolDownMs ?? 30_000, `${prefix}.coolDownMs`),
   };
 }
+
+/**
+ * One instance kept for the process's life. V8 holds the shapes an instance takes as its fields are
+ * set (private fields included) weakly: once every instance of a harness is collected, they go, and
+ * all compiled code that read one is thrown away; the next harness's instances get new shapes, and
+ * the guard's code runs unoptimized again for hundreds of calls. One live instance keeps the shapes.
+ */
+const SHAPE_KEEPER: CircuitBreaker[] = [];
+SHAPE_KEEPER.push(new CircuitBreaker());

@@ -141,6 +141,18 @@ export class MemoryLedger implements Ledger {
   }
 
   reserve(scope: LedgerScope, entry: ReserveEntry): ReservationRefusal | undefined {
+    return this.reserveAgainst(scope, entry, entry?.ceilings ?? NO_BUDGETS_CEILINGS);
+  }
+
+  /**
+   * @internal `reserve` with `ceilings` in place of the entry's own (which it ignores): what a budget's
+   * ledger calls when the entry has none of its own, so no copy of the entry is made per reservation.
+   */
+  reserveAgainst(
+    scope: LedgerScope,
+    entry: ReserveEntry,
+    ceilings: readonly Ceiling[],
+  ): ReservationRefusal | undefined {
     const { tenant, session } = this.#open(scope);
     const { key, tokens } = checkReserveEntry(scope, entry);
     if (session.reservations.has(key)) {
@@ -155,7 +167,6 @@ export class MemoryLedger implements Ledger {
       session.runBaseTokens = session.account.tokens;
     }
     const usd = entry.estimateUsd;
-    const ceilings = entry.ceilings ?? NO_BUDGETS_CEILINGS;
     // Check every ceiling first, then charge: nothing can come between (this method never yields).
     for (let i = 0; i < ceilings.length; i++) {
       const ceiling = ceilings[i]!;

@@ -14,8 +14,8 @@ import { sessionKey } from "./session-key.js";
  */
 export function canonicalArgs(input: unknown): string {
   if (input === null || typeof input !== "object" || Array.isArray(input)) return canonicalJson(input);
+  if (!hasOwnEnumerable(input)) return "{}"; // a call without arguments: no key list made
   const keys = Object.keys(input);
-  if (keys.length === 0) return "{}";
   if (keys.length > 1) keys.sort();
   let out = "{";
   for (let i = 0; i < keys.length; i++) {
@@ -24,6 +24,11 @@ export function canonicalArgs(input: unknown): string {
     out += `${i === 0 ? "" : ","}${JSON.stringify(k)}:${typeof v === "object" && v !== null ? canonicalJson(v) : (JSON.stringify(v) ?? "null")}`;
   }
   return `${out}}`;
+}
+
+function hasOwnEnumerable(input: object): boolean {
+  for (const k in input) if (Object.hasOwn(input, k)) return true;
+  return false;
 }
 
 export interface StallOptions {
@@ -320,3 +325,12 @@ export class StallDetector implements Guard {
     this.#states.delete(sessionKey(scope));
   }
 }
+
+/**
+ * One instance kept for the process's life. V8 holds the shapes an instance takes as its fields are
+ * set (private fields included) weakly: once every instance of a harness is collected, they go, and
+ * all compiled code that read one is thrown away; the next harness's instances get new shapes, and
+ * the guard's code runs unoptimized again for hundreds of calls. One live instance keeps the shapes.
+ */
+const SHAPE_KEEPER: StallDetector[] = [];
+SHAPE_KEEPER.push(new StallDetector());

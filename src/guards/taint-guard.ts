@@ -37,10 +37,42 @@ interface Taint {
   readonly callId: string;
   readonly turn: number;
   /** The detector's flag when the taint comes from a detected injection (raises to HIGH). */
-  readonly flag?: GuardResultFlag;
-  /** The raise verdicts, built once per level. */
-  readonly raises: Partial<Record<RiskLevel, GuardVerdict>>;
+  readonly flag: GuardResultFlag | undefined;
+  /** The raise verdicts, built once per level raised from. */
+  readonly raises: Raises;
 }
+
+/** One field per level a call can be raised from, present from the start (a fixed shape). */
+interface Raises {
+  LOW: GuardVerdict | undefined;
+  MEDIUM: GuardVerdict | undefined;
+}
+
+/**
+ * A run's taint and its raise verdicts, each built by one function, so every one has the shape of
+ * the one kept below (see `SHAPE_KEEPERS`).
+ */
+function taintOf(
+  runId: string,
+  tool: string,
+  callId: string,
+  turn: number,
+  flag: GuardResultFlag | undefined,
+): Taint {
+  return { runId, tool, callId, turn, flag, raises: { LOW: undefined, MEDIUM: undefined } };
+}
+
+function raiseVerdict(level: RiskLevel, reason: string): GuardVerdict {
+  return Object.freeze({ action: "raise", level, reason }) as GuardVerdict;
+}
+
+/**
+ * One taint and one raise verdict kept for the process's life: V8 holds object shapes weakly, and
+ * the compiled code of `beforeToolCall` depends on these; without a live object of each shape, the
+ * end of every harness's runs threw that code away for the next harness to compile again.
+ */
+const SHAPE_KEEPERS: object[] = [];
+SHAPE_KEEPERS.push(taintOf("-", "-", "-", 0, undefined), raiseVerdict("MEDIUM", "-"));
 
 const ONE_UP: Readonly<Record<RiskLevel, RiskLevel>> = {
   LOW: "MEDIUM",
@@ -110,17 +142,15 @@ export class TaintGuard implements Guard {
     const from = call.risk?.level ?? "HIGH";
     const to = taint.flag ? (from === "BLOCK" ? from : "HIGH") : ONE_UP[from];
     if (to === from || to === "BLOCK" || to === "LOW") return ALLOW;
-    let verdict = taint.raises[from];
+    // `from` is LOW or MEDIUM here: HIGH and BLOCK are never raised (`to === from` or BLOCK above).
+    const slot = from as keyof Raises;
+    let verdict = taint.raises[slot];
     if (!verdict) {
       const cause = taint.flag
         ? `a likely prompt injection was flagged in the result of ${taint.tool} (call ${taint.callId}, turn ${taint.turn}; ${taint.flag.by}, severity ${taint.flag.severity})`
         : `tainted by the result of ${taint.tool} (call ${taint.callId}, turn ${taint.turn})`;
-      verdict = Object.freeze({
-        action: "raise",
-        level: to,
-        reason: `${cause}: ${from} -> ${to} until the next human turn`,
-      });
-      taint.raises[from] = verdict;
+      verdict = raiseVerdict(to, `${cause}: ${from} -> ${to} until the next human turn`);
+      taint.raises[slot] = verdict;
     }
     return verdict;
   }
@@ -184,11 +214,18 @@ export class TaintGuard implements Guard {
     const current = known?.runId === runId ? known : undefined;
     // The first untrusted result since the human turn is the one that caused the taint; a detected
     // injection outranks a plain taint (its raise is stronger), the first detected one is named.
-    if (!current || (flag && !current.flag))
-      this.#taints.set(key, { runId, tool, callId, turn, ...(flag ? { flag } : {}), raises: {} });
+    if (!current || (flag && !current.flag)) this.#taints.set(key, taintOf(runId, tool, callId, turn, flag));
   }
 
   sessionEnded(scope: { readonly tenantId: string; readonly sessionId: string }): void {
     this.#taints.delete(sessionKey(scope));
   }
 }
+
+/**
+ * One instance kept for the process's life. V8 holds the shapes an instance takes as its fields are
+ * set (private fields included) weakly: once every instance of a harness is collected, they go, and
+ * all compiled code that read one is thrown away; the next harness's instances get new shapes, and
+ * the guard's code runs unoptimized again for hundreds of calls. One live instance keeps the shapes.
+ */
+SHAPE_KEEPERS.push(new TaintGuard());

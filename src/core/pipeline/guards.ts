@@ -54,7 +54,7 @@ const SKIP: unique symbol = Symbol("skip");
 type Ask<S> = (state: S, guard: Guard) => unknown;
 /**
  * Judges one answer; a boxed value ends the sequence. `known`: the answer's check, when the same
- * frozen verdict object was checked before (looked up once, by `drive`).
+ * frozen verdict object was checked before (looked up once, where the answer was received).
  */
 type Settle<S, R> = (
   state: S,
@@ -67,44 +67,11 @@ type Settle<S, R> = (
 type Known = Checked<GuardVerdict | GuardAfterVerdict> | undefined;
 
 /**
- * Asks each guard in turn (`ask` calls its hook, or answers SKIP) and lets `settle` judge each answer
- * (a boxed value ends the sequence). Synchronous while the guards answer synchronously; from the
- * first guard that answers with a native Promise on, asynchronous. A foreign thenable is never
- * awaited: it is judged as is (and refused). So a step with only synchronous guards costs no extra
- * turn of the event loop; `ask`, `settle` and `done` are module functions and what they need is one
- * state object, so a step allocates no closure per stage and nothing per guard.
+ * The rest of a stage once a guard answered with a native Promise (from guard `from` on): each answer
+ * awaited in turn, judged by `settle` (a boxed value ends the sequence), `done` at the end. The
+ * synchronous paths (`runGuards`, `afterToolCallGuards`, `beforeModelCallGuards`) hand over here with
+ * what they gathered so far. A foreign thenable is never awaited: it is judged as is (and refused).
  */
-function drive<S, R>(
-  guards: readonly Guard[],
-  state: S,
-  ask: Ask<S>,
-  settle: Settle<S, R>,
-  done: (state: S) => R,
-): R | Promise<R> {
-  for (let i = 0; i < guards.length; i++) {
-    const guard = guards[i]!;
-    let answer: unknown;
-    let threw = false;
-    let known: Known;
-    try {
-      answer = ask(state, guard);
-      if (answer === SKIP) continue;
-      // `undefined` (nothing to say) and a verdict already checked are no Promise: no native call.
-      if (typeof answer === "object" && answer !== null) {
-        known = checkedVerdicts.get(answer);
-        if (known === undefined && isNativePromise(answer))
-          return driveAsync(guards, i, answer, state, ask, settle, done);
-      }
-    } catch (err) {
-      answer = err;
-      threw = true;
-    }
-    const r = settle(state, guard, threw, answer, known);
-    if (r) return r.value;
-  }
-  return done(state);
-}
-
 async function driveAsync<S, R>(
   guards: readonly Guard[],
   from: number,
@@ -220,11 +187,11 @@ function raisedSlow(
     return known;
   const raise: Raise = {
     guard: guardName,
-    next: Object.freeze({
-      level: maxRisk(current.level, verdict.level),
-      reason: `${current.reason}; raised by ${guardName}: ${verdict.reason}`,
-      rule: current.rule,
-    }),
+    next: raisedRisk(
+      maxRisk(current.level, verdict.level),
+      `${current.reason}; raised by ${guardName}: ${verdict.reason}`,
+      current.rule,
+    ),
     record: Object.freeze({
       stage: "guards",
       outcome: "raise",
@@ -240,6 +207,20 @@ function raisedSlow(
   return raise;
 }
 
+function raisedRisk(level: RiskAssessment["level"], reason: string, rule: string): RiskAssessment {
+  return Object.freeze({ level, reason, rule });
+}
+
+/**
+ * Objects kept for the process's life, one of each shape the guard stage and the guards read on
+ * every call but build per harness or per run (a run's guard context, a raised assessment): V8 holds
+ * object shapes weakly, and compiled code that depends on a shape no live object has any more is
+ * thrown away. Without these, every harness's end (its last session's contexts collected) discarded
+ * the compiled code of the guard stage, the guards and the ledger's lookups, for the next harness to
+ * compile again. Filled below, where each shape is defined.
+ */
+const shapeKeepers: object[] = [raisedRisk("MEDIUM", "", "")];
+
 /** What the guard stage of one call carries from guard to guard. */
 interface CallState {
   readonly ctx: RunContext;
@@ -253,6 +234,21 @@ interface CallState {
   readonly records: StageRecord[];
 }
 
+/**
+ * The guard stage's records of the last call that passed every guard, as one frozen list: calls in a
+ * row pass the same guards with the same shared records (pass records, a memoized raise), so they
+ * share one list rather than each building its own (the event keeps it for the session's life).
+ */
+let lastRecords: readonly StageRecord[] = Object.freeze([]);
+/** The last passing result, reused while the next call passes with the same level and records. */
+let lastPassed: Extract<GuardResult, { ok: true }> | undefined;
+
+/**
+ * The stage, synchronously while every guard answers synchronously (no state object, no list made
+ * for a call whose records are those of the call before); from the first native Promise on, the
+ * generic asynchronous path (`driveAsync`) with what was gathered so far. Anything but `allow` or
+ * `raise` (deny, stop, a throw, a malformed verdict) is judged by `settleBeforeToolCall`, once.
+ */
 function runGuards(
   ctx: RunContext,
   tool: Tool,
@@ -260,23 +256,85 @@ function runGuards(
   input: unknown,
   risk: RiskAssessment,
 ): GuardResult | Promise<GuardResult> {
-  const state: CallState = {
-    ctx,
-    gctx: guardContext(ctx),
-    tool,
-    callId,
-    input,
-    current: risk,
-    view: { tool, callId, input, risk },
-    records: [],
-  };
-  return drive<CallState, GuardResult>(
-    ctx.deps.guards,
-    state,
-    askBeforeToolCall,
-    settleBeforeToolCall,
-    callDone,
-  );
+  const guards = ctx.deps.guards;
+  const gctx = guardContext(ctx);
+  let current = risk;
+  let view: GuardToolCall = { tool, callId, input, risk };
+  const last = lastRecords;
+  /** Records so far: while `own` is undefined, they are `last`'s first `n`. */
+  let n = 0;
+  let own: StageRecord[] | undefined;
+  for (let i = 0; i < guards.length; i++) {
+    const guard = guards[i]!;
+    if (!guard.beforeToolCall) continue;
+    if (view.risk !== current) view = { tool, callId, input, risk: current };
+    let answer: unknown;
+    let threw = false;
+    let known: Known;
+    try {
+      answer = guard.beforeToolCall(view, gctx);
+      if (typeof answer === "object" && answer !== null) {
+        known = checkedVerdicts.get(answer);
+        if (known === undefined && isNativePromise(answer)) {
+          const state: CallState = {
+            ctx,
+            gctx,
+            tool,
+            callId,
+            input,
+            current,
+            view,
+            records: own ?? last.slice(0, n),
+          };
+          return driveAsync(guards, i, answer, state, askBeforeToolCall, settleBeforeToolCall, callDone);
+        }
+      }
+    } catch (err) {
+      answer = err;
+      threw = true;
+    }
+    let record: StageRecord | undefined;
+    const checked = threw ? undefined : checkedVerdict<GuardVerdict>(answer, BEFORE_TOOL_CALL_ACTIONS, known);
+    if (checked?.ok) {
+      const verdict = checked.value;
+      if (verdict.action === "allow") record = passRecord(guard.name);
+      else if (verdict.action === "raise") {
+        const raise = raised(current, guard.name, verdict);
+        current = raise.next;
+        record = raise.record;
+      }
+    }
+    if (record === undefined) {
+      // Denied, stopped, failed or malformed: the call ends here (judged from the same check).
+      const records = own ?? last.slice(0, n);
+      return refusedCall(ctx, records, guard, threw, answer, checked);
+    }
+    if (own === undefined) {
+      if (n < last.length && last[n] === record) {
+        n++;
+        continue;
+      }
+      own = last.slice(0, n);
+    }
+    own.push(record);
+    n++;
+  }
+  let records: readonly StageRecord[];
+  if (own === undefined) records = n === last.length ? last : last.slice(0, n);
+  else records = own;
+  if (records !== last && records.every(isFrozen)) {
+    records = Object.freeze(records as StageRecord[]);
+    lastRecords = records;
+  }
+  const prev = lastPassed;
+  if (prev !== undefined && prev.risk === current && prev.records === records) return prev;
+  const passed = Object.freeze({ ok: true as const, risk: current, records });
+  if (records === lastRecords) lastPassed = passed;
+  return passed;
+}
+
+function isFrozen(record: StageRecord): boolean {
+  return Object.isFrozen(record);
 }
 
 function askBeforeToolCall(s: CallState, guard: Guard): unknown {
@@ -292,45 +350,67 @@ function settleBeforeToolCall(
   answer: unknown,
   known: Known,
 ): { readonly value: GuardResult } | undefined {
-  const { records } = s;
-  if (threw) {
+  const checked = threw ? undefined : checkedVerdict<GuardVerdict>(answer, BEFORE_TOOL_CALL_ACTIONS, known);
+  if (checked?.ok) {
+    const verdict = checked.value;
+    if (verdict.action === "allow") {
+      s.records.push(passRecord(guard.name));
+      return undefined;
+    }
+    if (verdict.action === "raise") {
+      const raise = raised(s.current, guard.name, verdict);
+      s.current = raise.next;
+      s.records.push(raise.record);
+      return undefined;
+    }
+  }
+  return { value: refusedCall(s.ctx, s.records, guard, threw, answer, checked) };
+}
+
+/**
+ * A guard threw, answered a malformed verdict, denied the call or stopped the run: the call's result.
+ * `checked` is the answer's one check (undefined when the guard threw).
+ */
+function refusedCall(
+  ctx: RunContext,
+  records: StageRecord[],
+  guard: Guard,
+  threw: boolean,
+  answer: unknown,
+  checked: Checked<GuardVerdict> | undefined,
+): GuardResult {
+  if (threw || checked === undefined) {
     const reason = `guard "${guard.name}" failed: ${errorMessage(answer)} (fail closed)`;
     records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: reason });
-    return { value: { ok: false, reason, records } };
+    return { ok: false, reason, records };
   }
-  const checked = checkedVerdict<GuardVerdict>(answer, BEFORE_TOOL_CALL_ACTIONS, known);
   if (!checked.ok) {
     const reason = `guard "${guard.name}" answered a malformed verdict: ${checked.problem} (fail closed)`;
     records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: reason });
-    return { value: { ok: false, reason, records } };
+    return { ok: false, reason, records };
   }
   const verdict = checked.value;
   switch (verdict.action) {
-    case "allow":
-      records.push(passRecord(guard.name));
-      return undefined;
-    case "raise": {
-      const raise = raised(s.current, guard.name, verdict);
-      s.current = raise.next;
-      records.push(raise.record);
-      return undefined;
-    }
     case "deny":
       records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: verdict.reason });
-      return {
-        value: verdict.details
-          ? { ok: false, reason: verdict.reason, details: verdict.details, records }
-          : { ok: false, reason: verdict.reason, records },
-      };
+      return verdict.details
+        ? { ok: false, reason: verdict.reason, details: verdict.details, records }
+        : { ok: false, reason: verdict.reason, records };
     case "stop":
-      s.ctx.pendingStop ??= verdict.stop;
+      ctx.pendingStop ??= verdict.stop;
       records.push({
         stage: "guards",
         outcome: "deny",
         by: `guard:${guard.name}`,
         note: `run stops: ${verdict.stop.type}`,
       });
-      return { value: { ok: false, reason: `the run is stopping (${verdict.stop.type})`, records } };
+      return { ok: false, reason: `the run is stopping (${verdict.stop.type})`, records };
+    default: {
+      // allow and raise are handled by the callers; anything else is not a verdict of this hook.
+      const reason = `guard "${guard.name}" answered an unexpected verdict (fail closed)`;
+      records.push({ stage: "guards", outcome: "deny", by: `guard:${guard.name}`, note: reason });
+      return { ok: false, reason, records };
+    }
   }
 }
 
@@ -377,6 +457,10 @@ class RunGuardContext implements GuardContext {
   }
 }
 
+shapeKeepers.push(
+  new RunGuardContext({ deps: { tenantId: "-", sessionId: "-" }, runId: "-" } as unknown as RunContext),
+);
+
 /**
  * One frozen context per run, made at its first guard call and kept in the run's own slot: every
  * guard call of the run shares it (no allocation and no lookup per call or turn; it goes with the run).
@@ -416,8 +500,48 @@ export function afterToolCallGuards(
   outcome: GuardCallOutcome,
   hook: "afterToolCall" | "afterDeniedCall" = "afterToolCall",
 ): readonly string[] | Promise<readonly string[]> {
-  const state: AfterState = { ctx, gctx: guardContext(ctx), call, outcome, hook, notes: undefined };
-  return drive<AfterState, readonly string[]>(ctx.deps.guards, state, askAfter, settleAfter, afterDone);
+  // Synchronous while the guards answer synchronously: no state object (see `runGuards`).
+  const guards = ctx.deps.guards;
+  const gctx = guardContext(ctx);
+  const denied = hook === "afterDeniedCall";
+  let notes: string[] | undefined;
+  for (let i = 0; i < guards.length; i++) {
+    const guard = guards[i]!;
+    const after = denied ? guard.afterDeniedCall : guard.afterToolCall;
+    if (!after) continue;
+    let answer: unknown;
+    let threw = false;
+    let known: Known;
+    try {
+      answer = after.call(guard, call, outcome, gctx);
+      if (answer === undefined) continue;
+      if (typeof answer === "object" && answer !== null) {
+        known = checkedVerdicts.get(answer);
+        if (known === undefined && isNativePromise(answer)) {
+          const state: AfterState = { ctx, gctx, call, outcome, hook, notes };
+          return driveAsync(guards, i, answer, state, askAfter, settleAfter, afterDone);
+        }
+      }
+    } catch (err) {
+      answer = err;
+      threw = true;
+    }
+    if (threw) {
+      ctx.pendingStop ??= guardFailed(guard.name, hook, `threw: ${errorMessage(answer)}`);
+      break;
+    }
+    const checked = checkedVerdict<GuardAfterVerdict>(answer, AFTER_ACTIONS, known);
+    if (!checked.ok) {
+      ctx.pendingStop ??= guardFailed(guard.name, hook, `answered a malformed verdict: ${checked.problem}`);
+      break;
+    }
+    if (checked.value.action === "stop") ctx.pendingStop ??= checked.value.stop;
+    else if (checked.value.action === "warn") {
+      notes ??= [];
+      notes.push(`[${guard.name}] ${checked.value.note}`);
+    }
+  }
+  return notes ?? NO_NOTES;
 }
 
 interface AfterState {
@@ -473,13 +597,38 @@ function afterDone(s: AfterState): readonly string[] {
 export function beforeModelCallGuards(
   ctx: RunContext,
 ): StopReason | undefined | Promise<StopReason | undefined> {
-  return drive<GuardContext, StopReason | undefined>(
-    ctx.deps.guards,
-    guardContext(ctx),
-    askBeforeModelCall,
-    settleBeforeModelCall,
-    noStop,
-  );
+  // Synchronous while the guards answer synchronously (see `runGuards`).
+  const guards = ctx.deps.guards;
+  const gctx = guardContext(ctx);
+  for (let i = 0; i < guards.length; i++) {
+    const guard = guards[i]!;
+    if (!guard.beforeModelCall) continue;
+    let answer: unknown;
+    let threw = false;
+    let known: Known;
+    try {
+      answer = guard.beforeModelCall(gctx);
+      if (typeof answer === "object" && answer !== null) {
+        known = checkedVerdicts.get(answer);
+        if (known === undefined && isNativePromise(answer))
+          return driveAsync<GuardContext, StopReason | undefined>(
+            guards,
+            i,
+            answer,
+            gctx,
+            askBeforeModelCall,
+            settleBeforeModelCall,
+            noStop,
+          );
+      }
+    } catch (err) {
+      answer = err;
+      threw = true;
+    }
+    const r = settleBeforeModelCall(gctx, guard, threw, answer, known);
+    if (r) return r.value;
+  }
+  return undefined;
 }
 
 function askBeforeModelCall(gctx: GuardContext, guard: Guard): unknown {
