@@ -3,7 +3,9 @@
  * 4× the input takes ≤ 4.5× the time), injection-detector throughput, and the session loop with
  * redaction and spotlighting on against the same loop with security off, in the same run.
  * Flags: `--quick`, `--engine re2|re2js|auto` (default auto), `--reps <n>` (default 5),
- * `--loop-reps <n>` (default 9), `--only loop` (the loop part alone).
+ * `--loop-reps <n>` (default 11), `--loop-sessions <n>` (sessions per configuration in a repetition,
+ * default 4), `--only loop` (the loop part alone), `--profile <dir>` (after the measured runs, a V8
+ * CPU profile of each loop configuration).
  *
  * Throughput figures are the best of the repetitions, in wall time and in this process's CPU time (all its
  * threads, so the garbage collector's helpers count): on a machine shared with other work, waiting
@@ -11,14 +13,17 @@
  * so a change of load hits both. The targets are judged on CPU time.
  *
  * The loop runs two shapes (one ~450 B result per turn; two ~1 KB results per turn), each result
- * different from the last, with two known secrets configured and none read from the environment. Its
- * configurations alternate within each repetition, and the figure is the median of the repetitions'
- * CPU time (the whole process, every thread) against the median of security off's.
+ * different from the last, with two known secrets configured and none read from the environment. A
+ * repetition runs several sessions of each configuration, interleaved in alternating order, and takes
+ * their mean (one 2,000-call session is too short to even out the garbage collector's pauses); the
+ * figure is the median of the repetitions' CPU time (the whole process, every thread) against the
+ * median of security off's.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Benchmark, BenchOptions, BenchOutput, Table } from "./lib/bench.ts";
+import { startCpuProfile } from "./lib/cpu-profile.ts";
 import { MB } from "./lib/measure.ts";
 
 type Dist = typeof import("../dist/index.js");
@@ -177,7 +182,7 @@ const median = (xs: readonly number[]): number => {
 
 async function run(options: BenchOptions): Promise<BenchOutput> {
   const unknown = Object.keys(options.flags).filter(
-    (f) => !["engine", "reps", "loop-reps", "only"].includes(f),
+    (f) => !["engine", "reps", "loop-reps", "loop-sessions", "only", "profile"].includes(f),
   );
   if (unknown.length > 0) throw new Error(`security: unknown flag(s) --${unknown.join(", --")}`);
   const engine = (options.flags.engine ?? "auto") as "auto" | "re2" | "re2js";
@@ -269,7 +274,8 @@ async function run(options: BenchOptions): Promise<BenchOutput> {
 
   const workdir = mkdtempSync(join(tmpdir(), "rein-bench-security-"));
   const calls = options.quick ? 300 : 2000;
-  const loopReps = Number(options.flags["loop-reps"] ?? (options.quick ? 3 : 9));
+  const loopReps = Number(options.flags["loop-reps"] ?? (options.quick ? 3 : 11));
+  const sessionsPerRep = Number(options.flags["loop-sessions"] ?? (options.quick ? 1 : 4));
   const common = { secretsFromEnv: false, knownSecrets: KNOWN, regexEngine: engine };
   const configs: [string, Record<string, unknown>][] = [
     ["security off", { ...common, redact: false, spotlight: false, detect: false }],
@@ -286,25 +292,53 @@ async function run(options: BenchOptions): Promise<BenchOutput> {
       // Warm-up: every configuration, so none runs colder than the others.
       for (const [, sec] of configs) await loopRun(rein, 200, shape, sec, workdir);
       for (let r = 0; r < loopReps; r++) {
-        // Alternating order: a change of load or of the heap's state hits every configuration.
-        const order = r % 2 === 0 ? configs : [...configs].reverse();
-        for (const [name, sec] of order)
-          times.get(name)!.push(await loopRun(rein, calls, shape, sec, workdir));
+        // A repetition is `sessionsPerRep` sessions of each configuration, interleaved (a, b, c, c, b,
+        // a, …): a run of 2,000 calls lasts ~50 ms and meets one scavenge or two (each a few ms, the
+        // event log keeps every event) and now and then a full collection, so a single run's figure
+        // swings by half; summed over several sessions the collections even out, and the alternating
+        // order makes a change of load or of the heap's state hit every configuration alike.
+        const sum = configs.map(() => ({ wall: 0, cpu: 0 }));
+        for (let k = 0; k < sessionsPerRep; k++) {
+          const idx = configs.map((_, i) => i);
+          if ((r * sessionsPerRep + k) % 2 === 1) idx.reverse();
+          for (const i of idx) {
+            const t = await loopRun(rein, calls, shape, configs[i]![1], workdir);
+            sum[i]!.wall += t.wall / sessionsPerRep;
+            sum[i]!.cpu += t.cpu / sessionsPerRep;
+          }
+        }
+        configs.forEach(([name], i) => {
+          times.get(name)!.push(sum[i]!);
+        });
+      }
+      const profileDir = options.flags.profile;
+      if (profileDir) {
+        // After the measured runs (the profiler's cost is in no figure): each configuration's runs of
+        // this shape under one V8 CPU profile, `<dir>/<shape>-<configuration>.cpuprofile`.
+        mkdirSync(profileDir, { recursive: true });
+        for (const [name, sec] of configs) {
+          const profiler = await startCpuProfile(50);
+          for (let r = 0; r < loopReps; r++) await loopRun(rein, calls, shape, sec, workdir);
+          const file = `${shapeName}-${name}`.replace(/[^A-Za-z0-9]+/g, "-");
+          writeFileSync(join(profileDir, `${file}.cpuprofile`), JSON.stringify(await profiler.stop()));
+        }
+        options.log(`  profiles: ${profileDir}/*.cpuprofile`);
       }
       const off = times.get("security off")!;
       const shapeJson: Record<string, unknown> = {};
       for (const [name] of configs) {
         const runs = times.get(name)!;
-        // Per repetition, against the off run of the same repetition (adjacent in time).
+        // Per repetition, against the off sessions of the same repetition (interleaved with them).
         const ratios = runs.map((t, i) => t.cpu / off[i]!.cpu);
         const cpu = median(runs.map((t) => t.cpu));
         const wall = median(runs.map((t) => t.wall));
         const ratio = cpu / median(off.map((t) => t.cpu));
         const wallRatio = wall / median(off.map((t) => t.wall));
         shapeJson[name] = {
-          cpuMs: runs.map((t) => t.cpu),
-          wallMs: runs.map((t) => t.wall),
+          cpuMsPerSession: runs.map((t) => t.cpu),
+          wallMsPerSession: runs.map((t) => t.wall),
           ratio,
+          medianPairRatio: median(ratios),
           wallRatio,
         };
         if (name === "redaction + spotlighting") {
@@ -316,6 +350,7 @@ async function run(options: BenchOptions): Promise<BenchOutput> {
           name,
           ((cpu * 1000) / calls).toFixed(1),
           `${ratio.toFixed(2)}×`,
+          `${median(ratios).toFixed(2)}×`,
           `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`,
           ((wall * 1000) / calls).toFixed(1),
           `${wallRatio.toFixed(2)}×`,
@@ -326,7 +361,7 @@ async function run(options: BenchOptions): Promise<BenchOutput> {
   } finally {
     rmSync(workdir, { recursive: true, force: true });
   }
-  json.loop = { calls, reps: loopReps, shapes: loopJson, worstOnRatio };
+  json.loop = { calls, reps: loopReps, sessionsPerRep, shapes: loopJson, worstOnRatio };
 
   if (!loopOnly)
     verdicts.push(
@@ -367,8 +402,17 @@ async function run(options: BenchOptions): Promise<BenchOutput> {
       rows: detRows,
     },
     {
-      title: `Session loop, ${calls} tool calls, each result different (µs per call, median of ${loopReps} alternating runs; × = median against security off's median, same run, CPU time of the whole process; range = per repetition against that repetition's off run)`,
-      header: ["shape", "configuration", "CPU µs/call", "×off", "range", "wall µs/call", "wall ×off"],
+      title: `Session loop, ${calls} tool calls a session, each result different (µs per call: median of ${loopReps} repetitions, each the mean of ${sessionsPerRep} sessions per configuration, interleaved in alternating order; × = that median against security off's, same run, CPU time of the whole process; pair × = median, and range, of each repetition against its own off sessions)`,
+      header: [
+        "shape",
+        "configuration",
+        "CPU µs/call",
+        "×off",
+        "pair ×",
+        "range",
+        "wall µs/call",
+        "wall ×off",
+      ],
       rows: loopRows,
     },
     { title: "Targets", header: ["target", "figure", "verdict"], rows: verdicts },

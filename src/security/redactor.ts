@@ -77,7 +77,7 @@ interface CompiledSet {
  * repeat, and looking one up costs a hash of all its characters: they are scanned.
  */
 const CLEAN_CACHE_MAX_CHARS = 160;
-const CLEAN_CACHE_ENTRIES = 4096;
+const CLEAN_CACHE_ENTRIES = 1024;
 
 interface CleanCache {
   version: number;
@@ -90,16 +90,18 @@ interface CleanCache {
    */
   readonly recent: (string | undefined)[];
   /**
-   * Frozen plain objects and arrays found clean, with everything inside them (their strings, and
-   * objects that are themselves in this map), by the known-values version they were scanned under.
-   * Frozen data cannot change, so the harness's shared records (a policy's risk, a stage record)
-   * are walked once, not once per event. Bounded: after FROZEN_ENTRIES objects it is replaced by an
-   * empty one, so objects frozen per call (a tool's input) never grow one table without end (a
-   * WeakMap's table only shrinks at a major collection, whenever that comes); the shared records are
-   * walked once more and remembered again.
+   * Frozen plain objects and arrays found clean, with everything inside them (deep-frozen, data
+   * properties only), under the known-values version `frozenVersion`: the last FROZEN_SLOTS, found by
+   * identity. Frozen data cannot change, so the harness's shared records with several entries (a
+   * call's stage list) are walked once, not once per event. A ring compared by identity rather than
+   * a WeakMap: asking a WeakMap, and `Object.isFrozen` before it, for every object an event holds
+   * cost more than walking the few small records it spared (their strings are found in `recent`), and
+   * a WeakMap's table only shrinks at a major collection. Only objects worth skipping (FROZEN_MIN_ITEMS
+   * strings or objects) are checked for freezing and remembered.
    */
-  frozen: WeakMap<object, number>;
-  frozenCount: number;
+  readonly frozen: (object | undefined)[];
+  frozenAt: number;
+  frozenVersion: number;
   /**
    * The keyword scan over the rules' keywords followed by the known values' forms (indexes from
    * `keywords.length` on are known values), under the known-values version `scanVersion`: one pass
@@ -124,8 +126,9 @@ function cleanCacheFor(known: KnownValues, set: CompiledSet): CleanCache {
       version: known.version,
       strings: new Set(),
       recent: new Array<string | undefined>(RECENT_SLOTS).fill(undefined),
-      frozen: new WeakMap(),
-      frozenCount: 0,
+      frozen: new Array<object | undefined>(FROZEN_SLOTS).fill(undefined),
+      frozenAt: 0,
+      frozenVersion: -1,
       scan: null,
       scanVersion: -1,
     };
@@ -135,14 +138,18 @@ function cleanCacheFor(known: KnownValues, set: CompiledSet): CleanCache {
 }
 
 /** Slots of CleanCache.recent (a power of two). */
-const RECENT_SLOTS = 256;
+const RECENT_SLOTS = 512;
 
 /** A string's slot in CleanCache.recent (`n` is its length, at least 1). */
 const recentSlot = (text: string, n: number) =>
-  (n * 31 + text.charCodeAt(n - 1) * 7 + text.charCodeAt(0)) & (RECENT_SLOTS - 1);
+  (n * 31 + text.charCodeAt(n - 1) * 7 + text.charCodeAt(0) + text.charCodeAt(n >> 1) * 131) &
+  (RECENT_SLOTS - 1);
 
-/** Frozen objects remembered clean per cache before its table is replaced (see CleanCache.frozen). */
-const FROZEN_ENTRIES = 1024;
+/** Frozen objects remembered clean per cache (see CleanCache.frozen). */
+const FROZEN_SLOTS = 8;
+
+/** Strings and objects an object must hold to be worth remembering (see CleanCache.frozen). */
+const FROZEN_MIN_ITEMS = 4;
 
 /** How many long vouched strings a redactor remembers (a step's results). */
 const VOUCHED_ENTRIES = 16;
@@ -325,6 +332,8 @@ export class SecretRedactor {
   readonly #vouched: (string | undefined)[] = new Array(VOUCHED_ENTRIES).fill(undefined);
   #vouchedAt = 0;
   #vouchedVersion = -1;
+  /** The known-values version {@link SecretRedactor.redactValue}'s walk began under. */
+  #walkVersion = -1;
   /**
    * sha256(secret) → placeholder; hashes, so the book itself holds no secret. Made with the first
    * secret found: most sessions find none, and an empty Map costs 184 bytes for the session's life.
@@ -610,6 +619,7 @@ export class SecretRedactor {
   redactValue<T>(value: T): T {
     // The clean cache is checked against the known values once here, not once per string.
     if (this.#clean.version !== this.known.version) this.#forgetClean();
+    this.#walkVersion = this.known.version;
     return this.#walk(value, 0) as T;
   }
 
@@ -636,7 +646,12 @@ export class SecretRedactor {
         cache.recent[slot] = text;
         return text;
       }
-    } else if (this.#isVouched(text)) return text;
+      // Found clean, it joins the recent table too: a call's id recurs in most of its events.
+      const out = this.#redactUncached(text).text;
+      if (out === text) cache.recent[slot] = text;
+      return out;
+    }
+    if (this.#isVouched(text)) return text;
     return this.#redactUncached(text).text;
   }
 
@@ -652,9 +667,13 @@ export class SecretRedactor {
    */
   #walkObject(value: object, depth: number): unknown {
     if (depth > 64) return "[REDACTED:too_deep]";
-    const frozen = Object.isFrozen(value);
-    const version = this.known.version;
-    if (frozen && this.#clean.frozen.get(value) === version) return value;
+    const cache = this.#clean;
+    if (cache.frozenVersion === this.known.version) {
+      const ring = cache.frozen;
+      for (let i = 0; i < FROZEN_SLOTS; i++) if (ring[i] === value) return value;
+    }
+    // Strings and objects met: an object with few is not worth checking for freezing.
+    let items = 0;
     if (Array.isArray(value)) {
       let out: unknown[] | undefined;
       for (let i = 0; i < value.length; i++) {
@@ -663,12 +682,13 @@ export class SecretRedactor {
         if (typeof v === "string") r = this.#cleanString(v);
         else if (typeof v === "object" && v !== null) r = this.#walkObject(v, depth + 1);
         else continue;
+        items++;
         if (r !== v) {
           out ??= value.slice();
           out[i] = r;
         }
       }
-      if (out === undefined && frozen && value.length > 0) this.#rememberFrozen(value, version);
+      if (out === undefined && items >= FROZEN_MIN_ITEMS && depth > 0) this.#rememberFrozen(value);
       return out ?? value;
     }
     const proto = Object.getPrototypeOf(value);
@@ -679,47 +699,60 @@ export class SecretRedactor {
     // made, no keyed lookup per property). It also lists what the prototype chain adds (only if
     // someone made a property of Object.prototype enumerable): those are scanned like the rest, and
     // a copy never takes them as its own.
-    let count = 0;
     for (const k in obj) {
-      count++;
       const v = obj[k];
       const rk = k.length < MIN_SCAN_LENGTH ? k : this.#cleanString(k);
       let rv: unknown;
-      if (typeof v === "string") rv = this.#cleanString(v);
-      else if (typeof v === "object" && v !== null) rv = this.#walkObject(v, depth + 1);
-      else rv = v;
+      if (typeof v === "string") {
+        rv = this.#cleanString(v);
+        items++;
+      } else if (typeof v === "object" && v !== null) {
+        rv = this.#walkObject(v, depth + 1);
+        items++;
+      } else rv = v;
       if ((rk !== k || rv !== v) && Object.hasOwn(obj, k)) {
         out ??= { ...obj };
         if (rk !== k) delete out[k];
         out[rk] = rv;
       }
     }
-    // An empty object costs less to walk than to look up: only others are remembered.
-    if (out === undefined && frozen && count > 0) this.#rememberFrozen(obj, version);
+    // An event's own data (depth 0) is made for it: only what it holds may recur.
+    if (out === undefined && items >= FROZEN_MIN_ITEMS && depth > 0) this.#rememberFrozen(obj);
     return out ?? value;
   }
 
   /**
-   * Remembers a frozen object or array just walked and found clean, when nothing in it can change:
-   * every property is a data property (a getter could answer differently next time), and every
-   * object inside is frozen and remembered too.
+   * Remembers an object or array just walked and found clean when nothing in it can change: it is
+   * frozen, every property is a data property (a getter could answer differently next time), and
+   * every object inside is the same, all the way down.
    */
-  #rememberFrozen(value: object, version: number): void {
-    const cache = this.#clean;
-    // A known secret added while the object was walked: part of it was scanned without it.
+  #rememberFrozen(value: object): void {
+    const version = this.#walkVersion;
+    // A known secret added while the object was walked (by a getter or a proxy's trap elsewhere in
+    // the value): part of it may have been scanned without it.
     if (this.known.version !== version) return;
-    const descriptors = Object.getOwnPropertyDescriptors(value) as Record<string, PropertyDescriptor>;
-    for (const k in descriptors) {
-      const d = descriptors[k]!;
-      if (!("value" in d)) return;
-      const v = d.value as unknown;
-      if (typeof v === "object" && v !== null && cache.frozen.get(v) !== version) return;
+    if (!Object.isFrozen(value) || !deepFrozenData(value, 0)) return;
+    const cache = this.#clean;
+    if (cache.frozenVersion !== version) {
+      cache.frozen.fill(undefined);
+      cache.frozenAt = 0;
+      cache.frozenVersion = version;
     }
-    if (cache.frozenCount >= FROZEN_ENTRIES) {
-      cache.frozen = new WeakMap();
-      cache.frozenCount = 0;
-    }
-    cache.frozen.set(value, version);
-    cache.frozenCount++;
+    cache.frozen[cache.frozenAt] = value;
+    cache.frozenAt = (cache.frozenAt + 1) % FROZEN_SLOTS;
   }
+}
+
+/** Whether `value` (known frozen) holds only data properties, and objects inside are the same. */
+function deepFrozenData(value: object, depth: number): boolean {
+  if (depth > 64) return false;
+  const descriptors = Object.getOwnPropertyDescriptors(value) as Record<string, PropertyDescriptor>;
+  for (const k in descriptors) {
+    const d = descriptors[k]!;
+    if (!("value" in d)) return false;
+    const v = d.value as unknown;
+    if (typeof v === "object" && v !== null && !(Object.isFrozen(v) && deepFrozenData(v, depth + 1)))
+      return false;
+  }
+  return true;
 }

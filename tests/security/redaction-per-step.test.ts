@@ -122,6 +122,81 @@ describe("texts vouched clean (the spotlighted result, not scanned again by its 
   });
 });
 
+/** A frozen list of frozen records, as a call's stage list is: enough entries to be remembered. */
+const stageList = (note: string) =>
+  Object.freeze(
+    ["validate", "classify", "guards", "approve"].map((stage) =>
+      Object.freeze({ stage, outcome: "pass", by: "rein", note: stage === "guards" ? note : "ok" }),
+    ),
+  );
+
+describe("frozen records inside an event, remembered clean by identity", () => {
+  it("the same object is scanned again under another registry's known values (another harness)", () => {
+    const stages = stageList("reads Xk3hq8LpQ2Zz");
+    const plain = new SecretRedactor();
+    for (let i = 0; i < 3; i++) expect(plain.redactValue({ turn: i, stages }).stages).toBe(stages);
+    const holding = new SecretRedactor({ knownSecrets: [{ label: "DB_PASSWORD", value: "Xk3hq8LpQ2Zz" }] });
+    const out = holding.redactValue({ turn: 3, stages }).stages;
+    expect(JSON.stringify(out)).not.toContain("Xk3hq8LpQ2Zz");
+    expect(out[2]!.note).toBe("reads [REDACTED:DB_PASSWORD:1]");
+  });
+
+  it("the same object is scanned again once a known secret is added to the same registry", () => {
+    const r = new SecretRedactor();
+    const stages = stageList("reads Xk3hq8LpQ2Zz");
+    for (let i = 0; i < 3; i++) expect(r.redactValue({ turn: i, stages }).stages).toBe(stages);
+    r.known.add("DB_PASSWORD", "Xk3hq8LpQ2Zz");
+    expect(r.redactValue({ turn: 3, stages }).stages[2]!.note).toBe("reads [REDACTED:DB_PASSWORD:1]");
+  });
+
+  it("a frozen list holding a mutable record is never skipped: a secret put into it later is redacted", () => {
+    const r = new SecretRedactor();
+    const gh = SAMPLES.find((s) => s.kind === "github_token")!;
+    const mutable = { stage: "hooks", outcome: "pass", by: "hooks", note: "nothing here yet" };
+    const stages = Object.freeze([...stageList("ok"), mutable]);
+    for (let i = 0; i < 3; i++) expect(r.redactValue({ turn: i, stages }).stages).toBe(stages);
+    mutable.note = gh.text;
+    expect(JSON.stringify(r.redactValue({ turn: 3, stages }))).not.toContain(gh.secret);
+  });
+
+  it("a frozen list holding a getter is never skipped: what the getter answers next is redacted", () => {
+    const r = new SecretRedactor();
+    const gh = SAMPLES.find((s) => s.kind === "github_token")!;
+    let value = "nothing here yet";
+    const withGetter = Object.freeze(
+      Object.defineProperty({ stage: "hooks", outcome: "pass" }, "note", {
+        enumerable: true,
+        get: () => value,
+      }),
+    );
+    const stages = Object.freeze([...stageList("ok"), withGetter]);
+    for (let i = 0; i < 3; i++) r.redactValue({ turn: i, stages });
+    value = gh.text;
+    expect(JSON.stringify(r.redactValue({ turn: 3, stages }))).not.toContain(gh.secret);
+  });
+
+  it("past the ring's size, every record is still right: a known value added later is found in each", () => {
+    const r = new SecretRedactor();
+    const lists = Array.from({ length: 40 }, (_, i) => stageList(`step ${i} uses Xk3hq8LpQ2Zz`));
+    for (let round = 0; round < 2; round++)
+      for (const stages of lists) expect(r.redactValue({ turn: round, stages }).stages).toBe(stages);
+    r.known.add("DB_PASSWORD", "Xk3hq8LpQ2Zz");
+    for (const [i, stages] of lists.entries())
+      expect(r.redactValue({ turn: 2, stages }).stages[2]!.note).toBe(
+        `step ${i} uses [REDACTED:DB_PASSWORD:1]`,
+      );
+  });
+
+  it("a short string found clean by a scan (a call's id) is redacted once its value becomes a known secret", () => {
+    const r = new SecretRedactor();
+    const id = "toolu_Zq9Wx8Ec7Rv6";
+    for (let i = 0; i < 3; i++)
+      expect(r.redactValue({ callId: id, turn: i })).toEqual({ callId: id, turn: i });
+    r.known.add("K", "Zq9Wx8Ec7Rv6");
+    expect(r.redactValue({ callId: id, turn: 3 }).callId).toBe("toolu_[REDACTED:K:1]");
+  });
+});
+
 describe("frozen objects found clean (walked once, not per event)", () => {
   it("a frozen clean object is walked again once a known secret is added", () => {
     const r = new SecretRedactor();
