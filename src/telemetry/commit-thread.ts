@@ -43,11 +43,26 @@ export const RESULT_FIELDS = 2;
  * - `remove`: a file removed (an owner file no lock links any more).
  */
 export type ThreadJob =
-  | { readonly kind: "lock"; readonly lock: string; readonly template: string; readonly text: string }
-  | { readonly kind: "open"; readonly path: string; readonly size: number; readonly tail: Uint8Array }
+  | {
+      readonly kind: "lock";
+      readonly lock: string;
+      readonly template: string;
+      readonly text: string;
+      /** Once the lock is taken, the trail's `open` step in the same job (answered as `opened`). */
+      readonly open?: OpenJob;
+    }
+  | OpenJob
   | { readonly kind: "unlock"; readonly lock: string; readonly identity: string; readonly template?: string }
   | { readonly kind: "close"; readonly fd: number }
   | { readonly kind: "remove"; readonly path: string };
+
+/** A trail's `open` step (see `ThreadJob`). */
+export interface OpenJob {
+  readonly kind: "open";
+  readonly path: string;
+  readonly size: number;
+  readonly tail: Uint8Array;
+}
 
 /** What a job did: an errno failure (`code`), or its answer. */
 export interface JobResult {
@@ -66,6 +81,8 @@ export interface JobResult {
   readonly link?: string;
   /** open: the file ends with `tail` at the expected size. */
   readonly tailOk?: boolean;
+  /** lock with `open`: what the open step did, when the lock was taken. */
+  readonly opened?: JobResult;
 }
 
 /** The thread's answer to one batch. */
@@ -165,6 +182,8 @@ function link(job) {
     throw err;
   }
 }
+// dev:ino of each owner file this thread wrote: a lock linked to it is that file (no lstat per lock).
+const owners = new Map();
 function lock(job) {
   try {
     let linked = link(job);
@@ -173,14 +192,20 @@ function lock(job) {
       const fd = fs.openSync(job.template, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
       try {
         fs.writeSync(fd, job.text);
+        const st = fs.fstatSync(fd);
+        owners.set(job.template, st.dev + ":" + st.ino);
       } finally {
         try { fs.closeSync(fd); } catch {}
       }
       linked = link(job);
     }
     if (!linked) return { busy: true };
-    const st = fs.lstatSync(job.lock);
-    return { identity: st.dev + ":" + st.ino };
+    let identity = owners.get(job.template);
+    if (identity === undefined) {
+      const st = fs.lstatSync(job.lock);
+      identity = st.dev + ":" + st.ino;
+    }
+    return job.open === undefined ? { identity } : { identity, opened: open(job.open) };
   } catch (err) {
     return failed(err);
   }
@@ -226,7 +251,10 @@ function unlock(job) {
   } catch (err) {
     return failed(err);
   } finally {
-    if (job.template) try { fs.unlinkSync(job.template); } catch {}
+    if (job.template) {
+      owners.delete(job.template);
+      try { fs.unlinkSync(job.template); } catch {}
+    }
   }
 }
 function job(j) {
@@ -234,6 +262,7 @@ function job(j) {
   if (j.kind === "open") return open(j);
   if (j.kind === "unlock") return unlock(j);
   if (j.kind === "remove") {
+    owners.delete(j.path);
     try { fs.unlinkSync(j.path); return {}; } catch (err) { return failed(err); }
   }
   try { fs.closeSync(j.fd); return {}; } catch (err) { return failed(err); }
