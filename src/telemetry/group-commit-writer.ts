@@ -357,6 +357,10 @@ export class GroupCommitWriter {
   #onTheSpot = 0;
   /** Batches sent to the thread and not answered yet. */
   #inFlight = 0;
+  /** Batches sent to the thread so far (`threadBatches`). */
+  #batches = 0;
+  /** A flush was put off until the batch in flight comes back. */
+  #flushDeferred = false;
   /** Files the last flush sent to the thread. */
   #lastBatchFiles = 0;
   readonly #files = new Set<CommitFile>();
@@ -444,6 +448,11 @@ export class GroupCommitWriter {
   /** Writes done on the spot (`writeSync` on the event loop) so far, by `sync()` or a flush. */
   get writesOnTheSpot(): number {
     return this.#onTheSpot;
+  }
+
+  /** Batches sent to the writer's thread so far (one message each way per batch). */
+  get threadBatches(): number {
+    return this.#batches;
   }
 
   /** Whether the writer's thread was started (it is only for many files at once: see `threadFrom`). */
@@ -576,6 +585,12 @@ export class GroupCommitWriter {
 
   #flush(): void {
     if (this.#due.size === 0 && this.#jobs.length === 0) return;
+    // Busy: what is due waits for the batch in flight to come back, then goes in one batch (one
+    // message each way for all of it, not one per turn of the event loop).
+    if (this.#inFlight > 0 && this.#threadBusy()) {
+      this.#flushDeferred = true;
+      return;
+    }
     // Swapped, not copied: a file scheduled while this turn's are handled goes into the fresh set.
     const due = this.#due;
     this.#due = this.#dueSpare;
@@ -675,6 +690,7 @@ export class GroupCommitWriter {
       }
     }
     this.#inFlight++;
+    this.#batches++;
     this.#thread!.run(
       b.data,
       b.close,
@@ -683,6 +699,10 @@ export class GroupCommitWriter {
       jobs.map((j) => j.job),
       (reply: Reply | Error) => {
         this.#inFlight--;
+        if (this.#flushDeferred) {
+          this.#flushDeferred = false;
+          this.#scheduleTick();
+        }
         // The transient slot first: the files below may close descriptors and wake waiters.
         if (b.transient) this.#open--;
         const failed = reply instanceof Error ? reply : undefined;

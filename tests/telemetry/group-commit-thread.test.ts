@@ -1,4 +1,15 @@
-import { appendFileSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import {
+  appendFileSync,
+  closeSync,
+  constants,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { GroupCommitWriter } from "../../src/telemetry/group-commit-writer.js";
@@ -50,6 +61,55 @@ describe("the group-commit writer's thread: batches as numbers, failures as type
     await synced;
     await Promise.all(files.map(({ f }) => f.release()));
     expect(writer.openFiles).toBe(0);
+  });
+
+  it("while a batch is in flight, what becomes due over several turns waits for it and goes as one batch", async () => {
+    const dir = tempDir();
+    // Nothing on the spot (a write to the FIFO there would block the event loop itself).
+    const writer = new GroupCommitWriter({ threadFrom: 0, syncWritesPerTick: 0 });
+    // A FIFO nobody reads yet: the thread's write of more than its buffer blocks until the test reads.
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const blocked = writer.file({
+      display: fifo,
+      realFile: fifo,
+      size: 0,
+      fd: openSync(fifo, "r+"),
+      identity: "x",
+    });
+    const big = `${"x".repeat(256 * 1024)}\n`;
+    blocked.append(big);
+    const bigSynced = blocked.sync();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(writer.threadBatches).toBe(1);
+    // Three files become due in three turns while the thread is blocked on the first batch.
+    const files = [0, 1, 2].map((i) => target(writer, join(dir, `t${i}.jsonl`)));
+    const synced: Promise<void>[] = [];
+    for (const [i, f] of files.entries()) {
+      f.append(`line ${i}\n`);
+      synced.push(f.sync());
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    expect(writer.threadBatches).toBe(1);
+    // Unblocked: the first batch comes back, then one batch carries the three files.
+    let read = 0;
+    const buffer = Buffer.alloc(64 * 1024);
+    while (read < big.length) {
+      try {
+        read += readSync(reader, buffer);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    await bigSynced;
+    await Promise.all(synced);
+    expect(writer.threadBatches).toBe(2);
+    expect(writer.writesOnTheSpot).toBe(0);
+    for (const i of [0, 1, 2]) expect(readFileSync(join(dir, `t${i}.jsonl`), "utf8")).toBe(`line ${i}\n`);
+    await Promise.all([blocked, ...files].map((f) => f.release()));
+    closeSync(reader);
   });
 
   it("a write the thread cannot do (ENOSPC on /dev/full) is retried on the libuv path, then fails typed; the batch's other files are written", async () => {
