@@ -6,7 +6,9 @@
  * in the same process, heap kept per closed session, failed sessions and the most descriptors open
  * at once; then, in another fresh process (`bench/many-sessions/idle-child.ts`), the memory the same
  * number of idle sessions holds when they were brought to idle `--idle-batch` (50) at a time, not all
- * at once. Flags: `--sessions a,b`, `--calls n`, `--model-ms n`, `--idle-batch n`.
+ * at once. Flags: `--sessions a,b`, `--calls n`, `--model-ms n`, `--idle-batch n`, `--audit file|memory|off`
+ * (where the trail goes: `file`, the CLI default and the targets' figure; `memory` or `off` show what
+ * the file trail costs by difference).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -21,14 +23,14 @@ const CHILD = fileURLToPath(new URL("./many-sessions/child.ts", import.meta.url)
 const IDLE_CHILD = fileURLToPath(new URL("./many-sessions/idle-child.ts", import.meta.url));
 
 /** Runs `child` with `args` (then a fresh work folder) in a fresh process under `ulimit -n 1024`. */
-function runChild<T>(child: string, args: readonly number[]): T {
+function runChild<T>(child: string, args: readonly number[], audit: string): T {
   const work = mkdtempSync(join(tmpdir(), "rein-many-"));
   try {
     const out = spawnSync(
       "bash",
       ["-c", `ulimit -n 1024 && exec "$NODE" --expose-gc "$CHILD" ${args.join(" ")} "$WORK"`],
       {
-        env: { ...process.env, NODE: process.execPath, CHILD: child, WORK: work },
+        env: { ...process.env, NODE: process.execPath, CHILD: child, WORK: work, MANY_SESSIONS_AUDIT: audit },
         encoding: "utf8",
         maxBuffer: 64 * 1024 * 1024,
       },
@@ -59,12 +61,17 @@ const manySessions: Benchmark = {
     const calls = Number(options.flags.calls ?? 5);
     const modelMs = Number(options.flags["model-ms"] ?? 50);
     const idleBatch = Number(options.flags["idle-batch"] ?? 50);
+    // Where the trail goes: file (the CLI default, the figure held against the targets), memory or off
+    // (what the trail costs, by difference).
+    const audit = options.flags.audit ?? "file";
+    if (!["file", "memory", "off"].includes(audit))
+      throw new Error(`--audit must be file, memory or off, got ${audit}`);
     const reports: (ManySessionsReport & { idle: IdleSessionsReport })[] = [];
     for (const n of sizes) {
       options.log(`${n} sessions × ${calls} tool calls, model ${modelMs} ms`);
-      const live = runChild<ManySessionsReport>(CHILD, [n, calls, modelMs]);
+      const live = runChild<ManySessionsReport>(CHILD, [n, calls, modelMs], audit);
       options.log(`${n} sessions brought to idle ${idleBatch} at a time`);
-      reports.push({ ...live, idle: runChild<IdleSessionsReport>(IDLE_CHILD, [n, calls, idleBatch]) });
+      reports.push({ ...live, idle: runChild<IdleSessionsReport>(IDLE_CHILD, [n, calls, idleBatch], audit) });
     }
     const rows = reports.map((r) => {
       const idle = r.idle.perSession;
@@ -94,7 +101,10 @@ const manySessions: Benchmark = {
     return {
       tables: [
         {
-          title: "many sessions (audit trail on, CLI defaults)",
+          title:
+            audit === "file"
+              ? "many sessions (audit trail on, CLI defaults)"
+              : `many sessions (CLI defaults but audit trail ${audit === "off" ? "off" : "in memory"}: not the targets' figure)`,
           header: [
             "sessions",
             "wall",

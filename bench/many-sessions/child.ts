@@ -10,11 +10,13 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { verifyAuditFile } from "../../dist/index.js";
+import { verifyAuditFile, verifyAuditText } from "../../dist/index.js";
 import { startCpuProfile } from "../lib/cpu-profile.ts";
-import { scenarioHarness } from "./scenario.ts";
+import { scenarioAudit, scenarioHarness } from "./scenario.ts";
 
 export interface ManySessionsReport {
+  /** Where the audit trail went (`--audit`: file, the CLI default; memory; off). */
+  readonly audit: string;
   readonly sessions: number;
   readonly calls: number;
   readonly modelMs: number;
@@ -187,8 +189,13 @@ await Promise.all(
   ),
 );
 let trailsVerified = 0;
+const audit = scenarioAudit();
 for (const s of live.value) {
-  const v = verifyAuditFile(harness.auditFile(s.id)!);
+  if (audit === "off") break;
+  const v =
+    audit === "file"
+      ? verifyAuditFile(harness.auditFile(s.id)!)
+      : verifyAuditText(harness.auditTrail(s.id)!.text());
   if (v.ok && v.records === calls) trailsVerified++;
   else failures.push(`${s.id}: trail ${v.status} ${v.records}`);
 }
@@ -222,6 +229,7 @@ try {
 } catch {}
 
 const report: ManySessionsReport = {
+  audit,
   sessions,
   calls,
   modelMs,

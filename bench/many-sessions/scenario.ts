@@ -16,8 +16,29 @@ export const actTool = defineTool({
   execute: async () => "ok",
 });
 
+/**
+ * Where the scenario's audit trail goes (`MANY_SESSIONS_AUDIT`, the bench's `--audit`): `file` (the
+ * CLI default, one JSONL file per session under the work folder), `memory` (the same records, kept in
+ * memory) or `off` (none): comparing them measures what the trail costs.
+ */
+export type ScenarioAudit = "file" | "memory" | "off";
+
+/** The scenario's audit kind from the environment (default `file`). */
+export function scenarioAudit(): ScenarioAudit {
+  const kind = process.env.MANY_SESSIONS_AUDIT ?? "file";
+  if (kind !== "file" && kind !== "memory" && kind !== "off")
+    throw new Error(`MANY_SESSIONS_AUDIT must be file, memory or off, got ${kind}`);
+  return kind;
+}
+
 /** A harness whose sessions each make `calls` tool calls with a model that waits `modelMs` per call. */
-export function scenarioHarness(workdir: string, calls: number, modelMs: number, name = "many"): Harness {
+export function scenarioHarness(
+  workdir: string,
+  calls: number,
+  modelMs: number,
+  name = "many",
+  audit: ScenarioAudit = scenarioAudit(),
+): Harness {
   const wait = modelMs > 0 ? { delay_ms: modelMs } : {};
   return createHarness({
     model: scriptedModel({
@@ -28,7 +49,7 @@ export function scenarioHarness(workdir: string, calls: number, modelMs: number,
       ],
     }),
     tools: [actTool],
-    audit: { dir: join(workdir, "audit") },
+    audit: audit === "file" ? { dir: join(workdir, "audit") } : audit === "memory" ? "memory" : false,
     limits: { maxTurns: calls + 1 },
   });
 }

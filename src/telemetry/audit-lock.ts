@@ -18,7 +18,7 @@ import {
 } from "node:fs";
 import { hostname } from "node:os";
 import { AuditError } from "../protocol/errors.js";
-import type { JobResult, ThreadJob } from "./commit-thread.js";
+import type { JobResult, OpenJob, ThreadJob } from "./commit-thread.js";
 
 /** Runs a job on the shared writer's thread (`GroupCommitWriter.job`); undefined: no thread, use the pool. */
 export type JobRunner = (job: ThreadJob) => Promise<JobResult> | undefined;
@@ -84,9 +84,13 @@ export class AuditLock {
    * `acquire()` without blocking the event loop: the same lock file, created the same way (written
    * under a temporary name, then hard-linked into place) by the libuv pool. A busy lock falls back to
    * `acquire()`'s checks (stale holder, who holds it), which only run when the lock is taken.
+   *
+   * `openJob`: the trail's open step, done by the writer's thread in the same job once the lock is
+   * taken (one round trip instead of two); its answer is returned. Undefined when it was not done
+   * (no thread, or the lock was busy at first): the caller then opens the trail itself.
    */
-  async acquireAsync(run?: JobRunner): Promise<void> {
-    if (this.#owner) return;
+  async acquireAsync(run?: JobRunner, openJob?: OpenJob): Promise<JobResult | undefined> {
+    if (this.#owner) return undefined;
     const template = run === undefined ? undefined : ownerTemplate(this.file);
     // On the writer's thread when there is one: the process's owner file linked into place.
     const viaThread =
@@ -97,6 +101,7 @@ export class AuditLock {
             lock: this.file,
             template: template.path,
             text: `${JSON.stringify(template.owner)}\n`,
+            ...(openJob === undefined ? {} : { open: openJob }),
           });
     if (template !== undefined && viaThread !== undefined) {
       let r: JobResult;
@@ -111,7 +116,7 @@ export class AuditLock {
         void run!({ kind: "remove", path: template.path });
       if (r.busy) {
         this.acquire();
-        return;
+        return undefined;
       }
       if (r.code !== undefined) {
         if (TRANSIENT.has(r.code)) throw Object.assign(new Error(r.message), { code: r.code });
@@ -120,7 +125,7 @@ export class AuditLock {
       this.#owner = template.owner;
       this.#identity = r.identity;
       this.#template = template;
-      return;
+      return r.opened;
     }
     template?.drop();
     const owner: LockOwner = { pid: process.pid, host: hostname(), nonce: randomUUID(), since: Date.now() };
@@ -149,7 +154,7 @@ export class AuditLock {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
         // Taken: the synchronous path tells a stale holder from a live one (rare: only on contention).
         this.acquire();
-        return;
+        return undefined;
       }
     } catch (err) {
       // A transient failure (EMFILE, …) is the shared writer's to retry; the rest is final.
@@ -160,6 +165,7 @@ export class AuditLock {
     }
     this.#owner = owner;
     this.#identity = identity;
+    return undefined;
   }
 
   /** `release()` without blocking the event loop: removes the lock file if it is still the one this instance created. */

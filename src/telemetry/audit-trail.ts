@@ -39,7 +39,7 @@ import {
   MIN_MAX_RECORD_BYTES,
 } from "./audit-record-cap.js";
 import { inspectAuditBytes, kindOf, readAuditFile } from "./audit-verify.js";
-import type { ThreadJob } from "./commit-thread.js";
+import type { JobResult, OpenJob, ThreadJob } from "./commit-thread.js";
 import { fstatFd, openFd } from "./fs-calls.js";
 import {
   type CommitFile,
@@ -525,18 +525,18 @@ export class AuditTrail implements EventSink {
   async #prepare(anchor: Anchor): Promise<PreparedFile> {
     const lock = this.#lock!;
     const runJob = jobRunner(this.#writer);
-    await lock.acquireAsync(runJob);
+    const openJob: OpenJob = { kind: "open", path: this.#realFile, size: anchor.size, tail: anchor.lastLine };
+    // On the writer's thread, the open goes with the lock, in one job.
+    const opened = await lock.acquireAsync(runJob, openJob);
     let fd: number | undefined;
     try {
       // On the writer's thread when there is one: the same calls and checks, with the turn's batch.
-      const viaThread = this.#writer.job({
-        kind: "open",
-        path: this.#realFile,
-        size: anchor.size,
-        tail: anchor.lastLine,
-      });
-      if (viaThread !== undefined) {
-        const r = await viaThread;
+      let r: JobResult | undefined = opened;
+      if (r === undefined) {
+        const viaThread = this.#writer.job(openJob);
+        if (viaThread !== undefined) r = await viaThread;
+      }
+      if (r !== undefined) {
         if (r.code !== undefined) throw errnoError(r);
         if (r.kind !== undefined || r.fd === undefined || r.fd < 0)
           throw this.#invalid(`it is ${r.kind ?? "not a regular file"}, not a regular file`);

@@ -1,28 +1,26 @@
 import { Worker } from "node:worker_threads";
 
 /**
- * One file's part of a batch for the writer thread: its descriptor (or -1: open `path` and check it
- * is the regular file `identity` at `size` bytes first; with a descriptor those three are not read),
- * where the bytes to append are in the batch's buffer, and whether to keep the descriptor open afterwards.
+ * A batch's file operations, `OP_FIELDS` numbers each in one `Float64Array` (posted by transfer: no
+ * object per file is serialised): the descriptor (or -1: open the file named by the batch's next
+ * `opens` pair, path then `dev:ino`, and check it is that regular file at `size` bytes first; with a
+ * descriptor, `size` is not read), where the bytes to append are in the batch's buffer, and whether
+ * to keep the descriptor open afterwards (1) or close it (0).
  */
-export interface ThreadOp {
-  readonly fd: number;
-  readonly path: string;
-  readonly identity: string;
-  readonly size: number;
-  /** Where its bytes are in the batch's buffer. */
-  readonly start: number;
-  readonly length: number;
-  readonly keep: boolean;
-}
+export const OP_FIELDS = 5;
+export const OP_FD = 0;
+export const OP_START = 1;
+export const OP_LENGTH = 2;
+export const OP_KEEP = 3;
+export const OP_SIZE = 4;
 
 /**
- * What the thread did for one op: `n` bytes appended, the descriptor it leaves open (-1: none), and
- * either an errno failure (`code`), or a file that is not the one expected (`bad`: nothing written).
+ * What the thread did for one op, beyond the two numbers every op answers (the descriptor it leaves
+ * open, -1 for none, and the bytes appended: `RESULT_FIELDS` per op in the reply's `Float64Array`):
+ * an errno failure (`code`), or a file that is not the one expected (`bad`: nothing written). Only
+ * an op that did not simply succeed has one (in the reply's `extra`, by op index).
  */
 export interface ThreadResult {
-  readonly fd: number;
-  readonly n: number;
   readonly code?: string;
   readonly message?: string;
   readonly bad?: "not-file" | "identity" | "size";
@@ -31,6 +29,7 @@ export interface ThreadResult {
   /** `bad: "identity"`: where the descriptor resolves (/proc/self/fd), when readable. */
   readonly link?: string;
 }
+export const RESULT_FIELDS = 2;
 
 /**
  * A trail's opening and closing steps, run by the thread with the turn's batch (each one the same
@@ -44,11 +43,26 @@ export interface ThreadResult {
  * - `remove`: a file removed (an owner file no lock links any more).
  */
 export type ThreadJob =
-  | { readonly kind: "lock"; readonly lock: string; readonly template: string; readonly text: string }
-  | { readonly kind: "open"; readonly path: string; readonly size: number; readonly tail: Uint8Array }
+  | {
+      readonly kind: "lock";
+      readonly lock: string;
+      readonly template: string;
+      readonly text: string;
+      /** Once the lock is taken, the trail's `open` step in the same job (answered as `opened`). */
+      readonly open?: OpenJob;
+    }
+  | OpenJob
   | { readonly kind: "unlock"; readonly lock: string; readonly identity: string; readonly template?: string }
   | { readonly kind: "close"; readonly fd: number }
   | { readonly kind: "remove"; readonly path: string };
+
+/** A trail's `open` step (see `ThreadJob`). */
+export interface OpenJob {
+  readonly kind: "open";
+  readonly path: string;
+  readonly size: number;
+  readonly tail: Uint8Array;
+}
 
 /** What a job did: an errno failure (`code`), or its answer. */
 export interface JobResult {
@@ -67,12 +81,19 @@ export interface JobResult {
   readonly link?: string;
   /** open: the file ends with `tail` at the expected size. */
   readonly tailOk?: boolean;
+  /** lock with `open`: what the open step did, when the lock was taken. */
+  readonly opened?: JobResult;
 }
 
 /** The thread's answer to one batch. */
 export interface Reply {
-  readonly results: readonly ThreadResult[];
+  /** Per op: the descriptor left open (-1: none) and the bytes appended (`RESULT_FIELDS` each). */
+  readonly results: Float64Array;
+  /** Op index, then what went wrong, for every op that did not simply succeed (usually empty). */
+  readonly extra: readonly (number | ThreadResult)[];
   readonly jobs: readonly JobResult[];
+  /** The batch's bytes, handed back (transferred both ways, never copied): a failed op's rest is re-queued from them. */
+  readonly data: Uint8Array;
 }
 
 interface Batch {
@@ -81,7 +102,9 @@ interface Batch {
   readonly data: Uint8Array;
   /** Descriptors to close first (idle ones evicted to make room for this batch's opens). */
   readonly close: readonly number[];
-  readonly ops: readonly ThreadOp[];
+  readonly ops: Float64Array;
+  /** Path and `dev:ino` of each op the thread opens (descriptor -1), in op order. */
+  readonly opens: readonly string[];
   readonly jobs: readonly ThreadJob[];
 }
 
@@ -96,43 +119,46 @@ const SOURCE = `
 const fs = process.getBuiltinModule("node:fs");
 const { parentPort } = process.getBuiltinModule("node:worker_threads");
 const FLAGS = fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW;
-function one(op, data) {
-  let fd = op.fd;
+function one(fd, path, identity, size, start, total, keep, data) {
   let opened = false;
   let n = 0;
   try {
     if (fd < 0) {
-      fd = fs.openSync(op.path, FLAGS, 0o600);
+      fd = fs.openSync(path, FLAGS, 0o600);
       opened = true;
       const st = fs.fstatSync(fd);
       let bad;
       if (!st.isFile()) bad = { bad: "not-file" };
-      else if (st.dev + ":" + st.ino !== op.identity) {
+      else if (st.dev + ":" + st.ino !== identity) {
         let link;
         try { link = fs.readlinkSync("/proc/self/fd/" + fd); } catch {}
         bad = { bad: "identity", link };
-      } else if (st.size !== op.size) bad = { bad: "size", found: st.size };
+      } else if (st.size !== size) bad = { bad: "size", found: st.size };
       if (bad) {
         fs.closeSync(fd);
-        return { fd: -1, n: 0, ...bad };
+        fd = -1;
+        return bad;
       }
     }
-    const total = op.length;
-    n = fs.writeSync(fd, data, op.start, total);
-    while (n < total) n += fs.writeSync(fd, data, op.start + n, total - n);
-    if (!op.keep) {
+    n = fs.writeSync(fd, data, start, total);
+    while (n < total) n += fs.writeSync(fd, data, start + n, total - n);
+    if (!keep) {
       try { fs.closeSync(fd); } catch {}
       fd = -1;
     }
-    return { fd, n };
+    return undefined;
   } catch (err) {
     if (opened) {
       try { fs.closeSync(fd); } catch {}
       fd = -1;
     }
-    return { fd, n, code: err && err.code, message: String(err && err.message) };
+    return { code: err && err.code, message: String(err && err.message) };
+  } finally {
+    out[0] = fd;
+    out[1] = n;
   }
 }
+const out = [0, 0];
 function kindOf(st) {
   if (st.isFIFO()) return "a FIFO";
   if (st.isCharacterDevice() || st.isBlockDevice()) return "a device";
@@ -156,6 +182,8 @@ function link(job) {
     throw err;
   }
 }
+// dev:ino of each owner file this thread wrote: a lock linked to it is that file (no lstat per lock).
+const owners = new Map();
 function lock(job) {
   try {
     let linked = link(job);
@@ -164,14 +192,20 @@ function lock(job) {
       const fd = fs.openSync(job.template, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
       try {
         fs.writeSync(fd, job.text);
+        const st = fs.fstatSync(fd);
+        owners.set(job.template, st.dev + ":" + st.ino);
       } finally {
         try { fs.closeSync(fd); } catch {}
       }
       linked = link(job);
     }
     if (!linked) return { busy: true };
-    const st = fs.lstatSync(job.lock);
-    return { identity: st.dev + ":" + st.ino };
+    let identity = owners.get(job.template);
+    if (identity === undefined) {
+      const st = fs.lstatSync(job.lock);
+      identity = st.dev + ":" + st.ino;
+    }
+    return job.open === undefined ? { identity } : { identity, opened: open(job.open) };
   } catch (err) {
     return failed(err);
   }
@@ -217,7 +251,10 @@ function unlock(job) {
   } catch (err) {
     return failed(err);
   } finally {
-    if (job.template) try { fs.unlinkSync(job.template); } catch {}
+    if (job.template) {
+      owners.delete(job.template);
+      try { fs.unlinkSync(job.template); } catch {}
+    }
   }
 }
 function job(j) {
@@ -225,6 +262,7 @@ function job(j) {
   if (j.kind === "open") return open(j);
   if (j.kind === "unlock") return unlock(j);
   if (j.kind === "remove") {
+    owners.delete(j.path);
     try { fs.unlinkSync(j.path); return {}; } catch (err) { return failed(err); }
   }
   try { fs.closeSync(j.fd); return {}; } catch (err) { return failed(err); }
@@ -234,8 +272,27 @@ parentPort.on("message", (batch) => {
     try { fs.closeSync(fd); } catch {}
   }
   const jobs = batch.jobs.map(job);
-  const results = batch.ops.map((op) => one(op, batch.data));
-  parentPort.postMessage({ id: batch.id, results, jobs });
+  const ops = batch.ops;
+  const count = ops.length / ${OP_FIELDS};
+  const results = new Float64Array(count * ${RESULT_FIELDS});
+  const extra = [];
+  let opened = 0;
+  for (let i = 0; i < count; i++) {
+    const o = i * ${OP_FIELDS};
+    const fd = ops[o + ${OP_FD}];
+    let path = "";
+    let identity = "";
+    if (fd < 0) {
+      path = batch.opens[opened++];
+      identity = batch.opens[opened++];
+    }
+    const bad = one(fd, path, identity, ops[o + ${OP_SIZE}], ops[o + ${OP_START}], ops[o + ${OP_LENGTH}], ops[o + ${OP_KEEP}] === 1, batch.data);
+    results[i * ${RESULT_FIELDS}] = out[0];
+    results[i * ${RESULT_FIELDS} + 1] = out[1];
+    if (bad !== undefined) extra.push(i, bad);
+  }
+  // The numbers and the bytes go back by transfer: nothing per op is serialised.
+  parentPort.postMessage({ id: batch.id, results, extra, jobs, data: batch.data }, [results.buffer, batch.data.buffer]);
 });
 `;
 
@@ -280,11 +337,16 @@ export class CommitThread {
     return this.#dead === undefined;
   }
 
-  /** Sends one batch (`data`: the ops' bytes); `done` gets one result per op and per job, in order, or the error that ended the thread. */
+  /**
+   * Sends one batch (`data`: the ops' bytes, in a buffer of its own, and `ops`: transferred, so
+   * neither can be used until `done` gets `data` back); `done` gets one result per op and per job,
+   * in order, or the error that ended the thread.
+   */
   run(
     data: Uint8Array,
     close: readonly number[],
-    ops: readonly ThreadOp[],
+    ops: Float64Array,
+    opens: readonly string[],
     jobs: readonly ThreadJob[],
     done: (r: Reply | Error) => void,
   ): void {
@@ -295,7 +357,7 @@ export class CommitThread {
     const id = this.#next++;
     if (this.#pending.size === 0) this.#worker.ref();
     this.#pending.set(id, done);
-    const batch: Batch = { id, data, close, ops, jobs };
-    this.#worker.postMessage(batch);
+    const batch: Batch = { id, data, close, ops, opens, jobs };
+    this.#worker.postMessage(batch, [data.buffer as ArrayBuffer, ops.buffer as ArrayBuffer]);
   }
 }

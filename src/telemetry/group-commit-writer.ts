@@ -3,9 +3,15 @@ import { AuditError, errorMessage } from "../protocol/errors.js";
 import {
   CommitThread,
   type JobResult,
+  OP_FD,
+  OP_FIELDS,
+  OP_KEEP,
+  OP_LENGTH,
+  OP_SIZE,
+  OP_START,
+  RESULT_FIELDS,
   type Reply,
   type ThreadJob,
-  type ThreadOp,
   type ThreadResult,
 } from "./commit-thread.js";
 import { fstatFd, openFd } from "./fs-calls.js";
@@ -126,16 +132,25 @@ interface Batch {
   data: Uint8Array | undefined;
 }
 
-/** One file's entry in a batch sent to the writer thread. */
+/** One file's entry in a batch sent to the writer thread (encoded as numbers when the batch is sent). */
 interface Sent {
   readonly f: CommitFile;
   /** The thread opens it (a slot was taken for it). */
   readonly opens: boolean;
   /** `appended` when the batch was taken: what counts as written once the thread wrote it. */
   readonly upTo: number;
-  readonly op: ThreadOp;
+  /** The descriptor it is written through (-1: the thread opens `f`'s file, checked, first). */
+  readonly fd: number;
+  /** Where its bytes are in the batch's buffer. */
+  readonly start: number;
+  readonly length: number;
+  /** The thread keeps the descriptor open afterwards. */
+  readonly keep: boolean;
   /** The batch it went with (its `data` holds the op's bytes). */
   readonly batch: Batch;
+  /** What the thread answered: the descriptor it left open (-1: none) and the bytes it appended. */
+  resultFd: number;
+  written: number;
 }
 
 /** A job waiting for the thread's answer. */
@@ -338,6 +353,16 @@ export class GroupCommitWriter {
   #jobs: PendingJob[] = [];
   #thread: CommitThread | undefined;
   #syncWrites = 0;
+  /** Writes done on the spot so far (`writesOnTheSpot`). */
+  #onTheSpot = 0;
+  /** Batches sent to the thread and not answered yet. */
+  #inFlight = 0;
+  /** Batches sent to the thread so far (`threadBatches`). */
+  #batches = 0;
+  /** A flush was put off until the batch in flight comes back. */
+  #flushDeferred = false;
+  /** Files the last flush sent to the thread. */
+  #lastBatchFiles = 0;
   readonly #files = new Set<CommitFile>();
   /**
    * Files holding a descriptor and not writing, least recently used first (a Set keeps insertion
@@ -378,10 +403,17 @@ export class GroupCommitWriter {
    * @internal
    */
   writeNow(f: CommitFile): boolean {
-    if (f.busy || f.fd === undefined || f.chunks.length === 0 || this.#syncWrites >= this.syncWritesPerTick)
+    if (
+      f.busy ||
+      f.fd === undefined ||
+      f.chunks.length === 0 ||
+      this.#syncWrites >= this.syncWritesPerTick ||
+      this.#threadBusy()
+    )
       return false;
     if (this.#syncWrites === 0) this.#scheduleTick();
     this.#syncWrites++;
+    this.#onTheSpot++;
     const chunks = f.chunks;
     let n: number;
     try {
@@ -401,6 +433,26 @@ export class GroupCommitWriter {
     f.written = f.appended;
     this.#touch(f);
     return true;
+  }
+
+  /**
+   * Many files are being written through the thread (a batch in flight, or the last one carried
+   * `threadFrom` files or more): then no write is done on the spot. Each one costs the event loop a
+   * system call (~5 µs), where joining the thread's batch costs it well under one: with many
+   * sessions the event loop is what limits them, and the thread writes for all of them at once.
+   */
+  #threadBusy(): boolean {
+    return this.#thread !== undefined && (this.#inFlight > 0 || this.#lastBatchFiles >= this.#threadFrom);
+  }
+
+  /** Writes done on the spot (`writeSync` on the event loop) so far, by `sync()` or a flush. */
+  get writesOnTheSpot(): number {
+    return this.#onTheSpot;
+  }
+
+  /** Batches sent to the writer's thread so far (one message each way per batch). */
+  get threadBatches(): number {
+    return this.#batches;
   }
 
   /** Whether the writer's thread was started (it is only for many files at once: see `threadFrom`). */
@@ -533,6 +585,12 @@ export class GroupCommitWriter {
 
   #flush(): void {
     if (this.#due.size === 0 && this.#jobs.length === 0) return;
+    // Busy: what is due waits for the batch in flight to come back, then goes in one batch (one
+    // message each way for all of it, not one per turn of the event loop).
+    if (this.#inFlight > 0 && this.#threadBusy()) {
+      this.#flushDeferred = true;
+      return;
+    }
     // Swapped, not copied: a file scheduled while this turn's are handled goes into the fresh set.
     const due = this.#due;
     this.#due = this.#dueSpare;
@@ -547,6 +605,7 @@ export class GroupCommitWriter {
     // A few files left over go to the pool rather than start the thread (see `threadFrom`).
     const thread = this.#thread !== undefined || rest.length >= this.#threadFrom;
     for (const f of rest) if (!thread || !this.#toThread(f, b)) void this.#drain(f);
+    this.#lastBatchFiles = b.sent.length;
     if (b.sent.length > 0 || this.#jobs.length > 0) this.#sendBatch(b);
     due.clear();
     this.#dueSpare = due;
@@ -593,45 +652,84 @@ export class GroupCommitWriter {
     b.bytes += length;
     f.chunks = [];
     f.pendingBytes = 0;
-    const fd = f.fd ?? -1;
     b.sent.push({
       f,
       opens,
       upTo: f.appended,
       batch: b,
-      op: {
-        fd,
-        path: fd < 0 ? f.options.realFile : "",
-        identity: fd < 0 ? f.identity : "",
-        size: fd < 0 ? f.size : 0,
-        start,
-        length,
-        keep: !f.released && !transient,
-      },
+      fd: f.fd ?? -1,
+      start,
+      length,
+      keep: !f.released && !transient,
+      resultFd: -1,
+      written: 0,
     });
     return true;
   }
 
   #sendBatch(b: Batch): void {
     const jobs = this.#jobs.splice(0);
-    // One buffer of its own for the whole batch (posting a view would copy the whole buffer under
-    // it; a buffer per file is an allocation and a cloned object each).
+    // One buffer of its own for the whole batch, transferred to the thread and back (posting a view
+    // would copy the whole buffer under it; a buffer per file is an allocation and a cloned object each).
     b.data = concatBytes(b.parts, b.bytes);
     b.parts.length = 0;
+    // The ops as numbers (transferred, nothing serialised per file); a path only for a file the thread opens.
+    const sent = b.sent;
+    const ops = new Float64Array(sent.length * OP_FIELDS);
+    const opens: string[] = [];
+    for (let i = 0; i < sent.length; i++) {
+      const s = sent[i]!;
+      const o = i * OP_FIELDS;
+      ops[o + OP_FD] = s.fd;
+      ops[o + OP_START] = s.start;
+      ops[o + OP_LENGTH] = s.length;
+      ops[o + OP_KEEP] = s.keep ? 1 : 0;
+      if (s.fd < 0) {
+        ops[o + OP_SIZE] = s.f.size;
+        opens.push(s.f.options.realFile, s.f.identity);
+      }
+    }
+    this.#inFlight++;
+    this.#batches++;
     this.#thread!.run(
       b.data,
       b.close,
-      b.sent.map((s) => s.op),
+      ops,
+      opens,
       jobs.map((j) => j.job),
       (reply: Reply | Error) => {
+        this.#inFlight--;
+        if (this.#flushDeferred) {
+          this.#flushDeferred = false;
+          this.#scheduleTick();
+        }
         // The transient slot first: the files below may close descriptors and wake waiters.
         if (b.transient) this.#open--;
-        // Two entries per answer (what, its result), no closure each: see #settleSome.
+        const failed = reply instanceof Error ? reply : undefined;
+        if (!(reply instanceof Error)) {
+          b.data = reply.data;
+          const results = reply.results;
+          for (let i = 0; i < sent.length; i++) {
+            sent[i]!.resultFd = results[i * RESULT_FIELDS]!;
+            sent[i]!.written = results[i * RESULT_FIELDS + 1]!;
+          }
+        }
+        // An op that did not simply succeed: what went wrong, by index (usually none).
+        const extra = reply instanceof Error ? undefined : reply.extra;
+        let next = extra !== undefined && extra.length > 0 ? (extra[0] as number) : -1;
+        let at = 0;
+        // Two entries per answer (what, its outcome), no closure each: see #settleSome.
         const settle = this.#settling;
-        for (let i = 0; i < jobs.length; i++)
-          settle.push(jobs[i]!, reply instanceof Error ? reply : reply.jobs[i]!);
-        for (let i = 0; i < b.sent.length; i++)
-          settle.push(b.sent[i]!, reply instanceof Error ? reply : reply.results[i]!);
+        for (let i = 0; i < jobs.length; i++) settle.push(jobs[i]!, failed ?? (reply as Reply).jobs[i]!);
+        for (let i = 0; i < sent.length; i++) {
+          let outcome: ThreadResult | Error | undefined = failed;
+          if (i === next) {
+            outcome = extra![at + 1] as ThreadResult;
+            at += 2;
+            next = at < extra!.length ? (extra![at] as number) : -1;
+          }
+          settle.push(sent[i]!, outcome);
+        }
         settle.push(BATCH_END, undefined);
         if (!this.#settleScheduled) this.#settleSome();
       },
@@ -662,7 +760,7 @@ export class GroupCommitWriter {
       queue[this.#settleHead] = BATCH_END;
       queue[this.#settleHead + 1] = undefined;
       this.#settleHead += 2;
-      if ("op" in what) this.#afterThread(what, result as ThreadResult | Error);
+      if ("upTo" in what) this.#afterThread(what, result as ThreadResult | Error | undefined);
       else if (!("job" in what)) this.#batchEnded();
       else if (result instanceof Error) what.reject(result);
       else what.resolve(result as JobResult);
@@ -677,8 +775,12 @@ export class GroupCommitWriter {
     realSetImmediate(() => this.#settleSome());
   }
 
-  /** Books what the thread did for one file (the same outcomes as #drain's), then lets it go on. */
-  #afterThread(s: Sent, r: ThreadResult | Error): void {
+  /**
+   * Books what the thread did for one file (the same outcomes as #drain's), then lets it go on:
+   * `r` is undefined when the op simply succeeded, what went wrong when it did not, or the error
+   * that ended the thread.
+   */
+  #afterThread(s: Sent, r: ThreadResult | Error | undefined): void {
     const f = s.f;
     f.busy = false;
     if (r instanceof Error) {
@@ -690,17 +792,18 @@ export class GroupCommitWriter {
       this.#afterWrite(f);
       return;
     }
-    f.size += r.n;
-    if (r.fd < 0 && (s.opens || f.fd !== undefined)) {
+    const n = s.written;
+    f.size += n;
+    if (s.resultFd < 0 && (s.opens || f.fd !== undefined)) {
       this.#open--;
       f.fd = undefined;
-    } else if (r.fd >= 0) f.fd = r.fd;
-    if (r.bad !== undefined) {
+    } else if (s.resultFd >= 0) f.fd = s.resultFd;
+    if (r?.bad !== undefined) {
       this.#fail(f, this.#badFile(f, r));
-    } else if (r.code !== undefined || r.n < s.op.length) {
+    } else if (r?.code !== undefined || n < s.length) {
       // A failure (or a short write): the rest goes back in front of the queue, and the pool path
       // retries it with backoff, then fails typed, as for any batch.
-      f.putBack(s.batch.data!.subarray(s.op.start + r.n, s.op.start + s.op.length));
+      f.putBack(s.batch.data!.slice(s.start + n, s.start + s.length));
       this.#touch(f);
       void this.#drain(f);
       return;

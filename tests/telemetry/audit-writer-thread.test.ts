@@ -1,4 +1,4 @@
-import { openSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -43,6 +43,34 @@ describe("the audit writer's thread (locks, opens and batches of many trails)", 
 
     await first.close();
     expect(writer.threadStarted).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(["t.jsonl"]);
+  });
+
+  it("the lock and the open are one job of the thread: a planted file found by that open is refused (REIN_AUDIT_INVALID) and the lock taken with it is released", async () => {
+    const dir = tempDir();
+    const file = join(dir, "t.jsonl");
+    const writer = new GroupCommitWriter({ threadFrom: 0 });
+    // A trail the harness names (its file must be new): someone planted one there first.
+    writeFileSync(file, '{"planted":true}\n');
+    const trail = new AuditTrail(file, { writer, fresh: { realDir: dir } });
+    trail.handle(runStarted);
+    await expect(trail.ready()).rejects.toMatchObject({
+      code: "REIN_AUDIT_INVALID",
+      message: expect.stringContaining("found 17 bytes"),
+    });
+    await trail.close().catch(() => {});
+    expect(writer.threadStarted).toBe(true);
+    expect(writer.openFiles).toBe(0);
+    // Nothing was appended, and neither the lock nor the owner file is left.
+    expect(readFileSync(file, "utf8")).toBe('{"planted":true}\n');
+    expect(readdirSync(dir).sort()).toEqual(["t.jsonl"]);
+    // The same trail name, once the planted file is gone: the next lock is taken and released again.
+    rmSync(file);
+    const again = new AuditTrail(file, { writer, fresh: { realDir: dir } });
+    again.handle(runStarted);
+    await again.ready();
+    expect(statSync(`${file}.lock`).nlink).toBe(2);
+    await again.close();
     expect(readdirSync(dir).sort()).toEqual(["t.jsonl"]);
   });
 
