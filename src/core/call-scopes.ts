@@ -13,6 +13,8 @@ export class CallScope {
   cause: (() => AbortCause) | undefined = undefined;
   /** The call's own timer, when it ran alongside another call with the same limit (see `CallScopes`). */
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** The limit's shared timer this call holds, when it holds one (released by `dispose`). */
+  slot: Slot | undefined = undefined;
   disposed = false;
 
   constructor(owner: CallScopes) {
@@ -92,8 +94,10 @@ export class CallScopes {
         owner: scope,
       };
       this.#slots.set(timeoutMs, created);
+      scope.slot = created;
     } else if (slot.owner === undefined) {
       slot.owner = scope;
+      scope.slot = slot;
       // From now, for this call (refresh re-arms it even after it fired); it keeps the process alive again.
       slot.timer.refresh();
       slot.timer.ref?.();
@@ -116,14 +120,14 @@ export class CallScopes {
       scope.timer = undefined;
       return;
     }
-    if (scope.cause === undefined) return;
-    for (const slot of this.#slots.values()) {
-      if (slot.owner !== scope) continue;
-      slot.owner = undefined;
-      // Idle until the next call re-arms it: if it fires meanwhile it finds no owner and does nothing.
-      slot.timer.unref?.();
-      return;
-    }
+    // The slot it holds, found without walking the limits (one per call ending).
+    const slot = scope.slot;
+    if (slot === undefined) return;
+    scope.slot = undefined;
+    if (slot.owner !== scope) return;
+    slot.owner = undefined;
+    // Idle until the next call re-arms it: if it fires meanwhile it finds no owner and does nothing.
+    slot.timer.unref?.();
   }
 
   /** The run ended: clears every timer and the listener on the run's signal. */
