@@ -8,6 +8,8 @@ export default defineConfig({
     // Hooks start and dispose real sandboxes (containers, gVisor, Pyodide): seconds each on a loaded box.
     hookTimeout: 120_000,
     pool: "forks",
+    // One temp folder per run for tests/helpers.ts tempDir(), removed at the end (tests/temp-root.ts).
+    globalSetup: ["./tests/temp-root.ts"],
     reporters: ["default", new SummaryReporter()],
   },
 });

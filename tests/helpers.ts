@@ -5,8 +5,9 @@ import { z } from "zod";
 import { createHarness, defineTool, type HarnessConfig, type ReinEvent, type Tool } from "../src/index.js";
 import { scriptedModel } from "../src/testing.js";
 
+/** A fresh folder, inside the test run's own temp folder (removed when the run ends: tests/temp-root.ts). */
 export function tempDir(prefix = "rein-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return mkdtempSync(join(process.env.REIN_TEST_TEMP_ROOT ?? tmpdir(), prefix));
 }
 
 /**
