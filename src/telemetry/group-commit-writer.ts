@@ -587,7 +587,7 @@ export class GroupCommitWriter {
     if (this.#due.size === 0 && this.#jobs.length === 0) return;
     // Busy: what is due waits for the batch in flight to come back, then goes in one batch (one
     // message each way for all of it, not one per turn of the event loop).
-    if (this.#inFlight > 0 && this.#threadBusy()) {
+    if (this.#inFlight > 0) {
       this.#flushDeferred = true;
       return;
     }

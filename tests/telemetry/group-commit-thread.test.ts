@@ -16,6 +16,25 @@ import { GroupCommitWriter } from "../../src/telemetry/group-commit-writer.js";
 import { tempDir } from "../helpers.js";
 
 /** `path` (created empty) handed to `writer` with its descriptor open. */
+/**
+ * Two files through the thread with one descriptor between them: a wrote "one\n", then b's second
+ * batch took the slot, so a's next batch makes the thread reopen a's file (and check it first).
+ */
+async function aClosedForB() {
+  const dir = tempDir();
+  const writer = new GroupCommitWriter({ maxOpenFiles: 1, threadFrom: 0, syncWritesPerTick: 0 });
+  const a = join(dir, "a.jsonl");
+  const fa = target(writer, a);
+  const fb = target(writer, join(dir, "b.jsonl")); // takes the only slot: a's descriptor is closed
+  fa.append("one\n");
+  fb.append("x\n");
+  await Promise.all([fa.sync(), fb.sync()]);
+  expect(writer.threadStarted).toBe(true);
+  fb.append("y\n");
+  await fb.sync();
+  return { dir, a, fa, fb };
+}
+
 function target(writer: GroupCommitWriter, path: string) {
   writeFileSync(path, "");
   const s = statSync(path);
@@ -132,18 +151,7 @@ describe("the group-commit writer's thread: batches as numbers, failures as type
   });
 
   it("a file replaced between two batches is refused by the thread's reopen (REIN_AUDIT_INVALID); nothing is appended to the new one", async () => {
-    const dir = tempDir();
-    const writer = new GroupCommitWriter({ maxOpenFiles: 1, threadFrom: 0, syncWritesPerTick: 0 });
-    const a = join(dir, "a.jsonl");
-    const fa = target(writer, a);
-    const fb = target(writer, join(dir, "b.jsonl")); // takes the only slot: a's descriptor is closed
-    fa.append("one\n");
-    fb.append("x\n");
-    await Promise.all([fa.sync(), fb.sync()]);
-    expect(writer.threadStarted).toBe(true);
-    // a's descriptor was closed for b's: its next batch makes the thread reopen it, and it finds another inode.
-    fb.append("y\n");
-    await fb.sync();
+    const { dir, a, fa, fb } = await aClosedForB();
     renameSync(a, join(dir, "old.jsonl"));
     writeFileSync(a, "one\n");
     fa.append("two\n");
@@ -156,16 +164,7 @@ describe("the group-commit writer's thread: batches as numbers, failures as type
   });
 
   it("a file another writer appended to between two batches is refused by the thread's reopen (REIN_AUDIT_INVALID, the size found)", async () => {
-    const dir = tempDir();
-    const writer = new GroupCommitWriter({ maxOpenFiles: 1, threadFrom: 0, syncWritesPerTick: 0 });
-    const a = join(dir, "a.jsonl");
-    const fa = target(writer, a);
-    const fb = target(writer, join(dir, "b.jsonl"));
-    fa.append("one\n");
-    fb.append("x\n");
-    await Promise.all([fa.sync(), fb.sync()]);
-    fb.append("y\n");
-    await fb.sync();
+    const { a, fa, fb } = await aClosedForB();
     appendFileSync(a, "forged\n");
     fa.append("two\n");
     await expect(fa.sync()).rejects.toMatchObject({

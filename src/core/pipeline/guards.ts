@@ -526,22 +526,47 @@ export function afterToolCallGuards(
       answer = err;
       threw = true;
     }
-    if (threw) {
-      ctx.pendingStop ??= guardFailed(guard.name, hook, `threw: ${errorMessage(answer)}`);
-      break;
-    }
-    const checked = checkedVerdict<GuardAfterVerdict>(answer, AFTER_ACTIONS, known);
-    if (!checked.ok) {
-      ctx.pendingStop ??= guardFailed(guard.name, hook, `answered a malformed verdict: ${checked.problem}`);
-      break;
-    }
-    if (checked.value.action === "stop") ctx.pendingStop ??= checked.value.stop;
-    else if (checked.value.action === "warn") {
-      notes ??= [];
-      notes.push(`[${guard.name}] ${checked.value.note}`);
-    }
+    const judged = judgeAfter(ctx, guard, hook, threw, answer, known, notes);
+    if (judged === FAILED) break;
+    notes = judged;
   }
   return notes ?? NO_NOTES;
+}
+
+/** `judgeAfter`'s answer when the guard failed: the run stops, no further guard is asked. */
+const FAILED: unique symbol = Symbol("failed");
+
+/**
+ * Judges one after-call answer: a throw or a malformed verdict stops the run with
+ * `REIN_GUARD_FAILED` (FAILED), a `stop` sets the run's stop, a `warn` adds its note to `notes`
+ * (made at the first); answers the notes so far.
+ */
+function judgeAfter(
+  ctx: RunContext,
+  guard: Guard,
+  hook: "afterToolCall" | "afterDeniedCall",
+  threw: boolean,
+  answer: unknown,
+  known: Known,
+  notes: string[] | undefined,
+): string[] | undefined | typeof FAILED {
+  if (threw) {
+    ctx.pendingStop ??= guardFailed(guard.name, hook, `threw: ${errorMessage(answer)}`);
+    return FAILED;
+  }
+  if (answer === undefined) return notes;
+  const checked = checkedVerdict<GuardAfterVerdict>(answer, AFTER_ACTIONS, known);
+  if (!checked.ok) {
+    ctx.pendingStop ??= guardFailed(guard.name, hook, `answered a malformed verdict: ${checked.problem}`);
+    return FAILED;
+  }
+  if (checked.value.action === "stop") ctx.pendingStop ??= checked.value.stop;
+  else if (checked.value.action === "warn") {
+    const list = notes ?? [];
+    list.push(`[${guard.name}] ${checked.value.note}`);
+    return list;
+  }
+  return notes;
 }
 
 interface AfterState {
@@ -566,21 +591,9 @@ function settleAfter(
   answer: unknown,
   known: Known,
 ): { readonly value: readonly string[] } | undefined {
-  if (threw) {
-    s.ctx.pendingStop ??= guardFailed(guard.name, s.hook, `threw: ${errorMessage(answer)}`);
-    return { value: afterDone(s) };
-  }
-  if (answer === undefined) return undefined;
-  const checked = checkedVerdict<GuardAfterVerdict>(answer, AFTER_ACTIONS, known);
-  if (!checked.ok) {
-    s.ctx.pendingStop ??= guardFailed(guard.name, s.hook, `answered a malformed verdict: ${checked.problem}`);
-    return { value: afterDone(s) };
-  }
-  if (checked.value.action === "stop") s.ctx.pendingStop ??= checked.value.stop;
-  else if (checked.value.action === "warn") {
-    s.notes ??= [];
-    s.notes.push(`[${guard.name}] ${checked.value.note}`);
-  }
+  const judged = judgeAfter(s.ctx, guard, s.hook, threw, answer, known, s.notes);
+  if (judged === FAILED) return { value: afterDone(s) };
+  s.notes = judged;
   return undefined;
 }
 
