@@ -2,7 +2,9 @@
  * Vitest's global setup: one folder per test run under the system's temp folder, which `tempDir()`
  * (tests/helpers.ts) makes its folders in, removed when the run ends. The tests' temp folders used to
  * stay behind after every run (tens of thousands of them over a day's runs filled a disk).
- * The folder reaches the test workers through the environment (they are forked after this runs).
+ * The folder reaches the test workers through the environment (they are forked after this runs), and
+ * it is their `TMPDIR` too: whatever a test or the code under test makes with `os.tmpdir()` (a test's
+ * own `mkdtemp`, a sandbox's staging folder, a CLI child's workspace) goes in it and goes with it.
  */
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +18,7 @@ export default function setup(): () => void {
   // socket or file in a test's folder (which sets its own mode) through this one.
   chmodSync(root, 0o711);
   process.env[TEMP_ROOT_ENV] = root;
+  process.env.TMPDIR = root;
   return () => {
     try {
       rmSync(root, { recursive: true, force: true, maxRetries: 3 });
