@@ -11,7 +11,9 @@ describe("the test run's temp folder", () => {
     expect(root, "the global setup sets REIN_TEST_TEMP_ROOT").toMatch(/rein-run-/);
     expect(tmpdir()).toBe(root);
     expect(tempDir().startsWith(`${root}/`)).toBe(true);
-    const childTmp = execFileSync(process.execPath, ["-p", "require('node:os').tmpdir()"], { encoding: "utf8" });
+    const childTmp = execFileSync(process.execPath, ["-p", "require('node:os').tmpdir()"], {
+      encoding: "utf8",
+    });
     expect(childTmp.trim()).toBe(root);
   });
 });
