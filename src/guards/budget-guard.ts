@@ -50,7 +50,15 @@ function ceilingOf(account: BudgetAccount, maxCostUsd?: number, maxTokens?: numb
  * compiled again for each harness.
  */
 const SHAPE_KEEPERS: object[] = [];
-SHAPE_KEEPERS.push(ceilingOf("run", 1), ceilingOf("run", undefined, 1), ceilingOf("run", 1, 1));
+/**
+ * Keeps objects for the process's life (see where it is called). The list is read by this function,
+ * so V8 keeps it in the module's context: a top-level constant that no function reads is only a
+ * local of the module's evaluation, collected (with all it holds) as soon as the module is loaded.
+ */
+function keepShapes(...objects: object[]): void {
+  SHAPE_KEEPERS.push(...objects);
+}
+keepShapes(ceilingOf("run", 1), ceilingOf("run", undefined, 1), ceilingOf("run", 1, 1));
 
 /**
  * Budgets enforced by reservation: every model call (and every tool call that declares a cost)
@@ -265,4 +273,4 @@ class CeilingLedger implements Ledger {
  * the guard's code runs unoptimized again for hundreds of calls. One live instance keeps the shapes.
  */
 const keptBudget = new BudgetGuard(new MemoryLedger(), { run: { maxCostUsd: 1 } });
-SHAPE_KEEPERS.push(keptBudget, keptBudget.ledgerFor());
+keepShapes(keptBudget, keptBudget.ledgerFor());
