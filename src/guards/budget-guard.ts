@@ -58,7 +58,9 @@ const SHAPE_KEEPERS: object[] = [];
 function keepShapes(...objects: object[]): void {
   SHAPE_KEEPERS.push(...objects);
 }
-keepShapes(ceilingOf("run", 1), ceilingOf("run", undefined, 1), ceilingOf("run", 1, 1));
+// Fractional limits: a limit's field then holds any number (a whole one too) without V8 widening its
+// representation, which would give the ceilings of that harness a shape of their own.
+keepShapes(ceilingOf("run", 1.5), ceilingOf("run", undefined, 1.5), ceilingOf("run", 1.5, 1.5));
 
 /**
  * Budgets enforced by reservation: every model call (and every tool call that declares a cost)
@@ -272,5 +274,5 @@ class CeilingLedger implements Ledger {
  * all compiled code that read one is thrown away; the next harness's instances get new shapes, and
  * the guard's code runs unoptimized again for hundreds of calls. One live instance keeps the shapes.
  */
-const keptBudget = new BudgetGuard(new MemoryLedger(), { run: { maxCostUsd: 1 } });
+const keptBudget = new BudgetGuard(new MemoryLedger(), { run: { maxCostUsd: 1.5 } });
 keepShapes(keptBudget, keptBudget.ledgerFor());
