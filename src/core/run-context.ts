@@ -119,6 +119,50 @@ export interface RunContext {
   guardContext: GuardContext | undefined;
 }
 
+/**
+ * A run's context, built here only (one object-literal site). V8 keeps a literal's shape only while
+ * an object of it lives, and compiled code that checks a shape no live object has any more is thrown
+ * away: with no context kept, every harness's end discarded the stages' compiled code (the guard
+ * stage reads the context on every call) for the next harness to compile again. One context is kept
+ * below for the process's life.
+ */
+export function newRunContext(
+  deps: SessionDeps,
+  runId: string,
+  signal: AbortSignal,
+  emit: RunContext["emit"],
+  durable: RunContext["durable"],
+  ready: RunContext["ready"],
+  scopes: CallScopes,
+): RunContext {
+  return {
+    deps,
+    runId,
+    signal,
+    emit,
+    durable,
+    ready,
+    turn: 0,
+    toolCalls: 0,
+    resultsUnsynced: false,
+    pendingStop: undefined,
+    unsettledToolCalls: [],
+    scopes,
+    guardContext: undefined,
+  };
+}
+
+const KEPT: RunContext[] = [];
+/**
+ * Read by this function, so the list lives in the module's context: a top-level constant that no
+ * function reads is only a local of the module's evaluation, collected once the module is loaded.
+ */
+function keep(ctx: RunContext): void {
+  KEPT.push(ctx);
+}
+const noop = () => undefined;
+keep(newRunContext({} as SessionDeps, "-", new AbortController().signal, noop, noop, noop, {} as CallScopes));
+
 /** The system prompt of the next model call. */
 export function systemPrompt(deps: SessionDeps): string | undefined {
   const system = deps.system;

@@ -7,7 +7,7 @@ import type { ResumePlan } from "../protocol/resume.js";
 import type { RunResult } from "../protocol/run-result.js";
 import { CallScopes } from "./call-scopes.js";
 import { EventChannel } from "./event-channel.js";
-import type { RunContext, SessionDeps } from "./run-context.js";
+import { newRunContext, type RunContext, type SessionDeps } from "./run-context.js";
 import { driveResume, driveRun } from "./run-loop.js";
 
 export interface RunOptions {
@@ -237,28 +237,22 @@ export class Session {
       });
     }
     let opened = false;
-    const ctx: RunContext = {
+    const ctx: RunContext = newRunContext(
       deps,
       runId,
-      signal: controller.signal,
-      emit: (type, data) => this.#emit(runId, type, data),
-      durable: () => (this.#syncs ? this.#durable() : undefined),
+      controller.signal,
+      (type, data) => this.#emit(runId, type, data),
+      () => (this.#syncs ? this.#durable() : undefined),
       // Once every sink has opened in this run it stays open until the run's seal: later model answers
       // skip the wait (a later write failure is caught by the durability barrier before any tool runs).
-      ready: () => {
+      () => {
         if (opened || !this.#readies) return undefined;
         return this.#ready().then(() => {
           opened = true;
         });
       },
-      turn: 0,
-      toolCalls: 0,
-      resultsUnsynced: false,
-      pendingStop: undefined,
-      unsettledToolCalls: [],
-      scopes: new CallScopes(controller.signal),
-      guardContext: undefined,
-    };
+      new CallScopes(controller.signal),
+    );
     try {
       const result = resuming
         ? await driveResume(ctx, task, () => this.#seq)

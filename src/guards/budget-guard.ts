@@ -50,7 +50,17 @@ function ceilingOf(account: BudgetAccount, maxCostUsd?: number, maxTokens?: numb
  * compiled again for each harness.
  */
 const SHAPE_KEEPERS: object[] = [];
-SHAPE_KEEPERS.push(ceilingOf("run", 1), ceilingOf("run", undefined, 1), ceilingOf("run", 1, 1));
+/**
+ * Keeps objects for the process's life (see where it is called). The list is read by this function,
+ * so V8 keeps it in the module's context: a top-level constant that no function reads is only a
+ * local of the module's evaluation, collected (with all it holds) as soon as the module is loaded.
+ */
+function keepShapes(...objects: object[]): void {
+  SHAPE_KEEPERS.push(...objects);
+}
+// Fractional limits: a limit's field then holds any number (a whole one too) without V8 widening its
+// representation, which would give the ceilings of that harness a shape of their own.
+keepShapes(ceilingOf("run", 1.5), ceilingOf("run", undefined, 1.5), ceilingOf("run", 1.5, 1.5));
 
 /**
  * Budgets enforced by reservation: every model call (and every tool call that declares a cost)
@@ -264,5 +274,5 @@ class CeilingLedger implements Ledger {
  * all compiled code that read one is thrown away; the next harness's instances get new shapes, and
  * the guard's code runs unoptimized again for hundreds of calls. One live instance keeps the shapes.
  */
-const keptBudget = new BudgetGuard(new MemoryLedger(), { run: { maxCostUsd: 1 } });
-SHAPE_KEEPERS.push(keptBudget, keptBudget.ledgerFor());
+const keptBudget = new BudgetGuard(new MemoryLedger(), { run: { maxCostUsd: 1.5 } });
+keepShapes(keptBudget, keptBudget.ledgerFor());

@@ -296,4 +296,12 @@ function settings(o: Partial<CircuitBreakerOptions> & Partial<Settings>, prefix:
  * the guard's code runs unoptimized again for hundreds of calls. One live instance keeps the shapes.
  */
 const SHAPE_KEEPER: CircuitBreaker[] = [];
-SHAPE_KEEPER.push(new CircuitBreaker());
+/**
+ * Keeps objects for the process's life (see where it is called). The list is read by this function,
+ * so V8 keeps it in the module's context: a top-level constant that no function reads is only a
+ * local of the module's evaluation, collected (with all it holds) as soon as the module is loaded.
+ */
+function keepShape(o: CircuitBreaker): void {
+  SHAPE_KEEPER.push(o);
+}
+keepShape(new CircuitBreaker());

@@ -115,6 +115,15 @@ export class MemoryLedger implements Ledger {
   #open(scope: LedgerScope): { tenant: Tenant; session: Session } {
     const last = this.#last;
     if (last && last.sessionId === scope.sessionId && last.tenantId === scope.tenantId) return last;
+    return this.#openOther(scope);
+  }
+
+  /**
+   * `#open` for a session other than the last one (once per session and run in the usual loop): a
+   * method of its own, so the compiled `#open` does not carry this rarely run path, and does not
+   * have to be thrown away the first time it runs.
+   */
+  #openOther(scope: LedgerScope): { tenant: Tenant; session: Session } {
     checkScope(scope);
     // Used again: no longer a closed session waiting to be forgotten.
     if (this.#closed.size > 0) this.#closed.delete(`${scope.tenantId}\0${scope.sessionId}`);
@@ -388,3 +397,47 @@ export function retainOption(value: number | undefined, owner: string): number {
     throw new RangeError(`${owner}: retainClosedSessions must be an integer >= 0, got ${String(value)}`);
   return n;
 }
+
+const SHAPE_KEEPERS: object[] = [];
+/**
+ * Keeps objects for the process's life. The list is read by this function, so V8 keeps it in the
+ * module's context: a top-level constant that no function reads is only a local of the module's
+ * evaluation, collected as soon as the module is loaded.
+ */
+function keepShapes(...objects: object[]): void {
+  SHAPE_KEEPERS.push(...objects);
+}
+
+/**
+ * One ledger with a tenant, a session, a shared budget, a settled and an open reservation, kept for
+ * the process's life. V8 holds object shapes weakly: once every ledger of a harness is collected,
+ * the shapes of its accounts, sessions and reservations go, and the compiled code of every
+ * reservation, settlement and budget check (which reads them on every model call) is thrown away,
+ * for the next harness to compile again. Amounts in dollars are fractional here, as real ones are,
+ * so a real ledger never widens a field's representation (which would give it shapes of its own).
+ */
+function keepLedgerShapes(): void {
+  const ledger = new MemoryLedger();
+  const scope: LedgerScope = { tenantId: "-", sessionId: "-" };
+  const ceilings: readonly Ceiling[] = Object.freeze([
+    Object.freeze({ account: "run", maxCostUsd: 1.5, maxTokens: 1_000.5 }),
+    Object.freeze({ account: "session", maxCostUsd: 1.5, maxTokens: 1_000.5 }),
+    Object.freeze({ account: "budget:-", maxCostUsd: 1.5, maxTokens: 1_000.5 }),
+  ] as Ceiling[]);
+  const entry = (key: string, runId: string): ReserveEntry => ({
+    key,
+    model: "-",
+    estimateUsd: 0.25,
+    estimateTokens: 10,
+    runId,
+  });
+  ledger.reserveAgainst(scope, entry("settled", "-"), ceilings);
+  ledger.settle(scope, "settled", {
+    usage: { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 },
+    costUsd: 0.125,
+  });
+  // A second run: its base amounts are fractional too.
+  ledger.reserveAgainst(scope, entry("open", "-2"), ceilings);
+  keepShapes(ledger);
+}
+keepLedgerShapes();

@@ -333,4 +333,12 @@ export class StallDetector implements Guard {
  * the guard's code runs unoptimized again for hundreds of calls. One live instance keeps the shapes.
  */
 const SHAPE_KEEPER: StallDetector[] = [];
-SHAPE_KEEPER.push(new StallDetector());
+/**
+ * Keeps objects for the process's life (see where it is called). The list is read by this function,
+ * so V8 keeps it in the module's context: a top-level constant that no function reads is only a
+ * local of the module's evaluation, collected (with all it holds) as soon as the module is loaded.
+ */
+function keepShape(o: StallDetector): void {
+  SHAPE_KEEPER.push(o);
+}
+keepShape(new StallDetector());

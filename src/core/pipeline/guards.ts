@@ -41,8 +41,9 @@ export function guardCall(
   input: unknown,
   risk: RiskAssessment,
 ): GuardResult | Promise<GuardResult> {
-  if (ctx.deps.guards.length === 0) return { ok: true, risk, records: UNFILLED_RECORDS };
-  return runGuards(ctx, tool, callId, input, risk);
+  const gctx = guardContext(ctx);
+  if (RunGuardContext.guardsOf(gctx).length === 0) return { ok: true, risk, records: UNFILLED_RECORDS };
+  return runGuards(ctx, gctx, tool, callId, input, risk);
 }
 
 const BEFORE_TOOL_CALL_ACTIONS: readonly GuardVerdict["action"][] = ["allow", "deny", "raise", "stop"];
@@ -219,7 +220,16 @@ function raisedRisk(level: RiskAssessment["level"], reason: string, rule: string
  * the compiled code of the guard stage, the guards and the ledger's lookups, for the next harness to
  * compile again. Filled below, where each shape is defined.
  */
-const shapeKeepers: object[] = [raisedRisk("MEDIUM", "", "")];
+/**
+ * Keeps objects for the process's life (see where it is called). The list is read by this function,
+ * so V8 keeps it in the module's context: a top-level constant that no function reads is only a
+ * local of the module's evaluation, collected (with all it holds) as soon as the module is loaded.
+ */
+function keepShape(o: object): void {
+  shapeKeepers.push(o);
+}
+const shapeKeepers: object[] = [];
+keepShape(raisedRisk("MEDIUM", "", ""));
 
 /** What the guard stage of one call carries from guard to guard. */
 interface CallState {
@@ -251,13 +261,13 @@ let lastPassed: Extract<GuardResult, { ok: true }> | undefined;
  */
 function runGuards(
   ctx: RunContext,
+  gctx: RunGuardContext,
   tool: Tool,
   callId: string,
   input: unknown,
   risk: RiskAssessment,
 ): GuardResult | Promise<GuardResult> {
-  const guards = ctx.deps.guards;
-  const gctx = guardContext(ctx);
+  const guards = RunGuardContext.guardsOf(gctx);
   let current = risk;
   let view: GuardToolCall = { tool, callId, input, risk };
   const last = lastRecords;
@@ -439,8 +449,11 @@ class RunGuardContext implements GuardContext {
   readonly runId: string;
   readonly notify: GuardContext["notify"];
   readonly #ctx: RunContext;
+  /** The session's guards, read from here by the stage (see `guardContext`). */
+  readonly #guards: readonly Guard[];
 
   constructor(ctx: RunContext) {
+    this.#guards = ctx.deps.guards;
     this.tenantId = ctx.deps.tenantId;
     this.sessionId = ctx.deps.sessionId;
     this.runId = ctx.runId;
@@ -451,26 +464,44 @@ class RunGuardContext implements GuardContext {
     Object.freeze(this);
   }
 
+  static guardsOf(gctx: RunGuardContext): readonly Guard[] {
+    return gctx.#guards;
+  }
+
   /** The run's current turn, read live. */
   get turn(): number {
     return this.#ctx.turn;
   }
 }
 
-shapeKeepers.push(
-  new RunGuardContext({ deps: { tenantId: "-", sessionId: "-" }, runId: "-" } as unknown as RunContext),
-);
+{
+  // The guards as a harness holds them (a frozen array of objects).
+  const guards: Guard[] = [];
+  guards.push({ name: "-" });
+  keepShape(
+    newGuardContext({
+      deps: { tenantId: "-", sessionId: "-", guards: Object.freeze(guards) },
+      runId: "-",
+    } as unknown as RunContext),
+  );
+}
 
 /**
  * One frozen context per run, made at its first guard call and kept in the run's own slot: every
  * guard call of the run shares it (no allocation and no lookup per call or turn; it goes with the run).
+ * It also holds the session's guards, so the stage reads nothing of the session's dependencies per
+ * call: their object is built per harness, and code compiled against its shape was thrown away with
+ * each harness (one read of it per run, in `newGuardContext`, which is not inlined into the stage).
  */
-function guardContext(ctx: RunContext): GuardContext {
-  let gctx = ctx.guardContext;
-  if (gctx === undefined) {
-    gctx = new RunGuardContext(ctx);
-    ctx.guardContext = gctx;
-  }
+function guardContext(ctx: RunContext): RunGuardContext {
+  const gctx = ctx.guardContext;
+  // Only this module fills the slot.
+  return gctx !== undefined ? (gctx as RunGuardContext) : newGuardContext(ctx);
+}
+
+function newGuardContext(ctx: RunContext): RunGuardContext {
+  const gctx = new RunGuardContext(ctx);
+  ctx.guardContext = gctx;
   return gctx;
 }
 
@@ -501,8 +532,8 @@ export function afterToolCallGuards(
   hook: "afterToolCall" | "afterDeniedCall" = "afterToolCall",
 ): readonly string[] | Promise<readonly string[]> {
   // Synchronous while the guards answer synchronously: no state object (see `runGuards`).
-  const guards = ctx.deps.guards;
   const gctx = guardContext(ctx);
+  const guards = RunGuardContext.guardsOf(gctx);
   const denied = hook === "afterDeniedCall";
   let notes: string[] | undefined;
   for (let i = 0; i < guards.length; i++) {
@@ -611,8 +642,8 @@ export function beforeModelCallGuards(
   ctx: RunContext,
 ): StopReason | undefined | Promise<StopReason | undefined> {
   // Synchronous while the guards answer synchronously (see `runGuards`).
-  const guards = ctx.deps.guards;
   const gctx = guardContext(ctx);
+  const guards = RunGuardContext.guardsOf(gctx);
   for (let i = 0; i < guards.length; i++) {
     const guard = guards[i]!;
     if (!guard.beforeModelCall) continue;
@@ -674,7 +705,7 @@ function noStop(): undefined {
  */
 export function resumedGuards(ctx: RunContext, events: readonly ReinEvent[]): StopReason | undefined {
   const gctx = guardContext(ctx);
-  for (const guard of ctx.deps.guards) {
+  for (const guard of RunGuardContext.guardsOf(gctx)) {
     const resumed = guard.resumed;
     if (typeof resumed !== "function") continue;
     let answer: unknown;
