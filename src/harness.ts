@@ -565,15 +565,22 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
           { sessionId },
         );
       }
+      // A nonce per session (security is per session: see below).
+      const spotlight = sec.spotlight ? new Spotlight(spotlightNonce()) : undefined;
+      // The trail records each result without the spotlight's markers and nonce (docs/audit.md).
+      const sessionTrail =
+        trailOptions && spotlight
+          ? { ...trailOptions, resultText: (text: string) => spotlight.unwrap(text) }
+          : trailOptions;
       const file = auditFile(sessionId);
       // A generated id names a file that cannot exist yet: nothing to check before the first run.
       const fresh = file && options.id === undefined ? freshAudit() : undefined;
       const trail = file
         ? fresh
-          ? new AuditTrail(file, { ...trailOptions, fresh })
-          : openAudit(sessionId, file, resumingIds.has(sessionId), trailOptions ?? {})
-        : trailOptions
-          ? AuditTrail.inMemory(trailOptions)
+          ? new AuditTrail(file, { ...sessionTrail, fresh })
+          : openAudit(sessionId, file, resumingIds.has(sessionId), sessionTrail ?? {})
+        : sessionTrail
+          ? AuditTrail.inMemory(sessionTrail)
           : undefined;
       // The trail first, in an array of the exact size (an unshift leaves room for 17 the session keeps).
       const sinks: EventSink[] = trail
@@ -587,7 +594,6 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
       const redactor = sec.redact
         ? new SecretRedactor({ engine: sec.regexEngine, known, maxInputChars: sec.maxInputChars })
         : undefined;
-      const spotlight = sec.spotlight ? new Spotlight(spotlightNonce()) : undefined;
       const processors: ResultProcessor[] = [];
       if (redactor) processors.push(redactionProcessor(redactor));
       if (injectionScan) processors.push(injectionScan);

@@ -29,8 +29,11 @@
 export interface KeywordScan {
   /** Whether any literal occurs. */
   any(text: string): boolean;
-  /** The indexes (into the literals given) of every literal that occurs, in no particular order. */
-  which(text: string): number[];
+  /**
+   * The indexes (into the literals given) of every literal that occurs, in no particular order: one
+   * shared empty (frozen) list when none does, the case of most texts.
+   */
+  which(text: string): readonly number[];
 }
 
 const LONG_S = 0x17f;
@@ -208,6 +211,9 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
   return new PairScan(literals, owners, short, slotOf, starts, pool);
 }
 
+/** `which`'s answer when no literal occurs. */
+const NONE: readonly number[] = Object.freeze([]);
+
 interface ShortLiteral {
   readonly li: number;
   readonly spellings: readonly string[];
@@ -254,11 +260,12 @@ class PairScan implements KeywordScan {
     return this.#scan(text, false) !== -1;
   }
 
-  which(text: string): number[] {
+  which(text: string): readonly number[] {
     // One scratch table (a scan calls nothing that could re-enter it), cleared as it is read: by the
     // list of what was found, so a text costs nothing per literal it does not hold.
     this.#count = 0;
     this.#scan(text, true);
+    if (this.#count === 0) return NONE;
     const out: number[] = [];
     const seen = this.#seen;
     const found = this.#found;
@@ -291,9 +298,17 @@ class PairScan implements KeywordScan {
    */
   #scan(t: string, all: boolean): number {
     const seen = this.#seen;
-    for (const s of this.#short) {
+    const short = this.#short;
+    for (let i = 0; i < short.length; i++) {
+      const s = short[i]!;
       if (all && seen[s.li] === 1) continue;
-      if (s.spellings.some((sp) => t.includes(sp)) && this.#mark(s.li, all)) return s.li;
+      // A loop, not `some` with a closure: this runs for every text scanned.
+      const sp = s.spellings;
+      for (let j = 0; j < sp.length; j++)
+        if (t.includes(sp[j]!)) {
+          if (this.#mark(s.li, all)) return s.li;
+          break;
+        }
     }
     const n = t.length;
     if (n < 2) return -1;

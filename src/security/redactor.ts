@@ -380,7 +380,14 @@ export class SecretRedactor {
   }
 
   #redactUncached(text: string): RedactionResult {
-    const cacheable = text.length <= CLEAN_CACHE_MAX_CHARS;
+    return this.#redactOrClean(text) ?? { text, findings: NO_FINDINGS };
+  }
+
+  /**
+   * `#redactUncached`, answering `undefined` when `text` is clean (it then joins the clean cache), so
+   * the walk of an event allocates no result for the strings it finds clean (most of them).
+   */
+  #redactOrClean(text: string): RedactionResult | undefined {
     let input = text;
     let oversize = "";
     if (input.length > this.maxInputChars) {
@@ -389,11 +396,12 @@ export class SecretRedactor {
     }
     const { spans, prepared } = this.#find(input);
     if (spans.count === 0) {
-      if (cacheable) {
+      if (oversize) return { text: input + oversize, findings: NO_FINDINGS };
+      if (text.length <= CLEAN_CACHE_MAX_CHARS) {
         if (this.#clean.strings.size >= CLEAN_CACHE_ENTRIES) this.#clean.strings.clear();
         this.#clean.strings.add(text);
       }
-      return oversize ? { text: input + oversize, findings: NO_FINDINGS } : { text, findings: NO_FINDINGS };
+      return undefined;
     }
     return this.#apply(input, spans, oversize, prepared?.asciiBytes);
   }
@@ -647,12 +655,15 @@ export class SecretRedactor {
         return text;
       }
       // Found clean, it joins the recent table too: a call's id recurs in most of its events.
-      const out = this.#redactUncached(text).text;
-      if (out === text) cache.recent[slot] = text;
-      return out;
+      const out = this.#redactOrClean(text);
+      if (out === undefined) {
+        cache.recent[slot] = text;
+        return text;
+      }
+      return out.text;
     }
     if (this.#isVouched(text)) return text;
-    return this.#redactUncached(text).text;
+    return this.#redactOrClean(text)?.text ?? text;
   }
 
   #walk(value: unknown, depth: number): unknown {

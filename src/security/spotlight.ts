@@ -21,12 +21,18 @@ export class Spotlight {
   readonly #names = new Map<string, string>();
   /** The closing marker, made once. */
   readonly #close: string;
+  /** What every opening marker of this session starts with. */
+  readonly #openPrefix: string;
+  /** The last result wrapped and its content (neutralised), for {@link Spotlight.unwrap}. */
+  #lastWrapped: string | undefined;
+  #lastContent: string | undefined;
 
   constructor(nonce: string = randomBytes(12).toString("hex")) {
     if (!/^[0-9a-f]{16,64}$/.test(nonce))
       throw new TypeError("spotlight nonce must be 16-64 lower-case hex digits");
     this.nonce = nonce;
     this.#close = `\n</tool_result nonce=${nonce}>`;
+    this.#openPrefix = `<tool_result nonce=${nonce} tool=`;
   }
 
   /** Wraps one result. */
@@ -36,7 +42,30 @@ export class Spotlight {
       open = `<tool_result nonce=${this.nonce} tool=${tool.replace(/[^A-Za-z0-9_.-]/g, "_")}>\n`;
       if (this.#names.size < 256) this.#names.set(tool, open);
     }
-    return open + this.neutralise(content) + this.#close;
+    const inner = this.neutralise(content);
+    const wrapped = open + inner + this.#close;
+    this.#lastWrapped = wrapped;
+    this.#lastContent = inner;
+    return wrapped;
+  }
+
+  /**
+   * A result this spotlight wrapped, without its markers (and anything after the closing marker,
+   * such as a guard's note, kept after the content); any other text unchanged. The audit trail keeps
+   * this: the markers are a presentation for the model, and their nonce has no place in a record.
+   * Only this session's markers match: the content inside them cannot hold the nonce (it is masked),
+   * and a text that merely looks like a wrapper, with another nonce, is kept as it is.
+   */
+  unwrap(text: string): string {
+    // The usual case: the result just wrapped, found by identity (no character read or copied).
+    if (text === this.#lastWrapped) return this.#lastContent!;
+    if (!text.startsWith(this.#openPrefix)) return text;
+    const start = text.indexOf(">\n", this.#openPrefix.length);
+    const close = text.lastIndexOf(this.#close);
+    if (start === -1 || close < start + 2) return text;
+    const rest = text.slice(close + this.#close.length);
+    const inner = text.slice(start + 2, close);
+    return rest === "" ? inner : inner + rest;
   }
 
   /**

@@ -74,6 +74,13 @@ export interface AuditTrailOptions {
   /** The group-commit writer (default: the process's shared one). */
   readonly writer?: GroupCommitWriter;
   /**
+   * The tool's result as a tool_call record keeps it (`output.summary`, `output.bytes`), from what the
+   * model read back. The harness passes its spotlight's `unwrap`: the record holds the (redacted)
+   * result without the per-session markers and their nonce. Anything but a string answered keeps
+   * what the model read.
+   */
+  readonly resultText?: (content: string) => string;
+  /**
    * The file is new (its session id was just generated) and its folder is `realDir` (resolved):
    * the constructor touches no file; the first run creates the file, which must then be empty.
    * @internal the harness's, for the sessions it names.
@@ -129,6 +136,7 @@ export class AuditTrail implements EventSink {
   readonly #memory: string[] | undefined;
   readonly #writer: GroupCommitWriter;
   readonly #intentFor: (tool: string) => boolean;
+  readonly #resultText: ((content: string) => string) | undefined;
   /** This run's queue in the shared writer (from run start to its seal). */
   #commit: CommitFile | undefined;
   /** The last release (seal written, descriptor and lock released): what sync() and close() wait for. */
@@ -186,6 +194,7 @@ export class AuditTrail implements EventSink {
       options.key === undefined || options.key instanceof KeyObject ? sharedHasher(key) : chainHasher(key);
     this.alg = this.#hasher.alg;
     this.#intentFor = options.intentFor ?? (() => true);
+    this.#resultText = options.resultText;
     this.#writer = options.writer ?? sharedGroupCommitWriter();
     if (file === MEMORY) {
       this.#memory = [];
@@ -383,6 +392,7 @@ export class AuditTrail implements EventSink {
     const p = this.#pending?.get(d.callId);
     this.#pending?.delete(d.callId);
     const risk = p?.risk ?? null;
+    const content = this.#recorded(d.content);
     const f: ToolCallFields = {
       alg: this.alg,
       approval: p?.approval ?? null,
@@ -395,10 +405,10 @@ export class AuditTrail implements EventSink {
       index: this.#index,
       input: p?.input,
       originalInput: p?.originalInput,
-      bytes: Buffer.byteLength(d.content),
+      bytes: Buffer.byteLength(content),
       errorType: d.errorType,
       ok: d.ok,
-      summary: summaryOf(d.content, SUMMARY_MAX_CHARS),
+      summary: summaryOf(content, SUMMARY_MAX_CHARS),
       prevHash: this.#prevHash,
       risk,
       runId: event.runId,
@@ -419,7 +429,7 @@ export class AuditTrail implements EventSink {
     let body: string | string[] | undefined;
     if (around !== undefined) {
       // The body in parts (head, summary, tail): encoded one after the other, never joined.
-      const summary = summaryJsonParts(d.content, SUMMARY_MAX_CHARS);
+      const summary = summaryJsonParts(content, SUMMARY_MAX_CHARS);
       body =
         summary.length === 1
           ? [around.head, summary[0]!, around.tail]
@@ -430,6 +440,13 @@ export class AuditTrail implements EventSink {
     // seal, which must be durable before anything else happens), or the writer's next batch at the latest.
     this.#append(body ?? capRecord(toolCallRecord(f), this.#maxRecordBytes), true);
     this.#records++;
+  }
+
+  /** What a tool_call record keeps of the result the model read (see AuditTrailOptions.resultText). */
+  #recorded(content: string): string {
+    if (this.#resultText === undefined) return content;
+    const text: unknown = this.#resultText(content);
+    return typeof text === "string" ? text : content;
   }
 
   #fragments(event: ReinEvent): RunFragments {
