@@ -4,7 +4,14 @@ import type { Ledger } from "../guards/ledger.js";
 import type { Model } from "../models/model.js";
 import type { PriceBook } from "../models/pricing.js";
 import type { Policy } from "../policy/policy.js";
-import type { AuditTarget, EventDataFilter, EventDataMap, EventSink, EventType } from "../protocol/events.js";
+import type {
+  AuditTarget,
+  EventDataFilter,
+  EventDataMap,
+  EventSink,
+  EventType,
+  ModelEvent,
+} from "../protocol/events.js";
 import type { Hooks } from "../protocol/hooks.js";
 import type { Message } from "../protocol/messages.js";
 import type { RiskLevel } from "../protocol/risk.js";
@@ -82,6 +89,8 @@ export interface SessionDeps {
 /** The state of one run, shared by the loop, the step and the pipeline stages. */
 export interface RunContext {
   readonly deps: SessionDeps;
+  /** The session's `{ tenantId, sessionId }` (frozen, one per session): what the ledger and the log are keyed by. */
+  readonly scope: SessionScope;
   readonly runId: string;
   /** Aborts on cancel, on the run's wall-clock timeout, and on a fatal sink failure. */
   readonly signal: AbortSignal;
@@ -117,6 +126,22 @@ export interface RunContext {
    * every later one: a slot, not a map keyed by run, so no lookup per call and nothing left behind.
    */
   guardContext: GuardContext | undefined;
+  /**
+   * The model request's `onTextDelta` and `onEvent`, made at the run's first model call and given to
+   * every later one (model-call.ts): a slot, so a model call makes no closure.
+   */
+  modelCallbacks:
+    | {
+        readonly onTextDelta: (delta: string) => void;
+        readonly onEvent: (event: ModelEvent) => void;
+      }
+    | undefined;
+}
+
+/** A session's place in the stores. */
+export interface SessionScope {
+  readonly tenantId: string;
+  readonly sessionId: string;
 }
 
 /** The system prompt of the next model call. */

@@ -65,54 +65,51 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
   const { turn } = ctx;
   ctx.emit("tool_call_requested", { turn, callId: call.id, tool: call.name, input: call.input });
   const stages: StageRecord[] = [];
-  let risk: RiskAssessment | null = null;
-  let approval: ApprovalDecision | null = null;
-  const deny = (outcome: ToolOutcome): Decided => {
-    ctx.emit("tool_call_decided", {
-      turn,
-      callId: call.id,
-      tool: call.name,
-      verdict: "deny",
-      risk,
-      approval,
-      stages: keptStages(stages),
-    });
-    return { allowed: false, call, outcome };
-  };
 
   if (ctx.pendingStop || ctx.signal.aborted) {
     stages.push(STOPPING);
-    return deny(errorOutcome("cancelled", "Not run: the run is stopping."));
+    return denied(ctx, call, stages, null, null, errorOutcome("cancelled", "Not run: the run is stopping."));
   }
   const validated = validateCall(ctx, call);
   stages.push(validated.record);
-  if (!validated.ok) return deny(validated.outcome);
+  if (!validated.ok) return denied(ctx, call, stages, null, null, validated.outcome);
   const { tool } = validated;
 
-  const r = rewriteInput(ctx, tool, {
-    sessionId: ctx.deps.sessionId,
-    runId: ctx.runId,
-    turn,
-    callId: call.id,
-    tool: tool.name,
-    input: validated.input,
-  });
-  const rewritten = isNativePromise(r) ? await r : r;
-  if (rewritten.record) stages.push(rewritten.record);
-  if (!rewritten.ok) return deny(errorOutcome("permission_denied", rewritten.reason));
-  const input = rewritten.input;
+  // Without a rewrite hook the validated input goes on as is (no hook call object, no answer).
+  let input = validated.input;
+  let rewrittenFrom: unknown;
+  if (ctx.deps.hooks.rewriteToolInput) {
+    const r = rewriteInput(ctx, tool, {
+      sessionId: ctx.deps.sessionId,
+      runId: ctx.runId,
+      turn,
+      callId: call.id,
+      tool: tool.name,
+      input,
+    });
+    const rewritten = isNativePromise(r) ? await r : r;
+    if (rewritten.record) stages.push(rewritten.record);
+    if (!rewritten.ok)
+      return denied(ctx, call, stages, null, null, errorOutcome("permission_denied", rewritten.reason));
+    if (rewritten.rewritten) rewrittenFrom = input;
+    input = rewritten.input;
+  }
 
   const c = classifyCall(ctx, tool, input);
   const classified = isNativePromise(c) ? await c : c;
   stages.push(classified.record);
-  risk = classified.risk;
-  if (risk.level === "BLOCK")
-    return deny(errorOutcome("blocked", `Blocked by policy: ${risk.reason} (rule ${risk.rule}).`));
+  let risk = classified.risk;
+  if (risk.level === "BLOCK") {
+    const outcome = errorOutcome("blocked", `Blocked by policy: ${risk.reason} (rule ${risk.rule}).`);
+    return denied(ctx, call, stages, risk, null, outcome);
+  }
 
   const g = guardCall(ctx, tool, call.id, input, risk);
   const guarded = isNativePromise(g) ? await g : g;
-  stages.push(...guarded.records);
-  if (!guarded.ok) return deny(errorOutcome("guard_denied", guarded.reason, guarded.details));
+  const records = guarded.records;
+  for (let i = 0; i < records.length; i++) stages.push(records[i]!);
+  if (!guarded.ok)
+    return denied(ctx, call, stages, risk, null, errorOutcome("guard_denied", guarded.reason, guarded.details));
   risk = guarded.risk;
 
   const hookCall: HookToolCall = Object.freeze({
@@ -127,12 +124,13 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
   const h = runBeforeToolCallHook(ctx, hookCall);
   const hooked = isNativePromise(h) ? await h : h;
   stages.push(hooked.record);
-  if (!hooked.ok) return deny(errorOutcome("permission_denied", hooked.reason));
+  if (!hooked.ok)
+    return denied(ctx, call, stages, risk, null, errorOutcome("permission_denied", hooked.reason));
 
   const a = approveCall(ctx, { callId: call.id, tool: tool.name, input }, risk, hooked.requireApproval);
   const approved = isNativePromise(a) ? await a : a;
   stages.push(approved.record);
-  approval = approved.decision;
+  const approval = approved.decision;
   if (approved.pending) {
     ctx.emit("approval_pending", {
       turn,
@@ -144,8 +142,10 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
     });
     return { allowed: false, call, pendingApproval: approved.pending.approvalId };
   }
-  if (!approved.allowed)
-    return deny(errorOutcome("permission_denied", `Permission denied: ${approved.reason}`));
+  if (!approved.allowed) {
+    const outcome = errorOutcome("permission_denied", `Permission denied: ${approved.reason}`);
+    return denied(ctx, call, stages, risk, approval, outcome);
+  }
 
   ctx.emit("tool_call_decided", {
     turn,
@@ -161,9 +161,30 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
     call,
     tool,
     hookCall,
-    originalInput: rewritten.rewritten ? validated.input : undefined,
+    originalInput: rewrittenFrom,
     approvedHash: approved.argsHash,
   };
+}
+
+/** A call denied before execution: its `tool_call_decided` event, and the outcome the model reads. */
+function denied(
+  ctx: RunContext,
+  call: ToolUseBlock,
+  stages: readonly StageRecord[],
+  risk: RiskAssessment | null,
+  approval: ApprovalDecision | null,
+  outcome: ToolOutcome,
+): Decided {
+  ctx.emit("tool_call_decided", {
+    turn: ctx.turn,
+    callId: call.id,
+    tool: call.name,
+    verdict: "deny",
+    risk,
+    approval,
+    stages: keptStages(stages),
+  });
+  return { allowed: false, call, outcome };
 }
 
 /** Guard notes (a stall warning) appended to what the model reads, marked as Rein's. */
@@ -204,7 +225,7 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
       stages = [{ stage: "execute", outcome: "deny", by: "pipeline", note: "arguments hash mismatch" }];
     } else {
       const idempotencyKey = `${ctx.deps.sessionId}:${turn}:${call.id}`;
-      const cost = reserveToolCost(ctx, tool, input, `${ctx.runId}:${turn}:${call.id}`);
+      const cost = reserveToolCost(ctx, tool, input, call.id);
       if (!cost.ok) {
         outcome = cost.outcome;
         stages = [cost.record];

@@ -73,13 +73,17 @@ export class ScriptedModel implements Model {
       });
     }
 
-    const calls: ToolUseBlock[] = reply.calls.map((call, index) => ({
-      type: "tool_use",
-      id: `toolu_${turnNumber}_${index}`,
-      name: call.name,
-      // A fresh copy per call, as a real provider would give: the harness may hold on to it.
-      input: call.hasInput ? structuredClone(call.input) : {},
-    }));
+    const calls: ToolUseBlock[] = [];
+    for (let index = 0; index < reply.calls.length; index++) {
+      const call = reply.calls[index]!;
+      calls.push({
+        type: "tool_use",
+        id: `toolu_${turnNumber}_${index}`,
+        name: call.name,
+        // A fresh copy per call, as a real provider would give: the harness may hold on to it.
+        input: call.hasInput ? structuredClone(call.input) : {},
+      });
+    }
     cursor.previousCalls = calls;
 
     if (reply.text !== undefined && request.onTextDelta) {
@@ -295,14 +299,31 @@ function holds(condition: ScriptCondition, results: readonly SeenResult[]): bool
 /** Resolves after `ms`, or rejects with `signal.reason` as soon as it aborts; never leaves a timer behind. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
+    // One object is the timer's argument and the signal's listener: no closure per wait.
+    const wait = new Wait(resolve, reject, signal);
+    wait.timer = setTimeout(wake, ms, wait);
+    signal.addEventListener("abort", wait, ONCE);
   });
+}
+
+const ONCE = Object.freeze({ once: true });
+
+/** A pending `sleep`: the abort listener (`handleEvent`) and what `wake` settles. */
+class Wait {
+  timer: ReturnType<typeof setTimeout> | undefined;
+  constructor(
+    readonly resolve: () => void,
+    readonly reject: (reason: unknown) => void,
+    readonly signal: AbortSignal,
+  ) {}
+
+  handleEvent(): void {
+    clearTimeout(this.timer);
+    this.reject(this.signal.reason);
+  }
+}
+
+function wake(wait: Wait): void {
+  wait.signal.removeEventListener("abort", wait);
+  wait.resolve();
 }
