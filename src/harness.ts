@@ -618,7 +618,7 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         ...(redactor ? { eventFilter: new EventRedactor(redactor) } : {}),
         limits,
         // With spotlighting the system prompt carries the session's nonce (~1 KB: its markers are
-        // two-byte characters): built for each model call, not kept for the session's whole life.
+        // two-byte characters): built once per run, not kept for the session's whole life.
         system: spotlight
           ? () => {
               // No array and join per model call: the prompt as is without a system text of the harness's.

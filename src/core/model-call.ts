@@ -121,8 +121,10 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   let response: ModelResponse;
   try {
     const callbacks = modelCallbacks(ctx);
+    let system = ctx.system;
+    if (system === undefined) system = ctx.system = systemPrompt(deps) ?? null;
     const request: ModelRequest = {
-      system: systemPrompt(deps),
+      system: system ?? undefined,
       messages: deps.history,
       tools: deps.tools.specs(),
       maxTokens: deps.maxTokens,

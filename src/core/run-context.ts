@@ -69,8 +69,8 @@ export interface SessionDeps {
   readonly eventFilter?: EventDataFilter;
   readonly limits: Limits;
   /**
-   * The system prompt, or what builds it for each model call: a prompt of the session's own (the
-   * spotlight nonce's) is then not kept while the session idles.
+   * The system prompt, or what builds it (once per run, at its first model call): a prompt of the
+   * session's own (the spotlight nonce's) is then not kept while the session idles.
    */
   readonly system: string | (() => string) | undefined;
   readonly maxTokens: number;
@@ -130,6 +130,11 @@ export interface RunContext {
    * The model request's `onTextDelta` and `onEvent`, made at the run's first model call and given to
    * every later one (model-call.ts): a slot, so a model call makes no closure.
    */
+  /**
+   * The system prompt of the run's model calls, built at its first (`undefined` until then, `null` for
+   * none): a prompt built by a function (the spotlight's) is built once per run, not once per call.
+   */
+  system: string | null | undefined;
   modelCallbacks:
     | {
         readonly onTextDelta: (delta: string) => void;

@@ -262,6 +262,7 @@ export class Session {
       unsettledToolCalls: [],
       scopes: new CallScopes(controller.signal),
       guardContext: undefined,
+      system: undefined,
       modelCallbacks: undefined,
     };
     try {

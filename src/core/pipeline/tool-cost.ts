@@ -24,7 +24,17 @@ export function reserveToolCost(
   callId: string,
 ): ToolCostReservation {
   const declared = tool.costUsd;
-  if (declared === undefined) return FREE;
+  // Apart, so a call without a cost allocates nothing here (the closures below need a context).
+  return declared === undefined ? FREE : reserveDeclared(ctx, tool, input, callId, declared);
+}
+
+function reserveDeclared(
+  ctx: RunContext,
+  tool: Tool,
+  input: unknown,
+  callId: string,
+  declared: NonNullable<Tool["costUsd"]>,
+): ToolCostReservation {
   const key = `${ctx.runId}:${ctx.turn}:${callId}`;
   const deny = (why: string): ToolCostReservation => ({
     ok: false,
