@@ -71,7 +71,10 @@ export function decideCall(ctx: RunContext, call: ToolUseBlock): Decided | Promi
 type Stages = Generator<Promise<unknown>, Decided, unknown>;
 
 /** Drives `stages` synchronously while each stage answers synchronously, then on as promises settle. */
-function advance(stages: Stages, step: IteratorResult<Promise<unknown>, Decided>): Decided | Promise<Decided> {
+function advance(
+  stages: Stages,
+  step: IteratorResult<Promise<unknown>, Decided>,
+): Decided | Promise<Decided> {
   if (step.done) return step.value;
   return step.value.then(
     (value) => advance(stages, stages.next(value)),
@@ -127,7 +130,14 @@ function* decideStages(ctx: RunContext, call: ToolUseBlock): Stages {
   const records = guarded.records;
   for (let i = 0; i < records.length; i++) stages.push(records[i]!);
   if (!guarded.ok)
-    return denied(ctx, call, stages, risk, null, errorOutcome("guard_denied", guarded.reason, guarded.details));
+    return denied(
+      ctx,
+      call,
+      stages,
+      risk,
+      null,
+      errorOutcome("guard_denied", guarded.reason, guarded.details),
+    );
   risk = guarded.risk;
 
   const hookCall: HookToolCall = Object.freeze({
