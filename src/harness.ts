@@ -599,6 +599,8 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
       const session = new Session({
         onClose: () => {
           if (liveSessions.get(sessionId)?.deref() === session) liveSessions.delete(sessionId);
+          // Forgotten now: no cleanup callback to run when it is collected.
+          forgetWhenCollected.unregister(session);
         },
         tenantId: c.tenantId,
         sessionId,
@@ -636,7 +638,7 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         inputEstimate: newInputEstimate(),
       });
       liveSessions.set(sessionId, new WeakRef(session));
-      forgetWhenCollected.register(session, sessionId);
+      forgetWhenCollected.register(session, sessionId, session);
       return session;
     },
     async resume(sessionId, options = {}) {
