@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, realpathSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod/v4";
@@ -484,7 +484,6 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
   const forgetWhenCollected = new FinalizationRegistry<string>((id) => {
     if (liveSessions.get(id)?.deref() === undefined) liveSessions.delete(id);
   });
-  const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll("-", "")}`;
   const resumingIds = new Set<string>();
   const auditFile = (sessionId: string) => (auditDir ? resolve(auditDir, `${sessionId}.jsonl`) : undefined);
   // Held weakly: a trail lives as long as its session (memory is released with it).
@@ -545,7 +544,8 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
     auditTrail: (sessionId: string) => trails.get(sessionId)?.deref(),
     session(options: SessionOptions = {}): Session {
       const sessionId = options.id ?? newId("ses");
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(sessionId)) {
+      // A generated id is valid by construction.
+      if (options.id !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(sessionId)) {
         throw new ConfigError(
           `session id ${JSON.stringify(sessionId)} is invalid: use letters, digits, '.', '_' or '-'.`,
           {
@@ -605,6 +605,8 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
       const session = new Session({
         onClose: () => {
           if (liveSessions.get(sessionId)?.deref() === session) liveSessions.delete(sessionId);
+          // Forgotten now: no cleanup callback to run when it is collected.
+          forgetWhenCollected.unregister(session);
         },
         tenantId: c.tenantId,
         sessionId,
@@ -624,7 +626,7 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         ...(redactor ? { eventFilter: new EventRedactor(redactor) } : {}),
         limits,
         // With spotlighting the system prompt carries the session's nonce (~1 KB: its markers are
-        // two-byte characters): built for each model call, not kept for the session's whole life.
+        // two-byte characters): built once per run, not kept for the session's whole life.
         system: spotlight
           ? () => {
               // No array and join per model call: the prompt as is without a system text of the harness's.
@@ -642,7 +644,7 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
         inputEstimate: newInputEstimate(),
       });
       liveSessions.set(sessionId, new WeakRef(session));
-      forgetWhenCollected.register(session, sessionId);
+      forgetWhenCollected.register(session, sessionId, session);
       return session;
     },
     async resume(sessionId, options = {}) {
@@ -678,6 +680,27 @@ export function createHarness<const T extends readonly Tool[] = readonly Tool[]>
   return harness;
 }
 
+/** Random bytes for ids, drawn from the CSPRNG 4 KiB at a time (one call per 256 ids). */
+let idPool: Buffer | undefined;
+let idAt = 0;
+
+/**
+ * A new session or run id: `<prefix>_` and a random (version 4) UUID's 32 hex digits, made from the
+ * pool without the UUID's dashes (no string to strip them from).
+ */
+function newId(prefix: string): string {
+  if (idPool === undefined || idAt + 16 > idPool.length) {
+    idPool = randomBytes(4096);
+    idAt = 0;
+  }
+  const pool = idPool;
+  pool[idAt + 6] = (pool[idAt + 6]! & 0x0f) | 0x40;
+  pool[idAt + 8] = (pool[idAt + 8]! & 0x3f) | 0x80;
+  const id = `${prefix}_${pool.toString("hex", idAt, idAt + 16)}`;
+  idAt += 16;
+  return id;
+}
+
 /** Random bytes for spotlight nonces, drawn from the CSPRNG 4 KiB at a time (one call per 341 sessions, not one each). */
 let noncePool: Buffer | undefined;
 let nonceAt = 0;
@@ -689,8 +712,8 @@ function spotlightNonce(): string {
     nonceAt = 0;
   }
   const nonce = noncePool.toString("hex", nonceAt, nonceAt + 12);
-  // Used once: zeroed, so no later reader of the pool sees a live nonce.
-  noncePool.fill(0, nonceAt, nonceAt + 12);
+  // Used once: zeroed, so no later reader of the pool sees a live nonce (12 stores, not a call into C++).
+  for (let i = nonceAt; i < nonceAt + 12; i++) noncePool[i] = 0;
   nonceAt += 12;
   return nonce;
 }

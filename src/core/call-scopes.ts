@@ -9,8 +9,10 @@ export class CallScope {
   readonly #owner: CallScopes;
   /** Called once, right after the signal aborts: how the loop waits for "settled or aborted" without a listener. */
   onAbort: (() => void) | undefined = undefined;
-  /** What the time limit aborts with. */
-  cause: (() => AbortCause) | undefined = undefined;
+  /** What the time limit aborts with, given the limit (one function for many calls: no closure per call). */
+  cause: ((limitMs: number) => AbortCause) | undefined = undefined;
+  /** The call's time limit, given to `cause`. */
+  limitMs = 0;
   /** The call's own timer, when it ran alongside another call with the same limit (see `CallScopes`). */
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
   /** The limit's shared timer this call holds, when it holds one (released by `dispose`). */
@@ -69,8 +71,8 @@ export class CallScopes {
     this.#run = run;
   }
 
-  /** A scope that aborts with the run, or after `timeoutMs` (none when undefined or not finite) with `cause()`. */
-  open(timeoutMs: number | undefined, cause: () => AbortCause): CallScope {
+  /** A scope that aborts with the run, or after `timeoutMs` (none when undefined or not finite) with `cause(timeoutMs)`. */
+  open(timeoutMs: number | undefined, cause: (limitMs: number) => AbortCause): CallScope {
     const scope = new CallScope(this);
     if (this.#run.aborted) {
       scope.abort(this.#run.reason);
@@ -83,13 +85,14 @@ export class CallScopes {
     this.#live.push(scope);
     if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) return scope;
     scope.cause = cause;
+    scope.limitMs = timeoutMs;
     const slot = this.#slots.get(timeoutMs);
     if (slot === undefined) {
       const created: Slot = {
         timer: setTimeout(() => {
           const owner = created.owner;
           created.owner = undefined;
-          owner?.abort(owner.cause?.());
+          owner?.abort(owner.cause?.(owner.limitMs));
         }, timeoutMs),
         owner: scope,
       };
@@ -102,7 +105,7 @@ export class CallScopes {
       slot.timer.refresh();
       slot.timer.ref?.();
     } else {
-      scope.timer = setTimeout(() => scope.abort(cause()), timeoutMs);
+      scope.timer = setTimeout(() => scope.abort(cause(timeoutMs)), timeoutMs);
     }
     return scope;
   }

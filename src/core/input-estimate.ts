@@ -50,7 +50,9 @@ export function settleInputEstimate(deps: SessionDeps, usage: Usage): void {
 /** Text appended to the history since the last response (the task, tool results). */
 export function addToInputEstimate(deps: SessionDeps, message: Message): void {
   let chars = 0;
-  for (const block of message.content) {
+  const content = message.content;
+  for (let i = 0; i < content.length; i++) {
+    const block = content[i]!;
     if (block.type === "text") chars += block.text.length;
     else if (block.type === "tool_result") chars += block.content.length + 64;
     else chars += 64;

@@ -34,24 +34,43 @@ function errorStop(err: unknown, fallbackCode: ErrorCode): StopReason {
     : { type: "error", code: fallbackCode, message: errorMessage(err) };
 }
 
+/** A stop before the model is called still leaves the last turn's results durable (fatal if not). */
+async function stoppedBefore(ctx: RunContext, stop: StopReason): Promise<ModelCallOutcome> {
+  await syncResults(ctx);
+  return { ok: false, stop };
+}
+
+/** What a model call's time limit aborts with (one function for every call: no closure per call). */
+const modelCallTimeout = (limitMs: number): AbortCause => ({ kind: "timeout", scope: "model_call", limitMs });
+
+/**
+ * The request's callbacks, made once per run (at its first model call) rather than two closures per
+ * call: each emits for the run's current turn, which is the call's own while it runs.
+ */
+function modelCallbacks(ctx: RunContext): NonNullable<RunContext["modelCallbacks"]> {
+  let callbacks = ctx.modelCallbacks;
+  if (callbacks === undefined) {
+    callbacks = {
+      onTextDelta: (delta) => ctx.emit("text_delta", { turn: ctx.turn, delta }),
+      onEvent: (event) => ctx.emit(event.type, { ...event.data, turn: ctx.turn } as never),
+    };
+    ctx.modelCallbacks = callbacks;
+  }
+  return callbacks;
+}
+
 /**
  * One model call: reserve its worst-case cost, call with a timeout, settle the reservation with the
  * real usage, append the assistant message to the history (in place), and record it.
  */
 export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
-  const { deps, turn } = ctx;
+  const { deps, turn, scope } = ctx;
   const { model, pricing, ledger, limits } = deps;
-  const scope = { tenantId: deps.tenantId, sessionId: deps.sessionId };
   const key = `${ctx.runId}:${turn}`;
-  // A stop before the model is called still leaves the last turn's results durable (fatal if not).
-  const stopped = async (stop: StopReason): Promise<ModelCallOutcome> => {
-    await syncResults(ctx);
-    return { ok: false, stop };
-  };
   if (deps.guards.length > 0) {
     const g = beforeModelCallGuards(ctx);
     const stop = isNativePromise(g) ? await g : g;
-    if (stop) return stopped(stop);
+    if (stop) return stoppedBefore(ctx, stop);
   }
   // Reserve the worst case before anything else: a ledger refusing it (a ceiling would be crossed)
   // stops the run before the model is called, and before the call is announced. A model that makes
@@ -72,9 +91,9 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
         `model call ${turn}`,
       );
     } catch (err) {
-      return stopped(errorStop(err, "REIN_PRICE_UNKNOWN"));
+      return stoppedBefore(ctx, errorStop(err, "REIN_PRICE_UNKNOWN"));
     }
-    if (refused) return stopped(refused);
+    if (refused) return stoppedBefore(ctx, refused);
   }
   // The last turn's results (and, in a store whose reserve is a transaction, the reservation with
   // them) are durable before the model sees them; a failure has stopped the run (fatal).
@@ -97,21 +116,21 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
     }
   }
 
-  const timeout = ctx.scopes.open(
-    limits.modelCallTimeoutMs,
-    (): AbortCause => ({ kind: "timeout", scope: "model_call", limitMs: limits.modelCallTimeoutMs }),
-  );
+  const timeout = ctx.scopes.open(limits.modelCallTimeoutMs, modelCallTimeout);
   const started = performance.now();
   let response: ModelResponse;
   try {
+    const callbacks = modelCallbacks(ctx);
+    let system = ctx.system;
+    if (system === undefined) system = ctx.system = systemPrompt(deps) ?? null;
     const request: ModelRequest = {
-      system: systemPrompt(deps),
+      system: system ?? undefined,
       messages: deps.history,
       tools: deps.tools.specs(),
       maxTokens: deps.maxTokens,
       signal: timeout.signal,
-      onTextDelta: (delta) => ctx.emit("text_delta", { turn, delta }),
-      onEvent: (event) => ctx.emit(event.type, { ...event.data, turn } as never),
+      onTextDelta: callbacks.onTextDelta,
+      onEvent: callbacks.onEvent,
     };
     // No `...(cond ? {...} : {})` in the literal: a spread there is the slow generic path, every turn.
     response = await model.generate(attempts ? { ...request, attempts } : request);
@@ -188,7 +207,7 @@ function attemptLedger(
   readonly refused: StopReason | undefined;
 } {
   const { ledger, pricing, maxTokens } = ctx.deps;
-  const scope = { tenantId: ctx.deps.tenantId, sessionId: ctx.deps.sessionId };
+  const scope = ctx.scope;
   const open = new Set<string>();
   let n = 0;
   let settledUsd = 0;
@@ -248,28 +267,59 @@ function hookStop(hook: string, err: unknown): StopReason {
 
 /** Checks the shape of one response (O(its own content), never the history). */
 function checkResponse(response: ModelResponse): void {
-  const bad = (what: string) => {
-    throw new ReinError("REIN_MODEL_RESPONSE_INVALID", `The model returned an invalid response: ${what}.`);
-  };
-  if (!response || !Array.isArray(response.content)) bad("content is not an array");
-  if (typeof response.model !== "string" || response.model === "") bad("model is missing");
+  if (!response || !Array.isArray(response.content)) badResponse("content is not an array");
+  if (typeof response.model !== "string" || response.model === "") badResponse("model is missing");
   const u = response.usage;
   if (
     !u ||
-    ![u.inputTokens, u.outputTokens, u.cacheReadTokens, u.cacheWriteTokens].every(
-      (n) => Number.isSafeInteger(n) && n >= 0,
-    )
+    !isTokenCount(u.inputTokens) ||
+    !isTokenCount(u.outputTokens) ||
+    !isTokenCount(u.cacheReadTokens) ||
+    !isTokenCount(u.cacheWriteTokens)
   ) {
-    bad("usage must hold four non-negative integer token counts");
+    badResponse("usage must hold four non-negative integer token counts");
   }
-  const ids = new Set<string>();
-  for (const block of response.content) {
+  const content = response.content;
+  // Duplicate ids: compared pairwise among the first few calls (most answers hold one or none), a
+  // Set past them.
+  let ids: Set<string> | undefined;
+  for (let i = 0; i < content.length; i++) {
+    const block = content[i]!;
     if (block.type === "tool_use") {
       if (typeof block.id !== "string" || block.id === "" || typeof block.name !== "string")
-        bad("a tool_use block lacks an id or name");
-      if (ids.has(block.id)) bad(`tool_use id "${block.id}" appears twice`);
-      ids.add(block.id);
+        badResponse("a tool_use block lacks an id or name");
+      if (ids === undefined && i >= PAIRWISE_IDS) {
+        ids = new Set();
+        for (let j = 0; j < i; j++) {
+          const earlier = content[j]!;
+          if (earlier.type === "tool_use") ids.add(earlier.id);
+        }
+      }
+      if (ids !== undefined) {
+        if (ids.has(block.id)) duplicateId(block.id);
+        ids.add(block.id);
+      } else {
+        for (let j = 0; j < i; j++) {
+          const earlier = content[j]!;
+          if (earlier.type === "tool_use" && earlier.id === block.id) duplicateId(block.id);
+        }
+      }
     } else if (block.type !== "text")
-      bad(`unexpected content block type "${(block as { type: string }).type}"`);
+      badResponse(`unexpected content block type "${(block as { type: string }).type}"`);
   }
+}
+
+/** Blocks before which duplicate ids are found by comparing pairs (at most 28 comparisons). */
+const PAIRWISE_IDS = 8;
+
+function isTokenCount(n: unknown): boolean {
+  return Number.isSafeInteger(n) && (n as number) >= 0;
+}
+
+function duplicateId(id: string): never {
+  return badResponse(`tool_use id "${id}" appears twice`);
+}
+
+function badResponse(what: string): never {
+  throw new ReinError("REIN_MODEL_RESPONSE_INVALID", `The model returned an invalid response: ${what}.`);
 }

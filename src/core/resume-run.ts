@@ -47,5 +47,6 @@ export async function resumeRun(ctx: RunContext, plan: ResumePlan): Promise<Step
   }
   const results = await resumeToolCalls(ctx, pending);
   if (results === undefined) return { type: "stop", reason: ctx.pendingStop ?? { type: "completed" } };
-  return afterResults(ctx, results);
+  // An exact copy (built by push): the history keeps it.
+  return afterResults(ctx, results.slice());
 }

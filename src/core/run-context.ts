@@ -4,7 +4,14 @@ import type { Ledger } from "../guards/ledger.js";
 import type { Model } from "../models/model.js";
 import type { PriceBook } from "../models/pricing.js";
 import type { Policy } from "../policy/policy.js";
-import type { AuditTarget, EventDataFilter, EventDataMap, EventSink, EventType } from "../protocol/events.js";
+import type {
+  AuditTarget,
+  EventDataFilter,
+  EventDataMap,
+  EventSink,
+  EventType,
+  ModelEvent,
+} from "../protocol/events.js";
 import type { Hooks } from "../protocol/hooks.js";
 import type { Message } from "../protocol/messages.js";
 import type { RiskLevel } from "../protocol/risk.js";
@@ -62,8 +69,8 @@ export interface SessionDeps {
   readonly eventFilter?: EventDataFilter;
   readonly limits: Limits;
   /**
-   * The system prompt, or what builds it for each model call: a prompt of the session's own (the
-   * spotlight nonce's) is then not kept while the session idles.
+   * The system prompt, or what builds it (once per run, at its first model call): a prompt of the
+   * session's own (the spotlight nonce's) is then not kept while the session idles.
    */
   readonly system: string | (() => string) | undefined;
   readonly maxTokens: number;
@@ -82,6 +89,8 @@ export interface SessionDeps {
 /** The state of one run, shared by the loop, the step and the pipeline stages. */
 export interface RunContext {
   readonly deps: SessionDeps;
+  /** The session's `{ tenantId, sessionId }` (frozen, one per session): what the ledger and the log are keyed by. */
+  readonly scope: SessionScope;
   readonly runId: string;
   /** Aborts on cancel, on the run's wall-clock timeout, and on a fatal sink failure. */
   readonly signal: AbortSignal;
@@ -117,6 +126,27 @@ export interface RunContext {
    * every later one: a slot, not a map keyed by run, so no lookup per call and nothing left behind.
    */
   guardContext: GuardContext | undefined;
+  /**
+   * The model request's `onTextDelta` and `onEvent`, made at the run's first model call and given to
+   * every later one (model-call.ts): a slot, so a model call makes no closure.
+   */
+  /**
+   * The system prompt of the run's model calls, built at its first (`undefined` until then, `null` for
+   * none): a prompt built by a function (the spotlight's) is built once per run, not once per call.
+   */
+  system: string | null | undefined;
+  modelCallbacks:
+    | {
+        readonly onTextDelta: (delta: string) => void;
+        readonly onEvent: (event: ModelEvent) => void;
+      }
+    | undefined;
+}
+
+/** A session's place in the stores. */
+export interface SessionScope {
+  readonly tenantId: string;
+  readonly sessionId: string;
 }
 
 /**
@@ -128,6 +158,7 @@ export interface RunContext {
  */
 export function newRunContext(
   deps: SessionDeps,
+  scope: SessionScope,
   runId: string,
   signal: AbortSignal,
   emit: RunContext["emit"],
@@ -137,6 +168,7 @@ export function newRunContext(
 ): RunContext {
   return {
     deps,
+    scope,
     runId,
     signal,
     emit,
@@ -149,6 +181,8 @@ export function newRunContext(
     unsettledToolCalls: [],
     scopes,
     guardContext: undefined,
+    system: undefined,
+    modelCallbacks: undefined,
   };
 }
 
@@ -161,7 +195,18 @@ function keep(ctx: RunContext): void {
   KEPT.push(ctx);
 }
 const noop = () => undefined;
-keep(newRunContext({} as SessionDeps, "-", new AbortController().signal, noop, noop, noop, {} as CallScopes));
+keep(
+  newRunContext(
+    {} as SessionDeps,
+    Object.freeze({ tenantId: "-", sessionId: "-" }),
+    "-",
+    new AbortController().signal,
+    noop,
+    noop,
+    noop,
+    {} as CallScopes,
+  ),
+);
 
 /** The system prompt of the next model call. */
 export function systemPrompt(deps: SessionDeps): string | undefined {

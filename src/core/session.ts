@@ -7,7 +7,7 @@ import type { ResumePlan } from "../protocol/resume.js";
 import type { RunResult } from "../protocol/run-result.js";
 import { CallScopes } from "./call-scopes.js";
 import { EventChannel } from "./event-channel.js";
-import { newRunContext, type RunContext, type SessionDeps } from "./run-context.js";
+import { newRunContext, type RunContext, type SessionDeps, type SessionScope } from "./run-context.js";
 import { driveResume, driveRun } from "./run-loop.js";
 
 export interface RunOptions {
@@ -47,12 +47,15 @@ export class Session {
    */
   readonly #syncs: boolean;
   readonly #readies: boolean;
+  /** `{ tenantId, sessionId }`, made once: the ledger and the log are asked with it at every step. */
+  readonly #scope: SessionScope;
 
   constructor(deps: SessionDeps) {
     this.#deps = deps;
     this.id = deps.sessionId;
     this.tenantId = deps.tenantId;
-    this.#seq = deps.eventLog.lastSeq({ tenantId: deps.tenantId, sessionId: deps.sessionId });
+    this.#scope = Object.freeze({ tenantId: deps.tenantId, sessionId: deps.sessionId });
+    this.#seq = deps.eventLog.lastSeq(this.#scope);
     this.#syncs =
       typeof deps.eventLog.sync === "function" || deps.sinks.some((sink) => typeof sink.sync === "function");
     this.#readies = deps.sinks.some((sink) => typeof sink.ready === "function");
@@ -124,7 +127,8 @@ export class Session {
       this.cancel("the session was closed");
       await active.ended;
     }
-    const totals = this.#deps.ledger.totals({ tenantId: this.tenantId, sessionId: this.id });
+    const scope = this.#scope;
+    const totals = this.#deps.ledger.totals(scope);
     // session_ended carries the last run's id (a session closed before any run gets an id of its own).
     this.#emit(this.#lastRunId ?? this.#deps.newId("run"), "session_ended", {
       runs: this.#runs,
@@ -132,7 +136,6 @@ export class Session {
       costUsd: totals.costUsd,
     });
     // Guards are shared by every session of a harness: let them drop this session's state.
-    const scope = { tenantId: this.tenantId, sessionId: this.id };
     for (const guard of this.#deps.guards) {
       try {
         if (typeof guard.sessionEnded === "function") guard.sessionEnded(scope);
@@ -239,6 +242,7 @@ export class Session {
     let opened = false;
     const ctx: RunContext = newRunContext(
       deps,
+      this.#scope,
       runId,
       controller.signal,
       (type, data) => this.#emit(runId, type, data),

@@ -1,4 +1,4 @@
-import type { ToolUseBlock, UserMessage } from "../protocol/messages.js";
+import type { UserMessage } from "../protocol/messages.js";
 import type { StopReason } from "../protocol/stop-reason.js";
 import { addToInputEstimate } from "./input-estimate.js";
 import { callModel, stopFromAbort } from "./model-call.js";
@@ -26,12 +26,13 @@ export async function step(ctx: RunContext): Promise<StepOutcome> {
   const called = await callModel(ctx);
   if (!called.ok) return { type: "stop", reason: called.stop };
 
-  const calls: ToolUseBlock[] = [];
-  for (const block of called.message.content) if (block.type === "tool_use") calls.push(block);
-  if (calls.length === 0) return { type: "stop", reason: ctx.pendingStop ?? { type: "completed" } };
+  const content = called.message.content;
+  let calls = 0;
+  for (let i = 0; i < content.length; i++) if (content[i]!.type === "tool_use") calls++;
+  if (calls === 0) return { type: "stop", reason: ctx.pendingStop ?? { type: "completed" } };
 
   // Every tool_use gets its tool_result, even when the run is stopping: the history stays valid for the next run.
-  const results = await runToolCalls(ctx, calls);
+  const results = await runToolCalls(ctx, content, calls);
   // Paused for a durable approval: the turn's results are completed by resume.
   if (results === undefined) return { type: "stop", reason: ctx.pendingStop ?? { type: "completed" } };
   // The results are durable before they reach the model. When the run goes on, the next model call
@@ -42,12 +43,14 @@ export async function step(ctx: RunContext): Promise<StepOutcome> {
   return afterResults(ctx, results);
 }
 
-/** The turn's results join the history; then the run goes on unless something stops it. */
+/**
+ * The turn's results join the history; then the run goes on unless something stops it. `results`
+ * becomes the message's content: an array of its exact size, as the history keeps it for as long as
+ * the session lives (one grown by push has room for 17 blocks: 184 bytes instead of 56 for one call).
+ */
 export function afterResults(ctx: RunContext, results: UserMessage["content"]): StepOutcome {
   const { maxTurns } = ctx.deps.limits;
-  // An exact copy: `results` grew by push (room for 17 blocks), and the history keeps this array for
-  // as long as the session lives (a turn of one call: 56 bytes instead of 184).
-  const message: UserMessage = { role: "user", content: results.slice() };
+  const message: UserMessage = { role: "user", content: results };
   ctx.deps.history.push(message);
   addToInputEstimate(ctx.deps, message);
 

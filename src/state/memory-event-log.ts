@@ -288,7 +288,8 @@ export class MemoryEventLog implements EventLog {
     checkNextSeq(event, lastSeqOf(s));
     store(s, event);
     this.#last = s;
-    for (const listener of s.listeners) listener(event);
+    const listeners = s.listeners;
+    for (let i = 0; i < listeners.length; i++) listeners[i]!(event);
   }
 
   read(scope: LogScope, afterSeq: number, limit = Number.POSITIVE_INFINITY): readonly ReinEvent[] {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import {
   callbackGate,
   defineTool,
+  type EventSink,
   type Guard,
   type Policy,
   ToolFailure,
@@ -486,5 +487,45 @@ describe("tool-call pipeline: every failure is a result, the loop continues", ()
       message: 'event sink "flaky-audit" failed: disk full',
     });
     expect(r.toolCalls).toBe(1);
+  });
+});
+
+describe("tool-call pipeline: a decision costs no microtask when every stage answers synchronously", () => {
+  /** Marks `decided` and `started`, and a microtask queued when the call was decided. */
+  function tickSink(marks: string[]): EventSink {
+    return {
+      name: "ticks",
+      handle(event) {
+        if (event.type === "tool_call_decided") {
+          marks.push("decided");
+          queueMicrotask(() => marks.push("tick"));
+        }
+        if (event.type === "tool_call_started") marks.push("started");
+      },
+    };
+  }
+
+  it("synchronous stages: the call is decided and started in one synchronous stretch", async () => {
+    const marks: string[] = [];
+    const h = scriptHarness([callTurn("echo", { text: "a" }), { say: "ok" }], {
+      tools: [echoTool],
+      sinks: [tickSink(marks)],
+    });
+    const r = await h.session().run("go");
+    expect(r.toolCalls).toBe(1);
+    expect(marks).toEqual(["decided", "started", "tick"]);
+  });
+
+  it("an asynchronous hook: the decision waits for it, then the same call runs", async () => {
+    const marks: string[] = [];
+    const h = scriptHarness([callTurn("echo", { text: "a" }), { say: "ok" }], {
+      tools: [echoTool],
+      sinks: [tickSink(marks)],
+      hooks: { beforeToolCall: async () => undefined },
+    });
+    const r = await h.session().run("go");
+    expect(r.toolCalls).toBe(1);
+    expect(contentOf(r.messages[2]?.content[0])).toBe("a");
+    expect(marks).toEqual(["decided", "tick", "started"]);
   });
 });

@@ -36,7 +36,7 @@ export async function executeCall(
   observed: { sandbox?: SandboxStart },
 ): Promise<ToolOutcome> {
   const limitMs = tool.timeoutMs ?? ctx.deps.limits.toolTimeoutMs;
-  const scope = ctx.scopes.open(limitMs, (): AbortCause => ({ kind: "timeout", scope: "tool", limitMs }));
+  const scope = ctx.scopes.open(limitMs, toolTimeout);
   const cap = ctx.deps.limits.maxToolOutputBytes;
   let running: Promise<Settled>;
   try {
@@ -54,10 +54,7 @@ export async function executeCall(
           observed.sandbox = { backend: String(start.backend), startupMs: Number(start.startupMs) };
         },
       }),
-    ).then(
-      (value): Settled => ({ ok: true, value }),
-      (error: unknown): Settled => ({ ok: false, error }),
-    );
+    ).then(fulfilled, rejected);
   } catch (error) {
     running = Promise.resolve({ ok: false, error });
   }
@@ -93,6 +90,11 @@ export async function executeCall(
   }
 }
 
+/** What a tool call's time limit aborts with (one function for every call: no closure per call). */
+const toolTimeout = (limitMs: number): AbortCause => ({ kind: "timeout", scope: "tool", limitMs });
+const fulfilled = (value: unknown): Settled => ({ ok: true, value });
+const rejected = (error: unknown): Settled => ({ ok: false, error });
+
 function settledOutcome(tool: Tool, settled: Settled, cap: number): ToolOutcome {
   if (settled.ok) return okOutcome(settled.value, cap);
   const err = settled.error;
@@ -112,7 +114,8 @@ function describeCause(cause: unknown, limitMs: number): string {
 function untilAbort(running: Promise<Settled>, scope: CallScope): Promise<Settled | undefined> {
   if (scope.signal.aborted) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    scope.onAbort = () => resolve(undefined);
+    // The resolver itself is the waiter (called with no value: undefined), not a closure around it.
+    scope.onAbort = resolve as () => void;
     running.then(resolve);
   });
 }

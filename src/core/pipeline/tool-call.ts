@@ -14,11 +14,11 @@ import {
 } from "../../protocol/tool-result.js";
 import type { Tool } from "../../tools/tool.js";
 import type { RunContext } from "../run-context.js";
-import { approveCall, argsHash } from "./approve.js";
-import { classifyCall } from "./classify.js";
+import { type ApproveResult, approveCall, argsHash } from "./approve.js";
+import { type Classified, classifyCall } from "./classify.js";
 import { executeCall } from "./execute.js";
 import { afterToolCallGuards, guardCall } from "./guards.js";
-import { rewriteInput, runBeforeToolCallHook } from "./hooks.js";
+import { type HookResult, type Rewritten, rewriteInput, runBeforeToolCallHook } from "./hooks.js";
 import { type ProcessedFlag, postProcess } from "./post-process.js";
 import { keptStages } from "./shared-stages.js";
 import { reserveToolCost } from "./tool-cost.js";
@@ -59,60 +59,85 @@ const STOPPING: StageRecord = Object.freeze({
 /**
  * Stages 1–4 for one call, ending with a `tool_call_decided` event. A stage answers synchronously when
  * its slot has nothing to do; stages return native Promises only (user answers are checked inside
- * each stage, never unwrapped here), so `isNativePromise(x) ? await x : x` keeps them off the event loop.
+ * each stage, never unwrapped here). The decision is synchronous when every stage answered
+ * synchronously (no promise, no microtask), and a promise from the first stage that answered one.
  */
-export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<Decided> {
+export function decideCall(ctx: RunContext, call: ToolUseBlock): Decided | Promise<Decided> {
+  const stages = decideStages(ctx, call);
+  return advance(stages, stages.next());
+}
+
+/** The stages as one sequence: a stage's promise is yielded and its value sent back (see `advance`). */
+type Stages = Generator<Promise<unknown>, Decided, unknown>;
+
+/** Drives `stages` synchronously while each stage answers synchronously, then on as promises settle. */
+function advance(
+  stages: Stages,
+  step: IteratorResult<Promise<unknown>, Decided>,
+): Decided | Promise<Decided> {
+  if (step.done) return step.value;
+  return step.value.then(
+    (value) => advance(stages, stages.next(value)),
+    (err: unknown) => advance(stages, stages.throw(err)),
+  );
+}
+
+function* decideStages(ctx: RunContext, call: ToolUseBlock): Stages {
   const { turn } = ctx;
   ctx.emit("tool_call_requested", { turn, callId: call.id, tool: call.name, input: call.input });
   const stages: StageRecord[] = [];
-  let risk: RiskAssessment | null = null;
-  let approval: ApprovalDecision | null = null;
-  const deny = (outcome: ToolOutcome): Decided => {
-    ctx.emit("tool_call_decided", {
-      turn,
-      callId: call.id,
-      tool: call.name,
-      verdict: "deny",
-      risk,
-      approval,
-      stages: keptStages(stages),
-    });
-    return { allowed: false, call, outcome };
-  };
 
   if (ctx.pendingStop || ctx.signal.aborted) {
     stages.push(STOPPING);
-    return deny(errorOutcome("cancelled", "Not run: the run is stopping."));
+    return denied(ctx, call, stages, null, null, errorOutcome("cancelled", "Not run: the run is stopping."));
   }
   const validated = validateCall(ctx, call);
   stages.push(validated.record);
-  if (!validated.ok) return deny(validated.outcome);
+  if (!validated.ok) return denied(ctx, call, stages, null, null, validated.outcome);
   const { tool } = validated;
 
-  const r = rewriteInput(ctx, tool, {
-    sessionId: ctx.deps.sessionId,
-    runId: ctx.runId,
-    turn,
-    callId: call.id,
-    tool: tool.name,
-    input: validated.input,
-  });
-  const rewritten = isNativePromise(r) ? await r : r;
-  if (rewritten.record) stages.push(rewritten.record);
-  if (!rewritten.ok) return deny(errorOutcome("permission_denied", rewritten.reason));
-  const input = rewritten.input;
+  // Without a rewrite hook the validated input goes on as is (no hook call object, no answer).
+  let input = validated.input;
+  let rewrittenFrom: unknown;
+  if (ctx.deps.hooks.rewriteToolInput) {
+    const r = rewriteInput(ctx, tool, {
+      sessionId: ctx.deps.sessionId,
+      runId: ctx.runId,
+      turn,
+      callId: call.id,
+      tool: tool.name,
+      input,
+    });
+    const rewritten = isNativePromise(r) ? ((yield r) as Rewritten) : r;
+    if (rewritten.record) stages.push(rewritten.record);
+    if (!rewritten.ok)
+      return denied(ctx, call, stages, null, null, errorOutcome("permission_denied", rewritten.reason));
+    if (rewritten.rewritten) rewrittenFrom = input;
+    input = rewritten.input;
+  }
 
   const c = classifyCall(ctx, tool, input);
-  const classified = isNativePromise(c) ? await c : c;
+  const classified = isNativePromise(c) ? ((yield c) as Classified) : c;
   stages.push(classified.record);
-  risk = classified.risk;
-  if (risk.level === "BLOCK")
-    return deny(errorOutcome("blocked", `Blocked by policy: ${risk.reason} (rule ${risk.rule}).`));
+  let risk = classified.risk;
+  if (risk.level === "BLOCK") {
+    const outcome = errorOutcome("blocked", `Blocked by policy: ${risk.reason} (rule ${risk.rule}).`);
+    return denied(ctx, call, stages, risk, null, outcome);
+  }
 
   const g = guardCall(ctx, tool, call.id, input, risk);
-  const guarded = isNativePromise(g) ? await g : g;
-  stages.push(...guarded.records);
-  if (!guarded.ok) return deny(errorOutcome("guard_denied", guarded.reason, guarded.details));
+  const guarded = isNativePromise(g) ? ((yield g) as Awaited<typeof g>) : g;
+  const records = guarded.records;
+  for (let i = 0; i < records.length; i++) stages.push(records[i]!);
+  if (!guarded.ok)
+    return denied(
+      ctx,
+      call,
+      stages,
+      risk,
+      null,
+      errorOutcome("guard_denied", guarded.reason, guarded.details),
+    );
   risk = guarded.risk;
 
   const hookCall: HookToolCall = Object.freeze({
@@ -125,14 +150,15 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
     risk,
   });
   const h = runBeforeToolCallHook(ctx, hookCall);
-  const hooked = isNativePromise(h) ? await h : h;
+  const hooked = isNativePromise(h) ? ((yield h) as HookResult) : h;
   stages.push(hooked.record);
-  if (!hooked.ok) return deny(errorOutcome("permission_denied", hooked.reason));
+  if (!hooked.ok)
+    return denied(ctx, call, stages, risk, null, errorOutcome("permission_denied", hooked.reason));
 
   const a = approveCall(ctx, { callId: call.id, tool: tool.name, input }, risk, hooked.requireApproval);
-  const approved = isNativePromise(a) ? await a : a;
+  const approved = isNativePromise(a) ? ((yield a) as ApproveResult) : a;
   stages.push(approved.record);
-  approval = approved.decision;
+  const approval = approved.decision;
   if (approved.pending) {
     ctx.emit("approval_pending", {
       turn,
@@ -144,8 +170,10 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
     });
     return { allowed: false, call, pendingApproval: approved.pending.approvalId };
   }
-  if (!approved.allowed)
-    return deny(errorOutcome("permission_denied", `Permission denied: ${approved.reason}`));
+  if (!approved.allowed) {
+    const outcome = errorOutcome("permission_denied", `Permission denied: ${approved.reason}`);
+    return denied(ctx, call, stages, risk, approval, outcome);
+  }
 
   ctx.emit("tool_call_decided", {
     turn,
@@ -161,9 +189,30 @@ export async function decideCall(ctx: RunContext, call: ToolUseBlock): Promise<D
     call,
     tool,
     hookCall,
-    originalInput: rewritten.rewritten ? validated.input : undefined,
+    originalInput: rewrittenFrom,
     approvedHash: approved.argsHash,
   };
+}
+
+/** A call denied before execution: its `tool_call_decided` event, and the outcome the model reads. */
+function denied(
+  ctx: RunContext,
+  call: ToolUseBlock,
+  stages: readonly StageRecord[],
+  risk: RiskAssessment | null,
+  approval: ApprovalDecision | null,
+  outcome: ToolOutcome,
+): Decided {
+  ctx.emit("tool_call_decided", {
+    turn: ctx.turn,
+    callId: call.id,
+    tool: call.name,
+    verdict: "deny",
+    risk,
+    approval,
+    stages: keptStages(stages),
+  });
+  return { allowed: false, call, outcome };
 }
 
 /** Guard notes (a stall warning) appended to what the model reads, marked as Rein's. */
@@ -204,7 +253,7 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
       stages = [{ stage: "execute", outcome: "deny", by: "pipeline", note: "arguments hash mismatch" }];
     } else {
       const idempotencyKey = `${ctx.deps.sessionId}:${turn}:${call.id}`;
-      const cost = reserveToolCost(ctx, tool, input, `${ctx.runId}:${turn}:${call.id}`);
+      const cost = reserveToolCost(ctx, tool, input, call.id);
       if (!cost.ok) {
         outcome = cost.outcome;
         stages = [cost.record];
@@ -312,35 +361,43 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
 }
 
 /**
- * Runs all tool calls of one turn in order. Consecutive calls of read-only tools execute concurrently;
- * any other call runs alone, after everything before it has finished. Results keep the calls' order.
+ * Runs the tool calls of one turn (the `tool_use` blocks of `content`, `count` of them) in order.
+ * Consecutive calls of read-only tools execute concurrently; any other call runs alone, after
+ * everything before it has finished. Results keep the calls' order, in an array of their exact
+ * size (the history keeps it for as long as the session lives).
  */
 export async function runToolCalls(
   ctx: RunContext,
-  calls: readonly ToolUseBlock[],
+  content: readonly (ToolUseBlock | { readonly type: string })[],
+  count: number,
 ): Promise<ToolResultBlock[] | undefined> {
-  const results: ToolResultBlock[] = [];
+  const results = new Array<ToolResultBlock>(count);
+  let index = 0;
   // Read-only calls running concurrently; each fills its place in `results` when it ends.
   let batch: Promise<void>[] | undefined;
-  for (const call of calls) {
+  for (let i = 0; i < content.length; i++) {
+    const block = content[i]!;
+    if (block.type !== "tool_use") continue;
+    const call = block as ToolUseBlock;
     const readOnly = ctx.deps.tools.get(call.name)?.readOnly === true;
     if (!readOnly && batch !== undefined) {
       await Promise.all(batch);
       batch = undefined;
     }
-    const decided = await decideCall(ctx, call);
+    const d = decideCall(ctx, call);
+    const decided = isNativePromise(d) ? await d : d;
     if ("pendingApproval" in decided) return pauseForApproval(ctx, batch ?? [], decided.pendingApproval);
     const completion = completeCall(ctx, decided);
     if (readOnly && decided.allowed) {
-      const index = results.length;
-      results.push(PLACEHOLDER);
+      const at = index++;
+      results[at] = PLACEHOLDER;
       batch ??= [];
       batch.push(
         completion.then((result) => {
-          results[index] = result;
+          results[at] = result;
         }),
       );
-    } else results.push(await completion);
+    } else results[index++] = await completion;
   }
   if (batch !== undefined) await Promise.all(batch);
   // The records of this turn's calls are made durable before their results reach the model: by
@@ -425,7 +482,8 @@ export async function resumeToolCalls(
       }
       continue;
     }
-    const decided = await decideCall(ctx, call);
+    const d = decideCall(ctx, call);
+    const decided = isNativePromise(d) ? await d : d;
     if ("pendingApproval" in decided) {
       ctx.pendingStop = { type: "requires_action", approvals: [decided.pendingApproval] };
       return undefined;

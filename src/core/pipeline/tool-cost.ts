@@ -21,10 +21,21 @@ export function reserveToolCost(
   ctx: RunContext,
   tool: Tool,
   input: unknown,
-  key: string,
+  callId: string,
 ): ToolCostReservation {
   const declared = tool.costUsd;
-  if (declared === undefined) return FREE;
+  // Apart, so a call without a cost allocates nothing here (the closures below need a context).
+  return declared === undefined ? FREE : reserveDeclared(ctx, tool, input, callId, declared);
+}
+
+function reserveDeclared(
+  ctx: RunContext,
+  tool: Tool,
+  input: unknown,
+  callId: string,
+  declared: NonNullable<Tool["costUsd"]>,
+): ToolCostReservation {
+  const key = `${ctx.runId}:${ctx.turn}:${callId}`;
   const deny = (why: string): ToolCostReservation => ({
     ok: false,
     outcome: errorOutcome("guard_denied", `Not run: ${why}.`),
@@ -38,8 +49,8 @@ export function reserveToolCost(
   }
   if (typeof usd !== "number" || !Number.isFinite(usd) || usd < 0)
     return deny(`the cost of ${tool.name} is not a non-negative number of USD (fail closed)`);
-  const { ledger, tenantId, sessionId } = ctx.deps;
-  const scope = { tenantId, sessionId };
+  const { ledger } = ctx.deps;
+  const scope = ctx.scope;
   let answer: unknown;
   try {
     answer = ledger.reserve(scope, { key, model: `tool:${tool.name}`, estimateUsd: usd, runId: ctx.runId });

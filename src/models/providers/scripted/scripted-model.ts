@@ -51,18 +51,36 @@ export class ScriptedModel implements Model {
     this.#ends = this.#turns.map((turn) => (total += turn.repeat));
   }
 
-  async generate(request: ModelRequest): Promise<ModelResponse> {
-    const { signal, messages } = request;
-    if (signal.aborted) throw signal.reason;
+  // Not an async function: a call that waits pays one `then` on the wait, not an async frame and its await.
+  generate(request: ModelRequest): Promise<ModelResponse> {
+    try {
+      const { signal, messages } = request;
+      if (signal.aborted) throw signal.reason;
 
-    const cursor = this.#cursorFor(messages);
-    const turnNumber = cursor.played + 1;
-    const turn = this.#turns[cursor.entry];
-    if (turn === undefined) throw this.#exhausted(turnNumber);
+      const cursor = this.#cursorFor(messages);
+      const turnNumber = cursor.played + 1;
+      const turn = this.#turns[cursor.entry];
+      if (turn === undefined) throw this.#exhausted(turnNumber);
 
-    const reply = turn.branches.length === 0 ? turn.reply : chooseReply(turn, messages, cursor.previousCalls);
-    if (turn.delayMs > 0) await sleep(turn.delayMs, signal);
+      const reply =
+        turn.branches.length === 0 ? turn.reply : chooseReply(turn, messages, cursor.previousCalls);
+      if (turn.delayMs > 0)
+        return sleep(turn.delayMs, signal).then(() => this.#play(request, cursor, turn, reply, turnNumber));
+      return Promise.resolve(this.#play(request, cursor, turn, reply, turnNumber));
+    } catch (err) {
+      // Thrown before the wait (aborted, exhausted) or by the answer itself: a rejection, as from an async function.
+      return Promise.reject(err);
+    }
+  }
 
+  /** Plays `reply` as call `turnNumber` of the conversation (its turn is used up, even by `fail`). */
+  #play(
+    request: ModelRequest,
+    cursor: Cursor,
+    turn: CompiledTurn,
+    reply: CompiledReply,
+    turnNumber: number,
+  ): ModelResponse {
     advance(cursor, turn);
     if (reply.fail !== undefined) {
       cursor.previousCalls = [];
@@ -73,13 +91,18 @@ export class ScriptedModel implements Model {
       });
     }
 
-    const calls: ToolUseBlock[] = reply.calls.map((call, index) => ({
-      type: "tool_use",
-      id: `toolu_${turnNumber}_${index}`,
-      name: call.name,
-      // A fresh copy per call, as a real provider would give: the harness may hold on to it.
-      input: call.hasInput ? structuredClone(call.input) : {},
-    }));
+    // Exact size (the cursor keeps it until the next call; one grown by push has room for 17).
+    const calls = new Array<ToolUseBlock>(reply.calls.length);
+    for (let index = 0; index < calls.length; index++) {
+      const call = reply.calls[index]!;
+      calls[index] = {
+        type: "tool_use",
+        id: `toolu_${turnNumber}_${index}`,
+        name: call.name,
+        // A fresh copy per call, as a real provider would give: the harness may hold on to it.
+        input: call.hasInput ? structuredClone(call.input) : {},
+      };
+    }
     cursor.previousCalls = calls;
 
     if (reply.text !== undefined && request.onTextDelta) {
@@ -295,14 +318,31 @@ function holds(condition: ScriptCondition, results: readonly SeenResult[]): bool
 /** Resolves after `ms`, or rejects with `signal.reason` as soon as it aborts; never leaves a timer behind. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
+    // One object is the timer's argument and the signal's listener: no closure per wait.
+    const wait = new Wait(resolve, reject, signal);
+    wait.timer = setTimeout(wake, ms, wait);
+    signal.addEventListener("abort", wait, ONCE);
   });
+}
+
+const ONCE = Object.freeze({ once: true });
+
+/** A pending `sleep`: the abort listener (`handleEvent`) and what `wake` settles. */
+class Wait {
+  timer: ReturnType<typeof setTimeout> | undefined;
+  constructor(
+    readonly resolve: () => void,
+    readonly reject: (reason: unknown) => void,
+    readonly signal: AbortSignal,
+  ) {}
+
+  handleEvent(): void {
+    clearTimeout(this.timer);
+    this.reject(this.signal.reason);
+  }
+}
+
+function wake(wait: Wait): void {
+  wait.signal.removeEventListener("abort", wait);
+  wait.resolve();
 }
