@@ -36,6 +36,11 @@ export class TimeSlice {
   #head = 0;
   /** Resumed in the current turn: at least one per turn, however slow, so the queue drains. */
   #resumedInTurn = 0;
+  /** The last round of resumes: when it started and how many runs it resumed. */
+  #roundStart = 0;
+  #roundSize = 1;
+  /** Estimated ms of work per resumed run (the rounds' sizes follow it). */
+  #perRunMs = 0.05;
   /** Turns that resumed waiting runs (a diagnostic for tests and benchmarks). */
   #turns = 0;
 
@@ -102,7 +107,11 @@ export class TimeSlice {
     this.#resumeNext();
   };
 
-  /** Resumes one waiting run; the next one only once everything it started synchronously has run. */
+  /**
+   * Resumes the next waiting runs, as many as the rest of the budget holds at the cost per run
+   * measured so far (one in a turn's first round); the next round only once everything they started
+   * synchronously has run. Rounds, not one run at a time: a round costs a microtask and a tick.
+   */
   readonly #resumeNext = (): void => {
     if (this.#head === this.#queue.length) {
       this.#queue = [];
@@ -111,16 +120,30 @@ export class TimeSlice {
       this.#schedule();
       return;
     }
-    if (this.#resumedInTurn > 0 && now() - this.#start >= this.#budgetMs) {
-      this.#schedule();
-      return;
+    const t = now();
+    const left = this.#budgetMs - (t - this.#start);
+    let n = 1;
+    if (this.#resumedInTurn > 0) {
+      if (left <= 0) {
+        this.#schedule();
+        return;
+      }
+      // What the last round cost per run (a moving estimate: one slow run does not stall the queue).
+      const perRun = (t - this.#roundStart) / this.#roundSize;
+      this.#perRunMs = (this.#perRunMs + perRun) / 2;
+      n = Math.min(MAX_ROUND, Math.max(1, Math.floor(left / this.#perRunMs)));
     }
-    this.#resumedInTurn++;
-    const resolve = this.#queue[this.#head]!;
-    this.#queue[this.#head++] = NOOP;
-    resolve();
-    // Queued behind the resumed run's continuation; the tick it queues runs once the microtask queue
-    // is empty, so the run's whole synchronous cascade (and every microtask it queued) comes first.
+    n = Math.min(n, this.#queue.length - this.#head);
+    this.#roundStart = t;
+    this.#roundSize = n;
+    this.#resumedInTurn += n;
+    for (let i = 0; i < n; i++) {
+      const resolve = this.#queue[this.#head]!;
+      this.#queue[this.#head++] = NOOP;
+      resolve();
+    }
+    // Queued behind the resumed runs' continuations; the tick it queues runs once the microtask
+    // queue is empty, so their whole synchronous cascades (and every microtask they queued) come first.
     microtask(this.#afterMicrotasks);
   };
 
@@ -130,6 +153,8 @@ export class TimeSlice {
 }
 
 const NOOP = (): void => {};
+/** Runs resumed in one round at most: an estimate gone wrong overshoots the budget by little. */
+const MAX_ROUND = 32;
 
 function checkedBudget(ms: number): number {
   if (!(ms >= 0) || !Number.isFinite(ms))
