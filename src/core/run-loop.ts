@@ -8,7 +8,6 @@ import { stopFromAbort } from "./model-call.js";
 import { resumeRun } from "./resume-run.js";
 import type { RunContext } from "./run-context.js";
 import { type StepOutcome, step } from "./step.js";
-import { processTimeSlice } from "./time-slice.js";
 
 /**
  * The loop: step until a step says stop. Both `run()` and `stream()` drive this one function.
@@ -56,10 +55,6 @@ async function drive(
   try {
     outcome = (await begin()) ?? outcome;
     while (outcome.type === "continue") {
-      // Each step starts within the event loop's time slice, or in a later turn of the loop: a run
-      // whose model never waits, or many runs resuming at once, cannot hold the loop (time-slice.ts).
-      const passed = processTimeSlice.pass();
-      if (passed !== undefined) await passed;
       outcome = ctx.signal.aborted
         ? { type: "stop", reason: stopFromAbort(ctx.signal.reason) }
         : await step(ctx);
