@@ -133,6 +133,37 @@ describe("a run cannot monopolise the event loop", () => {
     expect(result.turns).toBeLessThan(TURNS);
   });
 
+  it("a run waits after a model answer only: from its results to its next model call it never yields", async () => {
+    // Budget 0: every ask past a slice's first waits for a later turn. A run that also asked at the
+    // start of each step started its next model call (its next wait) behind every queued run, and
+    // with a thousand sessions the waits stopped overlapping the other runs' work (time-slice.ts).
+    processTimeSlice.budgetMs = 0;
+    const turns = loopTurns();
+    // Per session: the turn of the loop its last tool result was recorded in; then, for each next
+    // model call, whether the loop gave a turn in between.
+    const resultAt = new Map<string, number>();
+    let pairs = 0;
+    let yielded = 0;
+    const sink = {
+      name: "turns",
+      handle(e: ReinEvent) {
+        if (e.type === "tool_call_finished") resultAt.set(e.sessionId, turns.now);
+        if (e.type !== "model_call_started" || !resultAt.has(e.sessionId)) return;
+        pairs++;
+        if (resultAt.get(e.sessionId) !== turns.now) yielded++;
+        resultAt.delete(e.sessionId);
+      },
+    };
+    const h = scriptHarness(busyLoop(4), { tools: [echoTool], audit: "memory", sinks: [sink] });
+    const runs = await Promise.all([h.session().run("first"), h.session().run("second")]);
+    turns.stop();
+    expect(runs.map((r) => r.toolCalls)).toEqual([4, 4]);
+    expect(pairs).toBe(8);
+    expect(yielded).toBe(0);
+    // …and each model answer did wait for a later turn (two runs, budget 0).
+    expect(processTimeSlice.turns).toBeGreaterThan(0);
+  });
+
   it("runs started together leave turns to other callbacks: one queued before them runs mid-way", async () => {
     // Budget 0: a run waits at every step, so the order follows the queue, not the machine's speed.
     processTimeSlice.budgetMs = 0;
