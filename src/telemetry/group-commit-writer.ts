@@ -360,6 +360,12 @@ export class GroupCommitWriter {
   /** When this turn's settling started, and the answers of it that resumed someone so far. */
   #settleTurnStart = 0;
   #settledInTurn = 0;
+  /** The current round: when it started, the answers it may still resume, how many it resumed. */
+  #roundStart = 0;
+  #roundLeft = 0;
+  #roundSize = 0;
+  /** Estimated ms of work per resumed answer (the rounds' sizes follow it). */
+  #perResumeMs = 0.05;
   /** Waiters and jobs resumed so far (a round of settling ends after one that resumed someone). */
   #resumed = 0;
   /** Jobs for the thread's next batch. */
@@ -449,13 +455,20 @@ export class GroupCommitWriter {
   }
 
   /**
-   * Many files are being written through the thread (a batch in flight, or the last one carried
-   * `threadFrom` files or more): then no write is done on the spot. Each one costs the event loop a
+   * Many files are being written through the thread (a batch in flight, the last one carried
+   * `threadFrom` files or more, or `threadFrom` of a batch's answers or more still wait to be
+   * settled: settled a round at a time, the sessions they resume come back in small groups, each
+   * smaller than `threadFrom`): then no write is done on the spot. Each one costs the event loop a
    * system call (~5 µs), where joining the thread's batch costs it well under one: with many
    * sessions the event loop is what limits them, and the thread writes for all of them at once.
    */
   #threadBusy(): boolean {
-    return this.#thread !== undefined && (this.#inFlight > 0 || this.#lastBatchFiles >= this.#threadFrom);
+    return (
+      this.#thread !== undefined &&
+      (this.#inFlight > 0 ||
+        this.#lastBatchFiles >= this.#threadFrom ||
+        this.#settling.length - this.#settleHead >= 2 * this.#threadFrom)
+    );
   }
 
   /** Writes done on the spot (`writeSync` on the event loop) so far, by `sync()` or a flush. */
@@ -761,31 +774,42 @@ export class GroupCommitWriter {
 
   /**
    * Settles what the thread answered. Each answer may resume a session (its tool runs, its next
-   * step starts), so a turn of the event loop settles answers one round at a time: an answer that
-   * resumed someone ends the round, and the next round starts only once everything it resumed has
-   * run to its next wait (a microtask, then a tick: the tick runs once the microtask queue is
-   * empty). A turn stops after SETTLE_BUDGET_MS of that (what the sessions did included) or
-   * SETTLE_PER_TURN resumed answers, and the rest waits for the next turn: a batch of a thousand
-   * sessions does not hold the event loop for all their steps at once.
+   * step starts), so a turn of the event loop settles answers in rounds: a round resumes as many as
+   * the rest of the turn's budget holds at the cost per resume measured so far (one in a turn's
+   * first round), and the next round starts only once everything they resumed has run to its next
+   * wait (a microtask, then a tick: the tick runs once the microtask queue is empty). A turn stops
+   * after SETTLE_BUDGET_MS of that (what the sessions did included) or SETTLE_PER_TURN resumed
+   * answers, at least one; the rest waits for the next turn: a batch of a thousand sessions does
+   * not hold the event loop for all their steps at once.
    */
   readonly #settleSome = (): void => {
     this.#settleTurnStart = performance.now();
     this.#settledInTurn = 0;
+    this.#roundSize = 0;
     this.#settleRound();
   };
 
   readonly #settleRound = (): void => {
     const queue = this.#settling;
-    while (this.#settleHead < queue.length) {
-      if (
-        this.#settledInTurn > 0 &&
-        (this.#settledInTurn >= SETTLE_PER_TURN ||
-          performance.now() - this.#settleTurnStart >= SETTLE_BUDGET_MS)
-      ) {
+    if (this.#roundSize > 0) {
+      // The round that just ran: what it cost per resume (a moving estimate, so one slow session
+      // does not stall the queue), then the next round's size from the turn's budget left.
+      const t = performance.now();
+      this.#perResumeMs = (this.#perResumeMs + (t - this.#roundStart) / this.#roundSize) / 2;
+      const left = SETTLE_BUDGET_MS - (t - this.#settleTurnStart);
+      if (this.#settleHead < queue.length && (left <= 0 || this.#settledInTurn >= SETTLE_PER_TURN)) {
         this.#settleScheduled = true;
         realSetImmediate(this.#settleSome);
         return;
       }
+      this.#roundLeft = Math.min(
+        SETTLE_PER_TURN - this.#settledInTurn,
+        Math.max(1, Math.floor(left / this.#perResumeMs)),
+      );
+    } else this.#roundLeft = 1;
+    this.#roundStart = performance.now();
+    this.#roundSize = 0;
+    while (this.#settleHead < queue.length) {
       const what = queue[this.#settleHead] as Settling;
       const result = queue[this.#settleHead + 1];
       queue[this.#settleHead] = BATCH_END;
@@ -801,10 +825,14 @@ export class GroupCommitWriter {
       }
       if (this.#resumed !== resumed) {
         this.#settledInTurn++;
-        this.#settleScheduled = true;
-        microtask(this.#afterResumed);
-        return;
+        this.#roundSize++;
+        if (--this.#roundLeft === 0) break;
       }
+    }
+    if (this.#roundSize > 0) {
+      this.#settleScheduled = true;
+      microtask(this.#afterResumed);
+      return;
     }
     queue.length = 0;
     this.#settleHead = 0;
