@@ -9,6 +9,7 @@ import { estimateInputTokens, settleInputEstimate } from "./input-estimate.js";
 import { beforeModelCallGuards } from "./pipeline/guards.js";
 import { syncResults } from "./pipeline/tool-call.js";
 import { type RunContext, systemPrompt } from "./run-context.js";
+import { processTimeSlice } from "./time-slice.js";
 
 export type ModelCallOutcome =
   | { readonly ok: true; readonly message: AssistantMessage; readonly response: ModelResponse }
@@ -146,6 +147,10 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   } finally {
     timeout.dispose();
   }
+  // Many sessions' answers can land in one turn of the event loop (their timers or sockets fire
+  // together): past the slice's budget, this one is handled in a later turn (time-slice.ts).
+  const passed = processTimeSlice.pass();
+  if (passed !== undefined) await passed;
 
   let costUsd: number;
   if (attempts) {

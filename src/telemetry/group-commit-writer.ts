@@ -38,6 +38,14 @@ const RETRIED = new Set(["EMFILE", "ENFILE", "EAGAIN", "EINTR", "ENOSPC", "EIO",
  * session of the batch.
  */
 const SETTLE_PER_TURN = 64;
+/**
+ * The event loop's time one turn of settling may take, in ms, what the resumed sessions did
+ * included (each resumes up to its next wait: a tool run, its records, the next model call): a
+ * count alone let 64 sessions' steps hold the loop for 5–10 ms at once. At least one per turn.
+ */
+const SETTLE_BUDGET_MS = 1;
+const microtask = globalThis.queueMicrotask;
+const nextTick = process.nextTick;
 /** The end of a batch's answers in the settling queue. */
 const BATCH_END = Object.freeze({ end: true as const });
 /** One settled promise for every barrier already passed (awaiting it costs no allocation). */
@@ -345,10 +353,21 @@ export class GroupCommitWriter {
   readonly #threadFrom: number;
   /** Files whose owner's open (`prepare`) is under way. */
   #preparing = 0;
-  /** What the thread answered, settled SETTLE_PER_TURN at a time (see #settleSome), from #settleHead on. */
+  /** What the thread answered, settled a round at a time (see #settleSome), from #settleHead on. */
   readonly #settling: (Settling | ThreadResult | JobResult | Error | undefined)[] = [];
   #settleHead = 0;
   #settleScheduled = false;
+  /** When this turn's settling started, and the answers of it that resumed someone so far. */
+  #settleTurnStart = 0;
+  #settledInTurn = 0;
+  /** The current round: when it started, the answers it may still resume, how many it resumed. */
+  #roundStart = 0;
+  #roundLeft = 0;
+  #roundSize = 0;
+  /** Estimated ms of work per resumed answer (the rounds' sizes follow it). */
+  #perResumeMs = 0.05;
+  /** Waiters and jobs resumed so far (a round of settling ends after one that resumed someone). */
+  #resumed = 0;
   /** Jobs for the thread's next batch. */
   #jobs: PendingJob[] = [];
   #thread: CommitThread | undefined;
@@ -436,13 +455,20 @@ export class GroupCommitWriter {
   }
 
   /**
-   * Many files are being written through the thread (a batch in flight, or the last one carried
-   * `threadFrom` files or more): then no write is done on the spot. Each one costs the event loop a
+   * Many files are being written through the thread (a batch in flight, the last one carried
+   * `threadFrom` files or more, or `threadFrom` of a batch's answers or more still wait to be
+   * settled: settled a round at a time, the sessions they resume come back in small groups, each
+   * smaller than `threadFrom`): then no write is done on the spot. Each one costs the event loop a
    * system call (~5 µs), where joining the thread's batch costs it well under one: with many
    * sessions the event loop is what limits them, and the thread writes for all of them at once.
    */
   #threadBusy(): boolean {
-    return this.#thread !== undefined && (this.#inFlight > 0 || this.#lastBatchFiles >= this.#threadFrom);
+    return (
+      this.#thread !== undefined &&
+      (this.#inFlight > 0 ||
+        this.#lastBatchFiles >= this.#threadFrom ||
+        this.#settling.length - this.#settleHead >= 2 * this.#threadFrom)
+    );
   }
 
   /** Writes done on the spot (`writeSync` on the event loop) so far, by `sync()` or a flush. */
@@ -747,33 +773,76 @@ export class GroupCommitWriter {
   }
 
   /**
-   * Settles what the thread answered, at most SETTLE_PER_TURN files and jobs per turn of the event
-   * loop: each one resumes a session (its tool runs, its next step starts), so a batch of a thousand
-   * sessions resumed in one turn would hold the event loop for all of their steps at once.
+   * Settles what the thread answered. Each answer may resume a session (its tool runs, its next
+   * step starts), so a turn of the event loop settles answers in rounds: a round resumes as many as
+   * the rest of the turn's budget holds at the cost per resume measured so far (one in a turn's
+   * first round), and the next round starts only once everything they resumed has run to its next
+   * wait (a microtask, then a tick: the tick runs once the microtask queue is empty). A turn stops
+   * after SETTLE_BUDGET_MS of that (what the sessions did included) or SETTLE_PER_TURN resumed
+   * answers, at least one; the rest waits for the next turn: a batch of a thousand sessions does
+   * not hold the event loop for all their steps at once.
    */
-  #settleSome(): void {
+  readonly #settleSome = (): void => {
+    this.#settleTurnStart = performance.now();
+    this.#settledInTurn = 0;
+    this.#roundSize = 0;
+    this.#settleRound();
+  };
+
+  readonly #settleRound = (): void => {
     const queue = this.#settling;
-    const end = Math.min(queue.length, this.#settleHead + 2 * SETTLE_PER_TURN);
-    while (this.#settleHead < end) {
+    if (this.#roundSize > 0) {
+      // The round that just ran: what it cost per resume (a moving estimate, so one slow session
+      // does not stall the queue), then the next round's size from the turn's budget left.
+      const t = performance.now();
+      this.#perResumeMs = (this.#perResumeMs + (t - this.#roundStart) / this.#roundSize) / 2;
+      const left = SETTLE_BUDGET_MS - (t - this.#settleTurnStart);
+      if (this.#settleHead < queue.length && (left <= 0 || this.#settledInTurn >= SETTLE_PER_TURN)) {
+        this.#settleScheduled = true;
+        realSetImmediate(this.#settleSome);
+        return;
+      }
+      this.#roundLeft = Math.min(
+        SETTLE_PER_TURN - this.#settledInTurn,
+        Math.max(1, Math.floor(left / this.#perResumeMs)),
+      );
+    } else this.#roundLeft = 1;
+    this.#roundStart = performance.now();
+    this.#roundSize = 0;
+    while (this.#settleHead < queue.length) {
       const what = queue[this.#settleHead] as Settling;
       const result = queue[this.#settleHead + 1];
       queue[this.#settleHead] = BATCH_END;
       queue[this.#settleHead + 1] = undefined;
       this.#settleHead += 2;
+      const resumed = this.#resumed;
       if ("upTo" in what) this.#afterThread(what, result as ThreadResult | Error | undefined);
       else if (!("job" in what)) this.#batchEnded();
-      else if (result instanceof Error) what.reject(result);
-      else what.resolve(result as JobResult);
+      else {
+        this.#resumed++;
+        if (result instanceof Error) what.reject(result);
+        else what.resolve(result as JobResult);
+      }
+      if (this.#resumed !== resumed) {
+        this.#settledInTurn++;
+        this.#roundSize++;
+        if (--this.#roundLeft === 0) break;
+      }
     }
-    if (this.#settleHead >= queue.length) {
-      queue.length = 0;
-      this.#settleHead = 0;
-      this.#settleScheduled = false;
+    if (this.#roundSize > 0) {
+      this.#settleScheduled = true;
+      microtask(this.#afterResumed);
       return;
     }
-    this.#settleScheduled = true;
-    realSetImmediate(() => this.#settleSome());
-  }
+    queue.length = 0;
+    this.#settleHead = 0;
+    this.#settleScheduled = false;
+  };
+
+  /** Queued behind what the round resumed; its tick runs once every microtask they queued has run. */
+  readonly #afterResumed = (): void => {
+    nextTick(this.#settleRound);
+  };
 
   /**
    * Books what the thread did for one file (the same outcomes as #drain's), then lets it go on:
@@ -999,8 +1068,10 @@ export class GroupCommitWriter {
     let kept = 0;
     for (let i = 0; i < waiters.length; i++) {
       const w = waiters[i]!;
-      if (w.upTo <= f.written) w.resolve();
-      else waiters[kept++] = w;
+      if (w.upTo <= f.written) {
+        this.#resumed++;
+        w.resolve();
+      } else waiters[kept++] = w;
     }
     waiters.length = kept;
   }
@@ -1017,6 +1088,7 @@ export class GroupCommitWriter {
           );
     f.chunks = [];
     f.pendingBytes = 0;
+    this.#resumed += f.waiters.length;
     for (const w of f.waiters) w.reject(f.failure);
     f.waiters = [];
   }

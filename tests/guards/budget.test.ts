@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { processTimeSlice } from "../../src/core/time-slice.js";
 import {
   createHarness,
   defineTool,
@@ -328,7 +329,16 @@ describe("the race test can fail", () => {
       audit: false,
       guards: [naive],
     });
-    await Promise.all(Array.from({ length: 100 }, () => h.session().run("spend")));
+    // The race needs every session's check in the same turn of the event loop: the loop's time
+    // slices (core/time-slice.ts) would otherwise spread the sessions over turns as fast as this
+    // machine happens to run them, and whether they still race would depend on its speed.
+    const budgetMs = processTimeSlice.budgetMs;
+    processTimeSlice.budgetMs = 60_000;
+    try {
+      await Promise.all(Array.from({ length: 100 }, () => h.session().run("spend")));
+    } finally {
+      processTimeSlice.budgetMs = budgetMs;
+    }
     expect(ledger.totals({ tenantId: "local" }).costUsd).toBeGreaterThan(0.05);
   });
 });

@@ -144,6 +144,43 @@ describe("the audit writer's thread (locks, opens and batches of many trails)", 
     expect(writer.openFiles).toBe(0);
   });
 
+  it("a turn resumes writers for about 1 ms of their work: writers that each work 2 ms resume one per turn", async () => {
+    const dir = tempDir();
+    const writer = new GroupCommitWriter({ syncWritesPerTick: 0 });
+    const files = emptyFiles(writer, dir, 20);
+    const turns: number[] = [];
+    let turn = 0;
+    let ticking = true;
+    const tick = () => {
+      turn++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    await Promise.all(
+      files.map(({ f }, i) => {
+        f.append(`line ${i}\n`);
+        return (
+          f
+            .sync()
+            // Work after the write (a session's tool and next step), then one more microtask hop: the
+            // next writer must not resume before all of it has run.
+            .then(() => {
+              const until = performance.now() + 2;
+              while (performance.now() < until) {}
+            })
+            .then(() => turns.push(turn))
+        );
+      }),
+    );
+    ticking = false;
+    expect(writer.threadStarted).toBe(true);
+    expect(turns).toHaveLength(20);
+    // One resumed writer per turn of the event loop: the work each did spent the turn's budget.
+    expect(new Set(turns).size).toBe(20);
+    for (const [i, { path }] of files.entries()) expect(readFileSync(path, "utf8")).toBe(`line ${i}\n`);
+    await Promise.all(files.map(({ f }) => f.release()));
+  });
+
   it("without the thread (writerThread: false) the libuv path writes the same lines through the same bound", async () => {
     const dir = tempDir();
     const writer = new GroupCommitWriter({ maxOpenFiles: 2, syncWritesPerTick: 0, writerThread: false });
