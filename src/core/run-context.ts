@@ -127,14 +127,14 @@ export interface RunContext {
    */
   guardContext: GuardContext | undefined;
   /**
-   * The model request's `onTextDelta` and `onEvent`, made at the run's first model call and given to
-   * every later one (model-call.ts): a slot, so a model call makes no closure.
-   */
-  /**
    * The system prompt of the run's model calls, built at its first (`undefined` until then, `null` for
    * none): a prompt built by a function (the spotlight's) is built once per run, not once per call.
    */
   system: string | null | undefined;
+  /**
+   * The model request's `onTextDelta` and `onEvent`, made at the run's first model call and given to
+   * every later one (model-call.ts): a slot, so a model call makes no closure.
+   */
   modelCallbacks:
     | {
         readonly onTextDelta: (delta: string) => void;
