@@ -59,3 +59,22 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
 export function contentOf(block: unknown): string {
   return (block as { content: string }).content;
 }
+
+/** Counts turns of the event loop (an immediate that renews itself runs once per turn) until stopped. */
+export function loopTurns() {
+  let turns = 0;
+  let on = true;
+  const tick = () => {
+    turns++;
+    if (on) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    get now() {
+      return turns;
+    },
+    stop() {
+      on = false;
+    },
+  };
+}

@@ -15,6 +15,7 @@ import type {
 import type { Hooks } from "../protocol/hooks.js";
 import type { Message } from "../protocol/messages.js";
 import type { RiskLevel } from "../protocol/risk.js";
+import { keepShapes } from "../protocol/shape-keeper.js";
 import type { StopReason } from "../protocol/stop-reason.js";
 import type { ResultProcessor } from "../security/result-processor.js";
 import type { EventLog } from "../state/event-log.js";
@@ -186,16 +187,8 @@ export function newRunContext(
   };
 }
 
-const KEPT: RunContext[] = [];
-/**
- * Read by this function, so the list lives in the module's context: a top-level constant that no
- * function reads is only a local of the module's evaluation, collected once the module is loaded.
- */
-function keep(ctx: RunContext): void {
-  KEPT.push(ctx);
-}
 const noop = () => undefined;
-keep(
+keepShapes(
   newRunContext(
     {} as SessionDeps,
     Object.freeze({ tenantId: "-", sessionId: "-" }),

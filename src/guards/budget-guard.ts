@@ -1,5 +1,6 @@
 import { ConfigError } from "../protocol/errors.js";
 import type { Usage } from "../protocol/messages.js";
+import { keepShapes } from "../protocol/shape-keeper.js";
 import type { Guard, GuardContext, GuardStopVerdict, GuardToolCall } from "./guard.js";
 import type {
   AccountUsage,
@@ -49,15 +50,6 @@ function ceilingOf(account: BudgetAccount, maxCostUsd?: number, maxTokens?: numb
  * with no live ceiling of a shape (between one harness and the next), that code was thrown away and
  * compiled again for each harness.
  */
-const SHAPE_KEEPERS: object[] = [];
-/**
- * Keeps objects for the process's life (see where it is called). The list is read by this function,
- * so V8 keeps it in the module's context: a top-level constant that no function reads is only a
- * local of the module's evaluation, collected (with all it holds) as soon as the module is loaded.
- */
-function keepShapes(...objects: object[]): void {
-  SHAPE_KEEPERS.push(...objects);
-}
 // Fractional limits: a limit's field then holds any number (a whole one too) without V8 widening its
 // representation, which would give the ceilings of that harness a shape of their own.
 keepShapes(ceilingOf("run", 1.5), ceilingOf("run", undefined, 1.5), ceilingOf("run", 1.5, 1.5));

@@ -1,4 +1,5 @@
 import { ConfigError } from "../protocol/errors.js";
+import { keepShapes } from "../protocol/shape-keeper.js";
 import type { Guard, GuardCallOutcome, GuardContext, GuardToolCall, GuardVerdict } from "./guard.js";
 import { sessionKey } from "./session-key.js";
 
@@ -295,13 +296,4 @@ function settings(o: Partial<CircuitBreakerOptions> & Partial<Settings>, prefix:
  * all compiled code that read one is thrown away; the next harness's instances get new shapes, and
  * the guard's code runs unoptimized again for hundreds of calls. One live instance keeps the shapes.
  */
-const SHAPE_KEEPER: CircuitBreaker[] = [];
-/**
- * Keeps objects for the process's life (see where it is called). The list is read by this function,
- * so V8 keeps it in the module's context: a top-level constant that no function reads is only a
- * local of the module's evaluation, collected (with all it holds) as soon as the module is loaded.
- */
-function keepShape(o: CircuitBreaker): void {
-  SHAPE_KEEPER.push(o);
-}
-keepShape(new CircuitBreaker());
+keepShapes(new CircuitBreaker());

@@ -1,5 +1,6 @@
 import { LedgerError } from "../protocol/errors.js";
 import { addUsage, emptyUsage, type Usage } from "../protocol/messages.js";
+import { keepShapes } from "../protocol/shape-keeper.js";
 import {
   type AccountUsage,
   type BudgetAccount,
@@ -396,16 +397,6 @@ export function retainOption(value: number | undefined, owner: string): number {
   if (!Number.isInteger(n) || n < 0)
     throw new RangeError(`${owner}: retainClosedSessions must be an integer >= 0, got ${String(value)}`);
   return n;
-}
-
-const SHAPE_KEEPERS: object[] = [];
-/**
- * Keeps objects for the process's life. The list is read by this function, so V8 keeps it in the
- * module's context: a top-level constant that no function reads is only a local of the module's
- * evaluation, collected as soon as the module is loaded.
- */
-function keepShapes(...objects: object[]): void {
-  SHAPE_KEEPERS.push(...objects);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { canonicalJson } from "../protocol/canonical-json.js";
 import { ConfigError } from "../protocol/errors.js";
 import type { ReinEvent } from "../protocol/events.js";
+import { keepShapes } from "../protocol/shape-keeper.js";
 import { contentBeforeNotes } from "../protocol/tool-result.js";
 import type { Tool } from "../tools/tool.js";
 import { describeCall } from "./call-signature.js";
@@ -332,13 +333,4 @@ export class StallDetector implements Guard {
  * all compiled code that read one is thrown away; the next harness's instances get new shapes, and
  * the guard's code runs unoptimized again for hundreds of calls. One live instance keeps the shapes.
  */
-const SHAPE_KEEPER: StallDetector[] = [];
-/**
- * Keeps objects for the process's life (see where it is called). The list is read by this function,
- * so V8 keeps it in the module's context: a top-level constant that no function reads is only a
- * local of the module's evaluation, collected (with all it holds) as soon as the module is loaded.
- */
-function keepShape(o: StallDetector): void {
-  SHAPE_KEEPER.push(o);
-}
-keepShape(new StallDetector());
+keepShapes(new StallDetector());

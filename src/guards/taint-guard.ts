@@ -1,5 +1,6 @@
 import type { ReinEvent } from "../protocol/events.js";
 import type { RiskLevel } from "../protocol/risk.js";
+import { keepShapes } from "../protocol/shape-keeper.js";
 import type {
   Guard,
   GuardCallOutcome,
@@ -50,7 +51,7 @@ interface Raises {
 
 /**
  * A run's taint and its raise verdicts, each built by one function, so every one has the shape of
- * the one kept below (see `SHAPE_KEEPERS`).
+ * the one kept below (see `keepShapes`).
  */
 function taintOf(
   runId: string,
@@ -71,15 +72,6 @@ function raiseVerdict(level: RiskLevel, reason: string): GuardVerdict {
  * the compiled code of `beforeToolCall` depends on these; without a live object of each shape, the
  * end of every harness's runs threw that code away for the next harness to compile again.
  */
-const SHAPE_KEEPERS: object[] = [];
-/**
- * Keeps objects for the process's life (see where it is called). The list is read by this function,
- * so V8 keeps it in the module's context: a top-level constant that no function reads is only a
- * local of the module's evaluation, collected (with all it holds) as soon as the module is loaded.
- */
-function keepShapes(...objects: object[]): void {
-  SHAPE_KEEPERS.push(...objects);
-}
 keepShapes(taintOf("-", "-", "-", 0, undefined), raiseVerdict("MEDIUM", "-"));
 
 const ONE_UP: Readonly<Record<RiskLevel, RiskLevel>> = {

@@ -1,26 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { processTimeSlice, TimeSlice } from "../../src/core/time-slice.js";
 import type { ReinEvent } from "../../src/index.js";
-import { callTurn, echoTool, scriptHarness } from "../helpers.js";
-
-/** Counts turns of the event loop (one per check phase) until stopped. */
-function loopTurns() {
-  let turns = 0;
-  let on = true;
-  const tick = () => {
-    turns++;
-    if (on) setImmediate(tick);
-  };
-  setImmediate(tick);
-  return {
-    get now() {
-      return turns;
-    },
-    stop() {
-      on = false;
-    },
-  };
-}
+import { callTurn, echoTool, loopTurns, scriptHarness } from "../helpers.js";
 
 /** A script whose model never waits: `n` turns of one tool call, then an answer. */
 const busyLoop = (n: number) => [{ ...callTurn("echo", { text: "again" }), repeat: n }, { say: "finished" }];

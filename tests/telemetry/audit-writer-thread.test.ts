@@ -7,7 +7,7 @@ import type { ReinEvent } from "../../src/protocol/events.js";
 import { AuditTrail } from "../../src/telemetry/audit-trail.js";
 import { GroupCommitWriter } from "../../src/telemetry/group-commit-writer.js";
 import { scriptedModel } from "../../src/testing.js";
-import { tempDir } from "../helpers.js";
+import { loopTurns, tempDir } from "../helpers.js";
 
 const runStarted = {
   type: "run_started",
@@ -120,22 +120,15 @@ describe("the audit writer's thread (locks, opens and batches of many trails)", 
     const dir = tempDir();
     const writer = new GroupCommitWriter({ syncWritesPerTick: 0 });
     const files = emptyFiles(writer, dir, 200);
-    // A counter of turns: an immediate that renews itself runs once per turn of the event loop.
-    let turn = 0;
-    let ticking = true;
-    const tick = () => {
-      turn++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const turn = loopTurns();
     const resumedIn = new Map<number, number>();
     await Promise.all(
       files.map(({ f }, i) => {
         f.append(`line ${i}\n`);
-        return f.sync().then(() => resumedIn.set(turn, (resumedIn.get(turn) ?? 0) + 1));
+        return f.sync().then(() => resumedIn.set(turn.now, (resumedIn.get(turn.now) ?? 0) + 1));
       }),
     );
-    ticking = false;
+    turn.stop();
     expect([...resumedIn.values()].reduce((a, b) => a + b, 0)).toBe(200);
     expect(Math.max(...resumedIn.values())).toBeLessThanOrEqual(64);
     expect(resumedIn.size).toBeGreaterThanOrEqual(4);
@@ -149,13 +142,7 @@ describe("the audit writer's thread (locks, opens and batches of many trails)", 
     const writer = new GroupCommitWriter({ syncWritesPerTick: 0 });
     const files = emptyFiles(writer, dir, 20);
     const turns: number[] = [];
-    let turn = 0;
-    let ticking = true;
-    const tick = () => {
-      turn++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const turn = loopTurns();
     await Promise.all(
       files.map(({ f }, i) => {
         f.append(`line ${i}\n`);
@@ -168,11 +155,11 @@ describe("the audit writer's thread (locks, opens and batches of many trails)", 
               const until = performance.now() + 2;
               while (performance.now() < until) {}
             })
-            .then(() => turns.push(turn))
+            .then(() => turns.push(turn.now))
         );
       }),
     );
-    ticking = false;
+    turn.stop();
     expect(writer.threadStarted).toBe(true);
     expect(turns).toHaveLength(20);
     // One resumed writer per turn of the event loop: the work each did spent the turn's budget.

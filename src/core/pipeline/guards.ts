@@ -11,6 +11,7 @@ import { type Checked, checkGuardVerdict, isNativePromise } from "../../protocol
 import { errorMessage } from "../../protocol/errors.js";
 import type { EventDataMap, ReinEvent, StageRecord } from "../../protocol/events.js";
 import { maxRisk, type RiskAssessment } from "../../protocol/risk.js";
+import { keepShapes } from "../../protocol/shape-keeper.js";
 import type { StopReason } from "../../protocol/stop-reason.js";
 import type { Tool } from "../../tools/tool.js";
 import type { RunContext } from "../run-context.js";
@@ -220,16 +221,7 @@ function raisedRisk(level: RiskAssessment["level"], reason: string, rule: string
  * the compiled code of the guard stage, the guards and the ledger's lookups, for the next harness to
  * compile again. Filled below, where each shape is defined.
  */
-/**
- * Keeps objects for the process's life (see where it is called). The list is read by this function,
- * so V8 keeps it in the module's context: a top-level constant that no function reads is only a
- * local of the module's evaluation, collected (with all it holds) as soon as the module is loaded.
- */
-function keepShape(o: object): void {
-  shapeKeepers.push(o);
-}
-const shapeKeepers: object[] = [];
-keepShape(raisedRisk("MEDIUM", "", ""));
+keepShapes(raisedRisk("MEDIUM", "", ""));
 
 /** What the guard stage of one call carries from guard to guard. */
 interface CallState {
@@ -478,7 +470,7 @@ class RunGuardContext implements GuardContext {
   // The guards as a harness holds them (a frozen array of objects).
   const guards: Guard[] = [];
   guards.push({ name: "-" });
-  keepShape(
+  keepShapes(
     newGuardContext({
       deps: { tenantId: "-", sessionId: "-", guards: Object.freeze(guards) },
       runId: "-",
