@@ -100,7 +100,7 @@ export class AuditLock {
             kind: "lock",
             lock: this.file,
             template: template.path,
-            text: `${JSON.stringify(template.owner)}\n`,
+            text: template.text,
             ...(openJob === undefined ? {} : { open: openJob }),
           });
     if (template !== undefined && viaThread !== undefined) {
@@ -308,11 +308,13 @@ export class AuditLock {
 interface OwnerTemplate {
   readonly path: string;
   readonly owner: LockOwner;
+  /** The owner file's content (made once per folder, not per lock). */
+  readonly text: string;
   /** Forgets one use; true when it was the last (the owner file is then removed). */
   drop(): boolean;
 }
 
-const templates = new Map<string, { path: string; owner: LockOwner; uses: number }>();
+const templates = new Map<string, { path: string; owner: LockOwner; text: string; uses: number }>();
 let processNonce: string | undefined;
 
 /**
@@ -329,7 +331,12 @@ function ownerTemplate(lockFile: string): OwnerTemplate {
   let t = templates.get(dir);
   if (t === undefined) {
     const owner: LockOwner = { pid: process.pid, host: hostname(), nonce: processNonce, since: Date.now() };
-    t = { path: `${dir}/.rein-lock.${owner.pid}.${processNonce}`, owner, uses: 0 };
+    t = {
+      path: `${dir}/.rein-lock.${owner.pid}.${processNonce}`,
+      owner,
+      text: `${JSON.stringify(owner)}\n`,
+      uses: 0,
+    };
     templates.set(dir, t);
   }
   const entry = t;
@@ -338,6 +345,7 @@ function ownerTemplate(lockFile: string): OwnerTemplate {
   return {
     path: entry.path,
     owner: entry.owner,
+    text: entry.text,
     drop() {
       if (dropped) return false;
       dropped = true;

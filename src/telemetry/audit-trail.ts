@@ -534,15 +534,24 @@ export class AuditTrail implements EventSink {
     this.#commit = this.#writer.file({
       display: this.file,
       realFile: this.#realFile,
-      prepare: () => this.#prepare(anchor),
+      prepare: (keep) => this.#prepare(anchor, keep),
     });
   }
 
-  /** Takes the lock, opens the file and checks it is still what this writer left; all off the event loop. */
-  async #prepare(anchor: Anchor): Promise<PreparedFile> {
+  /**
+   * Takes the lock, opens the file and checks it is still what this writer left; all off the event
+   * loop. `keep` false: the file is closed again once checked (fd -1: the writer has no slot for it).
+   */
+  async #prepare(anchor: Anchor, keep: boolean): Promise<PreparedFile> {
     const lock = this.#lock!;
     const runJob = jobRunner(this.#writer);
-    const openJob: OpenJob = { kind: "open", path: this.#realFile, size: anchor.size, tail: anchor.lastLine };
+    const openJob: OpenJob = {
+      kind: "open",
+      path: this.#realFile,
+      size: anchor.size,
+      tail: anchor.lastLine,
+      ...(keep ? {} : { keep: false }),
+    };
     // On the writer's thread, the open goes with the lock, in one job.
     const opened = await lock.acquireAsync(runJob, openJob);
     let fd: number | undefined;
@@ -555,13 +564,18 @@ export class AuditTrail implements EventSink {
       }
       if (r !== undefined) {
         if (r.code !== undefined) throw errnoError(r);
-        if (r.kind !== undefined || r.fd === undefined || r.fd < 0)
+        if (r.kind !== undefined || r.fd === undefined || (keep && r.fd < 0))
           throw this.#invalid(`it is ${r.kind ?? "not a regular file"}, not a regular file`);
-        fd = r.fd;
+        if (r.fd >= 0) fd = r.fd;
         if (r.link !== undefined && r.link !== this.#realFile)
           throw placeError(this.file, this.#realFile, r.link);
         if (!r.tailOk) throw this.#changed(r.size ?? 0, anchor);
-        return { fd, size: r.size!, identity: r.identity! };
+        // Asked not to keep it: the thread closed it once checked.
+        if (!keep && fd !== undefined) {
+          close(fd, () => {});
+          fd = undefined;
+        }
+        return { fd: fd ?? -1, size: r.size!, identity: r.identity! };
       }
       const flags = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
       try {
@@ -580,7 +594,14 @@ export class AuditTrail implements EventSink {
       if (!stats.isFile()) throw this.#invalid(`it is ${kindOf(stats)}, not a regular file`);
       await checkDescriptorPlace(this.file, this.#realFile, fd);
       await this.#checkAnchor(fd, stats.size, anchor);
-      return { fd, size: stats.size, identity: `${stats.dev}:${stats.ino}` };
+      const identity = `${stats.dev}:${stats.ino}`;
+      if (!keep) {
+        // Checked; the writer reopens it (checked again) for each batch until it has a slot for it.
+        close(fd, () => {});
+        fd = undefined;
+        return { fd: -1, size: stats.size, identity };
+      }
+      return { fd, size: stats.size, identity };
     } catch (err) {
       if (fd !== undefined) close(fd, () => {});
       await lock.releaseAsync(runJob);

@@ -62,6 +62,8 @@ export interface OpenJob {
   readonly path: string;
   readonly size: number;
   readonly tail: Uint8Array;
+  /** False: the descriptor is closed once the checks ran (answered as fd -1 with the rest). */
+  readonly keep?: boolean;
 }
 
 /** What a job did: an errno failure (`code`), or its answer. */
@@ -72,7 +74,7 @@ export interface JobResult {
   readonly busy?: boolean;
   /** lock: `dev:ino` of the lock file created; open: of the trail. */
   readonly identity?: string;
-  /** open: the descriptor (-1 when not a regular file: closed). */
+  /** open: the descriptor (-1 when not a regular file, or asked not to keep it: closed). */
   readonly fd?: number;
   readonly size?: number;
   /** open: what the path is when not a regular file ("a directory", …). */
@@ -236,6 +238,12 @@ function open(job) {
         const n = fs.readSync(fd, buf, 0, tail.length, st.size - tail.length);
         tailOk = n === tail.length && buf.equals(tail);
       }
+    }
+    if (job.keep === false) {
+      // Forgotten before it is closed: a failed close is never retried on a number reused since.
+      const checked = fd;
+      fd = -1;
+      try { fs.closeSync(checked); } catch {}
     }
     return { fd, size: st.size, identity: st.dev + ":" + st.ino, link, tailOk };
   } catch (err) {

@@ -51,6 +51,16 @@ const BATCH_END = Object.freeze({ end: true as const });
 /** One settled promise for every barrier already passed (awaiting it costs no allocation). */
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/**
+ * With the writer's thread, a file's idle descriptor is closed to give its slot to another file only
+ * once it was not used for this long (ms). Sessions write every few tens of ms (each waits for its
+ * model between two records): with more of them than slots, closing the least recently used one for
+ * each open made every write an open, a check, a write and a close (the next file to be written was
+ * always the one closed longest ago). Files beyond the slots are written through the slot the thread
+ * keeps for that, opened and closed in turn; those holding a slot keep it while they are written.
+ */
+export const DEFAULT_EVICT_IDLE_MS = 1000;
+
 /** Default of `threadFrom`. */
 export const DEFAULT_THREAD_FROM = 8;
 
@@ -88,6 +98,12 @@ export interface GroupCommitWriterOptions {
    * concurrent sessions, or a batch that outruns the turn's budget of on-the-spot writes, do.
    */
   readonly threadFrom?: number;
+  /**
+   * With the writer's thread, how long (ms) a file's descriptor must have been idle before it is
+   * closed to give its slot to another file (default 1000): files beyond the slots are written
+   * through the thread's transient slot meanwhile. 0: the least recently used idle one at once.
+   */
+  readonly evictIdleMs?: number;
 }
 
 /**
@@ -108,7 +124,10 @@ export interface CommitFileOptions {
   readonly identity: string;
 }
 
-/** What `prepare` of a `PreparedFileOptions` gives: the file opened and checked by its owner. */
+/**
+ * What `prepare` of a `PreparedFileOptions` gives: the file opened and checked by its owner; `fd`
+ * -1 when it was asked not to keep the descriptor (no slot was free: see `PreparedFileOptions.prepare`).
+ */
 export interface PreparedFile {
   readonly size: number;
   readonly fd: number;
@@ -123,7 +142,13 @@ export interface PreparedFile {
 export interface PreparedFileOptions {
   readonly display: string;
   readonly realFile: string;
-  readonly prepare: () => Promise<PreparedFile>;
+  /**
+   * `keep` false: every descriptor slot is held by a file written recently, so the owner checks the
+   * file and closes it again (answering `fd` -1); the writer's thread then reopens it, checked, for
+   * each batch through the slot it keeps for that (see `GroupCommitWriter`), and gives it a slot of
+   * its own once one is free.
+   */
+  readonly prepare: (keep: boolean) => Promise<PreparedFile>;
 }
 
 /** What one turn sends the writer thread. */
@@ -185,7 +210,7 @@ export class CommitFile {
   readonly #writer: GroupCommitWriter;
   readonly options: CommitFileOptions | PreparedFileOptions;
   /** The owner's asynchronous open, until it ran (then undefined). */
-  prepare: (() => Promise<PreparedFile>) | undefined;
+  prepare: ((keep: boolean) => Promise<PreparedFile>) | undefined;
   /** Settles once `prepare` ran (or failed): what sync() waits for before anything is appended. */
   ready: Promise<void> | undefined;
   /**
@@ -207,9 +232,11 @@ export class CommitFile {
   waiters: Waiter[] = [];
   failure: AuditError | undefined;
   released = false;
+  /** release() started: the batch that writes the last lines closes the descriptor (no close of its own). */
+  closing = false;
   /** Called once the descriptor is closed (release() waits for it). */
   closedWaiters: (() => void)[] = [];
-  /** Last use, for closing the least recently used idle descriptor. */
+  /** Last use (the writer's clock, ms), for closing an idle descriptor not used for a while. */
   used = 0;
 
   constructor(writer: GroupCommitWriter, options: CommitFileOptions | PreparedFileOptions) {
@@ -322,6 +349,7 @@ export class CommitFile {
     try {
       // Everything, the lines appended with appendLater included.
       this.requireAll();
+      this.closing = true;
       await this.sync();
     } finally {
       this.released = true;
@@ -351,6 +379,7 @@ export class GroupCommitWriter {
   readonly syncWritesPerTick: number;
   #useThread: boolean;
   readonly #threadFrom: number;
+  readonly #evictIdleMs: number;
   /** Files whose owner's open (`prepare`) is under way. */
   #preparing = 0;
   /** What the thread answered, settled a round at a time (see #settleSome), from #settleHead on. */
@@ -395,7 +424,6 @@ export class GroupCommitWriter {
   readonly #slotless = new Set<CommitFile>();
   #scheduled = false;
   #open = 0;
-  #clock = 0;
   /** Files waiting for a descriptor slot. */
   readonly #waitingForSlot: (() => void)[] = [];
 
@@ -413,6 +441,10 @@ export class GroupCommitWriter {
     if (!Number.isInteger(from) || from < 0)
       throw new RangeError(`threadFrom must be an integer >= 0, got ${from}`);
     this.#threadFrom = from;
+    const idle = options.evictIdleMs ?? DEFAULT_EVICT_IDLE_MS;
+    if (!Number.isFinite(idle) || idle < 0)
+      throw new RangeError(`evictIdleMs must be a number >= 0, got ${idle}`);
+    this.#evictIdleMs = idle;
   }
 
   /**
@@ -503,8 +535,9 @@ export class GroupCommitWriter {
       return f;
     }
     f.identity = options.identity;
-    if (this.#open >= this.maxOpenFiles) this.#closeIdle(f);
-    if (this.#open < this.maxOpenFiles) {
+    const limit = this.#heldLimit();
+    if (this.#open >= limit) this.#closeIdle(f);
+    if (this.#open < limit) {
       f.fd = options.fd;
       this.#touch(f);
       this.#open++;
@@ -554,7 +587,8 @@ export class GroupCommitWriter {
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          await this.#descriptor(f);
+          if (this.#threadInUse()) await this.#openPrepared(f, f.prepare!);
+          else await this.#descriptor(f);
           break;
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
@@ -648,23 +682,24 @@ export class GroupCommitWriter {
     let transient = false;
     if (opens) {
       // One slot is left for the batch's transient opens (opened, written and closed in turn by the
-      // thread): more files than slots are written in one batch, within the bound.
+      // thread): more files than slots are written in one batch, within the bound. A file gets a slot
+      // of its own when one is free or held by a file idle for `evictIdleMs`; descriptors held since
+      // before the thread ran (every slot) give one up at once, so the thread has its transient slot.
+      if (this.#open >= this.maxOpenFiles - 1) {
+        const overLimit = this.#open >= this.maxOpenFiles && !b.transient;
+        const evicted = this.#evictIdle(f, overLimit ? 0 : this.#evictIdleMs);
+        if (evicted !== undefined) b.close.push(evicted);
+      }
       if (this.#open < this.maxOpenFiles - 1) this.#open++;
-      else {
-        const evicted = this.#evictIdle(f);
-        if (evicted !== undefined) {
-          b.close.push(evicted);
-          this.#open++;
-        } else if (b.transient) transient = true;
-        else if (this.#open < this.maxOpenFiles) {
-          this.#open++;
-          b.transient = true;
-          transient = true;
-        } else {
-          // No slot at all (every descriptor is busy): written once a batch in flight returns.
-          this.#slotless.add(f);
-          return true;
-        }
+      else if (b.transient) transient = true;
+      else if (this.#open < this.maxOpenFiles) {
+        this.#open++;
+        b.transient = true;
+        transient = true;
+      } else {
+        // No slot at all (every descriptor is busy): written once a batch in flight returns.
+        this.#slotless.add(f);
+        return true;
       }
       if (transient) opens = false;
     }
@@ -686,7 +721,8 @@ export class GroupCommitWriter {
       fd: f.fd ?? -1,
       start,
       length,
-      keep: !f.released && !transient,
+      // A file being released is closed by the thread once written: no close of its own.
+      keep: !f.released && !f.closing && !transient,
       resultFd: -1,
       written: 0,
     });
@@ -904,9 +940,15 @@ export class GroupCommitWriter {
     );
   }
 
-  /** Takes the least recently used idle descriptor (not `except`'s) away from its file; the caller closes it. */
-  #evictIdle(except: CommitFile): number | undefined {
+  /**
+   * Takes the least recently used idle descriptor (not `except`'s) away from its file, if it was not
+   * used for `minIdleMs`; the caller closes it.
+   */
+  #evictIdle(except: CommitFile, minIdleMs: number): number | undefined {
+    const cutoff = minIdleMs > 0 ? performance.now() - minIdleMs : Number.POSITIVE_INFINITY;
     for (const f of this.#idle) {
+      // Least recently used first: the rest were used later still.
+      if (f.used > cutoff) return undefined;
       if (f === except || f.busy || f.fd === undefined) continue;
       const fd = f.fd;
       f.fd = undefined;
@@ -918,7 +960,52 @@ export class GroupCommitWriter {
   }
 
   #wakeSlotWaiters(): void {
-    while (this.#open < this.maxOpenFiles && this.#waitingForSlot.length > 0) this.#waitingForSlot.shift()!();
+    while (this.#open < this.#heldLimit() && this.#waitingForSlot.length > 0) this.#waitingForSlot.shift()!();
+  }
+
+  /** The writer's thread is running: it keeps one slot for the files it opens and closes in turn. */
+  #threadInUse(): boolean {
+    return this.#thread !== undefined && this.#thread.alive;
+  }
+
+  /** Descriptors the files may hold at once (one fewer while the thread keeps one for its transient opens). */
+  #heldLimit(): number {
+    return this.#threadInUse() ? this.maxOpenFiles - 1 : this.maxOpenFiles;
+  }
+
+  /**
+   * The owner's open of `f` with the writer's thread running: in a slot of its own when one is free
+   * (or held by a file idle for `evictIdleMs`), else checked and closed again by the owner, to be
+   * written through the thread's transient slot (see #toThread): a session never waits for another
+   * to end, and the files being written keep their descriptors.
+   */
+  async #openPrepared(f: CommitFile, prepare: (keep: boolean) => Promise<PreparedFile>): Promise<void> {
+    const limit = this.maxOpenFiles - 1;
+    const keep = this.#open < limit || (this.#closeIdle(f, this.#evictIdleMs) && this.#open < limit);
+    if (keep) this.#open++;
+    let opened: PreparedFile;
+    try {
+      opened = await prepare(keep);
+    } catch (err) {
+      if (keep) {
+        this.#open--;
+        this.#wakeSlotWaiter();
+      }
+      throw err;
+    }
+    f.prepare = undefined;
+    f.size = opened.size;
+    f.identity = opened.identity;
+    if (keep && opened.fd >= 0) f.fd = opened.fd;
+    else {
+      // An owner that kept a descriptor it was asked not to: closed, so the bound holds.
+      if (opened.fd >= 0) close(opened.fd, () => {});
+      if (keep) {
+        this.#open--;
+        this.#wakeSlotWaiter();
+      }
+    }
+    this.#touch(f);
   }
 
   /** Writes everything queued for `f`, batch after batch, until its queue is empty. */
@@ -973,7 +1060,7 @@ export class GroupCommitWriter {
   /** The file's descriptor: opened (or reopened) and checked, within the bound on open files. */
   async #descriptor(f: CommitFile): Promise<number> {
     if (f.fd !== undefined) return f.fd;
-    while (this.#open >= this.maxOpenFiles) {
+    while (this.#open >= this.#heldLimit()) {
       if (!this.#closeIdle(f)) await new Promise<void>((resolve) => this.#waitingForSlot.push(resolve));
     }
     this.#open++;
@@ -982,7 +1069,7 @@ export class GroupCommitWriter {
     if (prepare !== undefined) {
       // The first open is the owner's (its lock and checks); later reopens are the writer's, below.
       try {
-        const opened = await prepare();
+        const opened = await prepare(true);
         f.prepare = undefined;
         f.fd = opened.fd;
         f.size = opened.size;
@@ -1023,9 +1110,14 @@ export class GroupCommitWriter {
     }
   }
 
-  /** Closes the least recently used idle descriptor (not `except`'s); false when none is idle. */
-  #closeIdle(except: CommitFile): boolean {
+  /**
+   * Closes the least recently used idle descriptor (not `except`'s), if it was not used for
+   * `minIdleMs`; false when none is.
+   */
+  #closeIdle(except: CommitFile, minIdleMs = 0): boolean {
+    const cutoff = minIdleMs > 0 ? performance.now() - minIdleMs : Number.POSITIVE_INFINITY;
     for (const f of this.#idle) {
+      if (f.used > cutoff) return false;
       if (f === except || f.busy || f.fd === undefined) continue;
       this.#closeFd(f);
       return true;
@@ -1035,7 +1127,7 @@ export class GroupCommitWriter {
 
   /** Marks `f` used now: the most recently used of the idle files if it holds a descriptor and is not writing. */
   #touch(f: CommitFile): void {
-    f.used = ++this.#clock;
+    f.used = performance.now();
     this.#idle.delete(f);
     if (f.fd !== undefined && !f.busy && !f.released) this.#idle.add(f);
   }
@@ -1058,7 +1150,7 @@ export class GroupCommitWriter {
   }
 
   #wakeSlotWaiter(): void {
-    if (this.#open < this.maxOpenFiles) this.#waitingForSlot.shift()?.();
+    if (this.#open < this.#heldLimit()) this.#waitingForSlot.shift()?.();
   }
 
   #settle(f: CommitFile): void {

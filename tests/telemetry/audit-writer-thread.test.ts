@@ -116,6 +116,71 @@ describe("the audit writer's thread (locks, opens and batches of many trails)", 
     expect(readdirSync(auditDir).filter((f) => !f.endsWith(".jsonl"))).toEqual([]);
   });
 
+  it("trails beyond the writer's descriptors are checked and closed again when their runs open, then written through the thread's transient slot: no run waits for another to end, all verify, nothing is left", async () => {
+    const dir = tempDir();
+    // Three descriptors, one of them the thread's: two trails hold one; an hour, so none is given up.
+    const writer = new GroupCommitWriter({ maxOpenFiles: 3, threadFrom: 0, evictIdleMs: 3_600_000 });
+    const trails = Array.from(
+      { length: 6 },
+      (_, i) => new AuditTrail(join(dir, `t${i}.jsonl`), { writer, fresh: { realDir: dir } }),
+    );
+    const ev = (type: string, seq: number, data: unknown) =>
+      ({
+        type,
+        runId: "run_1",
+        sessionId: "s",
+        tenantId: "default",
+        seq,
+        ts: seq,
+        data,
+      }) as unknown as ReinEvent;
+    for (const t of trails) t.handle(runStarted);
+    // All six runs open at once (each holds its lock): before, the fourth waited for a descriptor
+    // until another trail's run ended.
+    await Promise.all(trails.map((t) => t.ready()));
+    expect(writer.openFiles).toBeLessThanOrEqual(2);
+    // Each run holds its lock: six links to the process's owner file, and the file itself.
+    for (const t of trails) expect(statSync(`${t.file}.lock`).nlink).toBe(7);
+    for (let call = 1; call <= 3; call++) {
+      for (const t of trails) {
+        const callId = `call_${call}`;
+        t.handle(ev("tool_call_requested", call * 10, { turn: call, callId, tool: "act", input: {} }));
+        t.handle(
+          ev("tool_call_started", call * 10 + 1, {
+            turn: call,
+            callId,
+            tool: "act",
+            idempotencyKey: callId,
+            input: {},
+          }),
+        );
+      }
+      await Promise.all(trails.map((t) => t.sync()));
+      expect(writer.openFiles).toBeLessThanOrEqual(3);
+      for (const t of trails)
+        t.handle(
+          ev("tool_call_finished", call * 10 + 2, {
+            turn: call,
+            callId: `call_${call}`,
+            tool: "act",
+            executed: true,
+            ok: true,
+            errorType: null,
+            content: "ok",
+            truncated: false,
+            durationMs: 1,
+            stages: [],
+          }),
+        );
+    }
+    for (const t of trails) t.handle(ev("run_ended", 99, {}));
+    await Promise.all(trails.map((t) => t.close()));
+    expect(writer.threadStarted).toBe(true);
+    expect(writer.openFiles).toBe(0);
+    for (const t of trails) expect(verifyAuditFile(t.file)).toMatchObject({ ok: true, records: 3, seals: 1 });
+    expect(readdirSync(dir).sort()).toEqual(trails.map((_, i) => `t${i}.jsonl`));
+  });
+
   it("one batch for 200 files goes to the thread; their writers resume at most 64 per turn of the event loop", async () => {
     const dir = tempDir();
     const writer = new GroupCommitWriter({ syncWritesPerTick: 0 });

@@ -150,6 +150,36 @@ describe("the group-commit writer's thread: batches as numbers, failures as type
     await Promise.all(others.map((f) => f.release()));
   });
 
+  it("with more files than descriptors, the files holding one keep it from batch to batch, the rest are written through the thread's transient slot; the bound holds", async () => {
+    const dir = tempDir();
+    // An hour: no descriptor is idle long enough to be given up while the test runs, however loaded.
+    const writer = new GroupCommitWriter({
+      maxOpenFiles: 4,
+      threadFrom: 0,
+      syncWritesPerTick: 0,
+      evictIdleMs: 3_600_000,
+    });
+    const files = Array.from({ length: 10 }, (_, i) => target(writer, join(dir, `t${i}.jsonl`)));
+    expect(writer.openFiles).toBeLessThanOrEqual(4);
+    const held: (number | undefined)[][] = [];
+    for (let round = 0; round < 4; round++) {
+      for (const f of files) f.append(`line ${round}\n`);
+      await Promise.all(files.map((f) => f.sync()));
+      // One slot is the thread's, for the files it opens and closes in turn: three are held.
+      expect(writer.openFiles).toBe(3);
+      held.push(files.map((f) => f.fd));
+    }
+    expect(writer.threadStarted).toBe(true);
+    // From the first batch on, the same three files keep the same descriptors: no file's descriptor is closed to open
+    // another's (which, with files written in turn, made every write an open and a close).
+    expect(held[0]!.filter((fd) => fd !== undefined)).toHaveLength(3);
+    for (const round of held.slice(1)) expect(round).toEqual(held[0]);
+    for (const [i, f] of files.entries())
+      expect(readFileSync(join(dir, `t${i}.jsonl`), "utf8")).toBe("line 0\nline 1\nline 2\nline 3\n");
+    await Promise.all(files.map((f) => f.release()));
+    expect(writer.openFiles).toBe(0);
+  });
+
   it("a file replaced between two batches is refused by the thread's reopen (REIN_AUDIT_INVALID); nothing is appended to the new one", async () => {
     const { dir, a, fa, fb } = await aClosedForB();
     renameSync(a, join(dir, "old.jsonl"));
