@@ -965,7 +965,7 @@ export class GroupCommitWriter {
 
   /** The writer's thread is running: it keeps one slot for the files it opens and closes in turn. */
   #threadInUse(): boolean {
-    return this.#thread !== undefined && this.#thread.alive;
+    return this.#thread?.alive === true;
   }
 
   /** Descriptors the files may hold at once (one fewer while the thread keeps one for its transient opens). */

@@ -174,7 +174,7 @@ describe("the group-commit writer's thread: batches as numbers, failures as type
     // another's (which, with files written in turn, made every write an open and a close).
     expect(held[0]!.filter((fd) => fd !== undefined)).toHaveLength(3);
     for (const round of held.slice(1)) expect(round).toEqual(held[0]);
-    for (const [i, f] of files.entries())
+    for (const i of files.keys())
       expect(readFileSync(join(dir, `t${i}.jsonl`), "utf8")).toBe("line 0\nline 1\nline 2\nline 3\n");
     await Promise.all(files.map((f) => f.release()));
     expect(writer.openFiles).toBe(0);
