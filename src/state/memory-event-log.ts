@@ -38,6 +38,8 @@ interface Stream {
   runStarts: readonly number[];
   /** Replaced, never mutated, on (un)subscribe: an append delivers to the listeners it started with. */
   listeners: readonly Listener[];
+  /** Among the closed sessions kept (`#closed`): an append takes it out again. */
+  closed: boolean;
 }
 
 function newStream(scope: LogScope): Stream {
@@ -54,6 +56,7 @@ function newStream(scope: LogScope): Stream {
     runIds: NO_RUNS,
     runStarts: FIRST_RUN,
     listeners: NO_LISTENERS,
+    closed: false,
   };
 }
 
@@ -225,8 +228,8 @@ export class MemoryEventLog implements EventLog {
   /** tenant → session → stream. Nested rather than a joined key, so no pair of ids can collide. */
   readonly #tenants = new Map<string, Map<string, Stream>>();
   readonly #retain: number;
-  /** Closed sessions still kept, oldest first, as `tenantId\0sessionId`. */
-  readonly #closed = new Map<string, LogScope>();
+  /** Closed sessions' streams still kept, oldest first (insertion order). */
+  readonly #closed = new Set<Stream>();
 
   constructor(options: MemoryEventLogOptions = {}) {
     const n = options.retainClosedSessions ?? 256;
@@ -240,26 +243,41 @@ export class MemoryEventLog implements EventLog {
   /** The session closed: its events are kept among the last `retainClosedSessions` closed ones, then dropped. */
   sessionClosed(scope: LogScope): void {
     checkScope(scope, "sessionClosed");
-    const id = `${scope.tenantId}\0${scope.sessionId}`;
-    this.#closed.delete(id);
-    this.#closed.set(id, { tenantId: scope.tenantId, sessionId: scope.sessionId });
-    for (const [key, s] of this.#closed) {
+    // A session with no stream (no event, no subscriber) leaves nothing to drop.
+    const stream = this.#tenants.get(scope.tenantId)?.get(scope.sessionId);
+    if (stream === undefined) return;
+    this.#closed.delete(stream);
+    this.#closed.add(stream);
+    stream.closed = true;
+    for (const s of this.#closed) {
       if (this.#closed.size <= this.#retain) break;
-      this.#closed.delete(key);
-      const sessions = this.#tenants.get(s.tenantId);
-      const stream = sessions?.get(s.sessionId);
-      if (!sessions || !stream || stream.listeners.length > 0) continue;
-      sessions.delete(s.sessionId);
-      if (sessions.size === 0) this.#tenants.delete(s.tenantId);
-      if (this.#last === stream) this.#last = undefined;
+      this.#closed.delete(s);
+      s.closed = false;
+      if (s.listeners.length > 0) continue;
+      this.#drop(s);
     }
   }
-  /** The stream last appended to: a session appends many events in a row, so skip the lookups. */
+
+  /** Forgets `s` (if it is still the stream of its session). */
+  #drop(s: Stream): void {
+    const sessions = this.#tenants.get(s.tenantId);
+    if (sessions === undefined || sessions.get(s.sessionId) !== s) return;
+    sessions.delete(s.sessionId);
+    if (sessions.size === 0) this.#tenants.delete(s.tenantId);
+    if (this.#last === s) this.#last = undefined;
+  }
+
+  /**
+   * The stream last appended to: a session appends many events in a row, so skip the lookups. With
+   * many sessions interleaved, another session's stream costs two lookups by its ids (strings that
+   * keep their hash): no key is built, nothing is allocated.
+   */
   #last: Stream | undefined;
 
   #find(scope: LogScope): Stream | undefined {
     const last = this.#last;
-    if (last && last.sessionId === scope.sessionId && last.tenantId === scope.tenantId) return last;
+    if (last !== undefined && last.sessionId === scope.sessionId && last.tenantId === scope.tenantId)
+      return last;
     return this.#tenants.get(scope.tenantId)?.get(scope.sessionId);
   }
 
@@ -279,13 +297,13 @@ export class MemoryEventLog implements EventLog {
 
   append(event: ReinEvent): void {
     checkScope(event, "append");
-    let s = this.#find(event);
-    if (s === undefined) {
-      s = this.#create(event);
-      // Appended to again: no longer a closed session waiting to be dropped.
-      if (this.#closed.size > 0) this.#closed.delete(`${event.tenantId}\0${event.sessionId}`);
-    }
+    const s = this.#find(event) ?? this.#create(event);
     checkNextSeq(event, lastSeqOf(s));
+    // Appended to again: no longer a closed session waiting to be dropped.
+    if (s.closed) {
+      s.closed = false;
+      this.#closed.delete(s);
+    }
     store(s, event);
     this.#last = s;
     const listeners = s.listeners;
@@ -315,9 +333,11 @@ export class MemoryEventLog implements EventLog {
       s.listeners = s.listeners.filter((l) => l !== listener);
       // A tail on a session that never got an event leaves nothing behind.
       if (s.listeners.length === 0 && s.ts.length === 0) {
-        const sessions = this.#tenants.get(scope.tenantId);
-        if (sessions?.get(scope.sessionId) === s) sessions.delete(scope.sessionId);
-        if (sessions?.size === 0) this.#tenants.delete(scope.tenantId);
+        if (s.closed) {
+          s.closed = false;
+          this.#closed.delete(s);
+        }
+        this.#drop(s);
       }
     };
   }
