@@ -115,8 +115,12 @@ function reservationOf(session: Session, key: string): Reservation | undefined {
 
 function addReservation(session: Session, r: Reservation): void {
   // `first` is empty only when `more` is: the open reservations stay in the order they were made.
-  if (session.first === undefined) session.first = r;
-  else (session.more ??= new Map()).set(r.key, r);
+  if (session.first === undefined) {
+    session.first = r;
+    return;
+  }
+  if (session.more === undefined) session.more = new Map();
+  session.more.set(r.key, r);
 }
 
 function deleteReservation(session: Session, r: Reservation): void {
