@@ -113,4 +113,38 @@ describe("MemoryEventLog", () => {
     expect(read).toEqual(event);
     expect(read!.data).toBe(event.data);
   });
+
+  it("a closed session appended to again is not dropped while others close", () => {
+    const log = new MemoryEventLog({ retainClosedSessions: 1 });
+    const a = { tenantId: "t", sessionId: "a" };
+    log.append(ev(1, "a"));
+    log.sessionClosed(a);
+    // Appended to again right away (the last stream the log saw, as a resumed session's is).
+    log.append(ev(2, "a"));
+    for (const id of ["b", "c"]) {
+      log.append(ev(1, id));
+      log.sessionClosed({ tenantId: "t", sessionId: id });
+    }
+    expect(log.read(a, 0).map((e) => e.seq)).toEqual([1, 2]);
+    expect(log.read({ tenantId: "t", sessionId: "b" }, 0)).toEqual([]); // dropped
+    expect(log.lastSeq({ tenantId: "t", sessionId: "c" })).toBe(1);
+    // Events of interleaved sessions land in their own streams.
+    for (let seq = 3; seq <= 6; seq++)
+      for (const id of ["a", "c"]) log.append(ev(seq === 3 && id === "c" ? 2 : seq, id));
+    expect(log.read(a, 0).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(log.read({ tenantId: "t", sessionId: "c" }, 0).map((e) => e.seq)).toEqual([1, 2, 4, 5, 6]);
+  });
+
+  it("a session closed while tailed: once its subscriber leaves, later appends reach no one and read back whole", () => {
+    const log = new MemoryEventLog({ retainClosedSessions: 5 });
+    const a = { tenantId: "t", sessionId: "a" };
+    const seen: number[] = [];
+    const stop = log.subscribe(a, (e) => seen.push(e.seq));
+    log.sessionClosed(a);
+    stop();
+    // Appended again later: a new stream, delivered to no one, read back whole.
+    log.append(ev(1, "a"));
+    expect(seen).toEqual([]);
+    expect(log.read(a, 0).map((e) => e.seq)).toEqual([1]);
+  });
 });
