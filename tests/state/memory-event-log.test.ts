@@ -147,4 +147,47 @@ describe("MemoryEventLog", () => {
     expect(seen).toEqual([]);
     expect(log.read(a, 0).map((e) => e.seq)).toEqual([1]);
   });
+
+  it("sessions of other sizes than the last first run read back exact: columns grown past their first size, runs ended, events unpacked", () => {
+    const log = new MemoryEventLog();
+    const at = (sessionId: string, seq: number, type: string, runId: string, ts = 1_796_000_000_000 + seq) =>
+      ({ ...ev(seq, sessionId), type, runId, ts, data: { seq, sessionId } }) as unknown as ReinEvent;
+    const appended = new Map<string, ReinEvent[]>();
+    const add = (e: ReinEvent) => {
+      log.append(e);
+      appended.set(e.sessionId, [...(appended.get(e.sessionId) ?? []), e]);
+    };
+    /** A run of `events` events (the last one `run_ended`) of session `id`, after its last seq. */
+    const run = (id: string, runId: string, events: number) => {
+      const from = appended.get(id)?.length ?? 0;
+      for (let k = 1; k <= events; k++)
+        add(at(id, from + k, k === events ? "run_ended" : "text_delta", runId));
+    };
+    run("a", "r1", 40); // the next sessions' columns start with 41 slots
+    run("b", "r1", 3); // far fewer: trimmed at the run's end
+    run("c", "r1", 200); // grown several times past its first size
+    run("a", "r2", 90); // a second run, past the first one's columns
+    // Interleaved sessions, one of them unpacked (a ts that is not whole milliseconds) mid-run.
+    for (let k = 1; k <= 30; k++) {
+      for (const id of ["b", "d"]) {
+        const seq = (appended.get(id)?.length ?? 0) + 1;
+        add(
+          at(
+            id,
+            seq,
+            k === 30 ? "run_ended" : "text_delta",
+            "r9",
+            id === "d" && k === 7 ? 1.5 : 1_796_000_000_000 + seq,
+          ),
+        );
+      }
+    }
+    run("d", "r10", 2);
+    for (const [id, events] of appended) {
+      const scope = { tenantId: "t", sessionId: id };
+      expect(log.read(scope, 0), id).toEqual(events);
+      expect(log.lastSeq(scope), id).toBe(events.length);
+      expect(log.read(scope, events.length - 5, 3), id).toEqual(events.slice(-5, -2));
+    }
+  });
 });
