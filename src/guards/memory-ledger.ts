@@ -1,5 +1,5 @@
 import { LedgerError } from "../protocol/errors.js";
-import { addUsage, emptyUsage, type Usage } from "../protocol/messages.js";
+import { emptyUsage, type Usage } from "../protocol/messages.js";
 import { keepShapes } from "../protocol/shape-keeper.js";
 import {
   type AccountUsage,
@@ -12,10 +12,14 @@ import {
   type ReserveEntry,
   tokensOf,
 } from "./ledger.js";
-import { ceilingRefusal, checkAmount, checkReserveEntry, checkScope, checkUsage } from "./ledger-checks.js";
+import { ceilingRefusal, checkAmount, checkReserveAmounts, checkScope, checkUsage } from "./ledger-checks.js";
 
+/** Settled and reserved amounts of one account; the usage's four counts are fields of it (no object of their own). */
 interface Account {
-  usage: Usage;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
   costUsd: number;
   /** Settled tokens: input, output, cache read and cache write. */
   tokens: number;
@@ -34,6 +38,7 @@ interface Tenant {
 }
 
 interface Reservation {
+  readonly key: string;
   readonly model: string;
   readonly usd: number;
   readonly tokens: number;
@@ -41,10 +46,24 @@ interface Reservation {
   readonly budgets: readonly Account[];
 }
 
+/**
+ * One session's entry: its account, its tenant and its open reservations. It carries its own ids and
+ * its tenant, so the entry last used answers the next call of the same session with two compares, and
+ * a call of another session costs two map lookups by the ids (whose hashes the strings keep): no key
+ * is built and nothing is allocated to find it.
+ */
 interface Session {
+  readonly tenantId: string;
+  readonly sessionId: string;
+  readonly tenant: Tenant;
   readonly account: Account;
-  /** Open reservations by key. Keys are per session, so equal keys elsewhere never meet. */
-  readonly reservations: Map<string, Reservation>;
+  /**
+   * The oldest open reservation; the others, in the order they were made, in `more` (made when a second
+   * is open at once, dropped when empty). A session has one reservation open at a time in the usual loop:
+   * no map per session for it.
+   */
+  first: Reservation | undefined;
+  more: Map<string, Reservation> | undefined;
   /** The run the `run` account measures, and the session's settled spend when it began. */
   runId: string | undefined;
   runBaseUsd: number;
@@ -52,10 +71,71 @@ interface Session {
   /** The last frozen ceilings list reserved against, and the shared budgets it charges (every call of a run has the same). */
   budgetCeilings: readonly Ceiling[] | undefined;
   budgetAccounts: readonly Account[];
+  /** Among the closed sessions kept (`#closed`). */
+  closed: boolean;
 }
 
 function account(): Account {
-  return { usage: emptyUsage(), costUsd: 0, tokens: 0, reservedUsd: 0, reservedTokens: 0, calls: 0, open: 0 };
+  return {
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    costUsd: 0,
+    tokens: 0,
+    reservedUsd: 0,
+    reservedTokens: 0,
+    calls: 0,
+    open: 0,
+  };
+}
+
+function newSession(tenant: Tenant, tenantId: string, sessionId: string): Session {
+  return {
+    tenantId,
+    sessionId,
+    tenant,
+    account: account(),
+    first: undefined,
+    more: undefined,
+    runId: undefined,
+    runBaseUsd: 0,
+    runBaseTokens: 0,
+    budgetCeilings: undefined,
+    budgetAccounts: NO_BUDGETS,
+    closed: false,
+  };
+}
+
+function reservationOf(session: Session, key: string): Reservation | undefined {
+  const first = session.first;
+  if (first !== undefined && first.key === key) return first;
+  return session.more?.get(key);
+}
+
+function addReservation(session: Session, r: Reservation): void {
+  // `first` is empty only when `more` is: the open reservations stay in the order they were made.
+  if (session.first === undefined) {
+    session.first = r;
+    return;
+  }
+  if (session.more === undefined) session.more = new Map();
+  session.more.set(r.key, r);
+}
+
+function deleteReservation(session: Session, r: Reservation): void {
+  const more = session.more;
+  if (session.first === r) {
+    if (more === undefined) {
+      session.first = undefined;
+      return;
+    }
+    // The oldest of the others takes the first place.
+    const [key, next] = more.entries().next().value as [string, Reservation];
+    more.delete(key);
+    session.first = next;
+  } else more?.delete(r.key);
+  if (more !== undefined && more.size === 0) session.more = undefined;
 }
 
 const NO_BUDGETS: readonly Account[] = Object.freeze([]);
@@ -79,8 +159,8 @@ export class MemoryLedger implements Ledger {
   /** tenant → session. Nested rather than a joined key, so no pair of ids can collide. */
   readonly #tenants = new Map<string, Tenant>();
   readonly #retain: number;
-  /** Closed sessions still kept, oldest first (insertion order), as `tenantId\0sessionId`. */
-  readonly #closed = new Map<string, { tenantId: string; sessionId: string }>();
+  /** Closed sessions still kept, oldest first (insertion order). */
+  readonly #closed = new Set<Session>();
 
   constructor(options: MemoryLedgerOptions = {}) {
     const n = options.retainClosedSessions ?? 256;
@@ -98,56 +178,58 @@ export class MemoryLedger implements Ledger {
    */
   sessionClosed(scope: LedgerScope): void {
     checkScope(scope);
-    const id = `${scope.tenantId}\0${scope.sessionId}`;
-    this.#closed.delete(id);
-    this.#closed.set(id, { tenantId: scope.tenantId, sessionId: scope.sessionId });
-    for (const [key, s] of this.#closed) {
+    // A session the ledger never saw leaves nothing to forget.
+    const session = this.#tenants.get(scope.tenantId)?.sessions.get(scope.sessionId);
+    if (session === undefined) return;
+    this.#closed.delete(session);
+    this.#closed.add(session);
+    session.closed = true;
+    for (const s of this.#closed) {
       if (this.#closed.size <= this.#retain) break;
-      this.#closed.delete(key);
-      const tenant = this.#tenants.get(s.tenantId);
-      const session = tenant?.sessions.get(s.sessionId);
-      if (!tenant || !session || session.reservations.size > 0) continue;
-      tenant.sessions.delete(s.sessionId);
-      if (this.#last?.session === session) this.#last = undefined;
+      this.#closed.delete(s);
+      s.closed = false;
+      if (s.first !== undefined) continue;
+      const sessions = s.tenant.sessions;
+      if (sessions.get(s.sessionId) === s) sessions.delete(s.sessionId);
+      if (this.#last === s) this.#last = undefined;
     }
   }
-  #last: { tenantId: string; sessionId: string; tenant: Tenant; session: Session } | undefined;
+  /** The session of the last reservation, settlement or release: the next call is most often its. */
+  #last: Session | undefined;
 
-  #open(scope: LedgerScope): { tenant: Tenant; session: Session } {
+  #open(scope: LedgerScope): Session {
     const last = this.#last;
-    if (last && last.sessionId === scope.sessionId && last.tenantId === scope.tenantId) return last;
-    return this.#openOther(scope);
+    const session =
+      last !== undefined && last.sessionId === scope.sessionId && last.tenantId === scope.tenantId
+        ? last
+        : this.#openOther(scope);
+    // Used again: no longer a closed session waiting to be forgotten.
+    if (session.closed) {
+      session.closed = false;
+      this.#closed.delete(session);
+    }
+    return session;
   }
 
   /**
-   * `#open` for a session other than the last one (once per session and run in the usual loop): a
-   * method of its own, so the compiled `#open` does not carry this rarely run path, and does not
-   * have to be thrown away the first time it runs.
+   * `#open` for a session other than the last one: a method of its own, so the compiled `#open` does
+   * not carry this path. Two lookups by the ids; a first use creates the tenant and the session.
    */
-  #openOther(scope: LedgerScope): { tenant: Tenant; session: Session } {
+  #openOther(scope: LedgerScope): Session {
     checkScope(scope);
-    // Used again: no longer a closed session waiting to be forgotten.
-    if (this.#closed.size > 0) this.#closed.delete(`${scope.tenantId}\0${scope.sessionId}`);
-    let tenant = this.#tenants.get(scope.tenantId);
-    if (!tenant) {
+    const tenantId = scope.tenantId;
+    let tenant = this.#tenants.get(tenantId);
+    if (tenant === undefined) {
       tenant = { account: account(), sessions: new Map(), budgets: new Map() };
-      this.#tenants.set(scope.tenantId, tenant);
+      this.#tenants.set(tenantId, tenant);
     }
     let session = tenant.sessions.get(scope.sessionId);
-    if (!session) {
-      session = {
-        account: account(),
-        reservations: new Map(),
-        runId: undefined,
-        runBaseUsd: 0,
-        runBaseTokens: 0,
-        budgetCeilings: undefined,
-        budgetAccounts: NO_BUDGETS,
-      };
+    if (session === undefined) {
+      session = newSession(tenant, tenantId, scope.sessionId);
       tenant.sessions.set(scope.sessionId, session);
     }
-    this.#last = { tenantId: scope.tenantId, sessionId: scope.sessionId, tenant, session };
-    return this.#last;
+    this.#last = session;
+    return session;
   }
 
   reserve(scope: LedgerScope, entry: ReserveEntry): ReservationRefusal | undefined {
@@ -163,9 +245,11 @@ export class MemoryLedger implements Ledger {
     entry: ReserveEntry,
     ceilings: readonly Ceiling[],
   ): ReservationRefusal | undefined {
-    const { tenant, session } = this.#open(scope);
-    const { key, tokens } = checkReserveEntry(scope, entry);
-    if (session.reservations.has(key)) {
+    const session = this.#open(scope);
+    const tenant = session.tenant;
+    const tokens = checkReserveAmounts(scope, entry);
+    const key = entry.key;
+    if (reservationOf(session, key) !== undefined) {
       throw new LedgerError(
         `reserve: reservation "${key}" is already open in session ${scope.sessionId} (tenant ${scope.tenantId}); settle or release it first`,
         { ...scope, key },
@@ -195,65 +279,71 @@ export class MemoryLedger implements Ledger {
         session.budgetAccounts = budgets;
       }
     }
-    session.reservations.set(key, { model: String(entry.model), usd, tokens, budgets });
+    addReservation(session, { key, model: String(entry.model), usd, tokens, budgets });
     open(session.account, usd, tokens);
     open(tenant.account, usd, tokens);
-    for (const b of budgets) open(b, usd, tokens);
+    for (let i = 0; i < budgets.length; i++) open(budgets[i]!, usd, tokens);
     return undefined;
   }
 
   settle(scope: LedgerScope, key: string, actual: { usage: Usage; costUsd: number }): void {
-    const { tenant, session } = this.#open(scope);
+    const session = this.#open(scope);
     const r = this.#reservation(session, scope, key, "settle");
     checkAmount(actual?.costUsd, "settle: costUsd", scope, key);
     checkUsage(actual.usage, scope, key);
-    session.reservations.delete(key);
+    deleteReservation(session, r);
     const tokens = tokensOf(actual.usage);
     charge(session.account, r, actual.usage, actual.costUsd, tokens);
-    charge(tenant.account, r, actual.usage, actual.costUsd, tokens);
+    charge(session.tenant.account, r, actual.usage, actual.costUsd, tokens);
     for (let i = 0; i < r.budgets.length; i++) charge(r.budgets[i]!, r, actual.usage, actual.costUsd, tokens);
   }
 
   release(scope: LedgerScope, key: string): void {
-    const { tenant, session } = this.#open(scope);
+    const session = this.#open(scope);
     const r = this.#reservation(session, scope, key, "release");
-    session.reservations.delete(key);
+    deleteReservation(session, r);
     close(session.account, r);
-    close(tenant.account, r);
-    for (const b of r.budgets) close(b, r);
+    close(session.tenant.account, r);
+    for (let i = 0; i < r.budgets.length; i++) close(r.budgets[i]!, r);
   }
 
   totals(scope: LedgerScope | { readonly tenantId: string }): LedgerTotals {
-    const tenant = this.#tenants.get(scope?.tenantId);
     const a =
       scope !== null && typeof scope === "object" && "sessionId" in scope
-        ? tenant?.sessions.get(scope.sessionId)?.account
-        : tenant?.account;
+        ? this.#session(scope)?.account
+        : this.#tenants.get(scope?.tenantId)?.account;
     if (!a) return { usage: emptyUsage(), costUsd: 0, reservedUsd: 0, calls: 0 };
     return {
-      usage: { ...a.usage },
+      usage: {
+        inputTokens: a.inputTokens,
+        outputTokens: a.outputTokens,
+        cacheReadTokens: a.cacheReadTokens,
+        cacheWriteTokens: a.cacheWriteTokens,
+      },
       costUsd: a.costUsd,
       reservedUsd: Math.max(0, a.reservedUsd),
       calls: a.calls,
     };
   }
 
-  /**
-   * The tenant and session of `scope`, without creating either. The last reservation's session is
-   * the one asked about step after step: it is answered from `#last`, with no lookup and no object.
-   */
-  #find(scope: LedgerScope): { tenant: Tenant; session: Session | undefined } | undefined {
+  /** The session of `scope` if the ledger has it (without creating it): `#last`, or two lookups. */
+  #session(scope: LedgerScope): Session | undefined {
     const last = this.#last;
     if (last !== undefined && last.sessionId === scope?.sessionId && last.tenantId === scope.tenantId)
       return last;
-    const tenant = this.#tenants.get(scope?.tenantId);
-    return tenant && { tenant, session: tenant.sessions.get(scope.sessionId) };
+    return this.#tenants.get(scope?.tenantId)?.sessions.get(scope.sessionId);
+  }
+
+  /** The tenant of `scope` (without creating it), and its session if the ledger has it. */
+  #tenantOf(scope: LedgerScope, session: Session | undefined): Tenant | undefined {
+    return session !== undefined ? session.tenant : this.#tenants.get(scope?.tenantId);
   }
 
   usageOf(scope: LedgerScope, which: BudgetAccount): AccountUsage {
-    const found = this.#find(scope);
-    if (!found) return ZERO;
-    const u = usageIn(found.tenant, found.session, which);
+    const session = this.#session(scope);
+    const tenant = this.#tenantOf(scope, session);
+    if (tenant === undefined) return ZERO;
+    const u = usageIn(tenant, session, which);
     if (u === ZERO) return ZERO;
     return {
       costUsd: u.costUsd,
@@ -268,9 +358,9 @@ export class MemoryLedger implements Ledger {
    * tokens), as `usageOf` would give it, without making a snapshot object. 0 for an unknown account.
    */
   settledShare(scope: LedgerScope, ceiling: Ceiling): number {
-    const found = this.#find(scope);
-    if (!found) return 0;
-    const { tenant, session } = found;
+    const session = this.#session(scope);
+    const tenant = this.#tenantOf(scope, session);
+    if (tenant === undefined) return 0;
     const which = ceiling.account;
     let costUsd: number;
     let tokens: number;
@@ -294,17 +384,21 @@ export class MemoryLedger implements Ledger {
     scope: LedgerScope,
   ): { key: string; model: string; estimateUsd: number; estimateTokens: number }[] {
     const session = this.#tenants.get(scope?.tenantId)?.sessions.get(scope.sessionId);
-    if (!session) return [];
-    return [...session.reservations].map(([key, r]) => ({
-      key,
+    const out: { key: string; model: string; estimateUsd: number; estimateTokens: number }[] = [];
+    if (session === undefined || session.first === undefined) return out;
+    const entry = (r: Reservation) => ({
+      key: r.key,
       model: r.model,
       estimateUsd: r.usd,
       estimateTokens: r.tokens,
-    }));
+    });
+    out.push(entry(session.first));
+    if (session.more !== undefined) for (const r of session.more.values()) out.push(entry(r));
+    return out;
   }
 
   #reservation(session: Session, scope: LedgerScope, key: string, what: string): Reservation {
-    const r = session.reservations.get(key);
+    const r = reservationOf(session, key);
     if (r === undefined) {
       throw new LedgerError(
         `${what}: no open reservation "${String(key)}" in session ${scope.sessionId} (tenant ${scope.tenantId}); it was never reserved, or already settled or released`,
@@ -373,7 +467,10 @@ function budgetsOf(tenant: Tenant, ceilings: readonly Ceiling[]): readonly Accou
 
 function charge(a: Account, r: Reservation, usage: Usage, costUsd: number, tokens: number): void {
   close(a, r);
-  addUsage(a.usage, usage);
+  a.inputTokens += usage.inputTokens;
+  a.outputTokens += usage.outputTokens;
+  a.cacheReadTokens += usage.cacheReadTokens;
+  a.cacheWriteTokens += usage.cacheWriteTokens;
   a.costUsd += costUsd;
   a.tokens += tokens;
   a.calls += 1;
@@ -429,6 +526,8 @@ function keepLedgerShapes(): void {
   });
   // A second run: its base amounts are fractional too.
   ledger.reserveAgainst(scope, entry("open", "-2"), ceilings);
+  // Two open at once: the session's `more` holds a map.
+  ledger.reserveAgainst(scope, entry("open-2", "-2"), ceilings);
   keepShapes(ledger);
 }
 keepLedgerShapes();

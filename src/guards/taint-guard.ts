@@ -131,6 +131,8 @@ export class TaintGuard implements Guard {
   }
 
   beforeToolCall(call: GuardToolCall, context: GuardContext): GuardVerdict {
+    // No session tainted (most calls, and every call of a guard no result taints): no key to build.
+    if (this.#taints.size === 0) return ALLOW;
     const key = sessionKey(context);
     const taint = this.#taints.get(key);
     if (!taint) return ALLOW;
@@ -218,7 +220,7 @@ export class TaintGuard implements Guard {
   }
 
   sessionEnded(scope: { readonly tenantId: string; readonly sessionId: string }): void {
-    this.#taints.delete(sessionKey(scope));
+    if (this.#taints.size > 0) this.#taints.delete(sessionKey(scope));
   }
 }
 

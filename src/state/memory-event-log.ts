@@ -22,6 +22,13 @@ interface Stream {
   firstSeq: number;
   /** Every event's seq, made when one leaves a gap. */
   seqs: number[] | undefined;
+  /**
+   * Events stored: the first `n` slots of `ts` and `data`. Those two columns are made with room for
+   * more (the same number of slots each, past `n` unused): the first with as many as the log's last
+   * first run took (see `MemoryEventLog#firstRun`), so a session like the ones before it fills its
+   * columns exactly, with no growth and no copy to trim them at its run's end.
+   */
+  n: number;
   /** `ts * TYPE_CODES + code` per event while `types` is undefined; else each event's `ts`. */
   ts: number[];
   /** Every event's type, made when one cannot be packed with its `ts`. */
@@ -38,6 +45,8 @@ interface Stream {
   runStarts: readonly number[];
   /** Replaced, never mutated, on (un)subscribe: an append delivers to the listeners it started with. */
   listeners: readonly Listener[];
+  /** Among the closed sessions kept (`#closed`): an append takes it out again. */
+  closed: boolean;
 }
 
 function newStream(scope: LogScope): Stream {
@@ -46,18 +55,41 @@ function newStream(scope: LogScope): Stream {
     sessionId: scope.sessionId,
     firstSeq: 0,
     seqs: undefined,
-    ts: [],
+    n: 0,
+    ts: NO_SLOTS as unknown as number[],
     types: undefined,
-    data: [],
+    data: NO_SLOTS as unknown as unknown[],
     v: EVENT_VERSION,
     vs: undefined,
     runIds: NO_RUNS,
     runStarts: FIRST_RUN,
     listeners: NO_LISTENERS,
+    closed: false,
   };
 }
 
 const NO_RUNS: readonly string[] = Object.freeze([]);
+/** The columns of a stream with no event: never written (the first event makes the columns). */
+const NO_SLOTS: readonly never[] = Object.freeze([]);
+
+/**
+ * Slots of a double column are sliced from this one: a slice of a double array is a double array
+ * from the start, where an array made empty turns to doubles with its first double (made again).
+ */
+const DOUBLES: readonly number[] = new Array<number>(256).fill(0.5);
+
+/** A copy of the first `n` slots of each column, in columns of `capacity` slots. */
+function grow(s: Stream, capacity: number): void {
+  const n = s.n;
+  const ts = capacity <= DOUBLES.length ? DOUBLES.slice(0, capacity) : new Array<number>(capacity).fill(0.5);
+  const data = new Array<unknown>(capacity);
+  for (let k = 0; k < n; k++) {
+    ts[k] = s.ts[k]!;
+    data[k] = s.data[k];
+  }
+  s.ts = ts;
+  s.data = data;
+}
 /** Every stream's first run starts at its first event. */
 const FIRST_RUN: readonly number[] = Object.freeze([0]);
 
@@ -66,6 +98,8 @@ const FIRST_RUN: readonly number[] = Object.freeze([0]);
  * MAX_PACKED_TS (the year 6429) times TYPE_CODES plus a code stays an exact double (below 2^53).
  */
 const TYPE_CODES = 64;
+/** The most slots a new stream's columns start with. */
+const MAX_FIRST_RUN = 128;
 const MAX_PACKED_TS = 2 ** 47 - 1;
 const typeNames: EventType[] = [];
 const typeCodes = new Map<EventType, number>();
@@ -91,8 +125,8 @@ function typeAt(s: Stream, i: number): EventType {
 
 /** The stream's `ts` and types, unpacked into two columns (for an event that cannot be packed). */
 function unpack(s: Stream): void {
-  const n = s.ts.length;
-  const ts = new Array<number>(n);
+  const n = s.n;
+  const ts = s.ts.slice();
   const types = new Array<EventType>(n);
   for (let i = 0; i < n; i++) {
     ts[i] = tsAt(s, i);
@@ -106,14 +140,19 @@ function unpack(s: Stream): void {
 const NO_LISTENERS: readonly Listener[] = Object.freeze([]);
 
 function lastSeqOf(s: Stream): number {
-  const n = s.ts.length;
+  const n = s.n;
   if (n === 0) return 0;
   return s.seqs === undefined ? s.firstSeq + n - 1 : s.seqs[n - 1]!;
 }
 
-/** Stores `e` (its seq already checked) at the end of `s`. */
-function store(s: Stream, e: ReinEvent): void {
-  const i = s.ts.length;
+/**
+ * Stores `e` (its seq already checked) at the end of `s`; `firstCapacity` is the slots its columns
+ * get with its first event.
+ */
+function store(s: Stream, e: ReinEvent, firstCapacity: number): void {
+  const i = s.n;
+  // Full (or no columns yet): grown by half plus 16, as a push would.
+  if (i === s.data.length) grow(s, i === 0 ? firstCapacity : i + (i >> 1) + 16);
   if (i === 0) s.firstSeq = e.seq;
   else if (s.seqs === undefined && e.seq !== s.firstSeq + i) {
     const first = s.firstSeq;
@@ -132,25 +171,31 @@ function store(s: Stream, e: ReinEvent): void {
   }
   if (s.types === undefined) {
     const code = Number.isInteger(e.ts) && e.ts >= 0 && e.ts <= MAX_PACKED_TS ? codeOf(e.type) : -1;
-    if (code >= 0) s.ts.push(e.ts * TYPE_CODES + code);
+    if (code >= 0) s.ts[i] = e.ts * TYPE_CODES + code;
     else unpack(s);
   }
   if (s.types !== undefined) {
-    s.ts.push(e.ts);
+    s.ts[i] = e.ts;
     s.types.push(e.type);
   }
-  s.data.push(e.data);
+  s.data[i] = e.data;
+  s.n = i + 1;
   if (e.type === "run_ended" || e.type === "session_ended") trim(s);
 }
 
 /**
- * A run (or the session) ended: the session may now idle for long, holding its columns. Each is
- * copied to its exact size, once per run: a column grown by push has room for half as many events
- * again plus 16 (a run of 5 tool calls makes 37 events, in columns of 43).
+ * A run (or the session) ended: the session may now idle for long, holding its columns. Columns
+ * with more than an eighth of their slots unused (they grew during the run) are copied to their
+ * exact size; columns that fit (the usual case, see `Stream.n`) are left as they are, so a long
+ * session is not copied whole at the end of each of its runs.
  */
 function trim(s: Stream): void {
-  s.ts = s.ts.slice();
-  s.data = s.data.slice();
+  const n = s.n;
+  if (s.data.length - n > (n >> 3) + 2) {
+    s.ts = s.ts.slice(0, n);
+    s.data = s.data.slice(0, n);
+  }
+  // The rare columns grow by push: copied to their exact size.
   if (s.types !== undefined) s.types = s.types.slice();
   if (s.seqs !== undefined) s.seqs = s.seqs.slice();
   if (s.vs !== undefined) s.vs = s.vs.slice();
@@ -158,7 +203,7 @@ function trim(s: Stream): void {
 
 /** Index of the first event with seq > `afterSeq`. */
 function firstAfter(s: Stream, afterSeq: number): number {
-  const n = s.ts.length;
+  const n = s.n;
   const seqs = s.seqs;
   if (seqs === undefined) return Math.min(n, Math.max(0, afterSeq - s.firstSeq + 1));
   let lo = 0;
@@ -225,8 +270,8 @@ export class MemoryEventLog implements EventLog {
   /** tenant → session → stream. Nested rather than a joined key, so no pair of ids can collide. */
   readonly #tenants = new Map<string, Map<string, Stream>>();
   readonly #retain: number;
-  /** Closed sessions still kept, oldest first, as `tenantId\0sessionId`. */
-  readonly #closed = new Map<string, LogScope>();
+  /** Closed sessions' streams still kept, oldest first (insertion order). */
+  readonly #closed = new Set<Stream>();
 
   constructor(options: MemoryEventLogOptions = {}) {
     const n = options.retainClosedSessions ?? 256;
@@ -240,26 +285,43 @@ export class MemoryEventLog implements EventLog {
   /** The session closed: its events are kept among the last `retainClosedSessions` closed ones, then dropped. */
   sessionClosed(scope: LogScope): void {
     checkScope(scope, "sessionClosed");
-    const id = `${scope.tenantId}\0${scope.sessionId}`;
-    this.#closed.delete(id);
-    this.#closed.set(id, { tenantId: scope.tenantId, sessionId: scope.sessionId });
-    for (const [key, s] of this.#closed) {
+    // A session with no stream (no event, no subscriber) leaves nothing to drop.
+    const stream = this.#tenants.get(scope.tenantId)?.get(scope.sessionId);
+    if (stream === undefined) return;
+    this.#closed.delete(stream);
+    this.#closed.add(stream);
+    stream.closed = true;
+    for (const s of this.#closed) {
       if (this.#closed.size <= this.#retain) break;
-      this.#closed.delete(key);
-      const sessions = this.#tenants.get(s.tenantId);
-      const stream = sessions?.get(s.sessionId);
-      if (!sessions || !stream || stream.listeners.length > 0) continue;
-      sessions.delete(s.sessionId);
-      if (sessions.size === 0) this.#tenants.delete(s.tenantId);
-      if (this.#last === stream) this.#last = undefined;
+      this.#closed.delete(s);
+      s.closed = false;
+      if (s.listeners.length > 0) continue;
+      this.#drop(s);
     }
   }
-  /** The stream last appended to: a session appends many events in a row, so skip the lookups. */
+
+  /** Forgets `s` (if it is still the stream of its session). */
+  #drop(s: Stream): void {
+    const sessions = this.#tenants.get(s.tenantId);
+    if (sessions === undefined || sessions.get(s.sessionId) !== s) return;
+    sessions.delete(s.sessionId);
+    if (sessions.size === 0) this.#tenants.delete(s.tenantId);
+    if (this.#last === s) this.#last = undefined;
+  }
+
+  /**
+   * The stream last appended to: a session appends many events in a row, so skip the lookups. With
+   * many sessions interleaved, another session's stream costs two lookups by its ids (strings that
+   * keep their hash): no key is built, nothing is allocated.
+   */
   #last: Stream | undefined;
+  /** Slots a new stream's columns get with its first event: the last first run's size plus one (at first, a push's 17). */
+  #firstRun = 17;
 
   #find(scope: LogScope): Stream | undefined {
     const last = this.#last;
-    if (last && last.sessionId === scope.sessionId && last.tenantId === scope.tenantId) return last;
+    if (last !== undefined && last.sessionId === scope.sessionId && last.tenantId === scope.tenantId)
+      return last;
     return this.#tenants.get(scope.tenantId)?.get(scope.sessionId);
   }
 
@@ -279,14 +341,19 @@ export class MemoryEventLog implements EventLog {
 
   append(event: ReinEvent): void {
     checkScope(event, "append");
-    let s = this.#find(event);
-    if (s === undefined) {
-      s = this.#create(event);
-      // Appended to again: no longer a closed session waiting to be dropped.
-      if (this.#closed.size > 0) this.#closed.delete(`${event.tenantId}\0${event.sessionId}`);
-    }
+    const s = this.#find(event) ?? this.#create(event);
     checkNextSeq(event, lastSeqOf(s));
-    store(s, event);
+    // Appended to again: no longer a closed session waiting to be dropped.
+    if (s.closed) {
+      s.closed = false;
+      this.#closed.delete(s);
+    }
+    store(s, event, this.#firstRun);
+    // The first run of a session ended: the next sessions' columns start with its size (and a slot
+    // for the session's end), within a bound, so one very long first run cannot make every later
+    // session reserve room it may not use (a column that is too large is trimmed at its run's end).
+    if (event.type === "run_ended" && s.runIds.length === 1)
+      this.#firstRun = Math.min(s.n + 1, MAX_FIRST_RUN);
     this.#last = s;
     const listeners = s.listeners;
     for (let i = 0; i < listeners.length; i++) listeners[i]!(event);
@@ -298,7 +365,7 @@ export class MemoryEventLog implements EventLog {
     const s = this.#find(scope);
     if (!s) return [];
     const from = firstAfter(s, afterSeq);
-    return envelopes(s, from, Math.min(s.ts.length, from + limit));
+    return envelopes(s, from, Math.min(s.n, from + limit));
   }
 
   lastSeq(scope: LogScope): number {
@@ -314,10 +381,12 @@ export class MemoryEventLog implements EventLog {
     return () => {
       s.listeners = s.listeners.filter((l) => l !== listener);
       // A tail on a session that never got an event leaves nothing behind.
-      if (s.listeners.length === 0 && s.ts.length === 0) {
-        const sessions = this.#tenants.get(scope.tenantId);
-        if (sessions?.get(scope.sessionId) === s) sessions.delete(scope.sessionId);
-        if (sessions?.size === 0) this.#tenants.delete(scope.tenantId);
+      if (s.listeners.length === 0 && s.n === 0) {
+        if (s.closed) {
+          s.closed = false;
+          this.#closed.delete(s);
+        }
+        this.#drop(s);
       }
     };
   }

@@ -14,8 +14,6 @@ import {
   type Store,
 } from "./store.js";
 
-const key = (s: LogScope) => JSON.stringify([s.tenantId, s.sessionId]);
-
 /** Approvals in a Map: decided from this process only. */
 export class MemoryApprovals implements ApprovalStore {
   readonly #records = new Map<string, ApprovalRecord>();
@@ -78,20 +76,28 @@ export class MemoryApprovals implements ApprovalStore {
   }
 }
 
-/** Session records kept current from the log's appends. */
+/**
+ * Session records kept current from the log's appends, by tenant then session (no key string built
+ * per event).
+ */
 class MemorySessions implements SessionIndex {
-  readonly records = new Map<string, SessionRecord>();
+  readonly #tenants = new Map<string, Map<string, SessionRecord>>();
   apply(event: ReinEvent): void {
-    this.records.set(key(event), nextSessionRecord(this.records.get(key(event)), event));
+    let records = this.#tenants.get(event.tenantId);
+    if (records === undefined) {
+      records = new Map();
+      this.#tenants.set(event.tenantId, records);
+    }
+    records.set(event.sessionId, nextSessionRecord(records.get(event.sessionId), event));
   }
   get(scope: LogScope): SessionRecord | undefined {
-    return this.records.get(key(scope));
+    return this.#tenants.get(scope.tenantId)?.get(scope.sessionId);
   }
   list(filter: { tenantId?: string; limit?: number } = {}): readonly SessionRecord[] {
-    return [...this.records.values()]
-      .filter((r) => filter.tenantId === undefined || r.tenantId === filter.tenantId)
-      .sort((a, b) => b.updatedAt - a.updatedAt)
-      .slice(0, filter.limit ?? Number.POSITIVE_INFINITY);
+    const all: SessionRecord[] = [];
+    for (const [tenantId, records] of this.#tenants)
+      if (filter.tenantId === undefined || tenantId === filter.tenantId) all.push(...records.values());
+    return all.sort((a, b) => b.updatedAt - a.updatedAt).slice(0, filter.limit ?? Number.POSITIVE_INFINITY);
   }
 }
 

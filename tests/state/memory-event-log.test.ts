@@ -113,4 +113,81 @@ describe("MemoryEventLog", () => {
     expect(read).toEqual(event);
     expect(read!.data).toBe(event.data);
   });
+
+  it("a closed session appended to again is not dropped while others close", () => {
+    const log = new MemoryEventLog({ retainClosedSessions: 1 });
+    const a = { tenantId: "t", sessionId: "a" };
+    log.append(ev(1, "a"));
+    log.sessionClosed(a);
+    // Appended to again right away (the last stream the log saw, as a resumed session's is).
+    log.append(ev(2, "a"));
+    for (const id of ["b", "c"]) {
+      log.append(ev(1, id));
+      log.sessionClosed({ tenantId: "t", sessionId: id });
+    }
+    expect(log.read(a, 0).map((e) => e.seq)).toEqual([1, 2]);
+    expect(log.read({ tenantId: "t", sessionId: "b" }, 0)).toEqual([]); // dropped
+    expect(log.lastSeq({ tenantId: "t", sessionId: "c" })).toBe(1);
+    // Events of interleaved sessions land in their own streams.
+    for (let seq = 3; seq <= 6; seq++)
+      for (const id of ["a", "c"]) log.append(ev(seq === 3 && id === "c" ? 2 : seq, id));
+    expect(log.read(a, 0).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(log.read({ tenantId: "t", sessionId: "c" }, 0).map((e) => e.seq)).toEqual([1, 2, 4, 5, 6]);
+  });
+
+  it("a session closed while tailed: once its subscriber leaves, later appends reach no one and read back whole", () => {
+    const log = new MemoryEventLog({ retainClosedSessions: 5 });
+    const a = { tenantId: "t", sessionId: "a" };
+    const seen: number[] = [];
+    const stop = log.subscribe(a, (e) => seen.push(e.seq));
+    log.sessionClosed(a);
+    stop();
+    // Appended again later: a new stream, delivered to no one, read back whole.
+    log.append(ev(1, "a"));
+    expect(seen).toEqual([]);
+    expect(log.read(a, 0).map((e) => e.seq)).toEqual([1]);
+  });
+
+  it("sessions of other sizes than the last first run read back exact: columns grown past their first size, runs ended, events unpacked", () => {
+    const log = new MemoryEventLog();
+    const at = (sessionId: string, seq: number, type: string, runId: string, ts = 1_796_000_000_000 + seq) =>
+      ({ ...ev(seq, sessionId), type, runId, ts, data: { seq, sessionId } }) as unknown as ReinEvent;
+    const appended = new Map<string, ReinEvent[]>();
+    const add = (e: ReinEvent) => {
+      log.append(e);
+      appended.set(e.sessionId, [...(appended.get(e.sessionId) ?? []), e]);
+    };
+    /** A run of `events` events (the last one `run_ended`) of session `id`, after its last seq. */
+    const run = (id: string, runId: string, events: number) => {
+      const from = appended.get(id)?.length ?? 0;
+      for (let k = 1; k <= events; k++)
+        add(at(id, from + k, k === events ? "run_ended" : "text_delta", runId));
+    };
+    run("a", "r1", 40); // the next sessions' columns start with 41 slots
+    run("b", "r1", 3); // far fewer: trimmed at the run's end
+    run("c", "r1", 200); // grown several times past its first size
+    run("a", "r2", 90); // a second run, past the first one's columns
+    // Interleaved sessions, one of them unpacked (a ts that is not whole milliseconds) mid-run.
+    for (let k = 1; k <= 30; k++) {
+      for (const id of ["b", "d"]) {
+        const seq = (appended.get(id)?.length ?? 0) + 1;
+        add(
+          at(
+            id,
+            seq,
+            k === 30 ? "run_ended" : "text_delta",
+            "r9",
+            id === "d" && k === 7 ? 1.5 : 1_796_000_000_000 + seq,
+          ),
+        );
+      }
+    }
+    run("d", "r10", 2);
+    for (const [id, events] of appended) {
+      const scope = { tenantId: "t", sessionId: id };
+      expect(log.read(scope, 0), id).toEqual(events);
+      expect(log.lastSeq(scope), id).toBe(events.length);
+      expect(log.read(scope, events.length - 5, 3), id).toEqual(events.slice(-5, -2));
+    }
+  });
 });
