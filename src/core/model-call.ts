@@ -37,7 +37,11 @@ function errorStop(err: unknown, fallbackCode: ErrorCode): StopReason {
 
 /** A stop before the model is called still leaves the last turn's results durable (fatal if not). */
 async function stoppedBefore(ctx: RunContext, stop: StopReason): Promise<ModelCallOutcome> {
-  await syncResults(ctx);
+  try {
+    await syncResults(ctx);
+  } catch {
+    // The failure has stopped the run (fatal); the stop that was found first is answered.
+  }
   return { ok: false, stop };
 }
 
@@ -100,7 +104,13 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   // them) are durable before the model sees them; a failure has stopped the run (fatal).
   if (ctx.resultsUnsynced) {
     const synced = syncResults(ctx);
-    if (synced !== undefined) await synced;
+    if (synced !== undefined) {
+      try {
+        await synced;
+      } catch {
+        // The failure has stopped the run (fatal): the signal is aborted.
+      }
+    }
     if (ctx.signal.aborted) {
       if (!attempts) ledger.release(scope, key);
       return { ok: false, stop: stopFromAbort(ctx.signal.reason) };

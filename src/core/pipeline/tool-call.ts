@@ -409,17 +409,16 @@ export async function runToolCalls(
 const PLACEHOLDER = Object.freeze({ type: "tool_result", tool_use_id: "", content: "" }) as ToolResultBlock;
 
 /**
- * The durability barrier for the last turn's results, when they are still pending. A failure has
- * stopped the run (fatal: the signal is aborted); the results then go nowhere.
+ * The durability barrier for the last turn's results, when they are still pending. It rejects when
+ * they could not be made durable: the run has then been stopped (fatal: the signal is aborted) and
+ * the results go nowhere. Callers await it in a `try` (not `.catch()`: a derived promise per step).
  */
 export function syncResults(ctx: RunContext): Promise<void> | undefined {
   if (!ctx.resultsUnsynced) return undefined;
   ctx.resultsUnsynced = false;
   // Not an async function: with nothing to wait for (no batching store or sink) it costs no promise.
-  return ctx.durable()?.catch(IGNORE);
+  return ctx.durable();
 }
-
-const IGNORE = (): void => {};
 
 /**
  * A durable gate stored a call for a person: the calls before it finish, this one and the rest of
