@@ -4,7 +4,6 @@ import type { ResumePlan } from "../protocol/resume.js";
 import type { RunResult } from "../protocol/run-result.js";
 import { statusOf } from "../protocol/stop-reason.js";
 import { addToInputEstimate } from "./input-estimate.js";
-import { stopFromAbort } from "./model-call.js";
 import { resumeRun } from "./resume-run.js";
 import type { RunContext } from "./run-context.js";
 import { type StepOutcome, steps } from "./step.js";
