@@ -26,7 +26,7 @@ type Settled =
  * run's result lists it in `unsettledToolCalls`: Rein never says a tool stopped when it may still be
  * changing the workspace.
  */
-export async function executeCall(
+export function executeCall(
   ctx: RunContext,
   tool: Tool,
   input: unknown,
@@ -58,10 +58,30 @@ export async function executeCall(
   } catch (error) {
     running = Promise.resolve({ ok: false, error });
   }
+  // Not an async function: the usual end (the tool settles before any abort) costs one `then`, not
+  // an async frame and its await per call. `untilAbort` never rejects; the scope is disposed on
+  // every path (here, or by `stopped`).
+  return untilAbort(running, scope).then((first) => {
+    if (first === undefined) return stopped(ctx, tool, running, scope, limitMs, callId, cap);
+    try {
+      return settledOutcome(tool, first, cap);
+    } finally {
+      scope.dispose();
+    }
+  });
+}
+
+/** Aborted while running: waits (bounded) for the tool to actually stop, and says what is known. */
+async function stopped(
+  ctx: RunContext,
+  tool: Tool,
+  running: Promise<Settled>,
+  scope: CallScope,
+  limitMs: number,
+  callId: string,
+  cap: number,
+): Promise<ToolOutcome> {
   try {
-    const first = await untilAbort(running, scope);
-    if (first) return settledOutcome(tool, first, cap);
-    // Aborted while running: wait (bounded) for the tool to actually stop.
     const cause = scope.signal.reason;
     const after = await withinGrace(running, ctx.deps.limits.abortGraceMs);
     if (!after) {

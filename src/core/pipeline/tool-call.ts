@@ -366,7 +366,32 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
  * everything before it has finished. Results keep the calls' order, in an array of their exact
  * size (the history keeps it for as long as the session lives).
  */
-export async function runToolCalls(
+export function runToolCalls(
+  ctx: RunContext,
+  content: readonly (ToolUseBlock | { readonly type: string })[],
+  count: number,
+): Promise<ToolResultBlock[] | undefined> {
+  if (count !== 1) return runSeveral(ctx, content, count);
+  // One call (the usual turn): its completion is the turn's, with no async frame and await of its
+  // own (whether its tool is read-only changes nothing when it runs alone).
+  let call: ToolUseBlock | undefined;
+  for (let i = 0; call === undefined; i++)
+    if (content[i]!.type === "tool_use") call = content[i] as ToolUseBlock;
+  const d = decideCall(ctx, call);
+  return isNativePromise(d) ? d.then((decided) => completeOnly(ctx, decided)) : completeOnly(ctx, d);
+}
+
+/** The only call of a turn, decided: its result as the turn's, or the pause for its approval. */
+function completeOnly(ctx: RunContext, decided: Decided): Promise<ToolResultBlock[] | undefined> {
+  if ("pendingApproval" in decided) return pauseForApproval(ctx, NONE_IN_FLIGHT, decided.pendingApproval);
+  return completeCall(ctx, decided).then(onlyResult);
+}
+
+const NONE_IN_FLIGHT: readonly Promise<unknown>[] = Object.freeze([]);
+const onlyResult = (result: ToolResultBlock): ToolResultBlock[] => [result];
+
+/** `runToolCalls` for a turn of several calls. */
+async function runSeveral(
   ctx: RunContext,
   content: readonly (ToolUseBlock | { readonly type: string })[],
   count: number,
