@@ -155,7 +155,8 @@ function* decideStages(ctx: RunContext, call: ToolUseBlock): Stages {
   if (!hooked.ok)
     return denied(ctx, call, stages, risk, null, errorOutcome("permission_denied", hooked.reason));
 
-  const a = approveCall(ctx, { callId: call.id, tool: tool.name, input }, risk, hooked.requireApproval);
+  // The hook's call object carries the gate's three fields (the call's id, the tool, the input): no object of its own.
+  const a = approveCall(ctx, hookCall, risk, hooked.requireApproval);
   const approved = isNativePromise(a) ? ((yield a) as ApproveResult) : a;
   stages.push(approved.record);
   const approval = approved.decision;
