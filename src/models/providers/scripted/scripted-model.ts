@@ -68,14 +68,17 @@ export class ScriptedModel implements Model {
         // The answer is played when the wait ends and settles the call's promise itself (no `then`
         // and closure per call); an abort rejects it first.
         const wait = new Wait(this, request, signal, cursor, turn, reply, turnNumber);
-        return new Promise<ModelResponse>((resolve, reject) => {
-          wait.resolve = resolve;
-          wait.reject = reject;
-          wait.timer = setTimeout(ScriptedModel.#wake, turn.delayMs, wait);
-          // No `{ once: true }`: its options object is validated and copied per call; the listener
-          // is removed by whichever of the timer and the abort comes first.
-          signal.addEventListener("abort", wait);
-        });
+        // One executor for every wait (it hands the resolvers over in the wait itself, through a
+        // module slot): no closure per call.
+        pending = wait;
+        const answer = new Promise<ModelResponse>(takeResolvers);
+        pending = undefined;
+        // No `{ once: true }`: its options object is validated and copied per call; the listener
+        // is removed by whichever of the timer and the abort comes first. The listener first: a
+        // signal that refuses it (throws) leaves no timer behind.
+        signal.addEventListener("abort", wait);
+        wait.timer = setTimeout(ScriptedModel.#wake, turn.delayMs, wait);
+        return answer;
       }
       return Promise.resolve(this.#play(request, cursor, turn, reply, turnNumber));
     } catch (err) {
@@ -367,3 +370,13 @@ class Wait {
 }
 
 const noop = (): void => {};
+
+/** The wait `takeResolvers` gives the new promise's resolvers to (set just around `new Promise`). */
+let pending: Wait | undefined;
+const takeResolvers = (
+  resolve: (response: ModelResponse) => void,
+  reject: (reason: unknown) => void,
+): void => {
+  pending!.resolve = resolve;
+  pending!.reject = reject;
+};
