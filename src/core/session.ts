@@ -283,6 +283,8 @@ export class Session {
       clearTimeout(timer);
       ctx.scopes.close();
       if (onExternal !== undefined) external?.removeEventListener("abort", onExternal);
+      // Made per run, not kept while the session idles.
+      this.#onSyncFailed = undefined;
       this.#active = undefined;
       active.settle?.();
     }
@@ -312,8 +314,8 @@ export class Session {
   }
 
   /**
-   * A barrier's failure handler while a run goes on, for the usual single batching target (its
-   * name is the session's, fixed): made once per session, not a closure per barrier.
+   * A barrier's failure handler while a run goes on, for the usual single batching target: made
+   * once per run (dropped when it ends), not a closure per barrier.
    */
   #onSyncFailed: ((err: unknown) => never) | undefined;
   #onSyncFailedName: string | undefined;
