@@ -37,7 +37,11 @@ function errorStop(err: unknown, fallbackCode: ErrorCode): StopReason {
 
 /** A stop before the model is called still leaves the last turn's results durable (fatal if not). */
 async function stoppedBefore(ctx: RunContext, stop: StopReason): Promise<ModelCallOutcome> {
-  await syncResults(ctx);
+  try {
+    await syncResults(ctx);
+  } catch {
+    // The failure has stopped the run (fatal); the stop that was found first is answered.
+  }
   return { ok: false, stop };
 }
 
@@ -78,29 +82,20 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   // several provider calls (the gateway) reserves each attempt itself, through the same ledger.
   const attempts = model.accountsAttempts ? attemptLedger(ctx, key) : undefined;
   if (!attempts) {
-    let refused: StopReason | undefined;
-    try {
-      const inputTokens = estimateInputTokens(deps);
-      refused = reservationStop(
-        ledger.reserve(scope, {
-          key,
-          model: model.id,
-          estimateUsd: pricing.worstCase(model.id, inputTokens, deps.maxTokens),
-          estimateTokens: inputTokens + deps.maxTokens,
-          runId: ctx.runId,
-        }),
-        `model call ${turn}`,
-      );
-    } catch (err) {
-      return stoppedBefore(ctx, errorStop(err, "REIN_PRICE_UNKNOWN"));
-    }
+    const refused = reserveCall(ctx, key);
     if (refused) return stoppedBefore(ctx, refused);
   }
   // The last turn's results (and, in a store whose reserve is a transaction, the reservation with
   // them) are durable before the model sees them; a failure has stopped the run (fatal).
   if (ctx.resultsUnsynced) {
     const synced = syncResults(ctx);
-    if (synced !== undefined) await synced;
+    if (synced !== undefined) {
+      try {
+        await synced;
+      } catch {
+        // The failure has stopped the run (fatal): the signal is aborted.
+      }
+    }
     if (ctx.signal.aborted) {
       if (!attempts) ledger.release(scope, key);
       return { ok: false, stop: stopFromAbort(ctx.signal.reason) };
@@ -121,20 +116,7 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
   const started = performance.now();
   let response: ModelResponse;
   try {
-    const callbacks = modelCallbacks(ctx);
-    let system = ctx.system;
-    if (system === undefined) system = ctx.system = systemPrompt(deps) ?? null;
-    const request: ModelRequest = {
-      system: system ?? undefined,
-      messages: deps.history,
-      tools: deps.tools.specs(),
-      maxTokens: deps.maxTokens,
-      signal: timeout.signal,
-      onTextDelta: callbacks.onTextDelta,
-      onEvent: callbacks.onEvent,
-    };
-    // No `...(cond ? {...} : {})` in the literal: a spread there is the slow generic path, every turn.
-    response = await model.generate(attempts ? { ...request, attempts } : request);
+    response = await model.generate(modelRequest(ctx, timeout.signal, attempts));
     if (timeout.signal.aborted) throw timeout.signal.reason;
     checkResponse(response);
   } catch (err) {
@@ -177,18 +159,7 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
     if (ctx.signal.aborted) return { ok: false, stop: stopFromAbort(ctx.signal.reason) };
   }
 
-  const message: AssistantMessage = { role: "assistant", content: response.content };
-  deps.history.push(message);
-  ctx.emit("model_call_finished", {
-    turn,
-    model: response.model,
-    stopReason: response.stopReason,
-    usage: response.usage,
-    costUsd,
-    sessionCostUsd: ledger.totals(scope).costUsd,
-    durationMs: performance.now() - started,
-    message,
-  });
+  const message = recordAnswer(ctx, response, costUsd, started);
   if (deps.hooks.afterModelCall) {
     try {
       await deps.hooks.afterModelCall({ turn, message });
@@ -199,6 +170,78 @@ export async function callModel(ctx: RunContext): Promise<ModelCallOutcome> {
     }
   }
   return { ok: true, message, response };
+}
+
+/*
+ * callModel's synchronous parts, apart: what an async function holds across its awaits is a register
+ * file allocated per call, sized by everything in its body (37 registers there, 8 bytes each).
+ */
+
+/** Reserves the call's worst case; the stop when the ledger refuses it or it cannot be priced. */
+function reserveCall(ctx: RunContext, key: string): StopReason | undefined {
+  const { deps } = ctx;
+  const { model, pricing, ledger } = deps;
+  try {
+    const inputTokens = estimateInputTokens(deps);
+    return reservationStop(
+      ledger.reserve(ctx.scope, {
+        key,
+        model: model.id,
+        estimateUsd: pricing.worstCase(model.id, inputTokens, deps.maxTokens),
+        estimateTokens: inputTokens + deps.maxTokens,
+        runId: ctx.runId,
+      }),
+      `model call ${ctx.turn}`,
+    );
+  } catch (err) {
+    return errorStop(err, "REIN_PRICE_UNKNOWN");
+  }
+}
+
+/** The request of the run's current model call. */
+function modelRequest(
+  ctx: RunContext,
+  signal: AbortSignal,
+  attempts: ReturnType<typeof attemptLedger> | undefined,
+): ModelRequest {
+  const { deps } = ctx;
+  const callbacks = modelCallbacks(ctx);
+  let system = ctx.system;
+  if (system === undefined) system = ctx.system = systemPrompt(deps) ?? null;
+  const request: ModelRequest = {
+    system: system ?? undefined,
+    messages: deps.history,
+    tools: deps.tools.specs(),
+    maxTokens: deps.maxTokens,
+    signal,
+    onTextDelta: callbacks.onTextDelta,
+    onEvent: callbacks.onEvent,
+  };
+  // No `...(cond ? {...} : {})` in the literal: a spread there is the slow generic path, every turn.
+  return attempts ? { ...request, attempts } : request;
+}
+
+/** The answer joins the history (in place) and is recorded. */
+function recordAnswer(
+  ctx: RunContext,
+  response: ModelResponse,
+  costUsd: number,
+  started: number,
+): AssistantMessage {
+  const { deps } = ctx;
+  const message: AssistantMessage = { role: "assistant", content: response.content };
+  deps.history.push(message);
+  ctx.emit("model_call_finished", {
+    turn: ctx.turn,
+    model: response.model,
+    stopReason: response.stopReason,
+    usage: response.usage,
+    costUsd,
+    sessionCostUsd: deps.ledger.totals(ctx.scope).costUsd,
+    durationMs: performance.now() - started,
+    message,
+  });
+  return message;
 }
 
 /** The ledger, one attempt at a time (keys `<run>:<turn>:<n>`), for a model that accounts its attempts. */

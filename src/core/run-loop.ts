@@ -4,10 +4,9 @@ import type { ResumePlan } from "../protocol/resume.js";
 import type { RunResult } from "../protocol/run-result.js";
 import { statusOf } from "../protocol/stop-reason.js";
 import { addToInputEstimate } from "./input-estimate.js";
-import { stopFromAbort } from "./model-call.js";
 import { resumeRun } from "./resume-run.js";
 import type { RunContext } from "./run-context.js";
-import { type StepOutcome, step } from "./step.js";
+import { type StepOutcome, steps } from "./step.js";
 
 /**
  * The loop: step until a step says stop. Both `run()` and `stream()` drive this one function.
@@ -48,17 +47,13 @@ async function drive(
 ): Promise<RunResult> {
   const { deps } = ctx;
   const started = performance.now();
-  const scope = { tenantId: deps.tenantId, sessionId: deps.sessionId };
+  const scope = ctx.scope;
   // One run at a time per session, so the run's spend is the session's ledger delta: no second counter.
   const before = deps.ledger.totals(scope);
   let outcome: StepOutcome = { type: "continue" };
   try {
     outcome = (await begin()) ?? outcome;
-    while (outcome.type === "continue") {
-      outcome = ctx.signal.aborted
-        ? { type: "stop", reason: stopFromAbort(ctx.signal.reason) }
-        : await step(ctx);
-    }
+    if (outcome.type === "continue") outcome = await steps(ctx);
   } catch (err) {
     outcome = { type: "stop", reason: { type: "error", code: "REIN_INTERNAL", message: errorMessage(err) } };
   }

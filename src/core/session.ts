@@ -15,6 +15,14 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
 }
 
+/** The run in progress: its controller, its stream, and the wait of a `close()` for its end. */
+interface ActiveRun {
+  readonly controller: AbortController;
+  readonly channel: EventChannel<ReinEvent> | undefined;
+  ended: Promise<void> | undefined;
+  settle: (() => void) | undefined;
+}
+
 /** `stream()`'s return: the events as they happen, and the run's result. Breaking out of the loop cancels the run. */
 export interface RunStream extends AsyncIterable<ReinEvent> {
   readonly result: Promise<RunResult>;
@@ -31,10 +39,11 @@ export class Session {
   #seq: number;
   #runs = 0;
   #lastRunId: string | undefined;
-  /** The run in progress; `ended` settles once its `run_ended` is appended. */
-  #active:
-    | { controller: AbortController; channel: EventChannel<ReinEvent> | undefined; ended: Promise<void> }
-    | undefined;
+  /**
+   * The run in progress. `ended` settles once the run is over (made by a `close()` that waits for
+   * it: a run nobody waits for makes no promise).
+   */
+  #active: ActiveRun | undefined;
   #closed = false;
   /** The last run ended `requires_action`: only `resume` may continue it. */
   #awaitingAction = false;
@@ -125,6 +134,9 @@ export class Session {
     const active = this.#active;
     if (active) {
       this.cancel("the session was closed");
+      active.ended ??= new Promise<void>((resolve) => {
+        active.settle = resolve;
+      });
       await active.ended;
     }
     const scope = this.#scope;
@@ -206,11 +218,8 @@ export class Session {
     }
     const deps = this.#deps;
     const controller = new AbortController();
-    let settle = () => {};
-    const ended = new Promise<void>((resolve) => {
-      settle = resolve;
-    });
-    this.#active = { controller, channel, ended };
+    const active: ActiveRun = { controller, channel, ended: undefined, settle: undefined };
+    this.#active = active;
     const runId = resuming ? task.runId : deps.newId("run");
     this.#lastRunId = runId;
     if (resuming) {
@@ -223,12 +232,16 @@ export class Session {
       limitMs,
     );
     const external = options.signal;
-    const onExternal = () =>
-      this.cancel(
-        external?.reason === undefined ? "aborted by the caller's signal" : String(external.reason),
-      );
-    if (external?.aborted) onExternal();
-    else external?.addEventListener("abort", onExternal, { once: true });
+    // Made only for a run given a signal.
+    const onExternal =
+      external === undefined
+        ? undefined
+        : () =>
+            this.cancel(
+              external.reason === undefined ? "aborted by the caller's signal" : String(external.reason),
+            );
+    if (external?.aborted) onExternal!();
+    else if (onExternal !== undefined) external?.addEventListener("abort", onExternal, { once: true });
 
     this.#runs++;
     if (this.#seq === 0 && !resuming) {
@@ -269,9 +282,11 @@ export class Session {
     } finally {
       clearTimeout(timer);
       ctx.scopes.close();
-      external?.removeEventListener("abort", onExternal);
+      if (onExternal !== undefined) external?.removeEventListener("abort", onExternal);
+      // Made per run, not kept while the session idles.
+      this.#onSyncFailed = undefined;
       this.#active = undefined;
-      settle();
+      active.settle?.();
     }
   }
 
@@ -298,6 +313,13 @@ export class Session {
     return this.#durableEach(ended);
   }
 
+  /**
+   * A barrier's failure handler while a run goes on, for the usual single batching target: made
+   * once per run (dropped when it ends), not a closure per barrier.
+   */
+  #onSyncFailed: ((err: unknown) => never) | undefined;
+  #onSyncFailedName: string | undefined;
+
   /** `#durable` with several batching targets: each one waited for in turn, the log first. */
   async #durableEach(ended: boolean): Promise<void> {
     const log = this.#deps.eventLog;
@@ -320,9 +342,20 @@ export class Session {
       return Promise.reject(
         this.#syncFailed(new TypeError("sync() did not return a promise"), sinkName, ended),
       );
-    return p.then(undefined, (err: unknown) => {
-      throw this.#syncFailed(err, sinkName, ended);
-    });
+    if (ended) {
+      return p.then(undefined, (err: unknown) => {
+        throw this.#syncFailed(err, sinkName, true);
+      });
+    }
+    let onFailed = this.#onSyncFailed;
+    if (onFailed === undefined || this.#onSyncFailedName !== sinkName) {
+      onFailed = (err: unknown) => {
+        throw this.#syncFailed(err, sinkName, false);
+      };
+      this.#onSyncFailed = onFailed;
+      this.#onSyncFailedName = sinkName;
+    }
+    return p.then(undefined, onFailed);
   }
 
   /** Stops the run (fatal) for a barrier that failed, or keeps the failure for close(); gives `err` back. */

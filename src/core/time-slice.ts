@@ -83,9 +83,12 @@ export class TimeSlice {
       return undefined;
     }
     if (this.#head === this.#queue.length && now() - this.#start < this.#budgetMs) return undefined;
-    return new Promise<void>((resolve) => {
-      this.#queue.push(resolve);
-    });
+    // The executor is one function for every wait (it hands its resolver over a module slot): no
+    // closure and context per waiting run.
+    const waiting = new Promise<void>(takeResolve);
+    this.#queue.push(taken!);
+    taken = undefined;
+    return waiting;
   }
 
   #schedule(): void {
@@ -158,6 +161,12 @@ export class TimeSlice {
 }
 
 const NOOP = (): void => {};
+
+/** `takeResolve`'s hand-over slot: set by the executor, read and cleared right after `new Promise` returns. */
+let taken: (() => void) | undefined;
+const takeResolve = (resolve: () => void): void => {
+  taken = resolve;
+};
 /** Runs resumed in one round at most: an estimate gone wrong overshoots the budget by little. */
 const MAX_ROUND = 32;
 

@@ -61,6 +61,12 @@ const variants: Partial<ToolCallFields>[] = [
     } as unknown as ToolCallFields["approval"],
   },
   { risk: { level: "HIGH", reason: odd, rule: "r" } },
+  // A hash is quoted as is; anything else (the genesis value of another writer, upper case, odd text) is escaped.
+  { prevHash: "" },
+  { prevHash: "0".repeat(64) },
+  { prevHash: "A".repeat(64) },
+  { prevHash: `${"a".repeat(63)}"` },
+  { prevHash: odd },
   { risk: { level: "HIGH", reason: undefined, rule: "r" } as unknown as ToolCallFields["risk"] },
 ];
 

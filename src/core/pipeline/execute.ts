@@ -26,7 +26,7 @@ type Settled =
  * run's result lists it in `unsettledToolCalls`: Rein never says a tool stopped when it may still be
  * changing the workspace.
  */
-export async function executeCall(
+export function executeCall(
   ctx: RunContext,
   tool: Tool,
   input: unknown,
@@ -58,10 +58,30 @@ export async function executeCall(
   } catch (error) {
     running = Promise.resolve({ ok: false, error });
   }
+  // Not an async function: the usual end (the tool settles before any abort) costs one `then`, not
+  // an async frame and its await per call. `untilAbort` never rejects; the scope is disposed on
+  // every path (here, or by `stopped`).
+  return untilAbort(running, scope).then((first) => {
+    if (first === undefined) return stopped(ctx, tool, running, scope, limitMs, callId, cap);
+    try {
+      return settledOutcome(tool, first, cap);
+    } finally {
+      scope.dispose();
+    }
+  });
+}
+
+/** Aborted while running: waits (bounded) for the tool to actually stop, and says what is known. */
+async function stopped(
+  ctx: RunContext,
+  tool: Tool,
+  running: Promise<Settled>,
+  scope: CallScope,
+  limitMs: number,
+  callId: string,
+  cap: number,
+): Promise<ToolOutcome> {
   try {
-    const first = await untilAbort(running, scope);
-    if (first) return settledOutcome(tool, first, cap);
-    // Aborted while running: wait (bounded) for the tool to actually stop.
     const cause = scope.signal.reason;
     const after = await withinGrace(running, ctx.deps.limits.abortGraceMs);
     if (!after) {
@@ -113,12 +133,21 @@ function describeCause(cause: unknown, limitMs: number): string {
 /** The settled tool, or undefined if the scope aborted first. No listener: the scope calls back. */
 function untilAbort(running: Promise<Settled>, scope: CallScope): Promise<Settled | undefined> {
   if (scope.signal.aborted) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    // The resolver itself is the waiter (called with no value: undefined), not a closure around it.
-    scope.onAbort = resolve as () => void;
-    running.then(resolve);
-  });
+  // One executor for every call (it hands the resolver over a module slot): no closure per call.
+  const first = new Promise<Settled | undefined>(takeResolve);
+  const resolve = taken!;
+  taken = undefined;
+  // The resolver itself is the waiter (called with no value: undefined), not a closure around it.
+  scope.onAbort = resolve as () => void;
+  running.then(resolve);
+  return first;
 }
+
+/** `takeResolve`'s hand-over slot: set by the executor, read and cleared right after `new Promise` returns. */
+let taken: ((settled: Settled | undefined) => void) | undefined;
+const takeResolve = (resolve: (settled: Settled | undefined) => void): void => {
+  taken = resolve;
+};
 
 /** The settled tool, or undefined if it has not settled within `graceMs`. Leaves no timer behind. */
 function withinGrace(running: Promise<Settled>, graceMs: number): Promise<Settled | undefined> {

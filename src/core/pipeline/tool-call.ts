@@ -155,7 +155,8 @@ function* decideStages(ctx: RunContext, call: ToolUseBlock): Stages {
   if (!hooked.ok)
     return denied(ctx, call, stages, risk, null, errorOutcome("permission_denied", hooked.reason));
 
-  const a = approveCall(ctx, { callId: call.id, tool: tool.name, input }, risk, hooked.requireApproval);
+  // The hook's call object carries the gate's three fields (the call's id, the tool, the input): no object of its own.
+  const a = approveCall(ctx, hookCall, risk, hooked.requireApproval);
   const approved = isNativePromise(a) ? ((yield a) as ApproveResult) : a;
   stages.push(approved.record);
   const approval = approved.decision;
@@ -366,7 +367,32 @@ export async function completeCall(ctx: RunContext, decided: Decided): Promise<T
  * everything before it has finished. Results keep the calls' order, in an array of their exact
  * size (the history keeps it for as long as the session lives).
  */
-export async function runToolCalls(
+export function runToolCalls(
+  ctx: RunContext,
+  content: readonly (ToolUseBlock | { readonly type: string })[],
+  count: number,
+): Promise<ToolResultBlock[] | undefined> {
+  if (count !== 1) return runSeveral(ctx, content, count);
+  // One call (the usual turn): its completion is the turn's, with no async frame and await of its
+  // own (whether its tool is read-only changes nothing when it runs alone).
+  let call: ToolUseBlock | undefined;
+  for (let i = 0; call === undefined; i++)
+    if (content[i]!.type === "tool_use") call = content[i] as ToolUseBlock;
+  const d = decideCall(ctx, call);
+  return isNativePromise(d) ? d.then((decided) => completeOnly(ctx, decided)) : completeOnly(ctx, d);
+}
+
+/** The only call of a turn, decided: its result as the turn's, or the pause for its approval. */
+function completeOnly(ctx: RunContext, decided: Decided): Promise<ToolResultBlock[] | undefined> {
+  if ("pendingApproval" in decided) return pauseForApproval(ctx, NONE_IN_FLIGHT, decided.pendingApproval);
+  return completeCall(ctx, decided).then(onlyResult);
+}
+
+const NONE_IN_FLIGHT: readonly Promise<unknown>[] = Object.freeze([]);
+const onlyResult = (result: ToolResultBlock): ToolResultBlock[] => [result];
+
+/** `runToolCalls` for a turn of several calls. */
+async function runSeveral(
   ctx: RunContext,
   content: readonly (ToolUseBlock | { readonly type: string })[],
   count: number,
@@ -409,17 +435,16 @@ export async function runToolCalls(
 const PLACEHOLDER = Object.freeze({ type: "tool_result", tool_use_id: "", content: "" }) as ToolResultBlock;
 
 /**
- * The durability barrier for the last turn's results, when they are still pending. A failure has
- * stopped the run (fatal: the signal is aborted); the results then go nowhere.
+ * The durability barrier for the last turn's results, when they are still pending. It rejects when
+ * they could not be made durable: the run has then been stopped (fatal: the signal is aborted) and
+ * the results go nowhere. Callers await it in a `try` (not `.catch()`: a derived promise per step).
  */
 export function syncResults(ctx: RunContext): Promise<void> | undefined {
   if (!ctx.resultsUnsynced) return undefined;
   ctx.resultsUnsynced = false;
   // Not an async function: with nothing to wait for (no batching store or sink) it costs no promise.
-  return ctx.durable()?.catch(IGNORE);
+  return ctx.durable();
 }
-
-const IGNORE = (): void => {};
 
 /**
  * A durable gate stored a call for a person: the calls before it finish, this one and the rest of

@@ -64,13 +64,40 @@ export class ScriptedModel implements Model {
 
       const reply =
         turn.branches.length === 0 ? turn.reply : chooseReply(turn, messages, cursor.previousCalls);
-      if (turn.delayMs > 0)
-        return sleep(turn.delayMs, signal).then(() => this.#play(request, cursor, turn, reply, turnNumber));
+      if (turn.delayMs > 0) {
+        // The answer is played when the wait ends and settles the call's promise itself (no `then`
+        // and closure per call); an abort rejects it first.
+        const wait = new Wait(this, request, signal, cursor, turn, reply, turnNumber);
+        // One executor for every wait (it hands the resolvers over in the wait itself, through a
+        // module slot): no closure per call.
+        pending = wait;
+        const answer = new Promise<ModelResponse>(takeResolvers);
+        pending = undefined;
+        // No `{ once: true }`: its options object is validated and copied per call; the listener
+        // is removed by whichever of the timer and the abort comes first. The listener first: a
+        // signal that refuses it (throws) leaves no timer behind.
+        signal.addEventListener("abort", wait);
+        wait.timer = setTimeout(ScriptedModel.#wake, turn.delayMs, wait);
+        return answer;
+      }
       return Promise.resolve(this.#play(request, cursor, turn, reply, turnNumber));
     } catch (err) {
       // Thrown before the wait (aborted, exhausted) or by the answer itself: a rejection, as from an async function.
       return Promise.reject(err);
     }
+  }
+
+  /** A wait's time is up: its answer is played now (a `fail` reply rejects). */
+  static #wake(wait: Wait): void {
+    wait.signal.removeEventListener("abort", wait);
+    let response: ModelResponse;
+    try {
+      response = wait.model.#play(wait.request, wait.cursor, wait.turn, wait.reply, wait.turnNumber);
+    } catch (err) {
+      wait.reject(err);
+      return;
+    }
+    wait.resolve(response);
   }
 
   /** Plays `reply` as call `turnNumber` of the conversation (its turn is used up, even by `fail`). */
@@ -315,34 +342,41 @@ function holds(condition: ScriptCondition, results: readonly SeenResult[]): bool
   return true;
 }
 
-/** Resolves after `ms`, or rejects with `signal.reason` as soon as it aborts; never leaves a timer behind. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // One object is the timer's argument and the signal's listener: no closure per wait.
-    const wait = new Wait(resolve, reject, signal);
-    wait.timer = setTimeout(wake, ms, wait);
-    signal.addEventListener("abort", wait, ONCE);
-  });
-}
-
-const ONCE = Object.freeze({ once: true });
-
-/** A pending `sleep`: the abort listener (`handleEvent`) and what `wake` settles. */
+/**
+ * A call waiting out its turn's `delay_ms`: the timer's argument, the signal's abort listener
+ * (`handleEvent`: rejects with `signal.reason` as soon as it aborts) and what the answer is played
+ * from when the time is up. One object per wait: no closure per call. Never leaves a timer or a
+ * listener behind.
+ */
 class Wait {
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  resolve: (response: ModelResponse) => void = noop;
+  reject: (reason: unknown) => void = noop;
   constructor(
-    readonly resolve: () => void,
-    readonly reject: (reason: unknown) => void,
+    readonly model: ScriptedModel,
+    readonly request: ModelRequest,
     readonly signal: AbortSignal,
+    readonly cursor: Cursor,
+    readonly turn: CompiledTurn,
+    readonly reply: CompiledReply,
+    readonly turnNumber: number,
   ) {}
 
   handleEvent(): void {
     clearTimeout(this.timer);
+    this.signal.removeEventListener("abort", this);
     this.reject(this.signal.reason);
   }
 }
 
-function wake(wait: Wait): void {
-  wait.signal.removeEventListener("abort", wait);
-  wait.resolve();
-}
+const noop = (): void => {};
+
+/** The wait `takeResolvers` gives the new promise's resolvers to (set just around `new Promise`). */
+let pending: Wait | undefined;
+const takeResolvers = (
+  resolve: (response: ModelResponse) => void,
+  reject: (reason: unknown) => void,
+): void => {
+  pending!.resolve = resolve;
+  pending!.reject = reject;
+};

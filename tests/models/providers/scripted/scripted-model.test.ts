@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ModelRequest, ModelResponse } from "../../../../src/models/model.js";
 import type { Script } from "../../../../src/models/providers/scripted/script-schema.js";
@@ -414,6 +415,39 @@ describe("delay_ms", () => {
     expect(answered).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
     expect(textOf(await pending)).toBe("slow");
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("leaves no abort listener on the request's signal, whether the wait ends, fails or is aborted", async () => {
+    vi.useFakeTimers();
+    const model = scriptedModel({
+      turns: [
+        { say: "slow", delay_ms: 100, repeat: 3 },
+        { fail: "provider down", delay_ms: 100 },
+      ],
+    });
+    const messages = userPrompt();
+    // One long-lived signal for every call: a listener left per call would pile up on it.
+    const shared = new AbortController().signal;
+    for (let i = 0; i < 3; i++) {
+      const pending = model.generate(request(messages, { signal: shared }));
+      expect(getEventListeners(shared, "abort")).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(textOf(await pending)).toBe("slow");
+      expect(getEventListeners(shared, "abort")).toHaveLength(0);
+    }
+    // A `fail` turn after its delay rejects with its error, and still removes its listener.
+    const failing = model.generate(request(messages, { signal: shared }));
+    const failed = expect(failing).rejects.toBeInstanceOf(ModelError);
+    await vi.advanceTimersByTimeAsync(100);
+    await failed;
+    expect(getEventListeners(shared, "abort")).toHaveLength(0);
+
+    const controller = new AbortController();
+    const aborted = model.generate(request(userPrompt(), { signal: controller.signal }));
+    controller.abort("stop");
+    await expect(aborted).rejects.toBe("stop");
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
     expect(vi.getTimerCount()).toBe(0);
   });
 
