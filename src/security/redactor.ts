@@ -387,7 +387,7 @@ export class SecretRedactor {
    * `#redactUncached`, answering `undefined` when `text` is clean (it then joins the clean cache), so
    * the walk of an event allocates no result for the strings it finds clean (most of them).
    */
-  #redactOrClean(text: string): RedactionResult | undefined {
+  #redactOrClean(text: string, remember = true): RedactionResult | undefined {
     let input = text;
     let oversize = "";
     if (input.length > this.maxInputChars) {
@@ -397,7 +397,7 @@ export class SecretRedactor {
     const { spans, prepared } = this.#find(input);
     if (spans.count === 0) {
       if (oversize) return { text: input + oversize, findings: NO_FINDINGS };
-      if (text.length <= CLEAN_CACHE_MAX_CHARS) {
+      if (remember && text.length <= CLEAN_CACHE_MAX_CHARS) {
         if (this.#clean.strings.size >= CLEAN_CACHE_ENTRIES) this.#clean.strings.clear();
         this.#clean.strings.add(text);
       }
@@ -629,6 +629,49 @@ export class SecretRedactor {
     if (this.#clean.version !== this.known.version) this.#forgetClean();
     this.#walkVersion = this.known.version;
     return this.#walk(value, 0) as T;
+  }
+
+  /**
+   * `text` redacted, or the same string when it holds no secret: {@link SecretRedactor.redactValue}
+   * for one string, through the same clean cache (the event filter's check of one field).
+   */
+  redactText(text: string): string {
+    if (this.#clean.version !== this.known.version) this.#forgetClean();
+    return this.#cleanString(text);
+  }
+
+  /**
+   * {@link SecretRedactor.redactText} for a string made for one event (a call's idempotency key):
+   * scanned like any other, but, found clean, not remembered (it would only push out strings that recur).
+   */
+  redactTextOnce(text: string): string {
+    if (text.length < MIN_SCAN_LENGTH) return text;
+    if (this.#clean.version !== this.known.version) this.#forgetClean();
+    if (text.length > CLEAN_CACHE_MAX_CHARS && this.#isVouched(text)) return text;
+    return this.#redactOrClean(text, false)?.text ?? text;
+  }
+
+  /**
+   * {@link SecretRedactor.redactValue} for a record the harness shares between events (a call's
+   * stage list, a policy's cached assessment): when it is deep-frozen data and found clean, it is
+   * remembered by identity (the last FROZEN_SLOTS, under the current known values), whatever its
+   * size, so the next event that holds it is not walked again. Anything else is walked as always.
+   */
+  redactShared<T>(value: T): T {
+    if (typeof value !== "object" || value === null) return this.redactValue(value);
+    const cache = this.#clean;
+    const version = this.known.version;
+    if (cache.version !== version) this.#forgetClean();
+    if (cache.frozenVersion === version) {
+      const ring = cache.frozen;
+      for (let i = 0; i < FROZEN_SLOTS; i++) if (ring[i] === value) return value;
+    }
+    this.#walkVersion = version;
+    const out = this.#walkObject(value, 1);
+    // The walk remembers what it finds worth it (FROZEN_MIN_ITEMS); this remembers the rest.
+    if (out === value && cache.frozen[(cache.frozenAt + FROZEN_SLOTS - 1) % FROZEN_SLOTS] !== value)
+      this.#rememberFrozen(value);
+    return out as T;
   }
 
   /** Empties the clean cache: a known secret was added since its strings were scanned. */
