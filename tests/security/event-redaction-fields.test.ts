@@ -5,6 +5,7 @@ import {
   createHarness,
   defineTool,
   EventRedactor,
+  type EventType,
   type Guard,
   type Model,
   type ModelRequest,
@@ -12,6 +13,7 @@ import {
   type ReinEvent,
   SecretRedactor,
 } from "../../src/index.js";
+import { eventShape } from "../../src/security/event-redactor.js";
 import { recordingSink } from "../../src/testing.js";
 import { tempDir } from "../helpers.js";
 
@@ -291,6 +293,39 @@ describe("the event filter checks every field of every event type", () => {
       }
     }
     expect(checked).toBeGreaterThan(200);
+  });
+
+  it("knows the shape of the events a tool call makes, as the loop builds them", async () => {
+    // Not a security property (an event of another shape is walked whole): the cost of a call is.
+    const sink = recordingSink();
+    const h = createHarness({
+      model: plantingModel(),
+      tools,
+      pricing: { onUnknown: "zero" },
+      sinks: [sink],
+      audit: false,
+      security: { redact: false, spotlight: false, detect: false, secretsFromEnv: false },
+    });
+    await h.session().run("go");
+    const shaped: EventType[] = [
+      "model_call_started",
+      "model_call_finished",
+      "tool_call_requested",
+      "tool_call_decided",
+      "tool_call_started",
+      "tool_call_finished",
+    ];
+    for (const type of shaped) {
+      const events = sink.events.filter((e) => e.type === type);
+      expect(events.length, type).toBeGreaterThan(0);
+      for (const e of events) expect(Object.keys(e.data), type).toEqual(eventShape(type));
+    }
+    expect(Object.keys(sink.ofType("model_call_finished")[1]!.data.usage)).toEqual([
+      "inputTokens",
+      "outputTokens",
+      "cacheReadTokens",
+      "cacheWriteTokens",
+    ]);
   });
 
   it("scans an idempotency key, a stage note and an unknown field even though their names are known or new", () => {
