@@ -90,6 +90,13 @@ interface CleanCache {
    */
   readonly recent: (string | undefined)[];
   /**
+   * The clean strings scanned last, by another slot (see `onceSlot`): a string found clean joins
+   * `strings` only when it is scanned clean a second time (it recurs, and was pushed out of `recent`),
+   * so strings made for one event (a call's id, seen in one model answer and then found in `recent`)
+   * do not fill the set, which is cleared and grown again each time it is full.
+   */
+  readonly once: (string | undefined)[];
+  /**
    * Frozen plain objects and arrays found clean, with everything inside them (deep-frozen, data
    * properties only), under the known-values version `frozenVersion`: the last FROZEN_SLOTS, found by
    * identity. Frozen data cannot change, so the harness's shared records with several entries (a
@@ -126,6 +133,7 @@ function cleanCacheFor(known: KnownValues, set: CompiledSet): CleanCache {
       version: known.version,
       strings: new Set(),
       recent: new Array<string | undefined>(RECENT_SLOTS).fill(undefined),
+      once: new Array<string | undefined>(RECENT_SLOTS).fill(undefined),
       frozen: new Array<object | undefined>(FROZEN_SLOTS).fill(undefined),
       frozenAt: 0,
       frozenVersion: -1,
@@ -143,6 +151,11 @@ const RECENT_SLOTS = 512;
 /** A string's slot in CleanCache.recent (`n` is its length, at least 1). */
 const recentSlot = (text: string, n: number) =>
   (n * 31 + text.charCodeAt(n - 1) * 7 + text.charCodeAt(0) + text.charCodeAt(n >> 1) * 131) &
+  (RECENT_SLOTS - 1);
+
+/** A string's slot in CleanCache.once: other characters than `recentSlot`'s, so strings that share one rarely share both. */
+const onceSlot = (text: string, n: number) =>
+  (n * 17 + text.charCodeAt(n - 1) * 131 + text.charCodeAt(0) * 7 + text.charCodeAt(n >> 2) * 3) &
   (RECENT_SLOTS - 1);
 
 /** Frozen objects remembered clean per cache (see CleanCache.frozen). */
@@ -365,7 +378,7 @@ export class SecretRedactor {
     if (text.length > CLEAN_CACHE_MAX_CHARS) return this.#isVouched(text);
     const cache = this.#clean;
     if (cache.version !== this.known.version) this.#forgetClean();
-    return cache.strings.has(text);
+    return cache.recent[recentSlot(text, text.length)] === text || cache.strings.has(text);
   }
 
   #isVouched(text: string): boolean {
@@ -397,13 +410,24 @@ export class SecretRedactor {
     const { spans, prepared } = this.#find(input);
     if (spans.count === 0) {
       if (oversize) return { text: input + oversize, findings: NO_FINDINGS };
-      if (remember && text.length <= CLEAN_CACHE_MAX_CHARS) {
-        if (this.#clean.strings.size >= CLEAN_CACHE_ENTRIES) this.#clean.strings.clear();
-        this.#clean.strings.add(text);
-      }
+      if (remember && text.length <= CLEAN_CACHE_MAX_CHARS) this.#rememberClean(text);
       return undefined;
     }
     return this.#apply(input, spans, oversize, prepared?.asciiBytes);
+  }
+
+  /** Remembers `text` (at most CLEAN_CACHE_MAX_CHARS), just scanned and found clean (see CleanCache.once). */
+  #rememberClean(text: string): void {
+    const cache = this.#clean;
+    const n = text.length;
+    cache.recent[recentSlot(text, n)] = text;
+    const slot = onceSlot(text, n);
+    if (cache.once[slot] !== text) {
+      cache.once[slot] = text;
+      return;
+    }
+    if (cache.strings.size >= CLEAN_CACHE_ENTRIES) cache.strings.clear();
+    cache.strings.add(text);
   }
 
   /**
@@ -679,6 +703,7 @@ export class SecretRedactor {
     const cache = this.#clean;
     cache.strings.clear();
     cache.recent.fill(undefined);
+    cache.once.fill(undefined);
     cache.version = this.known.version;
   }
 
@@ -697,13 +722,8 @@ export class SecretRedactor {
         cache.recent[slot] = text;
         return text;
       }
-      // Found clean, it joins the recent table too: a call's id recurs in most of its events.
-      const out = this.#redactOrClean(text);
-      if (out === undefined) {
-        cache.recent[slot] = text;
-        return text;
-      }
-      return out.text;
+      // Found clean, it joins the recent table too (#rememberClean): a call's id recurs in most of its events.
+      return this.#redactOrClean(text)?.text ?? text;
     }
     if (this.#isVouched(text)) return text;
     return this.#redactOrClean(text)?.text ?? text;
