@@ -86,7 +86,7 @@ interface CleanCache {
    * The clean strings the walk met last, by a slot computed from a string's length and two of its
    * characters: an event's strings (its keys, the tool's name, the call's id) are found here by one
    * load and a comparison (the same string object, as a rule) before the set is asked (a hash
-   * probe), which was most of an event's walk. Only ever holds strings of `strings` (same version).
+   * probe), which was most of an event's walk. Only ever holds strings found clean under `version`.
    */
   readonly recent: (string | undefined)[];
   /**
