@@ -86,9 +86,16 @@ interface CleanCache {
    * The clean strings the walk met last, by a slot computed from a string's length and two of its
    * characters: an event's strings (its keys, the tool's name, the call's id) are found here by one
    * load and a comparison (the same string object, as a rule) before the set is asked (a hash
-   * probe), which was most of an event's walk. Only ever holds strings of `strings` (same version).
+   * probe), which was most of an event's walk. Only ever holds strings found clean under `version`.
    */
   readonly recent: (string | undefined)[];
+  /**
+   * The clean strings scanned last, by another slot (see `onceSlot`): a string found clean joins
+   * `strings` only when it is scanned clean a second time (it recurs, and was pushed out of `recent`),
+   * so strings made for one event (a call's id, seen in one model answer and then found in `recent`)
+   * do not fill the set, which is cleared and grown again each time it is full.
+   */
+  readonly once: (string | undefined)[];
   /**
    * Frozen plain objects and arrays found clean, with everything inside them (deep-frozen, data
    * properties only), under the known-values version `frozenVersion`: the last FROZEN_SLOTS, found by
@@ -126,6 +133,7 @@ function cleanCacheFor(known: KnownValues, set: CompiledSet): CleanCache {
       version: known.version,
       strings: new Set(),
       recent: new Array<string | undefined>(RECENT_SLOTS).fill(undefined),
+      once: new Array<string | undefined>(RECENT_SLOTS).fill(undefined),
       frozen: new Array<object | undefined>(FROZEN_SLOTS).fill(undefined),
       frozenAt: 0,
       frozenVersion: -1,
@@ -143,6 +151,11 @@ const RECENT_SLOTS = 512;
 /** A string's slot in CleanCache.recent (`n` is its length, at least 1). */
 const recentSlot = (text: string, n: number) =>
   (n * 31 + text.charCodeAt(n - 1) * 7 + text.charCodeAt(0) + text.charCodeAt(n >> 1) * 131) &
+  (RECENT_SLOTS - 1);
+
+/** A string's slot in CleanCache.once: other characters than `recentSlot`'s, so strings that share one rarely share both. */
+const onceSlot = (text: string, n: number) =>
+  (n * 17 + text.charCodeAt(n - 1) * 131 + text.charCodeAt(0) * 7 + text.charCodeAt(n >> 2) * 3) &
   (RECENT_SLOTS - 1);
 
 /** Frozen objects remembered clean per cache (see CleanCache.frozen). */
@@ -365,7 +378,7 @@ export class SecretRedactor {
     if (text.length > CLEAN_CACHE_MAX_CHARS) return this.#isVouched(text);
     const cache = this.#clean;
     if (cache.version !== this.known.version) this.#forgetClean();
-    return cache.strings.has(text);
+    return cache.recent[recentSlot(text, text.length)] === text || cache.strings.has(text);
   }
 
   #isVouched(text: string): boolean {
@@ -387,7 +400,7 @@ export class SecretRedactor {
    * `#redactUncached`, answering `undefined` when `text` is clean (it then joins the clean cache), so
    * the walk of an event allocates no result for the strings it finds clean (most of them).
    */
-  #redactOrClean(text: string): RedactionResult | undefined {
+  #redactOrClean(text: string, remember = true): RedactionResult | undefined {
     let input = text;
     let oversize = "";
     if (input.length > this.maxInputChars) {
@@ -397,13 +410,24 @@ export class SecretRedactor {
     const { spans, prepared } = this.#find(input);
     if (spans.count === 0) {
       if (oversize) return { text: input + oversize, findings: NO_FINDINGS };
-      if (text.length <= CLEAN_CACHE_MAX_CHARS) {
-        if (this.#clean.strings.size >= CLEAN_CACHE_ENTRIES) this.#clean.strings.clear();
-        this.#clean.strings.add(text);
-      }
+      if (remember && text.length <= CLEAN_CACHE_MAX_CHARS) this.#rememberClean(text);
       return undefined;
     }
     return this.#apply(input, spans, oversize, prepared?.asciiBytes);
+  }
+
+  /** Remembers `text` (at most CLEAN_CACHE_MAX_CHARS), just scanned and found clean (see CleanCache.once). */
+  #rememberClean(text: string): void {
+    const cache = this.#clean;
+    const n = text.length;
+    cache.recent[recentSlot(text, n)] = text;
+    const slot = onceSlot(text, n);
+    if (cache.once[slot] !== text) {
+      cache.once[slot] = text;
+      return;
+    }
+    if (cache.strings.size >= CLEAN_CACHE_ENTRIES) cache.strings.clear();
+    cache.strings.add(text);
   }
 
   /**
@@ -631,11 +655,55 @@ export class SecretRedactor {
     return this.#walk(value, 0) as T;
   }
 
+  /**
+   * `text` redacted, or the same string when it holds no secret: {@link SecretRedactor.redactValue}
+   * for one string, through the same clean cache (the event filter's check of one field).
+   */
+  redactText(text: string): string {
+    if (this.#clean.version !== this.known.version) this.#forgetClean();
+    return this.#cleanString(text);
+  }
+
+  /**
+   * {@link SecretRedactor.redactText} for a string made for one event (a call's idempotency key):
+   * scanned like any other, but, found clean, not remembered (it would only push out strings that recur).
+   */
+  redactTextOnce(text: string): string {
+    if (text.length < MIN_SCAN_LENGTH) return text;
+    if (this.#clean.version !== this.known.version) this.#forgetClean();
+    if (text.length > CLEAN_CACHE_MAX_CHARS && this.#isVouched(text)) return text;
+    return this.#redactOrClean(text, false)?.text ?? text;
+  }
+
+  /**
+   * {@link SecretRedactor.redactValue} for a record the harness shares between events (a call's
+   * stage list, a policy's cached assessment): when it is deep-frozen data and found clean, it is
+   * remembered by identity (the last FROZEN_SLOTS, under the current known values), whatever its
+   * size, so the next event that holds it is not walked again. Anything else is walked as always.
+   */
+  redactShared<T>(value: T): T {
+    if (typeof value !== "object" || value === null) return this.redactValue(value);
+    const cache = this.#clean;
+    const version = this.known.version;
+    if (cache.version !== version) this.#forgetClean();
+    if (cache.frozenVersion === version) {
+      const ring = cache.frozen;
+      for (let i = 0; i < FROZEN_SLOTS; i++) if (ring[i] === value) return value;
+    }
+    this.#walkVersion = version;
+    const out = this.#walkObject(value, 1);
+    // The walk remembers what it finds worth it (FROZEN_MIN_ITEMS); this remembers the rest.
+    if (out === value && cache.frozen[(cache.frozenAt + FROZEN_SLOTS - 1) % FROZEN_SLOTS] !== value)
+      this.#rememberFrozen(value);
+    return out as T;
+  }
+
   /** Empties the clean cache: a known secret was added since its strings were scanned. */
   #forgetClean(): void {
     const cache = this.#clean;
     cache.strings.clear();
     cache.recent.fill(undefined);
+    cache.once.fill(undefined);
     cache.version = this.known.version;
   }
 
@@ -654,13 +722,8 @@ export class SecretRedactor {
         cache.recent[slot] = text;
         return text;
       }
-      // Found clean, it joins the recent table too: a call's id recurs in most of its events.
-      const out = this.#redactOrClean(text);
-      if (out === undefined) {
-        cache.recent[slot] = text;
-        return text;
-      }
-      return out.text;
+      // Found clean, it joins the recent table too (#rememberClean): a call's id recurs in most of its events.
+      return this.#redactOrClean(text)?.text ?? text;
     }
     if (this.#isVouched(text)) return text;
     return this.#redactOrClean(text)?.text ?? text;
