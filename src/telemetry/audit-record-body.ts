@@ -243,7 +243,6 @@ export function toolCallBodyAround(
   return { head, tail };
 }
 
-/** What a cut summary ends with. */
 /** ASCII, so a cut summary (and the record, the event and the span that carry it) stays a one-byte string. */
 export const SUMMARY_CUT_MARK = "...";
 const CUT_CLOSE = `${SUMMARY_CUT_MARK}"`;
