@@ -160,6 +160,23 @@ describe("the keyword check for short strings (keyword-scan.ts)", () => {
     }
   });
 
+  it("finds a keyword with a space (looked for by a pair without one) at every offset, short text or long", () => {
+    // Literals with a space are looked for by a pair of their own that holds none (a pair with a
+    // space is common in prose); this checks every start parity, both scan paths (in place up to 96
+    // characters, in words beyond), every case, and a space pair at the literal's end or start.
+    const literals = ["private key", "e k", "ab cd", " xyz", "xyz "];
+    const any = keywordScanner(literals)!;
+    const prose = "The quarterly report lists revenue by region, the open invoices and the notes. ";
+    for (const literal of literals)
+      for (const pad of [0, 1, 2, 3, 7, 8, 90, 91, 200, 201])
+        for (const form of [literal, literal.toUpperCase()]) {
+          const text = `${prose.repeat(4).slice(0, pad)}${form}${"z".repeat(pad % 3)}`;
+          expect(any(text), JSON.stringify(text)).toBe(true);
+        }
+    expect(any(prose.repeat(20))).toBe(false);
+    expect(any("privatekey private_key e_k ab_cd")).toBe(false);
+  });
+
   it("gives way to a regular expression when a keyword is not ASCII", () => {
     expect(keywordScanner(["pässword"])).toBeUndefined();
     const r = new SecretRedactor({
