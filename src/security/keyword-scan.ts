@@ -31,7 +31,8 @@ export interface KeywordScan {
   any(text: string): boolean;
   /**
    * The indexes (into the literals given) of every literal that occurs, in no particular order: one
-   * shared empty (frozen) list when none does, the case of most texts.
+   * shared empty (frozen) list when none does, the case of most texts, and a shared frozen list when
+   * one literal occurs.
    */
   which(text: string): readonly number[];
 }
@@ -170,7 +171,8 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
     distinct.set(w, list);
   });
   const literals = [...distinct.keys()];
-  const owners = [...distinct.values()];
+  // Frozen: `which` answers one of them as it is when only its literal occurs.
+  const owners = [...distinct.values()].map((list) => Object.freeze(list));
   /** Literals of one character, by their spellings (looked for with `includes`). */
   const short: ShortLiteral[] = [];
   /** Pair index → candidates, packed `literal << 3 | offset`. */
@@ -275,6 +277,12 @@ class PairScan implements KeywordScan {
     this.#count = 0;
     this.#scan(text, true);
     if (this.#count === 0) return NONE;
+    if (this.#count === 1) {
+      // One literal found (the usual case when any is): its owners, frozen, shared by every such answer.
+      const li = this.#found[0]!;
+      this.#seen[li] = 0;
+      return this.#owners[li]!;
+    }
     const out: number[] = [];
     const seen = this.#seen;
     const found = this.#found;
