@@ -31,7 +31,8 @@ export interface KeywordScan {
   any(text: string): boolean;
   /**
    * The indexes (into the literals given) of every literal that occurs, in no particular order: one
-   * shared empty (frozen) list when none does, the case of most texts.
+   * shared empty (frozen) list when none does, the case of most texts, and a shared frozen list when
+   * one literal occurs.
    */
   which(text: string): readonly number[];
 }
@@ -88,7 +89,8 @@ const COMMON_PAIRS = new Set(
  * The offset of the pair a literal is looked for by, for starts of one parity: an offset of that
  * parity (0, 2, … or 1, 3, …; a pair at an even offset of the text then covers the literal) whose
  * pair is rarest in ordinary text: one with a digit, else one with another character that is not a
- * letter, else a letter pair that is not common, else the first. The first of the rarest wins.
+ * letter or a space, else a letter pair that is not common, else the first (a pair with a space is
+ * as common as the common letter pairs). The first of the rarest wins.
  * Offsets stay below 8 (they are packed in 3 bits). A known secret's forms (base64 among them) are
  * looked for this way too: a letter pair of theirs, folded, is often a common one in prose.
  */
@@ -97,7 +99,15 @@ function pickOffset(w: string, parity: 0 | 1): number {
   let best = -1;
   for (let o = parity; o + 1 < w.length && o < 8; o += 2) {
     const pair = w.slice(o, o + 2);
-    const score = /[0-9]/.test(pair) ? 3 : /[^a-z]/.test(pair) ? 2 : COMMON_PAIRS.has(pair) ? 0 : 1;
+    // A space next to a letter (`e `, ` k`) is among the commonest pairs of prose: it counts as a
+    // common pair, not as a rare character (`private key` was looked for by `e `, 27 times a KB of prose).
+    const score = /[0-9]/.test(pair)
+      ? 3
+      : /[^a-z ]/.test(pair)
+        ? 2
+        : pair.includes(" ") || COMMON_PAIRS.has(pair)
+          ? 0
+          : 1;
     if (score > best) {
       best = score;
       pick = o;
@@ -161,7 +171,8 @@ export function keywordScan(words: readonly string[]): KeywordScan | undefined {
     distinct.set(w, list);
   });
   const literals = [...distinct.keys()];
-  const owners = [...distinct.values()];
+  // Frozen: `which` answers one of them as it is when only its literal occurs.
+  const owners = [...distinct.values()].map((list) => Object.freeze(list));
   /** Literals of one character, by their spellings (looked for with `includes`). */
   const short: ShortLiteral[] = [];
   /** Pair index → candidates, packed `literal << 3 | offset`. */
@@ -266,6 +277,12 @@ class PairScan implements KeywordScan {
     this.#count = 0;
     this.#scan(text, true);
     if (this.#count === 0) return NONE;
+    if (this.#count === 1) {
+      // One literal found (the usual case when any is): its owners, frozen, shared by every such answer.
+      const li = this.#found[0]!;
+      this.#seen[li] = 0;
+      return this.#owners[li]!;
+    }
     const out: number[] = [];
     const seen = this.#seen;
     const found = this.#found;

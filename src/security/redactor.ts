@@ -189,7 +189,9 @@ function compile(engine: RegexEngine, rules: readonly SecretRule[]): CompiledSet
   compiled.forEach(({ rule }, i) => {
     for (const k of rule.keywords) {
       const list = keywords.get(k) ?? [];
-      list.push(i);
+      // Ascending and distinct (a keyword listed twice by one rule enables it once): #find runs a
+      // single keyword's list as it is.
+      if (list[list.length - 1] !== i) list.push(i);
       keywords.set(k, list);
     }
   });
@@ -491,10 +493,26 @@ export class SecretRedactor {
       prepared = set.engine.prepare(text);
       keywords = set.prefilter(prepared);
     }
-    const wanted = new Uint8Array(set.rules.length);
-    for (const k of keywords) if (k < ruleKeywords) for (const i of set.keywords[k]![1]) wanted[i] = 1;
-    for (let i = 0; i < wanted.length; i++) {
-      if (wanted[i] === 0) continue;
+    // One keyword of the rules found (the usual case, such as a URL's `://`): its own list of rules
+    // (ascending and distinct, made by compile), nothing allocated; several: the union of their lists.
+    let only = -1;
+    let several = false;
+    for (let j = 0; j < keywords.length; j++) {
+      const k = keywords[j]!;
+      if (k >= ruleKeywords || k === only) continue;
+      if (only !== -1) {
+        several = true;
+        break;
+      }
+      only = k;
+    }
+    const order = several
+      ? rulesOf(set, keywords, ruleKeywords)
+      : only === -1
+        ? NO_KEYWORDS
+        : set.keywords[only]![1];
+    for (let n = 0; n < order.length; n++) {
+      const i = order[n]!;
       const { rule, regex } = set.rules[i]!;
       if (rule.precheck !== undefined && !rule.precheck(text)) continue;
       prepared ??= set.engine.prepare(text);
@@ -815,6 +833,15 @@ export class SecretRedactor {
     cache.frozen[cache.frozenAt] = value;
     cache.frozenAt = (cache.frozenAt + 1) % FROZEN_SLOTS;
   }
+}
+
+/** The rules enabled by several keywords (indexes into `set.keywords`; known values' from `ruleKeywords` on are not), in rule order, each once. */
+function rulesOf(set: CompiledSet, keywords: readonly number[], ruleKeywords: number): number[] {
+  const wanted = new Uint8Array(set.rules.length);
+  for (const k of keywords) if (k < ruleKeywords) for (const i of set.keywords[k]![1]) wanted[i] = 1;
+  const out: number[] = [];
+  for (let i = 0; i < wanted.length; i++) if (wanted[i] === 1) out.push(i);
+  return out;
 }
 
 /** Whether `value` (known frozen) holds only data properties, and objects inside are the same. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { keywordScanner } from "../../src/security/keyword-scan.js";
+import { keywordScan, keywordScanner } from "../../src/security/keyword-scan.js";
 import { loadRegexEngine } from "../../src/security/linear-regex.js";
 import { SecretRedactor } from "../../src/security/redactor.js";
 import { mergeRuns, type SpanRun } from "../../src/security/span-runs.js";
@@ -158,6 +158,59 @@ describe("the keyword check for short strings (keyword-scan.ts)", () => {
       expect(keywordScanner(["secret", "key"])!(text)).toBe(true);
       expect(r.redact(text).text, text).not.toContain("Zx9Qw7Er5Ty3Ui1Op");
     }
+  });
+
+  it("finds a keyword with a space (looked for by a pair without one) at every offset, short text or long", () => {
+    // Literals with a space are looked for by a pair of their own that holds none (a pair with a
+    // space is common in prose); this checks every start parity, both scan paths (in place up to 96
+    // characters, in words beyond), every case, and a space pair at the literal's end or start.
+    const literals = ["private key", "e k", "ab cd", " xyz", "xyz "];
+    const any = keywordScanner(literals)!;
+    const prose = "The quarterly report lists revenue by region, the open invoices and the notes. ";
+    for (const literal of literals)
+      for (const pad of [0, 1, 2, 3, 7, 8, 90, 91, 200, 201])
+        for (const form of [literal, literal.toUpperCase()]) {
+          const text = `${prose.repeat(4).slice(0, pad)}${form}${"z".repeat(pad % 3)}`;
+          expect(any(text), JSON.stringify(text)).toBe(true);
+        }
+    expect(any(prose.repeat(20))).toBe(false);
+    expect(any("privatekey private_key e_k ab_cd")).toBe(false);
+  });
+
+  it("answers one literal found with a shared frozen list, and forgets it for the next text", () => {
+    const scan = keywordScan(["a1x", "b2y", "A1X"])!;
+    const one = scan.which("zz a1x zz");
+    expect([...one].sort()).toEqual([0, 2]);
+    expect(Object.isFrozen(one)).toBe(true);
+    // The same literal again, then with another: each answer is whole (nothing left marked).
+    expect([...scan.which("A1X")].sort()).toEqual([0, 2]);
+    expect([...scan.which("b2y a1x")].sort()).toEqual([0, 1, 2]);
+    expect(scan.which("nothing")).toHaveLength(0);
+    expect([...scan.which("a1x")].sort()).toEqual([0, 2]);
+  });
+
+  it("runs every rule of a keyword found alone, in rule order, and each rule once with keywords listed twice", () => {
+    const rules = [
+      { id: "first", description: "test", pattern: "zq1=(\\w+)", keywords: ["zq1"], group: 1 },
+      {
+        id: "second",
+        description: "test",
+        pattern: "(?:zq1|xw2)-(\\w+)",
+        keywords: ["zq1", "xw2", "zq1"],
+        group: 1,
+      },
+      { id: "third", description: "test", pattern: "xw2=(\\w+)", keywords: ["xw2"], group: 1 },
+    ];
+    const r = new SecretRedactor({ rules });
+    // One keyword (its rules alone), the other alone, then both (the union of their rules).
+    const one = r.redact("zq1=alpha zq1-beta");
+    expect(one.text).toBe("zq1=[REDACTED:first:1] zq1-[REDACTED:second:1]");
+    expect(one.findings.map((f) => f.kind)).toEqual(["first", "second"]);
+    const other = r.redact("xw2-gamma xw2=delta");
+    expect(other.text).toBe("xw2-[REDACTED:second:2] xw2=[REDACTED:third:1]");
+    const both = r.redact("zq1=alpha xw2=delta zq1-beta");
+    expect(both.text).toBe("zq1=[REDACTED:first:1] xw2=[REDACTED:third:1] zq1-[REDACTED:second:1]");
+    expect(both.findings).toHaveLength(3);
   });
 
   it("gives way to a regular expression when a keyword is not ASCII", () => {
