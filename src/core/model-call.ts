@@ -237,7 +237,7 @@ function recordAnswer(
     stopReason: response.stopReason,
     usage: response.usage,
     costUsd,
-    sessionCostUsd: deps.ledger.totals(ctx.scope).costUsd,
+    sessionCostUsd: sessionCostUsd(deps.ledger, ctx.scope),
     durationMs: performance.now() - started,
     message,
   });
@@ -370,4 +370,11 @@ function duplicateId(id: string): never {
 
 function badResponse(what: string): never {
   throw new ReinError("REIN_MODEL_RESPONSE_INVALID", `The model returned an invalid response: ${what}.`);
+}
+
+/** The session's settled spend: the ledger's own accessor (no snapshot per model call), else its totals. */
+function sessionCostUsd(ledger: RunContext["deps"]["ledger"], scope: RunContext["scope"]): number {
+  return typeof ledger.sessionCostUsd === "function"
+    ? ledger.sessionCostUsd(scope)
+    : ledger.totals(scope).costUsd;
 }

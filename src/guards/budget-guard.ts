@@ -250,6 +250,14 @@ class CeilingLedger implements Ledger {
     return this.#base.totals(scope);
   }
 
+  /** The base ledger's, or its `totals(scope).costUsd` when it has none. */
+  sessionCostUsd(scope: LedgerScope): number {
+    const base = this.#base;
+    return typeof base.sessionCostUsd === "function"
+      ? base.sessionCostUsd(scope)
+      : base.totals(scope).costUsd;
+  }
+
   usageOf(scope: LedgerScope, account: BudgetAccount): AccountUsage {
     return this.#books.usageOf(scope, account);
   }

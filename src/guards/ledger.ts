@@ -89,6 +89,11 @@ export interface Ledger {
   release(scope: LedgerScope, key: string): void;
   /** A snapshot of one session's account, or of a whole tenant's (every session of it). */
   totals(scope: LedgerScope | { readonly tenantId: string }): LedgerTotals;
+  /**
+   * The session's settled spend, exactly `totals(scope).costUsd`, without making a snapshot: the loop
+   * reads it after every model call. Optional; without it the loop reads `totals(scope).costUsd`.
+   */
+  sessionCostUsd?(scope: LedgerScope): number;
   /** Settled and reserved spend of one account; present on ledgers that enforce ceilings. */
   usageOf?(scope: LedgerScope, account: BudgetAccount): AccountUsage;
   /**

@@ -326,6 +326,11 @@ export class MemoryLedger implements Ledger {
     };
   }
 
+  /** `totals(scope).costUsd` without the snapshot (0 for a session the ledger does not have). */
+  sessionCostUsd(scope: LedgerScope): number {
+    return this.#session(scope)?.account.costUsd ?? 0;
+  }
+
   /** The session of `scope` if the ledger has it (without creating it): `#last`, or two lookups. */
   #session(scope: LedgerScope): Session | undefined {
     const last = this.#last;

@@ -3,8 +3,8 @@ import type { RiskAssessment } from "../protocol/risk.js";
 import { AUDIT_VERSION, canonicalData } from "./audit-record.js";
 
 /**
- * The canonical body of the two records written per tool call (intent, tool_call), built as a
- * string. `JSON.stringify` of the record object (keys in sorted order) is the definition; this is
+ * The canonical body of the two records written per tool call (intent, tool_call), built as the
+ * parts of a string (the writer encodes them without joining them). `JSON.stringify` of the record object (keys in sorted order) is the definition; this is
  * the same bytes without allocating the object and its nested objects per record, with the fields
  * that do not change within a run (alg, runId, sessionId, tenantId) escaped once. Any field of an
  * unexpected type makes it answer `undefined`, and the caller serialises the object instead
@@ -155,15 +155,12 @@ export function toolCallBody(
   originalJson: string | undefined,
   riskJson: string,
 ): string | undefined {
-  const around = toolCallBodyAround(f, run, inputJson, originalJson, riskJson);
-  return around === undefined ? undefined : `${around.head}${JSON.stringify(f.summary)}${around.tail}`;
+  const summary = typeof f.summary === "string" ? [JSON.stringify(f.summary)] : NO_SUMMARY;
+  return toolCallBodyParts(f, run, inputJson, originalJson, riskJson, summary)?.join("");
 }
 
 /**
  * `toolCallBody` without its summary: the body is `head`, the JSON of `f.summary`, then `tail`.
- * The writer encodes the parts one after the other (see `summaryJsonParts`), so a summary with a
- * character beyond Latin-1 does not make the whole record a two-byte string, copied and encoded at
- * twice the cost.
  */
 export function toolCallBodyAround(
   f: ToolCallFields,
@@ -172,6 +169,32 @@ export function toolCallBodyAround(
   originalJson: string | undefined,
   riskJson: string,
 ): { readonly head: string; readonly tail: string } | undefined {
+  const parts = toolCallBodyParts(f, run, inputJson, originalJson, riskJson, NO_SUMMARY);
+  if (parts === undefined) return undefined;
+  return {
+    head: parts.slice(0, TOOL_CALL_HEAD_PARTS).join(""),
+    tail: parts.slice(TOOL_CALL_HEAD_PARTS + 2).join(""),
+  };
+}
+
+const NO_SUMMARY: readonly string[] = Object.freeze([""]);
+/** The parts of a tool_call body before its summary's two. */
+const TOOL_CALL_HEAD_PARTS = 23;
+
+/**
+ * `toolCallBody` as the parts whose concatenation it is, never joined: the writer encodes them one
+ * after the other into the line's bytes (`lineBytes`), so no string of the whole body is made per
+ * record. `summary`: the JSON of `f.summary` in one or two parts (`summaryJsonParts`). Every part
+ * is whole JSON text (no surrogate pair split between two parts).
+ */
+export function toolCallBodyParts(
+  f: ToolCallFields,
+  run: RunFragments,
+  inputJson: string,
+  originalJson: string | undefined,
+  riskJson: string,
+  summary: readonly string[],
+): readonly string[] | undefined {
   if (
     f.alg !== run.alg ||
     f.runId !== run.runId ||
@@ -197,9 +220,9 @@ export function toolCallBodyAround(
     return undefined;
   const approval = f.approval ? canonicalJson(f.approval) : "null";
   const errorType = f.errorType === null ? "null" : JSON.stringify(f.errorType);
-  // Joined from an array of parts: one flat string of the final length, not a chain of a concatenation
-  // per part that the writer then copies flat to encode it (three times the bytes per record).
-  const head = [
+  const hex = isHash(f.prevHash);
+  // One literal of a fixed length (TOOL_CALL_HEAD_PARTS, the summary's two slots, then the tail).
+  return [
     run.toolCallStart,
     approval,
     ',"callId":',
@@ -223,9 +246,8 @@ export function toolCallBodyAround(
     ',"errorType":',
     errorType,
     f.ok ? ',"ok":true,"summary":' : ',"ok":false,"summary":',
-  ].join("");
-  const hex = isHash(f.prevHash);
-  const tail = [
+    summary[0]!,
+    summary.length > 1 ? summary[1]! : "",
     hex ? '},"prevHash":"' : '},"prevHash":',
     hex ? f.prevHash : JSON.stringify(f.prevHash),
     hex ? '","risk":' : ',"risk":',
@@ -239,8 +261,7 @@ export function toolCallBodyAround(
     ',"turn":',
     num(f.turn),
     VERSION_END,
-  ].join("");
-  return { head, tail };
+  ];
 }
 
 /** ASCII, so a cut summary (and the record, the event and the span that carry it) stays a one-byte string. */
@@ -266,6 +287,15 @@ export function summaryOf(content: string, maxChars: number): string {
 
 /** `JSON.stringify(intentRecord(f))`, or undefined when a field is not of its declared type. */
 export function intentBody(f: IntentFields, run: RunFragments, inputJson: string): string | undefined {
+  return intentBodyParts(f, run, inputJson)?.join("");
+}
+
+/** `intentBody` as the parts whose concatenation it is, never joined (see `toolCallBodyParts`). */
+export function intentBodyParts(
+  f: IntentFields,
+  run: RunFragments,
+  inputJson: string,
+): readonly string[] | undefined {
   if (
     f.alg !== run.alg ||
     f.runId !== run.runId ||
@@ -279,7 +309,6 @@ export function intentBody(f: IntentFields, run: RunFragments, inputJson: string
     typeof f.prevHash !== "string"
   )
     return undefined;
-  // One flat string (see toolCallBodyAround).
   const hex = isHash(f.prevHash);
   return [
     run.intentStart,
@@ -298,7 +327,7 @@ export function intentBody(f: IntentFields, run: RunFragments, inputJson: string
     ',"ts":',
     num(f.ts),
     VERSION_END,
-  ].join("");
+  ];
 }
 
 /** The bodies' last field and closing brace. */

@@ -19,7 +19,7 @@ import {
 import {
   canonicalJson,
   type IntentFields,
-  intentBody,
+  intentBodyParts,
   intentRecord,
   type RunFragments,
   riskJson,
@@ -27,7 +27,7 @@ import {
   summaryJsonParts,
   summaryOf,
   type ToolCallFields,
-  toolCallBodyAround,
+  toolCallBodyParts,
   toolCallRecord,
 } from "./audit-record-body.js";
 import {
@@ -379,9 +379,10 @@ export class AuditTrail implements EventSink {
       tool: d.tool,
       ts: event.ts,
     };
-    const body = intentBody(f, this.#fragments(event), inputJson);
+    // In parts, encoded one after the other: no string of the whole body per record.
+    const body = intentBodyParts(f, this.#fragments(event), inputJson);
     this.#append(
-      body !== undefined && fitsCap(body, this.#maxRecordBytes)
+      body !== undefined && partsFitCap(body, this.#maxRecordBytes)
         ? body
         : capRecord(intentRecord(f), this.#maxRecordBytes),
     );
@@ -419,23 +420,16 @@ export class AuditTrail implements EventSink {
       ts: event.ts,
       turn: d.turn,
     };
-    const around = toolCallBodyAround(
+    // The body in parts (its summary's among them): encoded one after the other, never joined.
+    let body = toolCallBodyParts(
       f,
       this.#fragments(event),
       p?.inputJson ?? canonicalJson(f.input),
       f.originalInput === undefined ? undefined : canonicalJson(f.originalInput),
       this.#riskJson(risk),
+      summaryJsonParts(content, SUMMARY_MAX_CHARS),
     );
-    let body: string | string[] | undefined;
-    if (around !== undefined) {
-      // The body in parts (head, summary, tail): encoded one after the other, never joined.
-      const summary = summaryJsonParts(content, SUMMARY_MAX_CHARS);
-      body =
-        summary.length === 1
-          ? [around.head, summary[0]!, around.tail]
-          : [around.head, summary[0]!, summary[1]!, around.tail];
-      if (!partsFitCap(body, this.#maxRecordBytes)) body = undefined;
-    }
+    if (body !== undefined && !partsFitCap(body, this.#maxRecordBytes)) body = undefined;
     // Not waited for by sync(): it goes with the next record waited for (the next call's intent, the
     // seal, which must be durable before anything else happens), or the writer's next batch at the latest.
     this.#append(body ?? capRecord(toolCallRecord(f), this.#maxRecordBytes), true);

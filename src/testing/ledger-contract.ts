@@ -301,6 +301,34 @@ export function ledgerChecks(options: LedgerContractOptions): ContractCheck[] {
       },
     ),
 
+    check(
+      "sessionCostUsd, where a ledger has it, is exactly totals(scope).costUsd at every step",
+      (ledger) => {
+        const read = ledger.sessionCostUsd;
+        if (read === undefined) return;
+        const same = (scope: LedgerScope, what: string) =>
+          expect(read.call(ledger, scope), `sessionCostUsd after ${what}`).toBe(ledger.totals(scope).costUsd);
+        same(S, "nothing (a session the ledger never saw)");
+        ledger.reserve(S, { key: "k1", model: M, estimateUsd: 1 });
+        same(S, "a reservation");
+        ledger.settle(S, "k1", { usage: usage(3, 4), costUsd: 0.1 });
+        same(S, "a settlement");
+        ledger.reserve(S, { key: "k2", model: M, estimateUsd: 1 });
+        ledger.settle(S, "k2", { usage: usage(1, 1), costUsd: 0.2 });
+        ledger.reserve(S, { key: "k3", model: M, estimateUsd: 1 });
+        ledger.release(S, "k3");
+        same(S, "two settlements and a release");
+        expect(read.call(ledger, S)).toBeCloseTo(0.3, 9);
+        // Another session and another tenant keep their own.
+        ledger.reserve(S2, { key: "k1", model: M, estimateUsd: 1 });
+        ledger.settle(S2, "k1", { usage: usage(1, 1), costUsd: 0.05 });
+        same(S2, "a settlement of another session");
+        same(S, "a settlement of another session");
+        same(OTHER, "settlements in another tenant only");
+        expect(read.call(ledger, OTHER)).toBe(0);
+      },
+    ),
+
     check("totals are a snapshot: changing the returned object does not change the books", (ledger) => {
       ledger.reserve(S, { key: "k", model: M, estimateUsd: 1 });
       ledger.settle(S, "k", { usage: usage(5, 5), costUsd: 0.5 });

@@ -52,6 +52,40 @@ describe("a record's line encoded once (the bytes hashed are the bytes written)"
       expect(Buffer.from(line.bytes).toString("utf8")).toBe(lineOf(body, hasher.digest(body)));
   });
 
+  it("encodes short parts (copied byte by byte when ASCII) and long ones alike: non-ASCII and lone surrogates at every place, every part length", () => {
+    // Each character kind at the start, the middle and the end of parts of every length around the
+    // short-part limit: a part copied byte by byte that meets a character past ASCII is written again whole.
+    const chars = [
+      "a",
+      '\\"',
+      "é",
+      "\u00ff",
+      "\u0080",
+      "\u07ff",
+      "\u0800",
+      "…",
+      "\ud800",
+      "\udfff",
+      "😀",
+      "\u0000",
+      "\u007f",
+    ];
+    for (const hasher of hashers) {
+      for (const c of chars) {
+        for (let len = 0; len <= 30; len++) {
+          const pad = "x".repeat(len);
+          const parts = ["{", `"k":"${c}${pad}`, `${pad}${c}${pad}`, `${pad}${c}`, `${c}`, pad, '"}'];
+          const body = parts.join("");
+          const expected = Buffer.from(lineOf(body, hasher.digest(body)));
+          const line = lineBytes(parts, hasher);
+          expect(line.digest).toBe(hasher.digest(body));
+          expect(Buffer.from(line.bytes).equals(expected)).toBe(true);
+          expect(Buffer.from(lineBytes(body, hasher).bytes).equals(expected)).toBe(true);
+        }
+      }
+    }
+  });
+
   it("refuses a body that is not a JSON object (its closing brace becomes the hash field)", () => {
     expect(() => lineBytes('["not an object"]', hashers[0]!)).toThrow(/JSON object/);
   });

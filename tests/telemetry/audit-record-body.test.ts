@@ -1,13 +1,20 @@
+import { createSecretKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { lineBytes } from "../../src/telemetry/audit-line-bytes.js";
+import { chainHasher, lineOf } from "../../src/telemetry/audit-record.js";
 import {
   canonicalJson,
   type IntentFields,
   intentBody,
+  intentBodyParts,
   intentRecord,
   riskJson,
   runFragments,
+  summaryJsonParts,
+  summaryOf,
   type ToolCallFields,
   toolCallBody,
+  toolCallBodyParts,
   toolCallRecord,
 } from "../../src/telemetry/audit-record-body.js";
 
@@ -113,5 +120,77 @@ describe("audit record bodies built as strings", () => {
     }
     const i = { ...base, callId: 7 } as unknown as IntentFields;
     expect(intentBody(i, run, "{}")).toBeUndefined();
+  });
+});
+
+describe("audit record bodies handed to the writer as parts (never joined)", () => {
+  const hashers = [chainHasher(undefined), chainHasher(createSecretKey(Buffer.from("k".repeat(32))))];
+  /** The line the trail wrote when it encoded the joined body: the reference bytes. */
+  const expectedLine = (body: string, hasher: (typeof hashers)[number]) =>
+    Buffer.from(lineOf(body, hasher.digest(body)));
+  const intentOf = (f: ToolCallFields): IntentFields => ({
+    alg: f.alg,
+    callId: f.callId,
+    index: f.index,
+    input: f.input,
+    prevHash: f.prevHash,
+    runId: f.runId,
+    seq: f.seq,
+    sessionId: f.sessionId,
+    tenantId: f.tenantId,
+    tool: f.tool,
+    ts: f.ts,
+  });
+  // Results kept whole and cut (past 500 UTF-16 units, the cut inside a surrogate pair included).
+  const results = ["ok", odd, odd.repeat(30), `${"a".repeat(499)}😀 and more`, "é".repeat(700)];
+
+  it("encode to the same bytes and hash as the canonical body, for tool calls and intents, plain and HMAC chains", () => {
+    for (const hasher of hashers) {
+      for (const v of variants) {
+        for (const result of results) {
+          const f = { ...base, ...v, summary: summaryOf(result, 500) };
+          const run = runFragments(f.alg, f.runId, f.sessionId, f.tenantId);
+          const original = f.originalInput === undefined ? undefined : canonicalJson(f.originalInput);
+          const summary = summaryJsonParts(result, 500);
+          const parts = toolCallBodyParts(
+            f,
+            run,
+            canonicalJson(f.input),
+            original,
+            riskJson(f.risk),
+            summary,
+          );
+          const canonical = JSON.stringify(toolCallRecord(f));
+          expect(parts!.join("")).toBe(canonical);
+          const line = lineBytes(parts!, hasher);
+          expect(line.digest).toBe(hasher.digest(canonical));
+          expect(Buffer.from(line.bytes).equals(expectedLine(canonical, hasher))).toBe(true);
+        }
+        const i = intentOf({ ...base, ...v });
+        const run = runFragments(i.alg, i.runId, i.sessionId, i.tenantId);
+        const parts = intentBodyParts(i, run, canonicalJson(i.input));
+        const canonical = JSON.stringify(intentRecord(i));
+        expect(parts!.join("")).toBe(canonical);
+        const line = lineBytes(parts!, hasher);
+        expect(line.digest).toBe(hasher.digest(canonical));
+        expect(Buffer.from(line.bytes).equals(expectedLine(canonical, hasher))).toBe(true);
+      }
+    }
+  });
+
+  it("answer undefined, as the joined builders do, for a field of another type", () => {
+    const run = runFragments(base.alg, base.runId, base.sessionId, base.tenantId);
+    for (const v of [
+      { summary: undefined },
+      { ok: "true" },
+      { tool: { name: "x" } },
+      { runId: "run_other" },
+    ]) {
+      const f = { ...base, ...v } as ToolCallFields;
+      expect(toolCallBodyParts(f, run, "{}", undefined, riskJson(f.risk), ['"ok"'])).toBeUndefined();
+    }
+    expect(
+      intentBodyParts({ ...intentOf(base), callId: 7 } as unknown as IntentFields, run, "{}"),
+    ).toBeUndefined();
   });
 });
