@@ -77,6 +77,21 @@ const variants: Partial<ToolCallFields>[] = [
   { risk: { level: "HIGH", reason: undefined, rule: "r" } as unknown as ToolCallFields["risk"] },
 ];
 
+/** A tool call's intent fields: the same call, as its intent record holds it. */
+const intentOf = (f: ToolCallFields): IntentFields => ({
+  alg: f.alg,
+  callId: f.callId,
+  index: f.index,
+  input: f.input,
+  prevHash: f.prevHash,
+  runId: f.runId,
+  seq: f.seq,
+  sessionId: f.sessionId,
+  tenantId: f.tenantId,
+  tool: f.tool,
+  ts: f.ts,
+});
+
 describe("audit record bodies built as strings", () => {
   it("are byte for byte JSON.stringify of the record object (the canonical form), for tool calls and intents", () => {
     for (const v of variants) {
@@ -85,19 +100,7 @@ describe("audit record bodies built as strings", () => {
       const original = f.originalInput === undefined ? undefined : canonicalJson(f.originalInput);
       const body = toolCallBody(f, run, canonicalJson(f.input), original, riskJson(f.risk));
       expect(body).toBe(JSON.stringify(toolCallRecord(f)));
-      const i: IntentFields = {
-        alg: f.alg,
-        callId: f.callId,
-        index: f.index,
-        input: f.input,
-        prevHash: f.prevHash,
-        runId: f.runId,
-        seq: f.seq,
-        sessionId: f.sessionId,
-        tenantId: f.tenantId,
-        tool: f.tool,
-        ts: f.ts,
-      };
+      const i = intentOf(f);
       expect(intentBody(i, run, canonicalJson(i.input))).toBe(JSON.stringify(intentRecord(i)));
     }
   });
@@ -128,19 +131,6 @@ describe("audit record bodies handed to the writer as parts (never joined)", () 
   /** The line the trail wrote when it encoded the joined body: the reference bytes. */
   const expectedLine = (body: string, hasher: (typeof hashers)[number]) =>
     Buffer.from(lineOf(body, hasher.digest(body)));
-  const intentOf = (f: ToolCallFields): IntentFields => ({
-    alg: f.alg,
-    callId: f.callId,
-    index: f.index,
-    input: f.input,
-    prevHash: f.prevHash,
-    runId: f.runId,
-    seq: f.seq,
-    sessionId: f.sessionId,
-    tenantId: f.tenantId,
-    tool: f.tool,
-    ts: f.ts,
-  });
   // Results kept whole and cut (past 500 UTF-16 units, the cut inside a surrogate pair included).
   const results = ["ok", odd, odd.repeat(30), `${"a".repeat(499)}😀 and more`, "é".repeat(700)];
 
