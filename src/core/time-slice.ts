@@ -1,3 +1,5 @@
+import { parkedPromise, takeResolve } from "../protocol/parked-promise.js";
+
 /**
  * Cooperative time slices: a run gives the event loop back once the loop has been held for a
  * slice's budget, so timers, I/O and the other sessions of the process are served within a few ms
@@ -83,11 +85,9 @@ export class TimeSlice {
       return undefined;
     }
     if (this.#head === this.#queue.length && now() - this.#start < this.#budgetMs) return undefined;
-    // The executor is one function for every wait (it hands its resolver over a module slot): no
-    // closure and context per waiting run.
-    const waiting = new Promise<void>(takeResolve);
-    this.#queue.push(taken!);
-    taken = undefined;
+    // One executor for every wait (protocol/parked-promise.ts): no closure and context per waiting run.
+    const waiting = parkedPromise<void>();
+    this.#queue.push(takeResolve<void>());
     return waiting;
   }
 
@@ -162,11 +162,6 @@ export class TimeSlice {
 
 const NOOP = (): void => {};
 
-/** `takeResolve`'s hand-over slot: set by the executor, read and cleared right after `new Promise` returns. */
-let taken: (() => void) | undefined;
-const takeResolve = (resolve: () => void): void => {
-  taken = resolve;
-};
 /** Runs resumed in one round at most: an estimate gone wrong overshoots the budget by little. */
 const MAX_ROUND = 32;
 

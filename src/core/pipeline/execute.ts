@@ -1,6 +1,7 @@
 import { type AbortCause, isAbortCause } from "../../protocol/abort.js";
 import { errorMessage } from "../../protocol/errors.js";
 import type { SandboxStart } from "../../protocol/events.js";
+import { parkedPromise, takeResolve } from "../../protocol/parked-promise.js";
 import {
   capText,
   errorOutcome,
@@ -133,21 +134,14 @@ function describeCause(cause: unknown, limitMs: number): string {
 /** The settled tool, or undefined if the scope aborted first. No listener: the scope calls back. */
 function untilAbort(running: Promise<Settled>, scope: CallScope): Promise<Settled | undefined> {
   if (scope.signal.aborted) return Promise.resolve(undefined);
-  // One executor for every call (it hands the resolver over a module slot): no closure per call.
-  const first = new Promise<Settled | undefined>(takeResolve);
-  const resolve = taken!;
-  taken = undefined;
+  // One executor for every call (protocol/parked-promise.ts): no closure per call.
+  const first = parkedPromise<Settled | undefined>();
+  const resolve = takeResolve<Settled | undefined>();
   // The resolver itself is the waiter (called with no value: undefined), not a closure around it.
   scope.onAbort = resolve as () => void;
   running.then(resolve);
   return first;
 }
-
-/** `takeResolve`'s hand-over slot: set by the executor, read and cleared right after `new Promise` returns. */
-let taken: ((settled: Settled | undefined) => void) | undefined;
-const takeResolve = (resolve: (settled: Settled | undefined) => void): void => {
-  taken = resolve;
-};
 
 /** The settled tool, or undefined if it has not settled within `graceMs`. Leaves no timer behind. */
 function withinGrace(running: Promise<Settled>, graceMs: number): Promise<Settled | undefined> {

@@ -1,6 +1,7 @@
 import { basename, extname } from "node:path";
 import { ModelError, ScriptError } from "../../../protocol/errors.js";
 import type { Message, TextBlock, ToolResultBlock, ToolUseBlock, Usage } from "../../../protocol/messages.js";
+import { parkedPromise, takeReject, takeResolve } from "../../../protocol/parked-promise.js";
 import type { Model, ModelRequest, ModelResponse, ModelStopReason } from "../../model.js";
 import { loadScript, validateScript } from "./load-script.js";
 import type { Script, ScriptBranch, ScriptCondition, ScriptTurn } from "./script-schema.js";
@@ -68,11 +69,10 @@ export class ScriptedModel implements Model {
         // The answer is played when the wait ends and settles the call's promise itself (no `then`
         // and closure per call); an abort rejects it first.
         const wait = new Wait(this, request, signal, cursor, turn, reply, turnNumber);
-        // One executor for every wait (it hands the resolvers over in the wait itself, through a
-        // module slot): no closure per call.
-        pending = wait;
-        const answer = new Promise<ModelResponse>(takeResolvers);
-        pending = undefined;
+        // One executor for every wait (protocol/parked-promise.ts): no closure per call.
+        const answer = parkedPromise<ModelResponse>();
+        wait.reject = takeReject();
+        wait.resolve = takeResolve<ModelResponse>();
         // No `{ once: true }`: its options object is validated and copied per call; the listener
         // is removed by whichever of the timer and the abort comes first. The listener first: a
         // signal that refuses it (throws) leaves no timer behind.
@@ -370,13 +370,3 @@ class Wait {
 }
 
 const noop = (): void => {};
-
-/** The wait `takeResolvers` gives the new promise's resolvers to (set just around `new Promise`). */
-let pending: Wait | undefined;
-const takeResolvers = (
-  resolve: (response: ModelResponse) => void,
-  reject: (reason: unknown) => void,
-): void => {
-  pending!.resolve = resolve;
-  pending!.reject = reject;
-};
