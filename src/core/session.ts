@@ -233,15 +233,15 @@ export class Session {
     );
     const external = options.signal;
     // Made only for a run given a signal.
-    const onExternal =
-      external === undefined
-        ? undefined
-        : () =>
-            this.cancel(
-              external.reason === undefined ? "aborted by the caller's signal" : String(external.reason),
-            );
-    if (external?.aborted) onExternal!();
-    else if (onExternal !== undefined) external?.addEventListener("abort", onExternal, { once: true });
+    let onExternal: (() => void) | undefined;
+    if (external !== undefined) {
+      onExternal = () =>
+        this.cancel(
+          external.reason === undefined ? "aborted by the caller's signal" : String(external.reason),
+        );
+      if (external.aborted) onExternal();
+      else external.addEventListener("abort", onExternal, { once: true });
+    }
 
     this.#runs++;
     if (this.#seq === 0 && !resuming) {
@@ -282,7 +282,7 @@ export class Session {
     } finally {
       clearTimeout(timer);
       ctx.scopes.close();
-      if (onExternal !== undefined) external?.removeEventListener("abort", onExternal);
+      if (onExternal !== undefined) external!.removeEventListener("abort", onExternal);
       // Made per run, not kept while the session idles.
       this.#onSyncFailed = undefined;
       this.#active = undefined;
