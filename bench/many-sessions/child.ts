@@ -8,7 +8,7 @@
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { verifyAuditFile, verifyAuditText } from "../../dist/index.js";
 import { startCpuProfile } from "../lib/cpu-profile.ts";
@@ -86,6 +86,12 @@ const fdSampler = setInterval(() => {
 
 const harness = scenarioHarness(workdir, calls, modelMs);
 
+const gcPauses: number[] = [];
+if (process.env.MANY_SESSIONS_DELAY)
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (e.duration >= 2) gcPauses.push(e.duration);
+  }).observe({ entryTypes: ["gc"] });
+
 async function measureDelay<T>(
   work: () => Promise<T>,
 ): Promise<{ value: T; p99Ms: number; cpuStallP99Ms: number; ms: number }> {
@@ -105,6 +111,11 @@ async function measureDelay<T>(
   const ms = performance.now() - t0;
   clearInterval(ticker);
   h.disable();
+  if (process.env.MANY_SESSIONS_DELAY) {
+    // MANY_SESSIONS_DELAY=1: the delay histogram's count and upper percentiles, and the GC pauses, on stderr.
+    const pct = [50, 90, 95, 98, 99, 99.5, 100].map((p) => `p${p} ${(h.percentile(p) / 1e6).toFixed(1)}`);
+    process.stderr.write(`delay: ${h.count} samples, ${pct.join(", ")}; gc pauses ≥ 2 ms: ${gcPauses.splice(0).map((g) => g.toFixed(1)).join(" ")}\n`);
+  }
   stalls.sort((a, b) => a - b);
   const cpuStallP99Ms = stalls[Math.min(stalls.length - 1, Math.floor(stalls.length * 0.99))] ?? 0;
   return { value, p99Ms: h.percentile(99) / 1e6, cpuStallP99Ms, ms };
