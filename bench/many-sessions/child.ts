@@ -114,7 +114,12 @@ async function measureDelay<T>(
   if (process.env.MANY_SESSIONS_DELAY) {
     // MANY_SESSIONS_DELAY=1: the delay histogram's count and upper percentiles, and the GC pauses, on stderr.
     const pct = [50, 90, 95, 98, 99, 99.5, 100].map((p) => `p${p} ${(h.percentile(p) / 1e6).toFixed(1)}`);
-    process.stderr.write(`delay: ${h.count} samples, ${pct.join(", ")}; gc pauses ≥ 2 ms: ${gcPauses.splice(0).map((g) => g.toFixed(1)).join(" ")}\n`);
+    process.stderr.write(
+      `delay: ${h.count} samples, ${pct.join(", ")}; gc pauses ≥ 2 ms: ${gcPauses
+        .splice(0)
+        .map((g) => g.toFixed(1))
+        .join(" ")}\n`,
+    );
   }
   stalls.sort((a, b) => a - b);
   const cpuStallP99Ms = stalls[Math.min(stalls.length - 1, Math.floor(stalls.length * 0.99))] ?? 0;
