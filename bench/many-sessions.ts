@@ -22,24 +22,28 @@ import type { IdleSessionsReport } from "./many-sessions/idle-child.ts";
 const CHILD = fileURLToPath(new URL("./many-sessions/child.ts", import.meta.url));
 const IDLE_CHILD = fileURLToPath(new URL("./many-sessions/idle-child.ts", import.meta.url));
 
-/** Runs `child` with `args` (then a fresh work folder) in a fresh process under `ulimit -n 1024`. */
-function runChild<T>(child: string, args: readonly number[], audit: string): T {
+/**
+ * Runs `child` with `args` (then a fresh work folder) in a fresh process under `ulimit -n 1024`. The
+ * work folder is added to `folders` and removed by the caller once every scenario ran: on an ext4
+ * without a journal, creating a file scans past the inodes freed in the last minutes, so thousands
+ * of trails removed between scenarios would make the next scenario's trail files dearer (bench runs
+ * started one after the other, each removing its folders at its end, measured the writer's thread
+ * at 230, 460, 690 and 750 µs per session). The `new file` figure measures that floor in each run.
+ */
+function runChild<T>(child: string, args: readonly number[], audit: string, folders: string[]): T {
   const work = mkdtempSync(join(tmpdir(), "rein-many-"));
-  try {
-    const out = spawnSync(
-      "bash",
-      ["-c", `ulimit -n 1024 && exec "$NODE" --expose-gc "$CHILD" ${args.join(" ")} "$WORK"`],
-      {
-        env: { ...process.env, NODE: process.execPath, CHILD: child, WORK: work, MANY_SESSIONS_AUDIT: audit },
-        encoding: "utf8",
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    );
-    if (out.status !== 0) throw new Error(`many-sessions child failed (${out.status}): ${out.stderr}`);
-    return JSON.parse(out.stdout.trim().split("\n").at(-1)!) as T;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  folders.push(work);
+  const out = spawnSync(
+    "bash",
+    ["-c", `ulimit -n 1024 && exec "$NODE" --expose-gc "$CHILD" ${args.join(" ")} "$WORK"`],
+    {
+      env: { ...process.env, NODE: process.execPath, CHILD: child, WORK: work, MANY_SESSIONS_AUDIT: audit },
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
+  if (out.status !== 0) throw new Error(`many-sessions child failed (${out.status}): ${out.stderr}`);
+  return JSON.parse(out.stdout.trim().split("\n").at(-1)!) as T;
 }
 
 const kb = (bytes: number) => (bytes / 1024).toFixed(1);
@@ -67,11 +71,17 @@ const manySessions: Benchmark = {
     if (!["file", "memory", "off"].includes(audit))
       throw new Error(`--audit must be file, memory or off, got ${audit}`);
     const reports: (ManySessionsReport & { idle: IdleSessionsReport })[] = [];
-    for (const n of sizes) {
-      options.log(`${n} sessions × ${calls} tool calls, model ${modelMs} ms`);
-      const live = runChild<ManySessionsReport>(CHILD, [n, calls, modelMs], audit);
-      options.log(`${n} sessions brought to idle ${idleBatch} at a time`);
-      reports.push({ ...live, idle: runChild<IdleSessionsReport>(IDLE_CHILD, [n, calls, idleBatch], audit) });
+    const folders: string[] = [];
+    try {
+      for (const n of sizes) {
+        options.log(`${n} sessions × ${calls} tool calls, model ${modelMs} ms`);
+        const live = runChild<ManySessionsReport>(CHILD, [n, calls, modelMs], audit, folders);
+        options.log(`${n} sessions brought to idle ${idleBatch} at a time`);
+        const idle = runChild<IdleSessionsReport>(IDLE_CHILD, [n, calls, idleBatch], audit, folders);
+        reports.push({ ...live, idle });
+      }
+    } finally {
+      for (const folder of folders) rmSync(folder, { recursive: true, force: true });
     }
     const rows = reports.map((r) => {
       const idle = r.idle.perSession;
@@ -80,7 +90,7 @@ const manySessions: Benchmark = {
       return [
         String(r.sessions),
         `${r.wallMs.toFixed(0)} ms (${wallX.toFixed(2)}× ideal ${r.idealMs}; plain loops ${r.plainWallMs.toFixed(0)})`,
-        `${(r.cpuPerSessionMs * 1000).toFixed(0)} µs (main ${(r.mainCpuPerSessionMs * 1000).toFixed(0)}, V8 threads ${(r.threadCpuPerSessionMs.v8 * 1000).toFixed(0)}, writer ${(r.threadCpuPerSessionMs.writer * 1000).toFixed(0)}; wall floor ${cpuFloor(r).toFixed(2)}×)`,
+        `${(r.cpuPerSessionMs * 1000).toFixed(0)} µs (main ${(r.mainCpuPerSessionMs * 1000).toFixed(0)}, V8 threads ${(r.threadCpuPerSessionMs.v8 * 1000).toFixed(0)}, writer ${(r.threadCpuPerSessionMs.writer * 1000).toFixed(0)}; wall floor ${cpuFloor(r).toFixed(2)}×; new file ${(r.fileCreateMs * 1000).toFixed(0)})`,
         `${r.delayP99Ms.toFixed(1)} ms (${delayX.toFixed(2)}× plain ${r.plainDelayP99Ms.toFixed(1)})`,
         `${r.cpuStallP99Ms.toFixed(1)} ms (plain ${r.plainCpuStallP99Ms.toFixed(1)})`,
         `${kb(idle.rssBytes)} KB (marginal ${kb(r.idle.marginal.rssBytes)}, plain gc ${kb(idle.rssPlainGcBytes)})`,
@@ -127,6 +137,7 @@ const manySessions: Benchmark = {
             "RSS after the run at once: RSS after gc with the live phase's sessions idle, right after all of them ran concurrently, minus before, over the sessions: what they hold plus the slack of that peak (V8's grown heap, the allocator's pools); heap: heapUsed at the same point.",
             "CPU stall p99: the main thread's CPU time between two ticks of a 1 ms timer (the event loop's stalls without the share of the core other processes took: readable on a loaded machine, where the wall delay is not). Not a target, a diagnostic. Its resolution is coarse: process.threadCpuUsage() (getrusage of the thread) advances in scheduler ticks for a thread that keeps running (4 ms steps at HZ=250), so a figure near 4 ms means 'about one tick', and values under it are not resolved.",
             "CPU/session: user + system CPU of the whole process (main thread, V8's helper threads, the audit writer's thread, libuv pool) during the live phase, over the sessions; less sensitive to other load than wall time. Main: the main thread's alone (the event loop's work, done one session after another: wall ≤ 1.3× ideal needs it ≤ 1.3 × ideal ÷ sessions, 390 µs per session at 1,000 sessions of 6 model calls). V8 threads: V8's helpers (parallel and concurrent garbage collection, the optimising compiler); writer: the audit writer's thread (by /proc/self/task, 10 ms ticks). Wall floor: max(main, whole process ÷ cores) × sessions ÷ ideal, the wall time this CPU allows at best (wall ≤ 1.3× ideal needs it well under 1.3).",
+            "New file: the file system's floor for one trail file, measured in the same process before the live phase: CPU µs to create, write 400 bytes to and close one new file beside the trails (up to 1,000 files). The audit trail (file) makes one such file per session on its writer's thread. On an ext4 without a journal (this project's VMs) it swings from tens to hundreds of µs with the inodes the machine freed in the last minutes (ext4's inode allocator scans past recently deleted inodes), so the writer's figure is read against it.",
             "Ideal: (calls + 1) model waits; plain loops: the same waits as bare async loops in the same process (their wall time is the floor the machine reached).",
           ],
         },

@@ -6,8 +6,18 @@
  * nothing and can change something, so each call gets an intent record), with a model that waits
  * `modelMs` per call; before them, the same waits as plain async loops, for the event-loop delay baseline.
  */
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { verifyAuditFile, verifyAuditText } from "../../dist/index.js";
@@ -60,6 +70,13 @@ export interface ManySessionsReport {
   readonly plainWallMs: number;
   readonly heapKeptPerClosedSessionBytes: number;
   readonly trailsVerified: number;
+  /**
+   * The file system's floor for one trail file, measured in this process before the live phase: CPU
+   * (user + system, ms) to create, write 400 bytes to and close one new file in a folder beside the
+   * trails, over up to 1,000 files. On an ext4 without a journal (this project's VMs) it swings
+   * with the inodes the machine freed in the last minutes, which file creation scans past.
+   */
+  readonly fileCreateMs: number;
 }
 
 // `live-only` (5th argument): skip the sequential heap phase (a test that counts failures, not bytes).
@@ -132,6 +149,21 @@ for (let i = 0; i < 5; i++) {
   await s.run("warm up");
   await s.close();
 }
+
+// The file system's floor for one trail file (see `fileCreateMs`), in a folder beside the trails;
+// kept until the parent removes the work folder (a file deleted now would slow the trails' creation).
+const floorDir = join(workdir, "fs-floor");
+mkdirSync(floorDir);
+const floorFiles = Math.min(sessions, 1000);
+const line = Buffer.alloc(400, 0x61);
+const floorBefore = process.threadCpuUsage();
+for (let i = 0; i < floorFiles; i++) {
+  const fd = openSync(join(floorDir, `f${i}.jsonl`), "wx", 0o600);
+  writeSync(fd, line);
+  closeSync(fd);
+}
+const floorCpu = process.threadCpuUsage(floorBefore);
+const fileCreateMs = (floorCpu.user + floorCpu.system) / 1000 / floorFiles;
 
 // Baseline: the same waits as plain async loops, in the same process, measured first and after a
 // full gc (measured last, it met the garbage of the phases before it: at 10,000 sessions its own
@@ -272,6 +304,7 @@ const report: ManySessionsReport = {
   plainWallMs: plain.ms,
   heapKeptPerClosedSessionBytes: extra === 0 ? Number.NaN : Math.max(0, (heapAfter - heapBefore) / extra),
   trailsVerified,
+  fileCreateMs,
 };
 process.stdout.write(`${JSON.stringify(report)}\n`);
 
