@@ -24,11 +24,10 @@ const IDLE_CHILD = fileURLToPath(new URL("./many-sessions/idle-child.ts", import
 
 /**
  * Runs `child` with `args` (then a fresh work folder) in a fresh process under `ulimit -n 1024`. The
- * work folder is added to `folders` and removed by the caller once every scenario ran: on an ext4
- * without a journal, creating a file scans past the inodes freed in the last minutes, so thousands
- * of trails removed between scenarios would make the next scenario's trail files dearer (bench runs
- * started one after the other, each removing its folders at its end, measured the writer's thread
- * at 230, 460, 690 and 750 µs per session). The `new file` figure measures that floor in each run.
+ * work folder is added to `folders` and removed by the caller once every scenario ran, so that no
+ * scenario runs while the file system takes back a previous one's thousands of files: on these VMs
+ * (ext4 without a journal) the cost of creating a file, which the trail does once per session,
+ * swung from 16 to 586 µs within a day, and each scenario measures it (`fileCreateMs`).
  */
 function runChild<T>(child: string, args: readonly number[], audit: string, folders: string[]): T {
   const work = mkdtempSync(join(tmpdir(), "rein-many-"));
@@ -137,7 +136,7 @@ const manySessions: Benchmark = {
             "RSS after the run at once: RSS after gc with the live phase's sessions idle, right after all of them ran concurrently, minus before, over the sessions: what they hold plus the slack of that peak (V8's grown heap, the allocator's pools); heap: heapUsed at the same point.",
             "CPU stall p99: the main thread's CPU time between two ticks of a 1 ms timer (the event loop's stalls without the share of the core other processes took: readable on a loaded machine, where the wall delay is not). Not a target, a diagnostic. Its resolution is coarse: process.threadCpuUsage() (getrusage of the thread) advances in scheduler ticks for a thread that keeps running (4 ms steps at HZ=250), so a figure near 4 ms means 'about one tick', and values under it are not resolved.",
             "CPU/session: user + system CPU of the whole process (main thread, V8's helper threads, the audit writer's thread, libuv pool) during the live phase, over the sessions; less sensitive to other load than wall time. Main: the main thread's alone (the event loop's work, done one session after another: wall ≤ 1.3× ideal needs it ≤ 1.3 × ideal ÷ sessions, 390 µs per session at 1,000 sessions of 6 model calls). V8 threads: V8's helpers (parallel and concurrent garbage collection, the optimising compiler); writer: the audit writer's thread (by /proc/self/task, 10 ms ticks). Wall floor: max(main, whole process ÷ cores) × sessions ÷ ideal, the wall time this CPU allows at best (wall ≤ 1.3× ideal needs it well under 1.3).",
-            "New file: the file system's floor for one trail file, measured in the same process before the live phase: CPU µs to create, write 400 bytes to and close one new file beside the trails (up to 1,000 files). The audit trail (file) makes one such file per session on its writer's thread. On an ext4 without a journal (this project's VMs) it swings from tens to hundreds of µs with the inodes the machine freed in the last minutes (ext4's inode allocator scans past recently deleted inodes), so the writer's figure is read against it.",
+            "New file: the file system's floor for one trail file, measured in the same process before the live phase: CPU µs to create, write 400 bytes to and close one new file beside the trails (up to 1,000 files). The audit trail (file) makes one such file per session on its writer's thread. On this project's VMs (ext4 without a journal) it swung from 16 to 586 µs within a day, with the state of the file system, so the writer's figure is read against it.",
             "Ideal: (calls + 1) model waits; plain loops: the same waits as bare async loops in the same process (their wall time is the floor the machine reached).",
           ],
         },

@@ -73,8 +73,8 @@ export interface ManySessionsReport {
   /**
    * The file system's floor for one trail file, measured in this process before the live phase: CPU
    * (user + system, ms) to create, write 400 bytes to and close one new file in a folder beside the
-   * trails, over up to 1,000 files. On an ext4 without a journal (this project's VMs) it swings
-   * with the inodes the machine freed in the last minutes, which file creation scans past.
+   * trails, over up to 1,000 files. On this project's VMs (ext4 without a journal) it swung from 16
+   * to 586 µs within a day, with the state of the file system.
    */
   readonly fileCreateMs: number;
 }
