@@ -1,5 +1,6 @@
 import { close, constants, readlink, write, writeSync, writevSync } from "node:fs";
 import { AuditError, errorMessage } from "../protocol/errors.js";
+import { parkedPromise, takeReject, takeResolve } from "../protocol/parked-promise.js";
 import {
   CommitThread,
   type JobResult,
@@ -335,7 +336,11 @@ export class CommitFile {
     if (this.ready !== undefined) return this.ready.then(() => this.sync());
     if (this.written >= this.required) return RESOLVED;
     if (this.#writer.writeNow(this)) return RESOLVED;
-    return new Promise((resolve, reject) => this.waiters.push({ upTo: this.required, resolve, reject }));
+    // Its resolvers handed over without a closure (one barrier per tool call of every session).
+    const done = parkedPromise<void>();
+    const reject = takeReject();
+    this.waiters.push({ upTo: this.required, resolve: takeResolve<void>(), reject });
+    return done;
   }
 
   /** Resolves once the owner's `prepare` ran (at once for a file given a descriptor); rejects with the file's failure. */
@@ -624,10 +629,11 @@ export class GroupCommitWriter {
     // Not started yet: only for many trails opening at once (see `threadFrom`).
     if (this.#thread === undefined && this.#preparing < this.#threadFrom) return undefined;
     if (!this.#threadReady()) return undefined;
-    return new Promise((resolve, reject) => {
-      this.#jobs.push({ job: j, resolve, reject });
-      this.#scheduleTick();
-    });
+    const done = parkedPromise<JobResult>();
+    const reject = takeReject();
+    this.#jobs.push({ job: j, resolve: takeResolve<JobResult>(), reject });
+    this.#scheduleTick();
+    return done;
   }
 
   #threadReady(): boolean {
